@@ -1,0 +1,92 @@
+// Package orders holds the order contract shared by the orders API and the
+// on-prem processor: the order body, the queue message envelope, the order
+// statuses and the orders table's record layout (status metadata only: the
+// order itself, which carries PII, never enters the table).
+package orders
+
+import "time"
+
+// Item is one order line.
+type Item struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+// Address is a delivery address (PII: it travels only in the encrypted queue
+// to the on-prem site and is never logged or stored in the cloud).
+type Address struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city"`
+	PostalCode string `json:"postalCode"`
+	Country    string `json:"country"`
+}
+
+// Order is the body of POST /orders.
+type Order struct {
+	Items           []Item  `json:"items"`
+	DeliveryAddress Address `json:"deliveryAddress"`
+	Note            string  `json:"note,omitempty"`
+}
+
+// EnvelopeVersion is the only queue message version this code reads and writes.
+const EnvelopeVersion = 1
+
+// Envelope is the queue message body sent for every accepted order:
+// {"version":1,"orderId","region","owner","createdAt","order":{...}}.
+type Envelope struct {
+	Version   int       `json:"version"`
+	OrderID   string    `json:"orderId"`
+	Region    string    `json:"region"`
+	Owner     string    `json:"owner"`
+	CreatedAt time.Time `json:"createdAt"`
+	Order     Order     `json:"order"`
+}
+
+// MessageAttrOrderID is the SQS message attribute carrying the order id, so a
+// consumer can log and route a message without parsing its body.
+const MessageAttrOrderID = "orderId"
+
+// Status is an order's processing status. Statuses only move forward.
+type Status string
+
+// The statuses, in the only order they may be reached.
+const (
+	StatusAccepted  Status = "ACCEPTED"
+	StatusCompleted Status = "COMPLETED"
+)
+
+// rank orders the statuses; 0 is unknown.
+func (s Status) rank() int {
+	switch s {
+	case StatusAccepted:
+		return 1
+	case StatusCompleted:
+		return 2
+	}
+	return 0
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return s.rank() > 0 }
+
+// Before reports whether s comes strictly before t (an allowed transition s → t).
+func (s Status) Before(t Status) bool { return s.Valid() && t.Valid() && s.rank() < t.rank() }
+
+// Orders table layout (template.yaml's OrdersTable is the source of truth for
+// the key schema: one string partition key, AttrPK, and TTL on AttrExpiresAt).
+const (
+	AttrPK        = "pk"        // partition key: OrderKey(id) or an idempotency key
+	AttrOwner     = "owner"     // the owner's Cognito sub
+	AttrStatus    = "status"    // a Status
+	AttrCreatedAt = "createdAt" // RFC 3339, UTC
+	AttrUpdatedAt = "updatedAt" // RFC 3339, UTC
+	AttrExpiresAt = "expiresAt" // epoch seconds; DynamoDB TTL attribute
+)
+
+// OrderKey is the partition key of order id's status record.
+func OrderKey(id string) string { return "ORDER#" + id }
+
+// TimeFormat is how the table and the API write timestamps.
+const TimeFormat = time.RFC3339Nano
