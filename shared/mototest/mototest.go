@@ -9,28 +9,27 @@
 package mototest
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/homeregion/homeregion/shared/motoserver"
 )
 
 // Server is a running moto_server.
 type Server struct {
 	// URL is the endpoint, e.g. http://127.0.0.1:40123.
 	URL string
-	cmd *exec.Cmd
+	srv *motoserver.Server
 }
 
 var current *Server
@@ -73,92 +72,63 @@ func Require(t testing.TB) *Server {
 // Start returns the server at MOTO_ENDPOINT, or starts moto_server on a free
 // 127.0.0.1 port and waits until it answers.
 func Start() (*Server, error) {
+	ctx := context.Background()
 	if ep := os.Getenv("MOTO_ENDPOINT"); ep != "" {
-		s := &Server{URL: strings.TrimRight(ep, "/")}
-		return s, s.wait(10 * time.Second)
-	}
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		return nil, fmt.Errorf("moto_server not found on PATH: install it with pip install 'moto[server]' (or set MOTO_ENDPOINT)")
+		s, err := motoserver.Adopt(ctx, ep, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		return &Server{URL: s.URL, srv: s}, nil
 	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("moto-%d.log", port))
+	o := motoserver.Options{Port: port}
 	if f, err := os.Create(logPath); err == nil {
-		cmd.Stdout, cmd.Stderr = f, f
+		defer f.Close() // the child keeps its own copy of the descriptor
+		o.Log = f
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
+	s, err := motoserver.Start(ctx, o)
+	if errors.Is(err, motoserver.ErrNotFound) {
+		return nil, fmt.Errorf("%w (or set MOTO_ENDPOINT)", err)
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
-	if err := s.wait(60 * time.Second); err != nil {
-		s.Stop()
+	if err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, logPath)
 	}
-	return s, nil
-}
-
-func (s *Server) wait(d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.URL + "/moto-api/data.json")
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("moto_server at %s did not answer within %s", s.URL, d)
+	return &Server{URL: s.URL, srv: s}, nil
 }
 
 // Stop stops a server this package started (never one it adopted).
 func (s *Server) Stop() {
-	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+	if s == nil || s.srv == nil {
 		return
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+	s.srv.Stop()
 }
 
 // Reset clears every resource in the server (POST /moto-api/reset).
 func (s *Server) Reset(t testing.TB) {
 	t.Helper()
-	resp, err := http.Post(s.URL+"/moto-api/reset", "application/json", nil)
-	if err != nil {
-		t.Fatalf("reset moto: %v", err)
+	srv := s.srv
+	if srv == nil {
+		srv = &motoserver.Server{URL: s.URL}
 	}
-	resp.Body.Close()
+	if err := srv.Reset(context.Background()); err != nil {
+		t.Fatalf("%v", err)
+	}
 }
 
 // Config returns an aws.Config for region whose clients all talk to the
 // server, with fake static credentials.
 func (s *Server) Config(region string) aws.Config {
-	return aws.Config{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-		BaseEndpoint: aws.String(s.URL),
-	}
+	return motoserver.Config(s.URL, region)
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return motoserver.FreePort()
 }
 
 // BlackHole returns the URL of a listener on 127.0.0.1 that accepts
