@@ -27,7 +27,9 @@ build: ## linux/arm64 bootstrap per function in bin/<function>/bootstrap
 .PHONY: test
 test: ## unit + integration tests (each test package starts its own moto_server)
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	@dsn=$${PROCESSOR_TEST_POSTGRES_DSN:-$$(.ci/postgres.sh)} || exit 1; \
+	  echo "PROCESSOR_TEST_POSTGRES_DSN=$$dsn"; \
+	  PROCESSOR_TEST_POSTGRES_DSN=$$dsn $(GO) test -count=1 -timeout 20m ./...
 
 .PHONY: test-short
 test-short: ## unit tests only, no moto_server

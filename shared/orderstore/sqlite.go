@@ -1,0 +1,156 @@
+package orderstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// sqliteMigrations is the SQLite schema history. Never edit a released step:
+// append a new one.
+var sqliteMigrations = []migration{
+	{version: 1, stmts: []string{
+		`CREATE TABLE orders (
+			order_id         TEXT PRIMARY KEY,
+			region           TEXT NOT NULL,
+			owner            TEXT NOT NULL,
+			created_at       TEXT NOT NULL,
+			envelope_version INTEGER NOT NULL,
+			body             TEXT NOT NULL,
+			stored_at        TEXT NOT NULL
+		)`,
+	}},
+}
+
+// sqliteStore is a Store on an embedded SQLite file.
+type sqliteStore struct {
+	db *sql.DB
+}
+
+// sqlitePragmas make every connection durable and patient: WAL with
+// synchronous=FULL (a committed row survives power loss), a busy timeout so a
+// second process on the same file waits instead of failing, and immediate
+// write transactions so migrations of two starting processes serialise.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+
+func openSQLite(ctx context.Context, path string) (Store, error) {
+	dsn := path
+	if strings.Contains(dsn, "?") {
+		dsn += "&" + sqlitePragmas
+	} else {
+		dsn += "?" + sqlitePragmas
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("orderstore: open sqlite: %w", err)
+	}
+	// SQLite has one writer at a time; one connection avoids SQLITE_BUSY
+	// between our own goroutines (database/sql queues them instead).
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	s := &sqliteStore{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sqliteStore) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("orderstore: sqlite: create schema_migrations: %w", err)
+	}
+	for _, m := range sqliteMigrations {
+		if err := s.apply(ctx, m); err != nil {
+			return fmt.Errorf("orderstore: sqlite: migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqliteStore) apply(ctx context.Context, m migration) error {
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock): holds the write lock
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, stmt := range m.stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		m.version, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Save implements Store.
+func (s *sqliteStore) Save(ctx context.Context, env orders.Envelope) (bool, error) {
+	r, err := newRow(env)
+	if err != nil {
+		return false, err
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO orders
+		(order_id, region, owner, created_at, envelope_version, body, stored_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id) DO NOTHING`,
+		r.id, r.region, r.owner, r.createdAt.Format(time.RFC3339Nano), r.version, string(r.body),
+		time.Now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return false, fmt.Errorf("orderstore: sqlite: save %s: %w", r.id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("orderstore: sqlite: save %s: %w", r.id, err)
+	}
+	return n == 1, nil
+}
+
+// Count implements Store.
+func (s *sqliteStore) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("orderstore: sqlite: count: %w", err)
+	}
+	return n, nil
+}
+
+// Has implements Store.
+func (s *sqliteStore) Has(ctx context.Context, id string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM orders WHERE order_id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("orderstore: sqlite: lookup %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// Kind implements Store.
+func (s *sqliteStore) Kind() string { return "sqlite" }
+
+// Close implements Store.
+func (s *sqliteStore) Close() error { return s.db.Close() }
