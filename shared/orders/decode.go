@@ -1,0 +1,383 @@
+package orders
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of the POST /orders body (DESIGN.md, "Orders API contract").
+const (
+	MaxBodyBytes    = 64 << 10 // the whole request body
+	MinItems        = 1
+	MaxItems        = 100
+	MinQuantity     = 1
+	MaxQuantity     = 1000
+	MaxSKULen       = 64
+	MaxNoteLen      = 500 // characters (runes)
+	MaxNameLen      = 200 // characters, deliveryAddress.name
+	MaxLineLen      = 200 // characters, deliveryAddress.line1 and line2
+	MaxCityLen      = 100 // characters
+	MaxPostalCodeLn = 16  // characters
+)
+
+// Codes of the errors DecodeOrder returns; the API sends them to clients as
+// the error code of a 400 answer.
+const (
+	CodeInvalidJSON     = "INVALID_JSON"     // not JSON, empty, or not valid UTF-8
+	CodeTrailingData    = "TRAILING_DATA"    // anything but whitespace after the object
+	CodeUnknownField    = "UNKNOWN_FIELD"    // a field the contract does not define
+	CodeDuplicateField  = "DUPLICATE_FIELD"  // the same field twice in one object
+	CodeInvalidType     = "INVALID_TYPE"     // e.g. a string where a number belongs
+	CodeMissingField    = "MISSING_FIELD"    // a required field is absent
+	CodeInvalidItems    = "INVALID_ITEMS"    // not 1-100 items
+	CodeInvalidQuantity = "INVALID_QUANTITY" // not an integer from 1 to 1000
+	CodeInvalidSKU      = "INVALID_SKU"      // not 1-64 of [A-Z0-9-]
+	CodeNoteTooLong     = "NOTE_TOO_LONG"    // note over 500 characters
+	CodeInvalidAddress  = "INVALID_ADDRESS"  // blank, too long or control characters
+	CodeInvalidCountry  = "INVALID_COUNTRY"  // not an ISO 3166-1 alpha-2 code
+)
+
+// ValidationError is why a body is not a valid order. Code is one of the
+// Code* constants, Field the JSON path of the offending value (e.g.
+// "items[2].quantity", empty for the whole body). Message never quotes the
+// submitted value: values may be PII.
+type ValidationError struct {
+	Code    string
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return "orders: " + e.Message
+	}
+	return "orders: " + e.Field + ": " + e.Message
+}
+
+func invalid(code, field, format string, args ...any) *ValidationError {
+	msg := fmt.Sprintf(format, args...)
+	if field != "" {
+		msg = field + " " + msg
+	}
+	return &ValidationError{Code: code, Field: field, Message: msg}
+}
+
+// DecodeOrder strictly decodes and validates a POST /orders body: exactly one
+// JSON object of the allow-listed shape (field names match exactly, no
+// unknown or repeated fields, no trailing data, no null for required
+// values), within the contract's limits. Every problem is a *ValidationError.
+// The caller enforces MaxBodyBytes before calling.
+func DecodeOrder(body []byte) (Order, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return Order{}, invalid(CodeInvalidJSON, "", "request body is empty")
+	}
+	if !utf8.Valid(body) {
+		return Order{}, invalid(CodeInvalidJSON, "", "request body is not valid UTF-8")
+	}
+	d := &decoder{dec: json.NewDecoder(bytes.NewReader(body))}
+	d.dec.UseNumber()
+	var o Order
+	if err := d.order(&o); err != nil {
+		return Order{}, err
+	}
+	if _, err := d.dec.Token(); err != io.EOF {
+		return Order{}, invalid(CodeTrailingData, "", "request body must hold exactly one JSON object")
+	}
+	return o, nil
+}
+
+type decoder struct{ dec *json.Decoder }
+
+// token reads the next token; syntax errors become INVALID_JSON.
+func (d *decoder) token() (json.Token, error) {
+	t, err := d.dec.Token()
+	if err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, invalid(CodeInvalidJSON, "", "request body is not valid JSON (offset %d)", se.Offset)
+		}
+		return nil, invalid(CodeInvalidJSON, "", "request body is not valid JSON")
+	}
+	return t, nil
+}
+
+// object reads one JSON object, calling field for each member after checking
+// the name is allowed and not repeated. field must consume the value.
+func (d *decoder) object(path string, allowed []string, field func(name, path string) error) (seen uint32, err error) {
+	t, err := d.token()
+	if err != nil {
+		return 0, err
+	}
+	if t != json.Delim('{') {
+		if path == "" {
+			return 0, invalid(CodeInvalidType, "", "request body must be a JSON object")
+		}
+		return 0, invalid(CodeInvalidType, path, "must be a JSON object")
+	}
+	for d.dec.More() {
+		t, err := d.token()
+		if err != nil {
+			return 0, err
+		}
+		name, _ := t.(string)
+		idx := -1
+		for i, a := range allowed {
+			if a == name {
+				idx = i
+				break
+			}
+		}
+		fp := join(path, name)
+		if idx < 0 {
+			return 0, &ValidationError{Code: CodeUnknownField, Field: clip(fp, 128),
+				Message: fmt.Sprintf("unknown field %s (allowed: %s)", strconv.Quote(clip(name, 64)), strings.Join(allowed, ", "))}
+		}
+		if seen&(1<<idx) != 0 {
+			return 0, invalid(CodeDuplicateField, fp, "appears more than once")
+		}
+		seen |= 1 << idx
+		if err := field(name, fp); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := d.token(); err != nil { // the closing '}'
+		return 0, err
+	}
+	return seen, nil
+}
+
+func (d *decoder) order(o *Order) error {
+	allowed := []string{"items", "deliveryAddress", "note"}
+	seen, err := d.object("", allowed, func(name, path string) error {
+		switch name {
+		case "items":
+			return d.items(path, &o.Items)
+		case "deliveryAddress":
+			return d.address(path, &o.DeliveryAddress)
+		default: // note
+			s, null, err := d.str(path, true)
+			if err != nil || null {
+				return err
+			}
+			if utf8.RuneCountInString(s) > MaxNoteLen {
+				return invalid(CodeNoteTooLong, path, "must be at most %d characters", MaxNoteLen)
+			}
+			o.Note = s
+			return nil
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if seen&1 == 0 {
+		return invalid(CodeMissingField, "items", "is required")
+	}
+	if seen&2 == 0 {
+		return invalid(CodeMissingField, "deliveryAddress", "is required")
+	}
+	return nil
+}
+
+func (d *decoder) items(path string, out *[]Item) error {
+	t, err := d.token()
+	if err != nil {
+		return err
+	}
+	if t != json.Delim('[') {
+		return invalid(CodeInvalidType, path, "must be an array")
+	}
+	items := make([]Item, 0, 4)
+	for d.dec.More() {
+		if len(items) == MaxItems {
+			return invalid(CodeInvalidItems, path, "must have %d to %d entries", MinItems, MaxItems)
+		}
+		ip := path + "[" + strconv.Itoa(len(items)) + "]"
+		var it Item
+		seen, err := d.object(ip, []string{"sku", "quantity"}, func(name, fp string) error {
+			if name == "sku" {
+				s, _, err := d.str(fp, false)
+				if err != nil {
+					return err
+				}
+				if !validSKU(s) {
+					return invalid(CodeInvalidSKU, fp, "must be 1 to %d characters of A-Z, 0-9 and -", MaxSKULen)
+				}
+				it.SKU = s
+				return nil
+			}
+			q, err := d.quantity(fp)
+			it.Quantity = q
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if seen&1 == 0 {
+			return invalid(CodeMissingField, ip+".sku", "is required")
+		}
+		if seen&2 == 0 {
+			return invalid(CodeMissingField, ip+".quantity", "is required")
+		}
+		items = append(items, it)
+	}
+	if _, err := d.token(); err != nil { // the closing ']'
+		return err
+	}
+	if len(items) < MinItems {
+		return invalid(CodeInvalidItems, path, "must have %d to %d entries", MinItems, MaxItems)
+	}
+	*out = items
+	return nil
+}
+
+func (d *decoder) quantity(path string) (int, error) {
+	t, err := d.token()
+	if err != nil {
+		return 0, err
+	}
+	n, ok := t.(json.Number)
+	if !ok {
+		return 0, invalid(CodeInvalidType, path, "must be a number")
+	}
+	q, err := strconv.Atoi(string(n)) // rejects fractions and exponents
+	if err != nil || q < MinQuantity || q > MaxQuantity {
+		return 0, invalid(CodeInvalidQuantity, path, "must be an integer from %d to %d", MinQuantity, MaxQuantity)
+	}
+	return q, nil
+}
+
+// str reads a string value; null is accepted (null=true) only when optional.
+func (d *decoder) str(path string, optional bool) (s string, null bool, err error) {
+	t, err := d.token()
+	if err != nil {
+		return "", false, err
+	}
+	switch v := t.(type) {
+	case string:
+		return v, false, nil
+	case nil:
+		if optional {
+			return "", true, nil
+		}
+	}
+	return "", false, invalid(CodeInvalidType, path, "must be a string")
+}
+
+// address field bits, in the order of addressFields.
+var addressFields = []string{"name", "line1", "line2", "city", "postalCode", "country"}
+
+func (d *decoder) address(path string, a *Address) error {
+	seen, err := d.object(path, addressFields, func(name, fp string) error {
+		s, null, err := d.str(fp, name == "line2")
+		if err != nil || null {
+			return err
+		}
+		switch name {
+		case "name":
+			a.Name, err = text(fp, s, MaxNameLen, true)
+		case "line1":
+			a.Line1, err = text(fp, s, MaxLineLen, true)
+		case "line2":
+			a.Line2, err = text(fp, s, MaxLineLen, false)
+		case "city":
+			a.City, err = text(fp, s, MaxCityLen, true)
+		case "postalCode":
+			a.PostalCode, err = text(fp, s, MaxPostalCodeLn, true)
+		case "country":
+			if !ValidCountry(s) {
+				return invalid(CodeInvalidCountry, fp, "must be an ISO 3166-1 alpha-2 code such as DE")
+			}
+			a.Country = s
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i, f := range addressFields {
+		if f != "line2" && seen&(1<<i) == 0 {
+			return invalid(CodeMissingField, path+"."+f, "is required")
+		}
+	}
+	return nil
+}
+
+// text validates a free-text address field: at most max characters, no
+// control characters, and not blank when required.
+func text(path, s string, max int, required bool) (string, error) {
+	if required && strings.TrimSpace(s) == "" {
+		return "", invalid(CodeInvalidAddress, path, "must not be blank")
+	}
+	if utf8.RuneCountInString(s) > max {
+		return "", invalid(CodeInvalidAddress, path, "must be at most %d characters", max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", invalid(CodeInvalidAddress, path, "must not contain control characters")
+		}
+	}
+	return s, nil
+}
+
+func validSKU(s string) bool {
+	if len(s) == 0 || len(s) > MaxSKULen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isoCountries holds every officially assigned ISO 3166-1 alpha-2 code (249).
+const isoCountries = "" +
+	"AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ " +
+	"CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR " +
+	"GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP " +
+	"KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT " +
+	"MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW " +
+	"SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG " +
+	"UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW"
+
+// ValidCountry reports whether s is an officially assigned ISO 3166-1
+// alpha-2 country code (upper case).
+func ValidCountry(s string) bool {
+	if len(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' {
+		return false
+	}
+	for i := 0; i+1 < len(isoCountries); i += 3 {
+		if isoCountries[i] == s[0] && isoCountries[i+1] == s[1] {
+			return true
+		}
+	}
+	return false
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// clip shortens s to at most n bytes on a rune boundary (unknown field names
+// are echoed in messages; they are names, not values, but stay bounded).
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
