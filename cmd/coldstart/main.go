@@ -1,0 +1,396 @@
+// Command coldstart measures each Lambda function's cold start: the time from
+// process start to the bootstrap's first request for work on a local Lambda
+// Runtime API (internal/runtimeapi), next to the same measure for a
+// hello-world aws-lambda-go bootstrap built the same way (the floor).
+//
+// Every bootstrap is built like the Makefile's LAMBDA_BUILD (CGO_ENABLED=0,
+// -trimpath, -tags lambda.norpc, -ldflags='-s -w') twice: for linux/arm64,
+// whose size is reported (the size Lambda loads), and for the host, which is
+// run and timed. Each binary is started -n times (rounds interleave the
+// binaries so drift in machine load hits them alike; one extra warm-up round
+// fills the page cache and is discarded) with the environment Lambda gives a
+// function: AWS_LAMBDA_RUNTIME_API, AWS_REGION, fake credentials,
+// LAMBDA_TASK_ROOT, the function's required variables with dummy values and
+// AWS_ENDPOINT_URL pointing at a closed local port, so a function that calls
+// AWS before asking for work pays for it here rather than silently reaching
+// the internet.
+//
+// Usage:
+//
+//	go run ./cmd/coldstart [-n 15] [-only presignup,preauth] [-json out.json]
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/homeregion/homeregion/internal/runtimeapi"
+)
+
+// Target is one bootstrap to measure.
+type Target struct {
+	// Name is the row name (a function, or a function and its ACTION).
+	Name string `json:"name"`
+	// Package is the Go package built into the bootstrap.
+	Package string `json:"package"`
+	// Env holds the function's own variables (dummy values).
+	Env map[string]string `json:"env,omitempty"`
+}
+
+// floorName is the hello-world floor's row name.
+const floorName = "hello-world (floor)"
+
+const (
+	region    = "eu-west-1"
+	account   = "000000000000"
+	queueURL  = "https://sqs.eu-west-1.amazonaws.com/000000000000/orders"
+	piiKeyARN = "arn:aws:kms:eu-west-1:000000000000:key/mrk-00000000000000000000000000000000"
+)
+
+// Targets lists the floor and every function (the failover code base once per
+// ACTION, since each action builds different clients at cold start).
+func Targets() []Target {
+	control := map[string]string{"CONTROL_TABLE": "homeregion-control"}
+	with := func(m map[string]string) map[string]string {
+		for k, v := range control {
+			m[k] = v
+		}
+		return m
+	}
+	residency := map[string]string{"RESIDENCY_TABLE": "homeregion-residency", "REGISTRY_REGION": region, "PII_KEY_ID": piiKeyARN}
+	return []Target{
+		{Name: floorName, Package: "./cmd/coldstart/testdata/hello"},
+		{Name: "presignup", Package: "./functions/presignup", Env: residency},
+		{Name: "preauth", Package: "./functions/preauth", Env: residency},
+		{Name: "orders-api", Package: "./functions/orders-api", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL}},
+		{Name: "failover (ACTION=failover)", Package: "./functions/failover", Env: with(map[string]string{
+			"ACTION": "failover", "HEALTH_CHECK_ID": "00000000-0000-4000-8000-000000000001",
+			"SECONDARY_REGION": "eu-central-1", "FAILBACK": "auto", "HOLD_DOWN_SECONDS": "300"})},
+		{Name: "failover (ACTION=promote)", Package: "./functions/failover", Env: with(map[string]string{
+			"ACTION": "promote", "STANDBY_ECS_CLUSTER": "standby", "STANDBY_ECS_SERVICE": "processor", "STANDBY_TASKS": "2"})},
+		{Name: "failover (ACTION=scale)", Package: "./functions/failover", Env: with(map[string]string{
+			"ACTION": "scale", "QUEUE_URL": queueURL, "ECS_CLUSTER": "onprem", "ECS_SERVICE": "processor",
+			"BACKLOG_PER_TASK": "10", "MIN_TASKS": "0", "MAX_TASKS": "4"})},
+	}
+}
+
+// Row is one target's result.
+type Row struct {
+	Target
+	// Skipped says why the target was not measured ("" when it was).
+	Skipped string `json:"skipped,omitempty"`
+	// SizeArm64 is the linux/arm64 bootstrap's size in bytes.
+	SizeArm64 int64 `json:"sizeArm64"`
+	// SizeHost is the size of the host-arch binary that was run.
+	SizeHost int64 `json:"sizeHost"`
+	// SamplesMs are the measured cold starts in milliseconds.
+	SamplesMs []float64 `json:"samplesMs,omitempty"`
+	// MedianMs is the median of SamplesMs.
+	MedianMs float64 `json:"medianMs"`
+	// MinMs and MaxMs bound SamplesMs.
+	MinMs float64 `json:"minMs"`
+	MaxMs float64 `json:"maxMs"`
+	// Ratio is MedianMs over the floor's MedianMs.
+	Ratio float64 `json:"ratio"`
+}
+
+// Report is the whole run.
+type Report struct {
+	GoVersion string    `json:"goVersion"`
+	Host      string    `json:"host"`
+	CPU       string    `json:"cpu"`
+	N         int       `json:"n"`
+	Started   time.Time `json:"started"`
+	Rows      []Row     `json:"rows"`
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "coldstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("coldstart", flag.ContinueOnError)
+	n := fs.Int("n", 15, "measured runs per bootstrap")
+	only := fs.String("only", "", "comma-separated row names or package base names to measure (the floor is always measured)")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file")
+	buildDir := fs.String("builddir", "", "where to build the bootstraps (default: a temporary directory)")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up on one start after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 {
+		return fmt.Errorf("-n must be at least 1, got %d", *n)
+	}
+	dir := *buildDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "coldstart-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	targets := filter(Targets(), *only)
+	rows := make([]Row, len(targets))
+	bins := make([]string, len(targets))
+	for i, t := range targets {
+		rows[i].Target = t
+		bin, sizeHost, sizeArm, err := build(dir, t)
+		if err != nil {
+			if t.Name == floorName {
+				return fmt.Errorf("build the floor: %w", err)
+			}
+			rows[i].Skipped = "build failed: " + firstLine(err.Error())
+			continue
+		}
+		bins[i], rows[i].SizeHost, rows[i].SizeArm64 = bin, sizeHost, sizeArm
+	}
+	closed, err := closedPort()
+	if err != nil {
+		return err
+	}
+	for round := 0; round <= *n; round++ { // round 0 is the discarded warm-up
+		for i, t := range targets {
+			if rows[i].Skipped != "" {
+				continue
+			}
+			d, err := measure(bins[i], env(t, closed, filepath.Dir(bins[i])), *timeout)
+			if err != nil {
+				rows[i].Skipped = firstLine(err.Error())
+				continue
+			}
+			if round > 0 {
+				rows[i].SamplesMs = append(rows[i].SamplesMs, float64(d.Microseconds())/1000)
+			}
+		}
+	}
+	var floor float64
+	for i := range rows {
+		if len(rows[i].SamplesMs) == 0 {
+			continue
+		}
+		s := slices.Clone(rows[i].SamplesMs)
+		slices.Sort(s)
+		rows[i].MedianMs, rows[i].MinMs, rows[i].MaxMs = median(s), s[0], s[len(s)-1]
+		if rows[i].Name == floorName {
+			floor = rows[i].MedianMs
+		}
+	}
+	for i := range rows {
+		if floor > 0 && rows[i].MedianMs > 0 {
+			rows[i].Ratio = rows[i].MedianMs / floor
+		}
+	}
+	rep := Report{GoVersion: runtime.Version(), Host: runtime.GOOS + "/" + runtime.GOARCH, CPU: cpuModel(), N: *n, Started: time.Now().UTC(), Rows: rows}
+	printTable(stdout, rep)
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func filter(ts []Target, only string) []Target {
+	if only == "" {
+		return ts
+	}
+	want := strings.Split(only, ",")
+	var out []Target
+	for _, t := range ts {
+		if t.Name == floorName || slices.Contains(want, t.Name) || slices.Contains(want, filepath.Base(t.Package)) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// build builds t for the host (returned path, run) and for linux/arm64 (size only).
+func build(dir string, t Target) (bin string, sizeHost, sizeArm int64, err error) {
+	slug := strings.NewReplacer(" ", "", "(", "-", ")", "", "=", "-").Replace(t.Name)
+	bin = filepath.Join(dir, slug, "host", "bootstrap")
+	arm := filepath.Join(dir, slug, "linux-arm64", "bootstrap")
+	if sizeHost, err = goBuild(bin, t.Package, runtime.GOOS, runtime.GOARCH); err != nil {
+		return "", 0, 0, err
+	}
+	if sizeArm, err = goBuild(arm, t.Package, "linux", "arm64"); err != nil {
+		return "", 0, 0, err
+	}
+	return bin, sizeHost, sizeArm, nil
+}
+
+// goBuild is the Makefile's LAMBDA_BUILD for goos/goarch.
+func goBuild(out, pkg, goos, goarch string) (int64, error) {
+	if _, err := os.Stat(filepath.Join(strings.TrimPrefix(pkg, "./"), ".")); err != nil {
+		return 0, fmt.Errorf("package %s not found (run from the module root)", pkg)
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("go build %s (%s/%s): %v: %s", pkg, goos, goarch, err, strings.TrimSpace(stderr.String()))
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// env is the environment Lambda gives a provided.al2023 function, plus t's own
+// variables; the endpoint is a closed local port.
+func env(t Target, closed, taskRoot string) map[string]string {
+	name := strings.Fields(t.Name)[0]
+	e := map[string]string{
+		"PATH":                            "/usr/local/bin:/usr/bin/:/bin",
+		"LANG":                            "en_US.UTF-8",
+		"TZ":                              ":UTC",
+		"_HANDLER":                        "bootstrap",
+		"LAMBDA_TASK_ROOT":                taskRoot,
+		"LAMBDA_RUNTIME_DIR":              taskRoot,
+		"AWS_REGION":                      region,
+		"AWS_DEFAULT_REGION":              region,
+		"AWS_EXECUTION_ENV":               "AWS_Lambda_provided.al2023",
+		"AWS_LAMBDA_FUNCTION_NAME":        "homeregion-" + name,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/homeregion-" + name,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      "2026/01/01/[$LATEST]00000000000000000000000000000000",
+		"AWS_ACCESS_KEY_ID":               "ASIAFAKEFAKEFAKEFAKE",
+		"AWS_SECRET_ACCESS_KEY":           "fake/fake/fake/fake/fake/fake/fake/fake0",
+		"AWS_SESSION_TOKEN":               "fake-session-token",
+		"AWS_XRAY_DAEMON_ADDRESS":         "127.0.0.1:2000",
+		"AWS_XRAY_CONTEXT_MISSING":        "LOG_ERROR",
+		"AWS_ENDPOINT_URL":                closed,
+	}
+	for k, v := range t.Env {
+		e[k] = v
+	}
+	return e
+}
+
+// measure starts bin with env and returns the time from process start to its
+// first `next` request.
+func measure(bin string, env map[string]string, timeout time.Duration) (time.Duration, error) {
+	srv, err := runtimeapi.Start()
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Close()
+	cmd := exec.Command(bin)
+	cmd.Dir = filepath.Dir(bin)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "AWS_LAMBDA_RUNTIME_API="+srv.Addr())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var d time.Duration
+	select {
+	case <-srv.FirstNext():
+		t, _ := srv.FirstNextTime()
+		d = t.Sub(start)
+	case werr := <-exited:
+		return 0, fmt.Errorf("exited before asking for work (%v): %s", werr, firstLine(out.String()))
+	case <-srv.InitError():
+		err = fmt.Errorf("init error: %s", firstLine(string(srv.InitErrorBody())))
+	case <-timer.C:
+		err = fmt.Errorf("no request for work within %s: %s", timeout, firstLine(out.String()))
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+	return d, err
+}
+
+// closedPort returns an http URL on 127.0.0.1 where nothing listens.
+func closedPort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr, nil
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return fmt.Sprintf("%s x%d", strings.TrimSpace(v), runtime.NumCPU())
+		}
+	}
+	return runtime.GOARCH
+}
+
+func printTable(w io.Writer, rep Report) {
+	fmt.Fprintf(w, "cold start: process start -> first Runtime API `next` (median of %d, %s, %s, %s)\n", rep.N, rep.Host, rep.CPU, rep.GoVersion)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "bootstrap\tmedian ms\tmin ms\tmax ms\tx floor\tlinux/arm64 bytes\t")
+	var skipped []string
+	for _, r := range rep.Rows {
+		if r.Skipped != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%d\t\n", r.Name, r.SizeArm64)
+			skipped = append(skipped, r.Name+": "+r.Skipped)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", r.Name, r.MedianMs, r.MinMs, r.MaxMs, r.Ratio, r.SizeArm64)
+	}
+	tw.Flush()
+	for _, s := range skipped {
+		fmt.Fprintln(w, "not measured:", s)
+	}
+}

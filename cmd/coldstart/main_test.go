@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunMeasuresTheFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a bootstrap")
+	}
+	t.Chdir("../..")
+	out := filepath.Join(t.TempDir(), "cs.json")
+	var stdout bytes.Buffer
+	if err := run([]string{"-n", "1", "-only", "nothing-else", "-json", out}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].Name != floorName {
+		t.Fatalf("rows = %+v, want only the floor", rep.Rows)
+	}
+	r := rep.Rows[0]
+	if r.Skipped != "" || len(r.SamplesMs) != 1 || r.MedianMs <= 0 || r.Ratio != 1 || r.SizeArm64 <= 0 {
+		t.Errorf("floor row = %+v", r)
+	}
+	if !strings.Contains(stdout.String(), floorName) {
+		t.Errorf("table lacks the floor:\n%s", stdout.String())
+	}
+}
+
+func TestMeasureReportsAnEarlyExit(t *testing.T) {
+	// /bin/false exits at once without asking for work: a failed cold start.
+	if _, err := measure("/bin/false", map[string]string{}, 5e9); err == nil || !strings.Contains(err.Error(), "exited before asking for work") {
+		t.Fatalf("measure(/bin/false) error = %v", err)
+	}
+}
+
+func TestFilterAndEnv(t *testing.T) {
+	got := filter(Targets(), "orders-api")
+	if len(got) != 2 || got[0].Name != floorName || got[1].Name != "orders-api" {
+		t.Fatalf("filter = %+v", got)
+	}
+	e := env(got[1], "http://127.0.0.1:1", "/task")
+	for _, k := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "ORDERS_TABLE", "ORDERS_QUEUE_URL", "LAMBDA_TASK_ROOT"} {
+		if e[k] == "" {
+			t.Errorf("env lacks %s", k)
+		}
+	}
+}
