@@ -1,0 +1,198 @@
+// Package alarmaction decides and applies what a CloudWatch alarm state change
+// means for homeregion: fail traffic over to the secondary region (Route 53),
+// promote the standby on-prem site (ECS), or scale the on-prem order
+// processors by queue depth (SQS → ECS).
+//
+// One Handler serves one Action (the deployed function's ACTION). It accepts
+// the alarm → Lambda action payload and the SNS-delivered form (shared/alarm),
+// plus an EventBridge "Scheduled Event" tick that reconciles what a single
+// alarm transition cannot finish on its own: a fail-back that becomes due once
+// the hold-down has passed, and stepwise scale-in one step per cooldown.
+//
+// Every decision is recorded in the control table with conditional writes:
+// the event item (alarm ARN + new state + state timestamp) makes re-deliveries
+// one action, and the per-target state item (optimistic version) makes
+// cooldowns and hold-downs hold across concurrent invocations.
+package alarmaction
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Action is what a deployed alarm function does (ACTION).
+type Action string
+
+// The three actions.
+const (
+	ActionFailover Action = "failover"
+	ActionPromote  Action = "promote"
+	ActionScale    Action = "scale"
+)
+
+// Failback says how the failover action returns traffic to the primary.
+type Failback string
+
+// The fail-back modes (FAILBACK).
+const (
+	// FailbackAuto fails back on OK once HoldDown has passed since the failover.
+	FailbackAuto Failback = "auto"
+	// FailbackManual never fails back by itself: an operator does.
+	FailbackManual Failback = "manual"
+)
+
+// DefaultCooldown is the scale-in cooldown when COOLDOWN_SECONDS is not set.
+const DefaultCooldown = 5 * time.Minute
+
+// Config mirrors the function's environment variables (DESIGN.md,
+// configuration table). Only the fields of Action are used.
+type Config struct {
+	Action Action
+	// Region is this function's region (AWS_REGION).
+	Region string
+	// ControlTable is the decision log / cooldown table (CONTROL_TABLE).
+	ControlTable string
+
+	// HealthCheckID is the primary endpoint's Route 53 health check (HEALTH_CHECK_ID).
+	HealthCheckID string
+	// SecondaryRegion is where the failover record sends traffic (SECONDARY_REGION).
+	SecondaryRegion string
+	// Failback is auto or manual (FAILBACK).
+	Failback Failback
+	// HoldDown is the minimum time between a failover and an automatic
+	// fail-back (HOLD_DOWN_SECONDS).
+	HoldDown time.Duration
+
+	// StandbyCluster and StandbyService name the standby site's ECS service
+	// (STANDBY_ECS_CLUSTER, STANDBY_ECS_SERVICE).
+	StandbyCluster, StandbyService string
+	// StandbyTasks is the promoted (warm) desired count (STANDBY_TASKS).
+	StandbyTasks int
+
+	// QueueURL is the orders queue whose backlog drives scaling (QUEUE_URL).
+	QueueURL string
+	// Cluster and Service name the scaled ECS service (ECS_CLUSTER, ECS_SERVICE).
+	Cluster, Service string
+	// BacklogPerTask is how many visible messages one task is expected to
+	// absorb (BACKLOG_PER_TASK).
+	BacklogPerTask int
+	// MinTasks and MaxTasks bound the desired count (MIN_TASKS, MAX_TASKS);
+	// MaxTasks is the on-prem site's real capacity.
+	MinTasks, MaxTasks int
+	// Cooldown is the minimum time between a change and a scale-in step
+	// (COOLDOWN_SECONDS, optional, DefaultCooldown when zero).
+	Cooldown time.Duration
+}
+
+// Zones answers the residency question the failover action needs: are two
+// regions in the same residency zone? (*residency.Policy satisfies it.)
+type Zones interface {
+	SameZone(a, b string) bool
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid configuration")
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// Validate checks c for its Action. For failover, zones must say that
+// SECONDARY_REGION is in this region's residency zone: failover never moves
+// traffic out of a zone. Errors name the environment variable at fault.
+func (c Config) Validate(zones Zones) error {
+	if c.ControlTable == "" {
+		return configErr("CONTROL_TABLE is required")
+	}
+	switch c.Action {
+	case ActionFailover:
+		if c.Region == "" {
+			return configErr("AWS_REGION is required")
+		}
+		if c.HealthCheckID == "" {
+			return configErr("HEALTH_CHECK_ID is required for ACTION=failover")
+		}
+		if c.SecondaryRegion == "" {
+			return configErr("SECONDARY_REGION is required for ACTION=failover")
+		}
+		if c.SecondaryRegion == c.Region {
+			return configErr("SECONDARY_REGION %s is this region", c.SecondaryRegion)
+		}
+		if zones == nil {
+			return configErr("no residency policy to check SECONDARY_REGION against")
+		}
+		if !zones.SameZone(c.Region, c.SecondaryRegion) {
+			return configErr("SECONDARY_REGION %s is outside the residency zone of %s: failover never moves traffic out of a zone", c.SecondaryRegion, c.Region)
+		}
+		switch c.Failback {
+		case FailbackAuto:
+			if c.HoldDown <= 0 {
+				return configErr("HOLD_DOWN_SECONDS must be > 0 with FAILBACK=auto")
+			}
+		case FailbackManual:
+			if c.HoldDown < 0 {
+				return configErr("HOLD_DOWN_SECONDS must be >= 0")
+			}
+		default:
+			return configErr("FAILBACK %q is not auto or manual", c.Failback)
+		}
+	case ActionPromote:
+		if c.StandbyCluster == "" {
+			return configErr("STANDBY_ECS_CLUSTER is required for ACTION=promote")
+		}
+		if c.StandbyService == "" {
+			return configErr("STANDBY_ECS_SERVICE is required for ACTION=promote")
+		}
+		if c.StandbyTasks < 1 {
+			return configErr("STANDBY_TASKS must be >= 1")
+		}
+	case ActionScale:
+		if c.QueueURL == "" {
+			return configErr("QUEUE_URL is required for ACTION=scale")
+		}
+		if c.Cluster == "" {
+			return configErr("ECS_CLUSTER is required for ACTION=scale")
+		}
+		if c.Service == "" {
+			return configErr("ECS_SERVICE is required for ACTION=scale")
+		}
+		if c.BacklogPerTask < 1 {
+			return configErr("BACKLOG_PER_TASK must be >= 1")
+		}
+		if c.MinTasks < 0 {
+			return configErr("MIN_TASKS must be >= 0")
+		}
+		if c.MaxTasks < 1 {
+			return configErr("MAX_TASKS must be >= 1")
+		}
+		if c.MinTasks > c.MaxTasks {
+			return configErr("MIN_TASKS %d is above MAX_TASKS %d", c.MinTasks, c.MaxTasks)
+		}
+		if c.Cooldown < 0 {
+			return configErr("COOLDOWN_SECONDS must be >= 0")
+		}
+	default:
+		return configErr("ACTION %q is not failover, promote or scale", c.Action)
+	}
+	return nil
+}
+
+func (c Config) cooldown() time.Duration {
+	if c.Cooldown == 0 {
+		return DefaultCooldown
+	}
+	return c.Cooldown
+}
+
+// target is the resource the action controls: the key of its state item.
+func (c Config) target() string {
+	switch c.Action {
+	case ActionFailover:
+		return "healthcheck/" + c.HealthCheckID
+	case ActionPromote:
+		return "ecs/" + c.StandbyCluster + "/" + c.StandbyService
+	default:
+		return "ecs/" + c.Cluster + "/" + c.Service
+	}
+}

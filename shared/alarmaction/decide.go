@@ -1,0 +1,154 @@
+package alarmaction
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/homeregion/homeregion/shared/alarm"
+)
+
+// State is what the control table remembers about one target (a health
+// check or an ECS service) between invocations.
+type State struct {
+	// Version is the optimistic-lock version the state was read at (0: none).
+	Version int64
+	// LastAlarm and LastAlarmAt are the newest alarm state seen and its
+	// timestamp; older events are stale and ignored.
+	LastAlarm   alarm.State
+	LastAlarmAt time.Time
+	// ChangedAt is when this function last changed the target.
+	ChangedAt time.Time
+	// FailedOver is set while the health check is inverted by this function
+	// (failover action); a check inverted by an operator is never failed
+	// back automatically.
+	FailedOver bool
+}
+
+// Trigger is what started an evaluation: an alarm state change or a
+// scheduled tick.
+type Trigger struct {
+	// Tick is set for a scheduled reconciliation (no alarm event).
+	Tick bool
+	// To is the alarm's new state (alarm events only).
+	To alarm.State
+}
+
+// FailoverDecision is the failover action's verdict.
+type FailoverDecision struct {
+	// Change is set when the health check's Inverted must become Invert.
+	Change bool
+	Invert bool
+	// Reason explains the verdict (logged and recorded).
+	Reason string
+	// Next is the state to record.
+	Next State
+}
+
+// DecideFailover decides the failover action. inverted is the health check's
+// current Inverted flag (the truth: an operator may have changed it).
+//
+//   - ALARM: invert unless already inverted.
+//   - OK: with FAILBACK=manual never fail back; with auto fail back once
+//     HOLD_DOWN has passed since the failover, otherwise leave it pending for
+//     the scheduled tick (which fails back when due if the alarm is still OK).
+//   - tick: fail back when due and the last alarm state is OK.
+func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Time) FailoverDecision {
+	next := st
+	if !inverted && st.FailedOver {
+		// Failed back by hand (or the update was lost): forget the failover.
+		next.FailedOver = false
+	}
+	if tr.Tick {
+		if !inverted || !st.FailedOver || st.LastAlarm != alarm.StateOK || cfg.Failback != FailbackAuto {
+			return FailoverDecision{Reason: "nothing to fail back", Next: next}
+		}
+		return failback(cfg, next, now)
+	}
+	switch tr.To {
+	case alarm.StateAlarm:
+		if inverted {
+			return FailoverDecision{Reason: "already failed over", Next: next}
+		}
+		next.FailedOver, next.ChangedAt = true, now
+		return FailoverDecision{Change: true, Invert: true, Reason: "primary unhealthy: failing over to " + cfg.SecondaryRegion, Next: next}
+	case alarm.StateOK:
+		switch {
+		case !inverted:
+			return FailoverDecision{Reason: "primary already serving", Next: next}
+		case !st.FailedOver:
+			return FailoverDecision{Reason: "health check inverted by an operator: not failing back", Next: next}
+		case cfg.Failback == FailbackManual:
+			return FailoverDecision{Reason: "FAILBACK=manual: fail back by hand", Next: next}
+		}
+		return failback(cfg, next, now)
+	}
+	return FailoverDecision{Reason: "no action for " + string(tr.To), Next: next}
+}
+
+func failback(cfg Config, st State, now time.Time) FailoverDecision {
+	due := st.ChangedAt.Add(cfg.HoldDown)
+	if now.Before(due) {
+		return FailoverDecision{Reason: "fail-back held down until " + due.UTC().Format(time.RFC3339), Next: st}
+	}
+	st.FailedOver, st.ChangedAt = false, now
+	return FailoverDecision{Change: true, Invert: false, Reason: "primary healthy past hold-down: failing back", Next: st}
+}
+
+// CountDecision is the verdict of the ECS-count actions (promote, scale).
+type CountDecision struct {
+	// Change is set when the service's desired count must become Desired.
+	Change  bool
+	Desired int
+	Reason  string
+	Next    State
+}
+
+// DecidePromote raises the standby service to STANDBY_TASKS on ALARM; it
+// never lowers a desired count.
+func DecidePromote(cfg Config, st State, current int, tr Trigger, now time.Time) CountDecision {
+	if tr.Tick || tr.To != alarm.StateAlarm {
+		return CountDecision{Desired: current, Reason: "promotion only on ALARM; never lowers the standby", Next: st}
+	}
+	if current >= cfg.StandbyTasks {
+		return CountDecision{Desired: current, Reason: fmt.Sprintf("standby already at %d >= %d", current, cfg.StandbyTasks), Next: st}
+	}
+	st.ChangedAt = now
+	return CountDecision{Change: true, Desired: cfg.StandbyTasks, Reason: fmt.Sprintf("primary site stalled: standby %d -> %d", current, cfg.StandbyTasks), Next: st}
+}
+
+// ScaleTarget is clamp(ceil(visible / BACKLOG_PER_TASK), MIN_TASKS, MAX_TASKS).
+func ScaleTarget(cfg Config, visible int) int {
+	if visible < 0 {
+		visible = 0
+	}
+	n := (visible + cfg.BacklogPerTask - 1) / cfg.BacklogPerTask
+	return min(max(n, cfg.MinTasks), cfg.MaxTasks)
+}
+
+// DecideScale moves the service's desired count towards ScaleTarget: out (up)
+// at once, in (down) one task at a time and only when COOLDOWN has passed since
+// the last change; a count above MAX_TASKS is brought down to it at once.
+func DecideScale(cfg Config, st State, visible, current int, now time.Time) CountDecision {
+	target := ScaleTarget(cfg, visible)
+	d := CountDecision{Desired: current, Next: st}
+	switch {
+	case current > cfg.MaxTasks:
+		d.Change, d.Desired = true, cfg.MaxTasks
+		d.Reason = fmt.Sprintf("%d tasks above MAX_TASKS: %d -> %d", current, current, cfg.MaxTasks)
+	case target > current:
+		d.Change, d.Desired = true, target
+		d.Reason = fmt.Sprintf("%d visible: scale out %d -> %d", visible, current, target)
+	case target < current:
+		if due := st.ChangedAt.Add(cfg.cooldown()); !st.ChangedAt.IsZero() && now.Before(due) {
+			d.Reason = fmt.Sprintf("%d visible: scale-in to %d held by cooldown until %s", visible, target, due.UTC().Format(time.RFC3339))
+			return d
+		}
+		d.Change, d.Desired = true, current-1
+		d.Reason = fmt.Sprintf("%d visible: scale in one step %d -> %d (target %d)", visible, current, current-1, target)
+	default:
+		d.Reason = fmt.Sprintf("%d visible: at target %d", visible, target)
+		return d
+	}
+	d.Next.ChangedAt = now
+	return d
+}

@@ -1,0 +1,314 @@
+package alarmaction
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/homeregion/homeregion/shared/alarm"
+)
+
+// HealthChecks reads and flips a Route 53 health check's Inverted flag.
+type HealthChecks interface {
+	Inverted(ctx context.Context, id string) (bool, error)
+	SetInverted(ctx context.Context, id string, inverted bool) error
+}
+
+// Services reads and sets an ECS service's desired count.
+type Services interface {
+	DesiredCount(ctx context.Context, cluster, service string) (int, error)
+	SetDesiredCount(ctx context.Context, cluster, service string, n int) error
+}
+
+// Queue reports a queue's backlog (approximate visible messages).
+type Queue interface {
+	Visible(ctx context.Context, queueURL string) (int, error)
+}
+
+// ErrConflict is returned by Store.SaveState when the state changed since it
+// was read (another invocation won the conditional write).
+var ErrConflict = errors.New("control state changed concurrently")
+
+// Store is the control table: event claims (one action per alarm state
+// change) and per-target state (cooldowns, hold-downs) with conditional writes.
+type Store interface {
+	// ClaimEvent records that this invocation handles event key. It returns
+	// false when the event was already handled, or is being handled and its
+	// lease (until now+lease) has not expired.
+	ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (bool, error)
+	// FinishEvent marks event key handled with its decision.
+	FinishEvent(ctx context.Context, key, decision string, now time.Time) error
+	// ReleaseEvent drops the claim on key so a retry can handle it.
+	ReleaseEvent(ctx context.Context, key string) error
+	// LoadState returns the target's state (the zero State when none).
+	LoadState(ctx context.Context, target string) (State, error)
+	// SaveState writes s if the stored version is still s.Version and
+	// returns s at its new version; ErrConflict otherwise.
+	SaveState(ctx context.Context, target string, s State) (State, error)
+}
+
+// Deps are the handler's collaborators. Only those of the configured action
+// are required: failover HealthChecks and Zones, promote Services, scale
+// Services and Queue; every action Store.
+type Deps struct {
+	HealthChecks HealthChecks
+	Services     Services
+	Queue        Queue
+	Store        Store
+	Zones        Zones
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Logger receives one line per decision (slog.Default() when nil).
+	Logger *slog.Logger
+}
+
+// Handler applies one Action to alarm events and scheduled ticks.
+type Handler struct {
+	cfg    Config
+	deps   Deps
+	now    func() time.Time
+	log    *slog.Logger
+	target string
+}
+
+// claimLease bounds how long a crashed invocation's claim blocks a retry.
+const claimLease = 2 * time.Minute
+
+// maxAttempts bounds the optimistic-locking retries of one decision.
+const maxAttempts = 5
+
+// New validates cfg (the SECONDARY_REGION zone check included) and returns
+// the handler for cfg.Action.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if err := cfg.Validate(deps.Zones); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil {
+		return nil, configErr("no control table store")
+	}
+	switch cfg.Action {
+	case ActionFailover:
+		if deps.HealthChecks == nil {
+			return nil, configErr("no Route 53 client for ACTION=failover")
+		}
+	case ActionPromote:
+		if deps.Services == nil {
+			return nil, configErr("no ECS client for ACTION=promote")
+		}
+	case ActionScale:
+		if deps.Services == nil || deps.Queue == nil {
+			return nil, configErr("ACTION=scale needs ECS and SQS clients")
+		}
+	}
+	h := &Handler{cfg: cfg, deps: deps, now: deps.Now, log: deps.Logger, target: string(cfg.Action) + "/" + cfg.target()}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	return h, nil
+}
+
+// Result says what one invocation did (returned by Process for callers such
+// as the local stack and tests; Handle only logs it).
+type Result struct {
+	// Outcome is one of: ignored, duplicate, stale, acted, held.
+	Outcome string
+	// Reason explains the outcome.
+	Reason string
+}
+
+// The outcomes of an invocation.
+const (
+	OutcomeIgnored   = "ignored"   // not a transition this action acts on
+	OutcomeDuplicate = "duplicate" // a re-delivery of an event already handled
+	OutcomeStale     = "stale"     // older than a state already seen
+	OutcomeActed     = "acted"     // the target was changed
+	OutcomeHeld      = "held"      // nothing to change (or held by cooldown/hold-down)
+)
+
+// Handle is the Lambda entry point: an alarm action payload, its SNS form, or
+// an EventBridge scheduled event (reconcile). A malformed event is an error
+// naming the problem and causes no action.
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) error {
+	_, err := h.Process(ctx, payload)
+	return err
+}
+
+// Process is Handle returning what was done.
+func (h *Handler) Process(ctx context.Context, payload json.RawMessage) (Result, error) {
+	if isScheduled(payload) {
+		return h.Reconcile(ctx)
+	}
+	tr, err := alarm.Parse(payload)
+	if err != nil {
+		h.log.ErrorContext(ctx, "alarm event rejected", "action", h.cfg.Action, "error", err.Error())
+		return Result{}, err
+	}
+	return h.Apply(ctx, tr)
+}
+
+// scheduledSniff recognises an EventBridge scheduled event.
+type scheduledSniff struct {
+	Source     string `json:"source"`
+	DetailType string `json:"detail-type"`
+}
+
+func isScheduled(payload []byte) bool {
+	if !bytes.Contains(payload, []byte(`"aws.events"`)) {
+		return false
+	}
+	var s scheduledSniff
+	return json.Unmarshal(payload, &s) == nil && s.Source == "aws.events" && s.DetailType == "Scheduled Event"
+}
+
+// Apply acts on one parsed alarm transition.
+func (h *Handler) Apply(ctx context.Context, tr alarm.Transition) (Result, error) {
+	logAttrs := []any{"action", h.cfg.Action, "alarm", tr.AlarmName, "from", tr.From, "to", tr.To, "stateAt", tr.At}
+	if !tr.IsChange() || tr.To == alarm.StateInsufficientData {
+		r := Result{Outcome: OutcomeIgnored, Reason: "not a transition to ALARM or OK"}
+		h.log.InfoContext(ctx, "alarm event ignored", append(logAttrs, "reason", r.Reason)...)
+		return r, nil
+	}
+	now := h.now()
+	key := string(h.cfg.Action) + "/" + tr.Key()
+	claimed, err := h.deps.Store.ClaimEvent(ctx, key, now, claimLease)
+	if err != nil {
+		return Result{}, fmt.Errorf("claim event: %w", err)
+	}
+	if !claimed {
+		r := Result{Outcome: OutcomeDuplicate, Reason: "event already handled"}
+		h.log.InfoContext(ctx, "alarm event duplicate", logAttrs...)
+		return r, nil
+	}
+	r, err := h.decide(ctx, Trigger{To: tr.To}, tr.At)
+	if err != nil {
+		if rerr := h.deps.Store.ReleaseEvent(context.WithoutCancel(ctx), key); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("release event claim: %w", rerr))
+		}
+		h.log.ErrorContext(ctx, "alarm action failed", append(logAttrs, "error", err.Error())...)
+		return Result{}, err
+	}
+	if err := h.deps.Store.FinishEvent(ctx, key, r.Outcome+": "+r.Reason, h.now()); err != nil {
+		// The action is done; a re-delivery will find the state unchanged
+		// (or already applied) and do nothing, so this is only logged.
+		h.log.WarnContext(ctx, "record decision", "error", err.Error())
+	}
+	h.log.InfoContext(ctx, "alarm action", append(logAttrs, "outcome", r.Outcome, "reason", r.Reason)...)
+	return r, nil
+}
+
+// Reconcile is the scheduled tick: it completes a due fail-back (failover)
+// and takes the next scale-in step (scale). Promote has nothing to reconcile.
+func (h *Handler) Reconcile(ctx context.Context) (Result, error) {
+	if h.cfg.Action == ActionPromote {
+		return Result{Outcome: OutcomeIgnored, Reason: "promote has nothing to reconcile"}, nil
+	}
+	r, err := h.decide(ctx, Trigger{Tick: true}, time.Time{})
+	if err != nil {
+		h.log.ErrorContext(ctx, "reconcile failed", "action", h.cfg.Action, "error", err.Error())
+		return Result{}, err
+	}
+	if r.Outcome == OutcomeActed {
+		h.log.InfoContext(ctx, "reconcile", "action", h.cfg.Action, "outcome", r.Outcome, "reason", r.Reason)
+	}
+	return r, nil
+}
+
+// decide runs read → decide → conditional write → act, retrying the whole
+// decision when another invocation changed the state in between.
+func (h *Handler) decide(ctx context.Context, tr Trigger, at time.Time) (Result, error) {
+	for range maxAttempts {
+		r, err := h.attempt(ctx, tr, at)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		return r, err
+	}
+	return Result{}, fmt.Errorf("%s: %w after %d attempts", h.target, ErrConflict, maxAttempts)
+}
+
+func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result, error) {
+	st, err := h.deps.Store.LoadState(ctx, h.target)
+	if err != nil {
+		return Result{}, fmt.Errorf("load control state: %w", err)
+	}
+	if !tr.Tick {
+		if !st.LastAlarmAt.IsZero() && at.Before(st.LastAlarmAt) {
+			return Result{Outcome: OutcomeStale, Reason: "older than the last state seen (" + st.LastAlarmAt.Format(time.RFC3339) + ")"}, nil
+		}
+	}
+	now := h.now()
+	var (
+		change bool
+		reason string
+		next   State
+		apply  func(context.Context) error
+	)
+	switch h.cfg.Action {
+	case ActionFailover:
+		inv, err := h.deps.HealthChecks.Inverted(ctx, h.cfg.HealthCheckID)
+		if err != nil {
+			return Result{}, fmt.Errorf("read health check: %w", err)
+		}
+		d := DecideFailover(h.cfg, st, inv, tr, now)
+		change, reason, next = d.Change, d.Reason, d.Next
+		apply = func(ctx context.Context) error {
+			return h.deps.HealthChecks.SetInverted(ctx, h.cfg.HealthCheckID, d.Invert)
+		}
+	case ActionPromote:
+		cur, err := h.deps.Services.DesiredCount(ctx, h.cfg.StandbyCluster, h.cfg.StandbyService)
+		if err != nil {
+			return Result{}, fmt.Errorf("read standby service: %w", err)
+		}
+		d := DecidePromote(h.cfg, st, cur, tr, now)
+		change, reason, next = d.Change, d.Reason, d.Next
+		apply = func(ctx context.Context) error {
+			return h.deps.Services.SetDesiredCount(ctx, h.cfg.StandbyCluster, h.cfg.StandbyService, d.Desired)
+		}
+	case ActionScale:
+		vis, err := h.deps.Queue.Visible(ctx, h.cfg.QueueURL)
+		if err != nil {
+			return Result{}, fmt.Errorf("read queue backlog: %w", err)
+		}
+		cur, err := h.deps.Services.DesiredCount(ctx, h.cfg.Cluster, h.cfg.Service)
+		if err != nil {
+			return Result{}, fmt.Errorf("read service: %w", err)
+		}
+		d := DecideScale(h.cfg, st, vis, cur, now)
+		change, reason, next = d.Change, d.Reason, d.Next
+		apply = func(ctx context.Context) error {
+			return h.deps.Services.SetDesiredCount(ctx, h.cfg.Cluster, h.cfg.Service, d.Desired)
+		}
+	}
+	if !tr.Tick {
+		next.LastAlarm, next.LastAlarmAt = tr.To, at
+	}
+	if next == st {
+		return Result{Outcome: OutcomeHeld, Reason: reason}, nil
+	}
+	// The conditional write comes first: only the invocation that wins it
+	// acts, so cooldowns hold across concurrent invocations.
+	saved, err := h.deps.Store.SaveState(ctx, h.target, next)
+	if err != nil {
+		return Result{}, fmt.Errorf("save control state: %w", err)
+	}
+	if !change {
+		return Result{Outcome: OutcomeHeld, Reason: reason}, nil
+	}
+	if err := apply(ctx); err != nil {
+		// Give the cooldown back so a retry can act.
+		undo := st
+		undo.Version = saved.Version
+		if _, uerr := h.deps.Store.SaveState(context.WithoutCancel(ctx), h.target, undo); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("restore control state: %w", uerr))
+		}
+		return Result{}, fmt.Errorf("%s: %w", reason, err)
+	}
+	return Result{Outcome: OutcomeActed, Reason: reason}, nil
+}
