@@ -1,0 +1,428 @@
+// Package cognitolocal is a Cognito-compatible endpoint for the local stack:
+// it speaks the AWS JSON 1.1 protocol of Amazon Cognito user pools
+// (X-Amz-Target: AWSCognitoIdentityProviderService.*) that `aws cognito-idp
+// --endpoint-url` and the SDKs use, forwards every call to moto_server, and
+// around moto's SignUp, AdminCreateUser, InitiateAuth and AdminInitiateAuth
+// invokes the pre sign-up and pre authentication Lambda triggers the way
+// Cognito does (moto never calls triggers): same event shapes, and on refusal
+// the same 400 UserLambdaValidationException with
+// "PreSignUp failed with error <message>." or
+// "PreAuthentication failed with error <message>.".
+//
+// Triggers apply to the one user pool (and its app clients) the endpoint is
+// configured with; calls for any other pool are forwarded untouched.
+package cognitolocal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/google/uuid"
+)
+
+// Trigger invokes a Lambda trigger in-process: JSON event in, JSON event out,
+// e.g. lambda.NewHandler(h.Handle).Invoke.
+type Trigger func(ctx context.Context, payload []byte) ([]byte, error)
+
+// Users is the part of the Cognito API, served by moto, that the endpoint
+// calls itself (a *cognitoidentityprovider.Client pointed at moto satisfies it).
+type Users interface {
+	AdminGetUser(ctx context.Context, in *cip.AdminGetUserInput, optFns ...func(*cip.Options)) (*cip.AdminGetUserOutput, error)
+	AdminConfirmSignUp(ctx context.Context, in *cip.AdminConfirmSignUpInput, optFns ...func(*cip.Options)) (*cip.AdminConfirmSignUpOutput, error)
+	AdminUpdateUserAttributes(ctx context.Context, in *cip.AdminUpdateUserAttributesInput, optFns ...func(*cip.Options)) (*cip.AdminUpdateUserAttributesOutput, error)
+}
+
+// DefaultTriggerTimeout is how long Cognito waits for a trigger.
+const DefaultTriggerTimeout = 5 * time.Second
+
+// maxBody bounds a request body (Cognito requests are small).
+const maxBody = 1 << 20
+
+const targetPrefix = "AWSCognitoIdentityProviderService."
+
+// Config configures an Endpoint.
+type Config struct {
+	// Region is the user pool's region (the event's "region").
+	Region string
+	// UserPoolID is the pool the triggers are attached to.
+	UserPoolID string
+	// ClientIDs are the pool's app clients (SignUp and InitiateAuth name a client, not a pool).
+	ClientIDs []string
+	// Upstream is moto_server's URL, e.g. http://127.0.0.1:5000.
+	Upstream string
+	// PreSignUp and PreAuthentication are the triggers; nil means none.
+	PreSignUp, PreAuthentication Trigger
+	// Users reads and confirms users in moto.
+	Users Users
+	// HTTPClient forwards calls to Upstream; nil means a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// TriggerTimeout bounds a trigger invocation; 0 means DefaultTriggerTimeout.
+	TriggerTimeout time.Duration
+	// Logger receives one line per call (operation, status, duration; never
+	// user names, e-mails or tokens); nil discards.
+	Logger *slog.Logger
+}
+
+// Endpoint is an http.Handler serving the Cognito user pools API.
+type Endpoint struct {
+	cfg Config
+}
+
+// New checks cfg and returns an Endpoint.
+func New(cfg Config) (*Endpoint, error) {
+	switch {
+	case cfg.Region == "":
+		return nil, errors.New("cognitolocal: Region is required")
+	case cfg.UserPoolID == "":
+		return nil, errors.New("cognitolocal: UserPoolID is required")
+	case cfg.Upstream == "":
+		return nil, errors.New("cognitolocal: Upstream is required")
+	case cfg.Users == nil && (cfg.PreSignUp != nil || cfg.PreAuthentication != nil):
+		return nil, errors.New("cognitolocal: Users is required with triggers")
+	}
+	cfg.Upstream = strings.TrimRight(cfg.Upstream, "/")
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.TriggerTimeout == 0 {
+		cfg.TriggerTimeout = DefaultTriggerTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Endpoint{cfg: cfg}, nil
+}
+
+// apiError is a Cognito error answered in the AWS JSON protocol.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// reply is a response to write: either forwarded from moto or built here.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// ServeHTTP answers one Cognito API call.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	rep, err := e.serve(r, op)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			e.cfg.Logger.Error("cognito call failed", "op", op, "err", err)
+			ae = &apiError{http.StatusInternalServerError, "InternalErrorException", "Internal error in the local Cognito endpoint."}
+		}
+		rep = errorReply(ae)
+	}
+	for k, vs := range rep.header {
+		if hopByHop[http.CanonicalHeaderKey(k)] || strings.EqualFold(k, "Content-Length") {
+			continue
+		}
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+	e.cfg.Logger.Info("cognito", "op", op, "status", rep.status, "ms", time.Since(start).Milliseconds())
+}
+
+func (e *Endpoint) serve(r *http.Request, op string) (*reply, error) {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("X-Amz-Target"), targetPrefix) {
+		// Not an API call (e.g. the JWKS at /<pool>/.well-known/jwks.json): moto answers.
+		return e.forward(r, nil)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, &apiError{http.StatusBadRequest, "InvalidParameterException", "Could not read the request body."}
+	}
+	if len(body) > maxBody {
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "InvalidParameterException", "Request body too large."}
+	}
+	switch op {
+	case "SignUp":
+		return e.signUp(r, body)
+	case "AdminCreateUser":
+		return e.adminCreateUser(r, body)
+	case "InitiateAuth", "AdminInitiateAuth":
+		return e.initiateAuth(r, op, body)
+	}
+	return e.forward(r, body)
+}
+
+type attribute struct {
+	Name  string `json:"Name"`
+	Value string `json:"Value"`
+}
+
+func attrMap(as []attribute) map[string]string {
+	m := make(map[string]string, len(as))
+	for _, a := range as {
+		m[a.Name] = a.Value
+	}
+	return m
+}
+
+func attrMapOrNil(as []attribute) map[string]string {
+	if len(as) == 0 {
+		return nil
+	}
+	return attrMap(as)
+}
+
+type signUpInput struct {
+	ClientID       string            `json:"ClientId"`
+	Username       string            `json:"Username"`
+	UserAttributes []attribute       `json:"UserAttributes"`
+	ValidationData []attribute       `json:"ValidationData"`
+	ClientMetadata map[string]string `json:"ClientMetadata"`
+}
+
+func (e *Endpoint) signUp(r *http.Request, body []byte) (*reply, error) {
+	var in signUpInput
+	if err := json.Unmarshal(body, &in); err != nil || e.cfg.PreSignUp == nil || !slices.Contains(e.cfg.ClientIDs, in.ClientID) {
+		return e.forward(r, body) // moto validates malformed input; other pools have no triggers here
+	}
+	ev := events.CognitoEventUserPoolsPreSignup{
+		CognitoEventUserPoolsHeader: e.header("PreSignUp_SignUp", in.ClientID, uuid.NewString()),
+		Request: events.CognitoEventUserPoolsPreSignupRequest{
+			UserAttributes: attrMap(in.UserAttributes),
+			ValidationData: attrMapOrNil(in.ValidationData),
+			ClientMetadata: in.ClientMetadata,
+		},
+	}
+	var out events.CognitoEventUserPoolsPreSignup
+	if err := e.invoke(r.Context(), "PreSignUp", e.cfg.PreSignUp, ev, &out); err != nil {
+		return nil, err
+	}
+	rep, err := e.forward(r, body)
+	if err != nil || rep.status != http.StatusOK {
+		return rep, err
+	}
+	return e.applySignUpResponse(r.Context(), in.Username, out.Response, rep)
+}
+
+// applySignUpResponse does what Cognito does with the trigger's
+// autoConfirmUser / autoVerifyEmail / autoVerifyPhone answers.
+func (e *Endpoint) applySignUpResponse(ctx context.Context, username string, resp events.CognitoEventUserPoolsPreSignupResponse, rep *reply) (*reply, error) {
+	if resp.AutoVerifyEmail || resp.AutoVerifyPhone {
+		var attrs []ciptypes.AttributeType
+		if resp.AutoVerifyEmail {
+			attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("email_verified"), Value: aws.String("true")})
+		}
+		if resp.AutoVerifyPhone {
+			attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("phone_number_verified"), Value: aws.String("true")})
+		}
+		if _, err := e.cfg.Users.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{
+			UserPoolId: aws.String(e.cfg.UserPoolID), Username: aws.String(username), UserAttributes: attrs,
+		}); err != nil {
+			return nil, fmt.Errorf("auto-verify after sign-up: %w", err)
+		}
+	}
+	if !resp.AutoConfirmUser {
+		return rep, nil
+	}
+	if _, err := e.cfg.Users.AdminConfirmSignUp(ctx, &cip.AdminConfirmSignUpInput{
+		UserPoolId: aws.String(e.cfg.UserPoolID), Username: aws.String(username),
+	}); err != nil {
+		return nil, fmt.Errorf("auto-confirm after sign-up: %w", err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(rep.body, &out); err != nil {
+		return nil, fmt.Errorf("decode moto SignUp response: %w", err)
+	}
+	out["UserConfirmed"] = true
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode SignUp response: %w", err)
+	}
+	rep.body = b
+	return rep, nil
+}
+
+type adminCreateUserInput struct {
+	UserPoolID     string            `json:"UserPoolId"`
+	Username       string            `json:"Username"`
+	UserAttributes []attribute       `json:"UserAttributes"`
+	ValidationData []attribute       `json:"ValidationData"`
+	ClientMetadata map[string]string `json:"ClientMetadata"`
+}
+
+func (e *Endpoint) adminCreateUser(r *http.Request, body []byte) (*reply, error) {
+	var in adminCreateUserInput
+	if err := json.Unmarshal(body, &in); err != nil || e.cfg.PreSignUp == nil || in.UserPoolID != e.cfg.UserPoolID {
+		return e.forward(r, body)
+	}
+	ev := events.CognitoEventUserPoolsPreSignup{
+		CognitoEventUserPoolsHeader: e.header("PreSignUp_AdminCreateUser", "CLIENT_ID_NOT_APPLICABLE", uuid.NewString()),
+		Request: events.CognitoEventUserPoolsPreSignupRequest{
+			UserAttributes: attrMap(in.UserAttributes),
+			ValidationData: attrMapOrNil(in.ValidationData),
+			ClientMetadata: in.ClientMetadata,
+		},
+	}
+	var out events.CognitoEventUserPoolsPreSignup
+	if err := e.invoke(r.Context(), "PreSignUp", e.cfg.PreSignUp, ev, &out); err != nil {
+		return nil, err
+	}
+	return e.forward(r, body)
+}
+
+type initiateAuthInput struct {
+	AuthFlow       string            `json:"AuthFlow"`
+	AuthParameters map[string]string `json:"AuthParameters"`
+	ClientID       string            `json:"ClientId"`
+	UserPoolID     string            `json:"UserPoolId"`
+	ClientMetadata map[string]string `json:"ClientMetadata"`
+}
+
+// passwordFlows are the flows that start a sign-in (token refresh does not
+// run the pre authentication trigger).
+var passwordFlows = []string{"USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH", "USER_SRP_AUTH", "USER_AUTH"}
+
+func (e *Endpoint) initiateAuth(r *http.Request, op string, body []byte) (*reply, error) {
+	var in initiateAuthInput
+	if err := json.Unmarshal(body, &in); err != nil || e.cfg.PreAuthentication == nil || !slices.Contains(passwordFlows, in.AuthFlow) {
+		return e.forward(r, body)
+	}
+	if op == "AdminInitiateAuth" && in.UserPoolID != e.cfg.UserPoolID || op == "InitiateAuth" && !slices.Contains(e.cfg.ClientIDs, in.ClientID) {
+		return e.forward(r, body)
+	}
+	username := in.AuthParameters["USERNAME"]
+	if username == "" {
+		return e.forward(r, body)
+	}
+	user, err := e.cfg.Users.AdminGetUser(r.Context(), &cip.AdminGetUserInput{
+		UserPoolId: aws.String(e.cfg.UserPoolID), Username: aws.String(username),
+	})
+	var notFound *ciptypes.UserNotFoundException
+	if errors.As(err, &notFound) {
+		// Cognito does not run the trigger for an unknown user (PreventUserExistenceErrors off): moto answers.
+		return e.forward(r, body)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up user before pre authentication: %w", err)
+	}
+	attrs := make(map[string]string, len(user.UserAttributes)+1)
+	for _, a := range user.UserAttributes {
+		attrs[aws.ToString(a.Name)] = aws.ToString(a.Value)
+	}
+	attrs["cognito:user_status"] = string(user.UserStatus)
+	ev := events.CognitoEventUserPoolsPreAuthentication{
+		CognitoEventUserPoolsHeader: e.header("PreAuthentication_Authentication", in.ClientID, aws.ToString(user.Username)),
+		Request: events.CognitoEventUserPoolsPreAuthenticationRequest{
+			UserAttributes: attrs,
+			ValidationData: in.ClientMetadata,
+		},
+	}
+	var out events.CognitoEventUserPoolsPreAuthentication
+	if err := e.invoke(r.Context(), "PreAuthentication", e.cfg.PreAuthentication, ev, &out); err != nil {
+		return nil, err
+	}
+	return e.forward(r, body)
+}
+
+func (e *Endpoint) header(source, clientID, userName string) events.CognitoEventUserPoolsHeader {
+	return events.CognitoEventUserPoolsHeader{
+		Version:       "1",
+		TriggerSource: source,
+		Region:        e.cfg.Region,
+		UserPoolID:    e.cfg.UserPoolID,
+		CallerContext: events.CognitoEventUserPoolsCallerContext{AWSSDKVersion: "aws-sdk-unknown-unknown", ClientID: clientID},
+		UserName:      userName,
+	}
+}
+
+// invoke runs a trigger with event and decodes its answer into out, mapping
+// failures to the errors Cognito returns.
+func (e *Endpoint) invoke(ctx context.Context, name string, t Trigger, event, out any) (err error) {
+	payload, err := json.Marshal(event)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.TriggerTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			e.cfg.Logger.Error("trigger panicked", "trigger", name, "panic", fmt.Sprint(p))
+			err = &apiError{http.StatusBadRequest, "UnexpectedLambdaException", name + " invocation failed due to error Unhandled."}
+		}
+	}()
+	resp, terr := t(ctx, payload)
+	if terr != nil {
+		if ctx.Err() != nil {
+			return &apiError{http.StatusBadRequest, "UnexpectedLambdaException", name + " invocation failed due to error TimeoutError."}
+		}
+		return &apiError{http.StatusBadRequest, "UserLambdaValidationException", fmt.Sprintf("%s failed with error %s.", name, terr.Error())}
+	}
+	if err := json.Unmarshal(resp, out); err != nil || !json.Valid(resp) || bytes.TrimSpace(resp)[0] != '{' {
+		return &apiError{http.StatusBadRequest, "InvalidLambdaResponseException", "Unrecognizable lambda output"}
+	}
+	return nil
+}
+
+// hopByHop are headers a proxy must not forward.
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Proxy-Authorization": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+// forward sends the call to moto unchanged (body nil: stream r.Body) and returns moto's answer.
+func (e *Endpoint) forward(r *http.Request, body []byte) (*reply, error) {
+	var rd io.Reader = r.Body
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, e.cfg.Upstream+r.URL.RequestURI(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("build upstream request: %w", err)
+	}
+	for k, vs := range r.Header {
+		if hopByHop[k] || k == "Content-Length" {
+			continue
+		}
+		req.Header[k] = vs
+	}
+	if body != nil {
+		req.ContentLength = int64(len(body))
+	}
+	resp, err := e.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("forward to moto: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read moto response: %w", err)
+	}
+	return &reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+func errorReply(ae *apiError) *reply {
+	b, _ := json.Marshal(map[string]string{"__type": ae.code, "message": ae.message})
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-amz-json-1.1")
+	h.Set("X-Amzn-Errortype", ae.code+":")
+	h.Set("X-Amzn-Requestid", uuid.NewString())
+	return &reply{status: ae.status, header: h, body: b}
+}

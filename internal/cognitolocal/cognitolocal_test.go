@@ -1,0 +1,376 @@
+package cognitolocal_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
+	"github.com/homeregion/homeregion/internal/cognitolocal"
+)
+
+const (
+	pool   = "eu-west-1_pool"
+	client = "client1"
+)
+
+// fakeMoto records the calls it gets and answers each with a canned body.
+type fakeMoto struct {
+	mu      sync.Mutex
+	targets []string
+	bodies  []string
+	answer  func(target string) (int, string)
+}
+
+func (f *fakeMoto) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	t := r.Header.Get("X-Amz-Target")
+	if t == "" {
+		t = r.Method + " " + r.URL.Path
+	}
+	f.mu.Lock()
+	f.targets = append(f.targets, t)
+	f.bodies = append(f.bodies, string(b))
+	f.mu.Unlock()
+	status, body := http.StatusOK, `{}`
+	if f.answer != nil {
+		status, body = f.answer(t)
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+func (f *fakeMoto) calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.targets...)
+}
+
+// fakeUsers is a Users with function fields.
+type fakeUsers struct {
+	getUser   func(*cip.AdminGetUserInput) (*cip.AdminGetUserOutput, error)
+	confirmed []string
+	updated   []string
+}
+
+func (f *fakeUsers) AdminGetUser(_ context.Context, in *cip.AdminGetUserInput, _ ...func(*cip.Options)) (*cip.AdminGetUserOutput, error) {
+	return f.getUser(in)
+}
+
+func (f *fakeUsers) AdminConfirmSignUp(_ context.Context, in *cip.AdminConfirmSignUpInput, _ ...func(*cip.Options)) (*cip.AdminConfirmSignUpOutput, error) {
+	f.confirmed = append(f.confirmed, aws.ToString(in.Username))
+	return &cip.AdminConfirmSignUpOutput{}, nil
+}
+
+func (f *fakeUsers) AdminUpdateUserAttributes(_ context.Context, in *cip.AdminUpdateUserAttributesInput, _ ...func(*cip.Options)) (*cip.AdminUpdateUserAttributesOutput, error) {
+	for _, a := range in.UserAttributes {
+		f.updated = append(f.updated, aws.ToString(a.Name))
+	}
+	return &cip.AdminUpdateUserAttributesOutput{}, nil
+}
+
+func existingUser(*cip.AdminGetUserInput) (*cip.AdminGetUserOutput, error) {
+	return &cip.AdminGetUserOutput{
+		Username:   aws.String("3f1c-sub"),
+		UserStatus: ciptypes.UserStatusTypeConfirmed,
+		UserAttributes: []ciptypes.AttributeType{
+			{Name: aws.String("email"), Value: aws.String("ana@example.com")},
+			{Name: aws.String("custom:country"), Value: aws.String("DE")},
+			{Name: aws.String("sub"), Value: aws.String("3f1c-sub")},
+		},
+	}, nil
+}
+
+type setup struct {
+	moto      *fakeMoto
+	users     *fakeUsers
+	client    *cip.Client
+	url       string
+	presignup cognitolocal.Trigger
+	preauth   cognitolocal.Trigger
+}
+
+func start(t *testing.T, s *setup) {
+	t.Helper()
+	if s.moto == nil {
+		s.moto = &fakeMoto{}
+	}
+	if s.users == nil {
+		s.users = &fakeUsers{getUser: existingUser}
+	}
+	up := httptest.NewServer(s.moto)
+	t.Cleanup(up.Close)
+	ep, err := cognitolocal.New(cognitolocal.Config{
+		Region: "eu-west-1", UserPoolID: pool, ClientIDs: []string{client}, Upstream: up.URL,
+		PreSignUp: s.presignup, PreAuthentication: s.preauth, Users: s.users,
+		TriggerTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ep)
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	s.client = cip.NewFromConfig(aws.Config{
+		Region:       "eu-west-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+		BaseEndpoint: aws.String(srv.URL),
+	}, func(o *cip.Options) { o.RetryMaxAttempts = 1 })
+}
+
+func signUpInput(clientID string) *cip.SignUpInput {
+	return &cip.SignUpInput{
+		ClientId: aws.String(clientID), Username: aws.String("ana@example.com"), Password: aws.String("Passw0rd!x"),
+		UserAttributes: []ciptypes.AttributeType{
+			{Name: aws.String("email"), Value: aws.String("ana@example.com")},
+			{Name: aws.String("custom:region"), Value: aws.String("eu-west-1")},
+			{Name: aws.String("custom:country"), Value: aws.String("DE")},
+		},
+	}
+}
+
+func TestSignUpRefusedNeverReachesMoto(t *testing.T) {
+	s := &setup{presignup: func(context.Context, []byte) ([]byte, error) {
+		return nil, errors.New("sign up in eu-west-1")
+	}}
+	start(t, s)
+	_, err := s.client.SignUp(context.Background(), signUpInput(client))
+	var lve *ciptypes.UserLambdaValidationException
+	if !errors.As(err, &lve) {
+		t.Fatalf("SignUp error = %v, want UserLambdaValidationException", err)
+	}
+	if got, want := lve.ErrorMessage(), "PreSignUp failed with error sign up in eu-west-1."; got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+	if c := s.moto.calls(); len(c) != 0 {
+		t.Errorf("moto got %v, want no call", c)
+	}
+
+	// The raw wire format is the AWS JSON 1.1 error.
+	req, _ := http.NewRequest(http.MethodPost, s.url, strings.NewReader(`{"ClientId":"client1","Username":"a","Password":"p"}`))
+	req.Header.Set("X-Amz-Target", "AWSCognitoIdentityProviderService.SignUp")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 400 || body["__type"] != "UserLambdaValidationException" || body["message"] != "PreSignUp failed with error sign up in eu-west-1." ||
+		resp.Header.Get("Content-Type") != "application/x-amz-json-1.1" {
+		t.Errorf("got %d %v %q", resp.StatusCode, body, resp.Header.Get("Content-Type"))
+	}
+}
+
+func TestSignUpAllowedIsProxied(t *testing.T) {
+	tests := []struct {
+		name          string
+		clientID      string
+		response      events.CognitoEventUserPoolsPreSignupResponse
+		wantTrigger   bool
+		wantConfirmed bool
+	}{
+		{name: "allowed", clientID: client, wantTrigger: true},
+		{name: "auto-confirmed", clientID: client, wantTrigger: true, wantConfirmed: true,
+			response: events.CognitoEventUserPoolsPreSignupResponse{AutoConfirmUser: true, AutoVerifyEmail: true}},
+		{name: "other pool's client: no trigger", clientID: "someone-else"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []events.CognitoEventUserPoolsPreSignup
+			s := &setup{
+				moto: &fakeMoto{answer: func(string) (int, string) { return 200, `{"UserConfirmed":false,"UserSub":"abc"}` }},
+				presignup: func(_ context.Context, p []byte) ([]byte, error) {
+					var ev events.CognitoEventUserPoolsPreSignup
+					if err := json.Unmarshal(p, &ev); err != nil {
+						return nil, err
+					}
+					got = append(got, ev)
+					ev.Response = tt.response
+					return json.Marshal(ev)
+				},
+			}
+			start(t, s)
+			out, err := s.client.SignUp(context.Background(), signUpInput(tt.clientID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(out.UserSub) != "abc" || out.UserConfirmed != tt.wantConfirmed {
+				t.Errorf("SignUp = sub %q confirmed %v, want abc %v", aws.ToString(out.UserSub), out.UserConfirmed, tt.wantConfirmed)
+			}
+			if c := s.moto.calls(); len(c) != 1 || c[0] != "AWSCognitoIdentityProviderService.SignUp" || !strings.Contains(s.moto.bodies[0], `"custom:country"`) {
+				t.Fatalf("moto got %v %v, want the SignUp call as sent", c, s.moto.bodies)
+			}
+			if !tt.wantTrigger {
+				if len(got) != 0 {
+					t.Fatalf("trigger ran %d times for another pool", len(got))
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("trigger ran %d times, want 1", len(got))
+			}
+			ev := got[0]
+			if ev.TriggerSource != "PreSignUp_SignUp" || ev.UserPoolID != pool || ev.Region != "eu-west-1" || ev.Version != "1" ||
+				ev.CallerContext.ClientID != client || ev.Request.UserAttributes["custom:country"] != "DE" ||
+				ev.Request.UserAttributes["email"] != "ana@example.com" || ev.UserName == "" || ev.UserName == "ana@example.com" {
+				t.Errorf("event = %+v", ev)
+			}
+			if tt.wantConfirmed && (len(s.users.confirmed) != 1 || len(s.users.updated) != 1 || s.users.updated[0] != "email_verified") {
+				t.Errorf("confirmed %v updated %v", s.users.confirmed, s.users.updated)
+			}
+		})
+	}
+}
+
+func TestAdminCreateUser(t *testing.T) {
+	var source string
+	s := &setup{presignup: func(_ context.Context, p []byte) ([]byte, error) {
+		var ev events.CognitoEventUserPoolsPreSignup
+		_ = json.Unmarshal(p, &ev)
+		source = ev.TriggerSource + "/" + ev.CallerContext.ClientID
+		return nil, errors.New("country XX is not served")
+	}}
+	start(t, s)
+	_, err := s.client.AdminCreateUser(context.Background(), &cip.AdminCreateUserInput{UserPoolId: aws.String(pool), Username: aws.String("b@example.com")})
+	var lve *ciptypes.UserLambdaValidationException
+	if !errors.As(err, &lve) || lve.ErrorMessage() != "PreSignUp failed with error country XX is not served." {
+		t.Fatalf("err = %v", err)
+	}
+	if source != "PreSignUp_AdminCreateUser/CLIENT_ID_NOT_APPLICABLE" || len(s.moto.calls()) != 0 {
+		t.Errorf("source %q, moto calls %v", source, s.moto.calls())
+	}
+}
+
+func TestInitiateAuth(t *testing.T) {
+	refuse := func(_ context.Context, p []byte) ([]byte, error) { return nil, errors.New("sign in in eu-west-1") }
+	tests := []struct {
+		name        string
+		flow        ciptypes.AuthFlowType
+		getUser     func(*cip.AdminGetUserInput) (*cip.AdminGetUserOutput, error)
+		trigger     func(context.Context, []byte) ([]byte, error)
+		wantCode    string
+		wantMessage string
+		wantTrigger int
+		wantMoto    int
+	}{
+		{name: "refused", flow: ciptypes.AuthFlowTypeUserPasswordAuth, getUser: existingUser, trigger: refuse,
+			wantCode: "UserLambdaValidationException", wantMessage: "PreAuthentication failed with error sign in in eu-west-1.", wantTrigger: 1},
+		{name: "allowed", flow: ciptypes.AuthFlowTypeUserPasswordAuth, getUser: existingUser, wantTrigger: 1, wantMoto: 1},
+		{name: "unknown user: moto answers, no trigger", flow: ciptypes.AuthFlowTypeUserPasswordAuth, trigger: refuse, wantMoto: 1,
+			getUser: func(*cip.AdminGetUserInput) (*cip.AdminGetUserOutput, error) {
+				return nil, &ciptypes.UserNotFoundException{Message: aws.String("User does not exist.")}
+			}},
+		{name: "token refresh: no trigger", flow: ciptypes.AuthFlowTypeRefreshTokenAuth, getUser: existingUser, trigger: refuse, wantMoto: 1},
+		{name: "timeout", flow: ciptypes.AuthFlowTypeUserPasswordAuth, getUser: existingUser, wantTrigger: 1,
+			trigger:  func(ctx context.Context, _ []byte) ([]byte, error) { <-ctx.Done(); return nil, ctx.Err() },
+			wantCode: "UnexpectedLambdaException", wantMessage: "PreAuthentication invocation failed due to error TimeoutError."},
+		{name: "unrecognizable output", flow: ciptypes.AuthFlowTypeUserPasswordAuth, getUser: existingUser, wantTrigger: 1,
+			trigger:  func(context.Context, []byte) ([]byte, error) { return []byte(`"ok"`), nil },
+			wantCode: "InvalidLambdaResponseException", wantMessage: "Unrecognizable lambda output"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen []events.CognitoEventUserPoolsPreAuthentication
+			calls := 0
+			s := &setup{
+				users: &fakeUsers{getUser: tt.getUser},
+				moto:  &fakeMoto{answer: func(string) (int, string) { return 200, `{"AuthenticationResult":{"IdToken":"x"}}` }},
+				preauth: func(ctx context.Context, p []byte) ([]byte, error) {
+					calls++
+					var ev struct {
+						events.CognitoEventUserPoolsPreAuthentication
+					}
+					if err := json.Unmarshal(p, &ev); err != nil {
+						return nil, err
+					}
+					seen = append(seen, ev.CognitoEventUserPoolsPreAuthentication)
+					if tt.trigger != nil {
+						return tt.trigger(ctx, p)
+					}
+					return p, nil
+				},
+			}
+			start(t, s)
+			_, err := s.client.InitiateAuth(context.Background(), &cip.InitiateAuthInput{
+				ClientId: aws.String(client), AuthFlow: tt.flow,
+				AuthParameters: map[string]string{"USERNAME": "ana@example.com", "PASSWORD": "Passw0rd!x", "REFRESH_TOKEN": "r"},
+			})
+			if tt.wantCode == "" && err != nil {
+				t.Fatalf("InitiateAuth: %v", err)
+			}
+			if tt.wantCode != "" {
+				var ae interface {
+					ErrorCode() string
+					ErrorMessage() string
+				}
+				if !errors.As(err, &ae) || ae.ErrorCode() != tt.wantCode || ae.ErrorMessage() != tt.wantMessage {
+					t.Fatalf("err = %v, want %s: %s", err, tt.wantCode, tt.wantMessage)
+				}
+			}
+			if calls != tt.wantTrigger || len(s.moto.calls()) != tt.wantMoto {
+				t.Fatalf("trigger calls %d (want %d), moto calls %v (want %d)", calls, tt.wantTrigger, s.moto.calls(), tt.wantMoto)
+			}
+			if calls > 0 {
+				ev := seen[0]
+				if ev.TriggerSource != "PreAuthentication_Authentication" || ev.UserName != "3f1c-sub" || ev.CallerContext.ClientID != client ||
+					ev.Request.UserAttributes["email"] != "ana@example.com" || ev.Request.UserAttributes["cognito:user_status"] != "CONFIRMED" {
+					t.Errorf("event = %+v", ev)
+				}
+			}
+		})
+	}
+}
+
+func TestNonAPICallsAreForwarded(t *testing.T) {
+	s := &setup{moto: &fakeMoto{answer: func(string) (int, string) { return 200, `{"keys":[]}` }}}
+	start(t, s)
+	resp, err := http.Get(s.url + "/" + pool + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != `{"keys":[]}` {
+		t.Errorf("got %d %s", resp.StatusCode, b)
+	}
+	if c := s.moto.calls(); len(c) != 1 || c[0] != "GET /"+pool+"/.well-known/jwks.json" {
+		t.Errorf("moto calls %v", c)
+	}
+}
+
+func TestNewRejectsIncompleteConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  cognitolocal.Config
+	}{
+		{"no region", cognitolocal.Config{UserPoolID: pool, Upstream: "http://x"}},
+		{"no pool", cognitolocal.Config{Region: "eu-west-1", Upstream: "http://x"}},
+		{"no upstream", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool}},
+		{"triggers without users", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool, Upstream: "http://x",
+			PreSignUp: func(context.Context, []byte) ([]byte, error) { return nil, nil }}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := cognitolocal.New(tt.cfg); err == nil {
+				t.Fatal("New succeeded")
+			}
+		})
+	}
+}
