@@ -1,0 +1,89 @@
+package triggers
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/homeregion/homeregion/shared/identity"
+	"github.com/homeregion/homeregion/shared/registry"
+	"github.com/homeregion/homeregion/shared/residency"
+)
+
+// fakeKeys is a Keyer with a function field.
+type fakeKeys struct {
+	key func(ctx context.Context, email string) (string, error)
+}
+
+func (f fakeKeys) Key(ctx context.Context, email string) (string, error) { return f.key(ctx, email) }
+
+// fakeRegistry is a Resolver with function fields; a nil field fails the test.
+type fakeRegistry struct {
+	t      *testing.T
+	claim  func(ctx context.Context, key, region string) (registry.Record, bool, error)
+	lookup func(ctx context.Context, key string) (registry.Record, bool, error)
+	claims int
+}
+
+func (f *fakeRegistry) Claim(ctx context.Context, key, region string) (registry.Record, bool, error) {
+	f.claims++
+	if f.claim == nil {
+		f.t.Error("unexpected Claim")
+		return registry.Record{}, false, errors.New("unexpected Claim")
+	}
+	return f.claim(ctx, key, region)
+}
+
+func (f *fakeRegistry) LookupLocal(ctx context.Context, key string) (registry.Record, bool, error) {
+	if f.lookup == nil {
+		f.t.Error("unexpected LookupLocal")
+		return registry.Record{}, false, errors.New("unexpected LookupLocal")
+	}
+	return f.lookup(ctx, key)
+}
+
+// realKeys normalizes like production: a fixed secret.
+func realKeys(t testing.TB) *identity.Keys {
+	ks, err := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+func policy(t testing.TB) *residency.Policy {
+	p, err := residency.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func claimAs(home string, created bool) func(context.Context, string, string) (registry.Record, bool, error) {
+	return func(_ context.Context, key, _ string) (registry.Record, bool, error) {
+		return registry.Record{Key: key, HomeRegion: home}, created, nil
+	}
+}
+
+func claimHere(created bool) func(context.Context, string, string) (registry.Record, bool, error) {
+	return func(_ context.Context, key, region string) (registry.Record, bool, error) {
+		return registry.Record{Key: key, HomeRegion: region}, created, nil
+	}
+}
+
+func found(home string) func(context.Context, string) (registry.Record, bool, error) {
+	return func(_ context.Context, key string) (registry.Record, bool, error) {
+		return registry.Record{Key: key, HomeRegion: home}, true, nil
+	}
+}
+
+func notFound(context.Context, string) (registry.Record, bool, error) {
+	return registry.Record{}, false, nil
+}
+
+// hang blocks until the invocation's deadline: an unreachable registry.
+func hang[T any](ctx context.Context) (T, bool, error) {
+	<-ctx.Done()
+	var zero T
+	return zero, false, ctx.Err()
+}

@@ -1,0 +1,93 @@
+package triggers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Invoke makes *PreSignUp a lambda.Handler: lambda.Start(h) and
+// lambda.NewHandler(h).Invoke decode the payload here, so a malformed event
+// (empty payload, not JSON, wrong types) gets an error that says what is
+// wrong, where aws-lambda-go's own decoding would answer "EOF".
+func (h *PreSignUp) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var ev events.CognitoEventUserPoolsPreSignup
+	if err := decodeEvent("PreSignUp", payload, &ev); err != nil {
+		return nil, err
+	}
+	out, err := h.Handle(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// Invoke makes *PreAuth a lambda.Handler (see PreSignUp.Invoke).
+func (h *PreAuth) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var ev events.CognitoEventUserPoolsPreAuthentication
+	if err := decodeEvent("PreAuthentication", payload, &ev); err != nil {
+		return nil, err
+	}
+	out, err := h.Handle(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// decodeEvent decodes one JSON object into v with errors that name the
+// problem; the handler then validates the content (a "{}" decodes fine).
+func decodeEvent(trigger string, payload []byte, v any) error {
+	p := bytes.TrimSpace(payload)
+	if len(p) == 0 {
+		return fmt.Errorf("invalid %s event: empty payload", trigger)
+	}
+	if p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+		return fmt.Errorf("invalid %s event: want a JSON object", trigger)
+	}
+	err := json.Unmarshal(p, v)
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("invalid %s event: %s must be %s, not a JSON %s", trigger, fieldName(typeErr), kindName(typeErr.Type), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("invalid %s event: malformed JSON at byte %d: %v", trigger, syntaxErr.Offset, err)
+	default:
+		return fmt.Errorf("invalid %s event: %v", trigger, err)
+	}
+}
+
+func fieldName(e *json.UnmarshalTypeError) string {
+	f := strings.TrimPrefix(e.Field, "CognitoEventUserPoolsHeader.")
+	if f == "" {
+		return "the event"
+	}
+	return f
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return t.String()
+}
