@@ -1,0 +1,202 @@
+package ordersapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/tracing"
+)
+
+// MaxIdempotencyKeyLen is the longest Idempotency-Key accepted.
+const MaxIdempotencyKeyLen = 128
+
+// acceptedBody is the 202 answer of POST /orders.
+type acceptedBody struct {
+	OrderID string        `json:"orderId"`
+	Status  orders.Status `json:"status"`
+	Region  string        `json:"region"`
+}
+
+// create serves POST /orders.
+//
+// Happy path: Store.Begin (one TransactWriteItems: the in-flight idempotency
+// record and the ACCEPTED order record, both conditional), Queue.Send, then
+// Store.Complete (one UpdateItem) so that a replay can tell "sent" from
+// "abandoned before sending" (see the package README section in the report).
+func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	owner, err := h.caller(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	key, err := idempotencyKey(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	body, err := requestBody(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	order, err := orders.DecodeOrder(body)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	hash, err := requestHash(order)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+
+	now := h.now()
+	rec := IdemRecord{
+		Key:         IdempotencyKey(owner, key),
+		Owner:       owner,
+		RequestHash: hash,
+		OrderID:     h.newID(),
+		State:       IdemInFlight,
+		Token:       h.newID(),
+		LeaseUntil:  now.Add(h.lease()),
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(h.ttl()),
+	}
+	err = h.Store.Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: owner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now})
+	var taken *KeyTakenError
+	switch {
+	case err == nil:
+	case errors.As(err, &taken):
+		ex := taken.Existing
+		switch {
+		case ex.Owner != owner || ex.RequestHash != rec.RequestHash:
+			return events.APIGatewayV2HTTPResponse{}, &apiError{status: 422, code: "IDEMPOTENCY_KEY_REUSED",
+				msg: "this Idempotency-Key was used with a different request body"}
+		case ex.State == IdemComplete:
+			h.log().LogAttrs(ctx, slog.LevelInfo, "order replayed", slog.String("orderId", ex.OrderID))
+			return h.accepted(ex.OrderID), nil
+		case now.Before(ex.LeaseUntil):
+			wait := int(math.Ceil(ex.LeaseUntil.Sub(now).Seconds()))
+			return events.APIGatewayV2HTTPResponse{}, &apiError{status: 409, code: "REQUEST_IN_PROGRESS",
+				msg: "a request with this Idempotency-Key is in progress; retry later", headers: retryAfter(min(max(wait, 1), 5))}
+		}
+		// The attempt holding the record failed or died before completing:
+		// take it over and send the same order (same id and createdAt).
+		rec.OrderID, rec.CreatedAt = ex.OrderID, ex.CreatedAt
+		if err := h.Store.Reclaim(ctx, rec.Key, ex.Token, rec.Token, rec.LeaseUntil); err != nil {
+			if errors.Is(err, ErrClaimLost) {
+				return events.APIGatewayV2HTTPResponse{}, ErrBusy
+			}
+			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("reclaim order %s: %w", rec.OrderID, err)
+		}
+		h.log().LogAttrs(ctx, slog.LevelInfo, "order reclaimed", slog.String("orderId", rec.OrderID))
+	default:
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("begin order: %w", err)
+	}
+
+	if err := h.send(ctx, rec, owner, order); err != nil {
+		// Let a retry proceed at once; if this fails too, the lease runs out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		if rerr := h.Store.Release(rctx, rec.Key, rec.Token); rerr != nil {
+			h.log().LogAttrs(ctx, slog.LevelWarn, "release idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", rerr.Error()))
+		}
+		cancel()
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("send order %s: %w", rec.OrderID, err)
+	}
+	if err := h.Store.Complete(ctx, rec.Key, rec.Token); err != nil {
+		// The message is in the queue, so the answer is 202. The record stays
+		// in flight: a replay after the lease re-sends the same order id (a
+		// duplicate the processor drops, as orders.Advance is idempotent).
+		h.log().LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
+	}
+	h.log().LogAttrs(ctx, slog.LevelInfo, "order accepted", slog.String("orderId", rec.OrderID))
+	return h.accepted(rec.OrderID), nil
+}
+
+// send enqueues the order's envelope, never starting after half the lease:
+// past the lease another request may take the record over and send too.
+func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order orders.Order) error {
+	deadline := rec.LeaseUntil.Add(-h.lease() / 2)
+	if !h.now().Before(deadline) {
+		return fmt.Errorf("%w: lease nearly over before send", ErrUnavailable)
+	}
+	env, err := json.Marshal(orders.Envelope{
+		Version:   orders.EnvelopeVersion,
+		OrderID:   rec.OrderID,
+		Region:    h.Region,
+		Owner:     owner,
+		CreatedAt: rec.CreatedAt,
+		Order:     order,
+	})
+	if err != nil {
+		return fmt.Errorf("encode envelope: %w", err)
+	}
+	sctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	return h.Queue.Send(sctx, Message{Body: string(env), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
+}
+
+func (h *Handler) accepted(id string) events.APIGatewayV2HTTPResponse {
+	resp := jsonResponse(202, acceptedBody{OrderID: id, Status: orders.StatusAccepted, Region: h.Region})
+	resp.Headers["Location"] = "/orders/" + id
+	return resp
+}
+
+// requestHash is the hex SHA-256 of the order's canonical JSON (struct field
+// order, no insignificant whitespace): equal orders hash alike however the
+// client formatted them.
+func requestHash(o orders.Order) (string, error) {
+	canonical, err := json.Marshal(o)
+	if err != nil {
+		return "", fmt.Errorf("encode order: %w", err)
+	}
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// idempotencyKey returns the request's valid Idempotency-Key.
+func idempotencyKey(req events.APIGatewayV2HTTPRequest) (string, error) {
+	key, ok := header(req, "idempotency-key")
+	if !ok || key == "" {
+		return "", &apiError{status: 400, code: "MISSING_IDEMPOTENCY_KEY", msg: "the Idempotency-Key header is required"}
+	}
+	if len(key) > MaxIdempotencyKeyLen {
+		return "", &apiError{status: 400, code: "INVALID_IDEMPOTENCY_KEY", msg: "Idempotency-Key must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -"}
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return "", &apiError{status: 400, code: "INVALID_IDEMPOTENCY_KEY", msg: "Idempotency-Key must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -"}
+		}
+	}
+	return key, nil
+}
+
+// requestBody returns the body, base64-decoded if API Gateway encoded it,
+// within orders.MaxBodyBytes.
+func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	tooLarge := &apiError{status: 413, code: "PAYLOAD_TOO_LARGE", msg: fmt.Sprintf("the body must be at most %d bytes", orders.MaxBodyBytes)}
+	if !req.IsBase64Encoded {
+		if len(req.Body) > orders.MaxBodyBytes {
+			return nil, tooLarge
+		}
+		return []byte(req.Body), nil
+	}
+	if base64.StdEncoding.DecodedLen(len(req.Body)) > orders.MaxBodyBytes+2 {
+		return nil, tooLarge
+	}
+	b, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, &apiError{status: 400, code: "INVALID_BODY_ENCODING", msg: "the body is not valid base64"}
+	}
+	if len(b) > orders.MaxBodyBytes {
+		return nil, tooLarge
+	}
+	return b, nil
+}

@@ -1,0 +1,275 @@
+// Package ordersapi is the regional orders API: the API Gateway HTTP API
+// (payload v2) handler for POST /orders and GET /orders/{orderId}, and its
+// DynamoDB (orders table) and SQS (orders queue) adapters.
+//
+// The handler takes the owner and region from the JWT claims only, decodes
+// bodies strictly (orders.DecodeOrder), makes POST idempotent on (owner,
+// Idempotency-Key) with conditional writes and enqueues each accepted order
+// exactly once per key as an orders.Envelope. See DESIGN.md, "Orders API
+// contract".
+package ordersapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// Defaults of the Handler's tunables.
+const (
+	// DefaultLease is how long an in-flight idempotency record blocks its
+	// key. It must exceed the longest time an invocation can spend between
+	// writing the record and finishing the send (the function timeout);
+	// the handler never starts a send after half of it has passed.
+	DefaultLease = 30 * time.Second
+	// DefaultIdempotencyTTL is how long a key is remembered.
+	DefaultIdempotencyTTL = 24 * time.Hour
+)
+
+// Handler serves the orders API. Region, Store and Queue are required; the
+// other fields have defaults. A Handler is safe for concurrent use.
+type Handler struct {
+	Region string       // this region (AWS_REGION); tokens must name it
+	Store  Store        // the orders table
+	Queue  Queue        // the orders queue
+	Log    *slog.Logger // default slog.Default()
+	Now    func() time.Time
+	NewID  func() string // order ids and claim tokens; default NewID
+
+	Lease          time.Duration // default DefaultLease
+	IdempotencyTTL time.Duration // default DefaultIdempotencyTTL
+}
+
+// Route keys, as API Gateway sets them in RouteKey.
+const (
+	RouteCreate = "POST /orders"
+	RouteGet    = "GET /orders/{orderId}"
+)
+
+// Handle serves one HTTP API (payload v2) request. It always answers with a
+// response and a nil error: every failure is an HTTP status with the JSON
+// error shape, never an invocation error.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	route, id, err := h.route(req)
+	var resp events.APIGatewayV2HTTPResponse
+	if err == nil {
+		switch route {
+		case RouteCreate:
+			resp, err = h.create(ctx, req)
+		case RouteGet:
+			resp, err = h.get(ctx, req, id)
+		}
+	}
+	if err != nil {
+		resp = h.errorResponse(ctx, err)
+	}
+	h.log().LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("route", route),
+		slog.Int("status", resp.StatusCode),
+		slog.Duration("duration", time.Since(start)))
+	return resp, nil
+}
+
+// route finds the route: API Gateway's RouteKey when it names one of ours,
+// else the method and path (the $default route, the local stack, tests).
+func (h *Handler) route(req events.APIGatewayV2HTTPRequest) (route, id string, err error) {
+	switch req.RouteKey {
+	case RouteCreate:
+		return RouteCreate, "", nil
+	case RouteGet:
+		if id = req.PathParameters["orderId"]; id != "" {
+			return RouteGet, id, nil
+		}
+	}
+	method := strings.ToUpper(req.RequestContext.HTTP.Method)
+	if method == "" {
+		if m, _, ok := strings.Cut(req.RouteKey, " "); ok {
+			method = m
+		}
+	}
+	path := req.RawPath
+	if path == "" {
+		path = req.RequestContext.HTTP.Path
+	}
+	if st := req.RequestContext.Stage; st != "" && st != "$default" {
+		path = strings.TrimPrefix(path, "/"+st)
+	}
+	path = strings.TrimSuffix(path, "/")
+	switch {
+	case path == "/orders":
+		if method != "POST" {
+			return "", "", &apiError{status: 405, code: "METHOD_NOT_ALLOWED",
+				msg: "use POST on /orders", headers: map[string]string{"Allow": "POST"}}
+		}
+		return RouteCreate, "", nil
+	case strings.HasPrefix(path, "/orders/") && !strings.Contains(path[len("/orders/"):], "/"):
+		if method != "GET" {
+			return "", "", &apiError{status: 405, code: "METHOD_NOT_ALLOWED",
+				msg: "use GET on /orders/{orderId}", headers: map[string]string{"Allow": "GET"}}
+		}
+		return RouteGet, path[len("/orders/"):], nil
+	}
+	return "", "", &apiError{status: 404, code: "NOT_FOUND", msg: "no such route"}
+}
+
+// regionPattern matches AWS region names.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+
+// caller returns the owner (sub) from the token, after checking that the
+// token's custom:region is this region.
+func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (string, error) {
+	var claims map[string]string
+	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil {
+		claims = a.JWT.Claims
+	}
+	sub := claims["sub"]
+	if sub == "" || len(sub) > 128 || strings.ContainsFunc(sub, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", &apiError{status: 401, code: "UNAUTHENTICATED", msg: "the token has no valid sub claim"}
+	}
+	home, ok := claims["custom:region"]
+	switch {
+	case !ok || home == "":
+		return "", &apiError{status: 403, code: "MISSING_REGION_CLAIM", msg: "the token has no custom:region claim"}
+	case !regionPattern.MatchString(home):
+		return "", &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not a region"}
+	case home != h.Region:
+		return "", &apiError{status: 403, code: "WRONG_REGION", homeRegion: home,
+			msg: "this account's data lives in " + home + ": use the API in that region"}
+	}
+	return sub, nil
+}
+
+// apiError is an error that is already an HTTP answer.
+type apiError struct {
+	status     int
+	code       string
+	msg        string
+	homeRegion string
+	headers    map[string]string
+}
+
+func (e *apiError) Error() string { return strconv.Itoa(e.status) + " " + e.code + ": " + e.msg }
+
+// errorBody is the contract's error shape.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	HomeRegion string `json:"homeRegion,omitempty"`
+}
+
+// errorResponse is the one place errors become responses.
+func (h *Handler) errorResponse(ctx context.Context, err error) events.APIGatewayV2HTTPResponse {
+	var ae *apiError
+	var ve *orders.ValidationError
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &ve):
+		ae = &apiError{status: 400, code: ve.Code, msg: ve.Message}
+	case errors.Is(err, ErrBusy):
+		ae = &apiError{status: 409, code: "REQUEST_IN_PROGRESS",
+			msg: "a request with this Idempotency-Key is in progress; retry later", headers: retryAfter(1)}
+	case errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		h.log().LogAttrs(ctx, slog.LevelError, "dependency failed", slog.String("error", err.Error()))
+		ae = &apiError{status: 503, code: "SERVICE_UNAVAILABLE",
+			msg: "the service is temporarily unavailable; retry with the same Idempotency-Key", headers: retryAfter(1)}
+	default:
+		h.log().LogAttrs(ctx, slog.LevelError, "internal error", slog.String("error", err.Error()))
+		ae = &apiError{status: 500, code: "INTERNAL", msg: "internal error; retry with the same Idempotency-Key"}
+	}
+	resp := jsonResponse(ae.status, errorBody{errorDetail{Code: ae.code, Message: ae.msg, HomeRegion: ae.homeRegion}})
+	for k, v := range ae.headers {
+		resp.Headers[k] = v
+	}
+	return resp
+}
+
+func retryAfter(seconds int) map[string]string {
+	return map[string]string{"Retry-After": strconv.Itoa(seconds)}
+}
+
+// jsonResponse encodes v (always encodable: fixed types of strings).
+func jsonResponse(status int, v any) events.APIGatewayV2HTTPResponse {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error":{"code":"INTERNAL","message":"internal error"}}`)
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		Body:       string(b),
+	}
+}
+
+// header returns the request header name (API Gateway lower-cases names;
+// other callers may not).
+func header(req events.APIGatewayV2HTTPRequest, name string) (string, bool) {
+	if v, ok := req.Headers[name]; ok {
+		return v, true
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (h *Handler) newID() string {
+	if h.NewID != nil {
+		return h.NewID()
+	}
+	return NewID()
+}
+
+func (h *Handler) lease() time.Duration {
+	if h.Lease > 0 {
+		return h.Lease
+	}
+	return DefaultLease
+}
+
+func (h *Handler) ttl() time.Duration {
+	if h.IdempotencyTTL > 0 {
+		return h.IdempotencyTTL
+	}
+	return DefaultIdempotencyTTL
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// NewID returns a random 128-bit id: 26 characters of [0-9a-v].
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics or blocks instead)
+	return idEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,110 @@
+package ordersapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// IdemState is the state of an idempotency record.
+type IdemState string
+
+// The idempotency record's states. InFlight records carry a lease: once it
+// has passed, the attempt holding it is presumed dead and the next request
+// with the same key and body takes the record over (and sends the message).
+const (
+	IdemInFlight IdemState = "IN_FLIGHT"
+	IdemComplete IdemState = "COMPLETE" // the message is in the queue
+)
+
+// IdemRecord is the idempotency record of one (owner, Idempotency-Key) pair:
+// hashes, ids and timestamps only, never the order itself.
+type IdemRecord struct {
+	Key         string    // partition key, IdempotencyKey(owner, key)
+	Owner       string    // the owner's Cognito sub
+	RequestHash string    // hex SHA-256 of the canonical order JSON
+	OrderID     string    // the order this key created
+	State       IdemState // IdemInFlight or IdemComplete
+	Token       string    // the claim token of the attempt holding the lease
+	LeaseUntil  time.Time // an in-flight record is abandoned after this
+	CreatedAt   time.Time // when the order was accepted (envelope createdAt)
+	ExpiresAt   time.Time // DynamoDB TTL: the key may be reused after this
+}
+
+// OrderRecord is an order's status record (orders.OrderKey(ID)).
+type OrderRecord struct {
+	ID        string
+	Owner     string
+	Status    orders.Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// IdempotencyKey is the orders-table partition key of the idempotency record
+// of (owner, key): "IDEM#" + base64url(SHA-256(owner "\n" key)). Hashing keeps
+// client-chosen strings out of the key space and bounds its length.
+func IdempotencyKey(owner, key string) string {
+	h := sha256.New()
+	h.Write([]byte(owner))
+	h.Write([]byte{'\n'})
+	h.Write([]byte(key))
+	var sum [sha256.Size]byte
+	return "IDEM#" + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+}
+
+// Errors a Store reports.
+var (
+	// ErrClaimLost: the record is no longer held by the given claim token.
+	ErrClaimLost = errors.New("ordersapi: idempotency claim lost")
+	// ErrBusy: a concurrent write to the same record won (e.g. DynamoDB's
+	// TransactionConflict); the caller answers 409.
+	ErrBusy = errors.New("ordersapi: concurrent request for the same key")
+	// ErrUnavailable marks a failed call to a dependency (DynamoDB, SQS):
+	// the caller answers 503 and the client may retry with the same key.
+	ErrUnavailable = errors.New("ordersapi: dependency unavailable")
+)
+
+// KeyTakenError reports that Begin found a live idempotency record for the
+// key; Existing is that record.
+type KeyTakenError struct{ Existing IdemRecord }
+
+func (e *KeyTakenError) Error() string {
+	return "ordersapi: idempotency key in use (state " + string(e.Existing.State) + ")"
+}
+
+// Store is the orders table as the handler needs it.
+type Store interface {
+	// Begin writes, in one atomic conditional write, rec (a new in-flight
+	// idempotency record) and order (the order's ACCEPTED status record).
+	// If a live (unexpired) record exists for rec.Key it writes nothing and
+	// returns a *KeyTakenError holding that record.
+	Begin(ctx context.Context, rec IdemRecord, order OrderRecord) error
+	// Reclaim takes over the in-flight record key held by oldToken (whose
+	// lease has passed): it now belongs to newToken until leaseUntil.
+	// ErrClaimLost if oldToken no longer holds it.
+	Reclaim(ctx context.Context, key, oldToken, newToken string, leaseUntil time.Time) error
+	// Complete marks the record held by token as complete (message sent).
+	Complete(ctx context.Context, key, token string) error
+	// Release ends token's lease on the in-flight record at once (the send
+	// failed), so a retry need not wait for the lease to pass.
+	Release(ctx context.Context, key, token string) error
+	// Order returns order id's status record, or orders.ErrUnknownOrder.
+	Order(ctx context.Context, id string) (OrderRecord, error)
+}
+
+// Message is one queue message.
+type Message struct {
+	Body        string // orders.Envelope JSON
+	OrderID     string // the orders.MessageAttrOrderID attribute
+	TraceHeader string // X-Ray trace header; empty for none
+}
+
+// Queue is the orders queue as the handler needs it.
+type Queue interface {
+	// Send enqueues m. An error means it may not have been enqueued.
+	Send(ctx context.Context, m Message) error
+}
