@@ -1,0 +1,153 @@
+package provision
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	idp "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/homeregion/homeregion/shared/mototest"
+)
+
+func TestMain(m *testing.M) { mototest.Main(m) }
+
+func applyFixture(t *testing.T, stack string) (*Stack, *mototest.Server) {
+	t.Helper()
+	srv := mototest.Require(t)
+	d, err := LoadFiles("testdata/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := Apply(ctx, d, Options{Endpoint: srv.URL, Regions: []string{"eu-west-1", "us-east-1"}, RegistryRegion: "eu-west-1", StackName: stack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, srv
+}
+
+func TestApplyFixture(t *testing.T) {
+	st, srv := applyFixture(t, "fixture")
+	ctx := context.Background()
+	if len(st.Regions) != 2 || st.Regions[0].Region != "eu-west-1" {
+		t.Fatalf("regions = %+v", st.Regions)
+	}
+	for _, r := range st.Regions {
+		t.Run(r.Region, func(t *testing.T) {
+			cfg := srv.Config(r.Region)
+			if r.RegistryTable != "fixture-registry" || r.OrdersTable != "fixture-OrdersTable" || r.ControlTable != "fixture-control" {
+				t.Errorf("tables = %q %q %q", r.RegistryTable, r.OrdersTable, r.ControlTable)
+			}
+			ddb := dynamodb.NewFromConfig(cfg)
+			for _, tbl := range []string{r.RegistryTable, r.OrdersTable, r.ControlTable} {
+				out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tbl)})
+				if err != nil {
+					t.Fatalf("table %s: %v", tbl, err)
+				}
+				if k := aws.ToString(out.Table.KeySchema[0].AttributeName); k != "pk" {
+					t.Errorf("table %s key %s", tbl, k)
+				}
+			}
+			ttl, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(r.OrdersTable)})
+			if err != nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "expiresAt" {
+				t.Errorf("orders ttl = %+v, %v", ttl, err)
+			}
+			q := sqs.NewFromConfig(cfg)
+			qa, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(r.OrdersQueueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if qa.Attributes["VisibilityTimeout"] != "60" || qa.Attributes["RedrivePolicy"] == "" {
+				t.Errorf("orders queue attributes = %v", qa.Attributes)
+			}
+			if r.OrdersDLQURL == "" || r.OrdersDLQURL == r.OrdersQueueURL {
+				t.Errorf("dlq = %q", r.OrdersDLQURL)
+			}
+			k, err := kms.NewFromConfig(cfg).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.PiiKeyID)})
+			if err != nil {
+				t.Fatalf("key %s: %v", r.PiiKeyID, err)
+			}
+			if !aws.ToBool(k.KeyMetadata.MultiRegion) || string(k.KeyMetadata.KeySpec) != "HMAC_256" {
+				t.Errorf("key = %+v", k.KeyMetadata)
+			}
+			pool, err := idp.NewFromConfig(cfg).DescribeUserPool(ctx, &idp.DescribeUserPoolInput{UserPoolId: aws.String(r.UserPoolID)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			custom := map[string]bool{}
+			for _, a := range pool.UserPool.SchemaAttributes {
+				if n := aws.ToString(a.Name); n == "custom:region" || n == "custom:country" {
+					custom[n] = !aws.ToBool(a.Mutable)
+				}
+			}
+			if !custom["custom:region"] || !custom["custom:country"] {
+				t.Errorf("immutable custom attributes = %v", custom)
+			}
+			if r.ClientID == "" || r.HealthCheckID == "" {
+				t.Errorf("client %q health check %q", r.ClientID, r.HealthCheckID)
+			}
+			if len(r.Alarms) != 2 {
+				t.Fatalf("alarms = %+v", r.Alarms)
+			}
+			qd, ok := r.Alarm("QueueDepthAlarm")
+			if !ok || qd.Action != "scale" || qd.EvaluationPeriods != 3 || qd.DatapointsToAlarm != 2 || qd.Threshold != 20 ||
+				qd.Dimensions["QueueName"] != "fixture-orders" || qd.MetricName != "ApproximateNumberOfMessagesVisible" {
+				t.Errorf("queue depth alarm = %+v", qd)
+			}
+			ss, ok := r.Alarm("StalledSiteAlarm")
+			if !ok || ss.Action != "promote" || ss.MetricName != "ApproximateAgeOfOldestMessage" || ss.DatapointsToAlarm != 3 {
+				t.Errorf("stalled alarm = %+v", ss)
+			}
+			da, err := cloudwatch.NewFromConfig(cfg, CloudWatchQueryProtocol).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{qd.Name, ss.Name}})
+			if err != nil || len(da.MetricAlarms) != 2 {
+				t.Errorf("describe alarms = %v, %v", da, err)
+			}
+			if r.EcsCluster != "homeregion-onprem" || r.PrimaryService != "processor-primary" || r.StandbyService != "processor-standby" {
+				t.Errorf("ecs = %q %q %q", r.EcsCluster, r.PrimaryService, r.StandbyService)
+			}
+			svc, err := ecs.NewFromConfig(cfg).DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(r.EcsCluster), Services: []string{r.PrimaryService, r.StandbyService}})
+			if err != nil || len(svc.Services) != 2 {
+				t.Fatalf("services = %v, %v", svc, err)
+			}
+			for _, s := range svc.Services {
+				want := int32(1)
+				if aws.ToString(s.ServiceName) == r.StandbyService {
+					want = 0
+				}
+				if s.DesiredCount != want {
+					t.Errorf("%s desired %d, want %d", aws.ToString(s.ServiceName), s.DesiredCount, want)
+				}
+			}
+			f, ok := r.FunctionByAction("scale")
+			if !ok || f.Env["QUEUE_URL"] != r.OrdersQueueURL || f.Env["BACKLOG_PER_TASK"] != "10" {
+				t.Errorf("scale function = %+v", f)
+			}
+			pre := r.Functions["PreSignUpFunction"]
+			if pre.Env["PII_KEY_ID"] != r.PiiKeyID || pre.Env["REGISTRY_REGION"] != "eu-west-1" {
+				t.Errorf("presignup env = %v", pre.Env)
+			}
+		})
+	}
+	// The replica is the same multi-Region key id in both regions.
+	if a, b := st.Regions[0].PiiKeyID, st.Regions[1].PiiKeyID; a != b {
+		t.Errorf("key ids differ: %s vs %s", a, b)
+	}
+}
+
+// Applying twice against the same moto works (cmd/local -moto reuse).
+func TestApplyTwice(t *testing.T) {
+	applyFixture(t, "twice")
+	st, _ := applyFixture(t, "twice")
+	if st.Region("us-east-1").OrdersQueueURL == "" {
+		t.Fatal("no queue on second apply")
+	}
+}

@@ -1,0 +1,587 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	idp "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	idptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
+)
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func maps(v any) []map[string]any {
+	l, _ := v.([]any)
+	out := make([]map[string]any, 0, len(l))
+	for _, x := range l {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func sget(m map[string]any, k string) string {
+	s, _ := scalarString(m[k])
+	return s
+}
+
+func i32(m map[string]any, k string) *int32 {
+	if n, ok := toInt(m[k]); ok {
+		return aws.Int32(int32(n))
+	}
+	return nil
+}
+
+// table creates a DynamoDB table (or a global table's local replica).
+func (rr *regionRun) table(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "TableName")
+	in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest}
+	for _, a := range maps(p["AttributeDefinitions"]) {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
+			AttributeName: aws.String(sget(a, "AttributeName")), AttributeType: ddbtypes.ScalarAttributeType(sget(a, "AttributeType"))})
+	}
+	keys := func(v any) []ddbtypes.KeySchemaElement {
+		var ks []ddbtypes.KeySchemaElement
+		for _, k := range maps(v) {
+			ks = append(ks, ddbtypes.KeySchemaElement{AttributeName: aws.String(sget(k, "AttributeName")), KeyType: ddbtypes.KeyType(sget(k, "KeyType"))})
+		}
+		return ks
+	}
+	in.KeySchema = keys(p["KeySchema"])
+	if len(in.KeySchema) == 0 {
+		return Created{}, errors.New("no KeySchema")
+	}
+	for _, g := range maps(p["GlobalSecondaryIndexes"]) {
+		gsi := ddbtypes.GlobalSecondaryIndex{IndexName: aws.String(sget(g, "IndexName")), KeySchema: keys(g["KeySchema"])}
+		proj, _ := g["Projection"].(map[string]any)
+		gsi.Projection = &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(sget(proj, "ProjectionType"))}
+		if gsi.Projection.ProjectionType == "" {
+			gsi.Projection.ProjectionType = ddbtypes.ProjectionTypeAll
+		}
+		gsi.Projection.NonKeyAttributes = toStrings(proj["NonKeyAttributes"])
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, gsi)
+	}
+	if ss, ok := p["StreamSpecification"].(map[string]any); ok && sget(ss, "StreamViewType") != "" {
+		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(sget(ss, "StreamViewType"))}
+	}
+	out, err := rr.c.ddb.CreateTable(ctx, in)
+	var desc *ddbtypes.TableDescription
+	if err != nil {
+		if apiCode(err) != "ResourceInUseException" {
+			return Created{}, fmt.Errorf("create table %s: %w", name, err)
+		}
+		d, derr := rr.c.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if derr != nil {
+			return Created{}, fmt.Errorf("describe existing table %s: %w", name, derr)
+		}
+		desc = d.Table
+	} else {
+		desc = out.TableDescription
+	}
+	if ttl, ok := p["TimeToLiveSpecification"].(map[string]any); ok {
+		if on, _ := toBool(ttl["Enabled"]); on && sget(ttl, "AttributeName") != "" {
+			_, err := rr.c.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
+				TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{Enabled: aws.Bool(true), AttributeName: aws.String(sget(ttl, "AttributeName"))}})
+			if err != nil && !strings.Contains(err.Error(), "already enabled") {
+				return Created{}, fmt.Errorf("ttl on %s: %w", name, err)
+			}
+		}
+	}
+	c := Created{Ref: name, Attrs: map[string]string{"Arn": aws.ToString(desc.TableArn)}}
+	if desc.LatestStreamArn != nil {
+		c.Attrs["StreamArn"] = *desc.LatestStreamArn
+	}
+	if c.Attrs["Arn"] == "" {
+		c.Attrs["Arn"] = rr.arn("dynamodb", "table/"+name)
+	}
+	return c, nil
+}
+
+// queue creates an SQS queue with the template's attributes.
+func (rr *regionRun) queue(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "QueueName")
+	attrs := map[string]string{}
+	for k, v := range p {
+		switch k {
+		case "QueueName", "Tags":
+			continue
+		case "RedrivePolicy", "RedriveAllowPolicy":
+			if s, ok := v.(string); ok {
+				attrs[k] = s
+				continue
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return Created{}, fmt.Errorf("%s: %w", k, err)
+			}
+			attrs[k] = string(b)
+		default:
+			s, err := scalarString(v)
+			if err != nil {
+				return Created{}, fmt.Errorf("attribute %s: %w", k, err)
+			}
+			attrs[k] = s
+		}
+	}
+	if fifo, _ := toBool(attrs["FifoQueue"]); fifo && !strings.HasSuffix(name, ".fifo") {
+		name += ".fifo"
+	}
+	out, err := rr.c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return Created{}, fmt.Errorf("create queue %s: %w", name, err)
+	}
+	url := aws.ToString(out.QueueUrl)
+	c := Created{Ref: url, Attrs: map[string]string{"Arn": rr.arn("sqs", name), "QueueName": name, "QueueUrl": url}}
+	if rp := attrs["RedrivePolicy"]; rp != "" {
+		var pol struct {
+			DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		}
+		if json.Unmarshal([]byte(rp), &pol) == nil {
+			c.Attrs["DeadLetterTargetArn"] = pol.DeadLetterTargetArn
+		}
+	}
+	return c, nil
+}
+
+func keyCreated(md *kmstypes.KeyMetadata) Created {
+	return Created{Ref: aws.ToString(md.KeyId), Attrs: map[string]string{"Arn": aws.ToString(md.Arn), "KeyId": aws.ToString(md.KeyId)}}
+}
+
+// key creates a KMS key; a multi-Region key is created in the registry region
+// and replicated into every other region.
+func (rr *regionRun) key(ctx context.Context, r Resource, p map[string]any, multiRegion bool) (Created, error) {
+	if multiRegion && rr.region != rr.opts.RegistryRegion {
+		return rr.replicate(ctx, r.LogicalID)
+	}
+	in := &kms.CreateKeyInput{
+		KeySpec:     kmstypes.KeySpec(sget(p, "KeySpec")),
+		KeyUsage:    kmstypes.KeyUsageType(sget(p, "KeyUsage")),
+		MultiRegion: aws.Bool(multiRegion),
+		Description: aws.String(sget(p, "Description")),
+	}
+	// KeyPolicy is not applied: moto would check it against its fake
+	// principal; its default policy allows the local callers.
+	out, err := rr.c.kms.CreateKey(ctx, in)
+	if err != nil {
+		return Created{}, fmt.Errorf("create key: %w", err)
+	}
+	if multiRegion {
+		rr.primary[r.LogicalID] = aws.ToString(out.KeyMetadata.KeyId)
+	}
+	return keyCreated(out.KeyMetadata), nil
+}
+
+// replicate replicates the multi-Region key logicalID (created in the
+// registry region) into this region.
+func (rr *regionRun) replicate(ctx context.Context, logicalID string) (Created, error) {
+	arn := rr.primary[logicalID]
+	if arn == "" {
+		for _, v := range rr.primary { // a ReplicaKey naming its primary by parameter
+			arn = v
+			break
+		}
+	}
+	if arn == "" {
+		return Created{}, fmt.Errorf("no multi-Region primary key in %s to replicate (is the registry region provisioned?)", rr.opts.RegistryRegion)
+	}
+	// The primary lives in the registry region: call ReplicateKey there.
+	src := newClients(rr.base, rr.opts.Endpoint, rr.opts.RegistryRegion)
+	out, err := src.kms.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(arn), ReplicaRegion: aws.String(rr.region)})
+	if err != nil {
+		return Created{}, fmt.Errorf("replicate key to %s: %w", rr.region, err)
+	}
+	return keyCreated(out.ReplicaKeyMetadata), nil
+}
+
+func (rr *regionRun) replicaKey(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	return rr.replicate(ctx, "")
+}
+
+func (rr *regionRun) alias(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := sget(p, "AliasName")
+	_, err := rr.c.kms.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(name), TargetKeyId: aws.String(sget(p, "TargetKeyId"))})
+	if err != nil && apiCode(err) != "AlreadyExistsException" {
+		return Created{}, fmt.Errorf("create alias %s: %w", name, err)
+	}
+	return Created{Ref: name, Attrs: map[string]string{}}, nil
+}
+
+// userPool creates a user pool with the template's username attributes,
+// schema (immutable custom attributes) and password policy. Lambda triggers
+// are not configured in moto: the local Cognito endpoint invokes them.
+func (rr *regionRun) userPool(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "UserPoolName")
+	in := &idp.CreateUserPoolInput{PoolName: aws.String(name)}
+	for _, s := range toStrings(p["UsernameAttributes"]) {
+		in.UsernameAttributes = append(in.UsernameAttributes, idptypes.UsernameAttributeType(s))
+	}
+	for _, s := range toStrings(p["AliasAttributes"]) {
+		in.AliasAttributes = append(in.AliasAttributes, idptypes.AliasAttributeType(s))
+	}
+	for _, s := range toStrings(p["AutoVerifiedAttributes"]) {
+		in.AutoVerifiedAttributes = append(in.AutoVerifiedAttributes, idptypes.VerifiedAttributeType(s))
+	}
+	for _, s := range maps(p["Schema"]) {
+		a := idptypes.SchemaAttributeType{Name: aws.String(sget(s, "Name")), AttributeDataType: idptypes.AttributeDataType(sget(s, "AttributeDataType"))}
+		if a.AttributeDataType == "" {
+			a.AttributeDataType = idptypes.AttributeDataTypeString
+		}
+		if b, ok := toBool(s["Mutable"]); ok {
+			a.Mutable = aws.Bool(b)
+		}
+		if b, ok := toBool(s["Required"]); ok {
+			a.Required = aws.Bool(b)
+		}
+		if sc, ok := s["StringAttributeConstraints"].(map[string]any); ok {
+			a.StringAttributeConstraints = &idptypes.StringAttributeConstraintsType{}
+			if v := sget(sc, "MinLength"); v != "" {
+				a.StringAttributeConstraints.MinLength = aws.String(v)
+			}
+			if v := sget(sc, "MaxLength"); v != "" {
+				a.StringAttributeConstraints.MaxLength = aws.String(v)
+			}
+		}
+		in.Schema = append(in.Schema, a)
+	}
+	if pol, ok := p["Policies"].(map[string]any); ok {
+		if pp, ok := pol["PasswordPolicy"].(map[string]any); ok {
+			ppt := &idptypes.PasswordPolicyType{MinimumLength: i32(pp, "MinimumLength"), TemporaryPasswordValidityDays: derefI32(i32(pp, "TemporaryPasswordValidityDays"))}
+			ppt.RequireLowercase, _ = toBool(pp["RequireLowercase"])
+			ppt.RequireUppercase, _ = toBool(pp["RequireUppercase"])
+			ppt.RequireNumbers, _ = toBool(pp["RequireNumbers"])
+			ppt.RequireSymbols, _ = toBool(pp["RequireSymbols"])
+			in.Policies = &idptypes.UserPoolPolicyType{PasswordPolicy: ppt}
+		}
+	}
+	if uc, ok := p["UsernameConfiguration"].(map[string]any); ok {
+		if b, ok := toBool(uc["CaseSensitive"]); ok {
+			in.UsernameConfiguration = &idptypes.UsernameConfigurationType{CaseSensitive: aws.Bool(b)}
+		}
+	}
+	if m := sget(p, "MfaConfiguration"); m != "" {
+		in.MfaConfiguration = idptypes.UserPoolMfaType(m)
+	}
+	out, err := rr.c.idp.CreateUserPool(ctx, in)
+	if err != nil {
+		return Created{}, fmt.Errorf("create user pool %s: %w", name, err)
+	}
+	id := aws.ToString(out.UserPool.Id)
+	return Created{Ref: id, Attrs: map[string]string{
+		"Arn": aws.ToString(out.UserPool.Arn), "UserPoolId": id, "ProviderName": fmt.Sprintf("cognito-idp.%s.amazonaws.com/%s", rr.region, id),
+		"ProviderURL": fmt.Sprintf("https://cognito-idp.%s.amazonaws.com/%s", rr.region, id),
+	}}, nil
+}
+
+func derefI32(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// userPoolClient creates an app client. ALLOW_USER_PASSWORD_AUTH is added
+// when the template omits it: the local walk-through signs in with a password.
+func (rr *regionRun) userPoolClient(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "ClientName")
+	in := &idp.CreateUserPoolClientInput{ClientName: aws.String(name), UserPoolId: aws.String(sget(p, "UserPoolId"))}
+	hasPwd := false
+	for _, f := range toStrings(p["ExplicitAuthFlows"]) {
+		in.ExplicitAuthFlows = append(in.ExplicitAuthFlows, idptypes.ExplicitAuthFlowsType(f))
+		hasPwd = hasPwd || f == "ALLOW_USER_PASSWORD_AUTH"
+	}
+	if !hasPwd {
+		in.ExplicitAuthFlows = append(in.ExplicitAuthFlows, idptypes.ExplicitAuthFlowsTypeAllowUserPasswordAuth)
+	}
+	in.GenerateSecret, _ = toBool(p["GenerateSecret"])
+	in.ReadAttributes = toStrings(p["ReadAttributes"])
+	in.WriteAttributes = toStrings(p["WriteAttributes"])
+	if v := sget(p, "PreventUserExistenceErrors"); v != "" {
+		in.PreventUserExistenceErrors = idptypes.PreventUserExistenceErrorTypes(v)
+	}
+	out, err := rr.c.idp.CreateUserPoolClient(ctx, in)
+	if err != nil {
+		return Created{}, fmt.Errorf("create user pool client %s: %w", name, err)
+	}
+	id := aws.ToString(out.UserPoolClient.ClientId)
+	return Created{Ref: id, Attrs: map[string]string{"ClientId": id, "Name": name}}, nil
+}
+
+// alarm creates a CloudWatch alarm with the template's rule.
+func (rr *regionRun) alarm(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "AlarmName")
+	in := &cloudwatch.PutMetricAlarmInput{
+		AlarmName:          aws.String(name),
+		ComparisonOperator: cwtypes.ComparisonOperator(sget(p, "ComparisonOperator")),
+		EvaluationPeriods:  i32(p, "EvaluationPeriods"),
+		DatapointsToAlarm:  i32(p, "DatapointsToAlarm"),
+		Period:             i32(p, "Period"),
+		AlarmActions:       toStrings(p["AlarmActions"]),
+		OKActions:          toStrings(p["OKActions"]),
+	}
+	def := AlarmDef{LogicalID: r.LogicalID, Name: name, ARN: rr.arn("cloudwatch", "alarm:"+name),
+		ComparisonOperator: string(in.ComparisonOperator), AlarmActions: in.AlarmActions, OKActions: in.OKActions,
+		Dimensions: map[string]string{}}
+	in.InsufficientDataActions = toStrings(p["InsufficientDataActions"])
+	if v := sget(p, "AlarmDescription"); v != "" {
+		in.AlarmDescription = aws.String(v)
+	}
+	if v := sget(p, "TreatMissingData"); v != "" {
+		in.TreatMissingData = aws.String(v)
+		def.TreatMissingData = v
+	}
+	if f, ok := toFloat(p["Threshold"]); ok {
+		in.Threshold = aws.Float64(f)
+		def.Threshold = f
+	}
+	if v := sget(p, "MetricName"); v != "" {
+		in.MetricName, in.Namespace = aws.String(v), aws.String(sget(p, "Namespace"))
+		in.Statistic = cwtypes.Statistic(sget(p, "Statistic"))
+		if v := sget(p, "ExtendedStatistic"); v != "" {
+			in.ExtendedStatistic = aws.String(v)
+		}
+		if v := sget(p, "Unit"); v != "" {
+			in.Unit = cwtypes.StandardUnit(v)
+		}
+		for _, d := range maps(p["Dimensions"]) {
+			in.Dimensions = append(in.Dimensions, cwtypes.Dimension{Name: aws.String(sget(d, "Name")), Value: aws.String(sget(d, "Value"))})
+			def.Dimensions[sget(d, "Name")] = sget(d, "Value")
+		}
+		def.MetricName, def.Namespace, def.Statistic = v, sget(p, "Namespace"), sget(p, "Statistic")
+	}
+	for _, m := range maps(p["Metrics"]) {
+		q := cwtypes.MetricDataQuery{Id: aws.String(sget(m, "Id"))}
+		if v := sget(m, "Expression"); v != "" {
+			q.Expression = aws.String(v)
+		}
+		if v := sget(m, "Label"); v != "" {
+			q.Label = aws.String(v)
+		}
+		if b, ok := toBool(m["ReturnData"]); ok {
+			q.ReturnData = aws.Bool(b)
+		}
+		if ms, ok := m["MetricStat"].(map[string]any); ok {
+			mm, _ := ms["Metric"].(map[string]any)
+			st := &cwtypes.MetricStat{Metric: &cwtypes.Metric{MetricName: aws.String(sget(mm, "MetricName")), Namespace: aws.String(sget(mm, "Namespace"))},
+				Period: i32(ms, "Period"), Stat: aws.String(sget(ms, "Stat"))}
+			for _, d := range maps(mm["Dimensions"]) {
+				st.Metric.Dimensions = append(st.Metric.Dimensions, cwtypes.Dimension{Name: aws.String(sget(d, "Name")), Value: aws.String(sget(d, "Value"))})
+				if def.MetricName == "" {
+					def.Dimensions[sget(d, "Name")] = sget(d, "Value")
+				}
+			}
+			q.MetricStat = st
+			if def.MetricName == "" {
+				def.MetricName, def.Namespace, def.Statistic = sget(mm, "MetricName"), sget(mm, "Namespace"), sget(ms, "Stat")
+				if n, ok := toInt(ms["Period"]); ok {
+					def.Period = n
+				}
+			}
+		}
+		in.Metrics = append(in.Metrics, q)
+	}
+	if in.EvaluationPeriods == nil {
+		return Created{}, errors.New("no EvaluationPeriods")
+	}
+	def.EvaluationPeriods = int(*in.EvaluationPeriods)
+	def.DatapointsToAlarm = def.EvaluationPeriods
+	if in.DatapointsToAlarm != nil {
+		def.DatapointsToAlarm = int(*in.DatapointsToAlarm)
+	}
+	if in.Period != nil {
+		def.Period = int(*in.Period)
+	}
+	if _, err := rr.c.cw.PutMetricAlarm(ctx, in); err != nil {
+		return Created{}, fmt.Errorf("put metric alarm %s: %w", name, err)
+	}
+	rr.out.Alarms = append(rr.out.Alarms, def)
+	sort.Slice(rr.out.Alarms, func(i, j int) bool { return rr.out.Alarms[i].Name < rr.out.Alarms[j].Name })
+	return Created{Ref: name, Attrs: map[string]string{"Arn": def.ARN}}, nil
+}
+
+// healthCheck creates a Route 53 health check.
+func (rr *regionRun) healthCheck(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	hc, _ := p["HealthCheckConfig"].(map[string]any)
+	cfg := &r53types.HealthCheckConfig{
+		Type:                     r53types.HealthCheckType(sget(hc, "Type")),
+		FullyQualifiedDomainName: optString(sget(hc, "FullyQualifiedDomainName")),
+		IPAddress:                optString(sget(hc, "IPAddress")),
+		ResourcePath:             optString(sget(hc, "ResourcePath")),
+		SearchString:             optString(sget(hc, "SearchString")),
+		Port:                     i32(hc, "Port"),
+		RequestInterval:          i32(hc, "RequestInterval"),
+		FailureThreshold:         i32(hc, "FailureThreshold"),
+		HealthThreshold:          i32(hc, "HealthThreshold"),
+	}
+	if b, ok := toBool(hc["Inverted"]); ok {
+		cfg.Inverted = aws.Bool(b)
+	}
+	if b, ok := toBool(hc["Disabled"]); ok {
+		cfg.Disabled = aws.Bool(b)
+	}
+	if b, ok := toBool(hc["EnableSNI"]); ok {
+		cfg.EnableSNI = aws.Bool(b)
+	}
+	if b, ok := toBool(hc["MeasureLatency"]); ok {
+		cfg.MeasureLatency = aws.Bool(b)
+	}
+	if cfg.Type == "" {
+		return Created{}, errors.New("HealthCheckConfig has no Type")
+	}
+	ref := fmt.Sprintf("%s-%s-%s-%s", rr.opts.StackName, r.LogicalID, rr.region, rr.runID)
+	out, err := rr.c.r53.CreateHealthCheck(ctx, &route53.CreateHealthCheckInput{CallerReference: aws.String(ref), HealthCheckConfig: cfg})
+	if err != nil {
+		return Created{}, fmt.Errorf("create health check: %w", err)
+	}
+	id := aws.ToString(out.HealthCheck.Id)
+	return Created{Ref: id, Attrs: map[string]string{"HealthCheckId": id}}, nil
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+func (rr *regionRun) ecsCluster(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "ClusterName")
+	out, err := rr.c.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(name)})
+	if err != nil {
+		return Created{}, fmt.Errorf("create cluster %s: %w", name, err)
+	}
+	return Created{Ref: name, Attrs: map[string]string{"Arn": aws.ToString(out.Cluster.ClusterArn)}}, nil
+}
+
+// taskDefinition registers a task definition without requiresCompatibilities
+// (moto does not host EXTERNAL capacity).
+func (rr *regionRun) taskDefinition(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	family := rr.name(r, p, "Family")
+	in := &ecs.RegisterTaskDefinitionInput{Family: aws.String(family)}
+	if v := sget(p, "Cpu"); v != "" {
+		in.Cpu = aws.String(v)
+	}
+	if v := sget(p, "Memory"); v != "" {
+		in.Memory = aws.String(v)
+	}
+	if v := sget(p, "NetworkMode"); v != "" {
+		in.NetworkMode = ecstypes.NetworkMode(v)
+	}
+	for _, cd := range maps(p["ContainerDefinitions"]) {
+		d := ecstypes.ContainerDefinition{Name: aws.String(sget(cd, "Name")), Image: aws.String(sget(cd, "Image"))}
+		if n, ok := toInt(cd["Memory"]); ok {
+			d.Memory = aws.Int32(int32(n))
+		}
+		if n, ok := toInt(cd["Cpu"]); ok {
+			d.Cpu = int32(n)
+		}
+		if b, ok := toBool(cd["Essential"]); ok {
+			d.Essential = aws.Bool(b)
+		}
+		for _, e := range maps(cd["Environment"]) {
+			d.Environment = append(d.Environment, ecstypes.KeyValuePair{Name: aws.String(sget(e, "Name")), Value: aws.String(sget(e, "Value"))})
+		}
+		in.ContainerDefinitions = append(in.ContainerDefinitions, d)
+	}
+	if len(in.ContainerDefinitions) == 0 {
+		in.ContainerDefinitions = []ecstypes.ContainerDefinition{{Name: aws.String("processor"), Image: aws.String("homeregion/processor:local"), Memory: aws.Int32(512)}}
+	}
+	out, err := rr.c.ecs.RegisterTaskDefinition(ctx, in)
+	if err != nil {
+		return Created{}, fmt.Errorf("register task definition %s: %w", family, err)
+	}
+	arn := aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+	return Created{Ref: arn, Attrs: map[string]string{"TaskDefinitionArn": arn}}, nil
+}
+
+// ecsService creates a service WITHOUT a launch type (moto rejects EXTERNAL).
+func (rr *regionRun) ecsService(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "ServiceName")
+	cluster := sget(p, "Cluster")
+	if cluster == "" {
+		cluster = "default"
+	}
+	desired := 0
+	if n, ok := toInt(p["DesiredCount"]); ok {
+		desired = n
+	}
+	arn, err := rr.createService(ctx, cluster, name, sget(p, "TaskDefinition"), desired)
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Ref: arn, Attrs: map[string]string{"Name": name, "ServiceArn": arn, "Cluster": clusterName(cluster)}}, nil
+}
+
+// clusterName turns a cluster ARN into its name.
+func clusterName(c string) string {
+	if i := strings.LastIndex(c, "/"); i >= 0 && strings.HasPrefix(c, "arn:") {
+		return c[i+1:]
+	}
+	return c
+}
+
+func (rr *regionRun) createService(ctx context.Context, cluster, name, taskDef string, desired int) (string, error) {
+	if _, err := rr.c.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(clusterName(cluster))}); err != nil {
+		return "", fmt.Errorf("create cluster %s: %w", cluster, err)
+	}
+	ds, err := rr.c.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}})
+	if err == nil {
+		for _, s := range ds.Services {
+			if aws.ToString(s.Status) == "ACTIVE" {
+				return aws.ToString(s.ServiceArn), nil
+			}
+		}
+	}
+	if taskDef == "" {
+		out, err := rr.c.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+			Family: aws.String(rr.opts.StackName + "-processor"),
+			ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("processor"),
+				Image: aws.String("homeregion/processor:local"), Memory: aws.Int32(512)}},
+		})
+		if err != nil {
+			return "", fmt.Errorf("register task definition: %w", err)
+		}
+		taskDef = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+	}
+	out, err := rr.c.ecs.CreateService(ctx, &ecs.CreateServiceInput{
+		Cluster: aws.String(cluster), ServiceName: aws.String(name), TaskDefinition: aws.String(taskDef),
+		DesiredCount: aws.Int32(int32(desired)),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create service %s/%s: %w", cluster, name, err)
+	}
+	return aws.ToString(out.Service.ServiceArn), nil
+}
+
+// ensureService makes sure cluster/name exists (created by an ECS definition
+// or here, with desired tasks).
+func (rr *regionRun) ensureService(ctx context.Context, cluster, name string, desired int) error {
+	if cluster == "" || name == "" {
+		return fmt.Errorf("need a cluster and a service name (got %q/%q)", cluster, name)
+	}
+	_, err := rr.createService(ctx, cluster, name, "", desired)
+	return err
+}

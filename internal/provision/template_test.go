@@ -1,0 +1,187 @@
+package provision
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseShortTags(t *testing.T) {
+	d, err := LoadFiles("testdata/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queue, alarm Resource
+	for _, r := range d.Resources {
+		switch r.LogicalID {
+		case "OrdersQueue":
+			queue = r
+		case "QueueDepthAlarm":
+			alarm = r
+		}
+	}
+	rp := queue.Properties["RedrivePolicy"].(map[string]any)
+	if got, want := rp["deadLetterTargetArn"], map[string]any{"Fn::GetAtt": []any{"OrdersDeadLetterQueue", "Arn"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("!GetAtt = %#v, want %#v", got, want)
+	}
+	if got, want := alarm.Properties["EvaluationPeriods"], map[string]any{"Ref": "QueueDepthEvaluationPeriods"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("!Ref = %#v, want %#v", got, want)
+	}
+	if d.Resources[0].LogicalID != "RegistryTable" {
+		t.Errorf("resources not in file order: first is %s", d.Resources[0].LogicalID)
+	}
+	if p := d.Parameters["StandbyTasks"]; p.Default == nil || *p.Default != "2" {
+		t.Errorf("StandbyTasks default = %v", p.Default)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"not yaml", "a: [", "parse yaml"},
+		{"not a mapping", "- a", "top level is not a mapping"},
+		{"unknown tag", "Resources:\n  A:\n    Type: X\n    Properties:\n      B: !Nope x\n", "unknown tag !Nope"},
+		{"bad getatt", "Resources:\n  A:\n    Type: X\n    Properties:\n      B: !GetAtt nodot\n", "want Resource.Attribute"},
+		{"no type", "Resources:\n  A:\n    Properties: {}\n", "has no Type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tt.src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func newTestEvaluator(t *testing.T, region string) *evaluator {
+	t.Helper()
+	d, err := LoadFiles("testdata/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &evaluator{
+		defs: d, region: region, account: DefaultAccountID, stack: DefaultStackName,
+		params: map[string]string{"RegistryRegion": "eu-west-1", "StandbyTasks": "2", "List": "a, b"},
+		conds:  map[string]bool{}, busy: map[string]bool{},
+		attr: func(id, at string) (any, error) {
+			if id == "Missing" {
+				return nil, errString("unknown resource Missing")
+			}
+			if at == "" {
+				return "ref-" + id, nil
+			}
+			return id + "." + at, nil
+		},
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func TestEval(t *testing.T) {
+	tests := []struct {
+		name   string
+		region string
+		in     any
+		want   any
+		err    string
+	}{
+		{"ref param", "eu-west-1", map[string]any{"Ref": "StandbyTasks"}, "2", ""},
+		{"ref pseudo", "us-east-1", map[string]any{"Ref": "AWS::Region"}, "us-east-1", ""},
+		{"ref resource", "eu-west-1", map[string]any{"Ref": "OrdersQueue"}, "ref-OrdersQueue", ""},
+		{"getatt", "eu-west-1", map[string]any{"Fn::GetAtt": []any{"OrdersQueue", "Arn"}}, "OrdersQueue.Arn", ""},
+		{"sub", "eu-west-1", map[string]any{"Fn::Sub": "${AWS::StackName}-${AWS::Region}-${OrdersQueue.QueueName}-${!Literal}"},
+			"homeregion-eu-west-1-OrdersQueue.QueueName-${Literal}", ""},
+		{"sub with vars", "eu-west-1", map[string]any{"Fn::Sub": []any{"${A}/${RegistryRegion}", map[string]any{"A": map[string]any{"Ref": "AWS::AccountId"}}}},
+			"123456789012/eu-west-1", ""},
+		{"if in registry region", "eu-west-1", map[string]any{"Fn::If": []any{"IsRegistryRegion", "yes", "no"}}, "yes", ""},
+		{"if elsewhere", "us-east-1", map[string]any{"Fn::If": []any{"IsRegistryRegion", "yes", "no"}}, "no", ""},
+		{"not condition", "us-east-1", map[string]any{"Condition": "IsNotRegistryRegion"}, true, ""},
+		{"join", "eu-west-1", map[string]any{"Fn::Join": []any{"-", []any{"a", 1, true}}}, "a-1-true", ""},
+		{"select split", "eu-west-1", map[string]any{"Fn::Select": []any{"1", map[string]any{"Fn::Split": []any{",", "x,y,z"}}}}, "y", ""},
+		{"find in map", "eu-west-1", map[string]any{"Fn::FindInMap": []any{"Tiers", "Backlog", "PerTask"}}, 10, ""},
+		{"list parameter", "eu-west-1", map[string]any{"Ref": "List"}, "a, b", ""},
+		{"novalue dropped", "eu-west-1", map[string]any{"A": map[string]any{"Ref": "AWS::NoValue"}, "B": []any{"x", map[string]any{"Ref": "AWS::NoValue"}}},
+			map[string]any{"B": []any{"x"}}, ""},
+		{"if novalue", "us-east-1", map[string]any{"K": map[string]any{"Fn::If": []any{"IsRegistryRegion", "v", map[string]any{"Ref": "AWS::NoValue"}}}},
+			map[string]any{}, ""},
+		{"unknown ref", "eu-west-1", map[string]any{"Ref": "Missing"}, nil, "unknown resource Missing"},
+		{"unknown condition", "eu-west-1", map[string]any{"Fn::If": []any{"Nope", 1, 2}}, nil, "unknown condition Nope"},
+		{"unsupported fn", "eu-west-1", map[string]any{"Fn::ImportValue": "x"}, nil, "not supported locally"},
+		{"bad select", "eu-west-1", map[string]any{"Fn::Select": []any{"5", []any{"a"}}}, nil, "out of range"},
+		{"unterminated sub", "eu-west-1", map[string]any{"Fn::Sub": "${AWS::Region"}, nil, "unterminated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEvaluator(t, tt.region)
+			got, err := e.eval(tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOrderPutsDependenciesFirst(t *testing.T) {
+	d, err := LoadFiles("testdata/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &applier{defs: d}
+	rs, err := a.order()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := map[string]int{}
+	for i, r := range rs {
+		pos[r.LogicalID] = i
+	}
+	if len(rs) != len(d.Resources) {
+		t.Fatalf("ordered %d of %d resources", len(rs), len(d.Resources))
+	}
+	for _, pair := range [][2]string{{"OrdersDeadLetterQueue", "OrdersQueue"}, {"UserPool", "UserPoolClient"},
+		{"OrdersQueue", "QueueDepthAlarm"}, {"ScaleFunction", "QueueDepthAlarm"}, {"PrimaryHealthCheck", "FailoverFunction"}} {
+		if pos[pair[0]] > pos[pair[1]] {
+			t.Errorf("%s comes after %s", pair[0], pair[1])
+		}
+	}
+}
+
+func TestRefs(t *testing.T) {
+	v := map[string]any{
+		"a": map[string]any{"Ref": "X"},
+		"b": []any{map[string]any{"Fn::GetAtt": []any{"Y", "Arn"}}},
+		"c": map[string]any{"Fn::Sub": []any{"${Z.Name}-${AWS::Region}", map[string]any{"v": map[string]any{"Ref": "W"}}}},
+	}
+	got := refs(v)
+	want := []string{"AWS::Region", "W", "X", "Y", "Z"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("refs = %v, want %v", got, want)
+	}
+}
+
+func TestParamsMissing(t *testing.T) {
+	d, err := Parse("t.yaml", []byte("Parameters:\n  Need: {Type: String}\n  Has: {Type: String, Default: x}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &applier{defs: d, opts: Options{RegistryRegion: "eu-west-1"}}
+	if _, err := a.params("eu-west-1"); err == nil || !strings.Contains(err.Error(), "Need") {
+		t.Fatalf("err = %v, want it to name Need", err)
+	}
+	a.opts.RegionParameters = map[string]map[string]string{"eu-west-1": {"Need": "v"}}
+	p, err := a.params("eu-west-1")
+	if err != nil || p["Need"] != "v" || p["Has"] != "x" {
+		t.Fatalf("params = %v, %v", p, err)
+	}
+}
