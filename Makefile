@@ -30,20 +30,59 @@ test: ## unit + integration tests (each test package starts its own moto_server)
 	@dsn=$${PROCESSOR_TEST_POSTGRES_DSN:-$$(.ci/postgres.sh)} || exit 1; \
 	  echo "PROCESSOR_TEST_POSTGRES_DSN=$$dsn"; \
 	  PROCESSOR_TEST_POSTGRES_DSN=$$dsn $(GO) test -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz
 
 .PHONY: test-short
 test-short: ## unit tests only, no moto_server
 	$(GO) test -short -count=1 ./...
 
 .PHONY: lint
-lint: ## gofmt, go vet, cfn-lint
+lint: ## gofmt, go vet, cfn-lint, staticcheck (pinned, installed into bin/tools), govulncheck when its database is reachable
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cfn-lint template.yaml
+	@test -x $(STATICCHECK) || { echo "installing staticcheck $(STATICCHECK_VERSION) into $(dir $(STATICCHECK))"; \
+	  GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+	$(STATICCHECK) ./...
+	@db=$${GOVULNDB:-https://vuln.go.dev}; \
+	if curl -fsS --max-time 5 -o /dev/null "$$db/index/db.json" 2>/dev/null; then \
+	  test -x $(GOVULNCHECK) || GOBIN=$(dir $(GOVULNCHECK)) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) || exit 1; \
+	  echo "$(GOVULNCHECK) ./..."; $(GOVULNCHECK) ./...; \
+	else echo "govulncheck skipped: vulnerability database unreachable ($$db)"; fi
+
+# Lint tools, pinned and installed into a project-local directory (bin/ is
+# git-ignored). staticcheck v0.8.2 is the newest release and supports Go 1.26.
+TOOLS_DIR           := $(CURDIR)/bin/tools
+STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.1.4
+STATICCHECK         := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+GOVULNCHECK         := $(TOOLS_DIR)/govulncheck-$(GOVULNCHECK_VERSION)/govulncheck
+
+# Every FuzzXxx target runs for FUZZTIME (its committed seed corpus in
+# testdata/fuzz/FuzzXxx also runs as a plain test in every `go test`).
+FUZZTIME ?= 5s
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target briefly (FUZZTIME=5s each); part of `make test`
+	@set -e; for f in $$(grep -rlE '^func Fuzz[A-Z][A-Za-z0-9_]*\(' --include='*_test.go' shared internal cmd functions 2>/dev/null | sort); do \
+	  for n in $$(grep -oE '^func Fuzz[A-Z][A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "fuzz ./$$(dirname $$f) $$n for $(FUZZTIME)"; \
+	    $(GO) test -short -run '^$$' -fuzz "^$$n$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+	  done; \
+	done
 
 .PHONY: bench
-bench: ## in-process benchmarks
-	$(GO) test -short -run '^$$' -bench . -benchmem ./...
+bench: ## BENCHMARKS.md: cold starts, in-process handler benchmarks, ratios against raw calls on moto
+	@mkdir -p $(BENCH_DIR)
+	$(GO) run ./cmd/coldstart -n $(COLDSTART_N) -json $(BENCH_DIR)/coldstart.json
+	set -o pipefail; $(GO) test -short -count=1 -run '^$$' -bench . -benchmem ./... | tee $(BENCH_DIR)/warm.txt
+	set -o pipefail; $(GO) test -count=$(MOTO_COUNT) -run '^$$' -bench . -benchmem ./internal/benchmoto | tee $(BENCH_DIR)/moto.txt
+	$(GO) run ./cmd/benchreport -coldstart $(BENCH_DIR)/coldstart.json -warm $(BENCH_DIR)/warm.txt -moto $(BENCH_DIR)/moto.txt -o BENCHMARKS.md
+
+# bench inputs: cold-start runs per bootstrap, repetitions of the moto ratios.
+BENCH_DIR   := bin/bench
+COLDSTART_N ?= 15
+MOTO_COUNT  ?= 5
 
 .PHONY: clean
 clean:
