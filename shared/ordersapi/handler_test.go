@@ -618,3 +618,12 @@ func BenchmarkCreateOrder(b *testing.B) {
 		b.Fatalf("%d begins, %d sends, %d completes", begins, q.n, completes)
 	}
 }
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

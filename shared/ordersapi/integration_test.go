@@ -1,0 +1,347 @@
+package ordersapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+func TestMain(m *testing.M) { mototest.Main(m) }
+
+var nameSeq atomic.Int64
+
+// env is one test's orders table and queue in moto.
+type env struct {
+	t     *testing.T
+	cfg   aws.Config
+	db    *dynamodb.Client
+	sqs   *sqs.Client
+	table string
+	queue string // URL
+	qname string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv := mototest.Require(t)
+	cfg := srv.Config(testRegion)
+	e := &env{t: t, cfg: cfg, db: dynamodb.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg)}
+	id := fmt.Sprintf("%d-%d", time.Now().UnixNano(), nameSeq.Add(1))
+	e.table, e.qname = "orders-"+id, "orders-"+id
+	ctx := context.Background()
+	if _, err := e.db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(e.table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(orders.AttrPK), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(orders.AttrPK), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	if _, err := e.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(e.table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(orders.AttrExpiresAt), Enabled: aws.Bool(true)}}); err != nil {
+		t.Fatalf("ttl: %v", err)
+	}
+	e.createQueue()
+	return e
+}
+
+func (e *env) createQueue() {
+	out, err := e.sqs.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(e.qname)})
+	if err != nil {
+		e.t.Fatalf("create queue: %v", err)
+	}
+	e.queue = aws.ToString(out.QueueUrl)
+}
+
+func (e *env) handler(now func() time.Time) *Handler {
+	return &Handler{Region: testRegion, Store: NewDynamoStore(e.db, e.table), Queue: NewSQSQueue(e.sqs, e.queue),
+		Log: logging.Discard(), Now: now}
+}
+
+// drain receives every message in the queue.
+func (e *env) drain() []sqstypes.Message {
+	e.t.Helper()
+	var all []sqstypes.Message
+	for {
+		out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(e.queue), MaxNumberOfMessages: 10, VisibilityTimeout: 300,
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAWSTraceHeader},
+		})
+		if err != nil {
+			e.t.Fatalf("receive: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			return all
+		}
+		all = append(all, out.Messages...)
+	}
+}
+
+// invoke runs the handler through aws-lambda-go's JSON path, as the runtime
+// and the local stack do.
+func invoke(t *testing.T, ctx context.Context, h *Handler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	in, _ := json.Marshal(req)
+	out, err := lambda.NewHandler(h.Handle).Invoke(ctx, in)
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("response: %v", err)
+	}
+	return resp
+}
+
+func orderID(t *testing.T, resp events.APIGatewayV2HTTPResponse) string {
+	t.Helper()
+	if resp.StatusCode != 202 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	var b acceptedBody
+	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil || b.OrderID == "" {
+		t.Fatalf("body %s: %v", resp.Body, err)
+	}
+	return b.OrderID
+}
+
+func TestIntegrationAcceptReplayConflict(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler(nil)
+	trace := "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=1"
+	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", trace) //nolint:staticcheck // aws-lambda-go's key
+
+	id := orderID(t, invoke(t, ctx, h, postReq(validBody)))
+	msgs := e.drain()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if a := m.MessageAttributes[orders.MessageAttrOrderID]; aws.ToString(a.StringValue) != id || aws.ToString(a.DataType) != "String" {
+		t.Fatalf("orderId attribute %+v", a)
+	}
+	if got := m.Attributes[string(sqstypes.MessageSystemAttributeNameAWSTraceHeader)]; got != trace {
+		t.Fatalf("AWSTraceHeader %q", got)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &raw); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	if len(raw) != 6 || raw["version"] == nil || raw["orderId"] == nil || raw["region"] == nil || raw["owner"] == nil || raw["createdAt"] == nil || raw["order"] == nil {
+		t.Fatalf("envelope keys %v", keys)
+	}
+	var envl orders.Envelope
+	json.Unmarshal([]byte(aws.ToString(m.Body)), &envl)
+	want, _ := orders.DecodeOrder([]byte(validBody))
+	if envl.Version != 1 || envl.OrderID != id || envl.Region != testRegion || envl.Owner != testOwner ||
+		time.Since(envl.CreatedAt) > time.Minute || mustJSON(t, envl.Order) != mustJSON(t, want) {
+		t.Fatalf("envelope %s", aws.ToString(m.Body))
+	}
+
+	t.Run("replay", func(t *testing.T) {
+		resp := invoke(t, ctx, h, postReq(validBody))
+		if got := orderID(t, resp); got != id || resp.Headers["Location"] != "/orders/"+id {
+			t.Fatalf("replay gave %s (%v), want %s", got, resp.Headers, id)
+		}
+		if n := len(e.drain()); n != 0 {
+			t.Fatalf("replay sent %d messages", n)
+		}
+	})
+	t.Run("same key other body", func(t *testing.T) {
+		other := strings.Replace(validBody, `"quantity":2`, `"quantity":3`, 1)
+		checkError(t, invoke(t, ctx, h, postReq(other)), 422, "IDEMPOTENCY_KEY_REUSED")
+		if n := len(e.drain()); n != 0 {
+			t.Fatalf("sent %d messages", n)
+		}
+	})
+	t.Run("same key other user", func(t *testing.T) {
+		req := postReq(validBody, withClaims(map[string]string{"sub": "other-user", "custom:region": testRegion}))
+		if got := orderID(t, invoke(t, ctx, h, req)); got == id {
+			t.Fatal("another user's key collided")
+		}
+		if n := len(e.drain()); n != 1 {
+			t.Fatalf("sent %d messages", n)
+		}
+	})
+	t.Run("GET", func(t *testing.T) {
+		resp := invoke(t, ctx, h, getReq(id))
+		var b statusBody
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &b) != nil || b.OrderID != id || b.Status != orders.StatusAccepted || b.CreatedAt == "" || b.UpdatedAt == "" {
+			t.Fatalf("owner GET: %d %s", resp.StatusCode, resp.Body)
+		}
+		// The processor completes it with the shared helper; GET shows it.
+		if err := orders.Advance(ctx, e.db, e.table, id, orders.StatusCompleted, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp = invoke(t, ctx, h, getReq(id))
+		if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"status":"COMPLETED"`) {
+			t.Fatalf("after Advance: %d %s", resp.StatusCode, resp.Body)
+		}
+		other := getReq(id, withClaims(map[string]string{"sub": "other-user", "custom:region": testRegion}))
+		checkError(t, invoke(t, ctx, h, other), 404, "ORDER_NOT_FOUND")
+		checkError(t, invoke(t, ctx, h, getReq("unknownorder")), 404, "ORDER_NOT_FOUND")
+	})
+	t.Run("no PII in the table", func(t *testing.T) {
+		out, err := e.db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range out.Items {
+			b, _ := json.Marshal(it)
+			for _, pii := range []string{"Ada", "Main St", "Dublin", "D01", "key-1"} {
+				if strings.Contains(string(b), pii) {
+					t.Fatalf("table item holds %q: %s", pii, b)
+				}
+			}
+		}
+	})
+}
+
+func TestIntegrationConcurrentSameKey(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler(nil)
+	const n = 20
+	resps := make([]events.APIGatewayV2HTTPResponse, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resps[i], _ = h.Handle(context.Background(), postReq(validBody, withHeader("idempotency-key", "concurrent")))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ids := map[string]bool{}
+	var accepted, conflicts int
+	for _, r := range resps {
+		switch r.StatusCode {
+		case 202:
+			accepted++
+			ids[orderID(t, r)] = true
+		case 409:
+			conflicts++
+			checkError(t, r, 409, "REQUEST_IN_PROGRESS")
+		default:
+			t.Fatalf("status %d: %s", r.StatusCode, r.Body)
+		}
+	}
+	if accepted == 0 || len(ids) != 1 {
+		t.Fatalf("%d accepted with ids %v, %d conflicts", accepted, ids, conflicts)
+	}
+	if msgs := e.drain(); len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	t.Logf("%d accepted, %d conflicts", accepted, conflicts)
+}
+
+func TestIntegrationQueueFailure(t *testing.T) {
+	t.Run("queue deleted", func(t *testing.T) {
+		e := newEnv(t)
+		h := e.handler(nil)
+		if _, err := e.sqs.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(e.queue)}); err != nil {
+			t.Fatal(err)
+		}
+		resp := invoke(t, context.Background(), h, postReq(validBody))
+		checkError(t, resp, 503, "SERVICE_UNAVAILABLE")
+		if resp.Headers["Retry-After"] == "" || strings.Contains(resp.Body, "Queue") || strings.Contains(resp.Body, "AWS") {
+			t.Fatalf("503 response %v %s", resp.Headers, resp.Body)
+		}
+		e.createQueue() // recovery
+		id := orderID(t, invoke(t, context.Background(), h, postReq(validBody)))
+		orderID(t, invoke(t, context.Background(), h, postReq(validBody))) // and a replay
+		msgs := e.drain()
+		if len(msgs) != 1 || aws.ToString(msgs[0].MessageAttributes[orders.MessageAttrOrderID].StringValue) != id {
+			t.Fatalf("%d messages, want 1 for %s", len(msgs), id)
+		}
+	})
+	t.Run("endpoint refusing", func(t *testing.T) {
+		e := newEnv(t)
+		port, err := mototest.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := sqs.NewFromConfig(e.cfg, func(o *sqs.Options) {
+			o.BaseEndpoint = aws.String(fmt.Sprintf("http://127.0.0.1:%d", port))
+			o.RetryMaxAttempts = 1
+		})
+		down := e.handler(nil)
+		down.Queue = NewSQSQueue(dead, e.queue)
+		resp := invoke(t, context.Background(), down, postReq(validBody))
+		checkError(t, resp, 503, "SERVICE_UNAVAILABLE")
+		if resp.Headers["Retry-After"] == "" {
+			t.Fatal("no Retry-After")
+		}
+		up := e.handler(nil)
+		id := orderID(t, invoke(t, context.Background(), up, postReq(validBody)))
+		orderID(t, invoke(t, context.Background(), up, postReq(validBody)))
+		msgs := e.drain()
+		if len(msgs) != 1 || aws.ToString(msgs[0].MessageAttributes[orders.MessageAttrOrderID].StringValue) != id {
+			t.Fatalf("%d messages, want 1 for %s", len(msgs), id)
+		}
+	})
+}
+
+// A crashed invocation leaves an in-flight record and sends nothing: the key
+// answers 409 until the lease passes, then the retry sends the same order once.
+func TestIntegrationAbandonedAndExpired(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	store := NewDynamoStore(e.db, e.table)
+	now := time.Now().UTC()
+	o, _ := orders.DecodeOrder([]byte(validBody))
+	hash, _ := requestHash(o)
+	rec := IdemRecord{Key: IdempotencyKey(testOwner, "key-1"), Owner: testOwner, RequestHash: hash, OrderID: "crashedorder", State: IdemInFlight,
+		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now, ExpiresAt: now.Add(DefaultIdempotencyTTL)}
+	if err := store.Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, invoke(t, ctx, e.handler(nil), postReq(validBody)), 409, "REQUEST_IN_PROGRESS")
+
+	later := func() time.Time { return now.Add(DefaultLease + time.Second) }
+	if id := orderID(t, invoke(t, ctx, e.handler(later), postReq(validBody))); id != "crashedorder" {
+		t.Fatalf("order id %s", id)
+	}
+	orderID(t, invoke(t, ctx, e.handler(later), postReq(validBody)))
+	if msgs := e.drain(); len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+
+	// Past the idempotency TTL (DynamoDB deletes lazily) the key is new.
+	muchLater := func() time.Time { return now.Add(DefaultIdempotencyTTL + time.Hour) }
+	other := strings.Replace(validBody, `"quantity":2`, `"quantity":3`, 1)
+	if id := orderID(t, invoke(t, ctx, e.handler(muchLater), postReq(other))); id == "crashedorder" {
+		t.Fatal("expired key reused the old order")
+	}
+	if msgs := e.drain(); len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	// The adapter's claim checks: a stale token cannot complete or release.
+	if err := store.Complete(ctx, rec.Key, "dead"); err == nil {
+		t.Fatal("Complete with a stale token succeeded")
+	}
+}
