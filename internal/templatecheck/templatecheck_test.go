@@ -1,0 +1,401 @@
+package templatecheck
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// templates are the project's templates, relative to this package.
+var templates = []string{"../../template.yaml", "../../onprem.yaml"}
+
+func TestProjectTemplates(t *testing.T) {
+	for _, path := range templates {
+		t.Run(path, func(t *testing.T) {
+			if _, err := os.Stat(path); os.IsNotExist(err) && path != templates[0] {
+				t.Skipf("%s not present", path)
+			}
+			tpl, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range Check(tpl) {
+				t.Error(f)
+			}
+		})
+	}
+}
+
+// TestMainTemplateIsNotVacuous makes sure the checks have something to check:
+// a template without pools, tables, queues or alarm actions would pass them all.
+func TestMainTemplateIsNotVacuous(t *testing.T) {
+	tpl, err := Load(templates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::SQS::Queue"} {
+		if len(tpl.IDs(typ)) == 0 {
+			t.Errorf("template.yaml defines no %s", typ)
+		}
+	}
+	if len(tpl.IDs("AWS::DynamoDB::Table"))+len(tpl.IDs("AWS::DynamoDB::GlobalTable")) == 0 {
+		t.Error("template.yaml defines no DynamoDB table")
+	}
+	async := 0
+	for _, fn := range tpl.IDs("AWS::Serverless::Function") {
+		if invokedAsync(tpl, fn) {
+			async++
+		}
+	}
+	if async == 0 {
+		t.Error("template.yaml has no asynchronously invoked function (the alarm actions should be)")
+	}
+}
+
+// TestChecksCatchViolations runs the checks on small templates that each
+// break one property and asserts the right finding, and on their fixed twins
+// that must pass.
+func TestChecksCatchViolations(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		wantCheck string // "" = no finding expected
+		wantRes   string
+		wantMsg   string
+	}{
+		{"resource star", `
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: dynamodb:PutItem
+                Resource: "*"
+`, "iam", "Role", "dynamodb:PutItem"},
+		{"action star", `
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: ["sqs:*"]
+              Resource: !GetAtt Queue.Arn
+`, "iam", "Fn", "wildcard action"},
+		{"bare star action", `
+Resources:
+  P:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Action: "*"
+            Resource: !Sub "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:q"
+`, "iam", "P", "wildcard action"},
+		{"not action", `
+Resources:
+  P:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            NotAction: iam:*
+            Resource: arn:aws:s3:::b
+`, "iam", "P", "NotAction"},
+		{"allow-listed star", `
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: [xray:PutTraceSegments, cloudwatch:PutMetricData]
+              Resource: "*"
+            - Effect: Allow
+              Action: dynamodb:GetItem
+              Resource: !GetAtt Table.Arn
+        - DynamoDBReadPolicy: {TableName: !Ref Table}
+`, "", "", ""},
+		{"unreviewed SAM template", `
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - AmazonDynamoDBFullAccess
+`, "iam", "Fn", "managed policy"},
+		{"key policy root ok, other star not", `
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            Action: kms:*
+            Resource: "*"
+          - Effect: Allow
+            Principal: {AWS: !GetAtt FnRole.Arn}
+            Action: kms:*
+            Resource: "*"
+`, "iam", "Key", "statement 1: wildcard action"},
+		{"table without SSE", `
+Resources:
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+`, "encryption", "T", "SSESpecification"},
+		{"global table SSE false", `
+Resources:
+  T:
+    Type: AWS::DynamoDB::GlobalTable
+    Properties:
+      SSESpecification: {SSEEnabled: false}
+`, "encryption", "T", "SSESpecification"},
+		{"queue without SSE", `
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      SqsManagedSseEnabled: false
+`, "encryption", "Q", "SqsManagedSseEnabled"},
+		{"encrypted table and queues", `
+Resources:
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      SSESpecification: {SSEEnabled: true}
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      SqsManagedSseEnabled: true
+  K:
+    Type: AWS::SQS::Queue
+    Properties:
+      KmsMasterKeyId: alias/aws/sqs
+`, "", "", ""},
+		{"mutable region", `
+Resources:
+  Pool:
+    Type: AWS::Cognito::UserPool
+    Properties:
+      Schema:
+        - {Name: region, AttributeDataType: String, Mutable: true}
+        - {Name: country, AttributeDataType: String, Mutable: false}
+`, "residency-attributes", "Pool", "custom:region must be Mutable: false"},
+		{"country missing (default mutable)", `
+Resources:
+  Pool:
+    Type: AWS::Cognito::UserPool
+    Properties:
+      Schema:
+        - {Name: region, AttributeDataType: String, Mutable: false}
+        - {Name: country, AttributeDataType: String}
+`, "residency-attributes", "Pool", "custom:country must be Mutable: false"},
+		{"client writes mutable attribute", `
+Resources:
+  Pool:
+    Type: AWS::Cognito::UserPool
+    Properties:
+      Schema:
+        - {Name: region, AttributeDataType: String, Mutable: false}
+  Client:
+    Type: AWS::Cognito::UserPoolClient
+    Properties:
+      UserPoolId: !Ref Pool
+      WriteAttributes: [email, custom:region, custom:country]
+`, "residency-attributes", "Client", "custom:country"},
+		{"client without WriteAttributes", `
+Resources:
+  Client:
+    Type: AWS::Cognito::UserPoolClient
+    Properties:
+      UserPoolId: !Ref Pool
+`, "residency-attributes", "Client", "explicit WriteAttributes"},
+		{"immutable attributes, explicit client", `
+Resources:
+  Pool:
+    Type: AWS::Cognito::UserPool
+    Properties:
+      Schema:
+        - {Name: region, AttributeDataType: String, Mutable: false}
+        - {Name: country, AttributeDataType: String, Mutable: "false"}
+  Client:
+    Type: AWS::Cognito::UserPoolClient
+    Properties:
+      UserPoolId: !Ref Pool
+      WriteAttributes: [email, custom:region, custom:country]
+`, "", "", ""},
+		{"alarm action without DLQ", `
+Resources:
+  Failover:
+    Type: AWS::Serverless::Function
+    Properties: {}
+  Perm:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !GetAtt Failover.Arn
+      Action: lambda:InvokeFunction
+      Principal: lambda.alarms.cloudwatch.amazonaws.com
+      SourceArn: !GetAtt Alarm.Arn
+`, "async-failure-destination", "Failover", "DeadLetterQueue"},
+		{"alarm action target without DLQ", `
+Resources:
+  Scale:
+    Type: AWS::Serverless::Function
+    Properties: {}
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmActions: [!GetAtt Scale.Arn]
+`, "async-failure-destination", "Scale", "OnFailure"},
+		{"alarm action with DLQ and with OnFailure", `
+Resources:
+  A:
+    Type: AWS::Serverless::Function
+    Properties:
+      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DLQ.Arn}
+  B:
+    Type: AWS::Serverless::Function
+    Properties: {}
+  BInvoke:
+    Type: AWS::Lambda::EventInvokeConfig
+    Properties:
+      FunctionName: !Ref B
+      Qualifier: $LATEST
+      DestinationConfig: {OnFailure: {Destination: !GetAtt DLQ.Arn}}
+  C:
+    Type: AWS::Serverless::Function
+    Properties:
+      EventInvokeConfig:
+        DestinationConfig: {OnFailure: {Type: SQS, Destination: !GetAtt DLQ.Arn}}
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmActions: [!GetAtt A.Arn, !GetAtt B.Arn, !Sub "${C.Arn}"]
+  Sync:
+    Type: AWS::Serverless::Function
+    Properties: {}
+`, "", "", ""},
+		{"service permission without SourceArn", `
+Resources:
+  Perm:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !GetAtt Fn.Arn
+      Action: lambda:InvokeFunction
+      Principal: cognito-idp.amazonaws.com
+`, "lambda-permission", "Perm", "SourceArn"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl, err := Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs := Check(tpl)
+			if tc.wantCheck == "" {
+				for _, f := range fs {
+					t.Errorf("unexpected finding: %s", f)
+				}
+				return
+			}
+			for _, f := range fs {
+				if f.Check == tc.wantCheck && f.Resource == tc.wantRes && strings.Contains(f.Message, tc.wantMsg) {
+					return
+				}
+			}
+			t.Errorf("no %s finding on %s containing %q; got %v", tc.wantCheck, tc.wantRes, tc.wantMsg, fs)
+		})
+	}
+}
+
+// TestMutationsOfTheRealTemplate breaks each property in the project's own
+// template.yaml and asserts the checks notice.
+func TestMutationsOfTheRealTemplate(t *testing.T) {
+	mutations := []struct {
+		name      string
+		wantCheck string
+		mutate    func(t *testing.T, tpl *Template) bool // false: nothing to mutate
+	}{
+		{"a role statement on Resource *", "iam", func(t *testing.T, tpl *Template) bool {
+			for _, id := range tpl.IDs("AWS::Serverless::Function") {
+				p := tpl.Resources[id].Properties
+				p["Policies"] = append(list(p["Policies"]), map[string]any{"Statement": []any{
+					map[string]any{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}}})
+				return true
+			}
+			return false
+		}},
+		{"a table without SSE", "encryption", func(t *testing.T, tpl *Template) bool {
+			for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"} {
+				for _, id := range tpl.IDs(typ) {
+					delete(tpl.Resources[id].Properties, "SSESpecification")
+					return true
+				}
+			}
+			return false
+		}},
+		{"a queue without SSE", "encryption", func(t *testing.T, tpl *Template) bool {
+			for _, id := range tpl.IDs("AWS::SQS::Queue") {
+				delete(tpl.Resources[id].Properties, "SqsManagedSseEnabled")
+				delete(tpl.Resources[id].Properties, "KmsMasterKeyId")
+				return true
+			}
+			return false
+		}},
+		{"custom:region mutable", "residency-attributes", func(t *testing.T, tpl *Template) bool {
+			for _, id := range tpl.IDs("AWS::Cognito::UserPool") {
+				for _, a := range list(tpl.Resources[id].Properties["Schema"]) {
+					if m, ok := a.(map[string]any); ok && m["Name"] == "region" {
+						m["Mutable"] = true
+						return true
+					}
+				}
+			}
+			return false
+		}},
+		{"alarm functions without DLQ or destination", "async-failure-destination", func(t *testing.T, tpl *Template) bool {
+			changed := false
+			for _, id := range tpl.IDs("AWS::Serverless::Function") {
+				if invokedAsync(tpl, id) {
+					p := tpl.Resources[id].Properties
+					delete(p, "DeadLetterQueue")
+					delete(p, "EventInvokeConfig")
+					changed = true
+				}
+			}
+			for _, id := range tpl.IDs("AWS::Lambda::EventInvokeConfig") {
+				delete(tpl.Resources, id)
+			}
+			return changed
+		}},
+	}
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			tpl, err := Load(templates[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.mutate(t, tpl) {
+				t.Fatalf("template.yaml has nothing to mutate for %q", m.name)
+			}
+			for _, f := range Check(tpl) {
+				if f.Check == m.wantCheck {
+					return
+				}
+			}
+			t.Errorf("breaking %q produced no %s finding", m.name, m.wantCheck)
+		})
+	}
+}
