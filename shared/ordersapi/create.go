@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -102,7 +101,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 	if err := h.send(ctx, rec, owner, order); err != nil {
 		// Let a retry proceed at once; if this fails too, the lease runs out.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerReserve/2)
 		if rerr := h.Store.Release(rctx, rec.Key, rec.Token); rerr != nil {
 			h.log().LogAttrs(ctx, slog.LevelWarn, "release idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", rerr.Error()))
 		}

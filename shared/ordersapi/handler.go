@@ -15,6 +15,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -51,6 +52,22 @@ type Handler struct {
 	IdempotencyTTL time.Duration // default DefaultIdempotencyTTL
 }
 
+// answerReserve is the time kept before the invocation's deadline to answer.
+const answerReserve = time.Second
+
+// Check reports a Handler that cannot serve (a wiring error, for cold start).
+func (h *Handler) Check() error {
+	switch {
+	case !regionPattern.MatchString(h.Region):
+		return fmt.Errorf("ordersapi: invalid region %q", h.Region)
+	case h.Store == nil:
+		return errors.New("ordersapi: no Store")
+	case h.Queue == nil:
+		return errors.New("ordersapi: no Queue")
+	}
+	return nil
+}
+
 // Route keys, as API Gateway sets them in RouteKey.
 const (
 	RouteCreate = "POST /orders"
@@ -62,6 +79,12 @@ const (
 // error shape, never an invocation error.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	start := time.Now()
+	// Keep time to answer (and to release a lease) before Lambda's deadline.
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 2*answerReserve {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerReserve))
+		defer cancel()
+	}
 	route, id, err := h.route(req)
 	var resp events.APIGatewayV2HTTPResponse
 	if err == nil {
