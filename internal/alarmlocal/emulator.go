@@ -318,7 +318,8 @@ func (e *Emulator) timeScale(a provision.AlarmDef) float64 {
 	return float64(a.Period) / e.o.Period.Seconds()
 }
 
-// statistic reads a metric published to moto over the last local period.
+// statistic reads a metric published to moto (e.g. the processor's
+// heartbeat, namespace Homeregion/Processor) over the last template period.
 func (e *Emulator) statistic(ctx context.Context, a provision.AlarmDef, now time.Time) (float64, bool, error) {
 	stat := a.Statistic
 	if stat == "" {
@@ -328,10 +329,16 @@ func (e *Emulator) statistic(ctx context.Context, a provision.AlarmDef, now time
 	for _, k := range sortedKeys(a.Dimensions) {
 		dims = append(dims, cwtypes.Dimension{Name: aws.String(k), Value: aws.String(a.Dimensions[k])})
 	}
+	// Look back one template period (metrics such as a heartbeat are
+	// published at real-time intervals), or one local period when shorter.
+	window := e.o.Period
+	if p := time.Duration(a.Period) * time.Second; p > window {
+		window = p
+	}
 	out, err := e.o.CloudWatch.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
 		Namespace: aws.String(a.Namespace), MetricName: aws.String(a.MetricName), Dimensions: dims,
-		StartTime: aws.Time(now.Add(-e.o.Period)), EndTime: aws.Time(now.Add(time.Second)),
-		Period: aws.Int32(int32(max(1, int(e.o.Period.Seconds())+1))), Statistics: []cwtypes.Statistic{cwtypes.Statistic(stat)},
+		StartTime: aws.Time(now.Add(-window)), EndTime: aws.Time(now.Add(time.Second)),
+		Period: aws.Int32(int32(window/time.Second) + 1), Statistics: []cwtypes.Statistic{cwtypes.Statistic(stat)},
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("metric %s/%s: %w", a.Namespace, a.MetricName, err)

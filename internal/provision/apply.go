@@ -327,6 +327,8 @@ type regionRun struct {
 	absent  map[string]bool
 	byID    map[string]Resource
 	out     *Region
+	// dryRun evaluates without creating anything: every resource is a placeholder.
+	dryRun bool
 }
 
 func (a *applier) region(ctx context.Context, region string) (*Region, error) {
@@ -371,7 +373,7 @@ func (rr *regionRun) attr(id, at string) (any, error) {
 		if rr.absent[id] {
 			return nil, fmt.Errorf("resource %s is not created in %s (condition %s is false)", id, rr.region, r.Condition)
 		}
-		if supported(r.Type) {
+		if supported(r.Type) && !rr.dryRun {
 			return nil, fmt.Errorf("resource %s referenced before it was created", id)
 		}
 		if rr.ev.busy["res:"+id] {
@@ -716,4 +718,59 @@ func sortedIDs(m map[string]Created) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// FunctionEnv evaluates, without creating anything, the environment of every
+// function the definitions give region: parameters, conditions and mappings
+// resolve exactly as in Apply; references to resources resolve to
+// placeholders (so only values such as STANDBY_TASKS or BACKLOG_PER_TASK are
+// meaningful). Tools such as cmd/demo use it to learn the alarm actions'
+// settings.
+func FunctionEnv(defs *Definitions, opts Options, region string) (map[string]Function, error) {
+	if defs == nil {
+		return nil, errors.New("provision: no definitions")
+	}
+	if opts.RegistryRegion == "" {
+		opts.RegistryRegion = region
+	}
+	if opts.StackName == "" {
+		opts.StackName = DefaultStackName
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = DefaultAccountID
+	}
+	a := &applier{defs: defs, opts: opts, primary: map[string]string{}}
+	params, err := a.params(region)
+	if err != nil {
+		return nil, err
+	}
+	rr := &regionRun{applier: a, region: region, dryRun: true,
+		created: map[string]Created{}, absent: map[string]bool{}, byID: map[string]Resource{},
+		out: &Region{Region: region, Functions: map[string]Function{}, Resources: map[string]Created{}}}
+	for _, r := range defs.Resources {
+		rr.byID[r.LogicalID] = r
+	}
+	rr.ev = &evaluator{defs: defs, region: region, account: opts.AccountID, stack: opts.StackName,
+		params: params, conds: map[string]bool{}, busy: map[string]bool{}, attr: rr.attr}
+	for _, r := range defs.Resources {
+		if r.Type != "AWS::Serverless::Function" && r.Type != "AWS::Lambda::Function" {
+			continue
+		}
+		if r.Condition != "" {
+			on, err := rr.ev.condition(r.Condition)
+			if err != nil {
+				return nil, err
+			}
+			if !on {
+				continue
+			}
+		}
+		if _, err := rr.attr(r.LogicalID, ""); err != nil {
+			return nil, err
+		}
+		if err := rr.function(r); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.LogicalID, err)
+		}
+	}
+	return rr.out.Functions, nil
 }
