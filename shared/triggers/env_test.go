@@ -1,0 +1,56 @@
+package triggers
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseEnv(t *testing.T) {
+	good := map[string]string{
+		"AWS_REGION":      "eu-central-1",
+		"RESIDENCY_TABLE": "homeregion-registry",
+		"REGISTRY_REGION": "eu-west-1",
+		"PII_KEY_ID":      "arn:aws:kms:eu-central-1:123456789012:key/mrk-1234abcd",
+		"LOG_LEVEL":       "DEBUG",
+	}
+	tests := []struct {
+		name    string
+		change  map[string]string
+		wantErr string
+	}{
+		{name: "valid"},
+		{name: "alias key", change: map[string]string{"PII_KEY_ID": "alias/homeregion-pii"}},
+		{name: "no region", change: map[string]string{"AWS_REGION": ""}, wantErr: "AWS_REGION is not set"},
+		{name: "bad region", change: map[string]string{"AWS_REGION": "Frankfurt"}, wantErr: `AWS_REGION "Frankfurt" is not an AWS region name`},
+		{name: "no table", change: map[string]string{"RESIDENCY_TABLE": " "}, wantErr: "RESIDENCY_TABLE is not set"},
+		{name: "bad table", change: map[string]string{"RESIDENCY_TABLE": "a/b"}, wantErr: "RESIDENCY_TABLE \"a/b\" is not a DynamoDB table name"},
+		{name: "no registry region", change: map[string]string{"REGISTRY_REGION": ""}, wantErr: "REGISTRY_REGION is not set"},
+		{name: "bad registry region", change: map[string]string{"REGISTRY_REGION": "eu-west"}, wantErr: "REGISTRY_REGION \"eu-west\" is not an AWS region name"},
+		{name: "no key", change: map[string]string{"PII_KEY_ID": ""}, wantErr: "PII_KEY_ID is not set"},
+		{name: "key with spaces", change: map[string]string{"PII_KEY_ID": "alias/a b"}, wantErr: "PII_KEY_ID contains white space"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range good {
+				env[k] = v
+			}
+			for k, v := range tt.change {
+				env[k] = v
+			}
+			e, err := ParseEnv(func(k string) string { return env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseEnv error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseEnv: %v", err)
+			}
+			if e.Region != env["AWS_REGION"] || e.Table != env["RESIDENCY_TABLE"] || e.RegistryRegion != "eu-west-1" || e.PIIKeyID != env["PII_KEY_ID"] || e.LogLevel != "DEBUG" {
+				t.Errorf("ParseEnv = %+v", e)
+			}
+		})
+	}
+}
