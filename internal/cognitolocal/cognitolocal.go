@@ -67,6 +67,13 @@ type Config struct {
 	PreSignUp, PreAuthentication Trigger
 	// Users reads and confirms users in moto.
 	Users Users
+	// PasswordPolicy is the pool's policy; Cognito checks it before the
+	// pre sign-up trigger runs (nil: moto checks it, after the trigger).
+	PasswordPolicy *ciptypes.PasswordPolicyType
+	// PreventUserExistenceErrors is the app client's setting: when set, a
+	// sign-in of an unknown user runs the pre authentication trigger with
+	// userNotFound and fails with Cognito's generic NotAuthorizedException.
+	PreventUserExistenceErrors bool
 	// HTTPClient forwards calls to Upstream; nil means a client with a 30 s timeout.
 	HTTPClient *http.Client
 	// TriggerTimeout bounds a trigger invocation; 0 means DefaultTriggerTimeout.
@@ -193,6 +200,7 @@ func attrMapOrNil(as []attribute) map[string]string {
 type signUpInput struct {
 	ClientID       string            `json:"ClientId"`
 	Username       string            `json:"Username"`
+	Password       string            `json:"Password"`
 	UserAttributes []attribute       `json:"UserAttributes"`
 	ValidationData []attribute       `json:"ValidationData"`
 	ClientMetadata map[string]string `json:"ClientMetadata"`
@@ -202,6 +210,9 @@ func (e *Endpoint) signUp(r *http.Request, body []byte) (*reply, error) {
 	var in signUpInput
 	if err := json.Unmarshal(body, &in); err != nil || e.cfg.PreSignUp == nil || !slices.Contains(e.cfg.ClientIDs, in.ClientID) {
 		return e.forward(r, body) // moto validates malformed input; other pools have no triggers here
+	}
+	if err := checkPassword(e.cfg.PasswordPolicy, in.Password); err != nil {
+		return nil, err
 	}
 	ev := events.CognitoEventUserPoolsPreSignup{
 		CognitoEventUserPoolsHeader: e.header("PreSignUp_SignUp", in.ClientID, uuid.NewString()),
@@ -317,8 +328,21 @@ func (e *Endpoint) initiateAuth(r *http.Request, op string, body []byte) (*reply
 	})
 	var notFound *ciptypes.UserNotFoundException
 	if errors.As(err, &notFound) {
-		// Cognito does not run the trigger for an unknown user (PreventUserExistenceErrors off): moto answers.
-		return e.forward(r, body)
+		if !e.cfg.PreventUserExistenceErrors {
+			// Cognito does not run the trigger for an unknown user: moto answers.
+			return e.forward(r, body)
+		}
+		ev := events.CognitoEventUserPoolsPreAuthentication{
+			CognitoEventUserPoolsHeader: e.header("PreAuthentication_Authentication", in.ClientID, username),
+			Request: events.CognitoEventUserPoolsPreAuthenticationRequest{
+				UserAttributes: map[string]string{}, ValidationData: in.ClientMetadata, UserNotFound: true,
+			},
+		}
+		var out events.CognitoEventUserPoolsPreAuthentication
+		if err := e.invoke(r.Context(), "PreAuthentication", e.cfg.PreAuthentication, ev, &out); err != nil {
+			return nil, err
+		}
+		return nil, &apiError{http.StatusBadRequest, "NotAuthorizedException", "Incorrect username or password."}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up user before pre authentication: %w", err)
@@ -380,6 +404,33 @@ func (e *Endpoint) invoke(ctx context.Context, name string, t Trigger, event, ou
 	}
 	return nil
 }
+
+// checkPassword applies the pool's password policy with Cognito's messages.
+func checkPassword(p *ciptypes.PasswordPolicyType, pw string) error {
+	if p == nil {
+		return nil
+	}
+	fail := func(why string) error {
+		return &apiError{http.StatusBadRequest, "InvalidPasswordException", "Password did not conform with policy: " + why}
+	}
+	has := func(f func(rune) bool) bool { return strings.IndexFunc(pw, f) >= 0 }
+	switch {
+	case len([]rune(pw)) < int(aws.ToInt32(p.MinimumLength)):
+		return fail("Password not long enough")
+	case p.RequireUppercase && !has(func(c rune) bool { return c >= 'A' && c <= 'Z' }):
+		return fail("Password must have uppercase characters")
+	case p.RequireLowercase && !has(func(c rune) bool { return c >= 'a' && c <= 'z' }):
+		return fail("Password must have lowercase characters")
+	case p.RequireNumbers && !has(func(c rune) bool { return c >= '0' && c <= '9' }):
+		return fail("Password must have numeric characters")
+	case p.RequireSymbols && !has(func(c rune) bool { return strings.ContainsRune(passwordSymbols, c) }):
+		return fail("Password must have symbol characters")
+	}
+	return nil
+}
+
+// passwordSymbols are the characters Cognito counts as symbols.
+const passwordSymbols = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- "
 
 // hopByHop are headers a proxy must not forward.
 var hopByHop = map[string]bool{

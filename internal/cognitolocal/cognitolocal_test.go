@@ -101,6 +101,8 @@ type setup struct {
 	url       string
 	presignup cognitolocal.Trigger
 	preauth   cognitolocal.Trigger
+	policy    *ciptypes.PasswordPolicyType
+	prevent   bool
 }
 
 func start(t *testing.T, s *setup) {
@@ -116,6 +118,7 @@ func start(t *testing.T, s *setup) {
 	ep, err := cognitolocal.New(cognitolocal.Config{
 		Region: "eu-west-1", UserPoolID: pool, ClientIDs: []string{client}, Upstream: up.URL,
 		PreSignUp: s.presignup, PreAuthentication: s.preauth, Users: s.users,
+		PasswordPolicy: s.policy, PreventUserExistenceErrors: s.prevent,
 		TriggerTimeout: 200 * time.Millisecond,
 	})
 	if err != nil {
@@ -372,5 +375,71 @@ func TestNewRejectsIncompleteConfig(t *testing.T) {
 				t.Fatal("New succeeded")
 			}
 		})
+	}
+}
+
+func TestPasswordPolicyCheckedBeforeTrigger(t *testing.T) {
+	policy := &ciptypes.PasswordPolicyType{MinimumLength: aws.Int32(12), RequireUppercase: true, RequireLowercase: true, RequireNumbers: true, RequireSymbols: true}
+	tests := []struct {
+		password, want string
+	}{
+		{"Sh0rt!", "Password did not conform with policy: Password not long enough"},
+		{"lowercase-only-1", "Password did not conform with policy: Password must have uppercase characters"},
+		{"UPPERCASE-ONLY-1", "Password did not conform with policy: Password must have lowercase characters"},
+		{"No-Numbers-Here", "Password did not conform with policy: Password must have numeric characters"},
+		{"NoSymbols12345", "Password did not conform with policy: Password must have symbol characters"},
+		{"Correct-Horse-1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.password, func(t *testing.T) {
+			calls := 0
+			s := &setup{policy: policy, presignup: func(_ context.Context, p []byte) ([]byte, error) { calls++; return p, nil }}
+			start(t, s)
+			in := signUpInput(client)
+			in.Password = aws.String(tt.password)
+			_, err := s.client.SignUp(context.Background(), in)
+			if tt.want == "" {
+				if err != nil || calls != 1 || len(s.moto.calls()) != 1 {
+					t.Fatalf("err %v, trigger calls %d, moto calls %v", err, calls, s.moto.calls())
+				}
+				return
+			}
+			var ipe *ciptypes.InvalidPasswordException
+			if !errors.As(err, &ipe) || ipe.ErrorMessage() != tt.want {
+				t.Fatalf("err = %v, want InvalidPasswordException %q", err, tt.want)
+			}
+			if calls != 0 || len(s.moto.calls()) != 0 {
+				t.Errorf("trigger calls %d, moto calls %v: want none", calls, s.moto.calls())
+			}
+		})
+	}
+}
+
+func TestPreventUserExistenceErrors(t *testing.T) {
+	var got events.CognitoEventUserPoolsPreAuthentication
+	s := &setup{
+		prevent: true,
+		users: &fakeUsers{getUser: func(*cip.AdminGetUserInput) (*cip.AdminGetUserOutput, error) {
+			return nil, &ciptypes.UserNotFoundException{Message: aws.String("User does not exist.")}
+		}},
+		preauth: func(_ context.Context, p []byte) ([]byte, error) {
+			if err := json.Unmarshal(p, &got); err != nil {
+				return nil, err
+			}
+			return p, nil
+		},
+	}
+	start(t, s)
+	_, err := s.client.InitiateAuth(context.Background(), &cip.InitiateAuthInput{ClientId: aws.String(client), AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": "nobody@example.com", "PASSWORD": "x"}})
+	var nae *ciptypes.NotAuthorizedException
+	if !errors.As(err, &nae) || nae.ErrorMessage() != "Incorrect username or password." {
+		t.Fatalf("err = %v, want NotAuthorizedException", err)
+	}
+	if !got.Request.UserNotFound || got.TriggerSource != "PreAuthentication_Authentication" {
+		t.Errorf("trigger event = %+v, want userNotFound", got)
+	}
+	if c := s.moto.calls(); len(c) != 0 {
+		t.Errorf("moto calls %v, want none", c)
 	}
 }
