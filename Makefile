@@ -31,6 +31,11 @@ test: ## unit + integration tests (each test package starts its own moto_server)
 	  echo "PROCESSOR_TEST_POSTGRES_DSN=$$dsn"; \
 	  PROCESSOR_TEST_POSTGRES_DSN=$$dsn $(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory demo
+
+.PHONY: demo
+demo: ## the whole story, scripted, against the running `make run` stack (or one it starts and stops)
+	$(GO) run ./cmd/demo
 
 .PHONY: test-short
 test-short: ## unit tests only, no moto_server
