@@ -457,3 +457,13 @@ func Payload(a provision.AlarmDef, region, account string, from, to alarm.State,
 	}
 	return ev
 }
+
+// FromLambda adapts an in-process Lambda invoke function, such as
+// lambda.NewHandler(h.Handle).Invoke, to an Invoker (the response is dropped;
+// an error fails the delivery, as a failed asynchronous invocation would).
+func FromLambda(invoke func(ctx context.Context, payload []byte) ([]byte, error)) Invoker {
+	return func(ctx context.Context, payload []byte) error {
+		_, err := invoke(ctx, payload)
+		return err
+	}
+}
