@@ -1,0 +1,455 @@
+package triggers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/identity"
+	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/shared/registry"
+)
+
+func TestMain(m *testing.M) { mototest.Main(m) }
+
+const registryRegion = "eu-west-1"
+
+// regions are the three regions of the integration tests: the registry
+// region, another EU region and a US region.
+var regions = []string{registryRegion, "eu-central-1", "us-east-1"}
+
+// countryFor is a country each region's zone serves.
+func countryFor(region string) string {
+	if strings.HasPrefix(region, "us-") {
+		return "US"
+	}
+	return "DE"
+}
+
+// counted counts the DynamoDB round trips of one region's handlers.
+type counted struct {
+	db registry.DynamoDBAPI
+	n  *atomic.Int64
+}
+
+func (c counted) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.n.Add(1)
+	return c.db.GetItem(ctx, in, o...)
+}
+
+func (c counted) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.n.Add(1)
+	return c.db.PutItem(ctx, in, o...)
+}
+
+// world is the three-region system on moto: a registry table in each region
+// (moto does not replicate global tables), a multi-Region HMAC key in the
+// registry region replicated to the others, and both triggers per region.
+type world struct {
+	srv     *mototest.Server
+	table   string
+	db      map[string]*dynamodb.Client
+	calls   map[string]*atomic.Int64 // per region: DynamoDB round trips of its handlers
+	signUp  map[string]*PreSignUp
+	signIn  map[string]*PreAuth
+	keys    map[string]*identity.Keys
+	log     *bytes.Buffer
+	logMu   *sync.Mutex
+	version string
+}
+
+type syncWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+var tableSeq atomic.Int64
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	srv := mototest.Require(t)
+	ctx := context.Background()
+	w := &world{
+		srv:    srv,
+		table:  fmt.Sprintf("registry-%d-%d", time.Now().UnixNano()%1e9, tableSeq.Add(1)),
+		db:     map[string]*dynamodb.Client{},
+		calls:  map[string]*atomic.Int64{},
+		signUp: map[string]*PreSignUp{},
+		signIn: map[string]*PreAuth{},
+		keys:   map[string]*identity.Keys{},
+		log:    &bytes.Buffer{},
+		logMu:  &sync.Mutex{},
+	}
+	for _, r := range regions {
+		w.db[r] = dynamodb.NewFromConfig(srv.Config(r))
+		if err := registry.CreateTable(ctx, w.db[r], w.table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	primary := kms.NewFromConfig(srv.Config(registryRegion))
+	key, err := primary.CreateKey(ctx, &kms.CreateKeyInput{
+		MultiRegion: aws.Bool(true),
+		KeySpec:     kmstypes.KeySpecHmac256,
+		KeyUsage:    kmstypes.KeyUsageTypeGenerateVerifyMac,
+	})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	keyID := aws.ToString(key.KeyMetadata.KeyId)
+	for _, r := range regions[1:] {
+		if _, err := primary.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(keyID), ReplicaRegion: aws.String(r)}); err != nil {
+			t.Fatalf("ReplicateKey to %s: %v", r, err)
+		}
+	}
+	p := policy(t)
+	w.version = p.Version()
+	log := logging.New(syncWriter{w.logMu, w.log}, "DEBUG")
+	for _, r := range regions {
+		w.calls[r] = &atomic.Int64{}
+		local := counted{w.db[r], w.calls[r]}
+		home := counted{w.db[registryRegion], w.calls[r]}
+		reg := registry.New(w.table, r, registryRegion, local, home, p.Version())
+		w.keys[r] = identity.New(kms.NewFromConfig(srv.Config(r)), keyID)
+		w.signUp[r] = &PreSignUp{Region: r, Policy: p, Keys: w.keys[r], Registry: reg, Log: log}
+		w.signIn[r] = &PreAuth{Region: r, Policy: p, Keys: w.keys[r], Registry: reg, Log: log}
+	}
+	return w
+}
+
+func (w *world) doSignUp(t *testing.T, region, email, country string) error {
+	t.Helper()
+	ev := events.CognitoEventUserPoolsPreSignup{}
+	ev.TriggerSource = SourceSignUp
+	ev.Region = region
+	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrRegion: region, AttrCountry: country}
+	out, err := w.signUp[region].Handle(context.Background(), ev)
+	if out.Response.AutoConfirmUser || out.Response.AutoVerifyEmail {
+		t.Errorf("sign-up in %s auto-confirms", region)
+	}
+	return err
+}
+
+func (w *world) doSignIn(region, email string) error {
+	ev := events.CognitoEventUserPoolsPreAuthentication{}
+	ev.TriggerSource = SourceAuthentication
+	ev.Region = region
+	ev.Request.UserAttributes = map[string]string{AttrEmail: email}
+	_, err := w.signIn[region].Handle(context.Background(), ev)
+	return err
+}
+
+func wantAllowed(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s: refused: %v", what, err)
+	}
+}
+
+func wantRefused(t *testing.T, what string, err error, mention string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: allowed, want refused naming %s", what, mention)
+		return
+	}
+	if !strings.Contains(err.Error(), mention) {
+		t.Errorf("%s: error %q does not name %s", what, err, mention)
+	}
+}
+
+func (w *world) resetCalls() {
+	for _, c := range w.calls {
+		c.Store(0)
+	}
+}
+
+func TestIntegrationSignUpAndSignIn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const email = "Jane.Doe@Example.com"
+
+	// Both regions derive the same identity key from the replicated key.
+	a, err := w.keys["eu-central-1"].Key(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range regions {
+		b, err := w.keys[r].Key(context.Background(), email)
+		if err != nil || a != b {
+			t.Fatalf("identity key in %s = %q, %v; want %q", r, b, err, a)
+		}
+	}
+
+	w.resetCalls()
+	wantAllowed(t, "first sign-up in eu-central-1", w.doSignUp(t, "eu-central-1", email, "DE"))
+	if n := w.calls["eu-central-1"].Load(); n != 1 {
+		t.Errorf("sign-up made %d DynamoDB round trips, want 1", n)
+	}
+	wantAllowed(t, "same-region retry", w.doSignUp(t, "eu-central-1", email, "DE"))
+	for _, variant := range []string{"jane.doe@example.com", "  JANE.DOE@EXAMPLE.COM ", "Jane.Doe@example.COM\t"} {
+		wantRefused(t, "sign-up in eu-west-1 of "+variant, w.doSignUp(t, "eu-west-1", variant, "DE"), "already registered in eu-central-1")
+		wantRefused(t, "sign-up in us-east-1 of "+variant, w.doSignUp(t, "us-east-1", variant, "US"), "eu-central-1")
+		wantAllowed(t, "same-region sign-up of "+variant, w.doSignUp(t, "eu-central-1", variant, "DE"))
+	}
+	wantAllowed(t, "another e-mail in eu-west-1", w.doSignUp(t, "eu-west-1", "jane.doe+other@example.com", "DE"))
+
+	// Only the registry region holds the claims (moto does not replicate):
+	// eu-central-1's replica misses, so this is the replication-lag case.
+	w.resetCalls()
+	wantAllowed(t, "sign-in at home during replication lag", w.doSignIn("eu-central-1", " jane.DOE@example.com"))
+	if n := w.calls["eu-central-1"].Load(); n != 2 {
+		t.Errorf("sign-in on a replica miss made %d round trips, want 2", n)
+	}
+	wantRefused(t, "sign-in in the registry region", w.doSignIn("eu-west-1", email), "home region is eu-central-1")
+	wantRefused(t, "sign-in in us-east-1 during lag", w.doSignIn("us-east-1", email), "home region is eu-central-1")
+
+	// Replicate the claims by hand: a warm sign-in is one local read.
+	replicate(t, w, "eu-central-1")
+	replicate(t, w, "us-east-1")
+	w.resetCalls()
+	wantAllowed(t, "sign-in at home, replicated", w.doSignIn("eu-central-1", email))
+	if n := w.calls["eu-central-1"].Load(); n != 1 {
+		t.Errorf("warm sign-in made %d DynamoDB round trips, want 1", n)
+	}
+	wantRefused(t, "sign-in in us-east-1, replicated", w.doSignIn("us-east-1", email), "eu-central-1")
+	if n := w.calls["us-east-1"].Load(); n != 1 {
+		t.Errorf("refused sign-in made %d round trips, want 1", n)
+	}
+
+	// The registry holds HMACs, never the e-mail.
+	items := scanRaw(t, w, registryRegion)
+	if len(items) != 2 {
+		t.Fatalf("registry has %d items, want 2", len(items))
+	}
+	for _, it := range items {
+		if len(it) != 4 {
+			t.Errorf("item has %d attributes, want idKey, homeRegion, createdAt, policyVersion: %v", len(it), it)
+		}
+		for k, v := range it {
+			if strings.Contains(strings.ToLower(v), "jane") || strings.Contains(v, "@") {
+				t.Errorf("registry attribute %s = %q holds the e-mail", k, v)
+			}
+		}
+		if it[registry.AttrPolicyVersion] != w.version {
+			t.Errorf("policy version %q, want %q", it[registry.AttrPolicyVersion], w.version)
+		}
+	}
+
+	// Nothing above logged the e-mail.
+	w.logMu.Lock()
+	logs := strings.ToLower(w.log.String())
+	w.logMu.Unlock()
+	if strings.Contains(logs, "jane") || strings.Contains(logs, "example.com") {
+		t.Errorf("log contains the e-mail:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"outcome":"refuse"`) || !strings.Contains(logs, `"outcome":"allow"`) {
+		t.Errorf("log lacks the outcomes:\n%s", logs)
+	}
+}
+
+// scanRaw returns region's registry items as attribute name -> string value.
+func scanRaw(t *testing.T, w *world, region string) []map[string]string {
+	t.Helper()
+	out, err := w.db[region].Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(w.table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]string
+	for _, it := range out.Items {
+		m := map[string]string{}
+		for k, v := range it {
+			m[k] = fmt.Sprintf("%v", v)
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				m[k] = s.Value
+			}
+		}
+		items = append(items, m)
+	}
+	return items
+}
+
+// replicate copies every claim of the registry region into region's table,
+// as global-table replication would.
+func replicate(t *testing.T, w *world, region string) {
+	t.Helper()
+	out, err := w.db[registryRegion].Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(w.table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range out.Items {
+		if _, err := w.db[region].PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestIntegrationLegacyAdoption(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const legacy = "old.timer@example.org"
+	wantAllowed(t, "legacy user's first sign-in in us-east-1", w.doSignIn("us-east-1", legacy))
+	items := scanRaw(t, w, registryRegion)
+	if len(items) != 1 || items[0][registry.AttrHomeRegion] != "us-east-1" {
+		t.Fatalf("after adoption the registry holds %v, want one us-east-1 claim", items)
+	}
+	wantAllowed(t, "second sign-in in us-east-1", w.doSignIn("us-east-1", legacy))
+	wantRefused(t, "legacy user's sign-in in eu-central-1", w.doSignIn("eu-central-1", legacy), "us-east-1")
+	wantRefused(t, "sign-up elsewhere of the adopted e-mail", w.doSignUp(t, "eu-west-1", legacy, "DE"), "already registered in us-east-1")
+
+	// Race: a legacy user signing in concurrently in three regions is
+	// adopted by exactly one.
+	const racer = "racing.legacy@example.org"
+	wins := race(t, 30, func(i int) (string, error) {
+		r := regions[i%len(regions)]
+		return r, w.doSignIn(r, racer)
+	})
+	if len(wins) != 1 {
+		t.Fatalf("legacy adoption race: regions that allowed = %v, want exactly one", wins)
+	}
+}
+
+// race runs n calls concurrently and returns the regions whose calls were
+// allowed; it fails the test when a region has both outcomes or a refusal
+// does not name the winner.
+func race(t *testing.T, n int, call func(i int) (string, error)) map[string]int {
+	t.Helper()
+	type result struct {
+		region string
+		err    error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := call(i)
+			results[i] = result{r, err}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wins := map[string]int{}
+	for _, r := range results {
+		if r.err == nil {
+			wins[r.region]++
+		}
+	}
+	var winner string
+	for r := range wins {
+		winner = r
+	}
+	for _, r := range results {
+		switch {
+		case r.err != nil && r.region == winner:
+			t.Errorf("call in the winning region %s refused: %v", winner, r.err)
+		case r.err != nil && !strings.Contains(r.err.Error(), winner):
+			t.Errorf("refusal in %s does not name the winner %s: %v", r.region, winner, r.err)
+		}
+	}
+	return wins
+}
+
+func TestIntegrationConcurrentSignUps(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	variants := []string{"Race@Example.com", "race@example.com", " RACE@EXAMPLE.COM ", "race@Example.Com"}
+	const n = 60
+	wins := race(t, n, func(i int) (string, error) {
+		r := regions[i%len(regions)]
+		return r, w.doSignUp(t, r, variants[i%len(variants)], countryFor(r))
+	})
+	if len(wins) != 1 {
+		t.Fatalf("regions whose sign-ups were allowed: %v, want exactly one", wins)
+	}
+	for r, k := range wins {
+		if k != n/len(regions) {
+			t.Errorf("winner %s allowed %d of its %d sign-ups, want all (same-region retries)", r, k, n/len(regions))
+		}
+	}
+	if items := scanRaw(t, w, registryRegion); len(items) != 1 {
+		t.Errorf("registry has %d claims, want 1", len(items))
+	}
+}
+
+// TestIntegrationRegistryBlackHole points the registry clients, built like
+// production (awsconfig.Load with SDKOptions' bounded retries), at an endpoint
+// that accepts connections and never answers: both triggers deny with the
+// short message before Cognito's 5 s trigger limit.
+func TestIntegrationRegistryBlackHole(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	bh := mototest.BlackHole(t)
+	ctx := context.Background()
+	cfg, err := awsconfig.Load(ctx, "eu-central-1", SDKOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BaseEndpoint = aws.String(bh)
+	local := dynamodb.NewFromConfig(cfg)
+	home := dynamodb.NewFromConfig(awsconfig.ForRegion(cfg, registryRegion))
+	reg := registry.New(w.table, "eu-central-1", registryRegion, local, home, w.version)
+	keys := w.keys["eu-central-1"]
+	if err := keys.Warm(ctx); err != nil { // K was derived at cold start, from moto
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	su := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
+	pa := &PreAuth{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
+
+	const cognitoLimit = 5 * time.Second
+	type outcome struct {
+		name    string
+		err     error
+		elapsed time.Duration
+		want    string
+	}
+	results := make(chan outcome, 2)
+	go func() {
+		ev := events.CognitoEventUserPoolsPreSignup{}
+		ev.TriggerSource = SourceSignUp
+		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrRegion: "eu-central-1", AttrCountry: "DE"}
+		start := time.Now()
+		_, err := su.Handle(ctx, ev)
+		results <- outcome{"PreSignUp", err, time.Since(start), SignUpUnavailable}
+	}()
+	go func() {
+		ev := events.CognitoEventUserPoolsPreAuthentication{}
+		ev.TriggerSource = SourceAuthentication
+		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com"}
+		start := time.Now()
+		_, err := pa.Handle(ctx, ev)
+		results <- outcome{"PreAuth", err, time.Since(start), SignInUnavailable}
+	}()
+	for range 2 {
+		o := <-results
+		if o.err == nil || o.err.Error() != o.want {
+			t.Errorf("%s with a black-hole registry = %v, want %q", o.name, o.err, o.want)
+		}
+		if o.elapsed >= cognitoLimit {
+			t.Errorf("%s answered after %s, past Cognito's %s trigger limit", o.name, o.elapsed, cognitoLimit)
+		}
+		t.Logf("%s denied after %s", o.name, o.elapsed.Round(time.Millisecond))
+	}
+}
