@@ -50,7 +50,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	hash, err := requestHash(order)
+	hash, err := requestHash(key, order)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -147,16 +147,22 @@ func (h *Handler) accepted(id string) events.APIGatewayV2HTTPResponse {
 	return resp
 }
 
-// requestHash is the hex SHA-256 of the order's canonical JSON (struct field
-// order, no insignificant whitespace): equal orders hash alike however the
-// client formatted them.
-func requestHash(o orders.Order) (string, error) {
+// requestHash is the hex SHA-256 of the Idempotency-Key and the order's
+// canonical JSON (struct field order, no insignificant whitespace): equal
+// orders hash alike however the client formatted them. The key (which the
+// table never stores in clear) salts the hash, so the hash of an order's
+// address cannot be confirmed by hashing guessed addresses.
+func requestHash(key string, o orders.Order) (string, error) {
 	canonical, err := json.Marshal(o)
 	if err != nil {
 		return "", fmt.Errorf("encode order: %w", err)
 	}
-	sum := sha256.Sum256(canonical)
-	return hex.EncodeToString(sum[:]), nil
+	h := sha256.New()
+	h.Write([]byte(key))
+	h.Write([]byte{'\n'})
+	h.Write(canonical)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])), nil
 }
 
 // idempotencyKey returns the request's valid Idempotency-Key.

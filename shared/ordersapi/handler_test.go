@@ -499,7 +499,7 @@ func TestInFlightAndAbandoned(t *testing.T) {
 	rec := IdemRecord{Key: IdempotencyKey(testOwner, "key-1"), Owner: testOwner, OrderID: "crashed", State: IdemInFlight,
 		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	o, _ := orders.DecodeOrder([]byte(validBody))
-	rec.RequestHash, _ = requestHash(o)
+	rec.RequestHash, _ = requestHash("key-1", o)
 	if err := h.Store.Begin(context.Background(), rec, OrderRecord{ID: "crashed", Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
