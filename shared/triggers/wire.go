@@ -25,9 +25,6 @@ var SDKOptions = awsconfig.Options{
 	ResponseHeaderTimeout: time.Second,
 }
 
-// WarmTimeout bounds the KMS key derivation during a cold start.
-const WarmTimeout = 3 * time.Second
-
 // Deps are the dependencies both handlers share, built once per process.
 type Deps struct {
 	Policy   *residency.Policy
@@ -36,9 +33,11 @@ type Deps struct {
 }
 
 // NewDeps builds the SDK clients from cfg (its Region is e.Region) and the
-// registry and key adapters around them, then derives the identity key K so
-// the first invocation makes no KMS call. A failed derivation is logged, not
-// fatal: the first invocation retries it within its budget.
+// registry and key adapters around them. It makes no network call: the cold
+// start stays close to a hello-world bootstrap's. The identity key K is
+// derived by the first invocation (one KMS GenerateMac, inside that
+// invocation's budget) and kept for the life of the process; a failed
+// derivation denies that invocation and is retried by the next one.
 func NewDeps(ctx context.Context, cfg aws.Config, e Env, log *slog.Logger) (Deps, error) {
 	p, err := residency.Default()
 	if err != nil {
@@ -54,10 +53,8 @@ func NewDeps(ctx context.Context, cfg aws.Config, e Env, log *slog.Logger) (Deps
 		Keys:     identity.New(kms.NewFromConfig(cfg), e.PIIKeyID),
 		Registry: registry.New(e.Table, cfg.Region, e.RegistryRegion, local, home, p.Version()),
 	}
-	wctx, cancel := context.WithTimeout(ctx, WarmTimeout)
-	defer cancel()
-	if err := d.Keys.Warm(wctx); err != nil {
-		log.WarnContext(ctx, "identity key not derived at cold start; retrying on first use", slog.String("error", err.Error()))
-	}
+	log.DebugContext(ctx, "residency dependencies built",
+		slog.String("region", cfg.Region), slog.String("registryRegion", e.RegistryRegion),
+		slog.String("policyVersion", p.Version()))
 	return d, nil
 }
