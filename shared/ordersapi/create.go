@@ -71,6 +71,9 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	var taken *KeyTakenError
 	switch {
 	case err == nil:
+	case errors.As(err, &taken) && taken.Existing.Token == rec.Token:
+		// Our own write, committed on an attempt whose answer was lost and
+		// then retried by the SDK: the records are ours, carry on.
 	case errors.As(err, &taken):
 		ex := taken.Existing
 		switch {

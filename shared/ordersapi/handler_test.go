@@ -548,6 +548,22 @@ func TestStoreFailures(t *testing.T) {
 	}
 }
 
+// A Begin whose first attempt committed but whose answer was lost finds its
+// own record on the SDK's retry: that is success, not a conflict.
+func TestBeginRetriedAfterLostAnswer(t *testing.T) {
+	st := &fakeStore{
+		BeginFn: func(_ context.Context, rec IdemRecord, _ OrderRecord) error {
+			return &KeyTakenError{Existing: rec}
+		},
+		CompleteFn: func(context.Context, string, string) error { return nil },
+	}
+	q := &fakeQueue{}
+	resp, _ := newHandler(st, q).Handle(context.Background(), postReq(validBody))
+	if resp.StatusCode != 202 || q.count() != 1 {
+		t.Fatalf("status %d (%s), %d messages", resp.StatusCode, resp.Body, q.count())
+	}
+}
+
 // The happy path makes exactly these store calls: Begin, then Complete after
 // the send. A failed Complete still answers 202 (the message is queued).
 func TestCreateCalls(t *testing.T) {
