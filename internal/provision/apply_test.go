@@ -53,7 +53,11 @@ func TestApplyFixture(t *testing.T) {
 				if err != nil {
 					t.Fatalf("table %s: %v", tbl, err)
 				}
-				if k := aws.ToString(out.Table.KeySchema[0].AttributeName); k != "pk" {
+				want := "pk"
+				if tbl == r.RegistryTable {
+					want = "idKey"
+				}
+				if k := aws.ToString(out.Table.KeySchema[0].AttributeName); k != want {
 					t.Errorf("table %s key %s", tbl, k)
 				}
 			}
