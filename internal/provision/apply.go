@@ -329,6 +329,8 @@ type regionRun struct {
 	out     *Region
 	// dryRun evaluates without creating anything: every resource is a placeholder.
 	dryRun bool
+	// replica is the multi-Region key's replica in this region, once made.
+	replica *Created
 }
 
 func (a *applier) region(ctx context.Context, region string) (*Region, error) {

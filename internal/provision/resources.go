@@ -208,13 +208,18 @@ func (rr *regionRun) replicate(ctx context.Context, logicalID string) (Created, 
 	if arn == "" {
 		return Created{}, fmt.Errorf("no multi-Region primary key in %s to replicate (is the registry region provisioned?)", rr.opts.RegistryRegion)
 	}
+	if rr.replica != nil { // PiiKey and PiiReplicaKey name the same replica
+		return *rr.replica, nil
+	}
 	// The primary lives in the registry region: call ReplicateKey there.
 	src := newClients(rr.base, rr.opts.Endpoint, rr.opts.RegistryRegion)
 	out, err := src.kms.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(arn), ReplicaRegion: aws.String(rr.region)})
 	if err != nil {
 		return Created{}, fmt.Errorf("replicate key to %s: %w", rr.region, err)
 	}
-	return keyCreated(out.ReplicaKeyMetadata), nil
+	c := keyCreated(out.ReplicaKeyMetadata)
+	rr.replica = &c
+	return c, nil
 }
 
 func (rr *regionRun) replicaKey(ctx context.Context, r Resource, p map[string]any) (Created, error) {
