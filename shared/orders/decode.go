@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"unicode"
@@ -81,52 +80,109 @@ func DecodeOrder(body []byte) (Order, error) {
 	if !utf8.Valid(body) {
 		return Order{}, invalid(CodeInvalidJSON, "", "request body is not valid UTF-8")
 	}
-	d := &decoder{dec: json.NewDecoder(bytes.NewReader(body))}
-	d.dec.UseNumber()
+	if !json.Valid(body) {
+		// One complete value followed by more is trailing data; anything
+		// else is malformed.
+		var first json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if err := dec.Decode(&first); err == nil {
+			return Order{}, invalid(CodeTrailingData, "", "request body must hold exactly one JSON object")
+		} else if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+			return Order{}, invalid(CodeInvalidJSON, "", "request body is not valid JSON (offset %d)", se.Offset)
+		}
+		return Order{}, invalid(CodeInvalidJSON, "", "request body is not valid JSON")
+	}
+	// From here on the body is one syntactically valid JSON value: the
+	// scanner below only checks shapes, names and values.
+	d := &decoder{b: body}
 	var o Order
 	if err := d.order(&o); err != nil {
 		return Order{}, err
 	}
-	if _, err := d.dec.Token(); err != io.EOF {
-		return Order{}, invalid(CodeTrailingData, "", "request body must hold exactly one JSON object")
-	}
 	return o, nil
 }
 
-type decoder struct{ dec *json.Decoder }
+// decoder walks a body already known to be valid JSON.
+type decoder struct {
+	b []byte
+	i int
+}
 
-// token reads the next token; syntax errors become INVALID_JSON.
-func (d *decoder) token() (json.Token, error) {
-	t, err := d.dec.Token()
-	if err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, invalid(CodeInvalidJSON, "", "request body is not valid JSON (offset %d)", se.Offset)
+func (d *decoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
 		}
-		return nil, invalid(CodeInvalidJSON, "", "request body is not valid JSON")
 	}
-	return t, nil
+}
+
+// peek returns the first byte of the next value (after whitespace).
+func (d *decoder) peek() byte {
+	d.ws()
+	return d.b[d.i]
+}
+
+// str reads a string token, unescaping only when it has escapes.
+func (d *decoder) readString() (string, error) {
+	start := d.i // at '"'
+	d.i++
+	escaped := false
+	for d.b[d.i] != '"' {
+		if d.b[d.i] == '\\' {
+			escaped = true
+			d.i++
+		}
+		d.i++
+	}
+	d.i++
+	if !escaped {
+		return string(d.b[start+1 : d.i-1]), nil
+	}
+	var v string
+	if err := json.Unmarshal(d.b[start:d.i], &v); err != nil {
+		return "", invalid(CodeInvalidJSON, "", "request body is not valid JSON")
+	}
+	return v, nil
+}
+
+// skipNumber reads a number token and returns its text.
+func (d *decoder) readNumber() []byte {
+	start := d.i
+	for d.i < len(d.b) {
+		switch c := d.b[d.i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			d.i++
+		default:
+			return d.b[start:d.i]
+		}
+	}
+	return d.b[start:d.i]
 }
 
 // object reads one JSON object, calling field for each member after checking
-// the name is allowed and not repeated. field must consume the value.
-func (d *decoder) object(path string, allowed []string, field func(name, path string) error) (seen uint32, err error) {
-	t, err := d.token()
-	if err != nil {
-		return 0, err
-	}
-	if t != json.Delim('{') {
+// the name is allowed and not repeated; field consumes the value. Paths are
+// built only for errors.
+func (d *decoder) object(path string, allowed []string, field func(name string) error) (seen uint32, err error) {
+	if d.peek() != '{' {
 		if path == "" {
 			return 0, invalid(CodeInvalidType, "", "request body must be a JSON object")
 		}
 		return 0, invalid(CodeInvalidType, path, "must be a JSON object")
 	}
-	for d.dec.More() {
-		t, err := d.token()
+	d.i++
+	if d.peek() == '}' {
+		d.i++
+		return 0, nil
+	}
+	for {
+		d.ws()
+		name, err := d.readString()
 		if err != nil {
 			return 0, err
 		}
-		name, _ := t.(string)
 		idx := -1
 		for i, a := range allowed {
 			if a == name {
@@ -134,40 +190,44 @@ func (d *decoder) object(path string, allowed []string, field func(name, path st
 				break
 			}
 		}
-		fp := join(path, name)
 		if idx < 0 {
+			fp := join(path, name)
 			return 0, &ValidationError{Code: CodeUnknownField, Field: clip(fp, 128),
 				Message: fmt.Sprintf("unknown field %s (allowed: %s)", strconv.Quote(clip(name, 64)), strings.Join(allowed, ", "))}
 		}
 		if seen&(1<<idx) != 0 {
-			return 0, invalid(CodeDuplicateField, fp, "appears more than once")
+			return 0, invalid(CodeDuplicateField, join(path, name), "appears more than once")
 		}
 		seen |= 1 << idx
-		if err := field(name, fp); err != nil {
+		d.ws()
+		d.i++ // ':'
+		d.ws()
+		if err := field(allowed[idx]); err != nil {
 			return 0, err
 		}
+		if d.peek() == '}' {
+			d.i++
+			return seen, nil
+		}
+		d.i++ // ','
 	}
-	if _, err := d.token(); err != nil { // the closing '}'
-		return 0, err
-	}
-	return seen, nil
 }
 
 func (d *decoder) order(o *Order) error {
 	allowed := []string{"items", "deliveryAddress", "note"}
-	seen, err := d.object("", allowed, func(name, path string) error {
+	seen, err := d.object("", allowed, func(name string) error {
 		switch name {
 		case "items":
-			return d.items(path, &o.Items)
+			return d.items(name, &o.Items)
 		case "deliveryAddress":
-			return d.address(path, &o.DeliveryAddress)
+			return d.address(name, &o.DeliveryAddress)
 		default: // note
-			s, null, err := d.str(path, true)
+			s, null, err := d.str(name, true)
 			if err != nil || null {
 				return err
 			}
 			if utf8.RuneCountInString(s) > MaxNoteLen {
-				return invalid(CodeNoteTooLong, path, "must be at most %d characters", MaxNoteLen)
+				return invalid(CodeNoteTooLong, name, "must be at most %d characters", MaxNoteLen)
 			}
 			o.Note = s
 			return nil
@@ -185,34 +245,38 @@ func (d *decoder) order(o *Order) error {
 	return nil
 }
 
+func itemPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
 func (d *decoder) items(path string, out *[]Item) error {
-	t, err := d.token()
-	if err != nil {
-		return err
-	}
-	if t != json.Delim('[') {
+	if d.peek() != '[' {
 		return invalid(CodeInvalidType, path, "must be an array")
 	}
+	d.i++
 	items := make([]Item, 0, 4)
-	for d.dec.More() {
+	if d.peek() == ']' {
+		d.i++
+		return invalid(CodeInvalidItems, path, "must have %d to %d entries", MinItems, MaxItems)
+	}
+	itemFields := []string{"sku", "quantity"}
+	for {
 		if len(items) == MaxItems {
 			return invalid(CodeInvalidItems, path, "must have %d to %d entries", MinItems, MaxItems)
 		}
-		ip := path + "[" + strconv.Itoa(len(items)) + "]"
+		n := len(items)
 		var it Item
-		seen, err := d.object(ip, []string{"sku", "quantity"}, func(name, fp string) error {
+		seen, err := d.object(itemPath(path, n), itemFields, func(name string) error {
 			if name == "sku" {
-				s, _, err := d.str(fp, false)
+				s, _, err := d.str(itemPath(path, n)+".sku", false)
 				if err != nil {
 					return err
 				}
 				if !validSKU(s) {
-					return invalid(CodeInvalidSKU, fp, "must be 1 to %d characters of A-Z, 0-9 and -", MaxSKULen)
+					return invalid(CodeInvalidSKU, itemPath(path, n)+".sku", "must be 1 to %d characters of A-Z, 0-9 and -", MaxSKULen)
 				}
 				it.SKU = s
 				return nil
 			}
-			q, err := d.quantity(fp)
+			q, err := d.quantity(path, n)
 			it.Quantity = q
 			return err
 		})
@@ -220,50 +284,50 @@ func (d *decoder) items(path string, out *[]Item) error {
 			return err
 		}
 		if seen&1 == 0 {
-			return invalid(CodeMissingField, ip+".sku", "is required")
+			return invalid(CodeMissingField, itemPath(path, n)+".sku", "is required")
 		}
 		if seen&2 == 0 {
-			return invalid(CodeMissingField, ip+".quantity", "is required")
+			return invalid(CodeMissingField, itemPath(path, n)+".quantity", "is required")
 		}
 		items = append(items, it)
+		if d.peek() == ']' {
+			d.i++
+			*out = items
+			return nil
+		}
+		d.i++ // ','
 	}
-	if _, err := d.token(); err != nil { // the closing ']'
-		return err
-	}
-	if len(items) < MinItems {
-		return invalid(CodeInvalidItems, path, "must have %d to %d entries", MinItems, MaxItems)
-	}
-	*out = items
-	return nil
 }
 
-func (d *decoder) quantity(path string) (int, error) {
-	t, err := d.token()
-	if err != nil {
-		return 0, err
+func (d *decoder) quantity(path string, n int) (int, error) {
+	c := d.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		return 0, invalid(CodeInvalidType, itemPath(path, n)+".quantity", "must be a number")
 	}
-	n, ok := t.(json.Number)
-	if !ok {
-		return 0, invalid(CodeInvalidType, path, "must be a number")
+	num := d.readNumber()
+	q, ok := 0, len(num) <= 4 // at most "1000"; rejects fractions, exponents, signs
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			ok = false
+			break
+		}
+		q = q*10 + int(c-'0')
 	}
-	q, err := strconv.Atoi(string(n)) // rejects fractions and exponents
-	if err != nil || q < MinQuantity || q > MaxQuantity {
-		return 0, invalid(CodeInvalidQuantity, path, "must be an integer from %d to %d", MinQuantity, MaxQuantity)
+	if !ok || q < MinQuantity || q > MaxQuantity {
+		return 0, invalid(CodeInvalidQuantity, itemPath(path, n)+".quantity", "must be an integer from %d to %d", MinQuantity, MaxQuantity)
 	}
 	return q, nil
 }
 
 // str reads a string value; null is accepted (null=true) only when optional.
 func (d *decoder) str(path string, optional bool) (s string, null bool, err error) {
-	t, err := d.token()
-	if err != nil {
-		return "", false, err
-	}
-	switch v := t.(type) {
-	case string:
-		return v, false, nil
-	case nil:
+	switch d.peek() {
+	case '"':
+		s, err := d.readString()
+		return s, false, err
+	case 'n':
 		if optional {
+			d.i += len("null")
 			return "", true, nil
 		}
 	}
@@ -274,8 +338,9 @@ func (d *decoder) str(path string, optional bool) (s string, null bool, err erro
 var addressFields = []string{"name", "line1", "line2", "city", "postalCode", "country"}
 
 func (d *decoder) address(path string, a *Address) error {
-	seen, err := d.object(path, addressFields, func(name, fp string) error {
-		s, null, err := d.str(fp, name == "line2")
+	seen, err := d.object(path, addressFields, func(name string) error {
+		fp := func() string { return path + "." + name }
+		s, null, err := d.str(path+"."+name, name == "line2")
 		if err != nil || null {
 			return err
 		}
@@ -292,7 +357,7 @@ func (d *decoder) address(path string, a *Address) error {
 			a.PostalCode, err = text(fp, s, MaxPostalCodeLn, true)
 		case "country":
 			if !ValidCountry(s) {
-				return invalid(CodeInvalidCountry, fp, "must be an ISO 3166-1 alpha-2 code such as DE")
+				return invalid(CodeInvalidCountry, fp(), "must be an ISO 3166-1 alpha-2 code such as DE")
 			}
 			a.Country = s
 		}
@@ -311,16 +376,16 @@ func (d *decoder) address(path string, a *Address) error {
 
 // text validates a free-text address field: at most max characters, no
 // control characters, and not blank when required.
-func text(path, s string, max int, required bool) (string, error) {
+func text(path func() string, s string, max int, required bool) (string, error) {
 	if required && strings.TrimSpace(s) == "" {
-		return "", invalid(CodeInvalidAddress, path, "must not be blank")
+		return "", invalid(CodeInvalidAddress, path(), "must not be blank")
 	}
 	if utf8.RuneCountInString(s) > max {
-		return "", invalid(CodeInvalidAddress, path, "must be at most %d characters", max)
+		return "", invalid(CodeInvalidAddress, path(), "must be at most %d characters", max)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return "", invalid(CodeInvalidAddress, path, "must not contain control characters")
+			return "", invalid(CodeInvalidAddress, path(), "must not contain control characters")
 		}
 	}
 	return s, nil

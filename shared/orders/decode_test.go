@@ -29,6 +29,11 @@ func TestDecodeOrderValid(t *testing.T) {
 			DeliveryAddress: Address{Name: "Zoë", Line1: "rue 1", City: "Paris", PostalCode: "75001", Country: "FR"},
 			Note:            "ring twice",
 		}},
+		{"escapes and whitespace everywhere", " {\t\"\\u0069tems\" : [ { \"sku\" : \"A\\u002dB\" , \"quantity\" : 7 } ] ,\r\n \"deliveryAddress\":" + validAddr + ", \"note\" : \"tab\\there \\\"q\\\" \\ud83d\\ude00\" } ", Order{
+			Items:           []Item{{SKU: "A-B", Quantity: 7}},
+			DeliveryAddress: Address{Name: "Ada Lovelace", Line1: "1 Main St", City: "Berlin", PostalCode: "10115", Country: "DE"},
+			Note:            "tab\there \"q\" \U0001F600",
+		}},
 		{"note of 500 characters", body(`[{"sku":"A","quantity":1}]`, validAddr, `,"note":"`+strings.Repeat("é", 500)+`"`), Order{
 			Items:           []Item{{SKU: "A", Quantity: 1}},
 			DeliveryAddress: Address{Name: "Ada Lovelace", Line1: "1 Main St", City: "Berlin", PostalCode: "10115", Country: "DE"},
@@ -90,6 +95,19 @@ func TestDecodeOrderInvalid(t *testing.T) {
 		{"address line1 too long", body(item, `{"name":"a","line1":"`+strings.Repeat("b", 201)+`","city":"c","postalCode":"d","country":"DE"}`, ""), CodeInvalidAddress, "deliveryAddress.line1"},
 		{"country lower", body(item, `{"name":"a","line1":"b","city":"c","postalCode":"d","country":"de"}`, ""), CodeInvalidCountry, "deliveryAddress.country"},
 		{"country unassigned", body(item, `{"name":"a","line1":"b","city":"c","postalCode":"d","country":"XX"}`, ""), CodeInvalidCountry, "deliveryAddress.country"},
+		{"empty object", `{}`, CodeMissingField, "items"},
+		{"empty item", body(`[{}]`, validAddr, ""), CodeMissingField, "items[0].sku"},
+		{"nested array item", body(`[[1]]`, validAddr, ""), CodeInvalidType, "items[0]"},
+		{"second item bad", body(`[{"sku":"A","quantity":1},{"sku":"B","quantity":-0}]`, validAddr, ""), CodeInvalidQuantity, "items[1].quantity"},
+		{"quantity 1000.0", body(`[{"sku":"A","quantity":1000.0}]`, validAddr, ""), CodeInvalidQuantity, "items[0].quantity"},
+		{"quantity leading zero", body(`[{"sku":"A","quantity":01}]`, validAddr, ""), CodeInvalidJSON, ""},
+		{"quantity true", body(`[{"sku":"A","quantity":true}]`, validAddr, ""), CodeInvalidType, "items[0].quantity"},
+		{"sku null", body(`[{"sku":null,"quantity":1}]`, validAddr, ""), CodeInvalidType, "items[0].sku"},
+		{"note object", body(item, validAddr, `,"note":{"a":1}`), CodeInvalidType, "note"},
+		{"escaped unknown key", body(item, validAddr, `,"\u006fwner":"x"`), CodeUnknownField, "owner"},
+		{"escaped duplicate key", body(item, validAddr, `,"note":"a","\u006eote":"b"`), CodeDuplicateField, "note"},
+		{"escaped control char in value", body(item, `{"name":"a\nb","line1":"b","city":"c","postalCode":"d","country":"DE"}`, ""), CodeInvalidAddress, "deliveryAddress.name"},
+		{"unterminated string", `{"note":"abc}`, CodeInvalidJSON, ""},
 		{"country null", body(item, `{"name":"a","line1":"b","city":"c","postalCode":"d","country":null}`, ""), CodeInvalidType, "deliveryAddress.country"},
 	}
 	for _, tt := range tests {
