@@ -1,0 +1,104 @@
+package residency
+
+import (
+	"errors"
+	"testing"
+)
+
+// FuzzParse checks, for any policy file, that Parse never panics, that every
+// refusal wraps ErrInvalid, and that every accepted policy keeps the residency
+// invariants: each zone has at least one well-formed region, no region and no
+// country belongs to two zones, countries are valid ISO codes, and SameZone
+// agrees with the zone lookups.
+func FuzzParse(f *testing.F) {
+	f.Add(defaultPolicy)
+	for _, s := range []string{
+		`{"version":"1","zones":{"eu":{"regions":["eu-west-1"],"countries":["DE"]}}}`,
+		`{"version":"1","zones":{"eu":{"regions":[],"countries":["DE"]}}}`,
+		`{"version":"1","zones":{"eu":{"regions":["EU-WEST-1"],"countries":["DE"]}}}`,
+		`{"version":"1","zones":{"a":{"regions":["eu-west-1"],"countries":["DE"]},"b":{"regions":["us-east-1"],"countries":["DE"]}}}`,
+		`{"version":"1","zones":{"a":{"regions":["eu-west-1"],"countries":["DE"]},"b":{"regions":["eu-west-1"],"countries":["US"]}}}`,
+		`{"version":"1","zones":{"eu":{"regions":["eu-west-1"],"countries":["XX"]}}}`,
+		`{"version":"","zones":{}}`,
+		`{"version":"1","zones":{"eu":{"regions":["eu-west-1"],"countries":["DE"]}},"extra":1}`,
+		`{}`, ``, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("refusal %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		zones := p.Zones()
+		if len(zones) == 0 {
+			t.Fatal("accepted a policy without zones")
+		}
+		seen := map[string]string{}
+		for _, z := range zones {
+			regions := p.RegionsOf(z)
+			if len(regions) == 0 {
+				t.Fatalf("accepted empty zone %q", z)
+			}
+			for _, r := range regions {
+				if !ValidRegion(r) {
+					t.Fatalf("accepted region %q", r)
+				}
+				if other, dup := seen[r]; dup {
+					t.Fatalf("region %s in zones %s and %s", r, other, z)
+				}
+				seen[r] = z
+				if got, ok := p.ZoneOfRegion(r); !ok || got != z {
+					t.Fatalf("ZoneOfRegion(%s) = %q, %v; want %s", r, got, ok, z)
+				}
+				if !p.SameZone(r, r) {
+					t.Fatalf("SameZone(%s, %s) is false", r, r)
+				}
+			}
+		}
+		for r1, z1 := range seen {
+			for r2, z2 := range seen {
+				if p.SameZone(r1, r2) != (z1 == z2) {
+					t.Fatalf("SameZone(%s, %s) disagrees with zones %s, %s", r1, r2, z1, z2)
+				}
+			}
+		}
+		if p.Version() == "" {
+			t.Fatal("accepted a policy without a version")
+		}
+	})
+}
+
+// FuzzLookup checks the shipped policy's lookups on any input: a country is
+// served only when it is a valid code, by a zone that has regions, and an
+// unknown region is never in a zone.
+func FuzzLookup(f *testing.F) {
+	for _, s := range [][2]string{{"DE", "eu-west-1"}, {"US", "us-east-1"}, {"AE", "me-central-1"}, {"GB", "eu-west-2"}, {"de", "EU-WEST-1"}, {"", ""}, {"XX", "mars-north-1"}} {
+		f.Add(s[0], s[1])
+	}
+	p, err := Default()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, country, region string) {
+		if z, ok := p.ZoneOfCountry(country); ok {
+			if !ValidCountry(country) {
+				t.Fatalf("invalid country %q served by %s", country, z)
+			}
+			if len(p.RegionsOf(z)) == 0 {
+				t.Fatalf("country %s served by empty zone %s", country, z)
+			}
+		}
+		if z, ok := p.ZoneOfRegion(region); ok && !ValidRegion(region) {
+			t.Fatalf("malformed region %q in zone %s", region, z)
+		}
+		if p.SameZone(region, region) {
+			if _, ok := p.ZoneOfRegion(region); !ok {
+				t.Fatalf("SameZone(%q, %q) for a region outside every zone", region, region)
+			}
+		}
+	})
+}
