@@ -115,3 +115,32 @@ func TestEmulatorAgainstMoto(t *testing.T) {
 		t.Errorf("manual reason = %q", got[1].Reason)
 	}
 }
+
+// A metric published to moto (the processor's heartbeat) is read back over
+// the template's period; a site that published nothing has no datapoint.
+func TestStatisticFromMoto(t *testing.T) {
+	srv := mototest.Require(t)
+	ctx := context.Background()
+	cfg := srv.Config("eu-west-1")
+	cw := cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol)
+	if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Homeregion/Processor"),
+		MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("Heartbeat"), Value: aws.Float64(1), Timestamp: aws.Time(time.Now()),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("Site"), Value: aws.String("stat-site")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Region: &provision.Region{Region: "eu-west-1"}, CloudWatch: cw, SQS: sqs.NewFromConfig(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		site string
+		ok   bool
+	}{{"stat-site", true}, {"silent-site", false}} {
+		a := provision.AlarmDef{Name: "hb", Namespace: "Homeregion/Processor", MetricName: "Heartbeat", Statistic: "Sum", Period: 60,
+			Dimensions: map[string]string{"Site": tt.site}}
+		v, ok, err := e.sample(ctx, a, time.Now())
+		if err != nil || ok != tt.ok || (ok && v != 1) {
+			t.Errorf("%s: sample = %v, %v, %v; want ok=%v value 1", tt.site, v, ok, err, tt.ok)
+		}
+	}
+}
