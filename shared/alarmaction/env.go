@@ -1,0 +1,104 @@
+package alarmaction
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseEnv reads a Config from the environment variables of DESIGN.md's
+// configuration table through getenv: ACTION, AWS_REGION, CONTROL_TABLE and
+// the variables of the chosen action (failover: HEALTH_CHECK_ID,
+// SECONDARY_REGION, FAILBACK, HOLD_DOWN_SECONDS; promote: STANDBY_ECS_CLUSTER,
+// STANDBY_ECS_SERVICE, STANDBY_TASKS; scale: QUEUE_URL, ECS_CLUSTER,
+// ECS_SERVICE, BACKLOG_PER_TASK, MIN_TASKS, MAX_TASKS and the optional
+// COOLDOWN_SECONDS). The error names the first missing or malformed variable.
+// The result still needs Validate (New calls it), which adds the residency
+// zone check.
+func ParseEnv(getenv func(string) string) (Config, error) {
+	p := envParser{getenv: getenv}
+	c := Config{
+		Action:       Action(strings.TrimSpace(getenv("ACTION"))),
+		Region:       getenv("AWS_REGION"),
+		ControlTable: getenv("CONTROL_TABLE"),
+	}
+	if c.Action == "" {
+		return Config{}, configErr("ACTION is not set (failover, promote or scale)")
+	}
+	switch c.Action {
+	case ActionFailover:
+		c.HealthCheckID = p.required("HEALTH_CHECK_ID")
+		c.SecondaryRegion = p.required("SECONDARY_REGION")
+		c.Failback = Failback(p.required("FAILBACK"))
+		if c.Failback == FailbackManual && getenv("HOLD_DOWN_SECONDS") == "" {
+			break
+		}
+		c.HoldDown = p.seconds("HOLD_DOWN_SECONDS", true)
+	case ActionPromote:
+		c.StandbyCluster = p.required("STANDBY_ECS_CLUSTER")
+		c.StandbyService = p.required("STANDBY_ECS_SERVICE")
+		c.StandbyTasks = p.integer("STANDBY_TASKS", true)
+	case ActionScale:
+		c.QueueURL = p.required("QUEUE_URL")
+		c.Cluster = p.required("ECS_CLUSTER")
+		c.Service = p.required("ECS_SERVICE")
+		c.BacklogPerTask = p.integer("BACKLOG_PER_TASK", true)
+		c.MinTasks = p.integer("MIN_TASKS", true)
+		c.MaxTasks = p.integer("MAX_TASKS", true)
+		c.Cooldown = p.seconds("COOLDOWN_SECONDS", false)
+	default:
+		return Config{}, configErr("ACTION %q is not failover, promote or scale", c.Action)
+	}
+	if p.err != nil {
+		return Config{}, p.err
+	}
+	return c, nil
+}
+
+// envParser keeps the first error.
+type envParser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *envParser) required(name string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" && p.err == nil {
+		p.err = configErr("%s is not set", name)
+	}
+	return v
+}
+
+func (p *envParser) integer(name string, required bool) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		if required && p.err == nil {
+			p.err = configErr("%s is not set", name)
+		}
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if (err != nil || n < 0) && p.err == nil {
+		p.err = configErr("%s %q is not a non-negative integer", name, v)
+	}
+	return n
+}
+
+func (p *envParser) seconds(name string, required bool) time.Duration {
+	n := p.integer(name, required)
+	return time.Duration(n) * time.Second
+}
+
+// String describes c without secrets (there are none): for one cold-start log line.
+func (c Config) String() string {
+	switch c.Action {
+	case ActionFailover:
+		return fmt.Sprintf("failover health check %s -> %s, failback %s, hold-down %s", c.HealthCheckID, c.SecondaryRegion, c.Failback, c.HoldDown)
+	case ActionPromote:
+		return fmt.Sprintf("promote %s/%s to %d tasks", c.StandbyCluster, c.StandbyService, c.StandbyTasks)
+	case ActionScale:
+		return fmt.Sprintf("scale %s/%s: %d per task, %d..%d tasks, cooldown %s", c.Cluster, c.Service, c.BacklogPerTask, c.MinTasks, c.MaxTasks, c.cooldown())
+	}
+	return "action " + string(c.Action)
+}
