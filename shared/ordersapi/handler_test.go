@@ -644,3 +644,21 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// The handler keeps answerReserve before the invocation's deadline: the AWS
+// calls get a context that ends that much earlier, so a slow dependency is a
+// 503 answer, not a Lambda timeout.
+func TestDeadlineReserve(t *testing.T) {
+	dl := time.Now().Add(5 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	defer cancel()
+	st := &fakeStore{BeginFn: func(ctx context.Context, _ IdemRecord, _ OrderRecord) error {
+		got, ok := ctx.Deadline()
+		if !ok || !got.Equal(dl.Add(-answerReserve)) {
+			t.Errorf("store deadline %v (set %v), want %v", got, ok, dl.Add(-answerReserve))
+		}
+		return fmt.Errorf("%w: %w", ErrUnavailable, context.DeadlineExceeded)
+	}}
+	resp, _ := newHandler(st, &fakeQueue{}).Handle(ctx, postReq(validBody))
+	checkError(t, resp, 503, "SERVICE_UNAVAILABLE")
+}
