@@ -32,7 +32,7 @@ type acceptedBody struct {
 // Happy path: Store.Begin (one TransactWriteItems: the in-flight idempotency
 // record and the ACCEPTED order record, both conditional), Queue.Send, then
 // Store.Complete (one UpdateItem) so that a replay can tell "sent" from
-// "abandoned before sending" (see the package README section in the report).
+// "abandoned before sending" (see the package documentation).
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	owner, err := h.caller(req)
 	if err != nil {

@@ -7,6 +7,29 @@
 // Idempotency-Key) with conditional writes and enqueues each accepted order
 // exactly once per key as an orders.Envelope. See DESIGN.md, "Orders API
 // contract".
+//
+// # Idempotency and the third call
+//
+// A POST makes three AWS calls on the happy path: Store.Begin (one
+// TransactWriteItems: an in-flight, leased idempotency record and the
+// ACCEPTED order record), Queue.Send, then Store.Complete (one UpdateItem).
+// The third cannot go without giving up a guarantee: SQS standard queues
+// cannot be asked whether a message was sent, so after Begin a record looks
+// the same whether its invocation sent the message (a replay must answer 202
+// and send nothing) or died before sending (the retry must send, or the order
+// is lost). Only a write after a successful send tells them apart. Without
+// it, an expired record would have to be read either as "sent" (orders lost
+// after a crash) or as "not sent" (a second message for every late replay,
+// and 409 instead of 202 for early ones).
+//
+// Failure handling: a failed send releases the lease and answers 503 with
+// Retry-After; the retry takes the record over (same order id and createdAt)
+// and sends once. A record whose invocation died is taken over once its lease
+// (DefaultLease) has passed. A failed Complete still answers 202 (the message
+// is queued); a replay after the lease then re-sends the same order id, which
+// the processor drops as a duplicate. An ambiguous send (timeout after SQS
+// accepted it) can likewise produce a duplicate with the same order id: SQS
+// standard queues are at-least-once anyway, and consumers dedupe on orderId.
 package ordersapi
 
 import (
