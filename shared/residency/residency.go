@@ -18,8 +18,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -50,14 +50,54 @@ type zone struct {
 // ErrInvalid is wrapped by every validation error Parse returns.
 var ErrInvalid = errors.New("invalid residency policy")
 
-var (
-	zoneName   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-)
+// validZoneName reports whether s matches ^[a-z][a-z0-9-]{0,31}$.
+func validZoneName(s string) bool {
+	if len(s) == 0 || len(s) > 32 || !lower(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !lower(c) && !digit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) bool { return 'a' <= c && c <= 'z' }
+func digit(c byte) bool { return '0' <= c && c <= '9' }
 
 // ValidRegion reports whether s is shaped like an AWS region name
-// (e.g. eu-west-1, us-gov-west-1).
-func ValidRegion(s string) bool { return regionName.MatchString(s) }
+// (e.g. eu-west-1, us-gov-west-1): ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$.
+// (Checked by hand rather than with a regexp: no work at cold start.)
+func ValidRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 {
+		return false
+	}
+	if p := parts[0]; len(p) != 2 || !lower(p[0]) || !lower(p[1]) {
+		return false
+	}
+	for _, p := range parts[1 : len(parts)-1] {
+		if p == "" {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			if !lower(p[i]) {
+				return false
+			}
+		}
+	}
+	n := parts[len(parts)-1]
+	if len(n) < 1 || len(n) > 2 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if !digit(n[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 var (
 	defaultOnce sync.Once
@@ -102,7 +142,7 @@ func Parse(data []byte) (*Policy, error) {
 	sort.Strings(names) // deterministic error messages
 	for _, name := range names {
 		z := f.Zones[name]
-		if !zoneName.MatchString(name) {
+		if !validZoneName(name) {
 			return nil, fmt.Errorf("%w: zone name %q: want lower-case letters, digits and '-'", ErrInvalid, name)
 		}
 		if len(z.Regions) == 0 {

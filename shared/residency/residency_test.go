@@ -163,3 +163,17 @@ func TestValidCountry(t *testing.T) {
 		})
 	}
 }
+
+func TestValidRegion(t *testing.T) {
+	for s, want := range map[string]bool{
+		"eu-west-1": true, "us-gov-west-1": true, "ap-southeast-10": true, "me-central-1": true,
+		"": false, "eu": false, "eu-west": false, "eu-west-": false, "eu--1": false, "eu-west-123": false,
+		"EU-west-1": false, "e-west-1": false, "eur-west-1": false, "eu-west1-1": false, "eu-west-1a": false, "eu_west_1": false,
+	} {
+		t.Run(s, func(t *testing.T) {
+			if got := ValidRegion(s); got != want {
+				t.Errorf("ValidRegion(%q) = %v, want %v", s, got, want)
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package triggers
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/homeregion/homeregion/shared/residency"
@@ -20,7 +19,21 @@ type Env struct {
 	LogLevel       string // LOG_LEVEL (optional)
 }
 
-var tableName = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+// validTableName reports whether s is a DynamoDB table name: 3-255 of
+// A-Z a-z 0-9 _ . - (checked by hand: a regexp with {3,255} compiles to a
+// large program at every cold start).
+func validTableName(s string) bool {
+	if len(s) < 3 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseEnv reads Env through getenv and reports the first missing or
 // malformed variable by name. It does not check that AWS_REGION is in the
@@ -48,7 +61,7 @@ func ParseEnv(getenv func(string) string) (Env, error) {
 		return Env{}, fmt.Errorf("AWS_REGION %q is not an AWS region name", e.Region)
 	case !residency.ValidRegion(e.RegistryRegion):
 		return Env{}, fmt.Errorf("REGISTRY_REGION %q is not an AWS region name", e.RegistryRegion)
-	case !tableName.MatchString(e.Table):
+	case !validTableName(e.Table):
 		return Env{}, fmt.Errorf("RESIDENCY_TABLE %q is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)", e.Table)
 	case strings.ContainsAny(e.PIIKeyID, " \t\r\n"):
 		return Env{}, errors.New("PII_KEY_ID contains white space: want a KMS key id, ARN or alias")
