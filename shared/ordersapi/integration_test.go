@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -368,5 +369,56 @@ func TestIntegrationAbandonedAndExpired(t *testing.T) {
 	// The adapter's claim checks: a stale token cannot complete or release.
 	if err := store.Complete(ctx, rec.Key, "dead"); err == nil {
 		t.Fatal("Complete with a stale token succeeded")
+	}
+}
+
+// countingClient counts the HTTP requests (AWS round trips) SDK clients make.
+type countingClient struct {
+	n  atomic.Int64
+	hc aws.HTTPClient
+}
+
+func (c *countingClient) Do(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.hc.Do(r)
+}
+
+// AWS round trips per request with the real SDK clients, warm: a new order
+// costs 3 (TransactWriteItems, SendMessage, UpdateItem; see the package
+// documentation for why not 2), a replay 1, a GET 1.
+func TestIntegrationRoundTrips(t *testing.T) {
+	e := newEnv(t)
+	cc := &countingClient{hc: http.DefaultClient}
+	cfg := e.cfg.Copy()
+	cfg.HTTPClient = cc
+	h := &Handler{Region: testRegion, Store: NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
+		Queue: NewSQSQueue(sqs.NewFromConfig(cfg), e.queue), Log: logging.Discard()}
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  events.APIGatewayV2HTTPRequest
+		want int64
+	}{
+		{"new order", postReq(validBody, withHeader("idempotency-key", "rt-1")), 3},
+		{"second new order", postReq(validBody, withHeader("idempotency-key", "rt-2")), 3},
+		{"replay", postReq(validBody, withHeader("idempotency-key", "rt-1")), 1},
+		{"bad request", postReq(`{}`, withHeader("idempotency-key", "rt-3")), 0},
+	}
+	var id string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := cc.n.Load()
+			resp, _ := h.Handle(ctx, tt.req)
+			if got := cc.n.Load() - before; got != tt.want {
+				t.Fatalf("%d round trips, want %d (status %d)", got, tt.want, resp.StatusCode)
+			}
+			if resp.StatusCode == 202 && id == "" {
+				id = orderID(t, resp)
+			}
+		})
+	}
+	before := cc.n.Load()
+	if resp, _ := h.Handle(ctx, getReq(id)); resp.StatusCode != 200 || cc.n.Load()-before != 1 {
+		t.Fatalf("GET: status %d, %d round trips", resp.StatusCode, cc.n.Load()-before)
 	}
 }
