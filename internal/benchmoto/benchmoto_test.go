@@ -1,0 +1,342 @@
+package benchmoto
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/homeregion/homeregion/shared/identity"
+	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordersapi"
+	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/processor"
+	"github.com/homeregion/homeregion/shared/processor/processortest"
+	"github.com/homeregion/homeregion/shared/registry"
+	"github.com/homeregion/homeregion/shared/residency"
+	"github.com/homeregion/homeregion/shared/triggers"
+)
+
+func TestMain(m *testing.M) { mototest.Main(m) }
+
+const region = "eu-west-1"
+
+var seq atomic.Int64
+
+func unique(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), seq.Add(1))
+}
+
+func clients(b *testing.B) (aws.Config, *dynamodb.Client, *sqs.Client) {
+	srv := mototest.Require(b)
+	cfg := srv.Config(region)
+	return cfg, dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+}
+
+func registryTable(b *testing.B, db *dynamodb.Client) string {
+	name := unique("registry")
+	if err := registry.CreateTable(context.Background(), db, name); err != nil {
+		b.Fatal(err)
+	}
+	return name
+}
+
+func ordersTable(b *testing.B, db *dynamodb.Client) string {
+	name := unique("orders")
+	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(orders.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(orders.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return name
+}
+
+func queue(b *testing.B, q *sqs.Client) string {
+	out, err := q.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(unique("orders"))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return aws.ToString(out.QueueUrl)
+}
+
+func deps(b *testing.B) (*residency.Policy, *identity.Keys) {
+	p, err := residency.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, err := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p, k
+}
+
+func preSignUpEvent(email string) []byte {
+	ev := events.CognitoEventUserPoolsPreSignup{
+		CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{Version: "1", TriggerSource: triggers.SourceSignUp, Region: region, UserPoolID: region + "_bench", UserName: "u"},
+		Request: events.CognitoEventUserPoolsPreSignupRequest{UserAttributes: map[string]string{
+			"email": email, "custom:region": region, "custom:country": "DE"}},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func preAuthEvent(email string) []byte {
+	ev := events.CognitoEventUserPoolsPreAuthentication{
+		CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{Version: "1", TriggerSource: triggers.SourceAuthentication, Region: region, UserPoolID: region + "_bench", UserName: "u"},
+		Request: events.CognitoEventUserPoolsPreAuthenticationRequest{UserAttributes: map[string]string{
+			"email": email, "custom:region": region, "custom:country": "DE"}},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+// postOrder is a POST /orders event from user sub with idempotency key key.
+func postOrder(sub, key string) []byte {
+	req := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: ordersapi.RouteCreate, RawPath: "/orders",
+		Headers: map[string]string{"content-type": "application/json", "idempotency-key": key},
+		Body:    orderBody,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			Stage: "$default", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/orders"},
+			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
+				Claims: map[string]string{"sub": sub, "custom:region": region}}},
+		},
+	}
+	b, _ := json.Marshal(req)
+	return b
+}
+
+const orderBody = `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Ada Lovelace","line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}`
+
+// pair times handler and raw alternately in one loop, so that load drifting
+// on a shared machine (moto is one Python process) hits both alike, and
+// reports each side's mean and their ratio (the limit is 1.0).
+func pair(b *testing.B, handler, raw func(i int)) {
+	b.Helper()
+	var th, tr time.Duration
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		t0 := time.Now()
+		handler(i)
+		t1 := time.Now()
+		raw(i)
+		th += t1.Sub(t0)
+		tr += time.Since(t1)
+	}
+	b.ReportMetric(float64(th.Nanoseconds())/float64(i), "handler-ns/op")
+	b.ReportMetric(float64(tr.Nanoseconds())/float64(i), "raw-ns/op")
+	b.ReportMetric(float64(th)/float64(tr), "ratio")
+}
+
+// BenchmarkVsRaw compares each handler, invoked through aws-lambda-go's JSON
+// path against moto, with the raw calls it must make (see pair).
+func BenchmarkVsRaw(b *testing.B) {
+	ctx := context.Background()
+	b.Run("PreSignUp", func(b *testing.B) {
+		_, db, _ := clients(b)
+		p, keys := deps(b)
+		table := registryTable(b, db)
+		rawTable := registryTable(b, db)
+		h := lambda.NewHandler(&triggers.PreSignUp{Region: region, Policy: p, Keys: keys,
+			Registry: registry.New(table, region, region, db, db, p.Version()), Log: logging.Discard()})
+		run := unique("u")
+		pair(b, func(i int) {
+			if _, err := h.Invoke(ctx, preSignUpEvent(fmt.Sprintf("%s-%d@example.com", run, i))); err != nil {
+				b.Fatal(err)
+			}
+		}, func(i int) {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String(rawTable),
+				Item: map[string]ddbtypes.AttributeValue{
+					registry.AttrKey: &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("%s-%d", run, i)},
+					"homeRegion":     &ddbtypes.AttributeValueMemberS{Value: region},
+					"createdAt":      &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339Nano)},
+				},
+				ConditionExpression:      aws.String("attribute_not_exists(#k)"),
+				ExpressionAttributeNames: map[string]string{"#k": registry.AttrKey},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+
+	b.Run("PreAuth", func(b *testing.B) {
+		const users = 32
+		_, db, _ := clients(b)
+		p, keys := deps(b)
+		table := registryTable(b, db)
+		reg := registry.New(table, region, region, db, db, p.Version())
+		run := unique("u")
+		evs := make([][]byte, users)
+		ks := make([]string, users)
+		for i := range evs {
+			email := fmt.Sprintf("%s-%d@example.com", run, i)
+			k, err := keys.Key(ctx, email)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := reg.Claim(ctx, k, region); err != nil {
+				b.Fatal(err)
+			}
+			evs[i], ks[i] = preAuthEvent(email), k
+		}
+		h := lambda.NewHandler(&triggers.PreAuth{Region: region, Policy: p, Keys: keys, Registry: reg, Log: logging.Discard()})
+		pair(b, func(i int) {
+			if _, err := h.Invoke(ctx, evs[i%users]); err != nil {
+				b.Fatal(err)
+			}
+		}, func(i int) {
+			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
+				Key: map[string]ddbtypes.AttributeValue{registry.AttrKey: &ddbtypes.AttributeValueMemberS{Value: ks[i%users]}}})
+			if err != nil || out.Item == nil {
+				b.Fatal("get", err)
+			}
+		})
+	})
+
+	b.Run("CreateOrder", func(b *testing.B) {
+		_, db, q := clients(b)
+		h := &ordersapi.Handler{Region: region, Store: ordersapi.NewDynamoStore(db, ordersTable(b, db)),
+			Queue: ordersapi.NewSQSQueue(q, queue(b, q)), Log: logging.Discard()}
+		lh := lambda.NewHandler(h.Handle)
+		rawTable, rawURL := ordersTable(b, db), queue(b, q)
+		env, _ := json.Marshal(orders.Envelope{Version: 1, OrderID: "x", Region: region, Owner: "bench-user", CreatedAt: time.Now(),
+			Order: orders.Order{Items: []orders.Item{{SKU: "AB-12", Quantity: 2}}, DeliveryAddress: orders.Address{Name: "Ada Lovelace", Line1: "1 Main St", City: "Berlin", PostalCode: "10115", Country: "DE"}}})
+		run := unique("key")
+		pair(b, func(i int) {
+			out, err := lh.Invoke(ctx, postOrder("bench-user", fmt.Sprintf("%s-%d", run, i)))
+			if err != nil || !strings.Contains(string(out), `"statusCode":202`) {
+				b.Fatalf("%v %s", err, out)
+			}
+		}, func(i int) {
+			id := fmt.Sprintf("%s-%d", run, i)
+			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(rawTable), Item: map[string]ddbtypes.AttributeValue{
+				orders.AttrPK:     &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)},
+				orders.AttrOwner:  &ddbtypes.AttributeValueMemberS{Value: "bench-user"},
+				orders.AttrStatus: &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
+			}, ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(rawURL), MessageBody: aws.String(string(env)),
+				MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}}}); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+
+	// The processor and the bare loop each drain a batch of queued messages
+	// per iteration; a fresh processor starts once its batch is queued, so
+	// both sides time only the draining. The ratio is per batch.
+	b.Run("Processor", func(b *testing.B) {
+		const batch = 50
+		cfg, _, _ := clients(b)
+		f := processortest.New(b, cfg, 5)
+		rawF := processortest.New(b, cfg, 5)
+		store, err := orderstore.Open(ctx, filepath.Join(b.TempDir(), "site.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		var th, tr time.Duration
+		var total, redeliveries int64
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			n++
+			ids := processortest.IDs(fmt.Sprintf("b%d-%d", seq.Add(1), n), batch)
+			rawIDs := processortest.IDs(fmt.Sprintf("r%d-%d", seq.Add(1), n), batch)
+			f.Records(b, ids)
+			if err := f.Send(ctx, ids); err != nil {
+				b.Fatal(err)
+			}
+			if err := rawF.Send(ctx, rawIDs); err != nil {
+				b.Fatal(err)
+			}
+			total += batch
+			p, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "bench",
+				Concurrency: 16, WaitTime: time.Second, VisibilityTimeout: 30 * time.Second, DrainTimeout: 5 * time.Second},
+				processor.Deps{SQS: f.SQS, DynamoDB: f.DynamoDB, Store: store})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			t0 := time.Now()
+			go func() { done <- p.Run(rctx) }()
+			for p.Stats().Inserted < batch {
+				time.Sleep(time.Millisecond)
+			}
+			t1 := time.Now()
+			cancel()
+			<-done
+			redeliveries += p.Stats().Duplicates
+			t2 := time.Now()
+			drain(b, rawF.SQS, rawF.QueueURL, batch, 2, 16)
+			th += t1.Sub(t0)
+			tr += time.Since(t2)
+		}
+		b.ReportMetric(float64(th.Nanoseconds())/float64(total), "handler-ns/msg")
+		b.ReportMetric(float64(tr.Nanoseconds())/float64(total), "raw-ns/msg")
+		b.ReportMetric(float64(th)/float64(tr), "ratio")
+		b.ReportMetric(float64(redeliveries), "redeliveries")
+	})
+}
+
+// drain receives and deletes n messages with pollers concurrent long polls
+// and up to workers concurrent DeleteMessage calls (the processor's defaults:
+// 2 pollers, 16 workers), not waiting for the deletes before the next
+// receive: the least work a consumer can do, pipelined like the processor.
+func drain(b *testing.B, q *sqs.Client, url string, n, pollers, workers int) {
+	sem := make(chan struct{}, workers)
+	var received atomic.Int64
+	var wg, dwg sync.WaitGroup
+	for range pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for received.Load() < int64(n) {
+				out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 30})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				received.Add(int64(len(out.Messages)))
+				for _, m := range out.Messages {
+					dwg.Add(1)
+					sem <- struct{}{}
+					go func() {
+						defer func() { <-sem; dwg.Done() }()
+						if _, err := q.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+							b.Error(err)
+						}
+					}()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	dwg.Wait()
+}
