@@ -79,13 +79,13 @@ func (h *PreAuth) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPre
 		return ev, nil
 	case errors.As(err, &ref):
 		log.InfoContext(ctx, "sign-in refused", append(attrs, slog.String("outcome", "refuse"), slog.String("reason", ref.reason))...)
-		return ev, errors.New(ref.msg)
+		return ev, userMessage(ref.msg)
 	case errors.As(err, &inv):
 		log.WarnContext(ctx, "malformed event", append(attrs, slog.String("outcome", "error"), slog.String("error", inv.what))...)
-		return ev, errors.New(inv.what)
+		return ev, userMessage(inv.what)
 	default:
 		log.ErrorContext(ctx, "sign-in failed", append(attrs, slog.String("outcome", "unavailable"), slog.String("error", err.Error()))...)
-		return ev, errors.New(SignInUnavailable)
+		return ev, userMessage(SignInUnavailable)
 	}
 }
 

@@ -91,13 +91,13 @@ func (h *PreSignUp) Handle(ctx context.Context, ev events.CognitoEventUserPoolsP
 		return ev, nil
 	case errors.As(err, &ref):
 		log.InfoContext(ctx, "sign-up refused", append(attrs, slog.String("outcome", "refuse"), slog.String("reason", ref.reason))...)
-		return ev, errors.New(ref.msg)
+		return ev, userMessage(ref.msg)
 	case errors.As(err, &inv):
 		log.WarnContext(ctx, "malformed event", append(attrs, slog.String("outcome", "error"), slog.String("error", inv.what))...)
-		return ev, errors.New(inv.what)
+		return ev, userMessage(inv.what)
 	default:
 		log.ErrorContext(ctx, "sign-up failed", append(attrs, slog.String("outcome", "unavailable"), slog.String("error", err.Error()))...)
-		return ev, errors.New(SignUpUnavailable)
+		return ev, userMessage(SignUpUnavailable)
 	}
 }
 

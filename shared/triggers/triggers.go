@@ -58,6 +58,13 @@ const (
 	AttrCountry = "custom:country"
 )
 
+// userMessage is the error a handler returns: Cognito shows its text to the
+// end user as is ("PreSignUp failed with error <text>."), so it is written
+// as a sentence.
+type userMessage string
+
+func (m userMessage) Error() string { return string(m) }
+
 // refusal is a deliberate denial: msg is shown to the user, reason is a
 // stable code for the log.
 type refusal struct {
