@@ -351,6 +351,16 @@ func (w *walk) desired(ctx context.Context, r *regionState, cluster, service str
 	return int(out.Services[0].DesiredCount), nil
 }
 
+// setDesired sets an ECS service's desired count in moto (an operator's reset).
+func (w *walk) setDesired(ctx context.Context, r *regionState, cluster, service string, n int) error {
+	_, err := ecs.NewFromConfig(w.motoCfg(r)).UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster),
+		Service: aws.String(service), DesiredCount: aws.Int32(int32(n))})
+	if err != nil {
+		return fmt.Errorf("reset %s/%s to %d: %w", cluster, service, n, err)
+	}
+	return nil
+}
+
 func (w *walk) env(action, key string) (int, bool) {
 	for _, f := range w.fnEnv {
 		if f.Action == action {
@@ -387,6 +397,22 @@ func (w *walk) backlog(ctx context.Context, rep *reporter) {
 		return
 	}
 	threshold := aws.ToFloat64(da.MetricAlarms[0].Threshold)
+	// Actions fire on transitions: an alarm still in ALARM (a backlog left by
+	// an earlier run) must first return to OK.
+	for t0 := time.Now(); da.MetricAlarms[0].StateValue == cwtypes.StateValueAlarm; {
+		if time.Since(t0) > 60*time.Second {
+			rep.fail(step, fmt.Sprintf("alarm %s still in ALARM before the backlog: %s", alarmName, aws.ToString(da.MetricAlarms[0].StateReason)))
+			return
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			rep.fail(step, err.Error())
+			return
+		}
+		if da, err = w.cloudwatch().DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{alarmName}}); err != nil || len(da.MetricAlarms) != 1 {
+			rep.fail(step, fmt.Sprintf("describe alarm %s: %v", alarmName, err))
+			return
+		}
+	}
 	before, err := w.desired(ctx, r, r.EcsCluster, r.PrimaryService)
 	if err != nil {
 		rep.fail(step, err.Error())
@@ -396,8 +422,19 @@ func (w *walk) backlog(ctx context.Context, rep *reporter) {
 	if !ok || perTask <= 0 {
 		perTask = 10
 	}
+	note := ""
+	if minTasks, ok := w.env("scale", "MIN_TASKS"); ok && before > minTasks {
+		// Left scaled out by an earlier run (scale-in waits for its cooldown):
+		// back to MIN_TASKS, as an operator would.
+		if err := w.setDesired(ctx, r, r.EcsCluster, r.PrimaryService, minTasks); err != nil {
+			rep.fail(step, err.Error())
+			return
+		}
+		note = fmt.Sprintf(" (primary reset from %d to MIN_TASKS, left by an earlier run)", before)
+		before = minTasks
+	}
 	// Keep the visible backlog at least this high until the site scales out.
-	target := max(int(threshold)*2, perTask*(before+2), 50)
+	target := max(int(threshold)*2, perTask*(before+1)*2, 50)
 	if target > 5000 {
 		target = 5000
 	}
@@ -437,8 +474,8 @@ func (w *walk) backlog(ctx context.Context, rep *reporter) {
 			return
 		}
 	}
-	rep.pass(step, fmt.Sprintf("%d orders queued faster than processed; alarm %s -> scale: %s desired %d -> %d in %.1fs",
-		len(ids), alarmName, r.PrimaryService, before, after, time.Since(t0).Seconds()))
+	rep.pass(step, fmt.Sprintf("%d orders queued faster than processed; alarm %s -> scale: %s desired %d -> %d in %.1fs%s",
+		len(ids), alarmName, r.PrimaryService, before, after, time.Since(t0).Seconds(), note))
 	w.drain(ctx, rep, ids)
 }
 
@@ -589,6 +626,26 @@ func (w *walk) stalled(ctx context.Context, rep *reporter) {
 		return
 	}
 	want, known := w.env("promote", "STANDBY_TASKS")
+	note := ""
+	if known && before >= want {
+		// Left promoted by an earlier run against this stack: back to pilot
+		// light, as an operator would once the primary site recovered.
+		if err := w.setDesired(ctx, r, cluster, r.StandbyService, 0); err != nil {
+			rep.fail(step, err.Error())
+			return
+		}
+		note = fmt.Sprintf(" (standby reset from %d left by an earlier run)", before)
+		before = 0
+	}
+	da, err := w.cloudwatch().DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{alarmName}})
+	if err != nil || len(da.MetricAlarms) != 1 {
+		rep.fail(step, fmt.Sprintf("describe alarm %s: %v", alarmName, err))
+		return
+	}
+	if m := da.MetricAlarms[0]; m.StateValue == cwtypes.StateValueAlarm {
+		rep.fail(step, fmt.Sprintf("alarm %s is already in ALARM before the demo stalls the site: %s", alarmName, aws.ToString(m.StateReason)))
+		return
+	}
 	if _, err := w.cloudwatch().SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String(alarmName),
 		StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("demo: primary site stalled (set by hand)")}); err != nil {
 		rep.fail(step, fmt.Sprintf("set-alarm-state %s ALARM: %v", alarmName, err))
@@ -602,8 +659,8 @@ func (w *walk) stalled(ctx context.Context, rep *reporter) {
 			return
 		}
 		if (known && n == want) || (!known && n > before) {
-			rep.pass(step, fmt.Sprintf("set-alarm-state %s ALARM -> promote: %s desired %d -> %d (STANDBY_TASKS) in %.1fs",
-				alarmName, r.StandbyService, before, n, time.Since(t0).Seconds()))
+			rep.pass(step, fmt.Sprintf("set-alarm-state %s ALARM -> promote: %s desired %d -> %d (STANDBY_TASKS) in %.1fs%s",
+				alarmName, r.StandbyService, before, n, time.Since(t0).Seconds(), note))
 			return
 		}
 		if time.Since(t0) > 30*time.Second {
