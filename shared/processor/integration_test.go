@@ -1,0 +1,262 @@
+package processor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
+	"github.com/homeregion/homeregion/shared/processor"
+	"github.com/homeregion/homeregion/shared/processor/processortest"
+)
+
+func TestMain(m *testing.M) { mototest.Main(m) }
+
+// feedBacklog bounds the queue length while orders are fed in: moto's
+// ReceiveMessage slows down linearly with the queue's length.
+const feedBacklog = 60
+
+// run starts a processor on f and store; stop cancels it and returns Run's error.
+func run(t *testing.T, cfg aws.Config, f *processortest.Fixture, store orderstore.Store, mod func(*processor.Config)) (p *processor.Processor, stop func() error) {
+	t.Helper()
+	c := processor.Config{
+		QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "test-site",
+		Concurrency: 20, WaitTime: time.Second, VisibilityTimeout: 30 * time.Second,
+	}
+	if mod != nil {
+		mod(&c)
+	}
+	p, err := processor.New(c, processor.Deps{
+		SQS: sqs.NewFromConfig(cfg), DynamoDB: dynamodb.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
+		Store: store, Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return p, stop
+}
+
+func openStore(t *testing.T, dsn string) orderstore.Store {
+	t.Helper()
+	s, err := orderstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func count(t *testing.T, s orderstore.Store) int64 {
+	t.Helper()
+	n, err := s.Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkDone asserts: exactly len(ids) rows, every status COMPLETED, queue empty.
+func checkDone(t *testing.T, f *processortest.Fixture, s orderstore.Store, ids []string) {
+	t.Helper()
+	if n := count(t, s); n != int64(len(ids)) {
+		t.Errorf("rows = %d, want %d", n, len(ids))
+	}
+	st := f.Statuses(t, ids)
+	bad := 0
+	for _, id := range ids {
+		if st[id] != orders.StatusCompleted {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d orders not COMPLETED", bad, len(ids))
+	}
+	processortest.WaitFor(t, 10*time.Second, "empty queue", func() bool {
+		v, nv := f.Counts(t, f.QueueURL)
+		return v == 0 && nv == 0
+	})
+}
+
+// TestThousandOrders: 1000 orders in -> 1000 rows, all COMPLETED, queue empty,
+// on both databases.
+func TestThousandOrders(t *testing.T) {
+	srv := mototest.Require(t)
+	cfg := srv.Config("eu-west-1")
+	for _, kind := range orderstoretest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			f := processortest.New(t, cfg, 3)
+			ids := processortest.IDs("k", 1000)
+			store := openStore(t, orderstoretest.DSN(t, kind))
+			start := time.Now()
+			p, stop := run(t, cfg, f, store, nil)
+			fed := f.Feed(t, ids, feedBacklog, func() int64 { return p.Stats().Processed })
+			processortest.WaitFor(t, 5*time.Minute, "1000 rows", func() bool { return count(t, store) == 1000 })
+			fed()
+			processortest.WaitFor(t, 30*time.Second, "1000 deletes", func() bool { return p.Stats().Processed >= 1000 })
+			t.Logf("%s: 1000 orders in %s", kind, time.Since(start).Round(time.Millisecond))
+			if err := stop(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			checkDone(t, f, store, ids)
+			if s := p.Stats(); s.Inserted != 1000 || s.Poison != 0 {
+				t.Errorf("stats = %+v, want 1000 inserted, no poison", s)
+			}
+		})
+	}
+}
+
+// TestHardCancelAndRestart: a processor abandoned mid-batch (its work
+// context cancelled at once, no drain) and a new one on the same database
+// -> still exactly 1000 rows, all COMPLETED, queue empty.
+func TestHardCancelAndRestart(t *testing.T) {
+	srv := mototest.Require(t)
+	cfg := srv.Config("eu-west-1")
+	for _, kind := range orderstoretest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			f := processortest.New(t, cfg, 100)
+			ids := processortest.IDs("h", 1000)
+			dsn := orderstoretest.DSN(t, kind)
+			store := openStore(t, dsn)
+			fed := f.Feed(t, ids, feedBacklog, func() int64 { return count(t, store) })
+			// First processor: drain timeout of 1 ns = in-flight work is
+			// abandoned the moment it is cancelled (a crash, as far as SQS
+			// and the database can tell). Short visibility so abandoned
+			// messages return quickly.
+			p1, stop1 := run(t, cfg, f, store, func(c *processor.Config) {
+				c.DrainTimeout = time.Nanosecond
+				c.VisibilityTimeout = 2 * time.Second
+			})
+			processortest.WaitFor(t, 3*time.Minute, "some rows", func() bool { return count(t, store) >= 300 })
+			if err := stop1(); !errors.Is(err, processor.ErrDrainTimeout) && err != nil {
+				t.Fatalf("first Run: %v", err)
+			}
+			first := count(t, store)
+			t.Logf("first run: %d rows, stats %+v", first, p1.Stats())
+			if first >= 1000 {
+				t.Fatalf("first run finished everything (%d rows): not a mid-batch kill", first)
+			}
+			store2 := openStore(t, dsn)
+			p2, stop2 := run(t, cfg, f, store2, func(c *processor.Config) { c.VisibilityTimeout = 2 * time.Second })
+			processortest.WaitFor(t, 5*time.Minute, "1000 rows", func() bool { return count(t, store2) == 1000 })
+			fed()
+			processortest.WaitFor(t, 30*time.Second, "queue empty", func() bool {
+				v, nv := f.Counts(t, f.QueueURL)
+				return v == 0 && nv == 0
+			})
+			if err := stop2(); err != nil {
+				t.Fatalf("second Run: %v", err)
+			}
+			checkDone(t, f, store2, ids)
+			t.Logf("second run stats %+v", p2.Stats())
+			if got := p1.Stats().Inserted + p2.Stats().Inserted; got != 1000 {
+				t.Errorf("inserted %d rows over both runs, want 1000", got)
+			}
+		})
+	}
+}
+
+// TestPoisonMessage: malformed and unknown-version messages end in the DLQ
+// after maxReceiveCount receives, untouched; the good orders around them
+// are all processed.
+func TestPoisonMessage(t *testing.T) {
+	srv := mototest.Require(t)
+	cfg := srv.Config("eu-west-1")
+	f := processortest.New(t, cfg, 2)
+	ids := processortest.IDs("p", 50)
+	f.Seed(t, ids[:25])
+	poison := []string{
+		`{"version":2,"orderId":"p-v2","region":"eu-west-1","owner":"o","createdAt":"2026-01-01T00:00:00Z","order":{}}`,
+		`{not json`,
+		`{"version":1,"orderId":"","order":{}}`,
+	}
+	f.SendRaw(t, poison[0], "p-v2")
+	f.SendRaw(t, poison[1], "")
+	f.SendRaw(t, poison[2], "")
+	f.Seed(t, ids[25:])
+	store := openStore(t, orderstoretest.SQLiteDSN(t))
+	p, stop := run(t, cfg, f, store, func(c *processor.Config) { c.VisibilityTimeout = time.Second })
+	processortest.WaitFor(t, time.Minute, "3 messages in the DLQ", func() bool {
+		v, nv := f.Counts(t, f.DLQURL)
+		return v+nv == 3
+	})
+	processortest.WaitFor(t, time.Minute, "50 rows", func() bool { return count(t, store) == 50 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkDone(t, f, store, ids)
+	s := p.Stats()
+	if s.Poison < 6 { // 3 messages x maxReceiveCount 2
+		t.Errorf("poison receives = %d, want >= 6", s.Poison)
+	}
+	// The DLQ holds the bodies unchanged.
+	out, err := f.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(f.DLQURL), MaxNumberOfMessages: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range out.Messages {
+		got = append(got, aws.ToString(m.Body))
+	}
+	for _, want := range poison {
+		found := false
+		for _, g := range got {
+			found = found || g == want
+		}
+		if !found {
+			t.Errorf("DLQ lacks poison body %q (has %q)", want, got)
+		}
+	}
+}
+
+// TestAdvanceOnMoto checks that moto honours orders.Advance's conditional
+// write with ReturnValuesOnConditionCheckFailure: forward, idempotent,
+// never backwards, unknown order reported.
+func TestAdvanceOnMoto(t *testing.T) {
+	srv := mototest.Require(t)
+	cfg := srv.Config("eu-west-1")
+	f := processortest.New(t, cfg, 2)
+	f.Seed(t, []string{"a-1"})
+	ctx := context.Background()
+	for i, tc := range []struct {
+		id   string
+		to   orders.Status
+		want error
+	}{
+		{"a-1", orders.StatusCompleted, nil},
+		{"a-1", orders.StatusCompleted, nil},
+		{"missing", orders.StatusCompleted, orders.ErrUnknownOrder},
+	} {
+		t.Run(fmt.Sprintf("%d_%s_%s", i, tc.id, tc.to), func(t *testing.T) {
+			err := orders.Advance(ctx, f.DynamoDB, f.Table, tc.id, tc.to, time.Now())
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("Advance = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if st := f.Statuses(t, []string{"a-1"})["a-1"]; st != orders.StatusCompleted {
+		t.Fatalf("status = %q, want COMPLETED (never backwards)", st)
+	}
+}

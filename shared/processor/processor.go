@@ -1,0 +1,268 @@
+// Package processor is the on-prem order processor: it drains the regional
+// orders queue, stores every order in the site's own database and moves the
+// order's status in the regional orders table forward, so GET /orders/{id}
+// shows progress while the order itself (PII) never leaves the site.
+//
+// Delivery is at-least-once (SQS); the effect is exactly once: the site
+// database is keyed by order id (a redelivery stores nothing new), the status
+// moves with a conditional write that never goes backwards, and a message is
+// deleted only after both are durable. A crash at any point leaves the message
+// in the queue, and its redelivery completes the same work without a second
+// row.
+//
+// Run long-polls (20 s) in batches of up to 10 with a bounded worker pool:
+// a message is received only when a worker slot is free for it, so nothing
+// waits unstarted behind a busy worker while its visibility timeout runs out.
+// A message still being worked on has its visibility extended. Poison
+// messages (malformed body, unknown envelope version) are never deleted: they
+// reach the queue's dead-letter queue after maxReceiveCount receives; only the
+// message id, the order id attribute and the receive count are logged, never
+// the body. When Run's context is cancelled (SIGTERM) it stops receiving,
+// finishes what is in flight, hands received-but-unstarted messages back with
+// visibility 0 and returns nil.
+//
+// Metrics (CloudWatch PutMetricData, namespace Homeregion/Processor,
+// dimension Site=<Config.Site>): Heartbeat (1 per HeartbeatInterval, 1 minute
+// by default, while the processor runs) and OrdersProcessed (messages
+// completed and deleted since the previous put). The site's alarms read them.
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// Metric names; the alarm actions depend on them.
+const (
+	MetricNamespace       = "Homeregion/Processor"
+	MetricHeartbeat       = "Heartbeat"
+	MetricOrdersProcessed = "OrdersProcessed"
+	MetricDimensionSite   = "Site"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultConcurrency       = 16
+	DefaultWaitTime          = 20 * time.Second
+	DefaultVisibilityTimeout = 60 * time.Second
+	DefaultDrainTimeout      = 25 * time.Second
+	DefaultHeartbeatInterval = time.Minute
+)
+
+// maxBatch is SQS's limit of messages per ReceiveMessage.
+const maxBatch = 10
+
+// SQSAPI is the part of the SQS client the processor uses.
+type SQSAPI interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
+}
+
+// MetricsAPI is the part of the CloudWatch client the processor uses.
+type MetricsAPI interface {
+	PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
+}
+
+// Store is the site database (orderstore.Store satisfies it).
+type Store interface {
+	// Save durably stores the order keyed by its id; inserted is false when
+	// it was already stored.
+	Save(ctx context.Context, env orders.Envelope) (inserted bool, err error)
+}
+
+// Config configures a Processor. Zero durations and counts take the defaults.
+type Config struct {
+	QueueURL    string // the regional orders queue
+	OrdersTable string // the regional orders table (status records)
+	Site        string // this site's name: the metrics' Site dimension
+
+	Concurrency       int           // worker pool size (default 16)
+	Pollers           int           // concurrent long polls (default max(2, Concurrency/10))
+	WaitTime          time.Duration // long poll wait, whole seconds, ≤ 20 s (default 20 s)
+	VisibilityTimeout time.Duration // asked for on every receive and extended while working (default 60 s)
+	DrainTimeout      time.Duration // how long in-flight work may take after cancellation (default 25 s)
+	HeartbeatInterval time.Duration // metrics period (default 1 minute)
+}
+
+// Deps are the processor's collaborators. CloudWatch may be nil (no metrics);
+// Log may be nil (no logs); Now may be nil (time.Now).
+type Deps struct {
+	SQS        SQSAPI
+	DynamoDB   orders.UpdateItemAPI
+	CloudWatch MetricsAPI
+	Store      Store
+	Log        *slog.Logger
+	Now        func() time.Time
+}
+
+// Stats counts what a Processor did since it was created.
+type Stats struct {
+	Received   int64 // messages received
+	Processed  int64 // completed and deleted (OrdersProcessed)
+	Inserted   int64 // of those, stored for the first time
+	Duplicates int64 // of those, already stored (a redelivery)
+	Poison     int64 // malformed or unknown-version receives, left for the DLQ
+	Failed     int64 // transient failures, left for redelivery
+	HandedBack int64 // received but unstarted at shutdown, made visible again
+}
+
+// Processor drains the orders queue into the site database.
+type Processor struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	received, processed, inserted, duplicates, poison, failed, handedBack atomic.Int64
+	unreported                                                            atomic.Int64 // OrdersProcessed not yet put
+}
+
+// ErrDrainTimeout is returned by Run when in-flight work did not finish
+// within Config.DrainTimeout after cancellation; the unfinished messages are
+// redelivered later (nothing is lost).
+var ErrDrainTimeout = errors.New("processor: drain timeout: in-flight work abandoned (it will be redelivered)")
+
+// New checks cfg and deps and returns a Processor.
+func New(cfg Config, deps Deps) (*Processor, error) {
+	switch {
+	case cfg.QueueURL == "":
+		return nil, errors.New("processor: no queue URL")
+	case cfg.OrdersTable == "":
+		return nil, errors.New("processor: no orders table")
+	case cfg.Site == "":
+		return nil, errors.New("processor: no site name")
+	case deps.SQS == nil || deps.DynamoDB == nil || deps.Store == nil:
+		return nil, errors.New("processor: SQS, DynamoDB and Store are required")
+	case cfg.Concurrency < 0 || cfg.Concurrency > 1000:
+		return nil, fmt.Errorf("processor: concurrency %d out of range 1..1000", cfg.Concurrency)
+	case cfg.WaitTime < 0 || cfg.WaitTime > 20*time.Second:
+		return nil, fmt.Errorf("processor: wait time %s out of range 0..20s", cfg.WaitTime)
+	case cfg.VisibilityTimeout != 0 && (cfg.VisibilityTimeout < time.Second || cfg.VisibilityTimeout > 12*time.Hour):
+		return nil, fmt.Errorf("processor: visibility timeout %s out of range 1s..12h", cfg.VisibilityTimeout)
+	case cfg.Pollers < 0 || cfg.DrainTimeout < 0 || cfg.HeartbeatInterval < 0:
+		return nil, errors.New("processor: negative pollers, drain timeout or heartbeat interval")
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Pollers == 0 {
+		cfg.Pollers = max(2, (cfg.Concurrency+maxBatch-1)/maxBatch)
+	}
+	if cfg.WaitTime == 0 {
+		cfg.WaitTime = DefaultWaitTime
+	}
+	if cfg.VisibilityTimeout == 0 {
+		cfg.VisibilityTimeout = DefaultVisibilityTimeout
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Processor{cfg: cfg, deps: deps, log: log.With("site", cfg.Site)}, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (p *Processor) Config() Config { return p.cfg }
+
+// Stats returns the counters so far.
+func (p *Processor) Stats() Stats {
+	return Stats{
+		Received:   p.received.Load(),
+		Processed:  p.processed.Load(),
+		Inserted:   p.inserted.Load(),
+		Duplicates: p.duplicates.Load(),
+		Poison:     p.poison.Load(),
+		Failed:     p.failed.Load(),
+		HandedBack: p.handedBack.Load(),
+	}
+}
+
+// Run processes messages until ctx is cancelled, then drains: it stops
+// receiving, finishes in-flight messages (for at most DrainTimeout), hands
+// unstarted ones back and puts the last metrics. It returns nil after a
+// complete drain and ErrDrainTimeout otherwise.
+func (p *Processor) Run(ctx context.Context) error {
+	// In-flight work outlives ctx (it must finish during the drain) but not
+	// the drain timeout.
+	workCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+
+	slots := make(chan struct{}, p.cfg.Concurrency) // one token per message held
+	jobs := make(chan *message)
+
+	var workers sync.WaitGroup
+	for range p.cfg.Concurrency {
+		workers.Go(func() {
+			for m := range jobs {
+				p.handle(workCtx, m)
+				<-slots
+			}
+		})
+	}
+
+	metricsDone := make(chan struct{})
+	stopMetrics := make(chan struct{})
+	go func() {
+		defer close(metricsDone)
+		p.metricsLoop(workCtx, stopMetrics)
+	}()
+
+	p.log.Info("processor started", "concurrency", p.cfg.Concurrency, "pollers", p.cfg.Pollers,
+		"visibilityTimeout", p.cfg.VisibilityTimeout.String())
+
+	var pollers sync.WaitGroup
+	for range p.cfg.Pollers {
+		pollers.Go(func() { p.poll(ctx, slots, jobs) })
+	}
+	pollers.Wait()
+	close(jobs)
+	p.log.Info("processor draining: receiving stopped, finishing in-flight messages")
+
+	var err error
+	drained := make(chan struct{})
+	go func() { workers.Wait(); close(drained) }()
+	timer := time.NewTimer(p.cfg.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		err = ErrDrainTimeout
+		abandon()
+		<-drained
+	}
+	close(stopMetrics)
+	<-metricsDone
+	s := p.Stats()
+	p.log.Info("processor stopped", "received", s.Received, "processed", s.Processed, "inserted", s.Inserted,
+		"duplicates", s.Duplicates, "poison", s.Poison, "failed", s.Failed, "handedBack", s.HandedBack,
+		"drained", err == nil)
+	return err
+}
+
+// message is one received SQS message.
+type message struct {
+	id, receipt, body string
+	orderAttr         string // the orderId message attribute, "" when absent
+	receiveCount      string // ApproximateReceiveCount
+	receivedAt        time.Time
+}

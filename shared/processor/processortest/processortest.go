@@ -1,0 +1,305 @@
+// Package processortest builds the moto fixtures of the processor's
+// integration tests: an orders queue with its dead-letter queue (RedrivePolicy
+// maxReceiveCount), an orders table, and orders enqueued the way the orders
+// API enqueues them (a status record ACCEPTED, then the envelope).
+package processortest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// Fixture is one test's queue, dead-letter queue and orders table.
+type Fixture struct {
+	SQS      *sqs.Client
+	DynamoDB *dynamodb.Client
+	QueueURL string
+	DLQURL   string
+	Table    string
+}
+
+// New creates a uniquely named queue whose RedrivePolicy sends a message to
+// a new dead-letter queue after maxReceiveCount receives, and an orders table
+// keyed like template.yaml's (string partition key orders.AttrPK).
+func New(t testing.TB, cfg aws.Config, maxReceiveCount int) *Fixture {
+	t.Helper()
+	ctx := context.Background()
+	suffix := randHex(5)
+	f := &Fixture{SQS: sqs.NewFromConfig(cfg), DynamoDB: dynamodb.NewFromConfig(cfg), Table: "orders-" + suffix}
+	dlq, err := f.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("orders-dlq-" + suffix)})
+	if err != nil {
+		t.Fatalf("create DLQ: %v", err)
+	}
+	f.DLQURL = aws.ToString(dlq.QueueUrl)
+	attrs, err := f.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		t.Fatalf("DLQ arn: %v", err)
+	}
+	redrive, _ := json.Marshal(map[string]string{
+		"deadLetterTargetArn": attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
+		"maxReceiveCount":     strconv.Itoa(maxReceiveCount),
+	})
+	q, err := f.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{
+		QueueName:  aws.String("orders-" + suffix),
+		Attributes: map[string]string{"RedrivePolicy": string(redrive), "VisibilityTimeout": "30"},
+	})
+	if err != nil {
+		t.Fatalf("create queue: %v", err)
+	}
+	f.QueueURL = aws.ToString(q.QueueUrl)
+	if _, err := f.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(f.Table),
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(orders.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(orders.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
+	}); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	return f
+}
+
+// IDs returns n order ids with prefix.
+func IDs(prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%05d", prefix, i)
+	}
+	return ids
+}
+
+// Envelope returns a valid version 1 envelope for order id.
+func Envelope(id string) orders.Envelope {
+	return orders.Envelope{
+		Version:   orders.EnvelopeVersion,
+		OrderID:   id,
+		Region:    "eu-west-1",
+		Owner:     "owner-sub",
+		CreatedAt: time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC),
+		Order: orders.Order{
+			Items:           []orders.Item{{SKU: "AB-12", Quantity: 2}},
+			DeliveryAddress: orders.Address{Name: "Erika Mustermann", Line1: "Hauptstr. 1", City: "Berlin", PostalCode: "10115", Country: "DE"},
+		},
+	}
+}
+
+// Seed writes an ACCEPTED status record for every id and enqueues its
+// envelope, in parallel batches.
+//
+// moto's ReceiveMessage costs time proportional to the queue's length (about
+// 4 ms per queued message on a loaded 2-core machine), so tests of many
+// orders should Feed them instead: a real queue does not care.
+func (f *Fixture) Seed(t testing.TB, ids []string) {
+	t.Helper()
+	f.Records(t, ids)
+	if err := f.Send(context.Background(), ids); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Feed writes every id's status record, then enqueues the envelopes in the
+// background, as the orders API would while the site drains the queue: it
+// keeps at most backlog messages not yet done (done reports how many are).
+// The returned wait blocks until everything is sent.
+func (f *Fixture) Feed(t testing.TB, ids []string, backlog int, done func() int64) (wait func()) {
+	t.Helper()
+	f.Records(t, ids)
+	finished := make(chan error, 1)
+	go func() {
+		const chunk = 20
+		for start := 0; start < len(ids); {
+			if int64(start)-done() >= int64(backlog) {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			end := min(start+chunk, len(ids))
+			if err := f.Send(context.Background(), ids[start:end]); err != nil {
+				finished <- err
+				return
+			}
+			start = end
+		}
+		finished <- nil
+	}()
+	var once sync.Once
+	return func() {
+		t.Helper()
+		once.Do(func() {
+			if err := <-finished; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Records writes an ACCEPTED status record for every id.
+func (f *Fixture) Records(t testing.TB, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Format(orders.TimeFormat)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids)/25+1)
+	sem := make(chan struct{}, 4)
+	for start := 0; start < len(ids); start += 25 {
+		batch := ids[start:min(start+25, len(ids))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			reqs := make([]ddbtypes.WriteRequest, len(batch))
+			for i, id := range batch {
+				reqs[i] = ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{
+					orders.AttrPK:        &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)},
+					orders.AttrOwner:     &ddbtypes.AttributeValueMemberS{Value: "owner-sub"},
+					orders.AttrStatus:    &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
+					orders.AttrCreatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
+					orders.AttrUpdatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
+				}}}
+			}
+			for len(reqs) > 0 {
+				out, err := f.DynamoDB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+					RequestItems: map[string][]ddbtypes.WriteRequest{f.Table: reqs},
+				})
+				if err != nil {
+					errs <- fmt.Errorf("seed status records: %w", err)
+					return
+				}
+				reqs = out.UnprocessedItems[f.Table]
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// Send enqueues the envelopes of ids (batches of 10, two at a time).
+func (f *Fixture) Send(ctx context.Context, ids []string) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids)/10+1)
+	sem := make(chan struct{}, 2)
+	for start := 0; start < len(ids); start += 10 {
+		batch := ids[start:min(start+10, len(ids))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			entries := make([]sqstypes.SendMessageBatchRequestEntry, len(batch))
+			for i, id := range batch {
+				body, _ := json.Marshal(Envelope(id))
+				entries[i] = sqstypes.SendMessageBatchRequestEntry{
+					Id:                aws.String(strconv.Itoa(i)),
+					MessageBody:       aws.String(string(body)),
+					MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
+				}
+			}
+			out, err := f.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(f.QueueURL), Entries: entries})
+			if err == nil && len(out.Failed) > 0 {
+				err = fmt.Errorf("%d entries failed", len(out.Failed))
+			}
+			if err != nil {
+				errs <- fmt.Errorf("send envelopes: %w", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs // nil when closed empty
+}
+
+// SendRaw enqueues body as is, with the orderId attribute when orderID is set.
+func (f *Fixture) SendRaw(t testing.TB, body, orderID string) {
+	t.Helper()
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(f.QueueURL), MessageBody: aws.String(body)}
+	if orderID != "" {
+		in.MessageAttributes = map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(orderID)}}
+	}
+	if _, err := f.SQS.SendMessage(context.Background(), in); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+// Counts returns the queue's visible and in-flight message counts.
+func (f *Fixture) Counts(t testing.TB, queueURL string) (visible, inFlight int) {
+	t.Helper()
+	out, err := f.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{
+			sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		},
+	})
+	if err != nil {
+		t.Fatalf("queue attributes: %v", err)
+	}
+	visible, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	inFlight, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inFlight
+}
+
+// Statuses returns the status of every id's record ("" when missing).
+func (f *Fixture) Statuses(t testing.TB, ids []string) map[string]orders.Status {
+	t.Helper()
+	got := make(map[string]orders.Status, len(ids))
+	for start := 0; start < len(ids); start += 100 {
+		keys := make([]map[string]ddbtypes.AttributeValue, 0, 100)
+		for _, id := range ids[start:min(start+100, len(ids))] {
+			keys = append(keys, map[string]ddbtypes.AttributeValue{orders.AttrPK: &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)}})
+		}
+		req := map[string]ddbtypes.KeysAndAttributes{f.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for len(req) > 0 {
+			out, err := f.DynamoDB.BatchGetItem(context.Background(), &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				t.Fatalf("read statuses: %v", err)
+			}
+			for _, item := range out.Responses[f.Table] {
+				pk, _ := item[orders.AttrPK].(*ddbtypes.AttributeValueMemberS)
+				st, _ := item[orders.AttrStatus].(*ddbtypes.AttributeValueMemberS)
+				if pk != nil && st != nil {
+					got[strings.TrimPrefix(pk.Value, orders.OrderKey(""))] = orders.Status(st.Value)
+				}
+			}
+			req = out.UnprocessedKeys
+		}
+	}
+	return got
+}
+
+// WaitFor polls cond every 100 ms until it holds or timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
