@@ -260,3 +260,19 @@ func TestHandleThroughLambdaInvoke(t *testing.T) {
 		t.Fatal("malformed event accepted")
 	}
 }
+
+func TestScaleAlarmOKAlarmInsideCooldownDoesNotFlap(t *testing.T) {
+	c := newClock()
+	visible := 30
+	svc := &fakeServices{}
+	h := mustNew(t, scaleConfig(), Deps{Services: svc, Queue: queueFunc(func() (int, error) { return visible, nil }), Store: newMemStore(), Now: c.now})
+	sarn := "arn:aws:cloudwatch:eu-west-1:1:alarm:orders-backlog"
+	run(t, h, c, []step{{0, event(sarn, alarm.StateOK, alarm.StateAlarm, c.at(0)), OutcomeActed}})
+	visible = 0
+	run(t, h, c, []step{{time.Minute, event(sarn, alarm.StateAlarm, alarm.StateOK, c.at(time.Minute)), OutcomeHeld}})
+	visible = 30
+	run(t, h, c, []step{{time.Minute, event(sarn, alarm.StateOK, alarm.StateAlarm, c.at(2*time.Minute)), OutcomeHeld}})
+	if !reflect.DeepEqual(svc.sets, []int{3}) {
+		t.Fatalf("desired-count updates %v, want [3]", svc.sets)
+	}
+}
