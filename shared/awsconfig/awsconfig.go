@@ -1,20 +1,23 @@
 // Package awsconfig builds the one aws.Config every homeregion binary shares.
 //
 // On Lambda the credentials are in the environment, so the config is built
-// directly from it (static credentials, the SDK's EnvConfig as the only config
-// source) instead of config.LoadDefaultConfig's full credential chain: that
-// halves the cost the SDK adds to a cold start. Elsewhere (the on-prem
-// processor, developer machines) the SDK's default chain is used.
+// directly from it instead of with config.LoadDefaultConfig: that halves the
+// cost the SDK adds to a cold start, and not linking the config package (and
+// the STS, SSO and IMDS clients it pulls in) keeps each bootstrap under its
+// 16 MiB budget next to the X-Ray SDK. Binaries that need another credential
+// source (the on-prem processor: ECS Anywhere's container credentials) pass
+// one in Options.Credentials.
 //
-// Endpoints come only from the SDK's standard variables (AWS_ENDPOINT_URL,
-// AWS_ENDPOINT_URL_<SERVICE>, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS), resolved by
-// the SDK itself through the EnvConfig config source.
+// Endpoints come only from the SDK's standard variables: AWS_ENDPOINT_URL
+// becomes the config's BaseEndpoint, and a config source hands
+// AWS_ENDPOINT_URL_<SERVICE> to each client's own endpoint resolution, both
+// switched off by AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true, exactly as the
+// SDK's config package does.
 package awsconfig
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -23,7 +26,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/homeregion/homeregion/shared/tracing"
@@ -40,6 +42,9 @@ type Options struct {
 	// ResponseHeaderTimeout bounds waiting for a response once a request is
 	// written (default 2s). Callers still bound whole calls with a context.
 	ResponseHeaderTimeout time.Duration
+	// Credentials replaces the environment's static credentials
+	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+	Credentials aws.CredentialsProvider
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +66,10 @@ func (o Options) withDefaults() Options {
 // ErrNoRegion reports that neither the caller nor AWS_REGION named a region.
 var ErrNoRegion = errors.New("awsconfig: no region: set AWS_REGION")
 
+// ErrNoCredentials reports that the environment holds no credentials and the
+// caller passed none.
+var ErrNoCredentials = errors.New("awsconfig: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or pass Options.Credentials")
+
 // Load returns the shared aws.Config for region (AWS_REGION when empty), with
 // bounded retries and timeouts and X-Ray instrumentation added in one place
 // (tracing.Instrument). Service clients built from it never load config again.
@@ -72,44 +81,40 @@ func Load(ctx context.Context, region string, opts Options) (aws.Config, error) 
 		return aws.Config{}, ErrNoRegion
 	}
 	opts = opts.withDefaults()
-	envCfg, err := config.NewEnvConfig()
+	ep, err := readEndpoints(os.Getenv)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("awsconfig: read environment: %w", err)
+		return aws.Config{}, err
 	}
-	var cfg aws.Config
-	if envCfg.Credentials.HasKeys() {
-		cfg = aws.Config{
-			Region:        region,
-			Credentials:   aws.NewCredentialsCache(credentials.StaticCredentialsProvider{Value: envCfg.Credentials}),
-			ConfigSources: []interface{}{envCfg},
+	creds := opts.Credentials
+	if creds == nil {
+		id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		if id == "" || secret == "" {
+			return aws.Config{}, ErrNoCredentials
 		}
-		if envCfg.BaseEndpoint != "" && !ignoreEndpoints(envCfg) {
-			cfg.BaseEndpoint = aws.String(envCfg.BaseEndpoint)
-		}
-	} else {
-		cfg, err = config.LoadDefaultConfig(ctx, config.WithRegion(region))
-		if err != nil {
-			return aws.Config{}, fmt.Errorf("awsconfig: load default config: %w", err)
-		}
+		creds = credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
 	}
-	cfg.Retryer = func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = opts.MaxAttempts
-			o.MaxBackoff = opts.MaxBackoff
-		})
+	cfg := aws.Config{
+		Region:        region,
+		Credentials:   aws.NewCredentialsCache(creds),
+		ConfigSources: []interface{}{ep},
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = opts.MaxAttempts
+				o.MaxBackoff = opts.MaxBackoff
+			})
+		},
+		HTTPClient: awshttp.NewBuildableClient().
+			WithDialerOptions(func(d *net.Dialer) { d.Timeout = opts.DialTimeout }).
+			WithTransportOptions(func(t *http.Transport) {
+				t.ResponseHeaderTimeout = opts.ResponseHeaderTimeout
+				t.MaxIdleConnsPerHost = 64
+			}),
 	}
-	cfg.HTTPClient = awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) { d.Timeout = opts.DialTimeout }).
-		WithTransportOptions(func(t *http.Transport) {
-			t.ResponseHeaderTimeout = opts.ResponseHeaderTimeout
-			t.MaxIdleConnsPerHost = 64
-		})
+	if ep.base != "" && !ep.ignore {
+		cfg.BaseEndpoint = aws.String(ep.base)
+	}
 	tracing.Instrument(&cfg)
 	return cfg, nil
-}
-
-func ignoreEndpoints(c config.EnvConfig) bool {
-	return c.IgnoreConfiguredEndpoints != nil && *c.IgnoreConfiguredEndpoints
 }
 
 // ForRegion returns a copy of cfg that talks to region: the same credentials,

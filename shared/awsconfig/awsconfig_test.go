@@ -1,0 +1,118 @@
+package awsconfig
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// hits counts requests a fake endpoint receives and answers each with 400 so
+// the SDK gives up at once.
+func hits(t *testing.T) (string, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"__type":"ValidationException","message":"fake"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &n
+}
+
+func TestLoadHonoursEndpointVariables(t *testing.T) {
+	global, globalHits := hits(t)
+	ddbOnly, ddbHits := hits(t)
+	tests := []struct {
+		name              string
+		env               map[string]string
+		wantGlobal, wantD int32 // requests seen by each endpoint for one DynamoDB + one SQS call
+	}{
+		{"global endpoint serves every client", map[string]string{"AWS_ENDPOINT_URL": global}, 2, 0},
+		{"service endpoint wins for its service", map[string]string{"AWS_ENDPOINT_URL": global, "AWS_ENDPOINT_URL_DYNAMODB": ddbOnly}, 1, 1},
+		{"ignore switch turns both off", map[string]string{"AWS_ENDPOINT_URL": global, "AWS_ENDPOINT_URL_DYNAMODB": ddbOnly, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_ACCESS_KEY_ID", "id")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+			for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"} {
+				t.Setenv(k, tt.env[k])
+			}
+			g0, d0 := globalHits.Load(), ddbHits.Load()
+			cfg, err := Load(context.Background(), "eu-west-1", Options{MaxAttempts: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ddb, q := dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+			if tt.wantGlobal+tt.wantD == 0 {
+				// Real AWS endpoints: check the resolution, never leave the machine.
+				if ep := ddb.Options().BaseEndpoint; ep != nil {
+					t.Fatalf("DynamoDB base endpoint = %s, want the default", *ep)
+				}
+				if ep := q.Options().BaseEndpoint; ep != nil {
+					t.Fatalf("SQS base endpoint = %s, want the default", *ep)
+				}
+				return
+			}
+			ctx := context.Background()
+			ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
+			q.ListQueues(ctx, &sqs.ListQueuesInput{})
+			if g, d := globalHits.Load()-g0, ddbHits.Load()-d0; g != tt.wantGlobal || d != tt.wantD {
+				t.Errorf("global endpoint got %d requests, DynamoDB endpoint %d; want %d and %d", g, d, tt.wantGlobal, tt.wantD)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want error
+	}{
+		{"no region", map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "s"}, ErrNoRegion},
+		{"no credentials", map[string]string{"AWS_REGION": "eu-west-1"}, ErrNoCredentials},
+		{"secret without id", map[string]string{"AWS_REGION": "eu-west-1", "AWS_SECRET_ACCESS_KEY": "s"}, ErrNoCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+				t.Setenv(k, tt.env[k])
+			}
+			if _, err := Load(context.Background(), "", Options{}); !errors.Is(err, tt.want) {
+				t.Fatalf("Load error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	t.Run("malformed ignore switch", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", "id")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+		t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "yes please")
+		if _, err := Load(context.Background(), "eu-west-1", Options{}); err == nil {
+			t.Fatal("Load accepted a malformed AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+		}
+	})
+}
+
+func TestForRegionKeepsEverythingButRegion(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "id")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	cfg, err := Load(context.Background(), "eu-west-1", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := ForRegion(cfg, "us-east-1")
+	if other.Region != "us-east-1" || cfg.Region != "eu-west-1" {
+		t.Fatalf("regions = %s, %s", other.Region, cfg.Region)
+	}
+	if other.HTTPClient != cfg.HTTPClient || other.Credentials != cfg.Credentials {
+		t.Fatal("ForRegion did not share the HTTP client and credentials")
+	}
+}
