@@ -24,7 +24,7 @@ func writeFile(t *testing.T, body string) string {
 
 func TestLoadState(t *testing.T) {
 	live := fmt.Sprintf(`{"version":1,"pid":%d,"motoUrl":"http://127.0.0.1:1","registryRegion":"eu-west-1",
-	  "regions":[{"region":"eu-west-1","alarms":[{"name":"q","action":"scale"},{"name":"s","action":"promote"}]},{"region":"us-east-1"}]}`, os.Getpid())
+	  "regions":[{"region":"eu-west-1","alarms":[{"name":"q","action":"scale"},{"name":"age","action":"promote"},{"name":"PrimarySiteStalled","action":"promote"}]},{"region":"us-east-1"}]}`, os.Getpid())
 	tests := []struct {
 		name    string
 		path    string
@@ -57,7 +57,8 @@ func TestLoadState(t *testing.T) {
 				t.Fatal(err)
 			}
 			eu := st.region("eu-west-1")
-			if eu == nil || eu.alarmFor("promote") != "s" || eu.alarmFor("scale") != "q" || eu.alarmFor("failover") != "" {
+			if eu == nil || eu.alarmFor("promote", "stalled") != "PrimarySiteStalled" || eu.alarmFor("promote", "") != "age" ||
+				eu.alarmFor("scale", "backlog") != "q" || eu.alarmFor("failover", "") != "" {
 				t.Fatalf("state = %+v", st)
 			}
 		})

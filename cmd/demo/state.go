@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 )
 
@@ -83,12 +84,21 @@ func (s *stackState) region(name string) *regionState {
 	return nil
 }
 
-// alarmFor returns the name of r's first alarm whose action is action.
-func (r *regionState) alarmFor(action string) string {
+// alarmFor returns the name of r's alarm whose action is action, preferring
+// one whose name contains prefer (e.g. "stalled": the primary site's
+// heartbeat rather than the queue-age alarm), else the first.
+func (r *regionState) alarmFor(action, prefer string) string {
+	first := ""
 	for _, a := range r.Alarms {
-		if a.Action == action {
+		if a.Action != action {
+			continue
+		}
+		if prefer != "" && strings.Contains(strings.ToLower(a.Name), prefer) {
 			return a.Name
 		}
+		if first == "" {
+			first = a.Name
+		}
 	}
-	return ""
+	return first
 }

@@ -382,7 +382,7 @@ func (w *walk) cloudwatch() *cloudwatch.Client {
 func (w *walk) backlog(ctx context.Context, rep *reporter) {
 	const step = "backlog scales out"
 	r := w.home
-	alarmName := r.alarmFor("scale")
+	alarmName := r.alarmFor("scale", "backlog")
 	switch {
 	case alarmName == "":
 		rep.fail(step, "no alarm with a scale action in "+r.Region+" (template.yaml's alarms section: queue-depth alarm -> ScaleFunction)")
@@ -607,7 +607,7 @@ func (w *walk) drain(ctx context.Context, rep *reporter, ids []string) {
 func (w *walk) stalled(ctx context.Context, rep *reporter) {
 	const step = "stalled site -> standby"
 	r := w.home
-	alarmName := r.alarmFor("promote")
+	alarmName := r.alarmFor("promote", "stalled")
 	cluster := r.StandbyCluster
 	if cluster == "" {
 		cluster = r.EcsCluster

@@ -260,9 +260,12 @@ func (e *Emulator) sample(ctx context.Context, a provision.AlarmDef, now time.Ti
 }
 
 // sqsMetric reads the queue's attributes. ApproximateAgeOfOldestMessage has
-// no attribute: it is estimated as how long the queue has held messages
-// without its total (visible + in flight) going down, scaled by the ratio of
-// the template's period to the local one so thresholds keep their meaning.
+// no attribute: it is estimated as how long the queue has held messages with
+// no sign of a consumer (its total, visible + in flight, not going down and
+// nothing in flight), scaled by the ratio of the template's period to the
+// local one so thresholds keep their meaning (600 s with 60 s periods is 20 s
+// locally with 2 s periods). A consumer that receives but never deletes is not
+// seen as stalled by this estimate; the processor's heartbeat alarm covers it.
 func (e *Emulator) sqsMetric(ctx context.Context, a provision.AlarmDef, now time.Time) (float64, bool, error) {
 	name := a.Dimensions["QueueName"]
 	q := e.queues[name]
@@ -290,7 +293,8 @@ func (e *Emulator) sqsMetric(ctx context.Context, a provision.AlarmDef, now time
 	switch {
 	case total == 0:
 		q.stuckSince = time.Time{}
-	case q.stuckSince.IsZero() || total < q.lastTotal:
+	case q.stuckSince.IsZero() || total < q.lastTotal || inFlight > 0:
+		// Progress: the queue went down, or a consumer holds messages.
 		q.stuckSince = now
 	}
 	q.lastTotal = total

@@ -143,20 +143,23 @@ func TestAgeOfOldestMessageEstimate(t *testing.T) {
 	}
 	a := testRegion().Alarms[1]
 	steps := []struct {
-		total int
-		dt    time.Duration
-		want  float64
+		visible, inFlight int
+		dt                time.Duration
+		want              float64
 	}{
-		{0, 0, 0},
-		{5, 2 * time.Second, 0},  // messages appear
-		{5, 2 * time.Second, 60}, // 2 s stuck = one 60 s template period
-		{5, 4 * time.Second, 180},
-		{4, 2 * time.Second, 0}, // progress
-		{0, 2 * time.Second, 0},
+		{0, 0, 0, 0},
+		{5, 0, 2 * time.Second, 0},  // messages appear
+		{5, 0, 2 * time.Second, 60}, // 2 s stuck = one 60 s template period
+		{5, 0, 4 * time.Second, 180},
+		{4, 0, 2 * time.Second, 0}, // progress: the total went down
+		{9, 0, 2 * time.Second, 60},
+		{9, 1, 2 * time.Second, 0}, // progress: a consumer holds one
+		{12, 0, 2 * time.Second, 60},
+		{0, 0, 2 * time.Second, 0},
 	}
 	for i, s := range steps {
 		now = now.Add(s.dt)
-		q.visible = s.total
+		q.visible, q.inFlight = s.visible, s.inFlight
 		v, ok, err := e.sample(context.Background(), a, now)
 		if err != nil || !ok || v != s.want {
 			t.Fatalf("step %d: age = %v, %v, %v; want %v", i, v, ok, err, s.want)

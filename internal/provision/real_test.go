@@ -52,10 +52,20 @@ func TestApplyRealTemplate(t *testing.T) {
 			if len(r.Alarms) == 0 {
 				t.Errorf("%s: no alarms", r.Region)
 			}
+			actions := map[string]bool{}
 			for _, a := range r.Alarms {
-				if a.Action == "" {
-					t.Errorf("%s: alarm %s invokes no known action", r.Region, a.Name)
+				actions[a.Action] = true
+				for _, arn := range append(a.AlarmActions, a.OKActions...) {
+					if strings.Contains(arn, ":lambda:") && a.Action == "" {
+						t.Errorf("%s: alarm %s invokes a function with no known ACTION: %s", r.Region, a.Name, arn)
+					}
 				}
+			}
+			if !actions["scale"] || !actions["promote"] {
+				t.Errorf("%s: alarm actions %v, want scale and promote", r.Region, actions)
+			}
+			if r.EcsCluster == "" || r.PrimaryService == "" || r.StandbyService == "" {
+				t.Errorf("%s: ECS sites %q %q %q", r.Region, r.EcsCluster, r.PrimaryService, r.StandbyService)
 			}
 		}
 	}
