@@ -1,0 +1,157 @@
+package faulttest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/homeregion/homeregion/internal/faultproxy"
+	"github.com/homeregion/homeregion/shared/identity"
+	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/shared/registry"
+	"github.com/homeregion/homeregion/shared/residency"
+	"github.com/homeregion/homeregion/shared/triggers"
+)
+
+// cognitoLimit is how long Cognito waits for a trigger; the handlers must
+// answer inside it whatever the SDK's retries do.
+const cognitoLimit = 5 * time.Second
+
+// budgetSlack is what the test tolerates above triggers.DefaultBudget on a
+// loaded machine (still well inside cognitoLimit).
+const budgetSlack = 600 * time.Millisecond
+
+type triggerFault struct {
+	name      string
+	op        string
+	fault     faultproxy.Fault
+	wantAllow bool
+}
+
+var triggerFaults = []triggerFault{
+	{"no fault", "", faultproxy.Fault{}, true},
+	{"latency 300ms", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Latency, Delay: 300 * time.Millisecond}, true},
+	{"throttled once", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Throttle, Times: 1}, true},
+	{"5xx once", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 1}, true},
+	{"throttled always", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Throttle}, false},
+	{"provisioned throughput exceeded always", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "ProvisionedThroughputExceededException"}, false},
+	{"503 always", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Status, Code: 503}, false},
+	{"connection reset always", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Reset}, false},
+	{"black hole", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.BlackHole}, false},
+}
+
+func triggerDeps(t *testing.T) (*residency.Policy, *identity.Keys) {
+	t.Helper()
+	p, err := residency.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, k
+}
+
+func claimed(t *testing.T, db *dynamodb.Client, table, key string) bool {
+	t.Helper()
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{registry.AttrKey: &ddbtypes.AttributeValueMemberS{Value: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Item != nil
+}
+
+// TestTriggersFailClosedWithinBudget runs PreSignUp and PreAuth with their
+// production SDK options through each fault: transient faults are absorbed
+// (allow), persistent ones deny with the short "temporarily unavailable"
+// message, and every answer comes within the budget.
+func TestTriggersFailClosedWithinBudget(t *testing.T) {
+	srv := mototest.Require(t)
+	direct := dynamodb.NewFromConfig(srv.Config(region))
+	table := unique("registry")
+	if err := registry.CreateTable(context.Background(), direct, table); err != nil {
+		t.Fatal(err)
+	}
+	pol, keys := triggerDeps(t)
+	for _, tc := range triggerFaults {
+		t.Run("PreSignUp/"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := proxy(t, srv)
+			cfg := via(t, p, triggers.SDKOptions)
+			db := dynamodb.NewFromConfig(cfg)
+			h := &triggers.PreSignUp{Region: region, Policy: pol, Keys: keys, Log: logging.Discard(),
+				Registry: registry.New(table, region, region, db, db, pol.Version())}
+			email := unique("signup") + "@example.com"
+			if tc.op != "" {
+				p.Add(tc.op, tc.fault)
+			}
+			ev, _ := json.Marshal(events.CognitoEventUserPoolsPreSignup{
+				CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{Version: "1", TriggerSource: triggers.SourceSignUp, Region: region, UserPoolID: region + "_x", UserName: "u"},
+				Request:                     events.CognitoEventUserPoolsPreSignupRequest{UserAttributes: map[string]string{"email": email, "custom:region": region, "custom:country": "DE"}},
+			})
+			start := time.Now()
+			_, err := lambda.NewHandler(h).Invoke(context.Background(), ev)
+			elapsed := time.Since(start)
+			checkAnswer(t, tc, err, elapsed, triggers.SignUpUnavailable)
+			key, _ := keys.Key(context.Background(), email)
+			_, forwarded := p.Count("PutItem")
+			if tc.wantAllow && !claimed(t, direct, table, key) {
+				t.Error("allowed but no claim in the registry")
+			}
+			if !tc.wantAllow && forwarded == 0 && claimed(t, direct, table, key) {
+				t.Error("a claim exists although no write reached the registry")
+			}
+		})
+		t.Run("PreAuth/"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := proxy(t, srv)
+			cfg := via(t, p, triggers.SDKOptions)
+			db := dynamodb.NewFromConfig(cfg)
+			reg := registry.New(table, region, region, db, db, pol.Version())
+			email := unique("signin") + "@example.com"
+			key, _ := keys.Key(context.Background(), email)
+			// The user's claim is made directly (no faults), in this region.
+			if _, _, err := registry.New(table, region, region, direct, direct, pol.Version()).Claim(context.Background(), key, region); err != nil {
+				t.Fatal(err)
+			}
+			h := &triggers.PreAuth{Region: region, Policy: pol, Keys: keys, Registry: reg, Log: logging.Discard()}
+			if tc.op != "" {
+				p.Add(tc.op, tc.fault)
+			}
+			ev, _ := json.Marshal(events.CognitoEventUserPoolsPreAuthentication{
+				CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{Version: "1", TriggerSource: triggers.SourceAuthentication, Region: region, UserPoolID: region + "_x", UserName: "u"},
+				Request:                     events.CognitoEventUserPoolsPreAuthenticationRequest{UserAttributes: map[string]string{"email": email, "custom:region": region, "custom:country": "DE"}},
+			})
+			start := time.Now()
+			_, err := lambda.NewHandler(h).Invoke(context.Background(), ev)
+			checkAnswer(t, tc, err, time.Since(start), triggers.SignInUnavailable)
+		})
+	}
+}
+
+func checkAnswer(t *testing.T, tc triggerFault, err error, elapsed time.Duration, unavailable string) {
+	t.Helper()
+	if limit := triggers.DefaultBudget + budgetSlack; elapsed > limit || elapsed >= cognitoLimit {
+		t.Errorf("answered after %s, budget %s (Cognito gives up at %s)", elapsed.Round(time.Millisecond), triggers.DefaultBudget, cognitoLimit)
+	}
+	switch {
+	case tc.wantAllow && err != nil:
+		t.Errorf("denied under %q: %v", tc.name, err)
+	case !tc.wantAllow && err == nil:
+		t.Errorf("allowed under %q: fails open", tc.name)
+	case !tc.wantAllow && err.Error() != unavailable:
+		t.Errorf("denial message %q, want the short %q", err, unavailable)
+	}
+	t.Logf("%s: %v after %s", tc.name, fmt.Sprint(err), elapsed.Round(time.Millisecond))
+}
