@@ -53,6 +53,10 @@ type Stack struct {
 	Endpoint       string    `json:"endpoint"`
 	RegistryRegion string    `json:"registryRegion"`
 	Regions        []*Region `json:"regions"`
+	// Warnings name what the secondary templates (onprem.yaml) define that
+	// could not be created locally; the main template's resources never warn:
+	// they fail Apply.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Region returns the named region's resources, or nil.
@@ -192,11 +196,12 @@ func newClients(base aws.Config, endpoint, region string) clients {
 
 // applier carries state shared across regions (the primary multi-Region keys).
 type applier struct {
-	defs    *Definitions
-	opts    Options
-	base    aws.Config
-	primary map[string]string // logical id of a multi-Region key -> primary key id (moto replicates by id, not ARN)
-	runID   string
+	defs     *Definitions
+	opts     Options
+	base     aws.Config
+	warnings []string
+	primary  map[string]string // logical id of a multi-Region key -> primary key id (moto replicates by id, not ARN)
+	runID    string
 }
 
 // Apply creates the definitions in every region of opts against moto at
@@ -245,6 +250,7 @@ func Apply(ctx context.Context, defs *Definitions, opts Options) (*Stack, error)
 	for _, region := range opts.Regions {
 		st.Regions = append(st.Regions, byName[region])
 	}
+	st.Warnings = a.warnings
 	if byName[opts.RegistryRegion] != nil && st.Region(opts.RegistryRegion) == nil {
 		st.Regions = append(st.Regions, byName[opts.RegistryRegion])
 	}
@@ -266,6 +272,10 @@ func (a *applier) params(region string) (map[string]string, error) {
 		if !ok && p.Default != nil {
 			v, ok = *p.Default, true
 		}
+		if !ok && a.secondary(p.File) {
+			a.warn(fmt.Sprintf("%s: parameter %s has no value locally: its resources are skipped", p.File, name))
+			continue
+		}
 		if !ok {
 			missing = append(missing, name)
 			continue
@@ -277,6 +287,20 @@ func (a *applier) params(region string) (map[string]string, error) {
 		return nil, fmt.Errorf("parameters without a default need a value (Options.Parameters): %s", strings.Join(missing, ", "))
 	}
 	return out, nil
+}
+
+// secondary reports whether file is not the main template.
+func (a *applier) secondary(file string) bool {
+	return len(a.defs.Files) > 1 && file != "" && file != a.defs.Files[0]
+}
+
+func (a *applier) warn(w string) {
+	for _, x := range a.warnings {
+		if x == w {
+			return
+		}
+	}
+	a.warnings = append(a.warnings, w)
 }
 
 // order sorts the resources so each comes after the resources it refers to.
@@ -354,6 +378,11 @@ func (a *applier) region(ctx context.Context, region string) (*Region, error) {
 	}
 	for _, r := range ordered {
 		if err := rr.apply(ctx, r); err != nil {
+			if a.secondary(r.File) {
+				a.warn(fmt.Sprintf("%s: %s (%s) not created locally: %v", r.File, r.LogicalID, r.Type, err))
+				rr.absent[r.LogicalID] = true
+				continue
+			}
 			return nil, fmt.Errorf("%s (%s): %w", r.LogicalID, r.Type, err)
 		}
 	}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,5 +154,44 @@ func TestApplyTwice(t *testing.T) {
 	st, _ := applyFixture(t, "twice")
 	if st.Region("us-east-1").OrdersQueueURL == "" {
 		t.Fatal("no queue on second apply")
+	}
+}
+
+// onprem.yaml next to the template is merged: its ECS site is created
+// without a launch type, what cannot be created locally is a warning.
+func TestApplyWithOnPrem(t *testing.T) {
+	srv := mototest.Require(t)
+	d, err := Load("testdata/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Files) != 2 {
+		t.Fatalf("files = %v, want template.yaml and onprem.yaml", d.Files)
+	}
+	if def := d.Parameters["EcsClusterName"].Default; def == nil || *def != "homeregion-onprem" {
+		t.Fatalf("EcsClusterName default %v: the main template's declaration must win", def)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := Apply(ctx, d, Options{Endpoint: srv.URL, Regions: []string{"eu-west-1"}, StackName: "onprem",
+		Parameters: map[string]string{"EcsClusterName": "onprem-test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := st.Region("eu-west-1")
+	if _, ok := r.Resources["StandbyService"]; !ok {
+		t.Errorf("standby service from onprem.yaml not created: %v", st.Warnings)
+	}
+	out, err := ecs.NewFromConfig(srv.Config("eu-west-1")).DescribeServices(ctx, &ecs.DescribeServicesInput{
+		Cluster: aws.String(r.StandbyCluster), Services: []string{r.StandbyService}})
+	if err != nil || len(out.Services) != 1 || aws.ToString(out.Services[0].TaskDefinition) == "" ||
+		!strings.Contains(aws.ToString(out.Services[0].TaskDefinition), "processor-standby") {
+		t.Fatalf("standby service = %+v, %v", out.Services, err)
+	}
+	warned := strings.Join(st.Warnings, "\n")
+	for _, want := range []string{"OrdersQueueUrl", "WiredTaskDefinition", "Imported"} {
+		if !strings.Contains(warned, want) {
+			t.Errorf("warnings lack %s:\n%s", want, warned)
+		}
 	}
 }

@@ -50,6 +50,8 @@ type Definitions struct {
 type Parameter struct {
 	Type    string
 	Default *string
+	// File is the template that declared it.
+	File string
 }
 
 // Resource is one template resource, unevaluated.
@@ -80,8 +82,13 @@ func Load(templatePath string) (*Definitions, error) {
 	return LoadFiles(paths...)
 }
 
-// LoadFiles reads and merges the given templates. A logical id, parameter or
-// condition defined in two files is an error.
+// LoadFiles reads and merges the given templates; the first is the main
+// one. A logical id defined in two files is an error; a parameter or
+// condition declared again keeps its first declaration (a later one only
+// supplies a default the first lacks), so a second stack's template can
+// share parameter names with the main one. Resources and parameters of the
+// later files are optional locally: Apply reports what it cannot create from
+// them in Stack.Warnings instead of failing.
 func LoadFiles(paths ...string) (*Definitions, error) {
 	d := &Definitions{
 		Parameters: map[string]Parameter{},
@@ -130,17 +137,21 @@ func (d *Definitions) add(file string, src []byte) error {
 	m := top.(map[string]any)
 	if ps, ok := m["Parameters"].(map[string]any); ok {
 		for name, v := range ps {
-			if _, dup := d.Parameters[name]; dup {
-				return fmt.Errorf("parameter %s defined twice", name)
-			}
 			pm, _ := v.(map[string]any)
-			p := Parameter{Type: str(pm["Type"])}
+			p := Parameter{Type: str(pm["Type"]), File: file}
 			if def, ok := pm["Default"]; ok && def != nil {
 				s, err := scalarString(def)
 				if err != nil {
 					return fmt.Errorf("parameter %s default: %w", name, err)
 				}
 				p.Default = &s
+			}
+			if prev, dup := d.Parameters[name]; dup {
+				if prev.Default == nil && p.Default != nil {
+					prev.Default = p.Default
+					d.Parameters[name] = prev
+				}
+				continue
 			}
 			d.Parameters[name] = p
 		}
@@ -152,10 +163,9 @@ func (d *Definitions) add(file string, src []byte) error {
 	}
 	if cs, ok := m["Conditions"].(map[string]any); ok {
 		for name, v := range cs {
-			if _, dup := d.Conditions[name]; dup {
-				return fmt.Errorf("condition %s defined twice", name)
+			if _, dup := d.Conditions[name]; !dup {
+				d.Conditions[name] = v
 			}
-			d.Conditions[name] = v
 		}
 	}
 	// Resources in file order: walk the node, not the map.
