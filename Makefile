@@ -4,7 +4,7 @@
 SHELL        := /bin/bash
 GO           ?= go
 ARTIFACTS_DIR ?= $(CURDIR)/bin
-LAMBDA_BUILD  = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w'
+LAMBDA_BUILD  = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc,grpcnotrace -ldflags='-s -w'
 
 # Lambda functions: LogicalId -> package. The failover code base is deployed
 # once per ACTION (failover, promote, scale).
@@ -32,6 +32,10 @@ test: ## unit + integration tests (each test package starts its own moto_server)
 	  PROCESSOR_TEST_POSTGRES_DSN=$$dsn $(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory demo
+
+.PHONY: run
+run: ## the whole system locally on moto_server: regions eu-west-1 + us-east-1 (registry eu-west-1); Ctrl-C stops it (flags: RUN_ARGS=-h)
+	$(GO) run ./cmd/local $(RUN_ARGS)
 
 .PHONY: demo
 demo: ## the whole story, scripted, against the running `make run` stack (or one it starts and stops)

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/internal/alarmlocal"
+	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/shared/alarmaction"
+	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/residency"
+)
+
+// alarmPeriod is the local evaluation period (one datapoint per alarm).
+const alarmPeriod = 2 * time.Second
+
+func init() { startAlarms = startAlarmEmulation }
+
+// startAlarmEmulation runs internal/alarmlocal per region; every transition
+// invokes the failover function's handler (shared/alarmaction) for the
+// alarm's ACTION in-process, configured from the function's environment in
+// the template.
+func startAlarmEmulation(ctx context.Context, st *provision.Stack, motoURL string, log *slog.Logger, g *group) ([]string, error) {
+	policy, err := residency.Default()
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	for _, r := range st.Regions {
+		if len(r.Alarms) == 0 {
+			continue
+		}
+		cfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+		if err != nil {
+			return nil, err
+		}
+		clients := alarmaction.Clients{
+			DynamoDB: dynamodb.NewFromConfig(cfg), Route53: route53.NewFromConfig(cfg),
+			ECS: ecs.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
+		}
+		alog := log.With("component", r.Region+"/alarms")
+		invokers := map[string]alarmlocal.Invoker{}
+		var actions []string
+		for _, action := range []string{"failover", "promote", "scale"} {
+			f, ok := r.FunctionByAction(action)
+			if !ok {
+				continue
+			}
+			c, err := alarmConfig(action, r.Region, f.Env)
+			var h *alarmaction.Handler
+			if err == nil {
+				deps := alarmaction.FromClients(c, clients)
+				deps.Zones = policy
+				deps.Logger = log.With("component", r.Region+"/"+action)
+				h, err = alarmaction.New(c, deps)
+			}
+			if err != nil {
+				// Like a Lambda whose cold start fails: its alarm actions fail, the rest runs.
+				alog.Error("alarm function not started: its transitions will fail", "function", f.LogicalID, "action", action, "err", err)
+				actions = append(actions, action+" (NOT STARTED: "+err.Error()+")")
+				continue
+			}
+			invokers[action] = alarmlocal.FromLambda(lambda.NewHandler(h.Handle).Invoke)
+			actions = append(actions, action)
+		}
+		em, err := alarmlocal.New(alarmlocal.Options{
+			Region:     r,
+			CloudWatch: cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol),
+			SQS:        sqs.NewFromConfig(cfg),
+			Period:     alarmPeriod,
+			Invokers:   invokers,
+			Logger:     alog,
+			OnEvent: func(e alarmlocal.Event) {
+				if e.Err != nil { // the emulator logs every transition; make failures stand out
+					alog.Error("alarm action failed", "alarm", e.Alarm, "to", string(e.To), "action", e.Action, "err", e.Err)
+				}
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s alarms: %w", r.Region, err)
+		}
+		g.Go(r.Region+" alarms", func() error {
+			if err := em.Run(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+			return nil
+		})
+		sort.Strings(actions)
+		parts = append(parts, fmt.Sprintf("%s alarms\t%d evaluated every %s, transitions invoke: %s", r.Region, len(r.Alarms), alarmPeriod, strings.Join(actions, ", ")))
+	}
+	if len(parts) == 0 {
+		return []string{"alarms\tnone in the template yet"}, nil
+	}
+	return parts, nil
+}
+
+// alarmConfig reads an alarm function's configuration from its environment
+// (DESIGN.md's variables), naming the variable at fault.
+func alarmConfig(action, region string, env map[string]string) (alarmaction.Config, error) {
+	c := alarmaction.Config{Action: alarmaction.Action(action), Region: region, ControlTable: env["CONTROL_TABLE"]}
+	var err error
+	num := func(name string, required bool) int {
+		v, ok := env[name]
+		if !ok || v == "" {
+			if required && err == nil {
+				err = fmt.Errorf("%s is not set", name)
+			}
+			return 0
+		}
+		n, perr := strconv.Atoi(v)
+		if perr != nil && err == nil {
+			err = fmt.Errorf("%s=%q is not a whole number", name, v)
+		}
+		return n
+	}
+	switch action {
+	case "failover":
+		c.HealthCheckID, c.SecondaryRegion = env["HEALTH_CHECK_ID"], env["SECONDARY_REGION"]
+		c.Failback = alarmaction.Failback(env["FAILBACK"])
+		c.HoldDown = time.Duration(num("HOLD_DOWN_SECONDS", false)) * time.Second
+	case "promote":
+		c.StandbyCluster, c.StandbyService = env["STANDBY_ECS_CLUSTER"], env["STANDBY_ECS_SERVICE"]
+		c.StandbyTasks = num("STANDBY_TASKS", true)
+	case "scale":
+		c.QueueURL, c.Cluster, c.Service = env["QUEUE_URL"], env["ECS_CLUSTER"], env["ECS_SERVICE"]
+		c.BacklogPerTask = num("BACKLOG_PER_TASK", true)
+		c.MinTasks = num("MIN_TASKS", true)
+		c.MaxTasks = num("MAX_TASKS", true)
+	default:
+		return c, fmt.Errorf("ACTION %q: want failover, promote or scale", action)
+	}
+	c.Cooldown = time.Duration(num("COOLDOWN_SECONDS", false)) * time.Second
+	return c, err
+}

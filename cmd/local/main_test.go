@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantErr  string
+		regions  string
+		registry string
+		state    string
+	}{
+		{name: "defaults", regions: "eu-west-1,us-east-1", registry: "eu-west-1", state: ".local/stack.json"},
+		{name: "three regions", args: []string{"-regions", "eu-central-1, eu-west-1,us-east-1", "-registry-region", "eu-central-1", "-dir", "/tmp/x"},
+			regions: "eu-central-1,eu-west-1,us-east-1", registry: "eu-central-1", state: "/tmp/x/stack.json"},
+		{name: "registry not local", args: []string{"-registry-region", "ap-south-1"}, wantErr: "not one of -regions"},
+		{name: "bad region", args: []string{"-regions", "eu-west-1,mars"}, wantErr: `"mars" is not an AWS region name`},
+		{name: "duplicate", args: []string{"-regions", "eu-west-1,eu-west-1"}, wantErr: "listed twice"},
+		{name: "no regions", args: []string{"-regions", " , "}, wantErr: "at least one region"},
+		{name: "bad level", args: []string{"-log-level", "loud"}, wantErr: "-log-level"},
+		{name: "stray argument", args: []string{"now"}, wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(o.regions, ","); got != tt.regions || o.registryRegion != tt.registry || o.stateFile != tt.state {
+				t.Errorf("got regions %s registry %s state %s", got, o.registryRegion, o.stateFile)
+			}
+		})
+	}
+}
+
+func TestPrintTryIt(t *testing.T) {
+	s := State{MotoURL: "http://127.0.0.1:5000", RegistryRegion: "eu-west-1", Regions: []RegionState{
+		{Region: "us-east-1", CognitoURL: "http://127.0.0.1:7001", OrdersAPIURL: "http://127.0.0.1:7002", UserPoolID: "us-east-1_p", ClientID: "cus"},
+		{Region: "eu-west-1", CognitoURL: "http://127.0.0.1:6001", OrdersAPIURL: "http://127.0.0.1:6002", UserPoolID: "eu-west-1_p", ClientID: "ceu"},
+	}}
+	var b bytes.Buffer
+	printTryIt(&b, s)
+	out := b.String()
+	for _, want := range []string{
+		"aws cognito-idp sign-up --endpoint-url http://127.0.0.1:6001 --region eu-west-1 --client-id ceu",
+		"Name=custom:region,Value=eu-west-1 Name=custom:country,Value=DE",
+		"admin-confirm-sign-up --endpoint-url http://127.0.0.1:5000 --region eu-west-1 --user-pool-id eu-west-1_p",
+		"--auth-flow USER_PASSWORD_AUTH",
+		"curl -s -X POST http://127.0.0.1:6002/orders",
+		"Idempotency-Key: first-order-1",
+		"sign-up --endpoint-url http://127.0.0.1:7001 --region us-east-1 --client-id cus",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// The commands are valid bash once the two-space indent is removed.
+	var script strings.Builder
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "  ") {
+			script.WriteString(strings.TrimPrefix(l, "  ") + "\n")
+		}
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	cmd := exec.Command(bash, "-n")
+	cmd.Stdin = strings.NewReader(script.String())
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v: %s\n%s", err, msg, script.String())
+	}
+}
+
+func TestRunningStack(t *testing.T) {
+	dir := t.TempDir()
+	write := func(pid int) string {
+		p := filepath.Join(dir, fmt.Sprintf("s%d.json", pid))
+		if err := writeState(p, State{Version: 1, PID: pid}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	parent := os.Getppid() // alive, not us
+	tests := []struct {
+		name string
+		path string
+		want int
+	}{
+		{"no file", filepath.Join(dir, "none.json"), 0},
+		{"live other process", write(parent), parent},
+		{"ourselves", write(os.Getpid()), 0},
+		{"stale pid", write(1 << 22), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := runningStack(tt.path); got != tt.want {
+				t.Errorf("runningStack = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/internal/cognitolocal"
+	"github.com/homeregion/homeregion/internal/httpapilocal"
+	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/ordersapi"
+	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/processor"
+	"github.com/homeregion/homeregion/shared/triggers"
+)
+
+// regionRuntime is what runs for one region.
+type regionRuntime struct {
+	cognitoURL, ordersURL, siteDB string
+	servers                       []*http.Server
+	store                         orderstore.Store
+}
+
+// startRegion builds the region's handlers exactly as their Lambda mains do
+// (same config types, same SDK options) and serves them on free loopback ports.
+func startRegion(ctx context.Context, r *provision.Region, o options, motoURL string, log *slog.Logger, g *group) (*regionRuntime, error) {
+	rt := &regionRuntime{}
+	ok := false
+	defer func() {
+		if !ok {
+			rt.shutdown()
+			rt.close()
+		}
+	}()
+
+	// Cognito triggers: presignup and preauth.
+	env := triggers.Env{Region: r.Region, Table: r.RegistryTable, RegistryRegion: o.registryRegion, PIIKeyID: r.PiiKeyID}
+	tcfg, err := awsconfig.Load(ctx, r.Region, triggers.SDKOptions)
+	if err != nil {
+		return nil, err
+	}
+	tlog := log.With("component", r.Region+"/triggers")
+	deps, err := triggers.NewDeps(ctx, tcfg, env, tlog)
+	if err != nil {
+		return nil, fmt.Errorf("triggers: %w", err)
+	}
+	pre := &triggers.PreSignUp{Region: r.Region, Policy: deps.Policy, Keys: deps.Keys, Registry: deps.Registry, Log: tlog.With("trigger", "presignup")}
+	auth := &triggers.PreAuth{Region: r.Region, Policy: deps.Policy, Keys: deps.Keys, Registry: deps.Registry, Log: tlog.With("trigger", "preauth")}
+	for _, c := range []interface{ Check() error }{pre, auth} {
+		if err := c.Check(); err != nil {
+			return nil, fmt.Errorf("triggers: %w", err)
+		}
+	}
+	ccfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+	if err != nil {
+		return nil, err
+	}
+	idp := cip.NewFromConfig(ccfg)
+	// What Cognito enforces around the triggers, read from the pool as provisioned.
+	pool, err := idp.DescribeUserPool(ctx, &cip.DescribeUserPoolInput{UserPoolId: &r.UserPoolID})
+	if err != nil {
+		return nil, fmt.Errorf("describe user pool: %w", err)
+	}
+	client, err := idp.DescribeUserPoolClient(ctx, &cip.DescribeUserPoolClientInput{UserPoolId: &r.UserPoolID, ClientId: &r.ClientID})
+	if err != nil {
+		return nil, fmt.Errorf("describe app client: %w", err)
+	}
+	var policy *ciptypes.PasswordPolicyType
+	if pool.UserPool.Policies != nil {
+		policy = pool.UserPool.Policies.PasswordPolicy
+	}
+	ep, err := cognitolocal.New(cognitolocal.Config{
+		Region: r.Region, UserPoolID: r.UserPoolID, ClientIDs: []string{r.ClientID}, Upstream: motoURL,
+		PasswordPolicy:             policy,
+		PreventUserExistenceErrors: client.UserPoolClient.PreventUserExistenceErrors == ciptypes.PreventUserExistenceErrorTypesEnabled,
+		PreSignUp:                  lambda.NewHandler(pre).Invoke,
+		PreAuthentication:          lambda.NewHandler(auth).Invoke,
+		Users:                      idp,
+		Logger:                     log.With("component", r.Region+"/cognito"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rt.cognitoURL, err = rt.serve(g, r.Region+" cognito", ep); err != nil {
+		return nil, err
+	}
+
+	// Orders API behind the JWT authorizer.
+	acfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+	if err != nil {
+		return nil, err
+	}
+	orders := &ordersapi.Handler{
+		Region: r.Region,
+		Store:  ordersapi.NewDynamoStore(dynamodb.NewFromConfig(acfg), r.OrdersTable),
+		Queue:  ordersapi.NewSQSQueue(sqs.NewFromConfig(acfg), r.OrdersQueueURL),
+		Log:    log.With("component", r.Region+"/orders-api"),
+	}
+	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, r.UserPoolID), nil)
+	if err := jwks.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	api, err := httpapilocal.New(httpapilocal.Config{
+		Routes:   []string{ordersapi.RouteCreate, ordersapi.RouteGet},
+		Issuer:   httpapilocal.CognitoIssuer(r.Region, r.UserPoolID),
+		Audience: []string{r.ClientID},
+		Keyfunc:  jwks.Keyfunc,
+		Handler:  lambda.NewHandler(orders.Handle).Invoke,
+		Logger:   log.With("component", r.Region+"/http-api"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rt.ordersURL, err = rt.serve(g, r.Region+" orders api", api); err != nil {
+		return nil, err
+	}
+
+	// The primary on-prem site's order processor, with its SQLite database.
+	rt.siteDB = filepath.Join(o.dir, r.Region, "orders.db")
+	if err := os.MkdirAll(filepath.Dir(rt.siteDB), 0o755); err != nil {
+		return nil, err
+	}
+	if rt.store, err = orderstore.Open(ctx, rt.siteDB); err != nil {
+		return nil, err
+	}
+	// Long polls outlive the default 2 s response-header timeout.
+	pcfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{ResponseHeaderTimeout: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	proc, err := processor.New(processor.Config{
+		QueueURL:          r.OrdersQueueURL,
+		OrdersTable:       r.OrdersTable,
+		Site:              siteName(r),
+		WaitTime:          10 * time.Second,
+		DrainTimeout:      5 * time.Second,
+		HeartbeatInterval: 15 * time.Second,
+	}, processor.Deps{
+		SQS:        sqs.NewFromConfig(pcfg),
+		DynamoDB:   dynamodb.NewFromConfig(pcfg),
+		CloudWatch: cloudwatch.NewFromConfig(pcfg, provision.CloudWatchQueryProtocol),
+		Store:      rt.store,
+		Log:        log.With("component", r.Region+"/processor"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	g.Go(r.Region+" processor", func() error {
+		err := proc.Run(ctx)
+		if ctx.Err() == nil && err == nil {
+			err = errors.New("stopped unexpectedly")
+		}
+		return err
+	})
+	ok = true
+	return rt, nil
+}
+
+// siteName is the processor's Site metric dimension: the one the site's
+// alarms watch when the template defines them, else the primary service.
+func siteName(r *provision.Region) string {
+	for _, a := range r.Alarms {
+		if s := a.Dimensions["Site"]; s != "" && a.Namespace == processor.MetricNamespace {
+			return s
+		}
+	}
+	if r.PrimaryService != "" {
+		return r.PrimaryService
+	}
+	return "local-" + r.Region + "-primary"
+}
+
+// serve serves h on a free 127.0.0.1 port and returns its URL.
+func (rt *regionRuntime) serve(g *group, name string, h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("%s: listen: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	rt.servers = append(rt.servers, srv)
+	g.Go(name, func() error {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	return "http://" + l.Addr().String(), nil
+}
+
+// shutdown stops the HTTP servers, letting requests in flight finish (5 s).
+func (rt *regionRuntime) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range rt.servers {
+		_ = s.Shutdown(ctx)
+	}
+}
+
+// close releases the site database (after the processor has stopped).
+func (rt *regionRuntime) close() {
+	if rt.store != nil {
+		_ = rt.store.Close()
+	}
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/shared/motoserver"
+)
+
+// run starts everything, prints "ready", waits for ctx and stops what it started.
+func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
+	start := time.Now()
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	step := func(t time.Time) string { return fmt.Sprintf("(%.1fs)", time.Since(t).Seconds()) }
+	log := newLogger(stderr, o.logLevel)
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", o.dir, err)
+	}
+	if pid := runningStack(o.stateFile); pid != 0 {
+		return fmt.Errorf("a local stack is already running (pid %d, state %s): stop it (kill -INT %d) or give -state-file", pid, o.stateFile, pid)
+	}
+	isolateAWSEnv()
+
+	say("homeregion local stack: regions %s, registry region %s", strings.Join(o.regions, ", "), o.registryRegion)
+
+	// 1. moto_server.
+	t := time.Now()
+	moto, motoDesc, err := startMoto(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer moto.Stop()
+	say("  %-22s %s  %s %s", "moto_server", moto.URL, motoDesc, step(t))
+	// The handlers' SDK clients find moto through the SDK's standard variable.
+	os.Setenv("AWS_ENDPOINT_URL", moto.URL)
+
+	// 2. Resources.
+	t = time.Now()
+	st, notes, err := provisionFunc(ctx, o, moto.URL)
+	if err != nil {
+		return err
+	}
+	from := o.template
+	if !hasResources(o.template) {
+		from = "local defaults (" + o.template + " missing or without resources)"
+	}
+	say("  %-22s %s from %s %s", "provisioned", strings.Join(o.regions, ", "), from, step(t))
+	for _, n := range notes {
+		say("  %-22s %s (not in the template yet: created with local defaults)", "", n)
+	}
+
+	// 3. Per region: Cognito endpoint, orders API, processor.
+	g := newGroup()
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	var runtimes []*regionRuntime
+	defer func() {
+		for _, rt := range runtimes {
+			rt.shutdown()
+		}
+		cancelRun()
+		g.wait()
+		for _, rt := range runtimes {
+			rt.close()
+		}
+	}()
+	state := State{Version: 1, PID: os.Getpid(), MotoURL: moto.URL, RegistryRegion: o.registryRegion, StartedAt: start.UTC()}
+	for _, name := range o.regions {
+		r := st.Region(name)
+		if r == nil {
+			return fmt.Errorf("provisioning produced no region %s", name)
+		}
+		t = time.Now()
+		rt, err := startRegion(runCtx, r, o, moto.URL, log, g)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		runtimes = append(runtimes, rt)
+		say("  %-22s %s  pool %s, client %s %s", name+" cognito", rt.cognitoURL, r.UserPoolID, r.ClientID, step(t))
+		say("  %-22s %s  POST /orders, GET /orders/{orderId}", name+" orders api", rt.ordersURL)
+		say("  %-22s %s -> %s", name+" processor", queueName(r.OrdersQueueURL), rt.siteDB)
+		state.Regions = append(state.Regions, regionState(r, rt))
+	}
+
+	// 4. Alarm emulation.
+	lines, err := startAlarms(runCtx, st, moto.URL, log, g)
+	if err != nil {
+		return fmt.Errorf("alarms: %w", err)
+	}
+	for _, l := range lines {
+		name, desc, _ := strings.Cut(l, "\t")
+		say("  %-22s %s", name, desc)
+	}
+
+	if err := writeState(o.stateFile, state); err != nil {
+		return err
+	}
+	defer os.Remove(o.stateFile)
+	printTryIt(stdout, state)
+	say("ready in %.1fs (state: %s; logs on stderr, moto's in %s; Ctrl-C stops everything)", time.Since(start).Seconds(), o.stateFile, filepath.Join(o.dir, "moto.log"))
+
+	select {
+	case <-ctx.Done():
+		say("stopping (Ctrl-C)...")
+	case err = <-g.errc:
+		say("stopping: %v", err)
+	}
+	return err
+}
+
+// startMoto adopts -moto or starts moto_server with its log under o.dir.
+func startMoto(ctx context.Context, o options) (*motoserver.Server, string, error) {
+	if o.moto != "" {
+		s, err := motoserver.Adopt(ctx, o.moto, 10*time.Second)
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "(given with -moto: left running on exit)", nil
+	}
+	logPath := filepath.Join(o.dir, "moto.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, "", fmt.Errorf("moto log: %w", err)
+	}
+	defer f.Close() // the child has its own descriptor
+	s, err := motoserver.Start(ctx, motoserver.Options{Log: f})
+	if errors.Is(err, motoserver.ErrNotFound) {
+		return nil, "", fmt.Errorf("%w (or give a running one with -moto URL)", err)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	return s, fmt.Sprintf("(pid %d, log %s)", s.PID(), logPath), nil
+}
+
+// isolateAWSEnv makes every SDK client in this process use fake credentials
+// so nothing ever reaches a real AWS account, whatever the shell exports.
+func isolateAWSEnv() {
+	os.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"} {
+		os.Unsetenv(k)
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_ENDPOINT_URL_") {
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// newLogger is a readable text logger: time, level, component, message.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.String(slog.TimeKey, a.Value.Time().Format("15:04:05.000"))
+		}
+		return a
+	}}))
+}
+
+func queueName(url string) string {
+	return url[strings.LastIndex(url, "/")+1:]
+}
+
+// group runs component goroutines; the first failure is reported on errc.
+type group struct {
+	wg   sync.WaitGroup
+	errc chan error
+}
+
+func newGroup() *group { return &group{errc: make(chan error, 1)} }
+
+func (g *group) Go(name string, f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			select {
+			case g.errc <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+func (g *group) wait() { g.wg.Wait() }
+
+// startAlarms starts the alarm emulation (alarms.go); a variable so tests
+// can replace it.
+// Each line is "name\tdescription".
+var startAlarms func(ctx context.Context, st *provision.Stack, motoURL string, log *slog.Logger, g *group) ([]string, error)
