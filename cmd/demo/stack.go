@@ -88,8 +88,8 @@ func (s *ownStack) stop() error {
 	case err = <-s.done:
 	case <-time.After(20 * time.Second):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		err = <-s.done
-		return fmt.Errorf("cmd/local did not stop within 20s: killed")
+		<-s.done
+		return fmt.Errorf("cmd/local did not stop within 20s: killed (log %s)", s.log)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && !ee.Success() {

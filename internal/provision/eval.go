@@ -132,7 +132,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 	case "Ref":
 		name, err := e.evalString(arg)
 		if err != nil {
-			return nil, fmt.Errorf("Ref: %w", err)
+			return nil, fmt.Errorf("intrinsic Ref: %w", err)
 		}
 		if name == "AWS::NoValue" {
 			return noValue, nil

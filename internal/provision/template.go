@@ -174,7 +174,7 @@ func (d *Definitions) add(file string, src []byte) error {
 		return nil
 	}
 	if res.Kind != yaml.MappingNode {
-		return errors.New("Resources is not a mapping")
+		return errors.New("the Resources section is not a mapping")
 	}
 	seen := map[string]bool{}
 	for _, r := range d.Resources {
