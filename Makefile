@@ -17,6 +17,14 @@ build-ScaleFunction:     ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./funct
 
 FUNCTIONS := presignup preauth orders-api failover
 
+# The on-prem order processor: a static linux binary (GOARCH=amd64|arm64) for
+# the container image (Dockerfile builds the same way).
+PROCESSOR_ARCH ?= amd64
+.PHONY: build-processor
+build-processor: ## static linux binary bin/processor-$(PROCESSOR_ARCH)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PROCESSOR_ARCH) $(GO) build -trimpath -ldflags='-s -w' -o bin/processor-$(PROCESSOR_ARCH) ./cmd/processor
+	@printf 'processor    %s bytes\n' $$(stat -c %s bin/processor-$(PROCESSOR_ARCH))
+
 .PHONY: build
 build: ## linux/arm64 bootstrap per function in bin/<function>/bootstrap
 	@for f in $(FUNCTIONS); do \
@@ -50,6 +58,7 @@ lint: ## gofmt, go vet, cfn-lint, staticcheck (pinned, installed into bin/tools)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cfn-lint template.yaml
+	cfn-lint onprem.yaml
 	@test -x $(STATICCHECK) || { echo "installing staticcheck $(STATICCHECK_VERSION) into $(dir $(STATICCHECK))"; \
 	  GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
 	$(STATICCHECK) ./...

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	base := map[string]string{
+		"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/orders",
+		"ORDERS_TABLE":     "orders",
+		"SITE_NAME":        "berlin-1",
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c config) {
+			if c.dsn != DefaultDSN || c.proc.Concurrency != 16 || c.proc.WaitTime != 20*time.Second ||
+				c.proc.VisibilityTimeout != 60*time.Second || c.proc.DrainTimeout != 25*time.Second ||
+				c.proc.HeartbeatInterval != time.Minute || c.proc.Site != "berlin-1" {
+				t.Fatalf("defaults = %+v", c)
+			}
+		}},
+		{name: "env values", env: map[string]string{"SITE_DB_DSN": "postgres://u@h/db", "PROCESSOR_CONCURRENCY": "4", "VISIBILITY_TIMEOUT": "2m", "WAIT_TIME": "5s"},
+			check: func(t *testing.T, c config) {
+				if c.dsn != "postgres://u@h/db" || c.proc.Concurrency != 4 || c.proc.VisibilityTimeout != 2*time.Minute || c.proc.WaitTime != 5*time.Second {
+					t.Fatalf("config = %+v", c)
+				}
+			}},
+		{name: "flags override env", env: map[string]string{"PROCESSOR_CONCURRENCY": "4"}, args: []string{"-concurrency", "8", "-site", "munich", "-db", "/tmp/x.db"},
+			check: func(t *testing.T, c config) {
+				if c.proc.Concurrency != 8 || c.proc.Site != "munich" || c.dsn != "/tmp/x.db" {
+					t.Fatalf("config = %+v", c)
+				}
+			}},
+		{name: "missing queue", env: map[string]string{"ORDERS_QUEUE_URL": ""}, wantErr: "ORDERS_QUEUE_URL (-queue-url) is required"},
+		{name: "missing table", env: map[string]string{"ORDERS_TABLE": ""}, wantErr: "ORDERS_TABLE (-orders-table) is required"},
+		{name: "missing site", env: map[string]string{"SITE_NAME": ""}, wantErr: "SITE_NAME (-site) is required"},
+		{name: "bad concurrency", env: map[string]string{"PROCESSOR_CONCURRENCY": "lots"}, wantErr: "PROCESSOR_CONCURRENCY"},
+		{name: "zero concurrency", args: []string{"-concurrency=0"}, wantErr: "PROCESSOR_CONCURRENCY"},
+		{name: "fractional visibility", env: map[string]string{"VISIBILITY_TIMEOUT": "1500ms"}, wantErr: "VISIBILITY_TIMEOUT"},
+		{name: "wait too long", env: map[string]string{"WAIT_TIME": "21s"}, wantErr: "WAIT_TIME"},
+		{name: "bad drain", env: map[string]string{"DRAIN_TIMEOUT": "soon"}, wantErr: "DRAIN_TIMEOUT"},
+		{name: "bad heartbeat", env: map[string]string{"HEARTBEAT_INTERVAL": "0s"}, wantErr: "HEARTBEAT_INTERVAL"},
+		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flags"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, err := loadConfig(tc.args, func(k string) string { return env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	var out strings.Builder
+	code := run(nil, func(string) string { return "" }, &out)
+	if code != 1 {
+		t.Fatalf("exit status = %d, want 1", code)
+	}
+	if !strings.Contains(out.String(), "ORDERS_QUEUE_URL") || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("want one log line naming the variable, got %q", out.String())
+	}
+}
