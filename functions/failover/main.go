@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/shared/alarmaction"
+	"github.com/homeregion/homeregion/shared/awsclient"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/residency"
@@ -80,16 +81,16 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	clients := alarmaction.Clients{DynamoDB: dynamodb.NewFromConfig(cfg)}
+	clients := alarmaction.Clients{DynamoDB: awsclient.NewDynamoDB(dynamodb.NewFromConfig(cfg))}
 	switch c.Action {
 	case alarmaction.ActionFailover:
 		// Route 53 is a global service; the SDK resolves its endpoint from any region.
-		clients.Route53 = route53.NewFromConfig(cfg)
+		clients.Route53 = awsclient.NewRoute53(route53.NewFromConfig(cfg))
 	case alarmaction.ActionPromote:
-		clients.ECS = ecs.NewFromConfig(cfg)
+		clients.ECS = awsclient.NewECS(ecs.NewFromConfig(cfg))
 	case alarmaction.ActionScale:
-		clients.ECS = ecs.NewFromConfig(cfg)
-		clients.SQS = sqs.NewFromConfig(cfg)
+		clients.ECS = awsclient.NewECS(ecs.NewFromConfig(cfg))
+		clients.SQS = awsclient.NewSQS(sqs.NewFromConfig(cfg))
 	}
 	deps := alarmaction.FromClients(c.Config, clients)
 	deps.Zones = c.zones

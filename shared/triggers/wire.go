@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/homeregion/homeregion/shared/awsclient"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -43,14 +44,16 @@ func NewDeps(ctx context.Context, cfg aws.Config, e Env, log *slog.Logger) (Deps
 	if err != nil {
 		return Deps{}, err
 	}
-	local := dynamodb.NewFromConfig(cfg)
+	// awsclient binds only the operations used (see its package doc: an SDK
+	// client held in an interface keeps all of its operations in the binary).
+	local := awsclient.NewDynamoDB(dynamodb.NewFromConfig(cfg))
 	home := local
 	if e.RegistryRegion != cfg.Region {
-		home = dynamodb.NewFromConfig(awsconfig.ForRegion(cfg, e.RegistryRegion))
+		home = awsclient.NewDynamoDB(dynamodb.NewFromConfig(awsconfig.ForRegion(cfg, e.RegistryRegion)))
 	}
 	d := Deps{
 		Policy:   p,
-		Keys:     identity.New(kms.NewFromConfig(cfg), e.PIIKeyID),
+		Keys:     identity.New(awsclient.NewKMS(kms.NewFromConfig(cfg)), e.PIIKeyID),
 		Registry: registry.New(e.Table, cfg.Region, e.RegistryRegion, local, home, p.Version()),
 	}
 	log.DebugContext(ctx, "residency dependencies built",
