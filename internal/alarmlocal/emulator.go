@@ -173,6 +173,10 @@ func (e *Emulator) Tick(ctx context.Context) error {
 			e.deliver(ctx, a, prev, cur.value, cur.reason, true, now)
 			continue
 		}
+		if a.MetricMath {
+			// Metric math is not evaluated locally: only states set by hand.
+			continue
+		}
 		v, has, err := e.sample(ctx, a, now)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("alarm %s: %w", a.Name, err))

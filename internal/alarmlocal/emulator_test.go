@@ -174,3 +174,32 @@ func TestNewRejectsBadRule(t *testing.T) {
 		t.Fatal("New accepted DatapointsToAlarm > EvaluationPeriods")
 	}
 }
+
+// A metric math alarm is never sampled or set by the emulator; a state set
+// by hand is still delivered.
+func TestMetricMathAlarmOnlyByHand(t *testing.T) {
+	r := testRegion()
+	r.Alarms = []provision.AlarmDef{{Name: "rate", ARN: "arn:rate", MetricMath: true, Namespace: "AWS/ApiGateway", MetricName: "5xx",
+		EvaluationPeriods: 1, DatapointsToAlarm: 1, Threshold: 5, ComparisonOperator: "GreaterThanThreshold", AlarmActions: []string{"arn:scale"}}}
+	cw := &fakeCW{states: map[string]cwtypes.StateValue{"rate": "OK"}}
+	var got []string
+	e, err := New(Options{Region: r, CloudWatch: cw, SQS: &fakeSQS{}, Invokers: map[string]Invoker{"scale": func(_ context.Context, p []byte) error {
+		tr, err := alarm.Parse(p)
+		got = append(got, string(tr.To))
+		return err
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if i == 1 {
+			cw.states["rate"] = "ALARM"
+		}
+		if err := e.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cw.sets) != 0 || len(got) != 1 || got[0] != "ALARM" {
+		t.Fatalf("sets %v, deliveries %v; want none and [ALARM]", cw.sets, got)
+	}
+}

@@ -12,6 +12,9 @@
 // (`aws cloudwatch set-alarm-state --endpoint-url ...`) are picked up. Each
 // transition is delivered to the alarm's action functions as the CloudWatch
 // alarm -> Lambda action payload (shared/alarm.LambdaEvent).
+//
+// Alarms on metric math expressions (e.g. the orders API's 5xx rate) are not
+// evaluated locally; states set on them by hand are delivered all the same.
 package alarmlocal
 
 import (

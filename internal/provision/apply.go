@@ -146,6 +146,10 @@ type AlarmDef struct {
 	Threshold          float64           `json:"threshold"`
 	ComparisonOperator string            `json:"comparisonOperator"`
 	TreatMissingData   string            `json:"treatMissingData,omitempty"`
+	// MetricMath is set when the alarm watches a metric math expression
+	// (Metrics with an Expression); Namespace/MetricName are then its first
+	// input metric, not what the threshold applies to.
+	MetricMath bool `json:"metricMath,omitempty"`
 	// Action is the ACTION (failover, promote, scale) of the function the
 	// alarm's actions invoke; Function is that function's logical id.
 	Action   string `json:"action,omitempty"`
@@ -205,7 +209,9 @@ type applier struct {
 }
 
 // Apply creates the definitions in every region of opts against moto at
-// opts.Endpoint, the registry region first, and returns what it created.
+// opts.Endpoint, the registry region first (it is provisioned too when it is
+// not one of opts.Regions: the multi-Region key's primary lives there), and
+// returns what it created.
 func Apply(ctx context.Context, defs *Definitions, opts Options) (*Stack, error) {
 	if defs == nil {
 		return nil, errors.New("provision: no definitions")
@@ -311,8 +317,8 @@ func (a *applier) order() ([]Resource, error) {
 	}
 	var out []Resource
 	state := map[string]int{} // 1 visiting, 2 done
-	var visit func(id string, path []string) error
-	visit = func(id string, path []string) error {
+	var visit func(id string) error
+	visit = func(id string) error {
 		r, ok := byID[id]
 		if !ok || state[id] == 2 {
 			return nil
@@ -325,7 +331,7 @@ func (a *applier) order() ([]Resource, error) {
 		state[id] = 1
 		deps := append(refs(r.Properties), r.DependsOn...)
 		for _, d := range deps {
-			if err := visit(d, append(path, id)); err != nil {
+			if err := visit(d); err != nil {
 				return err
 			}
 		}
@@ -334,7 +340,7 @@ func (a *applier) order() ([]Resource, error) {
 		return nil
 	}
 	for _, r := range a.defs.Resources {
-		if err := visit(r.LogicalID, nil); err != nil {
+		if err := visit(r.LogicalID); err != nil {
 			return nil, err
 		}
 	}

@@ -381,6 +381,7 @@ func (rr *regionRun) alarm(ctx context.Context, r Resource, p map[string]any) (C
 		q := cwtypes.MetricDataQuery{Id: aws.String(sget(m, "Id"))}
 		if v := sget(m, "Expression"); v != "" {
 			q.Expression = aws.String(v)
+			def.MetricMath = true
 		}
 		if v := sget(m, "Label"); v != "" {
 			q.Label = aws.String(v)
