@@ -1,10 +1,12 @@
 package alarm
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks, for any payload, that Parse never panics, that it is
@@ -40,17 +42,45 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if tr.AlarmARN == "" && tr.AlarmName == "" {
-			t.Fatalf("accepted an event that names no alarm: %+v", tr)
-		}
-		if !tr.To.Valid() {
-			t.Fatalf("accepted new state %q", tr.To)
-		}
-		if tr.At.IsZero() {
-			t.Fatalf("accepted an event without a state time: %+v", tr)
+		if p := transitionProblem(tr); p != "" {
+			t.Fatalf("%s: %+v", p, tr)
 		}
 		if tr.Key() != tr2.Key() {
 			t.Fatal("Key is not deterministic")
 		}
 	})
+}
+
+// transitionProblem says why an accepted Transition is unusable ("" if it is not).
+func transitionProblem(tr Transition) string {
+	switch {
+	case tr.AlarmARN == "" && tr.AlarmName == "":
+		return "accepted an event that names no alarm"
+	case !tr.To.Valid():
+		return fmt.Sprintf("accepted new state %q", tr.To)
+	case tr.At.IsZero():
+		return "accepted an event without a state time"
+	}
+	return ""
+}
+
+// TestFuzzChecksCatchBrokenTransitions proves FuzzParse's checks can fail.
+func TestFuzzChecksCatchBrokenTransitions(t *testing.T) {
+	good := Transition{AlarmARN: "arn:aws:cloudwatch:eu-west-1:000000000000:alarm:a", To: StateAlarm, At: time.Unix(1, 0)}
+	if p := transitionProblem(good); p != "" {
+		t.Fatalf("valid transition flagged: %s", p)
+	}
+	for name, mutate := range map[string]func(*Transition){
+		"no alarm":  func(tr *Transition) { tr.AlarmARN, tr.AlarmName = "", "" },
+		"bad state": func(tr *Transition) { tr.To = "BOGUS" },
+		"no time":   func(tr *Transition) { tr.At = time.Time{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			tr := good
+			mutate(&tr)
+			if transitionProblem(tr) == "" {
+				t.Error("not caught")
+			}
+		})
+	}
 }

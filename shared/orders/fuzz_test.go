@@ -3,6 +3,7 @@ package orders
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,14 +48,14 @@ func FuzzDecodeOrder(f *testing.F) {
 			if !validationCodes[ve.Code] {
 				t.Fatalf("unknown code %q", ve.Code)
 			}
-			for _, v := range submittedStrings(body) {
-				if strings.Contains(err.Error(), v) {
-					t.Fatalf("error %q echoes a submitted value %q", err, v)
-				}
+			if v := echoed(err, body); v != "" {
+				t.Fatalf("error %q echoes a submitted value %q", err, v)
 			}
 			return
 		}
-		checkOrder(t, o)
+		if problem := orderProblem(o); problem != "" {
+			t.Fatal(problem)
+		}
 		again, err := json.Marshal(o)
 		if err != nil {
 			t.Fatalf("marshal accepted order: %v", err)
@@ -69,31 +70,77 @@ func FuzzDecodeOrder(f *testing.F) {
 	})
 }
 
-func checkOrder(t *testing.T, o Order) {
-	t.Helper()
+// orderProblem says how o breaks the contract's limits ("" when it does not).
+func orderProblem(o Order) string {
 	if n := len(o.Items); n < MinItems || n > MaxItems {
-		t.Fatalf("accepted %d items", n)
+		return fmt.Sprintf("accepted %d items", n)
 	}
 	for i, it := range o.Items {
 		if it.Quantity < MinQuantity || it.Quantity > MaxQuantity {
-			t.Fatalf("item %d: accepted quantity %d", i, it.Quantity)
+			return fmt.Sprintf("item %d: accepted quantity %d", i, it.Quantity)
 		}
 		if len(it.SKU) < 1 || len(it.SKU) > MaxSKULen || strings.Trim(it.SKU, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
-			t.Fatalf("item %d: accepted sku %q", i, it.SKU)
+			return fmt.Sprintf("item %d: accepted sku %q", i, it.SKU)
 		}
 	}
-	if utf8.RuneCountInString(o.Note) > MaxNoteLen {
-		t.Fatalf("accepted a note of %d characters", utf8.RuneCountInString(o.Note))
+	if n := utf8.RuneCountInString(o.Note); n > MaxNoteLen {
+		return fmt.Sprintf("accepted a note of %d characters", n)
 	}
 	a := o.DeliveryAddress
 	for name, v := range map[string]string{"name": a.Name, "line1": a.Line1, "city": a.City, "postalCode": a.PostalCode} {
 		if strings.TrimSpace(v) == "" {
-			t.Fatalf("accepted a blank %s", name)
+			return "accepted a blank " + name
 		}
 	}
 	if !ValidCountry(a.Country) {
-		t.Fatalf("accepted country %q", a.Country)
+		return fmt.Sprintf("accepted country %q", a.Country)
 	}
+	return ""
+}
+
+// echoed returns a distinctive submitted value that err quotes ("" if none).
+func echoed(err error, body []byte) string {
+	for _, v := range submittedStrings(body) {
+		if strings.Contains(err.Error(), v) {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestFuzzChecksCatchBrokenResults proves FuzzDecodeOrder's checks can fail:
+// each broken result below (what a buggy DecodeOrder could return) is caught.
+func TestFuzzChecksCatchBrokenResults(t *testing.T) {
+	good := Order{Items: []Item{{SKU: "AB-12", Quantity: 2}}, DeliveryAddress: Address{Name: "N", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}}
+	if p := orderProblem(good); p != "" {
+		t.Fatalf("valid order flagged: %s", p)
+	}
+	broken := map[string]func(o *Order){
+		"no items":        func(o *Order) { o.Items = nil },
+		"101 items":       func(o *Order) { o.Items = make([]Item, 101) },
+		"quantity 0":      func(o *Order) { o.Items = []Item{{SKU: "A", Quantity: 0}} },
+		"quantity 1001":   func(o *Order) { o.Items = []Item{{SKU: "A", Quantity: 1001}} },
+		"lowercase sku":   func(o *Order) { o.Items = []Item{{SKU: "ab", Quantity: 1}} },
+		"long note":       func(o *Order) { o.Note = strings.Repeat("é", 501) },
+		"blank name":      func(o *Order) { o.DeliveryAddress.Name = " " },
+		"unknown country": func(o *Order) { o.DeliveryAddress.Country = "XX" },
+	}
+	for name, mutate := range broken {
+		t.Run(name, func(t *testing.T) {
+			o := good
+			o.Items = append([]Item(nil), good.Items...)
+			mutate(&o)
+			if orderProblem(o) == "" {
+				t.Error("not caught")
+			}
+		})
+	}
+	t.Run("error echoing the address", func(t *testing.T) {
+		body := []byte(`{"deliveryAddress":{"name":"Ada Lovelace"}}`)
+		if echoed(&ValidationError{Message: "name Ada Lovelace is wrong"}, body) == "" {
+			t.Error("not caught")
+		}
+	})
 }
 
 // submittedStrings returns the distinctive string values (not keys) of body,

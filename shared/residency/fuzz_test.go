@@ -2,6 +2,7 @@ package residency
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -33,41 +34,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		zones := p.Zones()
-		if len(zones) == 0 {
-			t.Fatal("accepted a policy without zones")
-		}
-		seen := map[string]string{}
-		for _, z := range zones {
-			regions := p.RegionsOf(z)
-			if len(regions) == 0 {
-				t.Fatalf("accepted empty zone %q", z)
-			}
-			for _, r := range regions {
-				if !ValidRegion(r) {
-					t.Fatalf("accepted region %q", r)
-				}
-				if other, dup := seen[r]; dup {
-					t.Fatalf("region %s in zones %s and %s", r, other, z)
-				}
-				seen[r] = z
-				if got, ok := p.ZoneOfRegion(r); !ok || got != z {
-					t.Fatalf("ZoneOfRegion(%s) = %q, %v; want %s", r, got, ok, z)
-				}
-				if !p.SameZone(r, r) {
-					t.Fatalf("SameZone(%s, %s) is false", r, r)
-				}
-			}
-		}
-		for r1, z1 := range seen {
-			for r2, z2 := range seen {
-				if p.SameZone(r1, r2) != (z1 == z2) {
-					t.Fatalf("SameZone(%s, %s) disagrees with zones %s, %s", r1, r2, z1, z2)
-				}
-			}
-		}
-		if p.Version() == "" {
-			t.Fatal("accepted a policy without a version")
+		if problem := policyProblem(p); problem != "" {
+			t.Fatal(problem)
 		}
 	})
 }
@@ -101,4 +69,83 @@ func FuzzLookup(f *testing.F) {
 			}
 		}
 	})
+}
+
+// policyProblem says how an accepted policy breaks the residency invariants
+// ("" when it does not).
+func policyProblem(p *Policy) string {
+	zones := p.Zones()
+	if len(zones) == 0 {
+		return "accepted a policy without zones"
+	}
+	if p.Version() == "" {
+		return "accepted a policy without a version"
+	}
+	seen := map[string]string{}
+	for _, z := range zones {
+		regions := p.RegionsOf(z)
+		if len(regions) == 0 {
+			return fmt.Sprintf("accepted empty zone %q", z)
+		}
+		for _, r := range regions {
+			if !ValidRegion(r) {
+				return fmt.Sprintf("accepted region %q", r)
+			}
+			if other, dup := seen[r]; dup {
+				return fmt.Sprintf("region %s in zones %s and %s", r, other, z)
+			}
+			seen[r] = z
+			if got, ok := p.ZoneOfRegion(r); !ok || got != z {
+				return fmt.Sprintf("ZoneOfRegion(%s) = %q, %v; want %s", r, got, ok, z)
+			}
+		}
+	}
+	for r1, z1 := range seen {
+		for r2, z2 := range seen {
+			if p.SameZone(r1, r2) != (z1 == z2) {
+				return fmt.Sprintf("SameZone(%s, %s) disagrees with zones %s, %s", r1, r2, z1, z2)
+			}
+		}
+	}
+	for cc, z := range p.zoneOfCountry {
+		if !ValidCountry(cc) {
+			return fmt.Sprintf("accepted country %q", cc)
+		}
+		if len(p.RegionsOf(z)) == 0 {
+			return fmt.Sprintf("country %s in zone %s, which has no regions", cc, z)
+		}
+	}
+	return ""
+}
+
+// TestFuzzChecksCatchBrokenPolicies proves FuzzParse's checks can fail: each
+// policy below (what a buggy Parse could accept) is caught.
+func TestFuzzChecksCatchBrokenPolicies(t *testing.T) {
+	build := func(regions map[string][]string, countries map[string]string) *Policy {
+		p := &Policy{version: "1", zoneOfRegion: map[string]string{}, zoneOfCountry: countries, regions: regions}
+		for z, rs := range regions {
+			for _, r := range rs {
+				p.zoneOfRegion[r] = z
+			}
+		}
+		return p
+	}
+	good := build(map[string][]string{"eu": {"eu-west-1"}, "us": {"us-east-1"}}, map[string]string{"DE": "eu", "US": "us"})
+	if p := policyProblem(good); p != "" {
+		t.Fatalf("valid policy flagged: %s", p)
+	}
+	tests := map[string]*Policy{
+		"empty zone":          build(map[string][]string{"eu": {"eu-west-1"}, "us": {}}, map[string]string{"DE": "eu"}),
+		"bad region":          build(map[string][]string{"eu": {"EU_WEST_1"}}, map[string]string{"DE": "eu"}),
+		"region in two zones": build(map[string][]string{"eu": {"eu-west-1"}, "us": {"eu-west-1"}}, map[string]string{"DE": "eu"}),
+		"invalid country":     build(map[string][]string{"eu": {"eu-west-1"}}, map[string]string{"XX": "eu"}),
+		"country in no zone":  build(map[string][]string{"eu": {"eu-west-1"}}, map[string]string{"DE": "mars"}),
+	}
+	for name, p := range tests {
+		t.Run(name, func(t *testing.T) {
+			if policyProblem(p) == "" {
+				t.Error("not caught")
+			}
+		})
+	}
 }

@@ -1,0 +1,252 @@
+package triggers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/homeregion/homeregion/shared/identity"
+	"github.com/homeregion/homeregion/shared/registry"
+	"github.com/homeregion/homeregion/shared/residency"
+)
+
+// fuzzRegistry answers every claim and lookup with home (empty: no claim
+// found) or err, and counts the calls.
+type fuzzRegistry struct {
+	home            string
+	err             error
+	claims, lookups int
+}
+
+func (r *fuzzRegistry) Claim(_ context.Context, key, region string) (registry.Record, bool, error) {
+	r.claims++
+	if r.err != nil {
+		return registry.Record{}, false, r.err
+	}
+	home := r.home
+	if home == "" {
+		home = region
+	}
+	return registry.Record{Key: key, HomeRegion: home}, home == region, nil
+}
+
+func (r *fuzzRegistry) LookupLocal(_ context.Context, key string) (registry.Record, bool, error) {
+	r.lookups++
+	if r.err != nil {
+		return registry.Record{}, false, r.err
+	}
+	if r.home == "" {
+		return registry.Record{}, false, nil
+	}
+	return registry.Record{Key: key, HomeRegion: r.home}, true, nil
+}
+
+// fuzzHomes are the registry outcomes a fuzz input picks from.
+var fuzzHomes = []string{"", "eu-west-1", "eu-central-1", "us-east-1"}
+
+const fuzzRegion = "eu-west-1"
+
+func fuzzDeps(t *testing.T, pick uint8) (*residency.Policy, *identity.Keys, *fuzzRegistry) {
+	p, err := residency.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &fuzzRegistry{home: fuzzHomes[int(pick)%len(fuzzHomes)]}
+	if pick >= 200 {
+		reg.err = errors.New("registry unreachable")
+	}
+	return p, keys, reg
+}
+
+const preSignUpSeed = `{"version":"1","triggerSource":"PreSignUp_SignUp","region":"eu-west-1","userPoolId":"eu-west-1_x","userName":"3f1c","callerContext":{},"request":{"userAttributes":{"email":"Ada@Example.com","custom:region":"eu-west-1","custom:country":"DE"}},"response":{}}`
+
+// FuzzPreSignUp drives PreSignUp through lambda.NewHandler (the runtime's
+// JSON path) with any payload and any registry outcome: it never panics, it
+// allows a sign-up only when every residency rule holds and the registry
+// holds this region's claim, it never auto-confirms, and a refusal's message
+// never contains the e-mail address.
+func FuzzPreSignUp(f *testing.F) {
+	for _, s := range []string{
+		preSignUpSeed,
+		strings.Replace(preSignUpSeed, `"DE"`, `"US"`, 1),
+		strings.Replace(preSignUpSeed, `"custom:region":"eu-west-1"`, `"custom:region":"us-east-1"`, 1),
+		strings.Replace(preSignUpSeed, `PreSignUp_SignUp`, `PreSignUp_AdminCreateUser`, 1),
+		strings.Replace(preSignUpSeed, `PreSignUp_SignUp`, `Bogus`, 1),
+		`{"triggerSource":"PreSignUp_SignUp","request":{"userAttributes":null}}`,
+		`{"request":{"userAttributes":{"email":1}}}`,
+		`{}`, `null`, ``, `[]`, `{"request":`,
+	} {
+		for _, pick := range []uint8{0, 1, 2, 200} {
+			f.Add([]byte(s), pick)
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, pick uint8) {
+		p, keys, reg := fuzzDeps(t, pick)
+		h := &PreSignUp{Region: fuzzRegion, Policy: p, Keys: keys, Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		out, err := lambda.NewHandler(h).Invoke(context.Background(), payload)
+		var ev events.CognitoEventUserPoolsPreSignup
+		_ = json.Unmarshal(payload, &ev)
+		email := ev.Request.UserAttributes[AttrEmail]
+		if err != nil {
+			if email != "" && len(email) > 3 && strings.Contains(err.Error(), email) {
+				t.Fatalf("refusal %q contains the e-mail", err)
+			}
+			if reg.claims > 1 {
+				t.Fatalf("%d claims for one sign-up", reg.claims)
+			}
+			return
+		}
+		if problem := signUpProblem(p, ev.Request.UserAttributes, reg); problem != "" {
+			t.Fatal(problem)
+		}
+		var resp events.CognitoEventUserPoolsPreSignup
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatalf("response is not a PreSignUp event: %v", err)
+		}
+		if resp.Response.AutoConfirmUser || resp.Response.AutoVerifyEmail || resp.Response.AutoVerifyPhone {
+			t.Fatalf("response auto-confirms or auto-verifies: %+v", resp.Response)
+		}
+	})
+}
+
+const preAuthSeed = `{"version":"1","triggerSource":"PreAuthentication_Authentication","region":"eu-west-1","userPoolId":"eu-west-1_x","userName":"3f1c","callerContext":{},"request":{"userAttributes":{"email":"ada@example.com","custom:region":"eu-west-1","custom:country":"DE"},"validationData":{},"userNotFound":false},"response":{}}`
+
+// FuzzPreAuth drives PreAuth the same way: it never panics and allows a
+// sign-in only when the registry says this region is the user's home (a
+// claim found here, or adopted here by the one conditional claim), never when
+// the registry is unreachable (fail closed).
+func FuzzPreAuth(f *testing.F) {
+	for _, s := range []string{
+		preAuthSeed,
+		strings.Replace(preAuthSeed, `"userNotFound":false`, `"userNotFound":true`, 1),
+		strings.Replace(preAuthSeed, `"email":"ada@example.com",`, ``, 1),
+		`{"triggerSource":"PreAuthentication_Authentication","request":{}}`,
+		`{"request":{"userAttributes":[]}}`,
+		`{}`, `null`, ``, `"x"`,
+	} {
+		for _, pick := range []uint8{0, 1, 3, 200} {
+			f.Add([]byte(s), pick)
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, pick uint8) {
+		p, keys, reg := fuzzDeps(t, pick)
+		h := &PreAuth{Region: fuzzRegion, Policy: p, Keys: keys, Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		_, err := lambda.NewHandler(h).Invoke(context.Background(), payload)
+		var ev events.CognitoEventUserPoolsPreAuthentication
+		_ = json.Unmarshal(payload, &ev)
+		if err != nil {
+			if email := ev.Request.UserAttributes[AttrEmail]; len(email) > 3 && strings.Contains(err.Error(), email) {
+				t.Fatalf("refusal %q contains the e-mail", err)
+			}
+			return
+		}
+		if ev.Request.UserNotFound {
+			return // passed through unchanged; Cognito fails the sign-in itself
+		}
+		if problem := signInProblem(reg); problem != "" {
+			t.Fatal(problem)
+		}
+	})
+}
+
+// signUpProblem says why allowing a sign-up with attrs, given what the
+// registry answered, breaks a residency rule ("" when it does not).
+func signUpProblem(p *residency.Policy, attrs map[string]string, reg *fuzzRegistry) string {
+	zone, _ := p.ZoneOfRegion(fuzzRegion)
+	cz, served := p.ZoneOfCountry(attrs[AttrCountry])
+	switch {
+	case attrs[AttrEmail] == "":
+		return "allowed a sign-up without an e-mail"
+	case attrs[AttrRegion] != fuzzRegion:
+		return fmt.Sprintf("allowed custom:region %q in %s", attrs[AttrRegion], fuzzRegion)
+	case !served || cz != zone:
+		return fmt.Sprintf("allowed country %q outside zone %s", attrs[AttrCountry], zone)
+	case reg.err != nil:
+		return "allowed a sign-up with the registry unreachable (fail open)"
+	case reg.claims != 1:
+		return fmt.Sprintf("allowed after %d claims, want exactly 1", reg.claims)
+	case reg.home != "" && reg.home != fuzzRegion:
+		return "allowed a sign-up whose e-mail is registered in " + reg.home
+	}
+	return ""
+}
+
+// signInProblem says why allowing a sign-in, given what the registry
+// answered, breaks a residency rule ("" when it does not).
+func signInProblem(reg *fuzzRegistry) string {
+	switch {
+	case reg.err != nil:
+		return "allowed a sign-in with the registry unreachable (fail open)"
+	case reg.home != "" && reg.home != fuzzRegion:
+		return fmt.Sprintf("allowed a sign-in in %s for a user whose home is %s", fuzzRegion, reg.home)
+	case reg.lookups+reg.claims == 0:
+		return "allowed a sign-in without asking the registry"
+	case reg.claims > 1:
+		return fmt.Sprintf("%d claims for one sign-in", reg.claims)
+	}
+	return ""
+}
+
+// TestFuzzChecksCatchWrongDecisions proves the fuzz targets' checks can
+// fail: each "allow" below, which a broken handler could answer, is caught.
+func TestFuzzChecksCatchWrongDecisions(t *testing.T) {
+	p, err := residency.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := map[string]string{AttrEmail: "a@example.com", AttrRegion: fuzzRegion, AttrCountry: "DE"}
+	if got := signUpProblem(p, ok, &fuzzRegistry{claims: 1}); got != "" {
+		t.Fatalf("valid sign-up flagged: %s", got)
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range ok {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	signUps := map[string]struct {
+		attrs map[string]string
+		reg   *fuzzRegistry
+	}{
+		"no e-mail":            {with(AttrEmail, ""), &fuzzRegistry{claims: 1}},
+		"other region":         {with(AttrRegion, "us-east-1"), &fuzzRegistry{claims: 1}},
+		"country of zone us":   {with(AttrCountry, "US"), &fuzzRegistry{claims: 1}},
+		"registry down":        {ok, &fuzzRegistry{err: errors.New("down"), claims: 1}},
+		"no claim made":        {ok, &fuzzRegistry{}},
+		"registered elsewhere": {ok, &fuzzRegistry{home: "eu-central-1", claims: 1}},
+	}
+	for name, tc := range signUps {
+		t.Run("PreSignUp/"+name, func(t *testing.T) {
+			if signUpProblem(p, tc.attrs, tc.reg) == "" {
+				t.Error("not caught")
+			}
+		})
+	}
+	signIns := map[string]*fuzzRegistry{
+		"registry down":  {err: errors.New("down"), lookups: 1},
+		"home elsewhere": {home: "us-east-1", lookups: 1},
+		"never asked":    {},
+		"claimed twice":  {claims: 2},
+	}
+	for name, reg := range signIns {
+		t.Run("PreAuth/"+name, func(t *testing.T) {
+			if signInProblem(reg) == "" {
+				t.Error("not caught")
+			}
+		})
+	}
+}
