@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
 
 	"github.com/homeregion/homeregion/internal/alarmlocal"
 	"github.com/homeregion/homeregion/internal/provision"
@@ -32,7 +34,8 @@ func init() { startAlarms = startAlarmEmulation }
 // invokes the failover function's handler (shared/alarmaction) for the
 // alarm's ACTION in-process, configured from the function's environment in
 // the template.
-func startAlarmEmulation(ctx context.Context, st *provision.Stack, motoURL string, log *slog.Logger, g *group) ([]string, error) {
+func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, g *group) ([]string, error) {
+	st := p.stack
 	policy, err := residency.Default()
 	if err != nil {
 		return nil, err
@@ -72,7 +75,12 @@ func startAlarmEmulation(ctx context.Context, st *provision.Stack, motoURL strin
 				actions = append(actions, action+" (NOT STARTED: "+err.Error()+")")
 				continue
 			}
-			invokers[action] = alarmlocal.FromLambda(lambda.NewHandler(h.Handle).Invoke)
+			invoke := lambda.NewHandler(h.Handle).Invoke
+			invokers[action] = alarmlocal.FromLambda(invoke)
+			if every, ok := rateEvery(p.schedules[f.LogicalID]); ok {
+				tickSchedule(ctx, g, r.Region, f.LogicalID, every, invoke, log.With("component", r.Region+"/"+action))
+				action += " (+ " + p.schedules[f.LogicalID] + " tick)"
+			}
 			actions = append(actions, action)
 		}
 		em, err := alarmlocal.New(alarmlocal.Options{
@@ -143,4 +151,31 @@ func alarmConfig(action, region string, env map[string]string) (alarmaction.Conf
 	}
 	c.Cooldown = time.Duration(num("COOLDOWN_SECONDS", false)) * time.Second
 	return c, err
+}
+
+// tickSchedule invokes a function with an EventBridge "Scheduled Event"
+// every period, as its Schedule event source would.
+func tickSchedule(ctx context.Context, g *group, region, function string, every time.Duration, invoke func(context.Context, []byte) ([]byte, error), log *slog.Logger) {
+	g.Go(region+" "+function+" schedule", func() error {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case now := <-t.C:
+				payload, _ := json.Marshal(map[string]any{
+					"version": "0", "id": uuid.NewString(), "detail-type": "Scheduled Event", "source": "aws.events",
+					"account": provision.DefaultAccountID, "time": now.UTC().Format(time.RFC3339), "region": region,
+					"resources": []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s-schedule", region, provision.DefaultAccountID, function)},
+					"detail":    map[string]any{},
+				})
+				if _, err := invoke(ctx, payload); err != nil && ctx.Err() == nil {
+					log.Error("scheduled invocation failed", "function", function, "err", err)
+				} else {
+					log.Debug("scheduled invocation", "function", function)
+				}
+			}
+		}
+	})
 }

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/homeregion/homeregion/internal/provision"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -114,5 +117,60 @@ func TestRunningStack(t *testing.T) {
 				t.Errorf("runningStack = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestRateEvery(t *testing.T) {
+	tests := []struct {
+		expr string
+		want time.Duration
+		ok   bool
+	}{
+		{"rate(1 minute)", time.Minute, true},
+		{"rate(5 minutes)", 5 * time.Minute, true},
+		{"rate(2 hours)", 2 * time.Hour, true},
+		{"rate(1 day)", 24 * time.Hour, true},
+		{"rate(0 minutes)", 0, false},
+		{"rate(1 fortnight)", 0, false},
+		{"cron(0 12 * * ? *)", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			got, ok := rateEvery(tt.expr)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("rateEvery(%q) = %v, %v; want %v, %v", tt.expr, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	defs, err := provision.Parse("t.yaml", []byte(`
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  ScaleFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Reconcile:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 minute)
+  OtherFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Api:
+          Type: HttpApi
+  Queue:
+    Type: AWS::SQS::Queue
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := schedules(defs)
+	if len(got) != 1 || got["ScaleFunction"] != "rate(1 minute)" {
+		t.Errorf("schedules = %v", got)
 	}
 }

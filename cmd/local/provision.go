@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -32,22 +34,75 @@ var provisionFunc = provisionStack
 // then supplies, under conventional names, whatever a part of the system needs
 // that the template does not define yet, so `make run` works while the
 // template grows.
-func provisionStack(ctx context.Context, o options, endpoint string) (*provision.Stack, []string, error) {
-	var st *provision.Stack
+func provisionStack(ctx context.Context, o options, endpoint string) (*provisioned, error) {
+	p := &provisioned{schedules: map[string]string{}}
 	if hasResources(o.template) {
 		defs, err := provision.Load(o.template)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", o.template, err)
+			return nil, fmt.Errorf("read %s: %w", o.template, err)
 		}
-		st, err = provision.Apply(ctx, defs, provision.Options{Endpoint: endpoint, Regions: o.regions, RegistryRegion: o.registryRegion})
+		p.stack, err = provision.Apply(ctx, defs, provision.Options{Endpoint: endpoint, Regions: o.regions, RegistryRegion: o.registryRegion})
 		if err != nil {
-			return nil, nil, fmt.Errorf("provision from %s: %w", o.template, err)
+			return nil, fmt.Errorf("provision from %s: %w", o.template, err)
 		}
+		p.schedules = schedules(defs)
 	} else {
-		st = &provision.Stack{Endpoint: endpoint, RegistryRegion: o.registryRegion}
+		p.stack = &provision.Stack{Endpoint: endpoint, RegistryRegion: o.registryRegion}
 	}
-	notes, err := ensureMinimal(ctx, st, o, endpoint)
-	return st, notes, err
+	var err error
+	p.notes, err = ensureMinimal(ctx, p.stack, o, endpoint)
+	return p, err
+}
+
+// provisioned is what provisioning produced.
+type provisioned struct {
+	stack *provision.Stack
+	// notes name what was created with local defaults.
+	notes []string
+	// schedules are the functions' EventBridge schedules by logical id
+	// (e.g. "rate(1 minute)"), which the local stack ticks.
+	schedules map[string]string
+}
+
+// schedules finds the Schedule events of the template's functions.
+func schedules(defs *provision.Definitions) map[string]string {
+	out := map[string]string{}
+	for _, r := range defs.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		evs, _ := r.Properties["Events"].(map[string]any)
+		for _, ev := range evs {
+			e, _ := ev.(map[string]any)
+			if e["Type"] != "Schedule" {
+				continue
+			}
+			props, _ := e["Properties"].(map[string]any)
+			if expr, ok := props["Schedule"].(string); ok {
+				out[r.LogicalID] = expr
+			}
+		}
+	}
+	return out
+}
+
+// rateEvery parses an EventBridge rate expression ("rate(5 minutes)");
+// ok is false for anything else (cron expressions are not ticked locally).
+func rateEvery(expr string) (time.Duration, bool) {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(strings.TrimSpace(expr), "rate(%d %s", &n, &unit); err != nil || n <= 0 {
+		return 0, false
+	}
+	switch strings.TrimSuffix(strings.TrimSuffix(unit, ")"), "s") {
+	case "minute":
+		return time.Duration(n) * time.Minute, true
+	case "hour":
+		return time.Duration(n) * time.Hour, true
+	case "day":
+		return time.Duration(n) * 24 * time.Hour, true
+	}
+	return 0, false
 }
 
 // hasResources reports whether the template exists and defines resources

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/motoserver"
 )
 
@@ -45,16 +44,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 
 	// 2. Resources.
 	t = time.Now()
-	st, notes, err := provisionFunc(ctx, o, moto.URL)
+	prov, err := provisionFunc(ctx, o, moto.URL)
 	if err != nil {
 		return err
 	}
+	st := prov.stack
 	from := o.template
 	if !hasResources(o.template) {
 		from = "local defaults (" + o.template + " missing or without resources)"
 	}
 	say("  %-22s %s from %s %s", "provisioned", strings.Join(o.regions, ", "), from, step(t))
-	for _, n := range notes {
+	for _, n := range prov.notes {
 		say("  %-22s %s (not in the template yet: created with local defaults)", "", n)
 	}
 
@@ -92,7 +92,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	}
 
 	// 4. Alarm emulation.
-	lines, err := startAlarms(runCtx, st, moto.URL, log, g)
+	lines, err := startAlarms(runCtx, prov, log, g)
 	if err != nil {
 		return fmt.Errorf("alarms: %w", err)
 	}
@@ -200,4 +200,4 @@ func (g *group) wait() { g.wg.Wait() }
 // startAlarms starts the alarm emulation (alarms.go); a variable so tests
 // can replace it.
 // Each line is "name\tdescription".
-var startAlarms func(ctx context.Context, st *provision.Stack, motoURL string, log *slog.Logger, g *group) ([]string, error)
+var startAlarms func(ctx context.Context, p *provisioned, log *slog.Logger, g *group) ([]string, error)
