@@ -58,7 +58,7 @@ func TestEmulatorDrivesAlarmActions(t *testing.T) {
 		invokers[action] = FromLambda(lambda.NewHandler(h.Handle).Invoke)
 	}
 	var failed []error
-	em, err := New(Options{Region: r, CloudWatch: cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol), SQS: q,
+	em, err := New(Options{Logger: quiet, Region: r, CloudWatch: cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol), SQS: q,
 		Period: 100 * time.Millisecond, Invokers: invokers, OnEvent: func(e Event) {
 			if e.Err != nil {
 				failed = append(failed, e.Err)

@@ -2,6 +2,8 @@ package alarmlocal
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strconv"
 	"testing"
 	"time"
@@ -88,7 +90,7 @@ func TestEmulatorTransitions(t *testing.T) {
 			return nil
 		}
 	}
-	e, err := New(Options{Region: testRegion(), CloudWatch: cw, SQS: q, Period: 2 * time.Second,
+	e, err := New(Options{Logger: quiet, Region: testRegion(), CloudWatch: cw, SQS: q, Period: 2 * time.Second,
 		Invokers: map[string]Invoker{"scale": inv("scale"), "promote": inv("promote")}, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +139,7 @@ func TestEmulatorTransitions(t *testing.T) {
 func TestAgeOfOldestMessageEstimate(t *testing.T) {
 	q := &fakeSQS{}
 	now := time.Unix(1000, 0)
-	e, err := New(Options{Region: testRegion(), CloudWatch: &fakeCW{states: map[string]cwtypes.StateValue{}}, SQS: q, Period: 2 * time.Second, Now: func() time.Time { return now }})
+	e, err := New(Options{Logger: quiet, Region: testRegion(), CloudWatch: &fakeCW{states: map[string]cwtypes.StateValue{}}, SQS: q, Period: 2 * time.Second, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestAgeOfOldestMessageEstimate(t *testing.T) {
 func TestNewRejectsBadRule(t *testing.T) {
 	r := testRegion()
 	r.Alarms[0].DatapointsToAlarm = 9
-	if _, err := New(Options{Region: r, CloudWatch: &fakeCW{}, SQS: &fakeSQS{}}); err == nil {
+	if _, err := New(Options{Logger: quiet, Region: r, CloudWatch: &fakeCW{}, SQS: &fakeSQS{}}); err == nil {
 		t.Fatal("New accepted DatapointsToAlarm > EvaluationPeriods")
 	}
 }
@@ -183,7 +185,7 @@ func TestMetricMathAlarmOnlyByHand(t *testing.T) {
 		EvaluationPeriods: 1, DatapointsToAlarm: 1, Threshold: 5, ComparisonOperator: "GreaterThanThreshold", AlarmActions: []string{"arn:scale"}}}
 	cw := &fakeCW{states: map[string]cwtypes.StateValue{"rate": "OK"}}
 	var got []string
-	e, err := New(Options{Region: r, CloudWatch: cw, SQS: &fakeSQS{}, Invokers: map[string]Invoker{"scale": func(_ context.Context, p []byte) error {
+	e, err := New(Options{Logger: quiet, Region: r, CloudWatch: cw, SQS: &fakeSQS{}, Invokers: map[string]Invoker{"scale": func(_ context.Context, p []byte) error {
 		tr, err := alarm.Parse(p)
 		got = append(got, string(tr.To))
 		return err
@@ -203,3 +205,6 @@ func TestMetricMathAlarmOnlyByHand(t *testing.T) {
 		t.Fatalf("sets %v, deliveries %v; want none and [ALARM]", cw.sets, got)
 	}
 }
+
+// quiet keeps the emulator's transition log out of test output.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -51,7 +51,7 @@ func TestEmulatorAgainstMoto(t *testing.T) {
 			return nil
 		}
 	}
-	e, err := New(Options{Region: r, CloudWatch: cw, SQS: q, Period: 100 * time.Millisecond,
+	e, err := New(Options{Logger: quiet, Region: r, CloudWatch: cw, SQS: q, Period: 100 * time.Millisecond,
 		Invokers: map[string]Invoker{"scale": inv("scale"), "promote": inv("promote")}})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestStatisticFromMoto(t *testing.T) {
 			Dimensions: []cwtypes.Dimension{{Name: aws.String("Site"), Value: aws.String("stat-site")}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Region: &provision.Region{Region: "eu-west-1"}, CloudWatch: cw, SQS: sqs.NewFromConfig(cfg)})
+	e, err := New(Options{Logger: quiet, Region: &provision.Region{Region: "eu-west-1"}, CloudWatch: cw, SQS: sqs.NewFromConfig(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
