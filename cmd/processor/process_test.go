@@ -101,7 +101,7 @@ func (p *proc) stats(t *testing.T) map[string]any {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "processor stopped" {
+		if json.Unmarshal(sc.Bytes(), &m) == nil && (m["message"] == "processor stopped" || m["msg"] == "processor stopped") {
 			return m
 		}
 	}
@@ -158,7 +158,7 @@ func TestKillMidBatchAndRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			fed := f.Feed(t, ids, 60, func() int64 { return rows(t, store) })
+			fed := f.Feed(t, ids, 60, func() int64 { n, _ := store.Count(context.Background()); return n })
 			// Short visibility so the killed run's in-flight messages return fast.
 			p1 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "3s")
 			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, store) >= 300 })
@@ -203,7 +203,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			fed := f.Feed(t, ids, 60, func() int64 { return rows(t, store) })
+			fed := f.Feed(t, ids, 60, func() int64 { n, _ := store.Count(context.Background()); return n })
 			p1 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "30s")
 			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, store) >= 300 })
 			if err := p1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
