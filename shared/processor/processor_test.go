@@ -211,14 +211,16 @@ func TestHandle(t *testing.T) {
 		{name: "redelivery: already stored", save: func(context.Context, orders.Envelope) (bool, error) { return false, nil },
 			wantDeleted: true, want: Stats{Processed: 1, Duplicates: 1}},
 		{name: "poison is never deleted nor stored", body: `{"version":9}`,
-			save: func(context.Context, orders.Envelope) (bool, error) { return false, errors.New("store called for poison") },
+			save: func(context.Context, orders.Envelope) (bool, error) {
+				return false, errors.New("store called for poison")
+			},
 			want: Stats{Poison: 1}},
 		{name: "store failure: not deleted", save: func(context.Context, orders.Envelope) (bool, error) { return false, errBoom },
 			want: Stats{Failed: 1}},
 		{name: "status failure: not deleted", update: func(*dynamodb.UpdateItemInput) error { return errBoom },
 			want: Stats{Failed: 1}},
 		{name: "no status record: stored and deleted",
-			update: func(*dynamodb.UpdateItemInput) error { return &ddbtypes.ConditionalCheckFailedException{} },
+			update:      func(*dynamodb.UpdateItemInput) error { return &ddbtypes.ConditionalCheckFailedException{} },
 			wantDeleted: true, want: Stats{Processed: 1, Inserted: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
