@@ -309,34 +309,46 @@ func BenchmarkVsRaw(b *testing.B) {
 // and up to workers concurrent DeleteMessage calls (the processor's defaults:
 // 2 pollers, 16 workers), not waiting for the deletes before the next
 // receive: the least work a consumer can do, pipelined like the processor.
+// It returns as soon as the n-th delete is done (like the processor side,
+// which stops timing at its n-th stored order), abandoning idle long polls.
 func drain(b *testing.B, q *sqs.Client, url string, n, pollers, workers int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	sem := make(chan struct{}, workers)
-	var received atomic.Int64
-	var wg, dwg sync.WaitGroup
+	var deleted atomic.Int64
+	all := make(chan struct{})
+	var once sync.Once
 	for range pollers {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			for received.Load() < int64(n) {
-				out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 30})
+			for ctx.Err() == nil {
+				out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 30})
 				if err != nil {
-					b.Error(err)
+					if ctx.Err() == nil {
+						b.Error(err)
+					}
 					return
 				}
-				received.Add(int64(len(out.Messages)))
 				for _, m := range out.Messages {
-					dwg.Add(1)
 					sem <- struct{}{}
 					go func() {
-						defer func() { <-sem; dwg.Done() }()
-						if _, err := q.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
-							b.Error(err)
+						defer func() { <-sem }()
+						if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+							if ctx.Err() == nil {
+								b.Error(err)
+							}
+							return
+						}
+						if deleted.Add(1) == int64(n) {
+							once.Do(func() { close(all) })
 						}
 					}()
 				}
 			}
 		}()
 	}
-	wg.Wait()
-	dwg.Wait()
+	select {
+	case <-all:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("drained %d of %d messages in 2 minutes", deleted.Load(), n)
+	}
 }
