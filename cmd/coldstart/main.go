@@ -4,7 +4,8 @@
 // hello-world aws-lambda-go bootstrap built the same way (the floor).
 //
 // Every bootstrap is built like the Makefile's LAMBDA_BUILD (CGO_ENABLED=0,
-// -trimpath, -tags lambda.norpc, -ldflags='-s -w') twice: for linux/arm64,
+// -trimpath, and the -tags and -ldflags read from the Makefile's LAMBDA_BUILD
+// line) twice: for linux/arm64,
 // whose size is reported (the size Lambda loads), and for the host, which is
 // run and timed. Each binary is started -n times (rounds interleave the
 // binaries so drift in machine load hits them alike; one extra warm-up round
@@ -30,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -239,12 +241,37 @@ func build(dir string, t Target) (bin string, sizeHost, sizeArm int64, err error
 	return bin, sizeHost, sizeArm, nil
 }
 
+// buildFlags are the Makefile's LAMBDA_BUILD -tags and -ldflags, read from
+// ./Makefile so the measured binaries are built exactly like the deployed
+// ones (defaults when the Makefile cannot be read).
+func buildFlags() (tags, ldflags string) {
+	tags, ldflags = "lambda.norpc", "-s -w"
+	b, err := os.ReadFile("Makefile")
+	if err != nil {
+		return tags, ldflags
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "LAMBDA_BUILD") {
+			continue
+		}
+		if m := regexp.MustCompile(`-tags[ =]([^\s]+)`).FindStringSubmatch(line); m != nil {
+			tags = m[1]
+		}
+		if m := regexp.MustCompile(`-ldflags=?'([^']*)'`).FindStringSubmatch(line); m != nil {
+			ldflags = m[1]
+		}
+		break
+	}
+	return tags, ldflags
+}
+
 // goBuild is the Makefile's LAMBDA_BUILD for goos/goarch.
 func goBuild(out, pkg, goos, goarch string) (int64, error) {
 	if _, err := os.Stat(filepath.Join(strings.TrimPrefix(pkg, "./"), ".")); err != nil {
 		return 0, fmt.Errorf("package %s not found (run from the module root)", pkg)
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", out, pkg)
+	tags, ldflags := buildFlags()
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags="+ldflags, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -58,3 +58,18 @@ func TestFilterAndEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildFlagsFollowTheMakefile(t *testing.T) {
+	t.Chdir("../..")
+	tags, ldflags := buildFlags()
+	mk, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mk), "-tags "+tags) || !strings.Contains(string(mk), "-ldflags='"+ldflags+"'") {
+		t.Errorf("buildFlags = %q, %q: not the Makefile's LAMBDA_BUILD", tags, ldflags)
+	}
+	if !strings.Contains(tags, "lambda.norpc") {
+		t.Errorf("tags %q lack lambda.norpc", tags)
+	}
+}
