@@ -130,7 +130,14 @@ func (f *Fixture) Feed(t testing.TB, ids []string, backlog int, done func() int6
 				continue
 			}
 			end := min(start+chunk, len(ids))
-			if err := f.Send(context.Background(), ids[start:end]); err != nil {
+			var err error
+			for try := 0; try < 5; try++ { // moto on a loaded machine drops a request now and then
+				if err = f.Send(context.Background(), ids[start:end]); err == nil {
+					break
+				}
+				time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+			}
+			if err != nil {
 				finished <- err
 				return
 			}
