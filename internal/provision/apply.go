@@ -57,6 +57,9 @@ type Stack struct {
 	// could not be created locally; the main template's resources never warn:
 	// they fail Apply.
 	Warnings []string `json:"warnings,omitempty"`
+	// Notes say where the local stack wires differently from the templates'
+	// defaults (e.g. alarm functions pointed at onprem.yaml's ECS services).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Region returns the named region's resources, or nil.
@@ -204,6 +207,7 @@ type applier struct {
 	opts     Options
 	base     aws.Config
 	warnings []string
+	notes    []string
 	primary  map[string]string // logical id of a multi-Region key -> primary key id (moto replicates by id, not ARN)
 	runID    string
 }
@@ -256,18 +260,26 @@ func Apply(ctx context.Context, defs *Definitions, opts Options) (*Stack, error)
 	for _, region := range opts.Regions {
 		st.Regions = append(st.Regions, byName[region])
 	}
-	st.Warnings = a.warnings
+	st.Warnings, st.Notes = a.warnings, a.notes
 	if byName[opts.RegistryRegion] != nil && st.Region(opts.RegistryRegion) == nil {
 		st.Regions = append(st.Regions, byName[opts.RegistryRegion])
 	}
 	return st, nil
 }
 
-// params resolves every parameter's value in region.
+// params resolves the main template's parameters in region.
 func (a *applier) params(region string) (map[string]string, error) {
+	return a.paramsFor(region, a.defs.mainFile(), nil)
+}
+
+// paramsFor resolves file's parameters in region: Options.RegionParameters,
+// Options.Parameters, RegistryRegion, the default; for a later file then the
+// main template's output of the same name (main evaluates it), else a local
+// placeholder (reported).
+func (a *applier) paramsFor(region, file string, main *evaluator) (map[string]string, error) {
 	out := map[string]string{}
 	var missing []string
-	for name, p := range a.defs.Parameters {
+	for name, p := range a.defs.fileOf(file).params {
 		v, ok := a.opts.RegionParameters[region][name]
 		if !ok {
 			v, ok = a.opts.Parameters[name]
@@ -278,9 +290,16 @@ func (a *applier) params(region string) (map[string]string, error) {
 		if !ok && p.Default != nil {
 			v, ok = *p.Default, true
 		}
-		if !ok && a.secondary(p.File) {
-			a.warn(fmt.Sprintf("%s: parameter %s has no value locally: its resources are skipped", p.File, name))
-			continue
+		if !ok && a.secondary(file) {
+			if o, has := a.defs.Outputs[name]; has && main != nil {
+				if s, err := main.evalString(o); err == nil {
+					v, ok = s, true
+				}
+			}
+			if !ok {
+				v, ok = "local-"+name, true
+				a.warn(fmt.Sprintf("%s: parameter %s has no value locally: using %q", file, name, v))
+			}
 		}
 		if !ok {
 			missing = append(missing, name)
@@ -308,6 +327,8 @@ func (a *applier) warn(w string) {
 	}
 	a.warnings = append(a.warnings, w)
 }
+
+func (a *applier) note(n string) { a.notes = append(a.notes, n) }
 
 // order sorts the resources so each comes after the resources it refers to.
 func (a *applier) order() ([]Resource, error) {
@@ -361,6 +382,27 @@ type regionRun struct {
 	dryRun bool
 	// replica is the multi-Region key's replica in this region, once made.
 	replica *Created
+	// evs are the evaluators of the later template files, made on first use
+	// (after the main template's resources: their parameters may take its outputs).
+	evs map[string]*evaluator
+}
+
+// evFor is the evaluator for a resource of file.
+func (rr *regionRun) evFor(file string) *evaluator {
+	if !rr.secondary(file) {
+		return rr.ev
+	}
+	if e, ok := rr.evs[file]; ok {
+		return e
+	}
+	params, _ := rr.paramsFor(rr.region, file, rr.ev) // never fails for a later file
+	e := &evaluator{defs: rr.defs, file: rr.defs.fileOf(file), region: rr.region, account: rr.opts.AccountID, stack: rr.opts.StackName,
+		params: params, conds: map[string]bool{}, busy: rr.ev.busy, attr: rr.attr}
+	if rr.evs == nil {
+		rr.evs = map[string]*evaluator{}
+	}
+	rr.evs[file] = e
+	return e
 }
 
 func (a *applier) region(ctx context.Context, region string) (*Region, error) {
@@ -376,12 +418,14 @@ func (a *applier) region(ctx context.Context, region string) (*Region, error) {
 	for _, r := range a.defs.Resources {
 		rr.byID[r.LogicalID] = r
 	}
-	rr.ev = &evaluator{defs: a.defs, region: region, account: a.opts.AccountID, stack: a.opts.StackName,
+	rr.ev = &evaluator{defs: a.defs, file: a.defs.fileOf(a.defs.mainFile()), region: region, account: a.opts.AccountID, stack: a.opts.StackName,
 		params: params, conds: map[string]bool{}, busy: map[string]bool{}, attr: rr.attr}
 	ordered, err := a.order()
 	if err != nil {
 		return nil, err
 	}
+	// The main template first: the later ones may take its outputs.
+	sort.SliceStable(ordered, func(i, j int) bool { return !a.secondary(ordered[i].File) && a.secondary(ordered[j].File) })
 	for _, r := range ordered {
 		if err := rr.apply(ctx, r); err != nil {
 			if a.secondary(r.File) {
@@ -457,7 +501,7 @@ func (rr *regionRun) placeholder(r Resource) Created {
 	name := rr.opts.StackName + "-" + r.LogicalID
 	if nameKey != "" {
 		if v, ok := r.Properties[nameKey]; ok {
-			if s, err := rr.ev.evalString(v); err == nil && s != "" {
+			if s, err := rr.evFor(r.File).evalString(v); err == nil && s != "" {
 				name = s
 			}
 		}
@@ -502,10 +546,11 @@ func supported(t string) bool {
 
 // apply evaluates and creates one resource in this region.
 func (rr *regionRun) apply(ctx context.Context, r Resource) error {
+	ev := rr.evFor(r.File)
 	on := true
 	if r.Condition != "" {
 		var err error
-		if on, err = rr.ev.condition(r.Condition); err != nil {
+		if on, err = ev.condition(r.Condition); err != nil {
 			return err
 		}
 	}
@@ -532,7 +577,7 @@ func (rr *regionRun) apply(ctx context.Context, r Resource) error {
 		}
 		return rr.function(r)
 	}
-	pv, err := rr.ev.eval(r.Properties)
+	pv, err := ev.eval(r.Properties)
 	if err != nil {
 		return fmt.Errorf("evaluate properties: %w", err)
 	}
@@ -580,11 +625,11 @@ func (rr *regionRun) isMultiRegionKey(r Resource) bool {
 	if !ok {
 		return false
 	}
-	ev, err := rr.ev.eval(v)
+	val, err := rr.evFor(r.File).eval(v)
 	if err != nil {
 		return false
 	}
-	b, _ := toBool(ev)
+	b, _ := toBool(val)
 	return b
 }
 
@@ -598,7 +643,7 @@ func (rr *regionRun) function(r Resource) error {
 	// SAM Globals are not merged here: the contract's variables are per function.
 	envv, ok := r.Properties["Environment"].(map[string]any)
 	if ok {
-		vars, err := rr.ev.eval(envv["Variables"])
+		vars, err := rr.evFor(r.File).eval(envv["Variables"])
 		if err != nil {
 			return fmt.Errorf("environment: %w", err)
 		}
@@ -706,7 +751,11 @@ func (rr *regionRun) collect(ctx context.Context) error {
 		}
 	}
 	// ECS sites the alarm functions act on: the scale target is the primary
-	// site, the promote target the standby. Created when no definition did.
+	// site, the promote target the standby. The services an on-prem template
+	// (onprem.yaml) defines are those sites: the functions are pointed at
+	// them, as a deployment passes that stack's outputs to the regional
+	// stack's parameters. Otherwise the services the functions name are
+	// created here.
 	scale, hasScale := out.FunctionByAction("scale")
 	promote, hasPromote := out.FunctionByAction("promote")
 	if hasScale {
@@ -715,18 +764,38 @@ func (rr *regionRun) collect(ctx context.Context) error {
 	if hasPromote {
 		out.StandbyCluster, out.StandbyService = promote.Env["STANDBY_ECS_CLUSTER"], promote.Env["STANDBY_ECS_SERVICE"]
 	}
-	// Fall back to ECS services defined by the templates (onprem.yaml).
+	var sitePrimary, siteStandby *Created
 	for _, id := range sortedIDs(out.Resources) {
 		c := out.Resources[id]
 		if c.Type != "AWS::ECS::Service" {
 			continue
 		}
-		standby := strings.Contains(strings.ToLower(id), "standby")
-		if standby && out.StandbyService == "" {
-			out.StandbyCluster, out.StandbyService = c.Attrs["Cluster"], c.Attrs["Name"]
-		} else if !standby && out.PrimaryService == "" {
-			out.EcsCluster, out.PrimaryService = c.Attrs["Cluster"], c.Attrs["Name"]
+		if strings.Contains(strings.ToLower(id), "standby") {
+			if siteStandby == nil {
+				siteStandby = &c
+			}
+		} else if sitePrimary == nil {
+			sitePrimary = &c
 		}
+	}
+	repoint := func(f Function, ok bool, clusterVar, serviceVar string, c *Created) {
+		if !ok || c == nil {
+			return
+		}
+		if f.Env[clusterVar] != c.Attrs["Cluster"] || f.Env[serviceVar] != c.Attrs["Name"] {
+			rr.note(fmt.Sprintf("%s: %s %s=%s %s=%s (the on-prem template's service; template default %s/%s)", rr.region, f.LogicalID,
+				clusterVar, c.Attrs["Cluster"], serviceVar, c.Attrs["Name"], f.Env[clusterVar], f.Env[serviceVar]))
+		}
+		f.Env[clusterVar], f.Env[serviceVar] = c.Attrs["Cluster"], c.Attrs["Name"]
+		out.Functions[f.LogicalID] = f
+	}
+	repoint(scale, hasScale, "ECS_CLUSTER", "ECS_SERVICE", sitePrimary)
+	repoint(promote, hasPromote, "STANDBY_ECS_CLUSTER", "STANDBY_ECS_SERVICE", siteStandby)
+	if sitePrimary != nil && (hasScale || out.PrimaryService == "") {
+		out.EcsCluster, out.PrimaryService = sitePrimary.Attrs["Cluster"], sitePrimary.Attrs["Name"]
+	}
+	if siteStandby != nil && (hasPromote || out.StandbyService == "") {
+		out.StandbyCluster, out.StandbyService = siteStandby.Attrs["Cluster"], siteStandby.Attrs["Name"]
 	}
 	if out.PrimaryService != "" {
 		min := 1
@@ -787,14 +856,14 @@ func FunctionEnv(defs *Definitions, opts Options, region string) (map[string]Fun
 	for _, r := range defs.Resources {
 		rr.byID[r.LogicalID] = r
 	}
-	rr.ev = &evaluator{defs: defs, region: region, account: opts.AccountID, stack: opts.StackName,
+	rr.ev = &evaluator{defs: defs, file: defs.fileOf(defs.mainFile()), region: region, account: opts.AccountID, stack: opts.StackName,
 		params: params, conds: map[string]bool{}, busy: map[string]bool{}, attr: rr.attr}
 	for _, r := range defs.Resources {
 		if r.Type != "AWS::Serverless::Function" && r.Type != "AWS::Lambda::Function" {
 			continue
 		}
 		if r.Condition != "" {
-			on, err := rr.ev.condition(r.Condition)
+			on, err := rr.evFor(r.File).condition(r.Condition)
 			if err != nil {
 				return nil, err
 			}

@@ -157,8 +157,10 @@ func TestApplyTwice(t *testing.T) {
 	}
 }
 
-// onprem.yaml next to the template is merged: its ECS site is created
-// without a launch type, what cannot be created locally is a warning.
+// onprem.yaml next to the template is merged: each file sees its own
+// parameters, a parameter without a value takes the main template's output of
+// the same name, the ECS sites are created without a launch type and the
+// alarm functions are pointed at them; what cannot be created is a warning.
 func TestApplyWithOnPrem(t *testing.T) {
 	srv := mototest.Require(t)
 	d, err := Load("testdata/template.yaml")
@@ -168,28 +170,47 @@ func TestApplyWithOnPrem(t *testing.T) {
 	if len(d.Files) != 2 {
 		t.Fatalf("files = %v, want template.yaml and onprem.yaml", d.Files)
 	}
-	if def := d.Parameters["EcsClusterName"].Default; def == nil || *def != "homeregion-onprem" {
-		t.Fatalf("EcsClusterName default %v: the main template's declaration must win", def)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	st, err := Apply(ctx, d, Options{Endpoint: srv.URL, Regions: []string{"eu-west-1"}, StackName: "onprem",
-		Parameters: map[string]string{"EcsClusterName": "onprem-test"}})
+		Parameters: map[string]string{"StandbyServiceName": "onprem-standby"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := st.Region("eu-west-1")
-	if _, ok := r.Resources["StandbyService"]; !ok {
-		t.Errorf("standby service from onprem.yaml not created: %v", st.Warnings)
+	if r.StandbyCluster != "onprem-cluster" || r.StandbyService != "onprem-standby" {
+		t.Errorf("standby site %s/%s, want onprem.yaml's onprem-cluster/onprem-standby", r.StandbyCluster, r.StandbyService)
 	}
-	out, err := ecs.NewFromConfig(srv.Config("eu-west-1")).DescribeServices(ctx, &ecs.DescribeServicesInput{
+	promote, _ := r.FunctionByAction("promote")
+	if promote.Env["STANDBY_ECS_CLUSTER"] != "onprem-cluster" || promote.Env["STANDBY_ECS_SERVICE"] != "onprem-standby" || promote.Env["STANDBY_TASKS"] != "2" {
+		t.Errorf("promote env = %v: want it pointed at onprem.yaml's service, STANDBY_TASKS still template.yaml's 2", promote.Env)
+	}
+	if len(st.Notes) == 0 {
+		t.Errorf("no note about the re-pointed function")
+	}
+	cfg := srv.Config("eu-west-1")
+	out, err := ecs.NewFromConfig(cfg).DescribeServices(ctx, &ecs.DescribeServicesInput{
 		Cluster: aws.String(r.StandbyCluster), Services: []string{r.StandbyService}})
-	if err != nil || len(out.Services) != 1 || aws.ToString(out.Services[0].TaskDefinition) == "" ||
-		!strings.Contains(aws.ToString(out.Services[0].TaskDefinition), "processor-standby") {
-		t.Fatalf("standby service = %+v, %v", out.Services, err)
+	if err != nil || len(out.Services) != 1 {
+		t.Fatalf("standby service: %v", err)
+	}
+	svc := out.Services[0]
+	if svc.DesiredCount != 0 || !strings.Contains(aws.ToString(svc.TaskDefinition), "processor-standby") {
+		t.Errorf("standby desired %d (want onprem.yaml's StandbyTasks 0), task definition %s", svc.DesiredCount, aws.ToString(svc.TaskDefinition))
+	}
+	td, err := ecs.NewFromConfig(cfg).DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("processor-wired")})
+	if err != nil {
+		t.Fatalf("wired task definition: %v (warnings %v)", err, st.Warnings)
+	}
+	env := map[string]string{}
+	for _, kv := range td.TaskDefinition.ContainerDefinitions[0].Environment {
+		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	if env["QUEUE_URL"] != r.OrdersQueueURL || env["TOKEN"] != "local-SiteToken" {
+		t.Errorf("wired env = %v: want the main template's OrdersQueueUrl output and a placeholder token", env)
 	}
 	warned := strings.Join(st.Warnings, "\n")
-	for _, want := range []string{"OrdersQueueUrl", "WiredTaskDefinition", "Imported"} {
+	for _, want := range []string{"SiteToken", "Imported"} {
 		if !strings.Contains(warned, want) {
 			t.Errorf("warnings lack %s:\n%s", want, warned)
 		}

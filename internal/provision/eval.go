@@ -17,7 +17,9 @@ var noValue = noValueT{}
 
 // evaluator evaluates intrinsic functions for one region.
 type evaluator struct {
-	defs    *Definitions
+	defs *Definitions
+	// file's parameters and conditions are the ones this evaluator sees.
+	file    *fileDefs
 	region  string
 	account string
 	stack   string
@@ -46,12 +48,19 @@ func (e *evaluator) pseudo(name string) (string, bool) {
 	return "", false
 }
 
+func (e *evaluator) fileDefs() *fileDefs {
+	if e.file != nil {
+		return e.file
+	}
+	return e.defs.fileOf(e.defs.mainFile())
+}
+
 // condition evaluates a named condition (memoized).
 func (e *evaluator) condition(name string) (bool, error) {
 	if v, ok := e.conds[name]; ok {
 		return v, nil
 	}
-	c, ok := e.defs.Conditions[name]
+	c, ok := e.fileDefs().conds[name]
 	if !ok {
 		return false, fmt.Errorf("unknown condition %s", name)
 	}
@@ -144,7 +153,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 			return p, nil
 		}
 		if p, ok := e.params[name]; ok {
-			if strings.HasPrefix(e.defs.Parameters[name].Type, "List<") || e.defs.Parameters[name].Type == "CommaDelimitedList" {
+			if t := e.fileDefs().params[name].Type; strings.HasPrefix(t, "List<") || t == "CommaDelimitedList" {
 				return splitList(p), nil
 			}
 			return p, nil

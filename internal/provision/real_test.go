@@ -28,6 +28,12 @@ func TestApplyRealTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, w := range st.Warnings {
+		t.Logf("warning: %s", w)
+	}
+	for _, n := range st.Notes {
+		t.Logf("note: %s", n)
+	}
 	has := map[string]bool{}
 	for _, r := range defs.Resources {
 		has[r.Type] = true

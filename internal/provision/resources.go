@@ -501,6 +501,18 @@ func (rr *regionRun) taskDefinition(ctx context.Context, r Resource, p map[strin
 		if n, ok := toInt(cd["Memory"]); ok {
 			d.Memory = aws.Int32(int32(n))
 		}
+		if n, ok := toInt(cd["MemoryReservation"]); ok {
+			d.MemoryReservation = aws.Int32(int32(n))
+		}
+		if d.Memory == nil && d.MemoryReservation == nil {
+			// moto wants a container-level limit; EXTERNAL tasks may set
+			// only the task's.
+			n, ok := toInt(p["Memory"])
+			if !ok {
+				n = 512
+			}
+			d.Memory = aws.Int32(int32(n))
+		}
 		if n, ok := toInt(cd["Cpu"]); ok {
 			d.Cpu = int32(n)
 		}

@@ -42,8 +42,36 @@ type Definitions struct {
 	Conditions map[string]any
 	// Resources in file order.
 	Resources []Resource
-	// Files the definitions were read from.
+	// Outputs of the main template (the first file), unevaluated.
+	Outputs map[string]any
+	// Files the definitions were read from; the first is the main template.
 	Files []string
+	// perFile holds each file's own parameters and conditions: a second
+	// stack's template (onprem.yaml) may reuse a name with another meaning.
+	perFile map[string]*fileDefs
+}
+
+// fileDefs are one template file's parameters and conditions.
+type fileDefs struct {
+	params map[string]Parameter
+	conds  map[string]any
+}
+
+// fileOf returns file's parameters and conditions (the merged ones when the
+// file is unknown, e.g. Definitions built by hand).
+func (d *Definitions) fileOf(file string) *fileDefs {
+	if f, ok := d.perFile[file]; ok {
+		return f
+	}
+	return &fileDefs{params: d.Parameters, conds: d.Conditions}
+}
+
+// mainFile is the first template read.
+func (d *Definitions) mainFile() string {
+	if len(d.Files) == 0 {
+		return ""
+	}
+	return d.Files[0]
 }
 
 // Parameter is one template parameter.
@@ -83,10 +111,12 @@ func Load(templatePath string) (*Definitions, error) {
 }
 
 // LoadFiles reads and merges the given templates; the first is the main
-// one. A logical id defined in two files is an error; a parameter or
-// condition declared again keeps its first declaration (a later one only
-// supplies a default the first lacks), so a second stack's template can
-// share parameter names with the main one. Resources and parameters of the
+// one. A logical id defined in two files is an error. Each file's resources
+// see that file's own parameters and conditions (a second stack's template
+// may reuse a name such as StandbyTasks with another meaning); a later
+// file's parameter without a value takes the main template's output of the
+// same name, as a deployment passes one stack's outputs to the next. The
+// merged Parameters/Conditions keep the first declaration. Resources of the
 // later files are optional locally: Apply reports what it cannot create from
 // them in Stack.Warnings instead of failing.
 func LoadFiles(paths ...string) (*Definitions, error) {
@@ -135,6 +165,21 @@ func (d *Definitions) add(file string, src []byte) error {
 		return err
 	}
 	m := top.(map[string]any)
+	if d.perFile == nil {
+		d.perFile = map[string]*fileDefs{}
+	}
+	fd := &fileDefs{params: map[string]Parameter{}, conds: map[string]any{}}
+	d.perFile[file] = fd
+	if d.Outputs == nil {
+		d.Outputs = map[string]any{}
+		if outs, ok := m["Outputs"].(map[string]any); ok {
+			for k, v := range outs {
+				if om, ok := v.(map[string]any); ok {
+					d.Outputs[k] = om["Value"]
+				}
+			}
+		}
+	}
 	if ps, ok := m["Parameters"].(map[string]any); ok {
 		for name, v := range ps {
 			pm, _ := v.(map[string]any)
@@ -146,6 +191,7 @@ func (d *Definitions) add(file string, src []byte) error {
 				}
 				p.Default = &s
 			}
+			fd.params[name] = p
 			if prev, dup := d.Parameters[name]; dup {
 				if prev.Default == nil && p.Default != nil {
 					prev.Default = p.Default
@@ -163,6 +209,7 @@ func (d *Definitions) add(file string, src []byte) error {
 	}
 	if cs, ok := m["Conditions"].(map[string]any); ok {
 		for name, v := range cs {
+			fd.conds[name] = v
 			if _, dup := d.Conditions[name]; !dup {
 				d.Conditions[name] = v
 			}
