@@ -43,7 +43,11 @@ test: ## unit + integration tests (each test package starts its own moto_server)
 
 .PHONY: run
 run: ## the whole system locally on moto_server: regions eu-west-1 + us-east-1 (registry eu-west-1); Ctrl-C stops it (flags: RUN_ARGS=-h)
-	$(GO) run ./cmd/local $(RUN_ARGS)
+	@# Not `go run`, and two recipe lines: go run (and bash after a child that
+	@# exits 0) outlive a Ctrl-C pressed during the build and would then start
+	@# the stack with nobody to stop it; make never starts the second line.
+	$(GO) build -o bin/local ./cmd/local
+	exec bin/local $(RUN_ARGS)
 
 .PHONY: demo
 demo: ## the whole story, scripted, against the running `make run` stack (or one it starts and stops)

@@ -101,6 +101,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		say("  %-22s %s", name, desc)
 	}
 
+	if err := ctx.Err(); err != nil {
+		return err // Ctrl-C during start-up: the defers stop what started
+	}
 	if err := writeState(o.stateFile, state); err != nil {
 		return err
 	}

@@ -112,8 +112,10 @@ func (s *Server) PID() int {
 	return s.cmd.Process.Pid
 }
 
-// Wait polls the server until it answers, the process exits, ctx ends or timeout passes.
+// Wait polls the server until it answers, the process exits, ctx ends or
+// timeout passes. When ctx ends first the error wraps ctx.Err().
 func (s *Server) Wait(ctx context.Context, timeout time.Duration) error {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -139,6 +141,9 @@ func (s *Server) Wait(ctx context.Context, timeout time.Duration) error {
 		case <-exited:
 			return fmt.Errorf("moto_server at %s exited before it answered", s.URL)
 		case <-ctx.Done():
+			if err := parent.Err(); err != nil {
+				return fmt.Errorf("waiting for moto_server at %s: %w", s.URL, err)
+			}
 			return fmt.Errorf("moto_server at %s did not answer within %s", s.URL, timeout)
 		case <-tick.C:
 		}

@@ -100,3 +100,16 @@ func TestAdoptUnreachable(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestWaitCancelled(t *testing.T) {
+	port, err := motoserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := &motoserver.Server{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	if err := s.Wait(ctx, time.Minute); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v, want context.Canceled", err)
+	}
+}
