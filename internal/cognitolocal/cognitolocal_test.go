@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -441,5 +443,44 @@ func TestPreventUserExistenceErrors(t *testing.T) {
 	}
 	if c := s.moto.calls(); len(c) != 0 {
 		t.Errorf("moto calls %v, want none", c)
+	}
+}
+
+// TestAWSCLI drives the endpoint with the aws CLI, as the README's
+// copy-paste commands do (skipped when the CLI is not installed).
+func TestAWSCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns the aws CLI")
+	}
+	cli, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("aws CLI not installed")
+	}
+	tests := []struct {
+		name       string
+		trigger    cognitolocal.Trigger
+		wantOut    string
+		wantErrOut string
+	}{
+		{"refused", func(context.Context, []byte) ([]byte, error) { return nil, errors.New("Sign up in eu-west-1") },
+			"", "An error occurred (UserLambdaValidationException) when calling the SignUp operation: PreSignUp failed with error Sign up in eu-west-1."},
+		{"allowed", func(_ context.Context, p []byte) ([]byte, error) { return p, nil }, `"UserSub": "abc"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &setup{presignup: tt.trigger, moto: &fakeMoto{answer: func(string) (int, string) { return 200, `{"UserConfirmed":false,"UserSub":"abc"}` }}}
+			start(t, s)
+			cmd := exec.Command(cli, "cognito-idp", "sign-up", "--endpoint-url", s.url, "--region", "eu-west-1", "--client-id", client,
+				"--username", "ana@example.com", "--password", "Correct-Horse-42",
+				"--user-attributes", "Name=email,Value=ana@example.com", "Name=custom:region,Value=eu-west-1", "Name=custom:country,Value=DE")
+			cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_CONFIG_FILE=/dev/null",
+				"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if (err != nil) != (tt.wantErrOut != "") || !strings.Contains(stdout.String(), tt.wantOut) || !strings.Contains(stderr.String(), tt.wantErrOut) {
+				t.Fatalf("aws: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+			}
+		})
 	}
 }
