@@ -174,3 +174,26 @@ Resources:
 		t.Errorf("schedules = %v", got)
 	}
 }
+
+func TestSiteName(t *testing.T) {
+	hb := func(site, action string) provision.AlarmDef {
+		return provision.AlarmDef{Namespace: "Homeregion/Processor", MetricName: "Heartbeat", Dimensions: map[string]string{"Site": site}, Action: action}
+	}
+	tests := []struct {
+		name string
+		r    provision.Region
+		want string
+	}{
+		{"promote alarm's site wins", provision.Region{Region: "eu-west-1", Alarms: []provision.AlarmDef{hb("site-b", ""), hb("site-a", "promote")}}, "site-a"},
+		{"any heartbeat alarm", provision.Region{Region: "eu-west-1", Alarms: []provision.AlarmDef{{Namespace: "AWS/SQS"}, hb("site-b", "")}}, "site-b"},
+		{"primary service", provision.Region{Region: "eu-west-1", PrimaryService: "processor-primary"}, "processor-primary"},
+		{"fallback", provision.Region{Region: "eu-west-1"}, "local-eu-west-1-primary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := siteName(&tt.r); got != tt.want {
+				t.Errorf("siteName = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

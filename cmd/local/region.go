@@ -173,9 +173,12 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 // siteName is the processor's Site metric dimension: the one the site's
 // alarms watch when the template defines them, else the primary service.
 func siteName(r *provision.Region) string {
-	for _, a := range r.Alarms {
-		if s := a.Dimensions["Site"]; s != "" && a.Namespace == processor.MetricNamespace {
-			return s
+	// The primary site's stalled alarm promotes the standby: prefer it.
+	for _, promote := range []bool{true, false} {
+		for _, a := range r.Alarms {
+			if s := a.Dimensions["Site"]; s != "" && a.Namespace == processor.MetricNamespace && (!promote || a.Action == "promote") {
+				return s
+			}
 		}
 	}
 	if r.PrimaryService != "" {
