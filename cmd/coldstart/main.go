@@ -116,7 +116,9 @@ type Report struct {
 	CPU       string    `json:"cpu"`
 	N         int       `json:"n"`
 	Started   time.Time `json:"started"`
-	Rows      []Row     `json:"rows"`
+	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute load when the run ended.
+	LoadAvg string `json:"loadAvg,omitempty"`
+	Rows    []Row  `json:"rows"`
 }
 
 func main() {
@@ -199,7 +201,7 @@ func run(args []string, stdout io.Writer) error {
 			rows[i].Ratio = rows[i].MedianMs / floor
 		}
 	}
-	rep := Report{GoVersion: runtime.Version(), Host: runtime.GOOS + "/" + runtime.GOARCH, CPU: cpuModel(), N: *n, Started: time.Now().UTC(), Rows: rows}
+	rep := Report{GoVersion: runtime.Version(), Host: runtime.GOOS + "/" + runtime.GOARCH, CPU: cpuModel(), N: *n, Started: time.Now().UTC(), LoadAvg: loadAvg(), Rows: rows}
 	printTable(stdout, rep)
 	if *jsonOut != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
@@ -388,6 +390,18 @@ func firstLine(s string) string {
 		s = s[:300] + "..."
 	}
 	return s
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func cpuModel() string {
