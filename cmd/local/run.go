@@ -109,7 +109,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	}
 	defer os.Remove(o.stateFile)
 	printTryIt(stdout, state)
-	say("ready in %.1fs (state: %s; logs on stderr, moto's in %s; Ctrl-C stops everything)", time.Since(start).Seconds(), o.stateFile, filepath.Join(o.dir, "moto.log"))
+	motoLog := ""
+	if moto.Started() {
+		motoLog = ", moto's in " + filepath.Join(o.dir, "moto.log")
+	}
+	say("ready in %.1fs (state: %s; logs on stderr%s; Ctrl-C stops everything)", time.Since(start).Seconds(), o.stateFile, motoLog)
 
 	select {
 	case <-ctx.Done():
