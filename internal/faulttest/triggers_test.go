@@ -3,6 +3,7 @@ package faulttest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -142,16 +143,49 @@ func TestTriggersFailClosedWithinBudget(t *testing.T) {
 
 func checkAnswer(t *testing.T, tc triggerFault, err error, elapsed time.Duration, unavailable string) {
 	t.Helper()
+	for _, p := range answerProblems(tc, err, elapsed, unavailable) {
+		t.Error(p)
+	}
+	t.Logf("%s: %v after %s", tc.name, fmt.Sprint(err), elapsed.Round(time.Millisecond))
+}
+
+// answerProblems lists how a trigger's answer breaks the budget or fails open.
+func answerProblems(tc triggerFault, err error, elapsed time.Duration, unavailable string) []string {
+	var ps []string
 	if limit := triggers.DefaultBudget + budgetSlack; elapsed > limit || elapsed >= cognitoLimit {
-		t.Errorf("answered after %s, budget %s (Cognito gives up at %s)", elapsed.Round(time.Millisecond), triggers.DefaultBudget, cognitoLimit)
+		ps = append(ps, fmt.Sprintf("answered after %s, budget %s (Cognito gives up at %s)", elapsed.Round(time.Millisecond), triggers.DefaultBudget, cognitoLimit))
 	}
 	switch {
 	case tc.wantAllow && err != nil:
-		t.Errorf("denied under %q: %v", tc.name, err)
+		ps = append(ps, fmt.Sprintf("denied under %q: %v", tc.name, err))
 	case !tc.wantAllow && err == nil:
-		t.Errorf("allowed under %q: fails open", tc.name)
+		ps = append(ps, fmt.Sprintf("allowed under %q: fails open", tc.name))
 	case !tc.wantAllow && err.Error() != unavailable:
-		t.Errorf("denial message %q, want the short %q", err, unavailable)
+		ps = append(ps, fmt.Sprintf("denial message %q, want the short %q", err, unavailable))
 	}
-	t.Logf("%s: %v after %s", tc.name, fmt.Sprint(err), elapsed.Round(time.Millisecond))
+	return ps
+}
+
+// TestTriggerCheckCatchesBrokenAnswers proves the check above can fail: a
+// handler that fails open, leaks internals, or answers too late is caught.
+func TestTriggerCheckCatchesBrokenAnswers(t *testing.T) {
+	down := triggerFault{name: "black hole", wantAllow: false}
+	tests := map[string]struct {
+		err     error
+		elapsed time.Duration
+	}{
+		"fails open":          {nil, time.Second},
+		"leaks the SDK error": {errors.New("operation error DynamoDB: PutItem, https response error StatusCode: 503"), time.Second},
+		"too late":            {errors.New(triggers.SignUpUnavailable), 5 * time.Second},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if len(answerProblems(down, tc.err, tc.elapsed, triggers.SignUpUnavailable)) == 0 {
+				t.Error("not caught")
+			}
+		})
+	}
+	if ps := answerProblems(down, errors.New(triggers.SignUpUnavailable), time.Second, triggers.SignUpUnavailable); len(ps) != 0 {
+		t.Errorf("a correct denial flagged: %v", ps)
+	}
 }
