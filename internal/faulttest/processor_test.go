@@ -2,7 +2,9 @@ package faulttest
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +26,50 @@ import (
 // in the queue or its dead-letter queue.
 func TestProcessorLosesAndDuplicatesNothing(t *testing.T) {
 	srv := mototest.Require(t)
+	store := openSite(t)
+	for _, p := range drainThroughFaults(t, srv, store, true) {
+		t.Error(p)
+	}
+}
+
+// lossyStore is a broken site database: it reports every seventh order as
+// stored without storing it.
+type lossyStore struct {
+	orderstore.Store
+	n atomic.Int64
+}
+
+func (s *lossyStore) Save(ctx context.Context, env orders.Envelope) (bool, error) {
+	if s.n.Add(1)%7 == 0 {
+		return true, nil
+	}
+	return s.Store.Save(ctx, env)
+}
+
+// TestProcessorCheckCatchesLostOrders proves the checks above can fail: a
+// processor over a site database that silently drops orders is caught.
+func TestProcessorCheckCatchesLostOrders(t *testing.T) {
+	srv := mototest.Require(t)
+	if len(drainThroughFaults(t, srv, &lossyStore{Store: openSite(t)}, false)) == 0 {
+		t.Fatal("orders dropped by the site database went unnoticed")
+	}
+}
+
+func openSite(t *testing.T) orderstore.Store {
+	t.Helper()
+	s, err := orderstore.Open(context.Background(), filepath.Join(t.TempDir(), "site.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// drainThroughFaults queues n orders, runs a processor on store through the
+// faults until the queue is empty, and returns what was lost, duplicated or
+// left behind.
+func drainThroughFaults(t *testing.T, srv *mototest.Server, store processor.Store, faults bool) []string {
+	t.Helper()
 	f := processortest.New(t, srv.Config(region), 20)
 	const n = 30
 	ids := processortest.IDs(unique("ft"), n)
@@ -32,22 +78,18 @@ func TestProcessorLosesAndDuplicatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := proxy(t, srv)
-	// Limited faults first (the first live match applies), latency last.
-	p.Add("ReceiveMessage", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "RequestThrottled", Times: 4})
-	p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 6})
-	p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 3})
-	p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Reset, Times: 3})
-	p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Reset, Times: 4})
-	p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "ProvisionedThroughputExceededException", Times: 4})
-	p.Add("ChangeMessageVisibility", faultproxy.Fault{Kind: faultproxy.Status, Code: 503, Times: 2})
-	p.Add("", faultproxy.Fault{Kind: faultproxy.Latency, Delay: 20 * time.Millisecond})
-	cfg := via(t, p, awsconfig.Options{MaxAttempts: 2})
-
-	store, err := orderstore.Open(context.Background(), filepath.Join(t.TempDir(), "site.db"))
-	if err != nil {
-		t.Fatal(err)
+	if faults {
+		// Limited faults first (the first live match applies), latency last.
+		p.Add("ReceiveMessage", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "RequestThrottled", Times: 4})
+		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 6})
+		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 3})
+		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Reset, Times: 3})
+		p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Reset, Times: 4})
+		p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "ProvisionedThroughputExceededException", Times: 4})
+		p.Add("ChangeMessageVisibility", faultproxy.Fault{Kind: faultproxy.Status, Code: 503, Times: 2})
+		p.Add("", faultproxy.Fault{Kind: faultproxy.Latency, Delay: 20 * time.Millisecond})
 	}
-	defer store.Close()
+	cfg := via(t, p, awsconfig.Options{MaxAttempts: 2})
 	proc, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "fault-site",
 		Concurrency: 8, WaitTime: time.Second, VisibilityTimeout: 2 * time.Second, DrainTimeout: 5 * time.Second},
 		processor.Deps{SQS: sqs.NewFromConfig(cfg), DynamoDB: dynamodb.NewFromConfig(cfg), Store: store})
@@ -57,35 +99,41 @@ func TestProcessorLosesAndDuplicatesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- proc.Run(ctx) }()
-	settled := func() bool {
-		c, _ := store.Count(context.Background())
+	processortest.WaitFor(t, 90*time.Second, "the queue empty", func() bool {
 		visible, inFlight := f.Counts(t, f.QueueURL)
-		return c >= n && visible+inFlight == 0
-	}
-	processortest.WaitFor(t, 90*time.Second, "every order stored and the queue empty", settled)
+		return visible+inFlight == 0
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Logf("Run: %v", err)
 	}
-	if c, _ := store.Count(context.Background()); c != n {
-		t.Fatalf("site stores %d orders, want exactly %d", c, n)
+	site, _ := store.(interface {
+		Count(context.Context) (int64, error)
+		Has(context.Context, string) (bool, error)
+	})
+	if ls, ok := store.(*lossyStore); ok {
+		site = ls.Store
+	}
+	var problems []string
+	if c, _ := site.Count(context.Background()); c != n {
+		problems = append(problems, fmt.Sprintf("site stores %d orders, want exactly %d", c, n))
 	}
 	for _, id := range ids {
-		if ok, _ := store.Has(context.Background(), id); !ok {
-			t.Fatalf("order %s lost", id)
+		if ok, _ := site.Has(context.Background(), id); !ok {
+			problems = append(problems, "order "+id+" lost")
 		}
 	}
 	if visible, inFlight := f.Counts(t, f.DLQURL); visible+inFlight != 0 {
-		t.Fatalf("%d orders in the dead-letter queue", visible+inFlight)
+		problems = append(problems, fmt.Sprintf("%d orders in the dead-letter queue", visible+inFlight))
 	}
 	for id, st := range f.Statuses(t, ids) {
 		if st != orders.StatusCompleted {
-			t.Errorf("order %s status %q, want COMPLETED", id, st)
+			problems = append(problems, fmt.Sprintf("order %s status %q, want COMPLETED", id, st))
 		}
 	}
 	// Redelivered messages (a failed delete or status update) are stored
 	// once: the site's keyed insert reports them as duplicates.
-	st := proc.Stats()
 	seen, forwarded := p.Count("")
-	t.Logf("stats %+v; %d AWS requests, %d reached moto", st, seen, forwarded)
+	t.Logf("stats %+v; %d AWS requests, %d reached moto", proc.Stats(), seen, forwarded)
+	return problems
 }
