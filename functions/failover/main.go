@@ -19,7 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/shared/alarmaction"
-	"github.com/homeregion/homeregion/shared/awsclient"
+	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
+	"github.com/homeregion/homeregion/shared/awsclient/ecsops"
+	"github.com/homeregion/homeregion/shared/awsclient/route53ops"
+	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/residency"
@@ -81,16 +84,16 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	clients := alarmaction.Clients{DynamoDB: awsclient.NewDynamoDB(dynamodb.NewFromConfig(cfg))}
+	clients := alarmaction.Clients{DynamoDB: dynamodbops.New(dynamodb.NewFromConfig(cfg))}
 	switch c.Action {
 	case alarmaction.ActionFailover:
 		// Route 53 is a global service; the SDK resolves its endpoint from any region.
-		clients.Route53 = awsclient.NewRoute53(route53.NewFromConfig(cfg))
+		clients.Route53 = route53ops.New(route53.NewFromConfig(cfg))
 	case alarmaction.ActionPromote:
-		clients.ECS = awsclient.NewECS(ecs.NewFromConfig(cfg))
+		clients.ECS = ecsops.New(ecs.NewFromConfig(cfg))
 	case alarmaction.ActionScale:
-		clients.ECS = awsclient.NewECS(ecs.NewFromConfig(cfg))
-		clients.SQS = awsclient.NewSQS(sqs.NewFromConfig(cfg))
+		clients.ECS = ecsops.New(ecs.NewFromConfig(cfg))
+		clients.SQS = sqsops.New(sqs.NewFromConfig(cfg))
 	}
 	deps := alarmaction.FromClients(c.Config, clients)
 	deps.Zones = c.zones

@@ -16,7 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/homeregion/homeregion/shared/awsclient"
+	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
+	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/ordersapi"
@@ -80,8 +81,8 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	}
 	h := &ordersapi.Handler{
 		Region: c.Region,
-		Store:  ordersapi.NewDynamoStore(awsclient.NewDynamoDB(dynamodb.NewFromConfig(cfg)), c.Table),
-		Queue:  ordersapi.NewSQSQueue(awsclient.NewSQS(sqs.NewFromConfig(cfg)), c.QueueURL),
+		Store:  ordersapi.NewDynamoStore(dynamodbops.New(dynamodb.NewFromConfig(cfg)), c.Table),
+		Queue:  ordersapi.NewSQSQueue(sqsops.New(sqs.NewFromConfig(cfg)), c.QueueURL),
 		Log:    log,
 	}
 	if err := h.Check(); err != nil {

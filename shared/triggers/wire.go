@@ -9,7 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/homeregion/homeregion/shared/awsclient"
+	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
+	"github.com/homeregion/homeregion/shared/awsclient/kmsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -44,16 +45,16 @@ func NewDeps(ctx context.Context, cfg aws.Config, e Env, log *slog.Logger) (Deps
 	if err != nil {
 		return Deps{}, err
 	}
-	// awsclient binds only the operations used (see its package doc: an SDK
+	// dynamodbops binds only the operations used (see package awsclient: an SDK
 	// client held in an interface keeps all of its operations in the binary).
-	local := awsclient.NewDynamoDB(dynamodb.NewFromConfig(cfg))
+	local := dynamodbops.New(dynamodb.NewFromConfig(cfg))
 	home := local
 	if e.RegistryRegion != cfg.Region {
-		home = awsclient.NewDynamoDB(dynamodb.NewFromConfig(awsconfig.ForRegion(cfg, e.RegistryRegion)))
+		home = dynamodbops.New(dynamodb.NewFromConfig(awsconfig.ForRegion(cfg, e.RegistryRegion)))
 	}
 	d := Deps{
 		Policy:   p,
-		Keys:     identity.New(awsclient.NewKMS(kms.NewFromConfig(cfg)), e.PIIKeyID),
+		Keys:     identity.New(kmsops.New(kms.NewFromConfig(cfg)), e.PIIKeyID),
 		Registry: registry.New(e.Table, cfg.Region, e.RegistryRegion, local, home, p.Version()),
 	}
 	log.DebugContext(ctx, "residency dependencies built",
