@@ -2,6 +2,7 @@ package alarmaction
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -160,7 +161,7 @@ func (q *SQSQueue) Visible(ctx context.Context, queueURL string) (int, error) {
 // Control table item layout (partition key pk, string):
 //
 //	event#<action>/<alarm ARN>|<state>|<state timestamp>
-//	    st (pending|done), leaseUntil (N, unix ms), decision (S),
+//	    st (pending|done), token (S, the claimer's), leaseUntil (N, unix ms), decision (S),
 //	    decidedAt (N, unix ms), expiresAt (N, unix s; the table's TTL)
 //	state#<action>/<target>
 //	    ver (N), lastAlarm (S), lastAlarmAt (N, unix ms), changedAt (N, unix ms),
@@ -169,6 +170,7 @@ const (
 	attrPK          = "pk"
 	attrStatus      = "st"
 	attrLeaseUntil  = "leaseUntil"
+	attrToken       = "token"
 	attrDecision    = "decision"
 	attrDecidedAt   = "decidedAt"
 	attrExpiresAt   = "expiresAt"
@@ -207,13 +209,19 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// ClaimEvent implements Store.
+// ClaimEvent implements Store. The claim carries a random token: when
+// DynamoDB applies the write but its answer is lost, the SDK's retry fails
+// the condition against this very claim, and the token in the returned old
+// item tells "mine" from "someone else's" (otherwise the only delivery of a
+// state change would be dropped as a duplicate of itself).
 func (d *DynamoStore) ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (bool, error) {
+	token := rand.Text()
 	_, err := d.c.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(d.table),
 		Item: map[string]ddbtypes.AttributeValue{
 			attrPK:         s("event#" + key),
 			attrStatus:     s(statusPending),
+			attrToken:      s(token),
 			attrLeaseUntil: n(now.Add(lease).UnixMilli()),
 			attrExpiresAt:  n(now.Add(eventRetention).Unix()),
 		},
@@ -223,9 +231,12 @@ func (d *DynamoStore) ClaimEvent(ctx context.Context, key string, now time.Time,
 			":pending": s(statusPending),
 			":now":     n(now.UnixMilli()),
 		},
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
-		return false, nil
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		old, _ := ccf.Item[attrToken].(*ddbtypes.AttributeValueMemberS)
+		return old != nil && old.Value == token, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("dynamodb PutItem %s: %w", d.table, err)
