@@ -162,7 +162,7 @@ func TestOrdersNeverAcceptWithoutMessageNorQueueTwice(t *testing.T) {
 		{"record write throttled always", "DynamoDB_20120810.TransactWriteItems", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "ProvisionedThroughputExceededException"}, ""},
 		{"all DynamoDB 503", "DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Status, Code: 503}, ""},
 		{"completion write reset", "DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Reset},
-			"the message is sent, the completion write fails, the handler answers 503 and leaves the key in flight; the retry after the lease sends the order again"},
+			"the message is sent and the completion write fails after the SDK's retries: the answer is 202 but the key stays in flight, so a replay after the lease sends the same order id again (a double fault; the site stores it once)"},
 		{"completion write response lost", "DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.LostResponse}, ""},
 		{"record write response lost", "DynamoDB_20120810.TransactWriteItems", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 1}, ""},
 	}
