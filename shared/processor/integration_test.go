@@ -78,9 +78,14 @@ func count(t *testing.T, s orderstore.Store) int64 {
 	return n
 }
 
-// checkDone asserts: exactly len(ids) rows, every status COMPLETED, queue empty.
+// checkDone asserts, while the processor still runs: queue empty (redelivered
+// duplicates drained too), exactly len(ids) rows, every status COMPLETED.
 func checkDone(t *testing.T, f *processortest.Fixture, s orderstore.Store, ids []string) {
 	t.Helper()
+	processortest.WaitFor(t, time.Minute, "empty queue", func() bool {
+		v, nv := f.Counts(t, f.QueueURL)
+		return v == 0 && nv == 0
+	})
 	if n := count(t, s); n != int64(len(ids)) {
 		t.Errorf("rows = %d, want %d", n, len(ids))
 	}
@@ -94,10 +99,6 @@ func checkDone(t *testing.T, f *processortest.Fixture, s orderstore.Store, ids [
 	if bad > 0 {
 		t.Errorf("%d of %d orders not COMPLETED", bad, len(ids))
 	}
-	processortest.WaitFor(t, 10*time.Second, "empty queue", func() bool {
-		v, nv := f.Counts(t, f.QueueURL)
-		return v == 0 && nv == 0
-	})
 }
 
 // TestThousandOrders: 1000 orders in -> 1000 rows, all COMPLETED, queue empty,
@@ -117,10 +118,10 @@ func TestThousandOrders(t *testing.T) {
 			fed()
 			processortest.WaitFor(t, 30*time.Second, "1000 deletes", func() bool { return p.Stats().Processed >= 1000 })
 			t.Logf("%s: 1000 orders in %s", kind, time.Since(start).Round(time.Millisecond))
+			checkDone(t, f, store, ids)
 			if err := stop(); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			checkDone(t, f, store, ids)
 			if s := p.Stats(); s.Inserted != 1000 || s.Poison != 0 {
 				t.Errorf("stats = %+v, want 1000 inserted, no poison", s)
 			}
@@ -165,14 +166,10 @@ func TestHardCancelAndRestart(t *testing.T) {
 			p2, stop2 := run(t, cfg, f, store2, func(c *processor.Config) { c.VisibilityTimeout = 2 * time.Second })
 			processortest.WaitFor(t, 5*time.Minute, "1000 rows", func() bool { return count(t, store2) == 1000 })
 			fed()
-			processortest.WaitFor(t, 30*time.Second, "queue empty", func() bool {
-				v, nv := f.Counts(t, f.QueueURL)
-				return v == 0 && nv == 0
-			})
+			checkDone(t, f, store2, ids)
 			if err := stop2(); err != nil {
 				t.Fatalf("second Run: %v", err)
 			}
-			checkDone(t, f, store2, ids)
 			t.Logf("second run stats %+v", p2.Stats())
 			if got := first + p2.Stats().Inserted; got != 1000 {
 				t.Errorf("%d rows after the first run + %d inserted by the second, want 1000", first, p2.Stats().Inserted)
@@ -206,10 +203,10 @@ func TestPoisonMessage(t *testing.T) {
 		return v+nv == 3
 	})
 	processortest.WaitFor(t, time.Minute, "50 rows", func() bool { return count(t, store) == 50 })
+	checkDone(t, f, store, ids)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	checkDone(t, f, store, ids)
 	s := p.Stats()
 	if s.Poison < 6 { // 3 messages x maxReceiveCount 2
 		t.Errorf("poison receives = %d, want >= 6", s.Poison)
