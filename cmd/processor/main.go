@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	awsdefaults "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -143,7 +144,19 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 	go func() { <-ctx.Done(); stop() }()
 
 	// Long polls hold the response for WaitTime: the header timeout must exceed it.
-	awsCfg, err := awsconfig.Load(ctx, "", awsconfig.Options{ResponseHeaderTimeout: cfg.proc.WaitTime + 10*time.Second})
+	opts := awsconfig.Options{ResponseHeaderTimeout: cfg.proc.WaitTime + 10*time.Second}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		// ECS Anywhere hands a task its role's credentials through the
+		// container credentials endpoint, which only the SDK's default chain
+		// reads (unlike Lambda, nothing puts keys in the environment).
+		dc, err := awsdefaults.LoadDefaultConfig(ctx)
+		if err != nil {
+			log.Error("processor: AWS credentials", "err", err.Error())
+			return 1
+		}
+		opts.Credentials = dc.Credentials
+	}
+	awsCfg, err := awsconfig.Load(ctx, "", opts)
 	if err != nil {
 		log.Error("processor: AWS configuration", "err", err.Error())
 		return 1

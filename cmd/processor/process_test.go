@@ -44,13 +44,19 @@ type proc struct {
 
 func start(t *testing.T, bin, motoURL string, f *processortest.Fixture, dsn string, extra ...string) *proc {
 	t.Helper()
+	return startEnv(t, bin, motoURL, f, dsn, nil, extra...)
+}
+
+// startEnv is start with env appended last (a later duplicate key wins).
+func startEnv(t *testing.T, bin, motoURL string, f *processortest.Fixture, dsn string, env []string, extra ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(bin, extra...)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(append(os.Environ(),
 		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_ENDPOINT_URL="+motoURL,
 		"ORDERS_QUEUE_URL="+f.QueueURL, "ORDERS_TABLE="+f.Table, "SITE_NAME=test-site", "SITE_DB_DSN="+dsn,
 		"PROCESSOR_CONCURRENCY=20", "WAIT_TIME=1s", "LOG_LEVEL=INFO",
-	)
+	), env...)
 	p := &proc{cmd: cmd, done: make(chan error, 1)}
 	pr, pw, err := os.Pipe()
 	if err != nil {

@@ -33,6 +33,11 @@ func Advance(ctx context.Context, db UpdateItemAPI, table, id string, to Status,
 			allowed = append(allowed, s)
 		}
 	}
+	if len(allowed) == 0 {
+		// The first status is written with the record (the orders API's
+		// conditional create), never reached by a transition.
+		return fmt.Errorf("orders: advance %s: nothing comes before %s", id, to)
+	}
 	values := map[string]types.AttributeValue{
 		":to":  &types.AttributeValueMemberS{Value: string(to)},
 		":now": &types.AttributeValueMemberS{Value: now.UTC().Format(TimeFormat)},
