@@ -3,7 +3,9 @@
 # prints its DSN on stdout; `.ci/postgres.sh stop` stops it.
 #
 # PostgreSQL comes from Debian's packages (installed with apt-get when
-# missing). The cluster lives in bin/postgres (ignored by git), listens only on
+# missing). The cluster lives in /tmp/homeregion-postgres-<port> (outside the
+# checkout: the postgres user must be able to reach it even when the clone sits
+# under a private home directory such as /root), listens only on
 # 127.0.0.1:$PROCESSOR_TEST_POSTGRES_PORT (default 55432) with its socket in
 # /tmp, trusts local connections and runs as the `postgres` system user when
 # this script runs as root (postgres refuses to run as root). Idempotent.
@@ -11,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${PROCESSOR_TEST_POSTGRES_PORT:-55432}
-DIR=${PROCESSOR_TEST_POSTGRES_DIR:-$PWD/bin/postgres}
+DIR=${PROCESSOR_TEST_POSTGRES_DIR:-${TMPDIR:-/tmp}/homeregion-postgres-$PORT}
 LOG=$DIR.log
 log() { echo ".ci/postgres.sh: $*" >&2; }
 
