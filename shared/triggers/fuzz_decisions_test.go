@@ -100,7 +100,9 @@ func FuzzPreSignUp(f *testing.F) {
 		_ = json.Unmarshal(payload, &ev)
 		email := ev.Request.UserAttributes[AttrEmail]
 		if err != nil {
-			if email != "" && len(email) > 3 && strings.Contains(err.Error(), email) {
+			// Only an address can leak: a short non-address such as "st-1"
+			// is naturally part of a message naming eu-west-1.
+			if strings.Contains(email, "@") && strings.Contains(err.Error(), email) {
 				t.Fatalf("refusal %q contains the e-mail", err)
 			}
 			if reg.claims > 1 {
@@ -147,7 +149,7 @@ func FuzzPreAuth(f *testing.F) {
 		var ev events.CognitoEventUserPoolsPreAuthentication
 		_ = json.Unmarshal(payload, &ev)
 		if err != nil {
-			if email := ev.Request.UserAttributes[AttrEmail]; len(email) > 3 && strings.Contains(err.Error(), email) {
+			if email := ev.Request.UserAttributes[AttrEmail]; strings.Contains(email, "@") && strings.Contains(err.Error(), email) {
 				t.Fatalf("refusal %q contains the e-mail", err)
 			}
 			return
