@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +60,17 @@ func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, 
 			if !ok {
 				continue
 			}
-			c, err := alarmConfig(action, r.Region, f.Env)
+			// The function's environment from the template, read by the
+			// same parser the deployed function's cold start uses.
+			c, err := alarmaction.ParseEnv(func(k string) string {
+				switch {
+				case k == "AWS_REGION":
+					return r.Region
+				case k == "ACTION" && f.Env[k] == "":
+					return action
+				}
+				return f.Env[k]
+			})
 			var h *alarmaction.Handler
 			if err == nil {
 				deps := alarmaction.FromClients(c, clients)
@@ -112,45 +121,6 @@ func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, 
 		return []string{"alarms\tnone in the template yet"}, nil
 	}
 	return parts, nil
-}
-
-// alarmConfig reads an alarm function's configuration from its environment
-// (DESIGN.md's variables), naming the variable at fault.
-func alarmConfig(action, region string, env map[string]string) (alarmaction.Config, error) {
-	c := alarmaction.Config{Action: alarmaction.Action(action), Region: region, ControlTable: env["CONTROL_TABLE"]}
-	var err error
-	num := func(name string, required bool) int {
-		v, ok := env[name]
-		if !ok || v == "" {
-			if required && err == nil {
-				err = fmt.Errorf("%s is not set", name)
-			}
-			return 0
-		}
-		n, perr := strconv.Atoi(v)
-		if perr != nil && err == nil {
-			err = fmt.Errorf("%s=%q is not a whole number", name, v)
-		}
-		return n
-	}
-	switch action {
-	case "failover":
-		c.HealthCheckID, c.SecondaryRegion = env["HEALTH_CHECK_ID"], env["SECONDARY_REGION"]
-		c.Failback = alarmaction.Failback(env["FAILBACK"])
-		c.HoldDown = time.Duration(num("HOLD_DOWN_SECONDS", false)) * time.Second
-	case "promote":
-		c.StandbyCluster, c.StandbyService = env["STANDBY_ECS_CLUSTER"], env["STANDBY_ECS_SERVICE"]
-		c.StandbyTasks = num("STANDBY_TASKS", true)
-	case "scale":
-		c.QueueURL, c.Cluster, c.Service = env["QUEUE_URL"], env["ECS_CLUSTER"], env["ECS_SERVICE"]
-		c.BacklogPerTask = num("BACKLOG_PER_TASK", true)
-		c.MinTasks = num("MIN_TASKS", true)
-		c.MaxTasks = num("MAX_TASKS", true)
-	default:
-		return c, fmt.Errorf("ACTION %q: want failover, promote or scale", action)
-	}
-	c.Cooldown = time.Duration(num("COOLDOWN_SECONDS", false)) * time.Second
-	return c, err
 }
 
 // tickSchedule invokes a function with an EventBridge "Scheduled Event"
