@@ -1,7 +1,7 @@
 // Command preauth is the Cognito PreAuthentication trigger of homeregion (see
-// package triggers for the rules). main only wires: it reads the
-// configuration once, builds the SDK clients once from one aws.Config and
-// hands the handler to the Lambda runtime.
+// package triggers for the rules). main only wires: triggers.Setup reads the
+// configuration once and builds the SDK clients once from one aws.Config,
+// then the handler goes to the Lambda runtime.
 package main
 
 import (
@@ -12,25 +12,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/triggers"
 )
-
-// config is what the function reads from its environment.
-type config struct {
-	triggers.Env
-}
-
-// loadConfig reads the configuration through getenv; the error names the
-// first missing or malformed variable.
-func loadConfig(getenv func(string) string) (config, error) {
-	e, err := triggers.ParseEnv(getenv)
-	if err != nil {
-		return config{}, fmt.Errorf("preauth configuration: %w", err)
-	}
-	return config{Env: e}, nil
-}
 
 func main() {
 	log := logging.New(os.Stdout, os.Getenv("LOG_LEVEL"))
@@ -45,21 +29,13 @@ func main() {
 	lambda.Start(h)
 }
 
-// setup builds the handler: configuration, one aws.Config, the clients.
+// setup builds the handler; an error names the variable or part at fault.
 func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*triggers.PreAuth, error) {
-	c, err := loadConfig(getenv)
+	e, d, err := triggers.Setup(ctx, getenv, log)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("preauth configuration: %w", err)
 	}
-	cfg, err := awsconfig.Load(ctx, c.Region, triggers.SDKOptions)
-	if err != nil {
-		return nil, err
-	}
-	d, err := triggers.NewDeps(ctx, cfg, c.Env, log)
-	if err != nil {
-		return nil, err
-	}
-	h := &triggers.PreAuth{Region: c.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
+	h := &triggers.PreAuth{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
 	if err := h.Check(); err != nil {
 		return nil, fmt.Errorf("preauth: %w", err)
 	}

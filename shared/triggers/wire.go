@@ -62,3 +62,23 @@ func NewDeps(ctx context.Context, cfg aws.Config, e Env, log *slog.Logger) (Deps
 		slog.String("policyVersion", p.Version()))
 	return d, nil
 }
+
+// Setup is the cold start both trigger functions share: the configuration
+// read once through getenv (ParseEnv, the functions' testable loadConfig),
+// one aws.Config bounded by SDKOptions (credentials and endpoints from the
+// process environment, as on Lambda), then NewDeps. It makes no network call.
+func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (Env, Deps, error) {
+	e, err := ParseEnv(getenv)
+	if err != nil {
+		return Env{}, Deps{}, err
+	}
+	cfg, err := awsconfig.Load(ctx, e.Region, SDKOptions)
+	if err != nil {
+		return Env{}, Deps{}, err
+	}
+	d, err := NewDeps(ctx, cfg, e, log)
+	if err != nil {
+		return Env{}, Deps{}, err
+	}
+	return e, d, nil
+}

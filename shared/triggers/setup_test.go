@@ -1,0 +1,107 @@
+package triggers
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/shared/registry"
+)
+
+// TestSetupAgainstMoto wires both functions exactly like their mains
+// (Setup: ParseEnv, awsconfig.Load reading AWS_ENDPOINT_URL, NewDeps) and
+// runs the events/ samples through the runtime's JSON path: sign-up, then
+// sign-in, in eu-central-1 with the registry in eu-west-1.
+func TestSetupAgainstMoto(t *testing.T) {
+	srv := mototest.Require(t)
+	ctx := context.Background()
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	const table = "setup-triggers"
+	for _, r := range []string{"eu-central-1", registryRegion} {
+		if err := registry.CreateTable(ctx, dynamodb.NewFromConfig(srv.Config(r)), table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := kms.NewFromConfig(srv.Config("eu-central-1")).CreateKey(ctx, &kms.CreateKeyInput{
+		KeySpec: kmstypes.KeySpecHmac256, KeyUsage: kmstypes.KeyUsageTypeGenerateVerifyMac,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": table, "REGISTRY_REGION": registryRegion,
+		"PII_KEY_ID": aws.ToString(key.KeyMetadata.Arn),
+	}
+	e, d, err := Setup(ctx, func(k string) string { return env[k] }, logging.Discard())
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	for _, step := range []struct {
+		sample string
+		h      lambda.Handler
+	}{
+		{"presignup-signup.json", &PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}},
+		{"preauth-authentication.json", &PreAuth{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}},
+	} {
+		sample, err := os.ReadFile("../../events/" + step.sample)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := lambda.NewHandler(step.h).Invoke(ctx, sample); err != nil {
+			t.Fatalf("%s: %s, %v", step.sample, out, err)
+		}
+	}
+}
+
+// TestSetupErrors: a bad configuration fails the cold start naming the
+// variable, a region outside the residency policy names the region.
+func TestSetupErrors(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	good := map[string]string{"AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": "registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii"}
+	tests := []struct {
+		name   string
+		change map[string]string
+		want   string
+	}{
+		{"valid (no network call)", nil, ""},
+		{"missing PII_KEY_ID", map[string]string{"PII_KEY_ID": ""}, "PII_KEY_ID"},
+		{"region outside the policy", map[string]string{"AWS_REGION": "eu-west-2"}, "eu-west-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range good {
+				env[k] = v
+			}
+			for k, v := range tt.change {
+				env[k] = v
+			}
+			e, d, err := Setup(context.Background(), func(k string) string { return env[k] }, logging.Discard())
+			if tt.want == "" {
+				if err != nil || d.Registry == nil || d.Keys == nil || e.Region != "eu-central-1" {
+					t.Fatalf("Setup = %+v, %+v, %v", e, d, err)
+				}
+				if err := (&PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}).Check(); err != nil {
+					t.Fatalf("handler from Setup: %v", err)
+				}
+				return
+			}
+			if err == nil { // the handler's own check may be what refuses
+				err = (&PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}).Check()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
