@@ -48,13 +48,11 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 	}()
 
 	// Cognito triggers: presignup and preauth.
-	env := triggers.Env{Region: r.Region, Table: r.RegistryTable, RegistryRegion: o.registryRegion, PIIKeyID: r.PiiKeyID}
-	tcfg, err := awsconfig.Load(ctx, r.Region, triggers.SDKOptions)
-	if err != nil {
-		return nil, err
-	}
+	// The functions' own cold start (triggers.Setup), with the variables
+	// the template gives them.
+	tenv := map[string]string{"AWS_REGION": r.Region, "RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID}
 	tlog := log.With("component", r.Region+"/triggers")
-	deps, err := triggers.NewDeps(ctx, tcfg, env, tlog)
+	_, deps, err := triggers.Setup(ctx, func(k string) string { return tenv[k] }, tlog)
 	if err != nil {
 		return nil, fmt.Errorf("triggers: %w", err)
 	}
