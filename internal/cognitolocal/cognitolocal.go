@@ -2,14 +2,26 @@
 // it speaks the AWS JSON 1.1 protocol of Amazon Cognito user pools
 // (X-Amz-Target: AWSCognitoIdentityProviderService.*) that `aws cognito-idp
 // --endpoint-url` and the SDKs use, forwards every call to moto_server, and
-// around moto's SignUp, AdminCreateUser, InitiateAuth and AdminInitiateAuth
-// invokes the pre sign-up and pre authentication Lambda triggers the way
-// Cognito does (moto never calls triggers): same event shapes, and on refusal
-// the same 400 UserLambdaValidationException with
-// "PreSignUp failed with error <message>." or
-// "PreAuthentication failed with error <message>.".
+// adds what Cognito does and moto does not:
 //
-// Triggers apply to the one user pool (and its app clients) the endpoint is
+//   - Lambda triggers, invoked in-process with Cognito's event shapes: pre
+//     sign-up around SignUp and AdminCreateUser, pre authentication around
+//     InitiateAuth and AdminInitiateAuth, post confirmation after
+//     ConfirmSignUp, AdminConfirmSignUp and ConfirmForgotPassword. A refusal
+//     is Cognito's 400 UserLambdaValidationException "PreSignUp failed with
+//     error <message>." (PreAuthentication, PostConfirmation likewise); a
+//     failed post confirmation trigger leaves the user confirmed.
+//   - Confirmation: ConfirmSignUp and AdminConfirmSignUp refuse a user who is
+//     not UNCONFIRMED; ConfirmSignUp marks verified the auto-verified attribute
+//     the code was sent to (email_verified=true); AdminConfirmSignUp verifies
+//     nothing.
+//   - Sign-up records the e-mail address and phone number as unverified, and
+//     refuses an app client's write of email_verified or phone_number_verified.
+//
+// There is no mail or SMS locally: codes are never sent, and any non-empty
+// confirmation code is accepted, as moto's ConfirmSignUp accepts any code.
+//
+// All this applies to the one user pool (and its app clients) the endpoint is
 // configured with; calls for any other pool are forwarded untouched.
 package cognitolocal
 
@@ -65,8 +77,16 @@ type Config struct {
 	Upstream string
 	// PreSignUp and PreAuthentication are the triggers; nil means none.
 	PreSignUp, PreAuthentication Trigger
-	// Users reads and confirms users in moto.
+	// PostConfirmation is the post confirmation trigger; nil means none.
+	PostConfirmation Trigger
+	// Users reads, confirms and updates users in moto. Required with any
+	// trigger or attribute setting below.
 	Users Users
+	// AutoVerifiedAttributes is the pool's AutoVerifiedAttributes ("email",
+	// "phone_number"): where Cognito sends confirmation and verification
+	// codes, so the attribute ConfirmSignUp marks verified.
+	AutoVerifiedAttributes []string
+
 	// PasswordPolicy is the pool's policy; Cognito checks it before the
 	// pre sign-up trigger runs (nil: moto checks it, after the trigger).
 	PasswordPolicy *ciptypes.PasswordPolicyType
@@ -83,6 +103,22 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// FromUserPool sets what Cognito enforces from the pool's settings as
+// DescribeUserPool reports them: PasswordPolicy and AutoVerifiedAttributes.
+func (c *Config) FromUserPool(p *ciptypes.UserPoolType) {
+	if p == nil {
+		return
+	}
+	c.PasswordPolicy = nil
+	if p.Policies != nil {
+		c.PasswordPolicy = p.Policies.PasswordPolicy
+	}
+	c.AutoVerifiedAttributes = nil
+	for _, a := range p.AutoVerifiedAttributes {
+		c.AutoVerifiedAttributes = append(c.AutoVerifiedAttributes, string(a))
+	}
+}
+
 // Endpoint is an http.Handler serving the Cognito user pools API.
 type Endpoint struct {
 	cfg Config
@@ -97,8 +133,9 @@ func New(cfg Config) (*Endpoint, error) {
 		return nil, errors.New("cognitolocal: UserPoolID is required")
 	case cfg.Upstream == "":
 		return nil, errors.New("cognitolocal: Upstream is required")
-	case cfg.Users == nil && (cfg.PreSignUp != nil || cfg.PreAuthentication != nil):
-		return nil, errors.New("cognitolocal: Users is required with triggers")
+	case cfg.Users == nil && (cfg.PreSignUp != nil || cfg.PreAuthentication != nil || cfg.PostConfirmation != nil ||
+		len(cfg.AutoVerifiedAttributes) > 0):
+		return nil, errors.New("cognitolocal: Users is required with triggers or attribute settings")
 	}
 	cfg.Upstream = strings.TrimRight(cfg.Upstream, "/")
 	if cfg.HTTPClient == nil {
@@ -173,6 +210,12 @@ func (e *Endpoint) serve(r *http.Request, op string) (*reply, error) {
 		return e.adminCreateUser(r, body)
 	case "InitiateAuth", "AdminInitiateAuth":
 		return e.initiateAuth(r, op, body)
+	case "ConfirmSignUp":
+		return e.confirmSignUp(r, body)
+	case "AdminConfirmSignUp":
+		return e.adminConfirmSignUp(r, body)
+	case "ConfirmForgotPassword":
+		return e.confirmForgotPassword(r, body)
 	}
 	return e.forward(r, body)
 }
@@ -186,6 +229,15 @@ func attrMap(as []attribute) map[string]string {
 	m := make(map[string]string, len(as))
 	for _, a := range as {
 		m[a.Name] = a.Value
+	}
+	return m
+}
+
+// userAttrMap flattens a user's attributes as read from moto.
+func userAttrMap(as []ciptypes.AttributeType) map[string]string {
+	m := make(map[string]string, len(as)+1)
+	for _, a := range as {
+		m[aws.ToString(a.Name)] = aws.ToString(a.Value)
 	}
 	return m
 }
@@ -208,46 +260,70 @@ type signUpInput struct {
 
 func (e *Endpoint) signUp(r *http.Request, body []byte) (*reply, error) {
 	var in signUpInput
-	if err := json.Unmarshal(body, &in); err != nil || e.cfg.PreSignUp == nil || !slices.Contains(e.cfg.ClientIDs, in.ClientID) {
+	if err := json.Unmarshal(body, &in); err != nil || e.cfg.Users == nil || !slices.Contains(e.cfg.ClientIDs, in.ClientID) {
 		return e.forward(r, body) // moto validates malformed input; other pools have no triggers here
 	}
-	if err := checkPassword(e.cfg.PasswordPolicy, in.Password); err != nil {
+	attrs := attrMap(in.UserAttributes)
+	if err := refuseVerificationFlags(in.UserAttributes); err != nil {
 		return nil, err
 	}
-	ev := events.CognitoEventUserPoolsPreSignup{
-		CognitoEventUserPoolsHeader: e.header("PreSignUp_SignUp", in.ClientID, uuid.NewString()),
-		Request: events.CognitoEventUserPoolsPreSignupRequest{
-			UserAttributes: attrMap(in.UserAttributes),
-			ValidationData: attrMapOrNil(in.ValidationData),
-			ClientMetadata: in.ClientMetadata,
-		},
-	}
-	var out events.CognitoEventUserPoolsPreSignup
-	if err := e.invoke(r.Context(), "PreSignUp", e.cfg.PreSignUp, ev, &out); err != nil {
-		return nil, err
+	var resp events.CognitoEventUserPoolsPreSignupResponse
+	if e.cfg.PreSignUp != nil {
+		if err := checkPassword(e.cfg.PasswordPolicy, in.Password); err != nil {
+			return nil, err
+		}
+		ev := events.CognitoEventUserPoolsPreSignup{
+			CognitoEventUserPoolsHeader: e.header("PreSignUp_SignUp", in.ClientID, uuid.NewString()),
+			Request: events.CognitoEventUserPoolsPreSignupRequest{
+				UserAttributes: attrs,
+				ValidationData: attrMapOrNil(in.ValidationData),
+				ClientMetadata: in.ClientMetadata,
+			},
+		}
+		var out events.CognitoEventUserPoolsPreSignup
+		if err := e.invoke(r.Context(), "PreSignUp", e.cfg.PreSignUp, ev, &out); err != nil {
+			return nil, err
+		}
+		resp = out.Response
 	}
 	rep, err := e.forward(r, body)
 	if err != nil || rep.status != http.StatusOK {
 		return rep, err
 	}
-	return e.applySignUpResponse(r.Context(), in.Username, out.Response, rep)
+	return e.applySignUpResponse(r.Context(), in.Username, attrs, resp, rep)
 }
 
-// applySignUpResponse does what Cognito does with the trigger's
-// autoConfirmUser / autoVerifyEmail / autoVerifyPhone answers.
-func (e *Endpoint) applySignUpResponse(ctx context.Context, username string, resp events.CognitoEventUserPoolsPreSignupResponse, rep *reply) (*reply, error) {
-	if resp.AutoVerifyEmail || resp.AutoVerifyPhone {
-		var attrs []ciptypes.AttributeType
-		if resp.AutoVerifyEmail {
-			attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("email_verified"), Value: aws.String("true")})
+// refuseVerificationFlags refuses an app client's write of email_verified or
+// phone_number_verified: only verification or an administrator sets them
+// (Cognito answers this, e.g. aws/aws-sdk-js#3603; moto stores them).
+func refuseVerificationFlags(as []attribute) error {
+	for _, a := range as {
+		if a.Name == "email_verified" || a.Name == "phone_number_verified" {
+			return &apiError{http.StatusBadRequest, "NotAuthorizedException", "A client attempted to write unauthorized attribute"}
 		}
-		if resp.AutoVerifyPhone {
-			attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("phone_number_verified"), Value: aws.String("true")})
+	}
+	return nil
+}
+
+// applySignUpResponse records the new user's e-mail address and phone number
+// as unverified (Cognito verifies them on confirmation; moto leaves the flags
+// unset), or verified when the pre sign-up trigger answered
+// autoVerifyEmail / autoVerifyPhone, and auto-confirms on autoConfirmUser.
+func (e *Endpoint) applySignUpResponse(ctx context.Context, username string, attrs map[string]string, resp events.CognitoEventUserPoolsPreSignupResponse, rep *reply) (*reply, error) {
+	var flags []ciptypes.AttributeType
+	for _, f := range []struct {
+		attr, flag string
+		verified   bool
+	}{{"email", "email_verified", resp.AutoVerifyEmail}, {"phone_number", "phone_number_verified", resp.AutoVerifyPhone}} {
+		if attrs[f.attr] != "" || f.verified {
+			flags = append(flags, ciptypes.AttributeType{Name: aws.String(f.flag), Value: aws.String(fmt.Sprint(f.verified))})
 		}
+	}
+	if len(flags) > 0 {
 		if _, err := e.cfg.Users.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{
-			UserPoolId: aws.String(e.cfg.UserPoolID), Username: aws.String(username), UserAttributes: attrs,
+			UserPoolId: aws.String(e.cfg.UserPoolID), Username: aws.String(username), UserAttributes: flags,
 		}); err != nil {
-			return nil, fmt.Errorf("auto-verify after sign-up: %w", err)
+			return nil, fmt.Errorf("record verification after sign-up: %w", err)
 		}
 	}
 	if !resp.AutoConfirmUser {
@@ -347,10 +423,7 @@ func (e *Endpoint) initiateAuth(r *http.Request, op string, body []byte) (*reply
 	if err != nil {
 		return nil, fmt.Errorf("look up user before pre authentication: %w", err)
 	}
-	attrs := make(map[string]string, len(user.UserAttributes)+1)
-	for _, a := range user.UserAttributes {
-		attrs[aws.ToString(a.Name)] = aws.ToString(a.Value)
-	}
+	attrs := userAttrMap(user.UserAttributes)
 	attrs["cognito:user_status"] = string(user.UserStatus)
 	ev := events.CognitoEventUserPoolsPreAuthentication{
 		CognitoEventUserPoolsHeader: e.header("PreAuthentication_Authentication", in.ClientID, aws.ToString(user.Username)),
@@ -468,6 +541,10 @@ func (e *Endpoint) forward(r *http.Request, body []byte) (*reply, error) {
 	}
 	return &reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
+
+// errCodeMismatch is Cognito's answer to a wrong confirmation or
+// verification code (locally: an empty one).
+var errCodeMismatch = &apiError{http.StatusBadRequest, "CodeMismatchException", "Invalid verification code provided, please try again."}
 
 func errorReply(ae *apiError) *reply {
 	b, _ := json.Marshal(map[string]string{"__type": ae.code, "message": ae.message})

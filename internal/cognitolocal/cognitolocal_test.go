@@ -370,6 +370,10 @@ func TestNewRejectsIncompleteConfig(t *testing.T) {
 		{"no upstream", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool}},
 		{"triggers without users", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool, Upstream: "http://x",
 			PreSignUp: func(context.Context, []byte) ([]byte, error) { return nil, nil }}},
+		{"post confirmation without users", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool, Upstream: "http://x",
+			PostConfirmation: func(context.Context, []byte) ([]byte, error) { return nil, nil }}},
+		{"attribute settings without users", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool, Upstream: "http://x",
+			AutoVerifiedAttributes: []string{"email"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
