@@ -15,11 +15,19 @@
 //     not UNCONFIRMED; ConfirmSignUp marks verified the auto-verified attribute
 //     the code was sent to (email_verified=true); AdminConfirmSignUp verifies
 //     nothing.
-//   - Sign-up records the e-mail address and phone number as unverified, and
-//     refuses an app client's write of email_verified or phone_number_verified.
+//   - Attribute updates: a changed email or phone_number becomes unverified;
+//     when the pool requires verification before update, the new value is
+//     held as pending (in this endpoint's memory, lost on restart) and the
+//     original value stays active until VerifyUserAttribute, or
+//     AdminUpdateUserAttributes with email_verified=true, applies it.
+//     VerifyUserAttribute and GetUserAttributeVerificationCode (which moto
+//     lacks) are served here. Writes to immutable attributes (custom:region)
+//     and users' own writes to email_verified or phone_number_verified are
+//     refused.
 //
 // There is no mail or SMS locally: codes are never sent, and any non-empty
-// confirmation code is accepted, as moto's ConfirmSignUp accepts any code.
+// confirmation or verification code is accepted, as moto's ConfirmSignUp
+// accepts any code.
 //
 // All this applies to the one user pool (and its app clients) the endpoint is
 // configured with; calls for any other pool are forwarded untouched.
@@ -36,12 +44,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
 )
 
@@ -55,6 +65,7 @@ type Users interface {
 	AdminGetUser(ctx context.Context, in *cip.AdminGetUserInput, optFns ...func(*cip.Options)) (*cip.AdminGetUserOutput, error)
 	AdminConfirmSignUp(ctx context.Context, in *cip.AdminConfirmSignUpInput, optFns ...func(*cip.Options)) (*cip.AdminConfirmSignUpOutput, error)
 	AdminUpdateUserAttributes(ctx context.Context, in *cip.AdminUpdateUserAttributesInput, optFns ...func(*cip.Options)) (*cip.AdminUpdateUserAttributesOutput, error)
+	GetUser(ctx context.Context, in *cip.GetUserInput, optFns ...func(*cip.Options)) (*cip.GetUserOutput, error)
 }
 
 // DefaultTriggerTimeout is how long Cognito waits for a trigger.
@@ -86,7 +97,13 @@ type Config struct {
 	// "phone_number"): where Cognito sends confirmation and verification
 	// codes, so the attribute ConfirmSignUp marks verified.
 	AutoVerifiedAttributes []string
-
+	// AttributesRequireVerificationBeforeUpdate is the pool's
+	// UserAttributeUpdateSettings: changes to these attributes ("email",
+	// "phone_number") stay pending until verified.
+	AttributesRequireVerificationBeforeUpdate []string
+	// ImmutableAttributes are the pool's schema attributes with Mutable
+	// false (e.g. "custom:region"), which no update may write.
+	ImmutableAttributes []string
 	// PasswordPolicy is the pool's policy; Cognito checks it before the
 	// pre sign-up trigger runs (nil: moto checks it, after the trigger).
 	PasswordPolicy *ciptypes.PasswordPolicyType
@@ -104,7 +121,9 @@ type Config struct {
 }
 
 // FromUserPool sets what Cognito enforces from the pool's settings as
-// DescribeUserPool reports them: PasswordPolicy and AutoVerifiedAttributes.
+// DescribeUserPool reports them: PasswordPolicy, AutoVerifiedAttributes,
+// AttributesRequireVerificationBeforeUpdate (UserAttributeUpdateSettings)
+// and ImmutableAttributes (the SchemaAttributes with Mutable false).
 func (c *Config) FromUserPool(p *ciptypes.UserPoolType) {
 	if p == nil {
 		return
@@ -117,11 +136,29 @@ func (c *Config) FromUserPool(p *ciptypes.UserPoolType) {
 	for _, a := range p.AutoVerifiedAttributes {
 		c.AutoVerifiedAttributes = append(c.AutoVerifiedAttributes, string(a))
 	}
+	c.AttributesRequireVerificationBeforeUpdate = nil
+	if s := p.UserAttributeUpdateSettings; s != nil {
+		for _, a := range s.AttributesRequireVerificationBeforeUpdate {
+			c.AttributesRequireVerificationBeforeUpdate = append(c.AttributesRequireVerificationBeforeUpdate, string(a))
+		}
+	}
+	c.ImmutableAttributes = nil
+	for _, a := range p.SchemaAttributes {
+		if a.Mutable != nil && !*a.Mutable {
+			c.ImmutableAttributes = append(c.ImmutableAttributes, aws.ToString(a.Name))
+		}
+	}
 }
 
 // Endpoint is an http.Handler serving the Cognito user pools API.
 type Endpoint struct {
 	cfg Config
+
+	mu sync.Mutex
+	// pending holds attribute values awaiting verification.
+	pending map[pendingKey]string
+	// tokens maps access tokens moto has validated to their user names.
+	tokens map[string]string
 }
 
 // New checks cfg and returns an Endpoint.
@@ -134,7 +171,7 @@ func New(cfg Config) (*Endpoint, error) {
 	case cfg.Upstream == "":
 		return nil, errors.New("cognitolocal: Upstream is required")
 	case cfg.Users == nil && (cfg.PreSignUp != nil || cfg.PreAuthentication != nil || cfg.PostConfirmation != nil ||
-		len(cfg.AutoVerifiedAttributes) > 0):
+		len(cfg.AutoVerifiedAttributes) > 0 || len(cfg.AttributesRequireVerificationBeforeUpdate) > 0 || len(cfg.ImmutableAttributes) > 0):
 		return nil, errors.New("cognitolocal: Users is required with triggers or attribute settings")
 	}
 	cfg.Upstream = strings.TrimRight(cfg.Upstream, "/")
@@ -147,7 +184,7 @@ func New(cfg Config) (*Endpoint, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Endpoint{cfg: cfg}, nil
+	return &Endpoint{cfg: cfg, pending: map[pendingKey]string{}, tokens: map[string]string{}}, nil
 }
 
 // apiError is a Cognito error answered in the AWS JSON protocol.
@@ -216,6 +253,12 @@ func (e *Endpoint) serve(r *http.Request, op string) (*reply, error) {
 		return e.adminConfirmSignUp(r, body)
 	case "ConfirmForgotPassword":
 		return e.confirmForgotPassword(r, body)
+	case "UpdateUserAttributes", "AdminUpdateUserAttributes":
+		return e.updateUserAttributes(r, op == "AdminUpdateUserAttributes", body)
+	case "VerifyUserAttribute":
+		return e.verifyUserAttribute(r, body)
+	case "GetUserAttributeVerificationCode":
+		return e.getUserAttributeVerificationCode(r, body)
 	}
 	return e.forward(r, body)
 }
@@ -545,6 +588,28 @@ func (e *Endpoint) forward(r *http.Request, body []byte) (*reply, error) {
 // errCodeMismatch is Cognito's answer to a wrong confirmation or
 // verification code (locally: an empty one).
 var errCodeMismatch = &apiError{http.StatusBadRequest, "CodeMismatchException", "Invalid verification code provided, please try again."}
+
+// upstreamError turns an error moto answered to the endpoint's own call into
+// the same Cognito error for the caller; other errors are internal.
+func upstreamError(what string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return &apiError{http.StatusBadRequest, ae.ErrorCode(), ae.ErrorMessage()}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// jsonReply is a 200 answer with body v.
+func jsonReply(v any) (*reply, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-amz-json-1.1")
+	h.Set("X-Amzn-Requestid", uuid.NewString())
+	return &reply{status: http.StatusOK, header: h, body: b}, nil
+}
 
 func errorReply(ae *apiError) *reply {
 	b, _ := json.Marshal(map[string]string{"__type": ae.code, "message": ae.message})

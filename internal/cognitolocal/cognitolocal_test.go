@@ -84,6 +84,10 @@ func (f *fakeUsers) AdminUpdateUserAttributes(_ context.Context, in *cip.AdminUp
 	return &cip.AdminUpdateUserAttributesOutput{}, nil
 }
 
+func (f *fakeUsers) GetUser(context.Context, *cip.GetUserInput, ...func(*cip.Options)) (*cip.GetUserOutput, error) {
+	return nil, &ciptypes.NotAuthorizedException{Message: aws.String("Invalid Access Token")}
+}
+
 func existingUser(*cip.AdminGetUserInput) (*cip.AdminGetUserOutput, error) {
 	return &cip.AdminGetUserOutput{
 		Username:   aws.String("3f1c-sub"),
@@ -373,7 +377,7 @@ func TestNewRejectsIncompleteConfig(t *testing.T) {
 		{"post confirmation without users", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool, Upstream: "http://x",
 			PostConfirmation: func(context.Context, []byte) ([]byte, error) { return nil, nil }}},
 		{"attribute settings without users", cognitolocal.Config{Region: "eu-west-1", UserPoolID: pool, Upstream: "http://x",
-			AutoVerifiedAttributes: []string{"email"}}},
+			AttributesRequireVerificationBeforeUpdate: []string{"email"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

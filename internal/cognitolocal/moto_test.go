@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"maps"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,9 +228,15 @@ func attr(name, value string) ciptypes.AttributeType {
 }
 
 func TestPoolSettingsReadFromMoto(t *testing.T) {
-	s := newStack(t, poolSpec{})
+	s := newStack(t, poolSpec{requireVerification: true})
+	if got := s.cfg.AttributesRequireVerificationBeforeUpdate; !slices.Equal(got, []string{"email"}) {
+		t.Errorf("AttributesRequireVerificationBeforeUpdate = %v, want [email]", got)
+	}
 	if got := s.cfg.AutoVerifiedAttributes; !slices.Equal(got, []string{"email"}) {
 		t.Errorf("AutoVerifiedAttributes = %v, want [email]", got)
+	}
+	if got := slices.Sorted(slices.Values(s.cfg.ImmutableAttributes)); !slices.Equal(got, []string{"custom:country", "custom:region"}) {
+		t.Errorf("ImmutableAttributes = %v, want custom:country, custom:region", got)
 	}
 }
 
@@ -377,6 +386,55 @@ func TestPostConfirmationConfirmForgotPassword(t *testing.T) {
 	}); err != nil {
 		t.Errorf("sign in with the new password: %v", err)
 	}
+}
+
+// TestNoLogOfPersonalData: the endpoint's log lines carry no e-mail address,
+// user name, sub or token, even on failures.
+func TestNoLogOfPersonalData(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	s := newStack(t, poolSpec{requireVerification: true})
+	s.cfg.Logger = newTestLogger(&buf, &mu)
+	ep, err := cognitolocal.New(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httptest.NewServer(ep)
+	t.Cleanup(h.Close)
+	s.api = cip.NewFromConfig(mototest.Require(t).Config(region), func(o *cip.Options) { o.BaseEndpoint = aws.String(h.URL); o.RetryMaxAttempts = 1 })
+	s.trigger.fail = errors.New("refused")
+	sub := s.signUp(t, "ana@example.com")
+	_, _ = s.api.ConfirmSignUp(context.Background(), &cip.ConfirmSignUpInput{ClientId: aws.String(s.clientID), Username: aws.String("ana@example.com"), ConfirmationCode: aws.String("1")})
+	tok := s.mustSignIn(t, "ana@example.com")
+	_, _ = s.api.UpdateUserAttributes(context.Background(), &cip.UpdateUserAttributesInput{AccessToken: aws.String(tok), UserAttributes: []ciptypes.AttributeType{attr("email", "new@example.org")}})
+	_, _ = s.api.VerifyUserAttribute(context.Background(), &cip.VerifyUserAttributeInput{AccessToken: aws.String(tok), AttributeName: aws.String("email"), Code: aws.String("1")})
+	mu.Lock()
+	logged := buf.String()
+	mu.Unlock()
+	if logged == "" {
+		t.Fatal("nothing logged")
+	}
+	for _, secret := range []string{"ana@example.com", "new@example.org", sub, tok, "example"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("log contains %q:\n%s", secret, logged)
+		}
+	}
+}
+
+// lockedWriter is a writer safe for the endpoint's concurrent handlers.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func newTestLogger(w io.Writer, mu *sync.Mutex) *slog.Logger {
+	return slog.New(slog.NewTextHandler(lockedWriter{mu, w}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func TestSignUpRefusesVerificationFlags(t *testing.T) {
