@@ -77,19 +77,18 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 	if err != nil {
 		return nil, fmt.Errorf("describe app client: %w", err)
 	}
-	var policy *ciptypes.PasswordPolicyType
-	if pool.UserPool.Policies != nil {
-		policy = pool.UserPool.Policies.PasswordPolicy
-	}
-	ep, err := cognitolocal.New(cognitolocal.Config{
+	cogCfg := cognitolocal.Config{
 		Region: r.Region, UserPoolID: r.UserPoolID, ClientIDs: []string{r.ClientID}, Upstream: motoURL,
-		PasswordPolicy:             policy,
 		PreventUserExistenceErrors: client.UserPoolClient.PreventUserExistenceErrors == ciptypes.PreventUserExistenceErrorTypesEnabled,
 		PreSignUp:                  lambda.NewHandler(pre).Invoke,
 		PreAuthentication:          lambda.NewHandler(auth).Invoke,
 		Users:                      idp,
 		Logger:                     log.With("component", r.Region+"/cognito"),
-	})
+	}
+	// Password policy, auto-verified attributes, verification before update
+	// and immutable attributes, as provisioned (moto stores and echoes them).
+	cogCfg.FromUserPool(pool.UserPool)
+	ep, err := cognitolocal.New(cogCfg)
 	if err != nil {
 		return nil, err
 	}
