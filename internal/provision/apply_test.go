@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	idp "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	idptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -96,6 +97,10 @@ func TestApplyFixture(t *testing.T) {
 			}
 			if !custom["custom:region"] || !custom["custom:country"] {
 				t.Errorf("immutable custom attributes = %v", custom)
+			}
+			if us := pool.UserPool.UserAttributeUpdateSettings; us == nil || len(us.AttributesRequireVerificationBeforeUpdate) != 1 ||
+				us.AttributesRequireVerificationBeforeUpdate[0] != idptypes.VerifiedAttributeTypeEmail {
+				t.Errorf("UserAttributeUpdateSettings = %+v, want email verified before update", us)
 			}
 			if r.ClientID == "" || r.HealthCheckID == "" {
 				t.Errorf("client %q health check %q", r.ClientID, r.HealthCheckID)

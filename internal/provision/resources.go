@@ -236,7 +236,8 @@ func (rr *regionRun) alias(ctx context.Context, r Resource, p map[string]any) (C
 }
 
 // userPool creates a user pool with the template's username attributes,
-// schema (immutable custom attributes) and password policy. Lambda triggers
+// schema (immutable custom attributes), attribute update settings and
+// password policy. Lambda triggers
 // are not configured in moto: the local Cognito endpoint invokes them.
 func (rr *regionRun) userPool(ctx context.Context, r Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "UserPoolName")
@@ -249,6 +250,14 @@ func (rr *regionRun) userPool(ctx context.Context, r Resource, p map[string]any)
 	}
 	for _, s := range toStrings(p["AutoVerifiedAttributes"]) {
 		in.AutoVerifiedAttributes = append(in.AutoVerifiedAttributes, idptypes.VerifiedAttributeType(s))
+	}
+	if us, ok := p["UserAttributeUpdateSettings"].(map[string]any); ok {
+		// moto stores it and DescribeUserPool echoes it: the local Cognito
+		// endpoint reads it there and keeps unverified changes pending.
+		in.UserAttributeUpdateSettings = &idptypes.UserAttributeUpdateSettingsType{}
+		for _, s := range toStrings(us["AttributesRequireVerificationBeforeUpdate"]) {
+			in.UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate = append(in.UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate, idptypes.VerifiedAttributeType(s))
+		}
 	}
 	for _, s := range maps(p["Schema"]) {
 		a := idptypes.SchemaAttributeType{Name: aws.String(sget(s, "Name")), AttributeDataType: idptypes.AttributeDataType(sget(s, "AttributeDataType"))}
