@@ -202,11 +202,34 @@ func TestOtherPoolUntouched(t *testing.T) {
 	if _, err := s.api.ConfirmSignUp(ctx, &cip.ConfirmSignUpInput{ClientId: aws.String(otherClient), Username: aws.String(email), ConfirmationCode: aws.String("1")}); err != nil {
 		t.Fatalf("ConfirmSignUp: %v", err)
 	}
+	confirmed, err := s.admin.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(otherPool), Username: aws.String(sub)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range confirmed.UserAttributes {
+		if aws.ToString(a.Name) == "email_verified" {
+			t.Errorf("other pool: email_verified = %q after sign-up and confirmation, want moto's (unset)", aws.ToString(a.Value))
+		}
+	}
 	if _, err := s.api.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{
 		UserPoolId: aws.String(otherPool), Username: aws.String(sub),
 		UserAttributes: []ciptypes.AttributeType{attr("custom:region", "us-east-1"), attr("email", "bo2@example.com")},
 	}); err != nil {
 		t.Fatalf("AdminUpdateUserAttributes: %v", err)
+	}
+	signIn, err := s.api.InitiateAuth(ctx, &cip.InitiateAuthInput{
+		ClientId: aws.String(otherClient), AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": "bo2@example.com", "PASSWORD": password},
+	})
+	if err != nil {
+		t.Fatalf("InitiateAuth: %v", err)
+	}
+	// In the configured pool a user may not set the flag or the country.
+	if _, err := s.api.UpdateUserAttributes(ctx, &cip.UpdateUserAttributesInput{
+		AccessToken:    signIn.AuthenticationResult.AccessToken,
+		UserAttributes: []ciptypes.AttributeType{attr("email_verified", "true"), attr("custom:country", "US")},
+	}); err != nil {
+		t.Fatalf("UpdateUserAttributes: %v", err)
 	}
 	got, err := s.admin.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(otherPool), Username: aws.String(sub)})
 	if err != nil {
@@ -216,8 +239,8 @@ func TestOtherPoolUntouched(t *testing.T) {
 	for _, a := range got.UserAttributes {
 		attrs[aws.ToString(a.Name)] = aws.ToString(a.Value)
 	}
-	_, verifiedSet := attrs["email_verified"]
-	if n := len(s.trigger.got()); n != 0 || verifiedSet || attrs["custom:region"] != "us-east-1" || attrs["email"] != "bo2@example.com" {
+	if n := len(s.trigger.got()); n != 0 || attrs["email_verified"] != "true" || attrs["custom:country"] != "US" ||
+		attrs["custom:region"] != "us-east-1" || attrs["email"] != "bo2@example.com" {
 		t.Errorf("other pool: trigger ran %d times, attributes %v; want moto's own behaviour", n, attrs)
 	}
 }

@@ -15,6 +15,8 @@
 //     not UNCONFIRMED; ConfirmSignUp marks verified the auto-verified attribute
 //     the code was sent to (email_verified=true); AdminConfirmSignUp verifies
 //     nothing.
+//   - Sign-up records the e-mail address and phone number as unverified, and
+//     refuses an app client's write of email_verified or phone_number_verified.
 //   - Attribute updates: a changed email or phone_number becomes unverified;
 //     when the pool requires verification before update, the new value is
 //     held as pending (in this endpoint's memory, lost on restart) and the
@@ -22,8 +24,7 @@
 //     AdminUpdateUserAttributes with email_verified=true, applies it.
 //     VerifyUserAttribute and GetUserAttributeVerificationCode (which moto
 //     lacks) are served here. Writes to immutable attributes (custom:region)
-//     and users' own writes to email_verified or phone_number_verified are
-//     refused.
+//     are refused, as are users' own writes of the verification flags.
 //
 // There is no mail or SMS locally: codes are never sent, and any non-empty
 // confirmation or verification code is accepted, as moto's ConfirmSignUp
