@@ -166,3 +166,21 @@ func BenchmarkKey(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkNormalize(b *testing.B) {
+	for _, bm := range []struct{ name, in string }{
+		{"canonical", "alice@example.com"},
+		{"mixed-case", " Alice@Example.com"},
+		{"idn", "alice@Bücher.de"},
+		{"a-label", "alice@XN--BCHER-KVA.DE"},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Normalize(bm.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -102,14 +102,35 @@ func Normalize(email string) (string, error) {
 	if e[0] == '"' {
 		return "", unsupported("quoted local parts are not supported")
 	}
-	if err := checkChars(e); err != nil {
-		return "", err
+	// One pass over the bytes: refuse ASCII control characters and spaces,
+	// find the '@'s, note upper-case and non-ASCII bytes.
+	at, ats := -1, 0
+	var seen uint8
+	for i := 0; i < len(e); i++ {
+		c := e[i]
+		cl := byteClass[c]
+		seen |= cl
+		if cl&(clBad|clAt) == 0 {
+			continue
+		}
+		if cl&clAt != 0 {
+			at, ats = i, ats+1
+			continue
+		}
+		if c == ' ' {
+			return "", malformed("inner white space")
+		}
+		return "", malformed("control character U+%04X", c)
 	}
-	at := strings.IndexByte(e, '@')
+	if seen&clNonASCII != 0 {
+		if err := checkNonASCII(e); err != nil {
+			return "", err
+		}
+	}
 	switch {
-	case at < 0:
+	case ats == 0:
 		return "", malformed("no '@'")
-	case strings.IndexByte(e[at+1:], '@') >= 0:
+	case ats > 1:
 		return "", malformed("more than one '@'")
 	case at == 0:
 		return "", malformed("empty local part")
@@ -117,7 +138,7 @@ func Normalize(email string) (string, error) {
 		return "", malformed("empty domain")
 	}
 	local, domain := e[:at], e[at+1:]
-	if err := checkLocal(local); err != nil {
+	if err := checkLocal(local, seen&clNonASCII != 0); err != nil {
 		return "", err
 	}
 	d, idn, err := normalizeDomain(domain)
@@ -128,7 +149,10 @@ func Normalize(email string) (string, error) {
 		return "", malformed("address is %d bytes long, at most %d are allowed", n, MaxEmailLen)
 	}
 	if !idn {
-		return lowerASCII(e), nil // no allocation when already lower-case
+		if seen&clUpper == 0 {
+			return e, nil // already canonical: no allocation
+		}
+		return lowerASCII(e), nil
 	}
 	var b strings.Builder
 	b.Grow(len(local) + 1 + len(d))
@@ -138,18 +162,41 @@ func Normalize(email string) (string, error) {
 	return b.String(), nil
 }
 
-// checkChars refuses invalid UTF-8, control characters (Unicode Cc) and
-// white space (unicode.IsSpace) anywhere in the trimmed address.
-func checkChars(e string) error {
+// Byte classes, for one table look-up per byte.
+const (
+	clAtext    uint8 = 1 << iota // RFC 5322 atext: ALPHA, DIGIT, !#$%&'*+-/=?^_`{|}~
+	clLDH                        // letter, digit or hyphen
+	clUpper                      // A-Z
+	clBad                        // ASCII control character or space
+	clAt                         // '@'
+	clNonASCII                   // a byte of a multi-byte UTF-8 sequence, or invalid
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = clNonASCII
+		case c <= ' ' || c == 0x7f:
+			t[c] = clBad
+		case c == '@':
+			t[c] = clAt
+		case 'A' <= c && c <= 'Z':
+			t[c] = clAtext | clLDH | clUpper
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-':
+			t[c] = clAtext | clLDH
+		case strings.IndexByte("!#$%&'*+/=?^_`{|}~", byte(c)) >= 0:
+			t[c] = clAtext
+		}
+	}
+	return t
+}()
+
+// checkNonASCII refuses invalid UTF-8 and non-ASCII control characters
+// (Unicode Cc) and white space (unicode.IsSpace) anywhere in the address.
+func checkNonASCII(e string) error {
 	for i := 0; i < len(e); {
-		c := e[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c < 0x20 || c == 0x7f:
-				return malformed("control character U+%04X", c)
-			case c == ' ':
-				return malformed("inner white space")
-			}
+		if e[i] < utf8.RuneSelf {
 			i++
 			continue
 		}
@@ -168,35 +215,38 @@ func checkChars(e string) error {
 }
 
 // checkLocal accepts an ASCII dot-atom of at most MaxLocalLen bytes. Any
-// non-ASCII character is unsupported, whatever else is wrong.
-func checkLocal(local string) error {
-	for _, r := range local {
-		if r >= utf8.RuneSelf {
-			return unsupported("non-ASCII character %U before the '@': internationalised local parts are not supported", r)
+// non-ASCII character is unsupported, whatever else is wrong; mayBeNonASCII
+// says whether the address has any.
+func checkLocal(local string, mayBeNonASCII bool) error {
+	if mayBeNonASCII {
+		for _, r := range local {
+			if r >= utf8.RuneSelf {
+				return unsupported("non-ASCII character %U before the '@': internationalised local parts are not supported", r)
+			}
 		}
 	}
 	if len(local) > MaxLocalLen {
 		return malformed("local part is %d bytes long, at most %d are allowed", len(local), MaxLocalLen)
 	}
-	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
-		return malformed("leading, trailing or double dot before the '@'")
-	}
+	dot := true // a dot here would be leading
 	for i := 0; i < len(local); i++ {
-		if c := local[i]; c != '.' && !isAtext(c) {
+		c := local[i]
+		switch {
+		case c == '.':
+			if dot {
+				return malformed("leading or double dot before the '@'")
+			}
+			dot = true
+		case byteClass[c]&clAtext != 0:
+			dot = false
+		default:
 			return malformed("character %q is not allowed before the '@'", c)
 		}
 	}
+	if dot {
+		return malformed("trailing dot before the '@'")
+	}
 	return nil
-}
-
-// isAtext reports whether c is RFC 5322 atext: ALPHA, DIGIT or one of
-// !#$%&'*+-/=?^_`{|}~.
-func isAtext(c byte) bool {
-	return isAlnum(c) || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // normalizeDomain checks domain and returns its canonical form: lower-case
@@ -213,36 +263,34 @@ func normalizeDomain(domain string) (out string, idn bool, err error) {
 	if domain[len(domain)-1] == '.' {
 		return "", false, malformed("trailing dot in the domain")
 	}
-	for label := range strings.SplitSeq(domain, ".") {
-		isIDN, err := checkLabel(label)
+	var buf [8]string
+	labels := buf[:0] // canonical labels, used if one is internationalised
+	var seen uint8    // byte classes in the current label
+	start := 0
+	for i := 0; i <= len(domain); i++ {
+		if i < len(domain) && domain[i] != '.' {
+			cl := byteClass[domain[i]]
+			if cl&(clLDH|clNonASCII) == 0 {
+				return "", false, malformed("character %q is not allowed in the domain", domain[i])
+			}
+			seen |= cl
+			continue
+		}
+		canon, isIDN, err := checkLabel(domain[start:i], seen)
 		if err != nil {
 			return "", false, err
 		}
 		idn = idn || isIDN
+		labels = append(labels, canon)
+		start, seen = i+1, 0
 	}
-	if strings.IndexByte(domain, '.') < 0 {
+	if len(labels) < 2 {
 		return "", false, malformed("domain has no dot")
 	}
 	if !idn {
 		return domain, false, nil
 	}
-	var b strings.Builder
-	b.Grow(len(domain) + 8)
-	for label := range strings.SplitSeq(domain, ".") {
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		if isASCII(label) {
-			writeLowerASCII(&b, label)
-			continue
-		}
-		a, err := idnaProfile.ToASCII(lowerASCII(label))
-		if err != nil { // checkLabel accepted it: cannot happen
-			return "", false, unsupported("internationalised domain is not valid IDNA2008")
-		}
-		b.WriteString(a)
-	}
-	out = b.String()
+	out = lowerASCII(strings.Join(labels, ".")) // plain labels are not lower-cased yet
 	// The Bidi rule (RFC 5893) constrains every label of a domain that has
 	// a right-to-left label, so check the whole name too.
 	if _, err := idnaProfile.ToUnicode(out); err != nil {
@@ -251,34 +299,30 @@ func normalizeDomain(domain string) (out string, idn bool, err error) {
 	return out, true, nil
 }
 
-// checkLabel checks one domain label and reports whether it is
-// internationalised (a U-label, or an A-label starting "xn--").
-func checkLabel(label string) (idn bool, err error) {
+// checkLabel checks one domain label, made of LDH and non-ASCII bytes
+// whose byte classes are seen, and reports whether it is
+// internationalised (a U-label, or an A-label starting "xn--"). canon is
+// its canonical form (lower-case A-label) when it is internationalised, and
+// the label itself, not lower-cased, otherwise.
+func checkLabel(label string, seen uint8) (canon string, idn bool, err error) {
 	if label == "" {
-		return false, malformed("empty label in the domain (leading or double dot)")
-	}
-	ascii := true
-	for i := 0; i < len(label); i++ {
-		c := label[i]
-		if c >= utf8.RuneSelf {
-			ascii = false
-		} else if !isAlnum(c) && c != '-' {
-			return false, malformed("character %q is not allowed in the domain", c)
-		}
+		return "", false, malformed("empty label in the domain (leading or double dot)")
 	}
 	if label[0] == '-' || label[len(label)-1] == '-' {
-		return false, malformed("domain label starts or ends with '-'")
+		return "", false, malformed("domain label starts or ends with '-'")
 	}
-	if ascii {
+	if seen&clNonASCII == 0 {
 		if len(label) > MaxLabelLen {
-			return false, malformed("domain label is %d bytes long, at most %d are allowed", len(label), MaxLabelLen)
+			return "", false, malformed("domain label is %d bytes long, at most %d are allowed", len(label), MaxLabelLen)
 		}
-		if len(label) < 4 || !strings.EqualFold(label[:4], "xn--") {
-			return false, nil
+		if len(label) < 4 || label[2] != '-' || label[3] != '-' || label[0]|0x20 != 'x' || label[1]|0x20 != 'n' {
+			return label, false, nil
 		}
-		return true, checkALabel(lowerASCII(label))
+		a := lowerASCII(label)
+		return a, true, checkALabel(a)
 	}
-	return true, checkULabel(lowerASCII(label))
+	a, err := checkULabel(lowerASCII(label))
+	return a, true, err
 }
 
 // checkALabel accepts a lower-case "xn--" label only if it decodes to a valid
@@ -300,33 +344,34 @@ func checkALabel(a string) error {
 	return nil
 }
 
-// checkULabel accepts a label (ASCII already lower-cased) with non-ASCII
-// characters only if it is a valid IDNA2008 U-label that IDNA mapping leaves
-// unchanged, without deviation characters, whose A-label fits MaxLabelLen.
-func checkULabel(u string) error {
+// checkULabel returns the A-label of u, a label with non-ASCII characters
+// (its ASCII already lower-cased), if u is a valid IDNA2008 U-label without
+// deviation characters that IDNA mapping leaves unchanged and whose A-label
+// fits MaxLabelLen.
+func checkULabel(u string) (string, error) {
 	for _, r := range u {
 		switch r {
 		case '\u00df', '\u03c2', '\u200c', '\u200d':
-			return unsupported("domain contains %U, which IDNA processors resolve to different domains", r)
+			return "", unsupported("domain contains %U, which IDNA processors resolve to different domains", r)
 		}
 	}
 	if err := checkIDNA2008(u); err != nil {
-		return unsupported("internationalised domain: %w", err)
+		return "", unsupported("internationalised domain: %w", err)
 	}
 	a, err := idnaProfile.ToASCII(u)
 	if err != nil {
-		return unsupported("internationalised domain is not valid IDNA2008")
+		return "", unsupported("internationalised domain is not valid IDNA2008")
 	}
 	// The U-label must be canonical already: IDNA mapping (case, width,
 	// compatibility forms, normalisation, ignored characters, other dots)
 	// must not change it, since this package folds nothing but ASCII case.
 	if u2, err := idnaProfile.ToUnicode(a); err != nil || u2 != u || !strings.HasPrefix(a, "xn--") || strings.IndexByte(a, '.') >= 0 {
-		return unsupported("internationalised domain is not in canonical form (IDNA2008 would map it)")
+		return "", unsupported("internationalised domain is not in canonical form (IDNA2008 would map it)")
 	}
 	if len(a) > MaxLabelLen {
-		return malformed("domain label is %d bytes long as an A-label, at most %d are allowed", len(a), MaxLabelLen)
+		return "", malformed("domain label is %d bytes long as an A-label, at most %d are allowed", len(a), MaxLabelLen)
 	}
-	return nil
+	return a, nil
 }
 
 func isASCII(s string) bool {
