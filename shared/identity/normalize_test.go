@@ -60,6 +60,10 @@ func TestNormalize(t *testing.T) {
 		{"japanese", "a@例え.テスト", "a@xn--r8jz45g.xn--zckzah", nil},
 		{"hebrew", "a@עברית.il", "a@xn--5dbqzzl.il", nil},
 		{"contexto middle dot", "a@col·legi.cat", "a@xn--collegi-xma.cat", nil},
+		{"contexto keraia", "a@\u03b1\u0375\u03b2.gr", "a@xn--wva3je.gr", nil},
+		{"contexto geresh", "a@\u05d0\u05f3\u05d1.il", "a@xn--4dbc5h.il", nil},
+		{"contexto katakana middle dot", "a@\u30ab\u30fb\u30ab.jp", "a@xn--lcka3v.jp", nil},
+		{"contexto arabic-indic digits", "a@\u0628\u0661\u0662.com", "a@xn--ngb8id.com", nil},
 		{"local part 64 bytes", local64 + "@example.com", local64 + "@example.com", nil},
 		{"address 254 bytes", local64 + "@" + domainOfLen(189), local64 + "@" + domainOfLen(189), nil},
 		{"label 63 bytes", "a@" + strings.Repeat("x", 63) + ".com", "a@" + strings.Repeat("x", 63) + ".com", nil},
@@ -140,6 +144,11 @@ func TestNormalize(t *testing.T) {
 		{"symbol in domain", "a@☃.net", "", ErrUnsupportedEmail},
 		{"idna2008 disallowed letter", "a@\u3031a.jp", "", ErrUnsupportedEmail},
 		{"contexto broken", "a@a·b.cat", "", ErrUnsupportedEmail},
+		{"keraia before latin", "a@x\u0375b.gr", "", ErrUnsupportedEmail},
+		{"geresh after latin", "a@x\u05f3.il", "", ErrUnsupportedEmail},
+		{"lone katakana middle dot", "a@x\u30fb.jp", "", ErrUnsupportedEmail},
+		{"mixed arabic-indic digits", "a@\u0628\u0661\u06f2.com", "", ErrUnsupportedEmail},
+		{"arabic tatweel", "a@\u0628\u0640\u0628.com", "", ErrUnsupportedEmail},
 		{"bidi rule", "a@1.עברית.il", "", ErrUnsupportedEmail},
 	}
 	for _, tt := range tests {
