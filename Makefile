@@ -10,12 +10,13 @@ LAMBDA_BUILD  = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tag
 # once per ACTION (failover, promote, scale).
 build-PreSignUpFunction: ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/presignup
 build-PreAuthFunction:   ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/preauth
+build-PostConfirmationFunction: ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/postconfirmation
 build-OrdersApiFunction: ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/orders-api
 build-FailoverFunction:  ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/failover
 build-PromoteFunction:   ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/failover
 build-ScaleFunction:     ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/failover
 
-FUNCTIONS := presignup preauth orders-api failover
+FUNCTIONS := presignup postconfirmation preauth orders-api failover
 
 # The on-prem order processor: a static linux binary (GOARCH=amd64|arm64) for
 # the container image (Dockerfile builds the same way).

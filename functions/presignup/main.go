@@ -1,12 +1,11 @@
-// Command presignup is the Cognito PreSignUp trigger of homeregion (see
-// package triggers for the rules). main only wires: triggers.Setup reads the
+// Command presignup is the Cognito PreSignUp trigger of homeregion (see package
+// triggers for the rules). main only wires: triggers.Build reads the
 // configuration once and builds the SDK clients once from one aws.Config,
 // then the handler goes to the Lambda runtime.
 package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -29,15 +28,7 @@ func main() {
 	lambda.Start(h)
 }
 
-// setup builds the handler; an error names the variable or part at fault.
+// setup is the testable cold start; an error names the variable or part at fault.
 func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*triggers.PreSignUp, error) {
-	e, d, err := triggers.Setup(ctx, getenv, log)
-	if err != nil {
-		return nil, fmt.Errorf("presignup configuration: %w", err)
-	}
-	h := &triggers.PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
-	if err := h.Check(); err != nil {
-		return nil, fmt.Errorf("presignup: %w", err)
-	}
-	return h, nil
+	return triggers.Build(ctx, "presignup", getenv, log, triggers.NewPreSignUp)
 }

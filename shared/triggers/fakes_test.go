@@ -17,12 +17,24 @@ type fakeKeys struct {
 
 func (f fakeKeys) Key(ctx context.Context, email string) (string, error) { return f.key(ctx, email) }
 
-// fakeRegistry is a Resolver with function fields; a nil field fails the test.
+// fakeRegistry is a Resolver and a Finder with function fields; a nil field
+// fails the test. claims and finds count the calls.
 type fakeRegistry struct {
 	t      *testing.T
 	claim  func(ctx context.Context, key, region string) (registry.Record, bool, error)
-	lookup func(ctx context.Context, key string) (registry.Record, bool, error)
+	lookup func(ctx context.Context, key string) (registry.Record, bool, error) // LookupLocal
+	find   func(ctx context.Context, key string) (registry.Record, bool, error) // Lookup
 	claims int
+	finds  int
+}
+
+func (f *fakeRegistry) Lookup(ctx context.Context, key string) (registry.Record, bool, error) {
+	f.finds++
+	if f.find == nil {
+		f.t.Error("unexpected Lookup")
+		return registry.Record{}, false, errors.New("unexpected Lookup")
+	}
+	return f.find(ctx, key)
 }
 
 func (f *fakeRegistry) Claim(ctx context.Context, key, region string) (registry.Record, bool, error) {

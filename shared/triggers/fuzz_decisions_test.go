@@ -38,6 +38,10 @@ func (r *fuzzRegistry) Claim(_ context.Context, key, region string) (registry.Re
 	return registry.Record{Key: key, HomeRegion: home}, home == region, nil
 }
 
+func (r *fuzzRegistry) Lookup(ctx context.Context, key string) (registry.Record, bool, error) {
+	return r.LookupLocal(ctx, key)
+}
+
 func (r *fuzzRegistry) LookupLocal(_ context.Context, key string) (registry.Record, bool, error) {
 	r.lookups++
 	if r.err != nil {
@@ -74,9 +78,9 @@ const preSignUpSeed = `{"version":"1","triggerSource":"PreSignUp_SignUp","region
 
 // FuzzPreSignUp drives PreSignUp through lambda.NewHandler (the runtime's
 // JSON path) with any payload and any registry outcome: it never panics, it
-// allows a sign-up only when every residency rule holds and the registry
-// holds this region's claim, it never auto-confirms, and a refusal's message
-// never contains the e-mail address.
+// never claims, it allows a sign-up only when every residency rule holds and
+// the registry holds no other region's claim, it never auto-confirms, and a
+// refusal's message never contains the e-mail address.
 func FuzzPreSignUp(f *testing.F) {
 	for _, s := range []string{
 		preSignUpSeed,
@@ -105,8 +109,8 @@ func FuzzPreSignUp(f *testing.F) {
 			if strings.Contains(email, "@") && strings.Contains(err.Error(), email) {
 				t.Fatalf("refusal %q contains the e-mail", err)
 			}
-			if reg.claims > 1 {
-				t.Fatalf("%d claims for one sign-up", reg.claims)
+			if reg.claims > 0 {
+				t.Fatalf("a refused sign-up claimed %d times", reg.claims)
 			}
 			return
 		}
@@ -157,10 +161,74 @@ func FuzzPreAuth(f *testing.F) {
 		if ev.Request.UserNotFound {
 			return // passed through unchanged; Cognito fails the sign-in itself
 		}
-		if problem := signInProblem(reg); problem != "" {
+		if problem := signInProblem(ev.Request.UserAttributes, reg); problem != "" {
 			t.Fatal(problem)
 		}
 	})
+}
+
+const postConfirmationSeed = `{"version":"1","triggerSource":"PostConfirmation_ConfirmSignUp","region":"eu-west-1","userPoolId":"eu-west-1_x","userName":"3f1c","callerContext":{"awsSdkVersion":"aws-sdk-unknown-unknown","clientId":"abc"},"request":{"userAttributes":{"sub":"3f1c","cognito:user_status":"CONFIRMED","email_verified":"true","email":"ada@example.com","custom:region":"eu-west-1","custom:country":"DE"},"clientMetadata":{}},"response":{}}`
+
+// FuzzPostConfirmation drives PostConfirmation the same way: it never
+// panics, claims only a verified address and only for this region, claims at
+// most once, reports success only when the claim that holds is this
+// region's, never succeeds with the registry unreachable, and never puts the
+// e-mail in a message.
+func FuzzPostConfirmation(f *testing.F) {
+	for _, s := range []string{
+		postConfirmationSeed,
+		strings.Replace(postConfirmationSeed, `"email_verified":"true"`, `"email_verified":"false"`, 1),
+		strings.Replace(postConfirmationSeed, `"email_verified":"true",`, ``, 1),
+		strings.Replace(postConfirmationSeed, `"email_verified":"true"`, `"email_verified":true`, 1),
+		strings.Replace(postConfirmationSeed, `PostConfirmation_ConfirmSignUp`, `PostConfirmation_ConfirmForgotPassword`, 1),
+		strings.Replace(postConfirmationSeed, `"CONFIRMED"`, `"EXTERNAL_PROVIDER"`, 1),
+		strings.Replace(postConfirmationSeed, `ada@example.com`, `İx@example.com`, 1),
+		strings.Replace(postConfirmationSeed, `"email":"ada@example.com",`, ``, 1),
+		`{"triggerSource":"PostConfirmation_ConfirmSignUp","request":{"userAttributes":null}}`,
+		`{"triggerSource":"PostConfirmation_ConfirmSignUp","request":{"userAttributes":{"email":"a@b.co","email_verified":"true"}}}`,
+		`{}`, `null`, ``, `[]`, `{"request":`,
+	} {
+		for _, pick := range []uint8{0, 1, 2, 200} {
+			f.Add([]byte(s), pick)
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, pick uint8) {
+		p, keys, reg := fuzzDeps(t, pick)
+		h := &PostConfirmation{Region: fuzzRegion, Policy: p, Keys: keys, Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		_, err := lambda.NewHandler(h).Invoke(context.Background(), payload)
+		var ev events.CognitoEventUserPoolsPostConfirmation
+		_ = json.Unmarshal(payload, &ev)
+		if problem := confirmProblem(ev.TriggerSource, ev.Request.UserAttributes, reg, err); problem != "" {
+			t.Fatal(problem)
+		}
+	})
+}
+
+// confirmProblem says which rule a PostConfirmation answer (err nil: success)
+// breaks, given the event and what the registry answered ("" when none).
+func confirmProblem(source string, attrs map[string]string, reg *fuzzRegistry, err error) string {
+	email := attrs[AttrEmail]
+	switch {
+	case reg.claims > 1:
+		return fmt.Sprintf("%d claims for one confirmation", reg.claims)
+	case reg.claims > 0 && source != SourceConfirmSignUp:
+		return "claimed for trigger source " + source
+	case reg.claims > 0 && attrs[AttrEmailVerified] != "true":
+		return "claimed an unverified e-mail address"
+	case err != nil && strings.Contains(email, "@") && strings.Contains(err.Error(), email):
+		return fmt.Sprintf("message %q contains the e-mail", err)
+	case err != nil:
+		return ""
+	case source == SourceConfirmForgotPassword:
+		return ""
+	case reg.claims != 1:
+		return "confirmed a sign-up without claiming its e-mail"
+	case reg.err != nil:
+		return "succeeded with the registry unreachable (fail open)"
+	case reg.home != "" && reg.home != fuzzRegion:
+		return "succeeded although the e-mail belongs to " + reg.home
+	}
+	return ""
 }
 
 // signUpProblem says why allowing a sign-up with attrs, given what the
@@ -177,18 +245,22 @@ func signUpProblem(p *residency.Policy, attrs map[string]string, reg *fuzzRegist
 		return fmt.Sprintf("allowed country %q outside zone %s", attrs[AttrCountry], zone)
 	case reg.err != nil:
 		return "allowed a sign-up with the registry unreachable (fail open)"
-	case reg.claims != 1:
-		return fmt.Sprintf("allowed after %d claims, want exactly 1", reg.claims)
+	case reg.claims != 0:
+		return fmt.Sprintf("a sign-up claimed %d times: nobody has proved they own the address yet", reg.claims)
+	case reg.lookups == 0:
+		return "allowed a sign-up without asking the registry"
 	case reg.home != "" && reg.home != fuzzRegion:
 		return "allowed a sign-up whose e-mail is registered in " + reg.home
 	}
 	return ""
 }
 
-// signInProblem says why allowing a sign-in, given what the registry
-// answered, breaks a residency rule ("" when it does not).
-func signInProblem(reg *fuzzRegistry) string {
+// signInProblem says why allowing a sign-in of a user with attrs, given what
+// the registry answered, breaks a residency rule ("" when it does not).
+func signInProblem(attrs map[string]string, reg *fuzzRegistry) string {
 	switch {
+	case reg.claims > 0 && attrs[AttrEmailVerified] != "true":
+		return "adopted an unverified e-mail address"
 	case reg.err != nil:
 		return "allowed a sign-in with the registry unreachable (fail open)"
 	case reg.home != "" && reg.home != fuzzRegion:
@@ -209,7 +281,7 @@ func TestFuzzChecksCatchWrongDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := map[string]string{AttrEmail: "a@example.com", AttrRegion: fuzzRegion, AttrCountry: "DE"}
-	if got := signUpProblem(p, ok, &fuzzRegistry{claims: 1}); got != "" {
+	if got := signUpProblem(p, ok, &fuzzRegistry{lookups: 1}); got != "" {
 		t.Fatalf("valid sign-up flagged: %s", got)
 	}
 	with := func(k, v string) map[string]string {
@@ -224,12 +296,13 @@ func TestFuzzChecksCatchWrongDecisions(t *testing.T) {
 		attrs map[string]string
 		reg   *fuzzRegistry
 	}{
-		"no e-mail":            {with(AttrEmail, ""), &fuzzRegistry{claims: 1}},
-		"other region":         {with(AttrRegion, "us-east-1"), &fuzzRegistry{claims: 1}},
-		"country of zone us":   {with(AttrCountry, "US"), &fuzzRegistry{claims: 1}},
-		"registry down":        {ok, &fuzzRegistry{err: errors.New("down"), claims: 1}},
-		"no claim made":        {ok, &fuzzRegistry{}},
-		"registered elsewhere": {ok, &fuzzRegistry{home: "eu-central-1", claims: 1}},
+		"no e-mail":            {with(AttrEmail, ""), &fuzzRegistry{lookups: 1}},
+		"other region":         {with(AttrRegion, "us-east-1"), &fuzzRegistry{lookups: 1}},
+		"country of zone us":   {with(AttrCountry, "US"), &fuzzRegistry{lookups: 1}},
+		"registry down":        {ok, &fuzzRegistry{err: errors.New("down"), lookups: 1}},
+		"never asked":          {ok, &fuzzRegistry{}},
+		"claimed (squatting)":  {ok, &fuzzRegistry{lookups: 1, claims: 1}},
+		"registered elsewhere": {ok, &fuzzRegistry{home: "eu-central-1", lookups: 1}},
 	}
 	for name, tc := range signUps {
 		t.Run("PreSignUp/"+name, func(t *testing.T) {
@@ -238,15 +311,47 @@ func TestFuzzChecksCatchWrongDecisions(t *testing.T) {
 			}
 		})
 	}
-	signIns := map[string]*fuzzRegistry{
-		"registry down":  {err: errors.New("down"), lookups: 1},
-		"home elsewhere": {home: "us-east-1", lookups: 1},
-		"never asked":    {},
-		"claimed twice":  {claims: 2},
+	verifiedUser := map[string]string{AttrEmail: "a@example.com", AttrEmailVerified: "true"}
+	if got := signInProblem(verifiedUser, &fuzzRegistry{lookups: 1, claims: 1}); got != "" {
+		t.Fatalf("valid adoption flagged: %s", got)
 	}
-	for name, reg := range signIns {
+	signIns := map[string]struct {
+		attrs map[string]string
+		reg   *fuzzRegistry
+	}{
+		"registry down":      {verifiedUser, &fuzzRegistry{err: errors.New("down"), lookups: 1}},
+		"home elsewhere":     {verifiedUser, &fuzzRegistry{home: "us-east-1", lookups: 1}},
+		"never asked":        {verifiedUser, &fuzzRegistry{}},
+		"claimed twice":      {verifiedUser, &fuzzRegistry{claims: 2}},
+		"unverified adopted": {map[string]string{AttrEmail: "a@example.com"}, &fuzzRegistry{lookups: 1, claims: 1}},
+	}
+	for name, tc := range signIns {
 		t.Run("PreAuth/"+name, func(t *testing.T) {
-			if signInProblem(reg) == "" {
+			if signInProblem(tc.attrs, tc.reg) == "" {
+				t.Error("not caught")
+			}
+		})
+	}
+	if got := confirmProblem(SourceConfirmSignUp, verifiedUser, &fuzzRegistry{claims: 1}, nil); got != "" {
+		t.Fatalf("valid confirmation flagged: %s", got)
+	}
+	confirms := map[string]struct {
+		source string
+		attrs  map[string]string
+		reg    *fuzzRegistry
+		err    error
+	}{
+		"unverified claimed":      {SourceConfirmSignUp, map[string]string{AttrEmail: "a@example.com", AttrEmailVerified: "false"}, &fuzzRegistry{claims: 1}, errors.New("x")},
+		"no claim but success":    {SourceConfirmSignUp, verifiedUser, &fuzzRegistry{}, nil},
+		"claimed twice":           {SourceConfirmSignUp, verifiedUser, &fuzzRegistry{claims: 2}, nil},
+		"registry down, success":  {SourceConfirmSignUp, verifiedUser, &fuzzRegistry{claims: 1, err: errors.New("down")}, nil},
+		"lost the race, success":  {SourceConfirmSignUp, verifiedUser, &fuzzRegistry{claims: 1, home: "us-east-1"}, nil},
+		"forgot password claimed": {SourceConfirmForgotPassword, verifiedUser, &fuzzRegistry{claims: 1}, nil},
+		"e-mail in the message":   {SourceConfirmSignUp, verifiedUser, &fuzzRegistry{claims: 1}, errors.New("a@example.com is taken")},
+	}
+	for name, tc := range confirms {
+		t.Run("PostConfirmation/"+name, func(t *testing.T) {
+			if confirmProblem(tc.source, tc.attrs, tc.reg, tc.err) == "" {
 				t.Error("not caught")
 			}
 		})

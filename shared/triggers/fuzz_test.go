@@ -8,11 +8,11 @@ import (
 	"github.com/homeregion/homeregion/shared/logging"
 )
 
-// FuzzInvoke feeds arbitrary payloads to both triggers through their
+// FuzzInvoke feeds arbitrary payloads to the three triggers through their
 // lambda.Handler path: never a panic, and every failure is an error with a
 // message.
 func FuzzInvoke(f *testing.F) {
-	for _, name := range []string{"presignup-signup.json", "presignup-external-provider.json", "preauth-authentication.json"} {
+	for _, name := range []string{"presignup-signup.json", "presignup-external-provider.json", "preauth-authentication.json", "postconfirmation-confirm-signup.json"} {
 		if b, err := os.ReadFile("../../events/" + name); err == nil {
 			f.Add(b)
 		}
@@ -22,12 +22,13 @@ func FuzzInvoke(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		reg := &fakeRegistry{t: t, claim: claimHere(true), lookup: notFound}
+		reg := &fakeRegistry{t: t, claim: claimHere(true), lookup: notFound, find: notFound}
 		su := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
 		pa := &PreAuth{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
+		pc := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
 		for _, h := range []interface {
 			Invoke(context.Context, []byte) ([]byte, error)
-		}{su, pa} {
+		}{su, pa, pc} {
 			out, err := h.Invoke(context.Background(), payload)
 			if err != nil && err.Error() == "" {
 				t.Fatalf("empty error message for %q", payload)

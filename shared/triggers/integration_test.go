@@ -40,10 +40,17 @@ func countryFor(region string) string {
 	return "DE"
 }
 
-// counted counts the DynamoDB round trips of one region's handlers.
+// counted counts the DynamoDB round trips of one region's handlers. When
+// writes is set, PutItem holds it: moto_server evaluates a condition and
+// applies the write without a lock, so two concurrent conditional puts can
+// both succeed there (seen here: two regions "won" one address), which
+// DynamoDB never allows. Serializing the writes client-side restores
+// DynamoDB's per-item atomicity; the handlers, their reads and the HTTP
+// calls stay concurrent.
 type counted struct {
-	db registry.DynamoDBAPI
-	n  *atomic.Int64
+	db     registry.DynamoDBAPI
+	n      *atomic.Int64
+	writes *sync.Mutex
 }
 
 func (c counted) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -53,18 +60,23 @@ func (c counted) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...fu
 
 func (c counted) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	c.n.Add(1)
+	if c.writes != nil {
+		c.writes.Lock()
+		defer c.writes.Unlock()
+	}
 	return c.db.PutItem(ctx, in, o...)
 }
 
 // world is the three-region system on moto: a registry table in each region
 // (moto does not replicate global tables), a multi-Region HMAC key in the
-// registry region replicated to the others, and both triggers per region.
+// registry region replicated to the others, and the three triggers per region.
 type world struct {
 	srv     *mototest.Server
 	table   string
 	db      map[string]*dynamodb.Client
 	calls   map[string]*atomic.Int64 // per region: DynamoDB round trips of its handlers
 	signUp  map[string]*PreSignUp
+	confirm map[string]*PostConfirmation
 	signIn  map[string]*PreAuth
 	keys    map[string]*identity.Keys
 	log     *bytes.Buffer
@@ -90,15 +102,16 @@ func newWorld(t *testing.T) *world {
 	srv := mototest.Require(t)
 	ctx := context.Background()
 	w := &world{
-		srv:    srv,
-		table:  fmt.Sprintf("registry-%d-%d", time.Now().UnixNano()%1e9, tableSeq.Add(1)),
-		db:     map[string]*dynamodb.Client{},
-		calls:  map[string]*atomic.Int64{},
-		signUp: map[string]*PreSignUp{},
-		signIn: map[string]*PreAuth{},
-		keys:   map[string]*identity.Keys{},
-		log:    &bytes.Buffer{},
-		logMu:  &sync.Mutex{},
+		srv:     srv,
+		table:   fmt.Sprintf("registry-%d-%d", time.Now().UnixNano()%1e9, tableSeq.Add(1)),
+		db:      map[string]*dynamodb.Client{},
+		calls:   map[string]*atomic.Int64{},
+		signUp:  map[string]*PreSignUp{},
+		confirm: map[string]*PostConfirmation{},
+		signIn:  map[string]*PreAuth{},
+		keys:    map[string]*identity.Keys{},
+		log:     &bytes.Buffer{},
+		logMu:   &sync.Mutex{},
 	}
 	for _, r := range regions {
 		w.db[r] = dynamodb.NewFromConfig(srv.Config(r))
@@ -124,14 +137,17 @@ func newWorld(t *testing.T) *world {
 	p := policy(t)
 	w.version = p.Version()
 	log := logging.New(syncWriter{w.logMu, w.log}, "DEBUG")
+	writes := &sync.Mutex{} // one for the registry region's table (see counted)
 	for _, r := range regions {
 		w.calls[r] = &atomic.Int64{}
-		local := counted{w.db[r], w.calls[r]}
-		home := counted{w.db[registryRegion], w.calls[r]}
+		local := counted{w.db[r], w.calls[r], nil}
+		home := counted{w.db[registryRegion], w.calls[r], writes}
 		reg := registry.New(w.table, r, registryRegion, local, home, p.Version())
 		w.keys[r] = identity.New(kms.NewFromConfig(srv.Config(r)), keyID)
-		w.signUp[r] = &PreSignUp{Region: r, Policy: p, Keys: w.keys[r], Registry: reg, Log: log}
-		w.signIn[r] = &PreAuth{Region: r, Policy: p, Keys: w.keys[r], Registry: reg, Log: log}
+		e, d := Env{Region: r}, Deps{Policy: p, Keys: w.keys[r], Registry: reg}
+		w.signUp[r] = NewPreSignUp(e, d, log)
+		w.confirm[r] = NewPostConfirmation(e, d, log)
+		w.signIn[r] = NewPreAuth(e, d, log)
 	}
 	return w
 }
@@ -149,11 +165,28 @@ func (w *world) doSignUp(t *testing.T, region, email, country string) error {
 	return err
 }
 
+// doConfirm runs PostConfirmation_ConfirmSignUp for a user of region with
+// email, verified or not (ConfirmSignUp with an e-mail code verifies it;
+// AdminConfirmSignUp does not).
+func (w *world) doConfirm(region, email string, verified bool) error {
+	ev := events.CognitoEventUserPoolsPostConfirmation{}
+	ev.TriggerSource = SourceConfirmSignUp
+	ev.Region = region
+	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrEmailVerified: fmt.Sprint(verified), "cognito:user_status": "CONFIRMED"}
+	_, err := w.confirm[region].Handle(context.Background(), ev)
+	return err
+}
+
+// doSignIn runs PreAuthentication for a user with a verified email.
 func (w *world) doSignIn(region, email string) error {
+	return w.doSignInAs(region, email, true)
+}
+
+func (w *world) doSignInAs(region, email string, verified bool) error {
 	ev := events.CognitoEventUserPoolsPreAuthentication{}
 	ev.TriggerSource = SourceAuthentication
 	ev.Region = region
-	ev.Request.UserAttributes = map[string]string{AttrEmail: email}
+	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrEmailVerified: fmt.Sprint(verified)}
 	_, err := w.signIn[region].Handle(context.Background(), ev)
 	return err
 }
@@ -201,16 +234,30 @@ func TestIntegrationSignUpAndSignIn(t *testing.T) {
 
 	w.resetCalls()
 	wantAllowed(t, "first sign-up in eu-central-1", w.doSignUp(t, "eu-central-1", email, "DE"))
-	if n := w.calls["eu-central-1"].Load(); n != 1 {
-		t.Errorf("sign-up made %d DynamoDB round trips, want 1", n)
+	if n := w.calls["eu-central-1"].Load(); n != 2 {
+		t.Errorf("sign-up on a replica miss made %d DynamoDB round trips, want 2 (local, then registry region)", n)
 	}
-	wantAllowed(t, "same-region retry", w.doSignUp(t, "eu-central-1", email, "DE"))
+	if items := scanRaw(t, w, registryRegion); len(items) != 0 {
+		t.Fatalf("a sign-up wrote %d registry items, want none before the address is verified", len(items))
+	}
+	// Until someone proves they own the address, anyone may sign it up anywhere.
+	wantAllowed(t, "unconfirmed sign-up elsewhere", w.doSignUp(t, "us-east-1", email, "US"))
+
+	w.resetCalls()
+	wantAllowed(t, "confirmation in eu-central-1", w.doConfirm("eu-central-1", email, true))
+	if n := w.calls["eu-central-1"].Load(); n != 1 {
+		t.Errorf("confirmation made %d DynamoDB round trips, want 1 (the conditional claim)", n)
+	}
+	wantAllowed(t, "repeated confirmation at home", w.doConfirm("eu-central-1", email, true))
+	wantAllowed(t, "same-region sign-up again", w.doSignUp(t, "eu-central-1", email, "DE"))
 	for _, variant := range []string{"jane.doe@example.com", "  JANE.DOE@EXAMPLE.COM ", "Jane.Doe@example.COM\t"} {
 		wantRefused(t, "sign-up in eu-west-1 of "+variant, w.doSignUp(t, "eu-west-1", variant, "DE"), "already registered in eu-central-1")
 		wantRefused(t, "sign-up in us-east-1 of "+variant, w.doSignUp(t, "us-east-1", variant, "US"), "eu-central-1")
+		wantRefused(t, "confirmation in us-east-1 of "+variant, w.doConfirm("us-east-1", variant, true), "already belongs to an account in eu-central-1")
 		wantAllowed(t, "same-region sign-up of "+variant, w.doSignUp(t, "eu-central-1", variant, "DE"))
 	}
 	wantAllowed(t, "another e-mail in eu-west-1", w.doSignUp(t, "eu-west-1", "jane.doe+other@example.com", "DE"))
+	wantAllowed(t, "another e-mail confirmed in eu-west-1", w.doConfirm("eu-west-1", "jane.doe+other@example.com", true))
 
 	// Only the registry region holds the claims (moto does not replicate):
 	// eu-central-1's replica misses, so this is the replication-lag case.
@@ -371,31 +418,110 @@ func race(t *testing.T, n int, call func(i int) (string, error)) map[string]int 
 	return wins
 }
 
-func TestIntegrationConcurrentSignUps(t *testing.T) {
+// TestIntegrationConcurrentVerifiedClaims confirms one address, spelled
+// four ways, concurrently in three regions: exactly one region wins every
+// one of its confirmations, the others fail naming it, and then only the
+// winner lets the user sign in.
+func TestIntegrationConcurrentVerifiedClaims(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	variants := []string{"Race@Example.com", "race@example.com", " RACE@EXAMPLE.COM ", "race@Example.Com"}
 	const n = 60
+	for _, r := range regions {
+		wantAllowed(t, "sign-up in "+r, w.doSignUp(t, r, variants[0], countryFor(r)))
+	}
 	wins := race(t, n, func(i int) (string, error) {
 		r := regions[i%len(regions)]
-		return r, w.doSignUp(t, r, variants[i%len(variants)], countryFor(r))
+		return r, w.doConfirm(r, variants[i%len(variants)], true)
 	})
 	if len(wins) != 1 {
-		t.Fatalf("regions whose sign-ups were allowed: %v, want exactly one", wins)
+		t.Fatalf("regions whose confirmations claimed the address: %v, want exactly one", wins)
 	}
+	var winner string
 	for r, k := range wins {
+		winner = r
 		if k != n/len(regions) {
-			t.Errorf("winner %s allowed %d of its %d sign-ups, want all (same-region retries)", r, k, n/len(regions))
+			t.Errorf("winner %s succeeded %d of its %d confirmations, want all (repeats at home succeed)", r, k, n/len(regions))
 		}
 	}
-	if items := scanRaw(t, w, registryRegion); len(items) != 1 {
-		t.Errorf("registry has %d claims, want 1", len(items))
+	items := scanRaw(t, w, registryRegion)
+	if len(items) != 1 || items[0][registry.AttrHomeRegion] != winner {
+		t.Fatalf("registry holds %v, want one claim for %s", items, winner)
 	}
+	for _, r := range regions {
+		replicate(t, w, r)
+	}
+	for _, r := range regions {
+		err := w.doSignIn(r, "race@example.com")
+		if r == winner {
+			wantAllowed(t, "sign-in in the winning region", err)
+		} else {
+			wantRefused(t, "sign-in in "+r, err, "home region is "+winner)
+		}
+	}
+}
+
+// TestIntegrationSquatting is the attack this design closes: someone who
+// knows the victim's address signs it up in us-east-1 and never confirms it
+// (they cannot: the code goes to the victim). The victim then signs up,
+// confirms and signs in at home, and the squatter's account, even if an
+// administrator confirms it without verifying the address, signs in nowhere.
+func TestIntegrationSquatting(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const victim = "victim@example.org"
+	wantAllowed(t, "squatter's sign-up in us-east-1", w.doSignUp(t, "us-east-1", victim, "US"))
+	if items := scanRaw(t, w, registryRegion); len(items) != 0 {
+		t.Fatalf("the squatter's sign-up left %d registry items", len(items))
+	}
+
+	wantAllowed(t, "owner's sign-up in eu-west-1", w.doSignUp(t, "eu-west-1", victim, "DE"))
+	wantAllowed(t, "owner's confirmation", w.doConfirm("eu-west-1", victim, true))
+	wantAllowed(t, "owner's sign-in at home", w.doSignIn("eu-west-1", victim))
+
+	// The squatter's account: admin-confirmed (address unverified), or
+	// confirmed with a code the squatter could never have had.
+	wantRefused(t, "squatter's admin confirmation", w.doConfirm("us-east-1", victim, false), "not verified")
+	wantRefused(t, "squatter's verified confirmation", w.doConfirm("us-east-1", victim, true), "eu-west-1")
+	wantRefused(t, "squatter's sign-in in us-east-1, replica behind", w.doSignInAs("us-east-1", victim, false), "not verified")
+	replicate(t, w, "us-east-1")
+	wantRefused(t, "squatter's sign-in in us-east-1, replicated", w.doSignInAs("us-east-1", victim, false), "home region is eu-west-1")
+	wantRefused(t, "squatter's sign-in in eu-central-1", w.doSignInAs("eu-central-1", victim, true), "home region is eu-west-1")
+	wantRefused(t, "a new sign-up in us-east-1", w.doSignUp(t, "us-east-1", victim, "US"), "already registered in eu-west-1")
+
+	items := scanRaw(t, w, registryRegion)
+	if len(items) != 1 || items[0][registry.AttrHomeRegion] != "eu-west-1" {
+		t.Fatalf("registry holds %v, want the owner's eu-west-1 claim only", items)
+	}
+	w.logMu.Lock()
+	logs := strings.ToLower(w.log.String())
+	w.logMu.Unlock()
+	if strings.Contains(logs, "victim") || strings.Contains(logs, "example.org") {
+		t.Errorf("log contains the e-mail:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"reason":"unverified_email"`) || !strings.Contains(logs, `"reason":"registered_elsewhere"`) {
+		t.Errorf("log lacks the refusal reasons:\n%s", logs)
+	}
+}
+
+// TestIntegrationUnverifiedAdoptionRefused: a user without a claim whose
+// address is not verified (an administrator-created user, or a pool that let
+// an e-mail change take effect unverified) is refused and leaves nothing.
+func TestIntegrationUnverifiedAdoptionRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for _, r := range regions {
+		wantRefused(t, "unverified sign-in in "+r, w.doSignInAs(r, "changed.to@example.net", false), "not verified")
+	}
+	if items := scanRaw(t, w, registryRegion); len(items) != 0 {
+		t.Fatalf("refused sign-ins left %d registry items", len(items))
+	}
+	wantAllowed(t, "the address's owner confirms in us-east-1", w.doConfirm("us-east-1", "changed.to@example.net", true))
 }
 
 // TestIntegrationRegistryBlackHole points the registry clients, built like
 // production (awsconfig.Load with SDKOptions' bounded retries), at an endpoint
-// that accepts connections and never answers: both triggers deny with the
+// that accepts connections and never answers: the three triggers deny with the
 // short message before Cognito's 5 s trigger limit.
 func TestIntegrationRegistryBlackHole(t *testing.T) {
 	t.Parallel()
@@ -417,6 +543,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	var buf bytes.Buffer
 	su := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
 	pa := &PreAuth{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
+	pc := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
 
 	const cognitoLimit = 5 * time.Second
 	type outcome struct {
@@ -425,7 +552,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 		elapsed time.Duration
 		want    string
 	}
-	results := make(chan outcome, 2)
+	results := make(chan outcome, 3)
 	go func() {
 		ev := events.CognitoEventUserPoolsPreSignup{}
 		ev.TriggerSource = SourceSignUp
@@ -437,12 +564,20 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	go func() {
 		ev := events.CognitoEventUserPoolsPreAuthentication{}
 		ev.TriggerSource = SourceAuthentication
-		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com"}
+		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrEmailVerified: "true"}
 		start := time.Now()
 		_, err := pa.Handle(ctx, ev)
 		results <- outcome{"PreAuth", err, time.Since(start), SignInUnavailable}
 	}()
-	for range 2 {
+	go func() {
+		ev := events.CognitoEventUserPoolsPostConfirmation{}
+		ev.TriggerSource = SourceConfirmSignUp
+		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrEmailVerified: "true"}
+		start := time.Now()
+		_, err := pc.Handle(ctx, ev)
+		results <- outcome{"PostConfirmation", err, time.Since(start), ConfirmUnavailable}
+	}()
+	for range 3 {
 		o := <-results
 		if o.err == nil || o.err.Error() != o.want {
 			t.Errorf("%s with a black-hole registry = %v, want %q", o.name, o.err, o.want)

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 // Invoke makes *PreSignUp a lambda.Handler: lambda.Start(h) and
@@ -17,24 +15,27 @@ import (
 // (empty payload, not JSON, wrong types) gets an error that says what is
 // wrong, where aws-lambda-go's own decoding would answer "EOF".
 func (h *PreSignUp) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	var ev events.CognitoEventUserPoolsPreSignup
-	if err := decodeEvent("PreSignUp", payload, &ev); err != nil {
-		return nil, err
-	}
-	out, err := h.Handle(ctx, ev)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(out)
+	return invoke(ctx, "PreSignUp", payload, h.Handle)
 }
 
 // Invoke makes *PreAuth a lambda.Handler (see PreSignUp.Invoke).
 func (h *PreAuth) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	var ev events.CognitoEventUserPoolsPreAuthentication
-	if err := decodeEvent("PreAuthentication", payload, &ev); err != nil {
+	return invoke(ctx, "PreAuthentication", payload, h.Handle)
+}
+
+// Invoke makes *PostConfirmation a lambda.Handler (see PreSignUp.Invoke).
+func (h *PostConfirmation) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return invoke(ctx, "PostConfirmation", payload, h.Handle)
+}
+
+// invoke decodes payload into an event of type E, runs handle and encodes
+// its answer: the JSON path every trigger shares.
+func invoke[E any](ctx context.Context, trigger string, payload []byte, handle func(context.Context, E) (E, error)) ([]byte, error) {
+	var ev E
+	if err := decodeEvent(trigger, payload, &ev); err != nil {
 		return nil, err
 	}
-	out, err := h.Handle(ctx, ev)
+	out, err := handle(ctx, ev)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package triggers
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -19,12 +18,15 @@ const SourceAuthentication = "PreAuthentication_Authentication"
 const SignInUnavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
 
 // PreAuth is the PreAuthentication trigger: a user signs in only in their
-// home region. One read of the local replica decides a warm invocation; on a
-// miss (replication lag right after a sign-up elsewhere, or a user created
-// before homeregion) it claims this region in the registry region: the
-// conditional write either adopts the legacy user here (race-safe: first claim
-// wins) or returns the existing claim, read strongly consistently. So a sign-in
-// costs one DynamoDB round trip, two on a replica miss.
+// home region. One read of the local replica decides a warm invocation. On a
+// miss (replication lag right after a confirmation elsewhere, a user created
+// before homeregion or by an administrator, a PostConfirmation that could not
+// reach the registry) it claims this region in the registry region, but only
+// for a verified e-mail address (email_verified "true"): the conditional
+// write either adopts the user here (race-safe: first claim wins) or returns
+// the existing claim, read strongly consistently. An unverified address
+// without a claim is refused and nothing is written. So a sign-in costs one
+// DynamoDB round trip, two on a replica miss.
 //
 // When Cognito reports userNotFound (user-existence errors prevented), the
 // event is returned unchanged and nothing is claimed.
@@ -35,7 +37,7 @@ type PreAuth struct {
 	Policy *residency.Policy
 	// Keys computes identity keys.
 	Keys Keyer
-	// Registry looks up claims and claims legacy users.
+	// Registry looks up claims and claims verified users without one.
 	Registry Resolver
 	// Log receives one record per invocation (slog.Default when nil).
 	Log *slog.Logger
@@ -50,90 +52,64 @@ func (h *PreAuth) Check() error {
 	return err
 }
 
-// Handle decides one PreAuthentication event. It is the only place where
-// errors become user-facing messages.
+// Handle decides one PreAuthentication event.
 func (h *PreAuth) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error) {
-	start := time.Now()
+	inv := invocation{trigger: "PreAuthentication", source: ev.TriggerSource, region: h.Region, start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
 	defer cancel()
-	log := logger(h.Log)
-
-	key, home, outcome, err := h.decide(ctx, &ev)
-	attrs := []any{
-		slog.String("trigger", "PreAuthentication"),
-		slog.String("triggerSource", ev.TriggerSource),
-		slog.String("region", h.Region),
-		slog.Duration("elapsed", time.Since(start)),
-	}
-	if key != "" {
-		attrs = append(attrs, slog.String("keyPrefix", keyPrefix(key)))
-	}
-	if home != "" {
-		attrs = append(attrs, slog.String("homeRegion", home))
-	}
-	var ref *refusal
-	var inv *invalidEvent
-	switch {
-	case err == nil:
-		log.InfoContext(ctx, "sign-in allowed", append(attrs, slog.String("outcome", outcome))...)
-		return ev, nil
-	case errors.As(err, &ref):
-		log.InfoContext(ctx, "sign-in refused", append(attrs, slog.String("outcome", "refuse"), slog.String("reason", ref.reason))...)
-		return ev, userMessage(ref.msg)
-	case errors.As(err, &inv):
-		log.WarnContext(ctx, "malformed event", append(attrs, slog.String("outcome", "error"), slog.String("error", inv.what))...)
-		return ev, userMessage(inv.what)
-	default:
-		log.ErrorContext(ctx, "sign-in failed", append(attrs, slog.String("outcome", "unavailable"), slog.String("error", err.Error()))...)
-		return ev, userMessage(SignInUnavailable)
-	}
+	err := h.decide(ctx, &ev, &inv)
+	return ev, finish(ctx, logger(h.Log), inv, err, SignInUnavailable)
 }
 
-// decide returns the outcome of an allowed sign-in: "allow", "adopt" (legacy
-// user claimed here) or "user_not_found".
-func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPreAuthentication) (key, home, outcome string, err error) {
+// decide sets inv.outcome of an allowed sign-in: "allow", "adopt" (a verified
+// user without a claim, claimed here) or "user_not_found".
+func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPreAuthentication, inv *invocation) error {
 	if _, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry); err != nil {
-		return "", "", "", err
+		return err
 	}
 	switch ev.TriggerSource {
 	case SourceAuthentication:
 	case "":
-		return "", "", "", invalid("PreAuthentication", "missing triggerSource")
+		return invalid("PreAuthentication", "missing triggerSource")
 	default:
-		return "", "", "", invalid("PreAuthentication", "unsupported triggerSource %q", ev.TriggerSource)
+		return invalid("PreAuthentication", "unsupported triggerSource %q", ev.TriggerSource)
 	}
 	if ev.Request.UserNotFound {
-		return "", "", "user_not_found", nil
+		inv.outcome = "user_not_found"
+		return nil
 	}
 	attrs := ev.Request.UserAttributes
 	if attrs == nil {
-		return "", "", "", invalid("PreAuthentication", "missing request.userAttributes")
+		return invalid("PreAuthentication", "missing request.userAttributes")
 	}
 	email := attrs[AttrEmail]
 	if email == "" {
-		return "", "", "", refuse("missing_email", "This account has no e-mail address; sign-in is not possible.")
+		return refuse("missing_email", "This account has no e-mail address; sign-in is not possible.")
 	}
-	key, err = h.Keys.Key(ctx, email)
+	var err error
+	if inv.key, err = h.Keys.Key(ctx, email); err != nil {
+		return emailError(err)
+	}
+	rec, found, err := h.Registry.LookupLocal(ctx, inv.key)
 	if err != nil {
-		return "", "", "", emailError(err)
+		return err
 	}
-	rec, found, err := h.Registry.LookupLocal(ctx, key)
-	if err != nil {
-		return key, "", "", err
-	}
-	outcome = "allow"
+	inv.outcome = "allow"
 	if !found {
+		if !verified(attrs) {
+			return refuse("unverified_email", UnverifiedEmail)
+		}
 		var created bool
-		rec, created, err = h.Registry.Claim(ctx, key, h.Region)
-		if err != nil {
-			return key, "", "", err
+		if rec, created, err = h.Registry.Claim(ctx, inv.key, h.Region); err != nil {
+			return err
 		}
 		if created {
-			outcome = "adopt"
+			inv.outcome = "adopt"
 		}
 	}
+	inv.home = rec.HomeRegion
 	if rec.HomeRegion != h.Region {
-		return key, rec.HomeRegion, "", refuse("other_home_region", "Your account's home region is %s. Sign in there.", rec.HomeRegion)
+		return refuse("other_home_region", "Your account's home region is %s. Sign in there.", rec.HomeRegion)
 	}
-	return key, rec.HomeRegion, outcome, nil
+	return nil
 }

@@ -26,7 +26,16 @@ func signIn(attrs map[string]string) events.CognitoEventUserPoolsPreAuthenticati
 }
 
 func TestPreAuth(t *testing.T) {
-	user := map[string]string{AttrEmail: "Jane.Doe@Example.com ", AttrRegion: "eu-central-1", AttrCountry: "DE"}
+	user := map[string]string{AttrEmail: "Jane.Doe@Example.com ", AttrEmailVerified: "true", AttrRegion: "eu-central-1", AttrCountry: "DE"}
+	unverified := map[string]string{AttrEmail: "Jane.Doe@Example.com", AttrRegion: "eu-central-1", AttrCountry: "DE"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range unverified {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
 	boom := func(context.Context, string) (registry.Record, bool, error) {
 		return registry.Record{}, false, errors.New("lookup in eu-central-1: boom")
 	}
@@ -43,7 +52,12 @@ func TestPreAuth(t *testing.T) {
 		{name: "replication lag: registry region says here", ev: signIn(user), lookup: notFound, claim: claimHere(false), wantClaims: 1},
 		{name: "replication lag: registry region says elsewhere", ev: signIn(user), lookup: notFound, claim: claimAs("eu-west-1", false), wantErr: "home region is eu-west-1", wantClaims: 1},
 		{name: "legacy user adopted here", ev: signIn(user), lookup: notFound, claim: claimHere(true), wantClaims: 1},
-		{name: "legacy user without custom attributes adopted", ev: signIn(map[string]string{AttrEmail: "old@example.com"}), lookup: notFound, claim: claimHere(true), wantClaims: 1},
+		{name: "legacy user without custom attributes adopted", ev: signIn(map[string]string{AttrEmail: "old@example.com", AttrEmailVerified: "true"}), lookup: notFound, claim: claimHere(true), wantClaims: 1},
+		{name: "unverified, no claim: refused, nothing written", ev: signIn(unverified), lookup: notFound, wantErr: UnverifiedEmail},
+		{name: "email_verified false: refused", ev: signIn(with(AttrEmailVerified, "false")), lookup: notFound, wantErr: UnverifiedEmail},
+		{name: "email_verified True (not Cognito's spelling): refused", ev: signIn(with(AttrEmailVerified, "True")), lookup: notFound, wantErr: UnverifiedEmail},
+		{name: "unverified with a claim here: allowed (claimed while verified)", ev: signIn(unverified), lookup: found("eu-central-1")},
+		{name: "unverified with a claim elsewhere: refused naming it", ev: signIn(unverified), lookup: found("us-east-1"), wantErr: "home region is us-east-1"},
 		{name: "user not found: nothing read or claimed", ev: func() events.CognitoEventUserPoolsPreAuthentication {
 			e := signIn(nil)
 			e.Request.UserNotFound = true

@@ -38,20 +38,20 @@ func attrs(email, region, country string) map[string]string {
 func TestPreSignUp(t *testing.T) {
 	ok := attrs(" Jane.Doe@Example.com ", "eu-central-1", "DE")
 	tests := []struct {
-		name      string
-		ev        events.CognitoEventUserPoolsPreSignup
-		claim     func(context.Context, string, string) (registry.Record, bool, error)
-		keys      Keyer
-		wantErr   string // substring of the user-facing error; "" = allowed
-		wantClaim bool
+		name     string
+		ev       events.CognitoEventUserPoolsPreSignup
+		find     func(context.Context, string) (registry.Record, bool, error)
+		keys     Keyer
+		wantErr  string // substring of the user-facing error; "" = allowed
+		wantFind bool
 	}{
-		{name: "sign-up: first claim", ev: signUp(SourceSignUp, ok), claim: claimHere(true), wantClaim: true},
-		{name: "admin create user: first claim", ev: signUp(SourceAdminCreateUser, ok), claim: claimHere(true), wantClaim: true},
-		{name: "external provider: first claim", ev: signUp(SourceExternalProvider, ok), claim: claimHere(true), wantClaim: true},
-		{name: "same-region retry succeeds", ev: signUp(SourceSignUp, ok), claim: claimHere(false), wantClaim: true},
-		{name: "EEA country in eu", ev: signUp(SourceSignUp, attrs("a@b.no", "eu-central-1", "NO")), claim: claimHere(true), wantClaim: true},
-		{name: "registered in another region: refused naming it", ev: signUp(SourceSignUp, ok), claim: claimAs("eu-west-1", false), wantErr: "already registered in eu-west-1", wantClaim: true},
-		{name: "admin create of a user registered elsewhere", ev: signUp(SourceAdminCreateUser, ok), claim: claimAs("eu-west-3", false), wantErr: "eu-west-3", wantClaim: true},
+		{name: "sign-up: e-mail unknown", ev: signUp(SourceSignUp, ok), find: notFound, wantFind: true},
+		{name: "admin create user: e-mail unknown", ev: signUp(SourceAdminCreateUser, ok), find: notFound, wantFind: true},
+		{name: "external provider: e-mail unknown", ev: signUp(SourceExternalProvider, ok), find: notFound, wantFind: true},
+		{name: "e-mail already claimed here: allowed", ev: signUp(SourceSignUp, ok), find: found("eu-central-1"), wantFind: true},
+		{name: "EEA country in eu", ev: signUp(SourceSignUp, attrs("a@b.no", "eu-central-1", "NO")), find: notFound, wantFind: true},
+		{name: "registered in another region: refused naming it", ev: signUp(SourceSignUp, ok), find: found("eu-west-1"), wantErr: "already registered in eu-west-1", wantFind: true},
+		{name: "admin create of a user registered elsewhere", ev: signUp(SourceAdminCreateUser, ok), find: found("eu-west-3"), wantErr: "eu-west-3", wantFind: true},
 		{name: "missing e-mail", ev: signUp(SourceSignUp, attrs("-", "eu-central-1", "DE")), wantErr: "An e-mail address is required."},
 		{name: "empty e-mail", ev: signUp(SourceSignUp, attrs("", "eu-central-1", "DE")), wantErr: "An e-mail address is required."},
 		{name: "blank e-mail", ev: signUp(SourceSignUp, attrs("   ", "eu-central-1", "DE")), wantErr: "An e-mail address is required."},
@@ -68,12 +68,12 @@ func TestPreSignUp(t *testing.T) {
 		{name: "country in no zone", ev: signUp(SourceSignUp, attrs("a@b.uk", "eu-central-1", "GB")), wantErr: "not available for country GB"},
 		{name: "country of another zone names its region", ev: signUp(SourceSignUp, attrs("a@b.us", "eu-central-1", "US")), wantErr: "served in us-east-1. Sign up in us-east-1."},
 		{name: "gulf country in eu names me-central-1", ev: signUp(SourceSignUp, attrs("a@b.ae", "eu-central-1", "AE")), wantErr: "served in me-central-1"},
-		{name: "registry error: temporarily unavailable", ev: signUp(SourceSignUp, ok), claim: func(context.Context, string, string) (registry.Record, bool, error) {
-			return registry.Record{}, false, errors.New("claim in eu-west-1: ProvisionedThroughputExceeded")
-		}, wantErr: SignUpUnavailable, wantClaim: true},
-		{name: "registry never answers: deny within the budget", ev: signUp(SourceSignUp, ok), claim: func(ctx context.Context, _, _ string) (registry.Record, bool, error) {
+		{name: "registry error: temporarily unavailable", ev: signUp(SourceSignUp, ok), find: func(context.Context, string) (registry.Record, bool, error) {
+			return registry.Record{}, false, errors.New("lookup in eu-west-1: ProvisionedThroughputExceeded")
+		}, wantErr: SignUpUnavailable, wantFind: true},
+		{name: "registry never answers: deny within the budget", ev: signUp(SourceSignUp, ok), find: func(ctx context.Context, _ string) (registry.Record, bool, error) {
 			return hang[registry.Record](ctx)
-		}, wantErr: SignUpUnavailable, wantClaim: true},
+		}, wantErr: SignUpUnavailable, wantFind: true},
 		{name: "KMS failure: temporarily unavailable", ev: signUp(SourceSignUp, ok), keys: fakeKeys{key: func(context.Context, string) (string, error) {
 			return "", errors.New("derive identity key: kms GenerateMac: AccessDeniedException")
 		}}, wantErr: SignUpUnavailable},
@@ -83,22 +83,19 @@ func TestPreSignUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg := &fakeRegistry{t: t, claim: tt.claim}
+			reg := &fakeRegistry{t: t, find: tt.find}
 			keys := tt.keys
 			if keys == nil {
 				keys = realKeys(t)
 			}
 			want, _ := realKeys(t).Key(context.Background(), "jane.doe@example.com")
-			if tt.claim != nil {
-				inner := tt.claim
-				reg.claim = func(ctx context.Context, key, region string) (registry.Record, bool, error) {
-					if region != "eu-central-1" {
-						t.Errorf("claimed %s, want this pool's region", region)
-					}
+			if tt.find != nil {
+				inner := tt.find
+				reg.find = func(ctx context.Context, key string) (registry.Record, bool, error) {
 					if strings.Contains(key, "@") || (tt.ev.Request.UserAttributes[AttrEmail] == ok[AttrEmail] && key != want) {
-						t.Errorf("claim key %q is not the normalized e-mail's identity key", key)
+						t.Errorf("lookup key %q is not the normalized e-mail's identity key", key)
 					}
-					return inner(ctx, key, region)
+					return inner(ctx, key)
 				}
 			}
 			h := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.Discard(), Budget: 50 * time.Millisecond}
@@ -114,8 +111,11 @@ func TestPreSignUp(t *testing.T) {
 			if out.Response.AutoConfirmUser || out.Response.AutoVerifyEmail || out.Response.AutoVerifyPhone {
 				t.Errorf("response %+v auto-confirms or auto-verifies", out.Response)
 			}
-			if (reg.claims > 0) != tt.wantClaim {
-				t.Errorf("claims = %d, want claim %v", reg.claims, tt.wantClaim)
+			if reg.claims != 0 {
+				t.Errorf("PreSignUp claimed %d times: it must write nothing", reg.claims)
+			}
+			if (reg.finds > 0) != tt.wantFind {
+				t.Errorf("lookups = %d, want lookup %v", reg.finds, tt.wantFind)
 			}
 			if err != nil && strings.Contains(strings.ToLower(err.Error()), "example.com") {
 				t.Errorf("user-facing error %q contains the e-mail", err)
@@ -184,15 +184,15 @@ func TestPreSignUpJSON(t *testing.T) {
 			{"func", func(h *PreSignUp) lambda.Handler { return lambda.NewHandler(h.Handle) }, false},
 		} {
 			t.Run(form.name+"/"+tt.name, func(t *testing.T) {
-				reg := &fakeRegistry{t: t, claim: claimHere(true)}
+				reg := &fakeRegistry{t: t, find: notFound}
 				h := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
 				out, err := form.handler(h).Invoke(context.Background(), []byte(tt.payload))
 				if tt.wantErr == "" {
 					if err != nil {
 						t.Fatalf("Invoke: %v", err)
 					}
-					if !bytes.Contains(out, []byte(`"autoConfirmUser":false`)) || reg.claims != 1 {
-						t.Errorf("response %s, claims %d", out, reg.claims)
+					if !bytes.Contains(out, []byte(`"autoConfirmUser":false`)) || reg.finds != 1 || reg.claims != 0 {
+						t.Errorf("response %s, lookups %d, claims %d", out, reg.finds, reg.claims)
 					}
 					return
 				}
@@ -204,7 +204,7 @@ func TestPreSignUpJSON(t *testing.T) {
 				if form.exact && !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Invoke error = %v, want %q", err, tt.wantErr)
 				}
-				if reg.claims != 0 {
+				if reg.claims+reg.finds != 0 {
 					t.Error("a malformed event reached the registry")
 				}
 			})
@@ -219,15 +219,15 @@ func TestPreSignUpLogsNoEmail(t *testing.T) {
 	var buf bytes.Buffer
 	log := logging.New(&buf, "DEBUG")
 	ev := signUp(SourceSignUp, attrs(email, "eu-central-1", "DE"))
-	claims := []func(context.Context, string, string) (registry.Record, bool, error){
-		claimHere(true),
-		claimAs("eu-west-1", false),
-		func(context.Context, string, string) (registry.Record, bool, error) {
-			return registry.Record{}, false, errors.New("claim in eu-west-1: boom")
+	finds := []func(context.Context, string) (registry.Record, bool, error){
+		notFound,
+		found("eu-west-1"),
+		func(context.Context, string) (registry.Record, bool, error) {
+			return registry.Record{}, false, errors.New("lookup in eu-west-1: boom")
 		},
 	}
-	for _, c := range claims {
-		h := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t, claim: c}, Log: log}
+	for _, f := range finds {
+		h := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t, find: f}, Log: log}
 		h.Handle(context.Background(), ev)
 	}
 	bad := signUp(SourceSignUp, attrs(email, "eu-central-1", "US"))
@@ -252,7 +252,7 @@ func TestPreSignUpLogsNoEmail(t *testing.T) {
 func BenchmarkPreSignUp(b *testing.B) {
 	ks, _ := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
 	p := policy(b)
-	reg := &fakeRegistry{claim: claimHere(true)}
+	reg := &fakeRegistry{find: found("eu-central-1")}
 	h := &PreSignUp{Region: "eu-central-1", Policy: p, Keys: ks, Registry: reg, Log: logging.New(discard{}, "INFO")}
 	ev := signUp(SourceSignUp, attrs(" Jane.Doe@Example.com", "eu-central-1", "DE"))
 	ctx := context.Background()

@@ -1,20 +1,33 @@
-// Package triggers holds homeregion's Cognito user pool triggers: PreSignUp,
-// which pins a new user to this region (the first claim of an e-mail wins
-// everywhere), and PreAuth, which lets a user sign in only in their home
-// region. Both are importable so that the Lambda binaries
-// (functions/presignup, functions/preauth) and the local stack (cmd/local)
-// run exactly the same code through lambda.NewHandler(h.Handle).
+// Package triggers holds homeregion's Cognito user pool triggers, which pin
+// every user to one home region in the residency registry. The first
+// verified owner of an e-mail address wins:
 //
-// Both handlers fail closed: if the registry cannot answer within Budget
-// (default 4 s, inside Cognito's 5 s trigger limit) they deny with a short
+//   - PreSignUp refuses a sign-up whose e-mail another region already holds
+//     (naming it) and checks custom:region and custom:country; it writes
+//     nothing, because nobody has proved they own the address yet.
+//   - PostConfirmation claims the e-mail for this region once Cognito has
+//     confirmed the user with a code sent to that address (email_verified is
+//     "true"); if another region won the address first it fails naming that
+//     region, and the confirmed account can sign in nowhere.
+//   - PreAuth lets a user sign in only in their home region; a user without a
+//     claim (created before homeregion, by an administrator, or whose
+//     PostConfirmation could not reach the registry) is adopted here only when
+//     email_verified is "true".
+//
+// All three are importable so that the Lambda binaries (functions/presignup,
+// functions/postconfirmation, functions/preauth) and the local stack
+// (cmd/local) run exactly the same code through lambda.NewHandler.
+//
+// Every handler fails closed: if the registry cannot answer within Budget
+// (default 4 s, inside Cognito's 5 s trigger limit) it denies with a short
 // "temporarily unavailable" message. Cognito shows a trigger's error message
 // to the end user, so every message is short and free of internals; details
 // go to the log, which never contains e-mail addresses (only a prefix of the
 // identity key, an HMAC).
 //
-// Errors are mapped to messages at exactly one place per handler (Handle):
-// a *refusal carries the user-facing reason, anything else becomes the
-// "temporarily unavailable" message.
+// Errors become messages at exactly one place, finish: a *refusal carries
+// the user-facing reason, an *invalidEvent says what is malformed, anything
+// else becomes the handler's "temporarily unavailable" message.
 package triggers
 
 import (
@@ -44,6 +57,12 @@ type Claimer interface {
 	Claim(ctx context.Context, key, region string) (rec registry.Record, created bool, err error)
 }
 
+// Finder reads a claim without writing: the local replica first, then, on a
+// miss, the registry region (implemented by *registry.Registry).
+type Finder interface {
+	Lookup(ctx context.Context, key string) (rec registry.Record, found bool, err error)
+}
+
 // Resolver finds a claim in the local replica and claims a missing one
 // (implemented by *registry.Registry).
 type Resolver interface {
@@ -53,10 +72,19 @@ type Resolver interface {
 
 // Cognito user attribute names the triggers read.
 const (
-	AttrEmail   = "email"
-	AttrRegion  = "custom:region"
-	AttrCountry = "custom:country"
+	AttrEmail         = "email"
+	AttrEmailVerified = "email_verified"
+	AttrRegion        = "custom:region"
+	AttrCountry       = "custom:country"
 )
+
+// UnverifiedEmail is the refusal shown when an account without a claim has
+// an e-mail address nobody has proved to own: no claim is made for it.
+const UnverifiedEmail = "Your e-mail address is not verified, so this account has no home region yet. Verify the address, then sign in."
+
+// verified reports whether Cognito says the user owns the address: the
+// attribute is the string "true" (Cognito sends every attribute as a string).
+func verified(attrs map[string]string) bool { return attrs[AttrEmailVerified] == "true" }
 
 // userMessage is the error a handler returns: Cognito shows its text to the
 // end user as is ("PreSignUp failed with error <text>."), so it is written
@@ -109,10 +137,56 @@ func emailError(err error) error {
 	switch {
 	case errors.Is(err, identity.ErrNoEmail):
 		return refuse("missing_email", "An e-mail address is required.")
+	case errors.Is(err, identity.ErrUnsupportedEmail): // before ErrMalformedEmail, which it also matches
+		return refuse("unsupported_email", "This e-mail address cannot be used here: use one with only plain letters, digits and punctuation before the @, and a domain without look-alike characters.")
 	case errors.Is(err, identity.ErrMalformedEmail):
 		return refuse("malformed_email", "The e-mail address is not valid.")
 	}
 	return err
+}
+
+// invocation is what one handler call logs: never the e-mail, only a prefix
+// of its identity key.
+type invocation struct {
+	trigger, source, region string
+	start                   time.Time
+	key, home, outcome      string
+}
+
+// finish logs inv and turns err into what Cognito shows the user: nil
+// (allowed), a refusal's message, a malformed event's description, or
+// unavailable for every other failure (registry, KMS, timeouts), whose
+// details go to the log only. It is the one boundary where errors become
+// messages.
+func finish(ctx context.Context, log *slog.Logger, inv invocation, err error, unavailable string) error {
+	attrs := []any{
+		slog.String("trigger", inv.trigger),
+		slog.String("triggerSource", inv.source),
+		slog.String("region", inv.region),
+		slog.Duration("elapsed", time.Since(inv.start)),
+	}
+	if inv.key != "" {
+		attrs = append(attrs, slog.String("keyPrefix", keyPrefix(inv.key)))
+	}
+	if inv.home != "" {
+		attrs = append(attrs, slog.String("homeRegion", inv.home))
+	}
+	var ref *refusal
+	var bad *invalidEvent
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, inv.trigger+" allowed", append(attrs, slog.String("outcome", inv.outcome))...)
+		return nil
+	case errors.As(err, &ref):
+		log.InfoContext(ctx, inv.trigger+" refused", append(attrs, slog.String("outcome", "refuse"), slog.String("reason", ref.reason))...)
+		return userMessage(ref.msg)
+	case errors.As(err, &bad):
+		log.WarnContext(ctx, "malformed event", append(attrs, slog.String("outcome", "error"), slog.String("error", bad.what))...)
+		return userMessage(bad.what)
+	default:
+		log.ErrorContext(ctx, inv.trigger+" failed", append(attrs, slog.String("outcome", "unavailable"), slog.String("error", err.Error()))...)
+		return userMessage(unavailable)
+	}
 }
 
 // keyPrefix is what the log may show of an identity key.

@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -81,4 +82,42 @@ func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (E
 		return Env{}, Deps{}, err
 	}
 	return e, d, nil
+}
+
+// Trigger is a trigger handler as the Lambda runtime (lambda.Start) and the
+// local stack (lambda.NewHandler) take it, with its cold-start check.
+type Trigger interface {
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+	Check() error
+}
+
+// Build is a trigger function's whole cold start: Setup, then newHandler
+// (NewPreSignUp, NewPostConfirmation or NewPreAuth), then its Check. An error
+// names the function and the variable or part at fault.
+func Build[T Trigger](ctx context.Context, name string, getenv func(string) string, log *slog.Logger, newHandler func(Env, Deps, *slog.Logger) T) (T, error) {
+	var zero T
+	e, d, err := Setup(ctx, getenv, log)
+	if err != nil {
+		return zero, fmt.Errorf("%s configuration: %w", name, err)
+	}
+	h := newHandler(e, d, log)
+	if err := h.Check(); err != nil {
+		return zero, fmt.Errorf("%s: %w", name, err)
+	}
+	return h, nil
+}
+
+// NewPreSignUp returns the PreSignUp handler for e's region over d.
+func NewPreSignUp(e Env, d Deps, log *slog.Logger) *PreSignUp {
+	return &PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
+}
+
+// NewPostConfirmation returns the PostConfirmation handler for e's region over d.
+func NewPostConfirmation(e Env, d Deps, log *slog.Logger) *PostConfirmation {
+	return &PostConfirmation{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
+}
+
+// NewPreAuth returns the PreAuthentication handler for e's region over d.
+func NewPreAuth(e Env, d Deps, log *slog.Logger) *PreAuth {
+	return &PreAuth{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
 }

@@ -1,0 +1,121 @@
+package triggers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/homeregion/homeregion/shared/residency"
+)
+
+// PostConfirmation trigger sources. Cognito runs PostConfirmation after
+// ConfirmSignUp (a code sent to the e-mail address), AdminConfirmSignUp, a
+// federated user's first sign-in (all PostConfirmation_ConfirmSignUp) and
+// ConfirmForgotPassword (PostConfirmation_ConfirmForgotPassword); never for
+// users created with AdminCreateUser.
+//
+//   - PostConfirmation_ConfirmSignUp claims the e-mail for this region when
+//     email_verified is "true". After ConfirmSignUp with an e-mail code it is;
+//     after AdminConfirmSignUp it is only if an administrator set it; for a
+//     federated user it is what the provider's attribute mapping says. An
+//     unverified address is refused with UnverifiedEmail and claims nothing.
+//   - PostConfirmation_ConfirmForgotPassword does nothing: a password reset
+//     changes no e-mail address, the account's claim (or its absence) is
+//     settled at the next sign-in by PreAuth, and the reset (already done when
+//     the trigger runs) must not depend on the registry region.
+const (
+	SourceConfirmSignUp         = "PostConfirmation_ConfirmSignUp"
+	SourceConfirmForgotPassword = "PostConfirmation_ConfirmForgotPassword"
+)
+
+// ConfirmUnavailable is the message shown when the claim cannot be written
+// in time. Cognito has already confirmed the user; the next sign-in claims
+// the verified address (PreAuth), so nothing is lost.
+const ConfirmUnavailable = "Your account is confirmed, but its home region could not be recorded just now. Sign in to finish."
+
+// PostConfirmation is the PostConfirmation trigger: it claims the e-mail of a
+// user who has just proved ownership of it for this region, with one
+// conditional write in the registry region (the first verified claim wins
+// everywhere; repeating it in the home region succeeds). If another region
+// holds the address it fails naming that region: Cognito has confirmed the
+// user all the same, and PreAuth refuses every sign-in of that account
+// outside the home region, so it stays unusable.
+type PostConfirmation struct {
+	// Region is this user pool's region (AWS_REGION).
+	Region string
+	// Policy is the residency policy; Region must be in one of its zones.
+	Policy *residency.Policy
+	// Keys computes identity keys.
+	Keys Keyer
+	// Registry takes the claim in the registry region.
+	Registry Claimer
+	// Log receives one record per invocation (slog.Default when nil).
+	Log *slog.Logger
+	// Budget bounds an invocation (DefaultBudget when zero).
+	Budget time.Duration
+}
+
+// Check reports a handler that cannot work (missing dependency, region
+// outside the policy); main calls it at cold start.
+func (h *PostConfirmation) Check() error {
+	_, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry)
+	return err
+}
+
+// Handle decides one PostConfirmation event.
+func (h *PostConfirmation) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPostConfirmation) (events.CognitoEventUserPoolsPostConfirmation, error) {
+	inv := invocation{trigger: "PostConfirmation", source: ev.TriggerSource, region: h.Region, start: time.Now()}
+	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
+	defer cancel()
+	err := h.decide(ctx, &ev, &inv)
+	return ev, finish(ctx, logger(h.Log), inv, err, ConfirmUnavailable)
+}
+
+// decide sets inv.outcome of a successful invocation: "claim" (this call
+// made the claim), "home" (the claim was already this region's) or "ignore"
+// (a password reset).
+func (h *PostConfirmation) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPostConfirmation, inv *invocation) error {
+	if _, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry); err != nil {
+		return err
+	}
+	switch ev.TriggerSource {
+	case SourceConfirmSignUp:
+	case SourceConfirmForgotPassword:
+		inv.outcome = "ignore"
+		return nil
+	case "":
+		return invalid("PostConfirmation", "missing triggerSource")
+	default:
+		return invalid("PostConfirmation", "unsupported triggerSource %q", ev.TriggerSource)
+	}
+	attrs := ev.Request.UserAttributes
+	if attrs == nil {
+		return invalid("PostConfirmation", "missing request.userAttributes")
+	}
+	email := attrs[AttrEmail]
+	if email == "" {
+		return refuse("missing_email", "This account has no e-mail address, so it cannot have a home region.")
+	}
+	if !verified(attrs) {
+		return refuse("unverified_email", UnverifiedEmail)
+	}
+	var err error
+	if inv.key, err = h.Keys.Key(ctx, email); err != nil {
+		return emailError(err)
+	}
+	rec, created, err := h.Registry.Claim(ctx, inv.key, h.Region)
+	if err != nil {
+		return err
+	}
+	inv.home = rec.HomeRegion
+	if rec.HomeRegion != h.Region {
+		return refuse("registered_elsewhere", "This e-mail address already belongs to an account in %s. Sign in there; this account cannot be used.", rec.HomeRegion)
+	}
+	inv.outcome = "home"
+	if created {
+		inv.outcome = "claim"
+	}
+	return nil
+}
