@@ -63,7 +63,7 @@ func TestPrintTryIt(t *testing.T) {
 	for _, want := range []string{
 		"aws cognito-idp sign-up --endpoint-url http://127.0.0.1:6001 --region eu-west-1 --client-id ceu",
 		"Name=custom:region,Value=eu-west-1 Name=custom:country,Value=DE",
-		"admin-confirm-sign-up --endpoint-url http://127.0.0.1:5000 --region eu-west-1 --user-pool-id eu-west-1_p",
+		"confirm-sign-up --endpoint-url http://127.0.0.1:6001 --region eu-west-1 --client-id ceu",
 		"--auth-flow USER_PASSWORD_AUTH",
 		"curl -s -X POST http://127.0.0.1:6002/orders",
 		"Idempotency-Key: first-order-1",

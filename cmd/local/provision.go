@@ -274,6 +274,8 @@ func createPool(ctx context.Context, c *cip.Client) (poolID, clientID string, er
 		PoolName:               aws.String("homeregion-users"),
 		UsernameAttributes:     []ciptypes.UsernameAttributeType{ciptypes.UsernameAttributeTypeEmail},
 		AutoVerifiedAttributes: []ciptypes.VerifiedAttributeType{ciptypes.VerifiedAttributeTypeEmail},
+		UserAttributeUpdateSettings: &ciptypes.UserAttributeUpdateSettingsType{
+			AttributesRequireVerificationBeforeUpdate: []ciptypes.VerifiedAttributeType{ciptypes.VerifiedAttributeTypeEmail}},
 		Schema: []ciptypes.SchemaAttributeType{
 			{Name: aws.String("region"), AttributeDataType: ciptypes.AttributeDataTypeString, Mutable: aws.Bool(false)},
 			{Name: aws.String("country"), AttributeDataType: ciptypes.AttributeDataTypeString, Mutable: aws.Bool(false)},

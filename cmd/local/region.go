@@ -47,21 +47,23 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 		}
 	}()
 
-	// Cognito triggers: presignup and preauth.
-	// The functions' own cold start (triggers.Setup), with the variables
-	// the template gives them.
+	// Cognito triggers: presignup, postconfirmation and preauth, built by the
+	// functions' own cold start (triggers.Build) with the variables the
+	// template gives them.
 	tenv := map[string]string{"AWS_REGION": r.Region, "RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID}
+	getenv := func(k string) string { return tenv[k] }
 	tlog := log.With("component", r.Region+"/triggers")
-	_, deps, err := triggers.Setup(ctx, func(k string) string { return tenv[k] }, tlog)
+	pre, err := triggers.Build(ctx, "presignup", getenv, tlog.With("trigger", "presignup"), triggers.NewPreSignUp)
 	if err != nil {
-		return nil, fmt.Errorf("triggers: %w", err)
+		return nil, err
 	}
-	pre := &triggers.PreSignUp{Region: r.Region, Policy: deps.Policy, Keys: deps.Keys, Registry: deps.Registry, Log: tlog.With("trigger", "presignup")}
-	auth := &triggers.PreAuth{Region: r.Region, Policy: deps.Policy, Keys: deps.Keys, Registry: deps.Registry, Log: tlog.With("trigger", "preauth")}
-	for _, c := range []interface{ Check() error }{pre, auth} {
-		if err := c.Check(); err != nil {
-			return nil, fmt.Errorf("triggers: %w", err)
-		}
+	confirm, err := triggers.Build(ctx, "postconfirmation", getenv, tlog.With("trigger", "postconfirmation"), triggers.NewPostConfirmation)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := triggers.Build(ctx, "preauth", getenv, tlog.With("trigger", "preauth"), triggers.NewPreAuth)
+	if err != nil {
+		return nil, err
 	}
 	ccfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
 	if err != nil {
@@ -81,6 +83,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 		Region: r.Region, UserPoolID: r.UserPoolID, ClientIDs: []string{r.ClientID}, Upstream: motoURL,
 		PreventUserExistenceErrors: client.UserPoolClient.PreventUserExistenceErrors == ciptypes.PreventUserExistenceErrorTypesEnabled,
 		PreSignUp:                  lambda.NewHandler(pre).Invoke,
+		PostConfirmation:           lambda.NewHandler(confirm).Invoke,
 		PreAuthentication:          lambda.NewHandler(auth).Invoke,
 		Users:                      idp,
 		Logger:                     log.With("component", r.Region+"/cognito"),
