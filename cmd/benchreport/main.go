@@ -157,7 +157,9 @@ func pkgPath(pkg string) string { return "./" + strings.TrimPrefix(pkg, module) 
 
 // motoCases describes the handler-vs-raw pairs of internal/benchmoto.
 var motoCases = []struct{ name, handler, raw, trips string }{
-	{"PreSignUp", "PreSignUp trigger (JSON path, registry claim)", "one conditional `PutItem` (attribute_not_exists)",
+	{"PreSignUp", "PreSignUp trigger (JSON path, e-mail not yet claimed)", "one strongly consistent `GetItem`",
+		"1 vs 1 (GetItem; 2 outside the registry region on a replica miss)"},
+	{"PostConfirmation", "PostConfirmation trigger (JSON path, verified claim)", "one conditional `PutItem` (attribute_not_exists)",
 		"1 vs 1 (conditional PutItem)"},
 	{"PreAuth", "PreAuth trigger (JSON path, home in the local replica)", "one `GetItem`",
 		"1 vs 1 (GetItem)"},

@@ -76,6 +76,7 @@ func Targets() []Target {
 	return []Target{
 		{Name: floorName, Package: "./cmd/coldstart/testdata/hello"},
 		{Name: "presignup", Package: "./functions/presignup", Env: residency},
+		{Name: "postconfirmation", Package: "./functions/postconfirmation", Env: residency},
 		{Name: "preauth", Package: "./functions/preauth", Env: residency},
 		{Name: "orders-api", Package: "./functions/orders-api", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL}},
 		{Name: "failover (ACTION=failover)", Package: "./functions/failover", Env: with(map[string]string{

@@ -100,6 +100,16 @@ func preSignUpEvent(email string) []byte {
 	return b
 }
 
+func postConfirmationEvent(email string) []byte {
+	ev := events.CognitoEventUserPoolsPostConfirmation{
+		CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{Version: "1", TriggerSource: triggers.SourceConfirmSignUp, Region: region, UserPoolID: region + "_bench", UserName: "u"},
+		Request: events.CognitoEventUserPoolsPostConfirmationRequest{UserAttributes: map[string]string{
+			"email": email, "email_verified": "true", "custom:region": region, "custom:country": "DE", "cognito:user_status": "CONFIRMED"}},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
 func preAuthEvent(email string) []byte {
 	ev := events.CognitoEventUserPoolsPreAuthentication{
 		CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{Version: "1", TriggerSource: triggers.SourceAuthentication, Region: region, UserPoolID: region + "_bench", UserName: "u"},
@@ -158,12 +168,34 @@ func BenchmarkVsRaw(b *testing.B) {
 		_, db, _ := clients(b)
 		p, keys := deps(b)
 		table := registryTable(b, db)
-		rawTable := registryTable(b, db)
 		h := lambda.NewHandler(&triggers.PreSignUp{Region: region, Policy: p, Keys: keys,
 			Registry: registry.New(table, region, region, db, db, p.Version()), Log: logging.Discard()})
 		run := unique("u")
 		pair(b, func(i int) {
 			if _, err := h.Invoke(ctx, preSignUpEvent(fmt.Sprintf("%s-%d@example.com", run, i))); err != nil {
+				b.Fatal(err)
+			}
+		}, func(i int) {
+			// What the handler must do: one strongly consistent read (this is
+			// the registry region) of a key nobody holds.
+			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+				Key: map[string]ddbtypes.AttributeValue{registry.AttrKey: &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("%s-%d", run, i)}}})
+			if err != nil || out.Item != nil {
+				b.Fatal("get", err)
+			}
+		})
+	})
+
+	b.Run("PostConfirmation", func(b *testing.B) {
+		_, db, _ := clients(b)
+		p, keys := deps(b)
+		table := registryTable(b, db)
+		rawTable := registryTable(b, db)
+		h := lambda.NewHandler(&triggers.PostConfirmation{Region: region, Policy: p, Keys: keys,
+			Registry: registry.New(table, region, region, db, db, p.Version()), Log: logging.Discard()})
+		run := unique("u")
+		pair(b, func(i int) {
+			if _, err := h.Invoke(ctx, postConfirmationEvent(fmt.Sprintf("%s-%d@example.com", run, i))); err != nil {
 				b.Fatal(err)
 			}
 		}, func(i int) {

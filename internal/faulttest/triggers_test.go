@@ -73,10 +73,11 @@ func claimed(t *testing.T, db *dynamodb.Client, table, key string) bool {
 	return out.Item != nil
 }
 
-// TestTriggersFailClosedWithinBudget runs PreSignUp and PreAuth with their
-// production SDK options through each fault: transient faults are absorbed
-// (allow), persistent ones deny with the short "temporarily unavailable"
-// message, and every answer comes within the budget.
+// TestTriggersFailClosedWithinBudget runs PreSignUp, PostConfirmation and
+// PreAuth with their production SDK options through each fault: transient
+// faults are absorbed (allow), persistent ones deny with the short
+// "temporarily unavailable" message, and every answer comes within the
+// budget.
 func TestTriggersFailClosedWithinBudget(t *testing.T) {
 	srv := mototest.Require(t)
 	direct := dynamodb.NewFromConfig(srv.Config(region))
@@ -106,9 +107,33 @@ func TestTriggersFailClosedWithinBudget(t *testing.T) {
 			elapsed := time.Since(start)
 			checkAnswer(t, tc, err, elapsed, triggers.SignUpUnavailable)
 			key, _ := keys.Key(context.Background(), email)
+			if seen, _ := p.Count("PutItem"); seen != 0 || claimed(t, direct, table, key) {
+				t.Errorf("PreSignUp wrote to the registry (%d PutItem): a claim before the address is verified", seen)
+			}
+		})
+		t.Run("PostConfirmation/"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := proxy(t, srv)
+			cfg := via(t, p, triggers.SDKOptions)
+			db := dynamodb.NewFromConfig(cfg)
+			h := &triggers.PostConfirmation{Region: region, Policy: pol, Keys: keys, Log: logging.Discard(),
+				Registry: registry.New(table, region, region, db, db, pol.Version())}
+			email := unique("confirm") + "@example.com"
+			if tc.op != "" {
+				p.Add(tc.op, tc.fault)
+			}
+			ev, _ := json.Marshal(events.CognitoEventUserPoolsPostConfirmation{
+				CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{Version: "1", TriggerSource: triggers.SourceConfirmSignUp, Region: region, UserPoolID: region + "_x", UserName: "u"},
+				Request: events.CognitoEventUserPoolsPostConfirmationRequest{UserAttributes: map[string]string{
+					"email": email, "email_verified": "true", "custom:region": region, "custom:country": "DE", "cognito:user_status": "CONFIRMED"}},
+			})
+			start := time.Now()
+			_, err := lambda.NewHandler(h).Invoke(context.Background(), ev)
+			checkAnswer(t, tc, err, time.Since(start), triggers.ConfirmUnavailable)
+			key, _ := keys.Key(context.Background(), email)
 			_, forwarded := p.Count("PutItem")
 			if tc.wantAllow && !claimed(t, direct, table, key) {
-				t.Error("allowed but no claim in the registry")
+				t.Error("confirmed but no claim in the registry")
 			}
 			if !tc.wantAllow && forwarded == 0 && claimed(t, direct, table, key) {
 				t.Error("a claim exists although no write reached the registry")
