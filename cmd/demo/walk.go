@@ -111,6 +111,8 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 		}
 	}
 
+	claimsBefore, claimsErr := w.claims(ctx)
+
 	// 1. Sign up at home.
 	out, err := w.cognito(w.home).SignUp(ctx, &cip.SignUpInput{ClientId: aws.String(w.home.ClientID),
 		Username: aws.String(w.email), Password: aws.String(w.pwd), UserAttributes: attrs(h, "DE")})
@@ -121,29 +123,58 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 		return
 	}
 
-	// 2. The same e-mail refused in the other region, naming home.
+	// 2. A squatter, who knows the address but cannot read its mail, signs
+	// it up in the other region first... and can never confirm it. Nobody
+	// has proved they own the address yet, so this is allowed and claims
+	// nothing.
+	squatterPwd := "Squat-Passw0rd-" + randHex(4) + "!"
 	_, err = w.cognito(w.away).SignUp(ctx, &cip.SignUpInput{ClientId: aws.String(w.away.ClientID),
-		Username: aws.String(w.email), Password: aws.String(w.pwd), UserAttributes: attrs(a, "US")})
-	detail, err := refusedNaming(err, "UserLambdaValidationException", "PreSignUp failed with error", h)
-	rep.checkLine("sign-up "+a+" refused", detail, err)
+		Username: aws.String(w.email), Password: aws.String(squatterPwd), UserAttributes: attrs(a, "US")})
+	if err == nil {
+		err = w.sameClaims(ctx, claimsBefore, claimsErr, 0)
+	}
+	rep.checkLine("squatter sign-up "+a, "the owner's address signed up unconfirmed in "+a+": allowed, no claim written", err)
 
-	// 3. Confirm (an admin call, straight to moto).
-	_, err = cip.NewFromConfig(w.motoCfg(w.home)).AdminConfirmSignUp(ctx, &cip.AdminConfirmSignUpInput{
-		UserPoolId: aws.String(w.home.UserPoolID), Username: aws.String(w.email)})
-	rep.checkLine("confirm "+h, "AdminConfirmSignUp in moto", err)
+	// 3. The owner confirms with the code Cognito mailed (any code locally):
+	// PostConfirmation claims the verified address for the home region.
+	_, err = w.cognito(w.home).ConfirmSignUp(ctx, &cip.ConfirmSignUpInput{ClientId: aws.String(w.home.ClientID),
+		Username: aws.String(w.email), ConfirmationCode: aws.String("123456")})
+	if err == nil {
+		err = w.sameClaims(ctx, claimsBefore, claimsErr, 1)
+	}
+	rep.checkLine("confirm "+h, "ConfirmSignUp: e-mail verified, PostConfirmation claimed it for "+h+" (one new registry item)", err)
 
-	// 4. Sign-in refused in the other region. Its pool has no account for
-	// this e-mail (the sign-up was refused), so one is created behind the
-	// triggers' back in moto, as an import would: pre-authentication must
-	// still refuse it and name the home region.
+	// 4. The squatter's account: confirmed by an administrator, the address
+	// still unverified. PostConfirmation claims nothing; the account stays
+	// confirmed, as in Cognito, and cannot sign in.
+	_, err = w.cognito(w.away).AdminConfirmSignUp(ctx, &cip.AdminConfirmSignUpInput{
+		UserPoolId: aws.String(w.away.UserPoolID), Username: aws.String(w.email)})
+	detail, err := refusedNaming(err, "UserLambdaValidationException", "PostConfirmation failed with error", "not verified")
+	if err == nil {
+		var d2 string
+		_, err = w.cognito(w.away).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(w.away.ClientID),
+			AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": squatterPwd}})
+		d2, err = refusedNaming(err, "UserLambdaValidationException", "PreAuthentication failed with error", "not verified")
+		detail += "; sign-in " + d2
+	}
+	if err == nil {
+		err = w.sameClaims(ctx, claimsBefore, claimsErr, 1)
+	}
+	rep.checkLine("squatter refused "+a, detail, err)
+
+	// 4b. Even marked verified behind the triggers' back (as an import of
+	// the account would), its sign-in is refused naming the home region.
 	detail = ""
-	err = w.importAway(ctx)
+	err = w.verifyAway(ctx)
 	if err == nil {
 		_, err = w.cognito(w.away).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(w.away.ClientID),
-			AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": w.pwd}})
+			AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": squatterPwd}})
 		detail, err = refusedNaming(err, "UserLambdaValidationException", "PreAuthentication failed with error", h)
 	}
-	rep.checkLine("sign-in "+a+" refused", "(account imported into the pool behind the triggers' back) "+detail, err)
+	if err == nil {
+		err = w.sameClaims(ctx, claimsBefore, claimsErr, 1)
+	}
+	rep.checkLine("sign-in "+a+" refused", "(email_verified set in moto behind the triggers' back) "+detail, err)
 
 	// 5. Sign-in at home.
 	auth, err := w.cognito(w.home).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(w.home.ClientID),
@@ -228,23 +259,44 @@ func refusedNaming(err error, code, prefix, region string) (string, error) {
 
 // importAway creates the user in the other region's pool directly in moto
 // (no triggers run), confirmed with the same password.
-func (w *walk) importAway(ctx context.Context) error {
-	c := cip.NewFromConfig(w.motoCfg(w.away))
-	_, err := c.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
-		UserPoolId: aws.String(w.away.UserPoolID), Username: aws.String(w.email), MessageAction: ciptypes.MessageActionTypeSuppress,
-		UserAttributes: []ciptypes.AttributeType{
-			{Name: aws.String("email"), Value: aws.String(w.email)},
-			{Name: aws.String("custom:region"), Value: aws.String(w.away.Region)},
-			{Name: aws.String("custom:country"), Value: aws.String("US")},
-		},
+func (w *walk) verifyAway(ctx context.Context) error {
+	_, err := cip.NewFromConfig(w.motoCfg(w.away)).AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{
+		UserPoolId: aws.String(w.away.UserPoolID), Username: aws.String(w.email),
+		UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email_verified"), Value: aws.String("true")}},
 	})
 	if err != nil {
-		return fmt.Errorf("import the account into %s's pool in moto: %w", w.away.Region, err)
+		return fmt.Errorf("mark the squatter's address verified in %s's pool in moto: %w", w.away.Region, err)
 	}
-	_, err = c.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: aws.String(w.away.UserPoolID),
-		Username: aws.String(w.email), Password: aws.String(w.pwd), Permanent: true})
+	return nil
+}
+
+// claims counts the residency claims in the registry region's table, named
+// by the template's trigger configuration.
+func (w *walk) claims(ctx context.Context) (int, error) {
+	table := w.fnEnv["PostConfirmationFunction"].Env["RESIDENCY_TABLE"]
+	if table == "" {
+		return 0, errors.New("the template gives PostConfirmationFunction no RESIDENCY_TABLE")
+	}
+	out, err := dynamodb.NewFromConfig(cfg(w.st.RegistryRegion, w.st.MotoURL)).Scan(ctx, &dynamodb.ScanInput{
+		TableName: aws.String(table), Select: ddbtypes.SelectCount, ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return fmt.Errorf("set the imported account's password: %w", err)
+		return 0, fmt.Errorf("count the registry's claims: %w", err)
+	}
+	return int(out.Count), nil
+}
+
+// sameClaims checks that the registry holds exactly added claims more than
+// before (other users of the running stack aside, the demo is alone).
+func (w *walk) sameClaims(ctx context.Context, before int, beforeErr error, added int) error {
+	if beforeErr != nil {
+		return beforeErr
+	}
+	n, err := w.claims(ctx)
+	if err != nil {
+		return err
+	}
+	if n != before+added {
+		return fmt.Errorf("the registry holds %d claims, want %d (%d before the demo, %d added)", n, before+added, before, added)
 	}
 	return nil
 }
