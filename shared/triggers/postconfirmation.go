@@ -66,7 +66,7 @@ func (h *PostConfirmation) Check() error {
 
 // Handle decides one PostConfirmation event.
 func (h *PostConfirmation) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPostConfirmation) (events.CognitoEventUserPoolsPostConfirmation, error) {
-	inv := invocation{trigger: "PostConfirmation", source: ev.TriggerSource, region: h.Region, start: time.Now()}
+	inv := invocation{trigger: "PostConfirmation", source: ev.TriggerSource, region: h.Region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
 	defer cancel()
 	err := h.decide(ctx, &ev, &inv)

@@ -192,3 +192,27 @@ func BenchmarkPostConfirmation(b *testing.B) {
 		}
 	}
 }
+
+// TestPostConfirmationLogFindsTheAccount: the log line of an account that
+// lost the race names its pool and sub (the user name to delete), never the
+// e-mail address or the event's userName.
+func TestPostConfirmationLogFindsTheAccount(t *testing.T) {
+	ev := confirmed(SourceConfirmSignUp, map[string]string{AttrEmail: "jane@example.com", AttrEmailVerified: "true", "sub": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"})
+	ev.UserPoolID = "eu-central-1_EXAMPLE"
+	ev.UserName = "jane@example.com"
+	var buf bytes.Buffer
+	h := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t, claim: claimAs("us-east-1", false)}, Log: logging.New(&buf, "INFO")}
+	if _, err := h.Handle(context.Background(), ev); err == nil {
+		t.Fatal("Handle succeeded, want registered_elsewhere")
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("log line %q: %v", buf.String(), err)
+	}
+	if rec["reason"] != "registered_elsewhere" || rec["userPoolId"] != "eu-central-1_EXAMPLE" || rec["sub"] != "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b" {
+		t.Errorf("log line %s does not name the reason, pool and sub", buf.String())
+	}
+	if strings.Contains(buf.String(), "jane") {
+		t.Errorf("log line contains the e-mail: %s", buf.String())
+	}
+}

@@ -54,7 +54,7 @@ func (h *PreAuth) Check() error {
 
 // Handle decides one PreAuthentication event.
 func (h *PreAuth) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error) {
-	inv := invocation{trigger: "PreAuthentication", source: ev.TriggerSource, region: h.Region, start: time.Now()}
+	inv := invocation{trigger: "PreAuthentication", source: ev.TriggerSource, region: h.Region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
 	defer cancel()
 	err := h.decide(ctx, &ev, &inv)

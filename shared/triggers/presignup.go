@@ -67,7 +67,7 @@ func (h *PreSignUp) Check() error {
 
 // Handle decides one PreSignUp event.
 func (h *PreSignUp) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPreSignup) (events.CognitoEventUserPoolsPreSignup, error) {
-	inv := invocation{trigger: "PreSignUp", source: ev.TriggerSource, region: h.Region, start: time.Now(), outcome: "allow"}
+	inv := invocation{trigger: "PreSignUp", source: ev.TriggerSource, region: h.Region, pool: ev.UserPoolID, start: time.Now(), outcome: "allow"}
 	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
 	defer cancel()
 	ev.Response = events.CognitoEventUserPoolsPreSignupResponse{} // never auto-confirm or auto-verify

@@ -146,9 +146,13 @@ func emailError(err error) error {
 }
 
 // invocation is what one handler call logs: never the e-mail, only a prefix
-// of its identity key.
+// of its identity key. pool and sub (the user's sub attribute, a UUID that is
+// the user name in a pool with e-mail sign-in) let an operator find the
+// account, e.g. one that lost a race for its address; the event's userName
+// is not logged, since outside such a pool it can be the address.
 type invocation struct {
 	trigger, source, region string
+	pool, sub               string
 	start                   time.Time
 	key, home, outcome      string
 }
@@ -164,6 +168,12 @@ func finish(ctx context.Context, log *slog.Logger, inv invocation, err error, un
 		slog.String("triggerSource", inv.source),
 		slog.String("region", inv.region),
 		slog.Duration("elapsed", time.Since(inv.start)),
+	}
+	if inv.pool != "" {
+		attrs = append(attrs, slog.String("userPoolId", inv.pool))
+	}
+	if inv.sub != "" {
+		attrs = append(attrs, slog.String("sub", inv.sub))
 	}
 	if inv.key != "" {
 		attrs = append(attrs, slog.String("keyPrefix", keyPrefix(inv.key)))
