@@ -160,6 +160,11 @@ type Endpoint struct {
 	pending map[pendingKey]string
 	// tokens maps access tokens moto has validated to their user names.
 	tokens map[string]string
+
+	// confirmMu serialises confirmations: the status check and moto's
+	// confirmation are one step, so concurrent calls confirm (and run the
+	// post confirmation trigger) once, as Cognito does.
+	confirmMu sync.Mutex
 }
 
 // New checks cfg and returns an Endpoint.

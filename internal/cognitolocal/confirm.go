@@ -65,21 +65,8 @@ func (e *Endpoint) adminConfirmSignUp(r *http.Request, body []byte) (*reply, err
 // answer, but the user stays confirmed, as in Cognito.
 func (e *Endpoint) confirm(r *http.Request, body []byte, username, clientID string, metadata map[string]string, verify bool) (*reply, error) {
 	ctx := r.Context()
-	user, err := e.cfg.Users.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(e.cfg.UserPoolID), Username: aws.String(username)})
-	var notFound *ciptypes.UserNotFoundException
-	if errors.As(err, &notFound) {
-		return e.forward(r, body) // moto answers UserNotFoundException
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up user before confirmation: %w", err)
-	}
-	// moto confirms a user in any status; Cognito refuses, so a confirmed
-	// user never runs the post confirmation trigger twice.
-	if user.UserStatus != ciptypes.UserStatusTypeUnconfirmed {
-		return nil, &apiError{http.StatusBadRequest, "NotAuthorizedException", "User cannot be confirmed. Current status is " + string(user.UserStatus)}
-	}
-	rep, err := e.forward(r, body)
-	if err != nil || rep.status != http.StatusOK {
+	user, rep, err := e.confirmUnconfirmed(r, body, username)
+	if err != nil || user == nil || rep.status != http.StatusOK {
 		return rep, err
 	}
 	name := aws.ToString(user.Username)
@@ -95,6 +82,34 @@ func (e *Endpoint) confirm(r *http.Request, body []byte, username, clientID stri
 		return nil, err
 	}
 	return rep, nil
+}
+
+// confirmUnconfirmed forwards the confirmation to moto if the user is
+// UNCONFIRMED. moto confirms a user in any status; Cognito refuses, so a
+// confirmed user never runs the post confirmation trigger twice. The check
+// and moto's confirmation are one step under confirmMu, so concurrent
+// confirmations of one user confirm it once. user is nil when moto answered
+// (e.g. UserNotFoundException).
+func (e *Endpoint) confirmUnconfirmed(r *http.Request, body []byte, username string) (*cip.AdminGetUserOutput, *reply, error) {
+	e.confirmMu.Lock()
+	defer e.confirmMu.Unlock()
+	user, err := e.cfg.Users.AdminGetUser(r.Context(), &cip.AdminGetUserInput{UserPoolId: aws.String(e.cfg.UserPoolID), Username: aws.String(username)})
+	var notFound *ciptypes.UserNotFoundException
+	if errors.As(err, &notFound) {
+		rep, err := e.forward(r, body) // moto answers UserNotFoundException
+		return nil, rep, err
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up user before confirmation: %w", err)
+	}
+	if user.UserStatus != ciptypes.UserStatusTypeUnconfirmed {
+		return nil, nil, &apiError{http.StatusBadRequest, "NotAuthorizedException", "User cannot be confirmed. Current status is " + string(user.UserStatus)}
+	}
+	rep, err := e.forward(r, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return user, rep, nil
 }
 
 // verifyCodeDestination marks verified the attribute the sign-up code was

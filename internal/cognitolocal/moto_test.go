@@ -452,3 +452,33 @@ func TestSignUpRefusesVerificationFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentConfirmationsConfirmOnce: of several ConfirmSignUp calls for
+// one user at the same moment, one confirms it and runs the post
+// confirmation trigger; the others are refused, as Cognito refuses a
+// confirmed user.
+func TestConcurrentConfirmationsConfirmOnce(t *testing.T) {
+	s := newStack(t, poolSpec{})
+	s.signUp(t, "ana@example.com")
+	const n = 6
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := s.api.ConfirmSignUp(context.Background(), &cip.ConfirmSignUpInput{
+				ClientId: aws.String(s.clientID), Username: aws.String("ana@example.com"), ConfirmationCode: aws.String("1"),
+			})
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		if err := <-errs; err == nil {
+			ok++
+		} else {
+			wantAPIError(t, err, "NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
+		}
+	}
+	if ok != 1 || len(s.trigger.got()) != 1 {
+		t.Errorf("%d confirmations succeeded and the trigger ran %d times, want 1 and 1", ok, len(s.trigger.got()))
+	}
+}
