@@ -194,6 +194,10 @@ func (e *Endpoint) updateUserAttributes(r *http.Request, admin bool, body []byte
 		}
 	}
 	for _, a := range in.UserAttributes {
+		if a.Value == "" && slices.Contains(e.cfg.RequiredAttributes, a.Name) {
+			// Cognito's wording for a required attribute left empty.
+			return nil, &apiError{http.StatusBadRequest, "InvalidParameterException", "Attributes did not conform to the schema: " + a.Name + ": The attribute is required"}
+		}
 		if slices.Contains(e.cfg.ImmutableAttributes, a.Name) {
 			// The wording Cognito answers with (not in its docs: seen from
 			// live pools, e.g. aws-amplify/amplify-swift#3981).
@@ -216,7 +220,8 @@ func (e *Endpoint) updateUserAttributes(r *http.Request, admin bool, body []byte
 	for _, name := range verifiable {
 		flag := verifiedFlag[name]
 		value, inRequest := req[name]
-		flagTrue := admin && strings.EqualFold(req[flag], "true")
+		// Exactly "true", as the triggers read it: "True" verifies nothing.
+		flagTrue := admin && req[flag] == "true"
 		requires := slices.Contains(e.cfg.AttributesRequireVerificationBeforeUpdate, name)
 		switch {
 		case !inRequest:

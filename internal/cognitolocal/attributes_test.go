@@ -105,6 +105,10 @@ func TestAdminEmailUpdate(t *testing.T) {
 			attrs: []ciptypes.AttributeType{attr("email", "new@example.org")}, wantEmail: "ana@example.com", wantVerified: "true"},
 		{name: "pending, then email_verified=true applies it", requireVerification: true, thenVerify: true,
 			attrs: []ciptypes.AttributeType{attr("email", "new@example.org")}, wantEmail: "new@example.org", wantVerified: "true"},
+		// "True" is stored as sent; the change stays pending, and the triggers,
+		// which read exactly "true", treat the address as unverified.
+		{name: `email_verified "True" is not "true": stays pending`, requireVerification: true,
+			attrs: []ciptypes.AttributeType{attr("email", "new@example.org"), attr("email_verified", "True")}, wantEmail: "ana@example.com", wantVerified: "True"},
 		{name: "pool without the setting: applies unverified",
 			attrs: []ciptypes.AttributeType{attr("email", "new@example.org")}, wantEmail: "new@example.org", wantVerified: "false"},
 		{name: "other attributes in a pending update apply", requireVerification: true,
@@ -156,6 +160,10 @@ func TestRefusedAttributeWrites(t *testing.T) {
 			wantCode: "InvalidParameterException", wantMessage: "user.custom:region: Attribute cannot be updated."},
 		{name: "user marks own e-mail verified", attrs: []ciptypes.AttributeType{attr("email_verified", "true")},
 			wantCode: "NotAuthorizedException", wantMessage: "A client attempted to write unauthorized attribute"},
+		{name: "user deletes the required e-mail", attrs: []ciptypes.AttributeType{attr("email", "")},
+			wantCode: "InvalidParameterException", wantMessage: "Attributes did not conform to the schema: email: The attribute is required"},
+		{name: "admin deletes the required e-mail", admin: true, attrs: []ciptypes.AttributeType{attr("email", "")},
+			wantCode: "InvalidParameterException", wantMessage: "Attributes did not conform to the schema: email: The attribute is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

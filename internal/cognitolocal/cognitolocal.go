@@ -105,6 +105,9 @@ type Config struct {
 	// ImmutableAttributes are the pool's schema attributes with Mutable
 	// false (e.g. "custom:region"), which no update may write.
 	ImmutableAttributes []string
+	// RequiredAttributes are the pool's schema attributes with Required
+	// true (e.g. "email"), which no update may delete.
+	RequiredAttributes []string
 	// PasswordPolicy is the pool's policy; Cognito checks it before the
 	// pre sign-up trigger runs (nil: moto checks it, after the trigger).
 	PasswordPolicy *ciptypes.PasswordPolicyType
@@ -124,7 +127,8 @@ type Config struct {
 // FromUserPool sets what Cognito enforces from the pool's settings as
 // DescribeUserPool reports them: PasswordPolicy, AutoVerifiedAttributes,
 // AttributesRequireVerificationBeforeUpdate (UserAttributeUpdateSettings)
-// and ImmutableAttributes (the SchemaAttributes with Mutable false).
+// ImmutableAttributes (the SchemaAttributes with Mutable false) and
+// RequiredAttributes (those with Required true).
 func (c *Config) FromUserPool(p *ciptypes.UserPoolType) {
 	if p == nil {
 		return
@@ -143,10 +147,13 @@ func (c *Config) FromUserPool(p *ciptypes.UserPoolType) {
 			c.AttributesRequireVerificationBeforeUpdate = append(c.AttributesRequireVerificationBeforeUpdate, string(a))
 		}
 	}
-	c.ImmutableAttributes = nil
+	c.ImmutableAttributes, c.RequiredAttributes = nil, nil
 	for _, a := range p.SchemaAttributes {
 		if a.Mutable != nil && !*a.Mutable {
 			c.ImmutableAttributes = append(c.ImmutableAttributes, aws.ToString(a.Name))
+		}
+		if aws.ToBool(a.Required) {
+			c.RequiredAttributes = append(c.RequiredAttributes, aws.ToString(a.Name))
 		}
 	}
 }

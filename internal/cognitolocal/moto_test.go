@@ -238,6 +238,9 @@ func TestPoolSettingsReadFromMoto(t *testing.T) {
 	if got := slices.Sorted(slices.Values(s.cfg.ImmutableAttributes)); !slices.Equal(got, []string{"custom:country", "custom:region"}) {
 		t.Errorf("ImmutableAttributes = %v, want custom:country, custom:region", got)
 	}
+	if got := s.cfg.RequiredAttributes; !slices.Contains(got, "email") {
+		t.Errorf("RequiredAttributes = %v, want email among them", got)
+	}
 }
 
 func TestPostConfirmation(t *testing.T) {
