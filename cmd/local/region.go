@@ -53,15 +53,15 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 	tenv := map[string]string{"AWS_REGION": r.Region, "RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID}
 	getenv := func(k string) string { return tenv[k] }
 	tlog := log.With("component", r.Region+"/triggers")
-	pre, err := triggers.Build(ctx, "presignup", getenv, tlog.With("trigger", "presignup"), triggers.NewPreSignUp)
+	pre, err := triggers.Build(ctx, "presignup", getenv, tlog, triggers.NewPreSignUp)
 	if err != nil {
 		return nil, err
 	}
-	confirm, err := triggers.Build(ctx, "postconfirmation", getenv, tlog.With("trigger", "postconfirmation"), triggers.NewPostConfirmation)
+	confirm, err := triggers.Build(ctx, "postconfirmation", getenv, tlog, triggers.NewPostConfirmation)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := triggers.Build(ctx, "preauth", getenv, tlog.With("trigger", "preauth"), triggers.NewPreAuth)
+	auth, err := triggers.Build(ctx, "preauth", getenv, tlog, triggers.NewPreAuth)
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // Invoke makes *PreSignUp a lambda.Handler: lambda.Start(h) and
@@ -15,25 +16,26 @@ import (
 // (empty payload, not JSON, wrong types) gets an error that says what is
 // wrong, where aws-lambda-go's own decoding would answer "EOF".
 func (h *PreSignUp) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	return invoke(ctx, "PreSignUp", payload, h.Handle)
+	return invoke(ctx, "PreSignUp", payload, h.Handle, h.Log)
 }
 
 // Invoke makes *PreAuth a lambda.Handler (see PreSignUp.Invoke).
 func (h *PreAuth) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	return invoke(ctx, "PreAuthentication", payload, h.Handle)
+	return invoke(ctx, "PreAuthentication", payload, h.Handle, h.Log)
 }
 
 // Invoke makes *PostConfirmation a lambda.Handler (see PreSignUp.Invoke).
 func (h *PostConfirmation) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	return invoke(ctx, "PostConfirmation", payload, h.Handle)
+	return invoke(ctx, "PostConfirmation", payload, h.Handle, h.Log)
 }
 
 // invoke decodes payload into an event of type E, runs handle and encodes
-// its answer: the JSON path every trigger shares.
-func invoke[E any](ctx context.Context, trigger string, payload []byte, handle func(context.Context, E) (E, error)) ([]byte, error) {
+// its answer: the JSON path every trigger shares. A payload that does not
+// decode is answered and logged by finish like any malformed event.
+func invoke[E any](ctx context.Context, trigger string, payload []byte, handle func(context.Context, E) (E, error), log *slog.Logger) ([]byte, error) {
 	var ev E
 	if err := decodeEvent(trigger, payload, &ev); err != nil {
-		return nil, err
+		return nil, finish(ctx, logger(log), invocation{trigger: trigger, start: time.Now()}, err, "")
 	}
 	out, err := handle(ctx, ev)
 	if err != nil {
@@ -47,10 +49,10 @@ func invoke[E any](ctx context.Context, trigger string, payload []byte, handle f
 func decodeEvent(trigger string, payload []byte, v any) error {
 	p := bytes.TrimSpace(payload)
 	if len(p) == 0 {
-		return fmt.Errorf("invalid %s event: empty payload", trigger)
+		return invalid(trigger, "empty payload")
 	}
 	if p[0] != '{' && !bytes.Equal(p, []byte("null")) {
-		return fmt.Errorf("invalid %s event: want a JSON object", trigger)
+		return invalid(trigger, "want a JSON object")
 	}
 	err := json.Unmarshal(p, v)
 	var typeErr *json.UnmarshalTypeError
@@ -59,11 +61,11 @@ func decodeEvent(trigger string, payload []byte, v any) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &typeErr):
-		return fmt.Errorf("invalid %s event: %s must be %s, not a JSON %s", trigger, fieldName(typeErr), kindName(typeErr.Type), typeErr.Value)
+		return invalid(trigger, "%s must be %s, not a JSON %s", fieldName(typeErr), kindName(typeErr.Type), typeErr.Value)
 	case errors.As(err, &syntaxErr):
-		return fmt.Errorf("invalid %s event: malformed JSON at byte %d: %v", trigger, syntaxErr.Offset, err)
+		return invalid(trigger, "malformed JSON at byte %d: %v", syntaxErr.Offset, err)
 	default:
-		return fmt.Errorf("invalid %s event: %v", trigger, err)
+		return invalid(trigger, "%v", err)
 	}
 }
 

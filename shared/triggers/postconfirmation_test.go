@@ -156,10 +156,15 @@ func TestPostConfirmationJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := &fakeRegistry{t: t, claim: claimHere(true)}
-			h := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
+			var buf bytes.Buffer
+			h := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.New(&buf, "INFO")}
 			out, err := lambda.NewHandler(h).Invoke(context.Background(), []byte(tt.payload))
 			if reg.claims != tt.wantClaims {
 				t.Errorf("claims = %d, want %d", reg.claims, tt.wantClaims)
+			}
+			// One log record per invocation, a payload that does not decode included.
+			if n := strings.Count(buf.String(), "\n"); n != 1 {
+				t.Errorf("want one log record, got %d:\n%s", n, buf.String())
 			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

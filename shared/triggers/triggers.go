@@ -80,7 +80,7 @@ const (
 
 // UnverifiedEmail is the refusal shown when an account without a claim has
 // an e-mail address nobody has proved to own: no claim is made for it.
-const UnverifiedEmail = "Your e-mail address is not verified, so this account has no home region yet. Verify the address, then sign in."
+const UnverifiedEmail = "Your e-mail address is not verified, so this account cannot be used yet. Please contact support."
 
 // verified reports whether Cognito says the user owns the address: the
 // attribute is the string "true" (Cognito sends every attribute as a string).
