@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"context"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -62,46 +63,50 @@ func TestSetupAgainstMoto(t *testing.T) {
 	}
 }
 
-// TestSetupErrors: a bad configuration fails the cold start naming the
-// variable, a region outside the residency policy names the region.
-func TestSetupErrors(t *testing.T) {
+// TestBuild: each trigger function's cold start builds its handler with no
+// network call, and a bad configuration fails it naming the function and the
+// variable (or the region outside the residency policy).
+func TestBuild(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
 	good := map[string]string{"AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": "registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii"}
+	build := map[string]func(getenv func(string) string) (Trigger, error){
+		"presignup": func(getenv func(string) string) (Trigger, error) {
+			return Build(context.Background(), "presignup", getenv, logging.Discard(), NewPreSignUp)
+		},
+		"postconfirmation": func(getenv func(string) string) (Trigger, error) {
+			return Build(context.Background(), "postconfirmation", getenv, logging.Discard(), NewPostConfirmation)
+		},
+		"preauth": func(getenv func(string) string) (Trigger, error) {
+			return Build(context.Background(), "preauth", getenv, logging.Discard(), NewPreAuth)
+		},
+	}
 	tests := []struct {
 		name   string
 		change map[string]string
 		want   string
 	}{
 		{"valid (no network call)", nil, ""},
-		{"missing PII_KEY_ID", map[string]string{"PII_KEY_ID": ""}, "PII_KEY_ID"},
+		{"missing PII_KEY_ID", map[string]string{"PII_KEY_ID": ""}, "configuration: PII_KEY_ID is not set"},
+		{"missing REGISTRY_REGION", map[string]string{"REGISTRY_REGION": ""}, "configuration: REGISTRY_REGION is not set"},
 		{"region outside the policy", map[string]string{"AWS_REGION": "eu-west-2"}, "eu-west-2"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			env := map[string]string{}
-			for k, v := range good {
-				env[k] = v
-			}
-			for k, v := range tt.change {
-				env[k] = v
-			}
-			e, d, err := Setup(context.Background(), func(k string) string { return env[k] }, logging.Discard())
-			if tt.want == "" {
-				if err != nil || d.Registry == nil || d.Keys == nil || e.Region != "eu-central-1" {
-					t.Fatalf("Setup = %+v, %+v, %v", e, d, err)
+	for fn, b := range build {
+		for _, tt := range tests {
+			t.Run(fn+"/"+tt.name, func(t *testing.T) {
+				env := maps.Clone(good)
+				maps.Copy(env, tt.change)
+				h, err := b(func(k string) string { return env[k] })
+				if tt.want == "" {
+					if err != nil || h == nil || h.Check() != nil {
+						t.Fatalf("Build = %v, %v", h, err)
+					}
+					return
 				}
-				if err := (&PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}).Check(); err != nil {
-					t.Fatalf("handler from Setup: %v", err)
+				if err == nil || !strings.HasPrefix(err.Error(), fn) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error = %v, want one starting %q and naming %q", err, fn, tt.want)
 				}
-				return
-			}
-			if err == nil { // the handler's own check may be what refuses
-				err = (&PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}).Check()
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error = %v, want one naming %q", err, tt.want)
-			}
-		})
+			})
+		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -14,6 +16,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsclient/kmsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/identity"
+	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/registry"
 	"github.com/homeregion/homeregion/shared/residency"
 )
@@ -89,6 +92,22 @@ func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (E
 type Trigger interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 	Check() error
+}
+
+// Main is a trigger function's whole main: JSON logs at LOG_LEVEL, the cold
+// start (Build) from the process environment, then the Lambda runtime. A
+// cold start that fails logs one line naming the variable or part at fault
+// and exits 1; it never reaches an invocation.
+func Main[T Trigger](name string, newHandler func(Env, Deps, *slog.Logger) T) {
+	log := logging.New(os.Stdout, os.Getenv("LOG_LEVEL"))
+	slog.SetDefault(log)
+	h, err := Build(context.Background(), name, os.Getenv, log, newHandler)
+	if err != nil {
+		log.Error("cold start failed", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	// T's Invoke decodes the event with clear errors for malformed payloads.
+	lambda.Start(h)
 }
 
 // Build is a trigger function's whole cold start: Setup, then newHandler
