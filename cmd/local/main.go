@@ -1,7 +1,7 @@
 // Command local runs the whole homeregion system on one machine with no AWS
 // account and no Docker (`make run`): moto_server as the AWS backend, two
 // regions provisioned from template.yaml, and per region a Cognito-compatible
-// endpoint that runs the presignup/preauth triggers, the orders HTTP API with
+// endpoint that runs the three Cognito triggers, the orders HTTP API with
 // a JWT authorizer in front of the orders-api handler, the on-prem order
 // processor with an embedded SQLite database, and the alarm emulation that
 // invokes the failover function. Handlers run in-process through

@@ -8,8 +8,8 @@ import (
 	"github.com/homeregion/homeregion/shared/residency"
 )
 
-// Env is the configuration both trigger binaries read from the environment
-// (DESIGN.md's contract: AWS_REGION, RESIDENCY_TABLE, REGISTRY_REGION,
+// Env is the configuration every trigger binary reads from the environment
+// (the contract in docs/residency.md: AWS_REGION, RESIDENCY_TABLE, REGISTRY_REGION,
 // PII_KEY_ID, LOG_LEVEL).
 type Env struct {
 	Region         string // AWS_REGION: this pool's region

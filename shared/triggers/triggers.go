@@ -115,7 +115,7 @@ func invalid(trigger, format string, args ...any) error {
 	return &invalidEvent{what: fmt.Sprintf("invalid %s event: ", trigger) + fmt.Sprintf(format, args...)}
 }
 
-// checkConfig validates what both handlers need before any work.
+// checkConfig validates what every handler needs before any work.
 func checkConfig(region string, p *residency.Policy, keys Keyer, reg any) (zone string, err error) {
 	switch {
 	case p == nil:

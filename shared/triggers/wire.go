@@ -67,7 +67,7 @@ func NewDeps(ctx context.Context, cfg aws.Config, e Env, log *slog.Logger) (Deps
 	return d, nil
 }
 
-// Setup is the cold start both trigger functions share: the configuration
+// Setup is the cold start the trigger functions share: the configuration
 // read once through getenv (ParseEnv, the functions' testable loadConfig),
 // one aws.Config bounded by SDKOptions (credentials and endpoints from the
 // process environment, as on Lambda), then NewDeps. It makes no network call.
