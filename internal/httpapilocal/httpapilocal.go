@@ -1,8 +1,10 @@
 // Package httpapilocal emulates, for the local stack, an API Gateway HTTP API
 // with a Cognito JWT authorizer in front of a Lambda integration (payload
-// format 2.0): it verifies the ID token the way the authorizer does (RS256
-// signature against the user pool's JWKS, issuer, audience = app client id,
-// expiry; plus token_use = id), answers 401 {"message":"Unauthorized"} like
+// format 2.0): it verifies the token the way the authorizer does (RS256
+// signature against the user pool's JWKS, issuer, aud or else client_id = app
+// client id, expiry), serves the routes and the $default route behind it,
+// answers CORS preflights itself only when a CORS configuration is given,
+// answers 401 {"message":"Unauthorized"} like
 // API Gateway when it does not verify, builds the events.APIGatewayV2HTTPRequest
 // (route key, path parameters, lower-cased headers, base64 body when binary,
 // the token's claims under requestContext.authorizer.jwt.claims) and invokes
@@ -42,8 +44,13 @@ const IntegrationTimeout = 30 * time.Second
 
 // Config configures an API.
 type Config struct {
-	// Routes are the route keys, e.g. "POST /orders", "GET /orders/{orderId}".
+	// Routes are the route keys, e.g. "POST /orders", "GET /orders/{orderId}",
+	// "ANY /orders" and "$default", the catch-all for requests no other route
+	// matches. Every route is behind the JWT authorizer, as the template's
+	// DefaultAuthorizer puts it.
 	Routes []string
+	// CORS is the API's CORS configuration; nil means none.
+	CORS *CORS
 	// Issuer is the expected "iss" (see CognitoIssuer).
 	Issuer string
 	// Audience lists the accepted "aud" values (the app client ids).
@@ -58,12 +65,26 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// CORS is an HTTP API's CORS configuration (AWS::ApiGatewayV2::Api Cors,
+// SAM CorsConfiguration).
+type CORS struct {
+	AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders []string
+	AllowCredentials                                        bool
+	MaxAge                                                  int
+}
+
 // API is an http.Handler serving the HTTP API.
 type API struct {
-	cfg    Config
-	routes []route
-	parser *jwt.Parser
+	cfg        Config
+	routes     []route
+	hasDefault bool
+	parser     *jwt.Parser
 }
+
+// DefaultRoute is the $default route key: it catches the requests that don't
+// match any other route
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html).
+const DefaultRoute = "$default"
 
 type route struct {
 	key, method string
@@ -84,6 +105,10 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{cfg: cfg}
 	for _, k := range cfg.Routes {
+		if k == DefaultRoute {
+			a.hasDefault = true
+			continue
+		}
 		method, path, ok := strings.Cut(k, " ")
 		if !ok || method == "" || !strings.HasPrefix(path, "/") {
 			return nil, fmt.Errorf("httpapilocal: bad route key %q (want \"METHOD /path\")", k)
@@ -99,7 +124,6 @@ func New(cfg Config) (*API, error) {
 	a.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256"}),
 		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience...),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(func() time.Time { return a.cfg.Now() }),
@@ -107,12 +131,26 @@ func New(cfg Config) (*API, error) {
 	return a, nil
 }
 
-// match finds the route for method and path and its path parameters.
+// match finds the route for method and path and its path parameters: a
+// route with the request's method before an ANY route, then $default.
 func (a *API) match(method, path string) (*route, map[string]string) {
+	if r, p := a.matchMethod(method, path); r != nil {
+		return r, p
+	}
+	if r, p := a.matchMethod("ANY", path); r != nil {
+		return r, p
+	}
+	if a.hasDefault {
+		return &route{key: DefaultRoute}, nil
+	}
+	return nil, nil
+}
+
+func (a *API) matchMethod(method, path string) (*route, map[string]string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	for i := range a.routes {
 		r := &a.routes[i]
-		if r.method != method && r.method != "ANY" || len(r.segments) != len(segs) {
+		if r.method != method || len(r.segments) != len(segs) {
 			continue
 		}
 		var params map[string]string
@@ -150,6 +188,25 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request, reqID string, start time.Time) int {
+	if a.cfg.CORS != nil {
+		// "If you configure CORS for an API, API Gateway automatically sends a
+		// response to preflight OPTIONS requests, even if there isn't an
+		// OPTIONS route configured", before any authorizer; a preflight has
+		// both Origin and Access-Control-Request-Method
+		// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html).
+		if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+			a.cfg.CORS.preflight(w.Header(), r.Header.Get("Origin"))
+			w.WriteHeader(http.StatusNoContent)
+			return http.StatusNoContent
+		}
+		// Other requests get the configured headers on whatever is answered
+		// (the integration's own CORS headers are ignored).
+		if o := r.Header.Get("Origin"); o != "" {
+			w = &corsWriter{ResponseWriter: w, cors: a.cfg.CORS, origin: o}
+		}
+	}
+	// Without a CORS configuration OPTIONS is a method like any other: it goes
+	// to the routes ($default included), behind the authorizer.
 	rt, params := a.match(r.Method, r.URL.Path)
 	if rt == nil {
 		return message(w, http.StatusNotFound, "Not Found")
@@ -221,10 +278,38 @@ func (a *API) authorize(header string) (map[string]string, string) {
 	default:
 		return nil, "invalid token"
 	}
-	if use, _ := claims["token_use"].(string); use != "id" {
-		return nil, "not an ID token"
+	// "the JWT's aud or client_id claim must match one of the audience
+	// entries that's configured for the authorizer. API Gateway validates
+	// client_id only if aud is not present"
+	// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-jwt.html).
+	// API Gateway does not look at token_use: Cognito access tokens (client_id,
+	// no aud) are accepted; the handler refuses what lacks its claims.
+	if !a.audienceOK(claims) {
+		return nil, "the token does not have a valid audience"
 	}
 	return flatten(claims), ""
+}
+
+// audienceOK checks aud when present, else client_id, against the audience.
+func (a *API) audienceOK(c jwt.MapClaims) bool {
+	var got []string
+	if _, present := c["aud"]; present {
+		aud, err := c.GetAudience()
+		if err != nil {
+			return false
+		}
+		got = aud
+	} else if id, ok := c["client_id"].(string); ok {
+		got = []string{id}
+	}
+	for _, g := range got {
+		for _, want := range a.cfg.Audience {
+			if g == want {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // flatten renders claims as API Gateway does: every value a string.
@@ -372,6 +457,79 @@ func writeResponse(w http.ResponseWriter, out []byte) int {
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(body)
 	return resp.StatusCode
+}
+
+// allowsOrigin reports whether origin is one of AllowOrigins ("*": any).
+func (c *CORS) allowsOrigin(origin string) bool {
+	for _, o := range c.AllowOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// originHeader sets Access-Control-Allow-Origin (and credentials) for an allowed origin.
+func (c *CORS) originHeader(h http.Header, origin string) bool {
+	if !c.allowsOrigin(origin) {
+		return false
+	}
+	if len(c.AllowOrigins) == 1 && c.AllowOrigins[0] == "*" && !c.AllowCredentials {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	if c.AllowCredentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	return true
+}
+
+// preflight sets the headers of API Gateway's own answer to a preflight.
+func (c *CORS) preflight(h http.Header, origin string) {
+	if !c.originHeader(h, origin) {
+		return
+	}
+	if len(c.AllowMethods) > 0 {
+		h.Set("Access-Control-Allow-Methods", strings.Join(c.AllowMethods, ","))
+	}
+	if len(c.AllowHeaders) > 0 {
+		h.Set("Access-Control-Allow-Headers", strings.Join(c.AllowHeaders, ","))
+	}
+	if c.MaxAge > 0 {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(c.MaxAge))
+	}
+}
+
+// corsWriter replaces the response's CORS headers with the configured ones.
+type corsWriter struct {
+	http.ResponseWriter
+	cors   *CORS
+	origin string
+	done   bool
+}
+
+func (cw *corsWriter) WriteHeader(status int) {
+	if !cw.done {
+		cw.done = true
+		h := cw.Header()
+		for k := range h {
+			if strings.HasPrefix(strings.ToLower(k), "access-control-") {
+				h.Del(k)
+			}
+		}
+		if cw.cors.originHeader(h, cw.origin) && len(cw.cors.ExposeHeaders) > 0 {
+			h.Set("Access-Control-Expose-Headers", strings.Join(cw.cors.ExposeHeaders, ","))
+		}
+	}
+	cw.ResponseWriter.WriteHeader(status)
+}
+
+func (cw *corsWriter) Write(b []byte) (int, error) {
+	if !cw.done {
+		cw.WriteHeader(http.StatusOK)
+	}
+	return cw.ResponseWriter.Write(b)
 }
 
 // message writes an API Gateway error: {"message":"..."}.

@@ -61,6 +61,19 @@ func idClaims() jwt.MapClaims {
 	}
 }
 
+// accessClaims are a Cognito access token's: no aud, client_id instead, no
+// custom or e-mail claims. An empty client drops client_id.
+func accessClaims(client string) jwt.MapClaims {
+	c := jwt.MapClaims{
+		"iss": issuer, "sub": "3f1c-sub", "token_use": "access", "scope": "aws.cognito.signin.user.admin",
+		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(), "username": "3f1c-sub",
+	}
+	if client != "" {
+		c["client_id"] = client
+	}
+	return c
+}
+
 func sign(t *testing.T, k *rsa.PrivateKey, kid string, c jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
@@ -80,6 +93,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, []string{"POST /orders", "GET /orders/{orderId}"}, nil)
+}
+
+// newHarnessWith serves routes (template route keys, "$default" included)
+// with cors as the API's CORS configuration (nil: none).
+func newHarnessWith(t *testing.T, routes []string, cors *httpapilocal.CORS) *harness {
+	t.Helper()
 	key, _ := keys(t)
 	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, jwksJSON("k1", &key.PublicKey))
@@ -98,7 +118,8 @@ func newHarness(t *testing.T) *harness {
 		return events.APIGatewayV2HTTPResponse{StatusCode: 202, Headers: map[string]string{"Content-Type": "application/json", "Location": "/orders/o1"}, Body: `{"orderId":"o1"}`}, nil
 	}
 	api, err := httpapilocal.New(httpapilocal.Config{
-		Routes:   []string{"POST /orders", "GET /orders/{orderId}"},
+		Routes:   routes,
+		CORS:     cors,
 		Issuer:   issuer,
 		Audience: []string{clientID},
 		Keyfunc:  jwks.Keyfunc,
@@ -138,12 +159,14 @@ func do(t *testing.T, method, url, auth, contentType string, body []byte) (*http
 
 func TestRefusedTokens(t *testing.T) {
 	key, evil := keys(t)
-	with := func(k string, v any) jwt.MapClaims {
+	with := func(kv ...any) jwt.MapClaims {
 		c := idClaims()
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
+		for i := 0; i < len(kv); i += 2 {
+			if k := kv[i].(string); kv[i+1] == nil {
+				delete(c, k)
+			} else {
+				c[k] = kv[i+1]
+			}
 		}
 		return c
 	}
@@ -170,7 +193,11 @@ func TestRefusedTokens(t *testing.T) {
 		{"signed by another key", "Bearer " + sign(t, evil, "k1", idClaims()), "signature is invalid"},
 		{"HS256 with the public key", "Bearer " + hs, "signature is invalid"},
 		{"unknown kid", "Bearer " + sign(t, key, "k2", idClaims()), "signature is invalid"},
-		{"access token", "Bearer " + sign(t, key, "k1", with("token_use", "access")), "not an ID token"},
+		// An access token has no aud: API Gateway then checks client_id.
+		{"access token for another client", "Bearer " + sign(t, key, "k1", accessClaims("other-client")), "the token does not have a valid audience"},
+		{"access token without client_id", "Bearer " + sign(t, key, "k1", accessClaims("")), "the token does not have a valid audience"},
+		// When aud is present it is the one evaluated, even if client_id would match.
+		{"wrong aud, right client_id", "Bearer " + sign(t, key, "k1", with("client_id", clientID, "aud", "other-client")), "the token does not have a valid audience"},
 	}
 	h := newHarness(t)
 	for _, tt := range tests {
@@ -199,6 +226,7 @@ func TestGoodTokenReachesHandler(t *testing.T) {
 		wantParams                            map[string]string
 		wantBody                              string
 		wantB64                               bool
+		access                                bool
 	}{
 		{name: "json body", method: "POST", path: "/orders", auth: "Bearer " + tok, contentType: "application/json",
 			body: []byte(`{"items":[]}`), wantRoute: "POST /orders", wantBody: `{"items":[]}`},
@@ -208,6 +236,10 @@ func TestGoodTokenReachesHandler(t *testing.T) {
 			body: []byte{0xff, 0x00, 0x01}, wantRoute: "POST /orders", wantBody: base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 0x01}), wantB64: true},
 		{name: "path parameter", method: "GET", path: "/orders/o-42", auth: "Bearer " + tok,
 			wantRoute: "GET /orders/{orderId}", wantParams: map[string]string{"orderId": "o-42"}},
+		// API Gateway's JWT authorizer: "If the aud claim isn't present, the
+		// authorizer checks client_id" (http-api-jwt-authorizer.html).
+		{name: "access token whose client_id is an audience", method: "GET", path: "/orders/o-42", auth: "Bearer " + sign(t, key, "k1", accessClaims(clientID)),
+			wantRoute: "GET /orders/{orderId}", wantParams: map[string]string{"orderId": "o-42"}, access: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,6 +256,12 @@ func TestGoodTokenReachesHandler(t *testing.T) {
 			if ev.Version != "2.0" || ev.RouteKey != tt.wantRoute || ev.RequestContext.RouteKey != tt.wantRoute || ev.RawPath != tt.path ||
 				ev.RequestContext.HTTP.Method != tt.method || ev.Body != tt.wantBody || ev.IsBase64Encoded != tt.wantB64 {
 				t.Errorf("event = %+v", ev)
+			}
+			if tt.access {
+				if claims["sub"] != "3f1c-sub" || claims["client_id"] != clientID || claims["token_use"] != "access" || claims["custom:region"] != "" {
+					t.Errorf("claims = %v", claims)
+				}
+				return
 			}
 			if claims["sub"] != "3f1c-sub" || claims["custom:region"] != "eu-west-1" || claims["email_verified"] != "true" || claims["exp"] != "1795312800" {
 				t.Errorf("claims = %v", claims)
@@ -248,8 +286,9 @@ func TestRoutingAndIntegrationErrors(t *testing.T) {
 		wantBody                 string
 		wantCalls                int
 	}{
-		{name: "unknown route, before auth", method: "GET", path: "/nope", wantStatus: 404, wantBody: `{"message":"Not Found"}`},
-		{name: "wrong method", method: "DELETE", path: "/orders", auth: auth, wantStatus: 404, wantBody: `{"message":"Not Found"}`},
+		// Without a $default route API Gateway answers unmatched requests itself.
+		{name: "unknown route, no $default", method: "GET", path: "/nope", wantStatus: 404, wantBody: `{"message":"Not Found"}`},
+		{name: "wrong method, no $default", method: "DELETE", path: "/orders", auth: auth, wantStatus: 404, wantBody: `{"message":"Not Found"}`},
 		{name: "handler error", method: "POST", path: "/orders", auth: auth, wantStatus: 500, wantBody: `{"message":"Internal Server Error"}`, wantCalls: 1,
 			answer: func(events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 				return events.APIGatewayV2HTTPResponse{}, errors.New("boom")
@@ -266,6 +305,73 @@ func TestRoutingAndIntegrationErrors(t *testing.T) {
 			resp, body := do(t, tt.method, h.url+tt.path, tt.auth, "application/json", []byte(`{}`))
 			if resp.StatusCode != tt.wantStatus || body != tt.wantBody || len(h.events) != tt.wantCalls {
 				t.Fatalf("got %d %s after %d calls, want %d %s after %d", resp.StatusCode, body, len(h.events), tt.wantStatus, tt.wantBody, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// TestDefaultRouteAndPreflight: the template's routes, $default included,
+// all behind the authorizer; OPTIONS is a method like any other unless the
+// API has a CORS configuration, when API Gateway answers the preflight itself
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html).
+func TestDefaultRouteAndPreflight(t *testing.T) {
+	key, _ := keys(t)
+	auth := "Bearer " + sign(t, key, "k1", idClaims())
+	routes := []string{"POST /orders", "GET /orders/{orderId}", "$default"}
+	cors := &httpapilocal.CORS{AllowOrigins: []string{"https://app.example.com"}, AllowMethods: []string{"GET", "POST"},
+		AllowHeaders: []string{"authorization", "content-type", "idempotency-key"}, MaxAge: 300}
+	tests := []struct {
+		name, method, path, auth string
+		cors                     *httpapilocal.CORS
+		origin                   string
+		wantStatus               int
+		wantBody, wantRoute      string
+		wantHeaders              map[string]string
+	}{
+		{name: "unknown route without a token: the authorizer refuses", method: "GET", path: "/nope", wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+		{name: "unknown route with a token: $default", method: "GET", path: "/nope", auth: auth, wantStatus: 202, wantRoute: "$default"},
+		{name: "wrong method with a token: $default", method: "DELETE", path: "/orders", auth: auth, wantStatus: 202, wantRoute: "$default"},
+		{name: "route still wins over $default", method: "POST", path: "/orders", auth: auth, wantStatus: 202, wantRoute: "POST /orders"},
+		{name: "no CORS: preflight without a token is refused", method: "OPTIONS", path: "/orders", origin: "https://app.example.com", wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+		{name: "no CORS: OPTIONS with a token goes to $default", method: "OPTIONS", path: "/orders", origin: "https://app.example.com", auth: auth, wantStatus: 202, wantRoute: "$default"},
+		{name: "CORS: preflight answered without the authorizer", method: "OPTIONS", path: "/orders", cors: cors, origin: "https://app.example.com", wantStatus: 204,
+			wantHeaders: map[string]string{"Access-Control-Allow-Origin": "https://app.example.com", "Access-Control-Allow-Methods": "GET,POST",
+				"Access-Control-Allow-Headers": "authorization,content-type,idempotency-key", "Access-Control-Max-Age": "300"}},
+		{name: "CORS: preflight from another origin gets no CORS headers", method: "OPTIONS", path: "/orders", cors: cors, origin: "https://evil.example", wantStatus: 204,
+			wantHeaders: map[string]string{"Access-Control-Allow-Origin": ""}},
+		{name: "CORS: OPTIONS that is not a preflight goes to the routes", method: "OPTIONS", path: "/orders", cors: cors, wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+		{name: "CORS: headers added to the integration's answer", method: "POST", path: "/orders", cors: cors, origin: "https://app.example.com", auth: auth, wantStatus: 202, wantRoute: "POST /orders",
+			wantHeaders: map[string]string{"Access-Control-Allow-Origin": "https://app.example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarnessWith(t, routes, tt.cors)
+			req, _ := http.NewRequest(tt.method, h.url+tt.path, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+				if tt.method == "OPTIONS" {
+					req.Header.Set("Access-Control-Request-Method", "POST")
+				}
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || tt.wantBody != "" && string(b) != tt.wantBody {
+				t.Fatalf("got %d %s, want %d %s", resp.StatusCode, b, tt.wantStatus, tt.wantBody)
+			}
+			if tt.wantRoute == "" && len(h.events) != 0 || tt.wantRoute != "" && (len(h.events) != 1 || h.events[0].RouteKey != tt.wantRoute) {
+				t.Fatalf("handler events %+v, want route %q", h.events, tt.wantRoute)
+			}
+			for k, v := range tt.wantHeaders {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
 			}
 		})
 	}

@@ -73,7 +73,9 @@ func TestMotoIDToken(t *testing.T) {
 		wantStatus int
 	}{
 		{"moto ID token verifies", httpapilocal.CognitoIssuer(region, poolID), clientID, idToken, 200},
-		{"access token refused", httpapilocal.CognitoIssuer(region, poolID), clientID, accessToken, 401},
+		// API Gateway checks client_id when there is no aud (Cognito access tokens).
+		{"moto access token verifies", httpapilocal.CognitoIssuer(region, poolID), clientID, accessToken, 200},
+		{"access token of another client", httpapilocal.CognitoIssuer(region, poolID), "someone-else", accessToken, 401},
 		{"another pool's issuer", httpapilocal.CognitoIssuer("us-east-1", poolID), clientID, idToken, 401},
 		{"another client", httpapilocal.CognitoIssuer(region, poolID), "someone-else", idToken, 401},
 	}
@@ -100,6 +102,12 @@ func TestMotoIDToken(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tt.wantStatus, resp.Header.Get("Www-Authenticate"))
+			}
+			if tt.token == accessToken {
+				if tt.wantStatus == 200 && (got["client_id"] != clientID || got["custom:region"] != "") {
+					t.Errorf("claims = %v", got)
+				}
+				return
 			}
 			if tt.wantStatus == 200 && (got["custom:region"] != region || got["sub"] == "" || got["email"] != email) {
 				t.Errorf("claims = %v", got)
