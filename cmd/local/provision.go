@@ -35,7 +35,7 @@ var provisionFunc = provisionStack
 // that the template does not define yet, so `make run` works while the
 // template grows.
 func provisionStack(ctx context.Context, o options, endpoint string) (*provisioned, error) {
-	p := &provisioned{schedules: map[string]string{}}
+	p := &provisioned{schedules: map[string]string{}, ordersAPI: defaultOrdersHTTPAPI()}
 	if hasResources(o.template) {
 		defs, err := provision.Load(o.template)
 		if err != nil {
@@ -46,6 +46,9 @@ func provisionStack(ctx context.Context, o options, endpoint string) (*provision
 			return nil, fmt.Errorf("provision from %s: %w", o.template, err)
 		}
 		p.schedules = schedules(defs)
+		if p.ordersAPI, err = ordersHTTPAPI(defs); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.template, err)
+		}
 	} else {
 		p.stack = &provision.Stack{Endpoint: endpoint, RegistryRegion: o.registryRegion}
 	}
@@ -62,6 +65,8 @@ type provisioned struct {
 	// schedules are the functions' EventBridge schedules by logical id
 	// (e.g. "rate(1 minute)"), which the local stack ticks.
 	schedules map[string]string
+	// ordersAPI is the orders HTTP API's routes and CORS configuration.
+	ordersAPI httpAPIDef
 }
 
 // schedules finds the Schedule events of the template's functions.

@@ -37,7 +37,7 @@ type regionRuntime struct {
 
 // startRegion builds the region's handlers exactly as their Lambda mains do
 // (same config types, same SDK options) and serves them on free loopback ports.
-func startRegion(ctx context.Context, r *provision.Region, o options, motoURL string, log *slog.Logger, g *group) (*regionRuntime, error) {
+func startRegion(ctx context.Context, r *provision.Region, o options, apiDef httpAPIDef, motoURL string, log *slog.Logger, g *group) (*regionRuntime, error) {
 	rt := &regionRuntime{}
 	ok := false
 	defer func() {
@@ -99,7 +99,8 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 		return nil, err
 	}
 
-	// Orders API behind the JWT authorizer.
+	// Orders API: the template's routes ($default included), all behind the
+	// JWT authorizer, and its CORS configuration.
 	acfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
 	if err != nil {
 		return nil, err
@@ -115,7 +116,8 @@ func startRegion(ctx context.Context, r *provision.Region, o options, motoURL st
 		return nil, err
 	}
 	api, err := httpapilocal.New(httpapilocal.Config{
-		Routes:   []string{ordersapi.RouteCreate, ordersapi.RouteGet},
+		Routes:   apiDef.Routes,
+		CORS:     apiDef.CORS,
 		Issuer:   httpapilocal.CognitoIssuer(r.Region, r.UserPoolID),
 		Audience: []string{r.ClientID},
 		Keyfunc:  jwks.Keyfunc,

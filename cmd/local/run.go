@@ -80,13 +80,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 			return fmt.Errorf("provisioning produced no region %s", name)
 		}
 		t = time.Now()
-		rt, err := startRegion(runCtx, r, o, moto.URL, log, g)
+		rt, err := startRegion(runCtx, r, o, prov.ordersAPI, moto.URL, log, g)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		runtimes = append(runtimes, rt)
 		say("  %-22s %s  pool %s, client %s %s", name+" cognito", rt.cognitoURL, r.UserPoolID, r.ClientID, step(t))
-		say("  %-22s %s  POST /orders, GET /orders/{orderId}", name+" orders api", rt.ordersURL)
+		say("  %-22s %s  %s", name+" orders api", rt.ordersURL, strings.Join(prov.ordersAPI.Routes, ", "))
 		say("  %-22s %s -> %s", name+" processor", queueName(r.OrdersQueueURL), rt.siteDB)
 		state.Regions = append(state.Regions, regionState(r, rt))
 	}

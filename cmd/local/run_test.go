@@ -135,6 +135,50 @@ func TestRunEndToEnd(t *testing.T) {
 	if status, _ := call(http.MethodPost, us.OrdersAPIURL+"/orders", order); status != http.StatusUnauthorized {
 		t.Errorf("EU token at the US API = %d, want 401 (other pool)", status)
 	}
+	// The template's $default route: unknown routes and methods reach the
+	// function behind the authorizer and get the contract's 404/405; without a
+	// token (a preflight included: the template has no CorsConfiguration) the
+	// authorizer answers 401.
+	errCode := func(m map[string]any) any {
+		e, _ := m["error"].(map[string]any)
+		return e["code"]
+	}
+	if status, got := call(http.MethodGet, eu.OrdersAPIURL+"/nope", ""); status != http.StatusNotFound || errCode(got) != "NOT_FOUND" {
+		t.Errorf("GET /nope = %d %v, want 404 NOT_FOUND from the function", status, got)
+	}
+	if status, got := call(http.MethodDelete, eu.OrdersAPIURL+"/orders", ""); status != http.StatusMethodNotAllowed || errCode(got) != "METHOD_NOT_ALLOWED" {
+		t.Errorf("DELETE /orders = %d %v, want 405 METHOD_NOT_ALLOWED", status, got)
+	}
+	for _, m := range []string{http.MethodGet, http.MethodOptions} {
+		req, _ := http.NewRequest(m, eu.OrdersAPIURL+"/nope", nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s /nope without a token = %d, want 401 from the authorizer", m, resp.StatusCode)
+		}
+	}
+	// An access token passes the authorizer (client_id is the audience) but
+	// carries no custom:region: the function refuses it with 403, naming the ID token.
+	access := aws.ToString(auth.AuthenticationResult.AccessToken)
+	{
+		req, _ := http.NewRequest(http.MethodGet, eu.OrdersAPIURL+"/orders/o-1", nil)
+		req.Header.Set("Authorization", "Bearer "+access)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || errCode(m) != "ID_TOKEN_REQUIRED" {
+			t.Errorf("access token = %d %v, want 403 ID_TOKEN_REQUIRED", resp.StatusCode, m)
+		}
+	}
 	id := created["orderId"].(string)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -184,6 +184,13 @@ func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (string, error) {
 	if sub == "" || len(sub) > 128 || strings.ContainsFunc(sub, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "", &apiError{status: 401, code: "UNAUTHENTICATED", msg: "the token has no valid sub claim"}
 	}
+	// API Gateway's JWT authorizer also passes a Cognito access token of the
+	// app client (it checks client_id when there is no aud). The API takes ID
+	// tokens only: an access token has no custom:region or email claims.
+	if use := claims["token_use"]; use != "" && use != "id" {
+		return "", &apiError{status: 403, code: "ID_TOKEN_REQUIRED",
+			msg: "this API takes the ID token from sign-in (AuthenticationResult.IdToken), not an access token"}
+	}
 	home, ok := claims["custom:region"]
 	switch {
 	case !ok || home == "":

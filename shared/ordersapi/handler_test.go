@@ -321,6 +321,10 @@ func TestBadRequests(t *testing.T) {
 		{"missing sub", postReq(validBody, withClaims(map[string]string{"custom:region": testRegion})), 401, "UNAUTHENTICATED"},
 		{"no authorizer", postReq(validBody, func(r *events.APIGatewayV2HTTPRequest) { r.RequestContext.Authorizer = nil }), 401, "UNAUTHENTICATED"},
 		{"missing custom:region", postReq(validBody, withClaims(map[string]string{"sub": testOwner})), 403, "MISSING_REGION_CLAIM"},
+		// API Gateway's authorizer lets a Cognito access token of the app client
+		// through (client_id, no aud); it carries no custom:region or email.
+		{"access token", postReq(validBody, withClaims(map[string]string{"sub": testOwner, "token_use": "access", "client_id": "c1", "scope": "aws.cognito.signin.user.admin"})), 403, "ID_TOKEN_REQUIRED"},
+		{"GET access token", getReq("id0001", withClaims(map[string]string{"sub": testOwner, "token_use": "access", "client_id": "c1"})), 403, "ID_TOKEN_REQUIRED"},
 		{"malformed custom:region", postReq(validBody, withClaims(map[string]string{"sub": testOwner, "custom:region": "<script>"})), 403, "INVALID_REGION_CLAIM"},
 		{"foreign custom:region", postReq(validBody, withClaims(map[string]string{"sub": testOwner, "custom:region": "eu-central-1"})), 403, "WRONG_REGION"},
 		{"GET foreign custom:region", getReq("id0001", withClaims(map[string]string{"sub": testOwner, "custom:region": "us-east-1"})), 403, "WRONG_REGION"},

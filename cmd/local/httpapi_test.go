@@ -1,0 +1,127 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/homeregion/homeregion/internal/httpapilocal"
+	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/shared/ordersapi"
+)
+
+// TestOrdersHTTPAPIFromTemplate: the local orders API serves the template's
+// routes, $default included, and the template's CORS configuration (none).
+func TestOrdersHTTPAPIFromTemplate(t *testing.T) {
+	defs, err := provision.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := ordersHTTPAPI(defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ordersapi.RouteCreate, ordersapi.RouteGet, httpapilocal.DefaultRoute}
+	got := slices.Clone(api.Routes)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("routes = %v, want %v", api.Routes, want)
+	}
+	if api.CORS != nil {
+		t.Errorf("CORS = %+v, want none (template.yaml has no CorsConfiguration)", api.CORS)
+	}
+	// Without a template the local defaults are the same routes.
+	if d := defaultOrdersHTTPAPI(); !slices.Equal(slices.Sorted(slices.Values(d.Routes)), want) || d.CORS != nil {
+		t.Errorf("defaults = %+v", d)
+	}
+}
+
+func TestOrdersHTTPAPIParsing(t *testing.T) {
+	const head = `
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  OrdersHttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: CognitoJwt
+`
+	const fn = `
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        A:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref OrdersHttpApi
+            Method: post
+            Path: /orders
+        B:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref OrdersHttpApi
+            Method: ANY
+            Path: $default
+`
+	tests := []struct {
+		name, src string
+		want      []string
+		cors      *httpapilocal.CORS
+		wantErr   bool
+	}{
+		{name: "routes, no CORS", src: head + fn, want: []string{"POST /orders", "$default"}},
+		{name: "CorsConfiguration", src: head + `      CorsConfiguration:
+        AllowOrigins: [https://app.example.com]
+        AllowMethods: [GET, POST]
+        AllowHeaders: [authorization]
+        ExposeHeaders: [location]
+        AllowCredentials: true
+        MaxAge: 600
+` + fn, want: []string{"POST /orders", "$default"}, cors: &httpapilocal.CORS{AllowOrigins: []string{"https://app.example.com"},
+			AllowMethods: []string{"GET", "POST"}, AllowHeaders: []string{"authorization"}, ExposeHeaders: []string{"location"}, AllowCredentials: true, MaxAge: 600}},
+		// The short forms' defaults are SAM's to define: not guessed locally.
+		{name: "CorsConfiguration: true is not emulated", src: head + "      CorsConfiguration: true\n" + fn, wantErr: true},
+		{name: "a route without the authorizer is not emulated", src: head + fn + `        C:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref OrdersHttpApi
+            Method: GET
+            Path: /health
+            Auth:
+              Authorizer: NONE
+`, wantErr: true},
+		{name: "no default authorizer is not emulated", src: `
+Resources:
+  OrdersHttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties: {}
+` + fn, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defs, err := provision.Parse("t.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			api, err := ordersHTTPAPI(defs)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			if !slices.Equal(slices.Sorted(slices.Values(api.Routes)), slices.Sorted(slices.Values(tt.want))) {
+				t.Errorf("routes = %v, want %v", api.Routes, tt.want)
+			}
+			switch {
+			case tt.cors == nil && api.CORS != nil, tt.cors != nil && api.CORS == nil:
+				t.Errorf("CORS = %+v, want %+v", api.CORS, tt.cors)
+			case tt.cors != nil && (!slices.Equal(api.CORS.AllowOrigins, tt.cors.AllowOrigins) || !slices.Equal(api.CORS.AllowMethods, tt.cors.AllowMethods) ||
+				!slices.Equal(api.CORS.AllowHeaders, tt.cors.AllowHeaders) || !slices.Equal(api.CORS.ExposeHeaders, tt.cors.ExposeHeaders) ||
+				api.CORS.AllowCredentials != tt.cors.AllowCredentials || api.CORS.MaxAge != tt.cors.MaxAge):
+				t.Errorf("CORS = %+v, want %+v", api.CORS, tt.cors)
+			}
+		})
+	}
+}
