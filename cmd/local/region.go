@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -81,7 +80,6 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	}
 	cogCfg := cognitolocal.Config{
 		Region: r.Region, UserPoolID: r.UserPoolID, ClientIDs: []string{r.ClientID}, Upstream: motoURL,
-		PreventUserExistenceErrors: client.UserPoolClient.PreventUserExistenceErrors == ciptypes.PreventUserExistenceErrorTypesEnabled,
 		PreSignUp:                  lambda.NewHandler(pre).Invoke,
 		PostConfirmation:           lambda.NewHandler(confirm).Invoke,
 		PreAuthentication:          lambda.NewHandler(auth).Invoke,
@@ -91,6 +89,12 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// Password policy, auto-verified attributes, verification before update
 	// and immutable attributes, as provisioned (moto stores and echoes them).
 	cogCfg.FromUserPool(pool.UserPool)
+	// The app client's ExplicitAuthFlows and PreventUserExistenceErrors, as
+	// provisioned from the template.
+	cogCfg.FromUserPoolClient(client.UserPoolClient)
+	// moto down stands for the registry down: sign-in answers with the
+	// PreAuthentication trigger's own message.
+	cogCfg.SignInUnavailable = triggers.SignInUnavailable
 	ep, err := cognitolocal.New(cogCfg)
 	if err != nil {
 		return nil, err

@@ -115,6 +115,17 @@ type Config struct {
 	// sign-in of an unknown user runs the pre authentication trigger with
 	// userNotFound and fails with Cognito's generic NotAuthorizedException.
 	PreventUserExistenceErrors bool
+	// ExplicitAuthFlows are the app clients' ExplicitAuthFlows by client id
+	// (DescribeUserPoolClient, see FromUserPoolClient); InitiateAuth and
+	// AdminInitiateAuth with a flow the client does not enable are refused
+	// as Cognito refuses them. A client without an entry is not checked.
+	ExplicitAuthFlows map[string][]string
+	// SignInUnavailable is the PreAuthentication trigger's message when its
+	// store cannot be reached. Locally moto is Cognito's store and the
+	// registry at once: when it cannot be reached on a sign-in, the endpoint
+	// answers as Cognito does when the trigger fails with this message.
+	// Empty: InternalErrorException.
+	SignInUnavailable string
 	// HTTPClient forwards calls to Upstream; nil means a client with a 30 s timeout.
 	HTTPClient *http.Client
 	// TriggerTimeout bounds a trigger invocation; 0 means DefaultTriggerTimeout.
@@ -443,9 +454,71 @@ type initiateAuthInput struct {
 // run the pre authentication trigger).
 var passwordFlows = []string{"USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH", "USER_SRP_AUTH", "USER_AUTH"}
 
+// flowSetting is the ExplicitAuthFlows values that enable an AuthFlow: the
+// ALLOW_ setting and its legacy name
+// (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html).
+var flowSetting = map[string][]string{
+	"USER_PASSWORD_AUTH":       {"ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"},
+	"ADMIN_USER_PASSWORD_AUTH": {"ALLOW_ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"},
+	"ADMIN_NO_SRP_AUTH":        {"ALLOW_ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"},
+	"USER_SRP_AUTH":            {"ALLOW_USER_SRP_AUTH"},
+	"REFRESH_TOKEN_AUTH":       {"ALLOW_REFRESH_TOKEN_AUTH"},
+	"REFRESH_TOKEN":            {"ALLOW_REFRESH_TOKEN_AUTH"},
+	"CUSTOM_AUTH":              {"ALLOW_CUSTOM_AUTH", "CUSTOM_AUTH_FLOW_ONLY"},
+	"USER_AUTH":                {"ALLOW_USER_AUTH"},
+}
+
+// checkFlow refuses a flow the app client does not enable, as Cognito does:
+// InvalidParameterException "USER_PASSWORD_AUTH flow not enabled for this
+// client", "Auth flow not enabled for this client" for the others (Cognito's
+// answers as seen from the service; the API reference names only the
+// exception).
+func (e *Endpoint) checkFlow(clientID, flow string) error {
+	enabled, ok := e.cfg.ExplicitAuthFlows[clientID]
+	if !ok {
+		return nil
+	}
+	for _, s := range flowSetting[flow] {
+		if slices.Contains(enabled, s) {
+			return nil
+		}
+	}
+	msg := "Auth flow not enabled for this client"
+	if flow == "USER_PASSWORD_AUTH" {
+		msg = "USER_PASSWORD_AUTH flow not enabled for this client"
+	}
+	return &apiError{http.StatusBadRequest, "InvalidParameterException", msg}
+}
+
+// FromUserPoolClient sets what Cognito enforces from an app client's settings
+// as DescribeUserPoolClient reports them: ExplicitAuthFlows and
+// PreventUserExistenceErrors.
+func (c *Config) FromUserPoolClient(pc *ciptypes.UserPoolClientType) {
+	if pc == nil || pc.ClientId == nil {
+		return
+	}
+	if c.ExplicitAuthFlows == nil {
+		c.ExplicitAuthFlows = map[string][]string{}
+	}
+	flows := make([]string, 0, len(pc.ExplicitAuthFlows))
+	for _, f := range pc.ExplicitAuthFlows {
+		flows = append(flows, string(f))
+	}
+	c.ExplicitAuthFlows[*pc.ClientId] = flows
+	c.PreventUserExistenceErrors = pc.PreventUserExistenceErrors == ciptypes.PreventUserExistenceErrorTypesEnabled
+}
+
 func (e *Endpoint) initiateAuth(r *http.Request, op string, body []byte) (*reply, error) {
 	var in initiateAuthInput
-	if err := json.Unmarshal(body, &in); err != nil || e.cfg.PreAuthentication == nil || !slices.Contains(passwordFlows, in.AuthFlow) {
+	if err := json.Unmarshal(body, &in); err != nil {
+		return e.forward(r, body)
+	}
+	if op == "AdminInitiateAuth" && in.UserPoolID == e.cfg.UserPoolID || op == "InitiateAuth" && slices.Contains(e.cfg.ClientIDs, in.ClientID) {
+		if err := e.checkFlow(in.ClientID, in.AuthFlow); err != nil {
+			return nil, err
+		}
+	}
+	if e.cfg.PreAuthentication == nil || !slices.Contains(passwordFlows, in.AuthFlow) {
 		return e.forward(r, body)
 	}
 	if op == "AdminInitiateAuth" && in.UserPoolID != e.cfg.UserPoolID || op == "InitiateAuth" && !slices.Contains(e.cfg.ClientIDs, in.ClientID) {
@@ -477,6 +550,14 @@ func (e *Endpoint) initiateAuth(r *http.Request, op string, body []byte) (*reply
 		return nil, &apiError{http.StatusBadRequest, "NotAuthorizedException", "Incorrect username or password."}
 	}
 	if err != nil {
+		var ae smithy.APIError
+		if !errors.As(err, &ae) && r.Context().Err() == nil && e.cfg.SignInUnavailable != "" {
+			// moto unreachable: in AWS the user store is Cognito's and stays
+			// up while the trigger's registry may not; the user sees the
+			// trigger's "temporarily unavailable" either way.
+			e.cfg.Logger.Error("look up user before pre authentication", "err", err)
+			return nil, triggerFailed("PreAuthentication", e.cfg.SignInUnavailable)
+		}
 		return nil, fmt.Errorf("look up user before pre authentication: %w", err)
 	}
 	attrs := userAttrMap(user.UserAttributes)
@@ -526,12 +607,17 @@ func (e *Endpoint) invoke(ctx context.Context, name string, t Trigger, event, ou
 		if ctx.Err() != nil {
 			return &apiError{http.StatusBadRequest, "UnexpectedLambdaException", name + " invocation failed due to error TimeoutError."}
 		}
-		return &apiError{http.StatusBadRequest, "UserLambdaValidationException", fmt.Sprintf("%s failed with error %s.", name, terr.Error())}
+		return triggerFailed(name, terr.Error())
 	}
 	if err := json.Unmarshal(resp, out); err != nil || !json.Valid(resp) || bytes.TrimSpace(resp)[0] != '{' {
 		return &apiError{http.StatusBadRequest, "InvalidLambdaResponseException", "Unrecognizable lambda output"}
 	}
 	return nil
+}
+
+// triggerFailed is Cognito's answer when a trigger returns an error.
+func triggerFailed(name, msg string) error {
+	return &apiError{http.StatusBadRequest, "UserLambdaValidationException", fmt.Sprintf("%s failed with error %s.", name, msg)}
 }
 
 // checkPassword applies the pool's password policy with Cognito's messages.

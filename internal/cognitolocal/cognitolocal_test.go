@@ -109,6 +109,8 @@ type setup struct {
 	preauth   cognitolocal.Trigger
 	policy    *ciptypes.PasswordPolicyType
 	prevent   bool
+	flows     []string // the app client's ExplicitAuthFlows; nil: not checked
+	upstream  string   // moto's URL; empty: s.moto
 }
 
 func start(t *testing.T, s *setup) {
@@ -119,14 +121,22 @@ func start(t *testing.T, s *setup) {
 	if s.users == nil {
 		s.users = &fakeUsers{getUser: existingUser}
 	}
-	up := httptest.NewServer(s.moto)
-	t.Cleanup(up.Close)
-	ep, err := cognitolocal.New(cognitolocal.Config{
-		Region: "eu-west-1", UserPoolID: pool, ClientIDs: []string{client}, Upstream: up.URL,
+	if s.upstream == "" {
+		up := httptest.NewServer(s.moto)
+		t.Cleanup(up.Close)
+		s.upstream = up.URL
+	}
+	cfg := cognitolocal.Config{
+		Region: "eu-west-1", UserPoolID: pool, ClientIDs: []string{client}, Upstream: s.upstream,
 		PreSignUp: s.presignup, PreAuthentication: s.preauth, Users: s.users,
 		PasswordPolicy: s.policy, PreventUserExistenceErrors: s.prevent,
-		TriggerTimeout: 200 * time.Millisecond,
-	})
+		TriggerTimeout:    200 * time.Millisecond,
+		SignInUnavailable: "Sign-in is temporarily unavailable. Please try again in a moment.",
+	}
+	if s.flows != nil {
+		cfg.ExplicitAuthFlows = map[string][]string{client: s.flows}
+	}
+	ep, err := cognitolocal.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,6 +354,87 @@ func TestInitiateAuth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExplicitAuthFlows: Cognito refuses a flow the app client does not
+// enable, before any trigger runs, with InvalidParameterException
+// ("USER_PASSWORD_AUTH flow not enabled for this client"; other flows "Auth
+// flow not enabled for this client").
+func TestExplicitAuthFlows(t *testing.T) {
+	srp := []string{"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+	withPwd := []string{"ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+	tests := []struct {
+		name        string
+		flows       []string
+		admin       bool
+		flow        ciptypes.AuthFlowType
+		wantMessage string
+		wantTrigger int
+	}{
+		{name: "USER_PASSWORD_AUTH not enabled", flows: srp, flow: ciptypes.AuthFlowTypeUserPasswordAuth, wantMessage: "USER_PASSWORD_AUTH flow not enabled for this client"},
+		{name: "USER_PASSWORD_AUTH enabled", flows: withPwd, flow: ciptypes.AuthFlowTypeUserPasswordAuth, wantTrigger: 1},
+		{name: "legacy USER_PASSWORD_AUTH value", flows: []string{"USER_PASSWORD_AUTH"}, flow: ciptypes.AuthFlowTypeUserPasswordAuth, wantTrigger: 1},
+		{name: "admin flow not enabled", flows: withPwd, admin: true, flow: ciptypes.AuthFlowTypeAdminUserPasswordAuth, wantMessage: "Auth flow not enabled for this client"},
+		{name: "admin flow enabled", flows: []string{"ALLOW_ADMIN_USER_PASSWORD_AUTH"}, admin: true, flow: ciptypes.AuthFlowTypeAdminUserPasswordAuth, wantTrigger: 1},
+		{name: "refresh enabled", flows: srp, flow: ciptypes.AuthFlowTypeRefreshTokenAuth},
+		{name: "refresh not enabled", flows: []string{"ALLOW_USER_SRP_AUTH"}, flow: ciptypes.AuthFlowTypeRefreshTokenAuth, wantMessage: "Auth flow not enabled for this client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			s := &setup{flows: tt.flows,
+				moto:    &fakeMoto{answer: func(string) (int, string) { return 200, `{"AuthenticationResult":{"IdToken":"x"}}` }},
+				preauth: func(_ context.Context, p []byte) ([]byte, error) { calls++; return p, nil },
+			}
+			start(t, s)
+			params := map[string]string{"USERNAME": "ana@example.com", "PASSWORD": "Passw0rd!x", "REFRESH_TOKEN": "r"}
+			var err error
+			if tt.admin {
+				_, err = s.client.AdminInitiateAuth(context.Background(), &cip.AdminInitiateAuthInput{
+					UserPoolId: aws.String(pool), ClientId: aws.String(client), AuthFlow: tt.flow, AuthParameters: params})
+			} else {
+				_, err = s.client.InitiateAuth(context.Background(), &cip.InitiateAuthInput{
+					ClientId: aws.String(client), AuthFlow: tt.flow, AuthParameters: params})
+			}
+			var ipe *ciptypes.InvalidParameterException
+			switch {
+			case tt.wantMessage == "" && err != nil:
+				t.Fatalf("err = %v", err)
+			case tt.wantMessage != "" && (!errors.As(err, &ipe) || ipe.ErrorMessage() != tt.wantMessage):
+				t.Fatalf("err = %v, want InvalidParameterException: %s", err, tt.wantMessage)
+			}
+			wantMoto := 1
+			if tt.wantMessage != "" {
+				wantMoto = 0
+			}
+			if calls != tt.wantTrigger || len(s.moto.calls()) != wantMoto {
+				t.Fatalf("trigger calls %d (want %d), moto calls %v (want %d)", calls, tt.wantTrigger, s.moto.calls(), wantMoto)
+			}
+		})
+	}
+}
+
+// TestSignInWithMotoDown: moto stands for Cognito's store and the registry
+// alike; when it cannot be reached a sign-in gets what the PreAuthentication
+// trigger answers when its store is unavailable, not an internal error.
+func TestSignInWithMotoDown(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	s := &setup{upstream: deadURL,
+		users: &fakeUsers{getUser: func(*cip.AdminGetUserInput) (*cip.AdminGetUserOutput, error) {
+			return nil, errors.New("operation error Cognito Identity Provider: AdminGetUser, https response error: dial tcp " + strings.TrimPrefix(deadURL, "http://") + ": connect: connection refused")
+		}},
+		preauth: func(_ context.Context, p []byte) ([]byte, error) { return p, nil },
+	}
+	start(t, s)
+	_, err := s.client.InitiateAuth(context.Background(), &cip.InitiateAuthInput{ClientId: aws.String(client), AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": "ana@example.com", "PASSWORD": "Passw0rd!x"}})
+	var lve *ciptypes.UserLambdaValidationException
+	const want = "PreAuthentication failed with error Sign-in is temporarily unavailable. Please try again in a moment.."
+	if !errors.As(err, &lve) || lve.ErrorMessage() != want {
+		t.Fatalf("err = %v, want UserLambdaValidationException: %s", err, want)
 	}
 }
 
