@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/homeregion/homeregion/internal/httpapilocal"
@@ -123,5 +124,39 @@ Resources:
 				t.Errorf("CORS = %+v, want %+v", api.CORS, tt.cors)
 			}
 		})
+	}
+}
+
+// TestTryItFlowsEnabledByTemplate: every --auth-flow the printed commands use
+// is enabled by the template's app client, so the same commands work against
+// a deployed pool (Cognito refuses a flow the client does not enable, and the
+// local endpoint now does too).
+func TestTryItFlowsEnabledByTemplate(t *testing.T) {
+	defs, err := provision.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows []string
+	for _, r := range defs.Resources {
+		if r.Type == "AWS::Cognito::UserPoolClient" {
+			for _, f := range r.Properties["ExplicitAuthFlows"].([]any) {
+				flows = append(flows, f.(string))
+			}
+		}
+	}
+	var b strings.Builder
+	printTryIt(&b, State{RegistryRegion: "eu-west-1", Regions: []RegionState{{Region: "eu-west-1", ClientID: "c"}}})
+	used := 0
+	for _, f := range strings.Fields(b.String()) {
+		if !strings.HasSuffix(f, "_AUTH") || strings.HasPrefix(f, "ALLOW_") {
+			continue
+		}
+		used++
+		if !slices.Contains(flows, "ALLOW_"+f) {
+			t.Errorf("the printed commands use %s; template.yaml's app client enables only %v", f, flows)
+		}
+	}
+	if used == 0 {
+		t.Fatal("no --auth-flow in the printed commands")
 	}
 }

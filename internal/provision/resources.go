@@ -317,18 +317,13 @@ func derefI32(p *int32) int32 {
 	return *p
 }
 
-// userPoolClient creates an app client. ALLOW_USER_PASSWORD_AUTH is added
-// when the template omits it: the local walk-through signs in with a password.
+// userPoolClient creates an app client with the template's ExplicitAuthFlows
+// as they are: the local Cognito endpoint enforces them as Cognito does.
 func (rr *regionRun) userPoolClient(ctx context.Context, r Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "ClientName")
 	in := &idp.CreateUserPoolClientInput{ClientName: aws.String(name), UserPoolId: aws.String(sget(p, "UserPoolId"))}
-	hasPwd := false
 	for _, f := range toStrings(p["ExplicitAuthFlows"]) {
 		in.ExplicitAuthFlows = append(in.ExplicitAuthFlows, idptypes.ExplicitAuthFlowsType(f))
-		hasPwd = hasPwd || f == "ALLOW_USER_PASSWORD_AUTH"
-	}
-	if !hasPwd {
-		in.ExplicitAuthFlows = append(in.ExplicitAuthFlows, idptypes.ExplicitAuthFlowsTypeAllowUserPasswordAuth)
 	}
 	in.GenerateSecret, _ = toBool(p["GenerateSecret"])
 	in.ReadAttributes = toStrings(p["ReadAttributes"])
