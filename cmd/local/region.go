@@ -80,11 +80,11 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	}
 	cogCfg := cognitolocal.Config{
 		Region: r.Region, UserPoolID: r.UserPoolID, ClientIDs: []string{r.ClientID}, Upstream: motoURL,
-		PreSignUp:                  lambda.NewHandler(pre).Invoke,
-		PostConfirmation:           lambda.NewHandler(confirm).Invoke,
-		PreAuthentication:          lambda.NewHandler(auth).Invoke,
-		Users:                      idp,
-		Logger:                     log.With("component", r.Region+"/cognito"),
+		PreSignUp:         lambda.NewHandler(pre).Invoke,
+		PostConfirmation:  lambda.NewHandler(confirm).Invoke,
+		PreAuthentication: lambda.NewHandler(auth).Invoke,
+		Users:             idp,
+		Logger:            log.With("component", r.Region+"/cognito"),
 	}
 	// Password policy, auto-verified attributes, verification before update
 	// and immutable attributes, as provisioned (moto stores and echoes them).
