@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
@@ -171,9 +172,10 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 	defer store.Close()
 
 	p, err := processor.New(cfg.proc, processor.Deps{
-		SQS:        sqs.NewFromConfig(awsCfg),
-		DynamoDB:   dynamodb.NewFromConfig(awsCfg),
-		CloudWatch: cloudwatch.NewFromConfig(awsCfg),
+		SQS:      sqs.NewFromConfig(awsCfg),
+		DynamoDB: dynamodb.NewFromConfig(awsCfg),
+		// moto (AWS_ENDPOINT_URL) serves CloudWatch's query protocol only.
+		CloudWatch: cloudwatch.NewFromConfig(awsCfg, cwquery.ForEndpoint(os.Getenv)...),
 		Store:      store,
 		Log:        log,
 	})

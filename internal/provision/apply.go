@@ -11,14 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
+
+	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 )
 
 // DefaultStackName is the stack name ${AWS::StackName} evaluates to locally.
@@ -175,9 +175,7 @@ type Created struct {
 // awsQuery protocol instead of the SDK's default Smithy RPC v2 CBOR, which
 // moto_server 5.2.1 does not serve (it answers 404). Real CloudWatch accepts
 // both: cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol).
-func CloudWatchQueryProtocol(o *cloudwatch.Options) {
-	o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
-}
+func CloudWatchQueryProtocol(o *cloudwatch.Options) { cwquery.Protocol(o) }
 
 // clients are one region's SDK clients.
 type clients struct {
