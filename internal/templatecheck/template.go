@@ -26,6 +26,9 @@ import (
 type Template struct {
 	Path      string
 	Resources map[string]Resource
+	// Parameters is the template's Parameters section: name -> properties
+	// (Type, Default, AllowedValues, AllowedPattern ...).
+	Parameters map[string]map[string]any
 }
 
 // Resource is one entry of the template's Resources section.
@@ -62,7 +65,15 @@ func Parse(b []byte) (*Template, error) {
 	if !ok {
 		return nil, fmt.Errorf("parse: top level is not a mapping")
 	}
-	t := &Template{Resources: map[string]Resource{}}
+	t := &Template{Resources: map[string]Resource{}, Parameters: map[string]map[string]any{}}
+	params, _ := doc["Parameters"].(map[string]any)
+	for name, v := range params {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("parse: parameter %s is not a mapping", name)
+		}
+		t.Parameters[name] = m
+	}
 	res, _ := doc["Resources"].(map[string]any)
 	for id, v := range res {
 		m, ok := v.(map[string]any)
