@@ -4,7 +4,9 @@
 // allow-list of actions that have no resource-level permissions), encryption
 // at rest on every table and queue, immutable residency attributes that the
 // app client cannot write after sign-up, and a dead-letter queue or failure
-// destination on every asynchronously invoked function.
+// destination on every asynchronously invoked function, parameterised log
+// retention, explicit deletion policies on stateful resources, KMS grants
+// limited to AWS services, and hardened ECS containers.
 //
 // Its test runs the checks on the real templates and on broken variants that
 // each check must catch.
@@ -36,6 +38,10 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Condition  string
+	// DeletionPolicy and UpdateReplacePolicy are the resource attributes
+	// ("" when absent).
+	DeletionPolicy      string
+	UpdateReplacePolicy string
 }
 
 // Load parses the template at path.
@@ -84,6 +90,8 @@ func Parse(b []byte) (*Template, error) {
 		r.Type, _ = m["Type"].(string)
 		r.Properties, _ = m["Properties"].(map[string]any)
 		r.Condition, _ = m["Condition"].(string)
+		r.DeletionPolicy, _ = m["DeletionPolicy"].(string)
+		r.UpdateReplacePolicy, _ = m["UpdateReplacePolicy"].(string)
 		if r.Properties == nil {
 			r.Properties = map[string]any{}
 		}
