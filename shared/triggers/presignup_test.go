@@ -3,6 +3,7 @@ package triggers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -242,6 +243,11 @@ func TestPreSignUpLogsNoEmail(t *testing.T) {
 			t.Errorf("log contains %q:\n%s", s, out)
 		}
 	}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if dup := duplicateKey(t, line); dup != "" {
+			t.Errorf("log record has key %q twice: %s", dup, line)
+		}
+	}
 	for _, s := range []string{`"outcome":"allow"`, `"reason":"registered_elsewhere"`, `"outcome":"unavailable"`, `"reason":"country_other_zone"`, `"keyprefix"`} {
 		if !strings.Contains(out, strings.ToLower(s)) {
 			t.Errorf("log lacks %s:\n%s", s, out)
@@ -269,3 +275,30 @@ func BenchmarkPreSignUp(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// duplicateKey returns a top-level key that occurs twice in the JSON object
+// line ("" when none): encoding/json would silently keep the last one.
+func duplicateKey(t *testing.T, line string) string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("log record is not a JSON object: %s", line)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := tok.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ""
+}
