@@ -603,18 +603,19 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			return false
 		}},
 		{"the PII key without the CreateGrant deny", "kms-create-grant", func(t *testing.T, tpl *Template) bool {
-			for _, id := range tpl.IDs("AWS::KMS::Key") {
-				pol, _ := tpl.Resources[id].Properties["KeyPolicy"].(map[string]any)
-				var keep []any
-				for _, st := range list(pol["Statement"]) {
-					if m, _ := st.(map[string]any); m["Effect"] != "Deny" {
-						keep = append(keep, st)
-					}
-				}
-				pol["Statement"] = keep
-				return true
+			ids := tpl.IDs("AWS::KMS::Key")
+			if len(ids) == 0 {
+				return false
 			}
-			return false
+			pol, _ := tpl.Resources[ids[0]].Properties["KeyPolicy"].(map[string]any)
+			var keep []any
+			for _, st := range list(pol["Statement"]) {
+				if m, _ := st.(map[string]any); m["Effect"] != "Deny" {
+					keep = append(keep, st)
+				}
+			}
+			pol["Statement"] = keep
+			return true
 		}},
 	}
 	for _, m := range mutations {
