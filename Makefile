@@ -33,10 +33,19 @@ build: ## linux/arm64 bootstrap per function in bin/<function>/bootstrap
 	  printf '%-12s %s bytes\n' $$f $$(stat -c %s bin/$$f/bootstrap); \
 	done
 
+# Without PROCESSOR_TEST_POSTGRES_DSN, `make test` starts this checkout's own
+# PostgreSQL cluster (.ci/postgres.sh) and stops it afterwards (also on failure
+# or Ctrl-C) unless it was already running or KEEP_POSTGRES=1 is set.
+KEEP_POSTGRES ?=
+
 .PHONY: test
 test: ## unit + integration tests (each test package starts its own moto_server)
 	$(GO) vet ./...
-	@dsn=$${PROCESSOR_TEST_POSTGRES_DSN:-$$(.ci/postgres.sh)} || exit 1; \
+	@if [ -n "$${PROCESSOR_TEST_POSTGRES_DSN:-}" ]; then dsn=$$PROCESSOR_TEST_POSTGRES_DSN; \
+	  else \
+	    if ! .ci/postgres.sh status && [ -z "$(KEEP_POSTGRES)" ]; then trap '.ci/postgres.sh stop' EXIT; fi; \
+	    dsn=$$(.ci/postgres.sh) || exit 1; \
+	  fi; \
 	  echo "PROCESSOR_TEST_POSTGRES_DSN=$$dsn"; \
 	  PROCESSOR_TEST_POSTGRES_DSN=$$dsn $(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz

@@ -1,21 +1,52 @@
 #!/usr/bin/env bash
-# Starts (or reuses) a private PostgreSQL cluster for the integration tests and
-# prints its DSN on stdout; `.ci/postgres.sh stop` stops it.
+# Starts (or reuses) this checkout's private PostgreSQL cluster for the
+# integration tests and prints its DSN on stdout.
+#
+#   .ci/postgres.sh          start (or reuse) it, print the DSN
+#   .ci/postgres.sh status   exit 0 when it is running
+#   .ci/postgres.sh stop     stop it (only this checkout's cluster)
+#
+# One cluster per checkout: its directory is
+# /tmp/homeregion-postgres-<checksum of the checkout's path> (outside the
+# checkout: the postgres user must be able to reach it even when the clone sits
+# under a private home directory such as /root), and its port is the first
+# free one from a port derived from the same checksum (20000-39999), kept in
+# <dir>.port so that later runs find the cluster again. Two checkouts never
+# share, reuse or stop each other's cluster. PROCESSOR_TEST_POSTGRES_PORT and
+# PROCESSOR_TEST_POSTGRES_DIR override the port and the directory.
 #
 # PostgreSQL comes from Debian's packages (installed with apt-get when
-# missing). The cluster lives in /tmp/homeregion-postgres-<port> (outside the
-# checkout: the postgres user must be able to reach it even when the clone sits
-# under a private home directory such as /root), listens only on
-# 127.0.0.1:$PROCESSOR_TEST_POSTGRES_PORT (default 55432) with its socket in
-# /tmp, trusts local connections and runs as the `postgres` system user when
-# this script runs as root (postgres refuses to run as root). Idempotent.
+# missing). The cluster listens only on 127.0.0.1 with its socket in /tmp,
+# trusts local connections and runs as the `postgres` system user when this
+# script runs as root (postgres refuses to run as root). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PORT=${PROCESSOR_TEST_POSTGRES_PORT:-55432}
-DIR=${PROCESSOR_TEST_POSTGRES_DIR:-${TMPDIR:-/tmp}/homeregion-postgres-$PORT}
+SUM=$(pwd -P | cksum | cut -d' ' -f1)
+DIR=${PROCESSOR_TEST_POSTGRES_DIR:-${TMPDIR:-/tmp}/homeregion-postgres-$SUM}
 LOG=$DIR.log
+PORTFILE=$DIR.port
 log() { echo ".ci/postgres.sh: $*" >&2; }
+
+# in_use reports whether something listens on 127.0.0.1:$1.
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pick_port prints the first free port from this checkout's own.
+pick_port() {
+  local p=$((20000 + SUM % 20000)) i
+  for i in $(seq 0 99); do
+    if ! in_use $((p + i)); then echo $((p + i)); return 0; fi
+  done
+  log "no free port in $p-$((p + 99))"; return 1
+}
+
+if [ -n "${PROCESSOR_TEST_POSTGRES_PORT:-}" ]; then
+  PORT=$PROCESSOR_TEST_POSTGRES_PORT
+elif [ -s "$PORTFILE" ]; then
+  PORT=$(cat "$PORTFILE")
+else
+  PORT=
+fi
 
 pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 BIN=$(pgbin)
@@ -37,10 +68,16 @@ else
   as_pg() { "$@"; }
 fi
 
-if [ "${1:-}" = stop ]; then
-  if [ -f "$DIR/postmaster.pid" ]; then as_pg "$BIN/pg_ctl" -D "$DIR" -m fast -w stop >&2; fi
-  exit 0
-fi
+running() { [ -f "$DIR/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; }
+
+case "${1:-start}" in
+  stop)
+    if running; then log "stopping $DIR"; as_pg "$BIN/pg_ctl" -D "$DIR" -m fast -w stop >/dev/null; fi
+    exit 0 ;;
+  status) running; exit ;;
+  start) ;;
+  *) log "usage: .ci/postgres.sh [start|status|stop]"; exit 2 ;;
+esac
 
 if [ ! -f "$DIR/PG_VERSION" ]; then
   log "initdb $DIR"
@@ -51,7 +88,14 @@ if [ ! -f "$DIR/PG_VERSION" ]; then
   as_pg "$BIN/initdb" -D "$DIR" -U postgres --auth=trust --no-locale --encoding=UTF8 >&2
 fi
 
-if ! as_pg "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; then
+if running; then
+  # The port it was started with (postmaster.pid line 4).
+  PORT=$(sed -n 4p "$DIR/postmaster.pid")
+else
+  if [ -z "$PORT" ] || { [ -z "${PROCESSOR_TEST_POSTGRES_PORT:-}" ] && in_use "$PORT"; }; then
+    PORT=$(pick_port)
+  fi
+  echo "$PORT" > "$PORTFILE"
   touch "$LOG"
   [ "$(id -u)" = 0 ] && chown postgres: "$LOG"
   as_pg "$BIN/pg_ctl" -D "$DIR" -l "$LOG" -w -t 60 \

@@ -73,7 +73,7 @@ func TestRefusedNaming(t *testing.T) {
 		err  error
 		ok   bool
 	}{
-		{"refused naming the region", api(code, prefix+" This e-mail address is already registered in eu-west-1. Sign in there.."), true},
+		{"refused naming the region", api(code, prefix+" This e-mail address is already registered in eu-west-1. Sign in there."), true},
 		{"accepted", nil, false},
 		{"other region", api(code, prefix+" registered in eu-central-1."), false},
 		{"other code", api("NotAuthorizedException", prefix+" eu-west-1"), false},

@@ -3,6 +3,7 @@ package templatecheck
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -69,6 +70,10 @@ func Check(t *Template) []Finding {
 	fs = append(fs, CheckResidencyAttributes(t)...)
 	fs = append(fs, CheckAsyncFailureDestinations(t)...)
 	fs = append(fs, CheckLambdaPermissions(t)...)
+	fs = append(fs, CheckLogRetention(t)...)
+	fs = append(fs, CheckDeletionPolicies(t)...)
+	fs = append(fs, CheckKMSCreateGrant(t)...)
+	fs = append(fs, CheckTaskDefinitions(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }
@@ -416,4 +421,193 @@ func CheckLambdaPermissions(t *Template) []Finding {
 		}
 	}
 	return fs
+}
+
+// LogRetentionDays are the values CloudWatch Logs accepts for RetentionInDays.
+var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// MinDefaultLogRetentionDays is the least default retention of a log group:
+// regulated operators keep logs a year or more (AWS Control Tower's
+// CT.CLOUDWATCH.PR.2 asks for 365 days).
+const MinDefaultLogRetentionDays = 365
+
+func asInt(v any) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case float64:
+		return int(x), x == float64(int(x))
+	case string:
+		n, err := strconv.Atoi(x)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// CheckLogRetention requires every log group's RetentionInDays to be absent
+// (never expire) or a !Ref to a parameter whose AllowedValues are valid
+// CloudWatch Logs retention days and whose Default is at least
+// MinDefaultLogRetentionDays, so that operators who must keep logs longer can
+// without editing the template.
+func CheckLogRetention(t *Template) []Finding {
+	valid := map[int]bool{}
+	for _, d := range LogRetentionDays {
+		valid[d] = true
+	}
+	var fs []Finding
+	for _, id := range t.IDs("AWS::Logs::LogGroup") {
+		v, ok := t.Resources[id].Properties["RetentionInDays"]
+		if !ok {
+			continue
+		}
+		ref, _ := v.(map[string]any)
+		name, _ := ref["Ref"].(string)
+		if name == "" {
+			fs = append(fs, Finding{"log-retention", id, fmt.Sprintf("RetentionInDays %v is not a !Ref to a parameter (operators must be able to keep logs longer)", v)})
+			continue
+		}
+		p, ok := t.Parameters[name]
+		if !ok {
+			fs = append(fs, Finding{"log-retention", id, "RetentionInDays refers to " + name + ", which is not a parameter"})
+			continue
+		}
+		def, ok := asInt(p["Default"])
+		if !ok || !valid[def] || def < MinDefaultLogRetentionDays {
+			fs = append(fs, Finding{"log-retention", id, fmt.Sprintf("parameter %s: Default %v is not a valid retention of at least %d days", name, p["Default"], MinDefaultLogRetentionDays)})
+		}
+		allowed := list(p["AllowedValues"])
+		if len(allowed) == 0 {
+			fs = append(fs, Finding{"log-retention", id, "parameter " + name + " has no AllowedValues (the valid CloudWatch Logs retention days)"})
+		}
+		for _, a := range allowed {
+			if n, ok := asInt(a); !ok || !valid[n] {
+				fs = append(fs, Finding{"log-retention", id, fmt.Sprintf("parameter %s: AllowedValues has %v, not a valid CloudWatch Logs retention", name, a)})
+			}
+		}
+	}
+	return fs
+}
+
+// StatefulTypes are the resource types that hold data (or keys, or logs) and
+// must say what happens to it on stack deletion and replacement.
+var StatefulTypes = []string{
+	"AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable",
+	"AWS::KMS::Key", "AWS::KMS::ReplicaKey", "AWS::Cognito::UserPool",
+}
+
+// CheckDeletionPolicies requires an explicit DeletionPolicy and
+// UpdateReplacePolicy (Retain, Delete or Snapshot: a deliberate choice, not
+// CloudFormation's default delete) on every resource of StatefulTypes.
+func CheckDeletionPolicies(t *Template) []Finding {
+	var fs []Finding
+	for _, typ := range StatefulTypes {
+		for _, id := range t.IDs(typ) {
+			r := t.Resources[id]
+			if r.DeletionPolicy == "" {
+				fs = append(fs, Finding{"deletion-policy", id, typ + " without an explicit DeletionPolicy"})
+			}
+			if r.UpdateReplacePolicy == "" {
+				fs = append(fs, Finding{"deletion-policy", id, typ + " without an explicit UpdateReplacePolicy"})
+			}
+		}
+	}
+	return fs
+}
+
+// CheckKMSCreateGrant requires every KMS key policy to deny kms:CreateGrant
+// to every principal unless the grant is for an AWS resource or the caller
+// is an AWS service (BoolIfExists kms:GrantIsForAWSResource and
+// aws:PrincipalIsAWSService both "false", AWS Control Tower's
+// CT.KMS.PR.3): the account-root statement delegates kms:* to IAM, so
+// without it any principal of the account with kms:* in its IAM policy
+// could grant the key's use to anyone.
+func CheckKMSCreateGrant(t *Template) []Finding {
+	var fs []Finding
+	for _, typ := range []string{"AWS::KMS::Key", "AWS::KMS::ReplicaKey"} {
+		for _, id := range t.IDs(typ) {
+			pol, _ := t.Resources[id].Properties["KeyPolicy"].(map[string]any)
+			ok := false
+			for _, st := range list(pol["Statement"]) {
+				if denyCreateGrantUnlessAWS(st) {
+					ok = true
+				}
+			}
+			if !ok {
+				fs = append(fs, Finding{"kms-create-grant", id, "key policy does not deny kms:CreateGrant to principals other than AWS services (Deny, Principal *, BoolIfExists kms:GrantIsForAWSResource and aws:PrincipalIsAWSService \"false\")"})
+			}
+		}
+	}
+	return fs
+}
+
+func denyCreateGrantUnlessAWS(st any) bool {
+	s, _ := st.(map[string]any)
+	if s["Effect"] != "Deny" {
+		return false
+	}
+	grant := false
+	for _, a := range list(s["Action"]) {
+		if as, _ := a.(string); strings.EqualFold(as, "kms:CreateGrant") || as == "kms:*" || as == "*" {
+			grant = true
+		}
+	}
+	if !grant {
+		return false
+	}
+	everyone := s["Principal"] == "*"
+	if m, ok := s["Principal"].(map[string]any); ok && len(m) == 1 {
+		everyone = m["AWS"] == "*"
+	}
+	if !everyone {
+		return false
+	}
+	cond, _ := s["Condition"].(map[string]any)
+	if len(cond) != 1 {
+		return false
+	}
+	b, _ := cond["BoolIfExists"].(map[string]any)
+	want := map[string]bool{"kms:grantisforawsresource": false, "aws:principalisawsservice": false}
+	for k, v := range b {
+		lk := strings.ToLower(k)
+		if _, known := want[lk]; !known || fmt.Sprint(v) != "false" {
+			return false
+		}
+		want[lk] = true
+	}
+	return want["kms:grantisforawsresource"] && want["aws:principalisawsservice"]
+}
+
+// CheckTaskDefinitions requires every ECS container to run as a non-root
+// User, with ReadonlyRootFilesystem true and a container Memory hard limit
+// (AWS Control Tower's CT.ECS.PR.3, PR.6 and PR.7).
+func CheckTaskDefinitions(t *Template) []Finding {
+	var fs []Finding
+	for _, id := range t.IDs("AWS::ECS::TaskDefinition") {
+		for i, c := range list(t.Resources[id].Properties["ContainerDefinitions"]) {
+			m, _ := c.(map[string]any)
+			name := fmt.Sprint(m["Name"])
+			if name == "<nil>" {
+				name = fmt.Sprintf("#%d", i)
+			}
+			user, _ := m["User"].(string)
+			if n, isNum := m["User"].(int); isNum {
+				user = strconv.Itoa(n)
+			}
+			if user == "" || isRootUser(user) {
+				fs = append(fs, Finding{"task-definition", id, fmt.Sprintf("container %s: no non-root User (got %q)", name, user)})
+			}
+			if !isTrue(m["ReadonlyRootFilesystem"]) {
+				fs = append(fs, Finding{"task-definition", id, "container " + name + ": ReadonlyRootFilesystem is not true"})
+			}
+			if n, ok := asInt(m["Memory"]); !ok || n < 4 {
+				fs = append(fs, Finding{"task-definition", id, fmt.Sprintf("container %s: no container Memory hard limit (got %v)", name, m["Memory"])})
+			}
+		}
+	}
+	return fs
+}
+
+func isRootUser(u string) bool {
+	name, _, _ := strings.Cut(u, ":")
+	return name == "0" || name == "root"
 }

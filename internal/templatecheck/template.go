@@ -4,7 +4,9 @@
 // allow-list of actions that have no resource-level permissions), encryption
 // at rest on every table and queue, immutable residency attributes that the
 // app client cannot write after sign-up, and a dead-letter queue or failure
-// destination on every asynchronously invoked function.
+// destination on every asynchronously invoked function, parameterised log
+// retention, explicit deletion policies on stateful resources, KMS grants
+// limited to AWS services, and hardened ECS containers.
 //
 // Its test runs the checks on the real templates and on broken variants that
 // each check must catch.
@@ -26,6 +28,9 @@ import (
 type Template struct {
 	Path      string
 	Resources map[string]Resource
+	// Parameters is the template's Parameters section: name -> properties
+	// (Type, Default, AllowedValues, AllowedPattern ...).
+	Parameters map[string]map[string]any
 }
 
 // Resource is one entry of the template's Resources section.
@@ -33,6 +38,10 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Condition  string
+	// DeletionPolicy and UpdateReplacePolicy are the resource attributes
+	// ("" when absent).
+	DeletionPolicy      string
+	UpdateReplacePolicy string
 }
 
 // Load parses the template at path.
@@ -62,7 +71,15 @@ func Parse(b []byte) (*Template, error) {
 	if !ok {
 		return nil, fmt.Errorf("parse: top level is not a mapping")
 	}
-	t := &Template{Resources: map[string]Resource{}}
+	t := &Template{Resources: map[string]Resource{}, Parameters: map[string]map[string]any{}}
+	params, _ := doc["Parameters"].(map[string]any)
+	for name, v := range params {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("parse: parameter %s is not a mapping", name)
+		}
+		t.Parameters[name] = m
+	}
 	res, _ := doc["Resources"].(map[string]any)
 	for id, v := range res {
 		m, ok := v.(map[string]any)
@@ -73,6 +90,8 @@ func Parse(b []byte) (*Template, error) {
 		r.Type, _ = m["Type"].(string)
 		r.Properties, _ = m["Properties"].(map[string]any)
 		r.Condition, _ = m["Condition"].(string)
+		r.DeletionPolicy, _ = m["DeletionPolicy"].(string)
+		r.UpdateReplacePolicy, _ = m["UpdateReplacePolicy"].(string)
 		if r.Properties == nil {
 			r.Properties = map[string]any{}
 		}

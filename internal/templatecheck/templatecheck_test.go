@@ -173,14 +173,20 @@ Resources:
 Resources:
   T:
     Type: AWS::DynamoDB::Table
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
     Properties:
       SSESpecification: {SSEEnabled: true}
   Q:
     Type: AWS::SQS::Queue
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
     Properties:
       SqsManagedSseEnabled: true
   K:
     Type: AWS::SQS::Queue
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
     Properties:
       KmsMasterKeyId: alias/aws/sqs
 `, "", "", ""},
@@ -226,6 +232,8 @@ Resources:
 Resources:
   Pool:
     Type: AWS::Cognito::UserPool
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
     Properties:
       Schema:
         - {Name: region, AttributeDataType: String, Mutable: false}
@@ -286,6 +294,204 @@ Resources:
   Sync:
     Type: AWS::Serverless::Function
     Properties: {}
+`, "", "", ""},
+		{"log group retention a literal", `
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      RetentionInDays: 30
+`, "log-retention", "Logs", "parameter"},
+		{"log group retention parameter below a year", `
+Parameters:
+  Days:
+    Type: Number
+    Default: 30
+    AllowedValues: [1, 30, 365]
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      RetentionInDays: !Ref Days
+`, "log-retention", "Logs", "Default 30"},
+		{"log group retention parameter allows an invalid value", `
+Parameters:
+  Days:
+    Type: Number
+    Default: 365
+    AllowedValues: [365, 500]
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      RetentionInDays: !Ref Days
+`, "log-retention", "Logs", "500"},
+		{"log group retention parameter without AllowedValues", `
+Parameters:
+  Days:
+    Type: Number
+    Default: 365
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      RetentionInDays: !Ref Days
+`, "log-retention", "Logs", "AllowedValues"},
+		{"log group without deletion policies", `
+Parameters:
+  Days:
+    Type: Number
+    Default: 365
+    AllowedValues: [365, 731]
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: !Ref Days
+`, "deletion-policy", "Logs", "DeletionPolicy"},
+		{"queue without update-replace policy", `
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Delete
+    Properties:
+      SqsManagedSseEnabled: true
+`, "deletion-policy", "Q", "UpdateReplacePolicy"},
+		{"parameterised retention, explicit policies", `
+Parameters:
+  Days:
+    Type: Number
+    Default: 365
+    AllowedValues: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      RetentionInDays: !Ref Days
+  NeverExpires:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties: {}
+`, "", "", ""},
+		{"key policy lets the account create grants", `
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            Action: kms:*
+            Resource: "*"
+`, "kms-create-grant", "Key", "kms:CreateGrant"},
+		{"replica key deny without the AWS-resource condition", `
+Resources:
+  Key:
+    Type: AWS::KMS::ReplicaKey
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            Action: kms:*
+            Resource: "*"
+          - Effect: Deny
+            Principal: {AWS: "*"}
+            Action: kms:CreateGrant
+            Resource: "*"
+            Condition:
+              BoolIfExists: {aws:PrincipalIsAWSService: "false"}
+`, "kms-create-grant", "Key", "kms:CreateGrant"},
+		{"key policy restricts grants to AWS services", `
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            Action: kms:*
+            Resource: "*"
+          - Effect: Deny
+            Principal: {AWS: "*"}
+            Action: [kms:CreateGrant]
+            Resource: "*"
+            Condition:
+              BoolIfExists:
+                kms:GrantIsForAWSResource: "false"
+                aws:PrincipalIsAWSService: "false"
+`, "", "", ""},
+		{"task definition container as root", `
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: c
+          User: "0:0"
+          ReadonlyRootFilesystem: true
+          Memory: 512
+`, "task-definition", "Task", "non-root User"},
+		{"task definition container without user", `
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: c
+          ReadonlyRootFilesystem: true
+          Memory: 512
+`, "task-definition", "Task", "non-root User"},
+		{"task definition writable root filesystem", `
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: c
+          User: "65532:65532"
+          Memory: 512
+`, "task-definition", "Task", "ReadonlyRootFilesystem"},
+		{"task definition without container memory limit", `
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Memory: "512"
+      ContainerDefinitions:
+        - Name: c
+          User: "65532:65532"
+          ReadonlyRootFilesystem: true
+`, "task-definition", "Task", "Memory"},
+		{"hardened task definition", `
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: c
+          User: "65532:65532"
+          ReadonlyRootFilesystem: true
+          Memory: 512
 `, "", "", ""},
 		{"service permission without SourceArn", `
 Resources:
@@ -380,6 +586,37 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			}
 			return changed
 		}},
+		{"access-log retention back to a literal 30 days", "log-retention", func(t *testing.T, tpl *Template) bool {
+			for _, id := range tpl.IDs("AWS::Logs::LogGroup") {
+				tpl.Resources[id].Properties["RetentionInDays"] = 30
+				return true
+			}
+			return false
+		}},
+		{"a log group without DeletionPolicy", "deletion-policy", func(t *testing.T, tpl *Template) bool {
+			for _, id := range tpl.IDs("AWS::Logs::LogGroup") {
+				r := tpl.Resources[id]
+				r.DeletionPolicy = ""
+				tpl.Resources[id] = r
+				return true
+			}
+			return false
+		}},
+		{"the PII key without the CreateGrant deny", "kms-create-grant", func(t *testing.T, tpl *Template) bool {
+			ids := tpl.IDs("AWS::KMS::Key")
+			if len(ids) == 0 {
+				return false
+			}
+			pol, _ := tpl.Resources[ids[0]].Properties["KeyPolicy"].(map[string]any)
+			var keep []any
+			for _, st := range list(pol["Statement"]) {
+				if m, _ := st.(map[string]any); m["Effect"] != "Deny" {
+					keep = append(keep, st)
+				}
+			}
+			pol["Statement"] = keep
+			return true
+		}},
 	}
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
@@ -396,6 +633,32 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 				}
 			}
 			t.Errorf("breaking %q produced no %s finding", m.name, m.wantCheck)
+		})
+	}
+}
+
+// TestOnpremTaskDefinitionsMutations breaks the on-prem task definitions'
+// hardening and asserts the task-definition check notices.
+func TestOnpremTaskDefinitionsMutations(t *testing.T) {
+	for _, prop := range []string{"User", "ReadonlyRootFilesystem", "Memory"} {
+		t.Run("without "+prop, func(t *testing.T) {
+			tpl, err := Load(templates[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := tpl.IDs("AWS::ECS::TaskDefinition")
+			if len(ids) == 0 {
+				t.Fatal("onprem.yaml defines no task definition")
+			}
+			for _, c := range list(tpl.Resources[ids[0]].Properties["ContainerDefinitions"]) {
+				delete(c.(map[string]any), prop)
+			}
+			for _, f := range Check(tpl) {
+				if f.Check == "task-definition" && f.Resource == ids[0] && strings.Contains(f.Message, prop) {
+					return
+				}
+			}
+			t.Errorf("removing %s from %s produced no task-definition finding", prop, ids[0])
 		})
 	}
 }

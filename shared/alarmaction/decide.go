@@ -24,6 +24,27 @@ type State struct {
 	FailedOver bool
 }
 
+// MaxClockSkew is how far ahead of this function's clock an alarm event's
+// state timestamp may be. CloudWatch stamps a state change when it happens
+// and invokes the action seconds later, so a genuine event is never ahead of
+// now by more than clock skew; 5 minutes is generous for that and short
+// against the events' order. An event stamped further ahead (a broken clock,
+// a hand-made or corrupted payload) is refused: recorded, it would be the
+// newest state seen and make every genuine later event stale, so that
+// automatic fail-back never happened.
+const MaxClockSkew = 5 * time.Minute
+
+// CheckEventTime returns an error when at is more than MaxClockSkew after
+// now; past times are always accepted (ordering against the recorded state
+// decides whether they are stale).
+func CheckEventTime(at, now time.Time) error {
+	if limit := now.Add(MaxClockSkew); at.After(limit) {
+		return fmt.Errorf("alarm state time %s is in the future: more than %s after now (%s)",
+			at.UTC().Format(time.RFC3339Nano), MaxClockSkew, now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Trigger is what started an evaluation: an alarm state change or a
 // scheduled tick.
 type Trigger struct {

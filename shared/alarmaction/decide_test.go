@@ -185,3 +185,32 @@ func TestDecidePromote(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckEventTime(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		at   time.Time
+		ok   bool
+	}{
+		{"now", now, true},
+		{"an hour ago", now.Add(-time.Hour), true},
+		{"a year ago", now.Add(-365 * 24 * time.Hour), true},
+		{"ahead by less than the allowance", now.Add(MaxClockSkew - time.Second), true},
+		{"ahead by exactly the allowance", now.Add(MaxClockSkew), true},
+		{"ahead by just over the allowance", now.Add(MaxClockSkew + time.Millisecond), false},
+		{"a day ahead", now.Add(24 * time.Hour), false},
+		{"years ahead", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckEventTime(tc.at, now)
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckEventTime(%s, %s) = %v, want ok=%v", tc.at, now, err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "in the future") {
+				t.Fatalf("error %q does not say the time is in the future", err)
+			}
+		})
+	}
+}

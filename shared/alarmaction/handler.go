@@ -130,6 +130,7 @@ const (
 	OutcomeStale     = "stale"     // older than a state already seen
 	OutcomeActed     = "acted"     // the target was changed
 	OutcomeHeld      = "held"      // nothing to change (or held by cooldown/hold-down)
+	OutcomeFuture    = "future"    // stamped more than MaxClockSkew ahead: refused, not recorded
 )
 
 // Handle is the Lambda entry point: an alarm action payload, its SNS form, or
@@ -176,6 +177,14 @@ func (h *Handler) Apply(ctx context.Context, tr alarm.Transition) (Result, error
 		return r, nil
 	}
 	now := h.now()
+	if err := CheckEventTime(tr.At, now); err != nil {
+		// Neither claimed nor recorded: a far-future time would make every
+		// genuine later event stale. Not an error either: a retry cannot fix
+		// the payload, and the next genuine state change is acted on.
+		r := Result{Outcome: OutcomeFuture, Reason: err.Error()}
+		h.log.WarnContext(ctx, "alarm event refused", append(logAttrs, "outcome", r.Outcome, "reason", r.Reason)...)
+		return r, nil
+	}
 	key := string(h.cfg.Action) + "/" + tr.Key()
 	claimed, err := h.deps.Store.ClaimEvent(ctx, key, now, claimLease)
 	if err != nil {
@@ -239,7 +248,9 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 		return Result{}, fmt.Errorf("load control state: %w", err)
 	}
 	if !tr.Tick {
-		if !st.LastAlarmAt.IsZero() && at.Before(st.LastAlarmAt) {
+		// A recorded time beyond the skew allowance (written before events
+		// were bounded) is not trusted to order events.
+		if !st.LastAlarmAt.IsZero() && at.Before(st.LastAlarmAt) && CheckEventTime(st.LastAlarmAt, h.now()) == nil {
 			return Result{Outcome: OutcomeStale, Reason: "older than the last state seen (" + st.LastAlarmAt.Format(time.RFC3339) + ")"}, nil
 		}
 	}

@@ -88,6 +88,18 @@ func TestFailoverHandler(t *testing.T) {
 				{0, event(arn, alarm.StateOK, alarm.StateAlarm, c.at(0)), OutcomeStale},
 			}
 		}, nil},
+		{"a far-future event is refused and does not make the genuine ok stale", FailbackAuto, func(c *clock) []step {
+			return []step{
+				{0, event(arn, alarm.StateOK, alarm.StateAlarm, c.at(0)), OutcomeActed},
+				{time.Minute, event(arn, alarm.StateAlarm, alarm.StateOK, c.at(24*time.Hour)), OutcomeFuture},
+				{11 * time.Minute, event(arn, alarm.StateAlarm, alarm.StateOK, c.at(0)), OutcomeActed},
+			}
+		}, []bool{true, false}},
+		{"an event within the clock-skew allowance is accepted", FailbackAuto, func(c *clock) []step {
+			return []step{
+				{0, event(arn, alarm.StateOK, alarm.StateAlarm, c.at(MaxClockSkew)), OutcomeActed},
+			}
+		}, []bool{true}},
 		{"insufficient data and non-transitions do nothing", FailbackAuto, func(c *clock) []step {
 			return []step{
 				{0, event(arn, alarm.StateOK, alarm.StateInsufficientData, c.at(0)), OutcomeIgnored},
@@ -274,5 +286,24 @@ func TestScaleAlarmOKAlarmInsideCooldownDoesNotFlap(t *testing.T) {
 	run(t, h, c, []step{{time.Minute, event(sarn, alarm.StateOK, alarm.StateAlarm, c.at(2*time.Minute)), OutcomeHeld}})
 	if !reflect.DeepEqual(svc.sets, []int{3}) {
 		t.Fatalf("desired-count updates %v, want [3]", svc.sets)
+	}
+}
+
+// A far-future time recorded before events were bounded no longer makes
+// genuine events stale.
+func TestPoisonedStateFromBeforeTheBoundHeals(t *testing.T) {
+	c := newClock()
+	hc := &fakeHealthChecks{}
+	store := newMemStore()
+	h := mustNew(t, failoverConfig(FailbackAuto), Deps{HealthChecks: hc, Store: store, Now: c.now})
+	run(t, h, c, []step{{0, event(arn, alarm.StateOK, alarm.StateAlarm, c.at(0)), OutcomeActed}})
+	store.mu.Lock()
+	st := store.states[h.target]
+	st.LastAlarm, st.LastAlarmAt = alarm.StateOK, c.now().Add(365*24*time.Hour)
+	store.states[h.target] = st
+	store.mu.Unlock()
+	run(t, h, c, []step{{11 * time.Minute, event(arn, alarm.StateAlarm, alarm.StateOK, c.at(11*time.Minute)), OutcomeActed}})
+	if !reflect.DeepEqual(hc.sets, []bool{true, false}) {
+		t.Fatalf("health check updates %v, want [true false]", hc.sets)
 	}
 }

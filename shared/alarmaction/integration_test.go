@@ -381,3 +381,39 @@ func TestIntegrationDynamoStore(t *testing.T) {
 		t.Fatalf("load missing: %+v %v", empty, err)
 	}
 }
+
+// A single alarm event stamped far in the future (a broken clock, a crafted
+// or replayed payload) used to be recorded as the newest state seen, so every
+// later genuine OK was "stale" and fail-back never happened.
+func TestIntegrationFarFutureEventDoesNotPoisonFailback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := newClock()
+	cfg := failoverConfig(FailbackAuto)
+	cfg.HealthCheckID = e.healthCheck(t)
+	h := e.handler(t, cfg, c, nil, nil)
+	alarmArn := "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:" + e.name
+	ctx := context.Background()
+
+	if r, err := h.Process(ctx, event(alarmArn, alarm.StateOK, alarm.StateAlarm, c.at(0))); err != nil || r.Outcome != OutcomeActed {
+		t.Fatalf("ALARM: %+v, %v; want acted", r, err)
+	}
+	c.advance(time.Minute)
+	if r, err := h.Process(ctx, event(alarmArn, alarm.StateAlarm, alarm.StateOK, c.at(30*24*time.Hour))); err != nil || r.Outcome != OutcomeFuture {
+		t.Fatalf("far-future OK: %+v, %v; want %s", r, err, OutcomeFuture)
+	}
+	st, err := h.deps.Store.LoadState(ctx, h.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastAlarmAt.After(c.now().Add(MaxClockSkew)) {
+		t.Fatalf("far-future event recorded: LastAlarmAt %s", st.LastAlarmAt)
+	}
+	c.advance(15 * time.Minute)
+	if r, err := h.Process(ctx, event(alarmArn, alarm.StateAlarm, alarm.StateOK, c.at(0))); err != nil || r.Outcome != OutcomeActed {
+		t.Fatalf("genuine OK past the hold-down: %+v, %v; want acted (failed back)", r, err)
+	}
+	if e.inverted(t, cfg.HealthCheckID) {
+		t.Fatal("still failed over after a genuine OK past the hold-down")
+	}
+}

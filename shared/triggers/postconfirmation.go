@@ -33,7 +33,7 @@ const (
 // ConfirmUnavailable is the message shown when the claim cannot be written
 // in time. Cognito has already confirmed the user; the next sign-in claims
 // the verified address (PreAuth), so nothing is lost.
-const ConfirmUnavailable = "Your account is confirmed, but its home region could not be recorded just now. Sign in to finish."
+const ConfirmUnavailable = "Your account is confirmed, but its home region could not be recorded just now. Sign in to finish"
 
 // PostConfirmation is the PostConfirmation trigger: it claims the e-mail of a
 // user who has just proved ownership of it for this region, with one
@@ -96,7 +96,7 @@ func (h *PostConfirmation) decide(ctx context.Context, ev *events.CognitoEventUs
 	}
 	email := attrs[AttrEmail]
 	if email == "" {
-		return refuse("missing_email", "This account has no e-mail address, so it cannot have a home region.")
+		return refuse("missing_email", "This account has no e-mail address, so it cannot have a home region")
 	}
 	if !verified(attrs) {
 		return refuse("unverified_email", UnverifiedEmail)
@@ -111,7 +111,7 @@ func (h *PostConfirmation) decide(ctx context.Context, ev *events.CognitoEventUs
 	}
 	inv.home = rec.HomeRegion
 	if rec.HomeRegion != h.Region {
-		return refuse("registered_elsewhere", "This e-mail address already belongs to an account in %s. Sign in there; this account cannot be used.", rec.HomeRegion)
+		return refuse("registered_elsewhere", "This e-mail address already belongs to an account in %s. Sign in there; this account cannot be used", rec.HomeRegion)
 	}
 	inv.outcome = "home"
 	if created {

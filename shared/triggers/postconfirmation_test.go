@@ -55,7 +55,7 @@ func TestPostConfirmation(t *testing.T) {
 		{name: "password reset: nothing read or claimed", ev: confirmed(SourceConfirmForgotPassword, user())},
 		{name: "password reset of an unverified user: nothing claimed", ev: confirmed(SourceConfirmForgotPassword, user(AttrEmailVerified, "false"))},
 		{name: "missing e-mail", ev: confirmed(SourceConfirmSignUp, user(AttrEmail, "-")), wantErr: "no e-mail address"},
-		{name: "malformed e-mail", ev: confirmed(SourceConfirmSignUp, user(AttrEmail, "nope")), wantErr: "The e-mail address is not valid."},
+		{name: "malformed e-mail", ev: confirmed(SourceConfirmSignUp, user(AttrEmail, "nope")), wantErr: "The e-mail address is not valid"},
 		{name: "dotted capital I cannot be normalised safely", ev: confirmed(SourceConfirmSignUp, user(AttrEmail, "İx@example.com")), wantErr: "cannot be used"},
 		{name: "Kelvin sign cannot be normalised safely", ev: confirmed(SourceConfirmSignUp, user(AttrEmail, "\u212Aate@example.com")), wantErr: "cannot be used"},
 		{name: "registry error: temporarily unavailable, user told to sign in", ev: confirmed(SourceConfirmSignUp, user()), claim: func(context.Context, string, string) (registry.Record, bool, error) {

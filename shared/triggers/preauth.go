@@ -15,7 +15,7 @@ const SourceAuthentication = "PreAuthentication_Authentication"
 
 // SignInUnavailable is the message shown when the registry cannot be reached
 // in time or anything else fails that is not the user's doing.
-const SignInUnavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
+const SignInUnavailable = "Sign-in is temporarily unavailable. Please try again in a moment"
 
 // PreAuth is the PreAuthentication trigger: a user signs in only in their
 // home region. One read of the local replica decides a warm invocation. On a
@@ -84,7 +84,7 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 	}
 	email := attrs[AttrEmail]
 	if email == "" {
-		return refuse("missing_email", "This account has no e-mail address; sign-in is not possible.")
+		return refuse("missing_email", "This account has no e-mail address; sign-in is not possible")
 	}
 	var err error
 	if inv.key, err = h.Keys.Key(ctx, email); err != nil {
@@ -109,7 +109,7 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 	}
 	inv.home = rec.HomeRegion
 	if rec.HomeRegion != h.Region {
-		return refuse("other_home_region", "Your account's home region is %s. Sign in there.", rec.HomeRegion)
+		return refuse("other_home_region", "Your account's home region is %s. Sign in there", rec.HomeRegion)
 	}
 	return nil
 }

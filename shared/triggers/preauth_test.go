@@ -48,7 +48,7 @@ func TestPreAuth(t *testing.T) {
 		wantClaims int
 	}{
 		{name: "home region: one local read", ev: signIn(user), lookup: found("eu-central-1")},
-		{name: "other home region: refused naming it", ev: signIn(user), lookup: found("us-east-1"), wantErr: "home region is us-east-1. Sign in there."},
+		{name: "other home region: refused naming it", ev: signIn(user), lookup: found("us-east-1"), wantErr: "home region is us-east-1. Sign in there"},
 		{name: "replication lag: registry region says here", ev: signIn(user), lookup: notFound, claim: claimHere(false), wantClaims: 1},
 		{name: "replication lag: registry region says elsewhere", ev: signIn(user), lookup: notFound, claim: claimAs("eu-west-1", false), wantErr: "home region is eu-west-1", wantClaims: 1},
 		{name: "legacy user adopted here", ev: signIn(user), lookup: notFound, claim: claimHere(true), wantClaims: 1},
@@ -64,7 +64,7 @@ func TestPreAuth(t *testing.T) {
 			return e
 		}()},
 		{name: "missing e-mail", ev: signIn(map[string]string{AttrRegion: "eu-central-1"}), wantErr: "no e-mail address"},
-		{name: "malformed e-mail", ev: signIn(map[string]string{AttrEmail: "nope"}), wantErr: "The e-mail address is not valid."},
+		{name: "malformed e-mail", ev: signIn(map[string]string{AttrEmail: "nope"}), wantErr: "The e-mail address is not valid"},
 		{name: "lookup error: temporarily unavailable", ev: signIn(user), lookup: boom, wantErr: SignInUnavailable},
 		{name: "claim error: temporarily unavailable", ev: signIn(user), lookup: notFound, claim: func(context.Context, string, string) (registry.Record, bool, error) {
 			return registry.Record{}, false, errors.New("claim in eu-west-1: boom")

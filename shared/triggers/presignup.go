@@ -36,7 +36,7 @@ const (
 
 // SignUpUnavailable is the message shown when the registry cannot be reached
 // in time or anything else fails that is not the user's doing.
-const SignUpUnavailable = "Sign-up is temporarily unavailable. Please try again in a moment."
+const SignUpUnavailable = "Sign-up is temporarily unavailable. Please try again in a moment"
 
 // PreSignUp is the PreSignUp trigger: it refuses sign-ups that break the
 // residency rules, including an e-mail that another region already holds,
@@ -96,33 +96,33 @@ func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPools
 
 	email, ok := attrs[AttrEmail]
 	if !ok || email == "" {
-		return refuse("missing_email", "An e-mail address is required.")
+		return refuse("missing_email", "An e-mail address is required")
 	}
 
 	region := attrs[AttrRegion]
 	switch {
 	case region == "":
-		return refuse("missing_region", "custom:region is required: set it to %s to sign up here.", h.Region)
+		return refuse("missing_region", "custom:region is required: set it to %s to sign up here", h.Region)
 	case region != h.Region && residency.ValidRegion(region):
-		return refuse("wrong_region", "This is region %s, not %s. Sign up in %s.", h.Region, region, region)
+		return refuse("wrong_region", "This is region %s, not %s. Sign up in %s", h.Region, region, region)
 	case region != h.Region:
-		return refuse("wrong_region", "custom:region must be %s to sign up here.", h.Region)
+		return refuse("wrong_region", "custom:region must be %s to sign up here", h.Region)
 	}
 
 	country := attrs[AttrCountry]
 	switch {
 	case country == "":
-		return refuse("missing_country", "custom:country is required (ISO 3166 alpha-2 code, e.g. DE).")
+		return refuse("missing_country", "custom:country is required (ISO 3166 alpha-2 code, e.g. DE)")
 	case !residency.ValidCountry(country):
-		return refuse("invalid_country", "custom:country must be an ISO 3166 alpha-2 code, e.g. DE.")
+		return refuse("invalid_country", "custom:country must be an ISO 3166 alpha-2 code, e.g. DE")
 	}
 	cz, ok := h.Policy.ZoneOfCountry(country)
 	if !ok {
-		return refuse("country_not_served", "Sign-up is not available for country %s.", country)
+		return refuse("country_not_served", "Sign-up is not available for country %s", country)
 	}
 	if cz != zone {
 		use := h.Policy.RegionsOf(cz)[0]
-		return refuse("country_other_zone", "Accounts for country %s are served in %s. Sign up in %s.", country, use, use)
+		return refuse("country_other_zone", "Accounts for country %s are served in %s. Sign up in %s", country, use, use)
 	}
 
 	if inv.key, err = h.Keys.Key(ctx, email); err != nil {
@@ -135,7 +135,7 @@ func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPools
 	if found {
 		inv.home = rec.HomeRegion
 		if rec.HomeRegion != h.Region {
-			return refuse("registered_elsewhere", "This e-mail address is already registered in %s. Sign in there.", rec.HomeRegion)
+			return refuse("registered_elsewhere", "This e-mail address is already registered in %s. Sign in there", rec.HomeRegion)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package triggers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -52,21 +53,21 @@ func TestPreSignUp(t *testing.T) {
 		{name: "EEA country in eu", ev: signUp(SourceSignUp, attrs("a@b.no", "eu-central-1", "NO")), find: notFound, wantFind: true},
 		{name: "registered in another region: refused naming it", ev: signUp(SourceSignUp, ok), find: found("eu-west-1"), wantErr: "already registered in eu-west-1", wantFind: true},
 		{name: "admin create of a user registered elsewhere", ev: signUp(SourceAdminCreateUser, ok), find: found("eu-west-3"), wantErr: "eu-west-3", wantFind: true},
-		{name: "missing e-mail", ev: signUp(SourceSignUp, attrs("-", "eu-central-1", "DE")), wantErr: "An e-mail address is required."},
-		{name: "empty e-mail", ev: signUp(SourceSignUp, attrs("", "eu-central-1", "DE")), wantErr: "An e-mail address is required."},
-		{name: "blank e-mail", ev: signUp(SourceSignUp, attrs("   ", "eu-central-1", "DE")), wantErr: "An e-mail address is required."},
-		{name: "malformed e-mail", ev: signUp(SourceSignUp, attrs("not-an-address", "eu-central-1", "DE")), wantErr: "The e-mail address is not valid."},
+		{name: "missing e-mail", ev: signUp(SourceSignUp, attrs("-", "eu-central-1", "DE")), wantErr: "An e-mail address is required"},
+		{name: "empty e-mail", ev: signUp(SourceSignUp, attrs("", "eu-central-1", "DE")), wantErr: "An e-mail address is required"},
+		{name: "blank e-mail", ev: signUp(SourceSignUp, attrs("   ", "eu-central-1", "DE")), wantErr: "An e-mail address is required"},
+		{name: "malformed e-mail", ev: signUp(SourceSignUp, attrs("not-an-address", "eu-central-1", "DE")), wantErr: "The e-mail address is not valid"},
 		{name: "external provider without e-mail", ev: signUp(SourceExternalProvider, attrs("-", "eu-central-1", "DE")), wantErr: "e-mail address is required"},
 		{name: "missing custom:region", ev: signUp(SourceSignUp, attrs("a@b.de", "-", "DE")), wantErr: "custom:region is required: set it to eu-central-1"},
 		{name: "external provider without custom:region", ev: signUp(SourceExternalProvider, attrs("a@b.de", "-", "DE")), wantErr: "custom:region is required"},
-		{name: "custom:region of another pool", ev: signUp(SourceSignUp, attrs("a@b.de", "eu-west-1", "DE")), wantErr: "This is region eu-central-1, not eu-west-1. Sign up in eu-west-1."},
-		{name: "custom:region garbage is not echoed", ev: signUp(SourceSignUp, attrs("a@b.de", "<script>", "DE")), wantErr: "custom:region must be eu-central-1 to sign up here."},
+		{name: "custom:region of another pool", ev: signUp(SourceSignUp, attrs("a@b.de", "eu-west-1", "DE")), wantErr: "This is region eu-central-1, not eu-west-1. Sign up in eu-west-1"},
+		{name: "custom:region garbage is not echoed", ev: signUp(SourceSignUp, attrs("a@b.de", "<script>", "DE")), wantErr: "custom:region must be eu-central-1 to sign up here"},
 		{name: "missing custom:country", ev: signUp(SourceSignUp, attrs("a@b.de", "eu-central-1", "-")), wantErr: "custom:country is required"},
 		{name: "lower-case country", ev: signUp(SourceSignUp, attrs("a@b.de", "eu-central-1", "de")), wantErr: "custom:country must be an ISO 3166 alpha-2 code"},
 		{name: "alpha-3 country", ev: signUp(SourceSignUp, attrs("a@b.de", "eu-central-1", "DEU")), wantErr: "ISO 3166 alpha-2"},
 		{name: "unassigned country", ev: signUp(SourceSignUp, attrs("a@b.de", "eu-central-1", "XX")), wantErr: "ISO 3166 alpha-2"},
 		{name: "country in no zone", ev: signUp(SourceSignUp, attrs("a@b.uk", "eu-central-1", "GB")), wantErr: "not available for country GB"},
-		{name: "country of another zone names its region", ev: signUp(SourceSignUp, attrs("a@b.us", "eu-central-1", "US")), wantErr: "served in us-east-1. Sign up in us-east-1."},
+		{name: "country of another zone names its region", ev: signUp(SourceSignUp, attrs("a@b.us", "eu-central-1", "US")), wantErr: "served in us-east-1. Sign up in us-east-1"},
 		{name: "gulf country in eu names me-central-1", ev: signUp(SourceSignUp, attrs("a@b.ae", "eu-central-1", "AE")), wantErr: "served in me-central-1"},
 		{name: "registry error: temporarily unavailable", ev: signUp(SourceSignUp, ok), find: func(context.Context, string) (registry.Record, bool, error) {
 			return registry.Record{}, false, errors.New("lookup in eu-west-1: ProvisionedThroughputExceeded")
@@ -242,6 +243,11 @@ func TestPreSignUpLogsNoEmail(t *testing.T) {
 			t.Errorf("log contains %q:\n%s", s, out)
 		}
 	}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if dup := duplicateKey(t, line); dup != "" {
+			t.Errorf("log record has key %q twice: %s", dup, line)
+		}
+	}
 	for _, s := range []string{`"outcome":"allow"`, `"reason":"registered_elsewhere"`, `"outcome":"unavailable"`, `"reason":"country_other_zone"`, `"keyprefix"`} {
 		if !strings.Contains(out, strings.ToLower(s)) {
 			t.Errorf("log lacks %s:\n%s", s, out)
@@ -269,3 +275,30 @@ func BenchmarkPreSignUp(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// duplicateKey returns a top-level key that occurs twice in the JSON object
+// line ("" when none): encoding/json would silently keep the last one.
+func duplicateKey(t *testing.T, line string) string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("log record is not a JSON object: %s", line)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := tok.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ""
+}

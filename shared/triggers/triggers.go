@@ -80,15 +80,16 @@ const (
 
 // UnverifiedEmail is the refusal shown when an account without a claim has
 // an e-mail address nobody has proved to own: no claim is made for it.
-const UnverifiedEmail = "Your e-mail address is not verified, so this account cannot be used yet. Please contact support."
+const UnverifiedEmail = "Your e-mail address is not verified, so this account cannot be used yet. Please contact support"
 
 // verified reports whether Cognito says the user owns the address: the
 // attribute is the string "true" (Cognito sends every attribute as a string).
 func verified(attrs map[string]string) bool { return attrs[AttrEmailVerified] == "true" }
 
 // userMessage is the error a handler returns: Cognito shows its text to the
-// end user as is ("PreSignUp failed with error <text>."), so it is written
-// as a sentence.
+// end user as "PreSignUp failed with error <text>.", so it is written as a
+// sentence without its final period (Cognito adds it; one of ours would make
+// it ".."). TestUserMessagesDoNotEndWithAPeriod checks every message.
 type userMessage string
 
 func (m userMessage) Error() string { return string(m) }
@@ -136,11 +137,11 @@ func checkConfig(region string, p *residency.Policy, keys Keyer, reg any) (zone 
 func emailError(err error) error {
 	switch {
 	case errors.Is(err, identity.ErrNoEmail):
-		return refuse("missing_email", "An e-mail address is required.")
+		return refuse("missing_email", "An e-mail address is required")
 	case errors.Is(err, identity.ErrUnsupportedEmail): // before ErrMalformedEmail, which it also matches
-		return refuse("unsupported_email", "This e-mail address cannot be used here: use one with only plain letters, digits and punctuation before the @, and a domain without look-alike characters.")
+		return refuse("unsupported_email", "This e-mail address cannot be used here: use one with only plain letters, digits and punctuation before the @, and a domain without look-alike characters")
 	case errors.Is(err, identity.ErrMalformedEmail):
-		return refuse("malformed_email", "The e-mail address is not valid.")
+		return refuse("malformed_email", "The e-mail address is not valid")
 	}
 	return err
 }
