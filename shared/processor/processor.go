@@ -121,7 +121,7 @@ type Stats struct {
 	Duplicates   int64 // of those, already stored (a redelivery)
 	Poison       int64 // malformed, unknown-version or unstorable (permanent error) receives, left for the DLQ
 	Failed       int64 // transient failures, left for redelivery
-	FailedOrders int64 // orders moved to the terminal status FAILED
+	FailedOrders int64 // receives that set (or found) an order's terminal status FAILED
 	HandedBack   int64 // received but unstarted at shutdown, made visible again
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -266,7 +265,7 @@ func (p *Processor) fail(ctx context.Context, log *slog.Logger, id string) {
 // both are present). An unknown envelope version is not this site's to
 // fail: a newer processor may read it (the DLQ alarm reports it meanwhile).
 func poisonOrderID(m *message, err error) (string, bool) {
-	if strings.HasPrefix(err.Error(), "unknown envelope version") {
+	if errors.As(err, new(errUnknownVersion)) {
 		return "", false
 	}
 	var head struct {
@@ -292,6 +291,12 @@ type errPoison string
 
 func (e errPoison) Error() string { return string(e) }
 
+// errUnknownVersion is the poison of an envelope version this code does not
+// read (a newer API's): another processor may.
+type errUnknownVersion int
+
+func (e errUnknownVersion) Error() string { return fmt.Sprintf("unknown envelope version %d", int(e)) }
+
 // decode parses and checks m's envelope.
 func decode(m *message) (orders.Envelope, error) {
 	var head struct {
@@ -304,7 +309,7 @@ func decode(m *message) (orders.Envelope, error) {
 		return orders.Envelope{}, errPoison("envelope has no version")
 	}
 	if *head.Version != orders.EnvelopeVersion {
-		return orders.Envelope{}, errPoison(fmt.Sprintf("unknown envelope version %d", *head.Version))
+		return orders.Envelope{}, errUnknownVersion(*head.Version)
 	}
 	var env orders.Envelope
 	dec := json.NewDecoder(bytes.NewReader([]byte(m.body)))
