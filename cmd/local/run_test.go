@@ -113,10 +113,12 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	token := aws.ToString(auth.AuthenticationResult.IdToken)
 
-	call := func(method, url, body string) (int, map[string]any) {
+	callAs := func(contentType, method, url, body string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, url, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
 		req.Header.Set("Idempotency-Key", "e2e-1")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -127,7 +129,18 @@ func TestRunEndToEnd(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
+	call := func(method, url, body string) (int, map[string]any) {
+		return callAs("application/json", method, url, body)
+	}
 	order := `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"E2E","line1":"Hauptstr. 1","city":"Berlin","postalCode":"10115","country":"DE"}}`
+	// The local HTTP API hands Content-Type to the handler, which requires JSON.
+	for _, ct := range []string{"text/plain", ""} {
+		status, got := callAs(ct, http.MethodPost, eu.OrdersAPIURL+"/orders", order)
+		e, _ := got["error"].(map[string]any)
+		if status != http.StatusUnsupportedMediaType || e["code"] != "UNSUPPORTED_MEDIA_TYPE" {
+			t.Fatalf("POST /orders with Content-Type %q = %d %v, want 415 UNSUPPORTED_MEDIA_TYPE", ct, status, got)
+		}
+	}
 	status, created := call(http.MethodPost, eu.OrdersAPIURL+"/orders", order)
 	if status != http.StatusAccepted || created["orderId"] == nil {
 		t.Fatalf("POST /orders = %d %v", status, created)

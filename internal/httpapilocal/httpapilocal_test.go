@@ -266,6 +266,9 @@ func TestGoodTokenReachesHandler(t *testing.T) {
 			if claims["sub"] != "3f1c-sub" || claims["custom:region"] != "eu-west-1" || claims["email_verified"] != "true" || claims["exp"] != "1795312800" {
 				t.Errorf("claims = %v", claims)
 			}
+			if ev.Headers["content-type"] != tt.contentType {
+				t.Errorf("content-type header = %q, want %q (the orders API requires it)", ev.Headers["content-type"], tt.contentType)
+			}
 			if ev.Headers["idempotency-key"] != "k-1" || ev.Headers["Idempotency-Key"] != "" {
 				t.Errorf("headers not lower-cased: %v", ev.Headers)
 			}

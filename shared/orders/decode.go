@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -39,7 +38,9 @@ const (
 	CodeInvalidQuantity = "INVALID_QUANTITY" // not an integer from 1 to 1000
 	CodeInvalidSKU      = "INVALID_SKU"      // not 1-64 of [A-Z0-9-]
 	CodeNoteTooLong     = "NOTE_TOO_LONG"    // note over 500 characters
-	CodeInvalidAddress  = "INVALID_ADDRESS"  // blank, too long or control characters
+	CodeInvalidNote     = "INVALID_NOTE"     // a character CheckText forbids
+	CodeInvalidAddress  = "INVALID_ADDRESS"  // blank, too long or a character CheckText forbids
+	CodeInvalidText     = "INVALID_TEXT"     // an unpaired surrogate escape (\ud800) in any string
 	CodeInvalidCountry  = "INVALID_COUNTRY"  // not an ISO 3166-1 alpha-2 code
 )
 
@@ -141,11 +142,50 @@ func (d *decoder) readString() (string, error) {
 	if !escaped {
 		return string(d.b[start+1 : d.i-1]), nil
 	}
+	if loneSurrogate(d.b[start+1 : d.i-1]) {
+		// encoding/json would silently turn it into U+FFFD.
+		return "", invalid(CodeInvalidText, "", "request body holds a \\u escape of an unpaired surrogate")
+	}
 	var v string
 	if err := json.Unmarshal(d.b[start:d.i], &v); err != nil {
 		return "", invalid(CodeInvalidJSON, "", "request body is not valid JSON")
 	}
 	return v, nil
+}
+
+// loneSurrogate reports whether the escaped contents of a JSON string hold a
+// \uD800-\uDFFF escape that is not a high surrogate followed by a low one.
+func loneSurrogate(b []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 32)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // a one-character escape such as \\ or \"
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
 }
 
 // skipNumber reads a number token and returns its text.
@@ -226,8 +266,12 @@ func (d *decoder) order(o *Order) error {
 			if err != nil || null {
 				return err
 			}
-			if utf8.RuneCountInString(s) > MaxNoteLen {
+			switch CheckText(s, MaxNoteLen, false, true) {
+			case TextOK:
+			case TextTooLong:
 				return invalid(CodeNoteTooLong, name, "must be at most %d characters", MaxNoteLen)
+			default:
+				return invalid(CodeInvalidNote, name, "must not contain control characters (other than tab and line breaks) or noncharacters")
 			}
 			o.Note = s
 			return nil
@@ -374,21 +418,19 @@ func (d *decoder) address(path string, a *Address) error {
 	return nil
 }
 
-// text validates a free-text address field: at most max characters, no
-// control characters, and not blank when required.
+// text validates a free-text address field with CheckText: a single line of
+// at most max characters, visible when required.
 func text(path func() string, s string, max int, required bool) (string, error) {
-	if required && strings.TrimSpace(s) == "" {
-		return "", invalid(CodeInvalidAddress, path(), "must not be blank")
-	}
-	if utf8.RuneCountInString(s) > max {
+	switch CheckText(s, max, required, false) {
+	case TextOK:
+		return s, nil
+	case TextBlank:
+		return "", invalid(CodeInvalidAddress, path(), "must not be blank (it needs a visible character)")
+	case TextTooLong:
 		return "", invalid(CodeInvalidAddress, path(), "must be at most %d characters", max)
+	default:
+		return "", invalid(CodeInvalidAddress, path(), "must not contain control characters or noncharacters")
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", invalid(CodeInvalidAddress, path(), "must not contain control characters")
-		}
-	}
-	return s, nil
 }
 
 func validSKU(s string) bool {

@@ -14,7 +14,8 @@ import (
 var validationCodes = map[string]bool{
 	CodeInvalidJSON: true, CodeTrailingData: true, CodeUnknownField: true, CodeDuplicateField: true,
 	CodeInvalidType: true, CodeMissingField: true, CodeInvalidItems: true, CodeInvalidQuantity: true,
-	CodeInvalidSKU: true, CodeNoteTooLong: true, CodeInvalidAddress: true, CodeInvalidCountry: true,
+	CodeInvalidSKU: true, CodeNoteTooLong: true, CodeInvalidNote: true, CodeInvalidAddress: true, CodeInvalidCountry: true,
+	CodeInvalidText: true,
 }
 
 // FuzzDecodeOrder checks, for any body, that DecodeOrder never panics, that

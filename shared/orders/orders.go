@@ -51,18 +51,24 @@ const MessageAttrOrderID = "orderId"
 // Status is an order's processing status. Statuses only move forward.
 type Status string
 
-// The statuses, in the only order they may be reached.
+// The statuses, in the only order they may be reached. COMPLETED and FAILED
+// are both terminal: each is reached only from ACCEPTED and neither moves to
+// the other.
 const (
 	StatusAccepted  Status = "ACCEPTED"
-	StatusCompleted Status = "COMPLETED"
+	StatusCompleted Status = "COMPLETED" // stored in the site database
+	// StatusFailed: the site can never store the order (its database refuses
+	// the data, or the queue message is malformed); the message goes on to
+	// the dead-letter queue, whose alarm notifies an operator.
+	StatusFailed Status = "FAILED"
 )
 
-// rank orders the statuses; 0 is unknown.
+// rank orders the statuses; 0 is unknown, equal ranks are alternatives.
 func (s Status) rank() int {
 	switch s {
 	case StatusAccepted:
 		return 1
-	case StatusCompleted:
+	case StatusCompleted, StatusFailed:
 		return 2
 	}
 	return 0

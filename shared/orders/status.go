@@ -28,7 +28,7 @@ func Advance(ctx context.Context, db UpdateItemAPI, table, id string, to Status,
 		return fmt.Errorf("orders: advance %s: invalid status %q", id, to)
 	}
 	var allowed []Status
-	for _, s := range []Status{StatusAccepted, StatusCompleted} {
+	for _, s := range []Status{StatusAccepted, StatusCompleted, StatusFailed} {
 		if s.Before(to) {
 			allowed = append(allowed, s)
 		}

@@ -31,6 +31,10 @@ func TestStatusOrder(t *testing.T) {
 		{StatusAccepted, StatusAccepted, false},
 		{"", StatusAccepted, false},
 		{StatusAccepted, "SHIPPED", false},
+		{StatusAccepted, StatusFailed, true},
+		{StatusFailed, StatusCompleted, false},
+		{StatusCompleted, StatusFailed, false},
+		{StatusFailed, StatusAccepted, false},
 	}
 	for _, tt := range tests {
 		if got := tt.from.Before(tt.to); got != tt.want {
@@ -49,6 +53,8 @@ func TestAdvance(t *testing.T) {
 		wantErr   error // nil: success; errAny: some error
 	}{
 		{"forward", StatusCompleted, nil, 1, nil},
+		{"failed", StatusFailed, nil, 1, nil},
+		{"failed: already terminal", StatusFailed, &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{AttrStatus: &types.AttributeValueMemberS{Value: "COMPLETED"}}}, 1, nil},
 		{"already there or past", StatusCompleted, &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{AttrStatus: &types.AttributeValueMemberS{Value: "COMPLETED"}}}, 1, nil},
 		{"unknown order", StatusCompleted, &types.ConditionalCheckFailedException{}, 1, ErrUnknownOrder},
 		{"store down", StatusCompleted, errors.New("connection refused"), 1, errAny},

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"mime"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -36,6 +38,9 @@ type acceptedBody struct {
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	owner, err := h.caller(req)
 	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if err := jsonContentType(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	key, err := idempotencyKey(req)
@@ -188,6 +193,27 @@ func idempotencyKey(req events.APIGatewayV2HTTPRequest) (string, error) {
 
 // requestBody returns the body, base64-decoded if API Gateway encoded it,
 // within orders.MaxBodyBytes.
+// errUnsupportedMediaType answers a POST /orders whose Content-Type is not JSON.
+var errUnsupportedMediaType = &apiError{status: 415, code: "UNSUPPORTED_MEDIA_TYPE",
+	msg: "Content-Type must be application/json (charset, if given, utf-8)"}
+
+// jsonContentType requires the media type application/json (compared without
+// regard to case); parameters are allowed, but a charset must be utf-8.
+func jsonContentType(req events.APIGatewayV2HTTPRequest) error {
+	v, ok := header(req, "content-type")
+	if !ok {
+		return errUnsupportedMediaType
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil || mt != "application/json" {
+		return errUnsupportedMediaType
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return errUnsupportedMediaType
+	}
+	return nil
+}
+
 func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 	tooLarge := &apiError{status: 413, code: "PAYLOAD_TOO_LARGE", msg: fmt.Sprintf("the body must be at most %d bytes", orders.MaxBodyBytes)}
 	if !req.IsBase64Encoded {

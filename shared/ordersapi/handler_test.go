@@ -311,6 +311,17 @@ func TestBadRequests(t *testing.T) {
 		{"address city missing", postReq(order(item, `{"name":"A","line1":"B","postalCode":"1","country":"IE"}`, "")), 400, "MISSING_FIELD"},
 		{"address name blank", postReq(order(item, `{"name":"","line1":"B","city":"C","postalCode":"1","country":"IE"}`, "")), 400, "INVALID_ADDRESS"},
 		{"address bad country", postReq(order(item, `{"name":"A","line1":"B","city":"C","postalCode":"1","country":"Ireland"}`, "")), 400, "INVALID_COUNTRY"},
+		{"note with NUL (issue 11.1)", postReq(order(item, addr, `,"note":"a\u0000b"`)), 400, "INVALID_NOTE"},
+		{"note with U+FFFF (issue 11.2)", postReq(order(item, addr, `,"note":"a\uffff"`)), 400, "INVALID_NOTE"},
+		{"line1 with U+FFFE (issue 11.2)", postReq(order(item, `{"name":"A","line1":"B\ufffe","city":"C","postalCode":"1","country":"IE"}`, "")), 400, "INVALID_ADDRESS"},
+		{"name of zero-width characters (issue 11.3)", postReq(order(item, `{"name":"\u200b\u200c\u200d\u2060\ufeff","line1":"B","city":"C","postalCode":"1","country":"IE"}`, "")), 400, "INVALID_ADDRESS"},
+		{"Content-Type text/plain (issue 11.4)", postReq(validBody, withHeader("content-type", "text/plain")), 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"no Content-Type (issue 11.4)", postReq(validBody, withoutHeader("content-type")), 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"Content-Type octet-stream (issue 11.4)", postReq(validBody, withHeader("content-type", "application/octet-stream")), 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"Content-Type json suffix", postReq(validBody, withHeader("content-type", "application/jsonx")), 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"Content-Type other charset", postReq(validBody, withHeader("content-type", "application/json; charset=iso-8859-1")), 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"Content-Type malformed", postReq(validBody, withHeader("content-type", "application/json; charset")), 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"Content-Type empty", postReq(validBody, withHeader("content-type", "")), 415, "UNSUPPORTED_MEDIA_TYPE"},
 		{"body over 64 KiB", postReq(big), 413, "PAYLOAD_TOO_LARGE"},
 		{"base64 body over 64 KiB", postReq(base64.StdEncoding.EncodeToString([]byte(big)), func(r *events.APIGatewayV2HTTPRequest) { r.IsBase64Encoded = true }), 413, "PAYLOAD_TOO_LARGE"},
 		{"bad base64", postReq("!!!", func(r *events.APIGatewayV2HTTPRequest) { r.IsBase64Encoded = true }), 400, "INVALID_BODY_ENCODING"},
@@ -370,6 +381,23 @@ func TestBadRequests(t *testing.T) {
 	}
 	if len(tests) < 30 {
 		t.Fatalf("only %d cases", len(tests))
+	}
+}
+
+// Content-Type is compared as a media type: any case, parameters allowed,
+// the header name in any case (callers other than API Gateway).
+func TestContentTypeAccepted(t *testing.T) {
+	for _, h := range []struct{ name, value string }{
+		{"content-type", "application/json"},
+		{"content-type", "application/json; charset=utf-8"},
+		{"content-type", "Application/JSON;Charset=UTF-8"},
+		{"Content-Type", "application/json ; foo=bar"},
+	} {
+		req := postReq(validBody, withoutHeader("content-type"), withHeader(h.name, h.value))
+		resp, err := newHandler(newMemStore(func() time.Time { return testNow }), &fakeQueue{}).Handle(context.Background(), req)
+		if err != nil || resp.StatusCode != 202 {
+			t.Errorf("%s: %s -> %d %s (%v), want 202", h.name, h.value, resp.StatusCode, resp.Body, err)
+		}
 	}
 }
 

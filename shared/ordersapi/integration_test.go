@@ -205,6 +205,23 @@ func TestIntegrationAcceptReplayConflict(t *testing.T) {
 		checkError(t, invoke(t, ctx, h, other), 404, "ORDER_NOT_FOUND")
 		checkError(t, invoke(t, ctx, h, getReq("unknownorder")), 404, "ORDER_NOT_FOUND")
 	})
+	t.Run("GET shows FAILED", func(t *testing.T) {
+		// An order the site can never store: the processor fails it with
+		// the shared helper; GET shows the terminal status, which nothing
+		// moves on from.
+		failed := orderID(t, invoke(t, ctx, h, postReq(validBody, withHeader("idempotency-key", "key-failed"))))
+		e.drain()
+		if err := orders.Advance(ctx, e.db, e.table, failed, orders.StatusFailed, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := orders.Advance(ctx, e.db, e.table, failed, orders.StatusCompleted, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp := invoke(t, ctx, h, getReq(failed))
+		if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"status":"FAILED"`) {
+			t.Fatalf("after Advance to FAILED: %d %s", resp.StatusCode, resp.Body)
+		}
+	})
 	t.Run("no PII in the table", func(t *testing.T) {
 		out, err := e.db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.table)})
 		if err != nil {

@@ -43,8 +43,27 @@ type Store interface {
 	Close() error
 }
 
-// ErrInvalidOrder reports an envelope that cannot be stored (no order id).
-var ErrInvalidOrder = errors.New("orderstore: invalid order")
+// ErrPermanent marks a Save error that no retry can fix: the database
+// refused this order's data itself (PostgreSQL SQLSTATE classes 22 data
+// exception, e.g. 22P05 for a NUL in JSONB, 23 integrity constraint and 54
+// program limit; SQLite constraint, too big and mismatch), or the envelope
+// cannot be made into a row. Every other Save error (connection, timeout,
+// lock, disk) is transient. Test with errors.Is.
+var ErrPermanent = errors.New("orderstore: permanent: this order cannot be stored")
+
+// ErrInvalidOrder reports an envelope that cannot be stored (no order id);
+// it is also ErrPermanent.
+var ErrInvalidOrder = fmt.Errorf("%w: invalid order", ErrPermanent)
+
+// permanent wraps err with ErrPermanent (the message keeps err's text).
+func permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() []error {
+	return []error{ErrPermanent, e.err}
+}
 
 // Open opens the database named by dsn and creates or migrates its schema:
 // a postgres:// or postgresql:// URL opens PostgreSQL, anything else without
@@ -80,7 +99,7 @@ func newRow(env orders.Envelope) (row, error) {
 	}
 	body, err := json.Marshal(env.Order)
 	if err != nil {
-		return row{}, fmt.Errorf("orderstore: encode order %s: %w", env.OrderID, err)
+		return row{}, permanent(fmt.Errorf("orderstore: encode order %s: %w", env.OrderID, err))
 	}
 	return row{
 		id:        env.OrderID,

@@ -186,3 +186,43 @@ func BenchmarkSave(b *testing.B) {
 		})
 	}
 }
+
+// Save tells errors no retry can fix (ErrPermanent) from transient ones: a
+// NUL in the order is refused by PostgreSQL's JSONB (SQLSTATE 22P05, issue 11
+// item 1: an order sent by an API older than orders.CheckText) and stored by
+// SQLite; a closed database is transient.
+func TestSavePermanentErrors(t *testing.T) {
+	for _, kind := range orderstoretest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := orderstore.Open(ctx, orderstoretest.DSN(t, kind))
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if _, err := s.Save(ctx, envelope("")); !errors.Is(err, orderstore.ErrPermanent) || !errors.Is(err, orderstore.ErrInvalidOrder) {
+				t.Errorf("Save without order id = %v, want ErrInvalidOrder and ErrPermanent", err)
+			}
+			nul := envelope("o-nul")
+			nul.Order.Note = "ring\x00twice"
+			_, err = s.Save(ctx, nul)
+			switch kind {
+			case "postgres":
+				if !errors.Is(err, orderstore.ErrPermanent) || !strings.Contains(err.Error(), "22P05") {
+					t.Errorf("Save with NUL on postgres = %v, want ErrPermanent (SQLSTATE 22P05)", err)
+				}
+				if strings.Contains(err.Error(), "ring") {
+					t.Errorf("error quotes the order: %v", err)
+				}
+			default:
+				if err != nil {
+					t.Errorf("Save with NUL on %s = %v, want stored", kind, err)
+				}
+			}
+			s.Close()
+			_, err = s.Save(ctx, envelope("o-after-close"))
+			if err == nil || errors.Is(err, orderstore.ErrPermanent) {
+				t.Errorf("Save on a closed store = %v, want a transient error", err)
+			}
+		})
+	}
+}

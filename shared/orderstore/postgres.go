@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/homeregion/homeregion/shared/orders"
@@ -104,9 +105,29 @@ func (s *postgresStore) Save(ctx context.Context, env orders.Envelope) (bool, er
 		ON CONFLICT (order_id) DO NOTHING`,
 		r.id, r.region, r.owner, r.createdAt, r.version, string(r.body), time.Now().UTC())
 	if err != nil {
-		return false, fmt.Errorf("orderstore: postgres: save %s: %w", r.id, err)
+		err = fmt.Errorf("orderstore: postgres: save %s: %w", r.id, err)
+		if permanentPostgres(err) {
+			err = permanent(err)
+		}
+		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// permanentPostgres reports whether err is PostgreSQL refusing the data
+// itself: SQLSTATE class 22 (data exception: 22P05 untranslatable character,
+// 22021 bad byte sequence, 22001 too long, ...), 23 (integrity constraint) or
+// 54 (program limit exceeded). Connection, server and lock errors are not.
+func permanentPostgres(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) != 5 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 // Count implements Store.

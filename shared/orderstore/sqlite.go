@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/homeregion/homeregion/shared/orders"
 )
@@ -118,13 +118,38 @@ func (s *sqliteStore) Save(ctx context.Context, env orders.Envelope) (bool, erro
 		r.id, r.region, r.owner, r.createdAt.Format(time.RFC3339Nano), r.version, string(r.body),
 		time.Now().UTC().Format(time.RFC3339Nano))
 	if err != nil {
-		return false, fmt.Errorf("orderstore: sqlite: save %s: %w", r.id, err)
+		err = fmt.Errorf("orderstore: sqlite: save %s: %w", r.id, err)
+		if permanentSQLite(err) {
+			err = permanent(err)
+		}
+		return false, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("orderstore: sqlite: save %s: %w", r.id, err)
 	}
 	return n == 1, nil
+}
+
+// SQLite primary result codes that refuse the data itself.
+const (
+	sqliteTooBig     = 18 // SQLITE_TOOBIG
+	sqliteConstraint = 19 // SQLITE_CONSTRAINT
+	sqliteMismatch   = 20 // SQLITE_MISMATCH
+)
+
+// permanentSQLite reports whether err is SQLite refusing the data itself
+// (constraint, too big, type mismatch); busy, I/O and full disk are not.
+func permanentSQLite(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // the primary code of an extended one
+	case sqliteTooBig, sqliteConstraint, sqliteMismatch:
+		return true
+	}
+	return false
 }
 
 // Count implements Store.

@@ -2,6 +2,7 @@ package processor_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -242,6 +243,57 @@ func TestPoisonMessage(t *testing.T) {
 	}
 }
 
+// TestUnstorableOrderEndsFailed: an order with a NUL in its note, as an API
+// older than orders.CheckText could have queued it (issue 11 item 1), among
+// good orders. PostgreSQL refuses it (SQLSTATE 22P05, a permanent error): its
+// status becomes FAILED, not ACCEPTED for ever, and the message reaches the
+// DLQ (OrdersDeadLetterAlarm); SQLite stores it and it is COMPLETED. The
+// good orders are stored once and COMPLETED on both.
+func TestUnstorableOrderEndsFailed(t *testing.T) {
+	srv := mototest.Require(t)
+	cfg := srv.Config("eu-west-1")
+	for _, kind := range orderstoretest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			f := processortest.New(t, cfg, 2)
+			ids := processortest.IDs("g", 20)
+			f.Seed(t, ids)
+			bad := "nul-1"
+			env := processortest.Envelope(bad)
+			env.Order.Note = "ring\x00twice"
+			b, err := json.Marshal(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Records(t, []string{bad})
+			f.SendRaw(t, string(b), bad)
+			store := openStore(t, orderstoretest.DSN(t, kind))
+			p, stop := run(t, cfg, f, store, func(c *processor.Config) { c.VisibilityTimeout = time.Second })
+			want := orders.StatusCompleted
+			if kind == "postgres" {
+				want = orders.StatusFailed
+				processortest.WaitFor(t, time.Minute, "the unstorable order in the DLQ", func() bool {
+					v, nv := f.Counts(t, f.DLQURL)
+					return v+nv == 1
+				})
+			}
+			processortest.WaitFor(t, time.Minute, "the NUL order "+string(want), func() bool {
+				return f.Statuses(t, []string{bad})[bad] == want
+			})
+			if kind == "postgres" {
+				checkDone(t, f, store, ids)
+			} else {
+				checkDone(t, f, store, append(ids, bad))
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if s := p.Stats(); kind == "postgres" && (s.FailedOrders < 1 || s.Failed != 0) {
+				t.Errorf("stats = %+v, want the order FAILED and no transient failures", s)
+			}
+		})
+	}
+}
+
 // TestAdvanceOnMoto checks that moto honours orders.Advance's conditional
 // write with ReturnValuesOnConditionCheckFailure: forward, idempotent,
 // never backwards, unknown order reported.
@@ -259,6 +311,7 @@ func TestAdvanceOnMoto(t *testing.T) {
 		{"a-1", orders.StatusCompleted, nil},
 		{"a-1", orders.StatusCompleted, nil},
 		{"missing", orders.StatusCompleted, orders.ErrUnknownOrder},
+		{"a-1", orders.StatusFailed, nil}, // COMPLETED is terminal: a no-op
 	} {
 		t.Run(fmt.Sprintf("%d_%s_%s", i, tc.id, tc.to), func(t *testing.T) {
 			err := orders.Advance(ctx, f.DynamoDB, f.Table, tc.id, tc.to, time.Now())

@@ -14,10 +14,16 @@
 // a message is received only when a worker slot is free for it, so nothing
 // waits unstarted behind a busy worker while its visibility timeout runs out.
 // A message still being worked on has its visibility extended. Poison
-// messages (malformed body, unknown envelope version) are never deleted: they
-// reach the queue's dead-letter queue after maxReceiveCount receives; only the
-// message id, the order id attribute and the receive count are logged, never
-// the body. When Run's context is cancelled (SIGTERM) it stops receiving,
+// messages (malformed body, unknown envelope version) and orders the site
+// database refuses for good (orderstore.ErrPermanent, e.g. PostgreSQL
+// SQLSTATE 22P05) are never deleted: they reach the queue's dead-letter queue
+// after maxReceiveCount receives (OrdersDeadLetterAlarm), and their order,
+// when known, moves at once to the terminal status FAILED, so GET
+// /orders/{id} never shows ACCEPTED for ever (an unknown envelope version is
+// left ACCEPTED: a newer processor may read it). Transient errors
+// (connection, timeout) are retried by redelivery and never fail an order.
+// Only the message id, the order id attribute and the receive count are
+// logged, never the body. When Run's context is cancelled (SIGTERM) it stops receiving,
 // finishes what is in flight, hands received-but-unstarted messages back with
 // visibility 0 and returns nil.
 //
@@ -109,13 +115,14 @@ type Deps struct {
 
 // Stats counts what a Processor did since it was created.
 type Stats struct {
-	Received   int64 // messages received
-	Processed  int64 // completed and deleted (OrdersProcessed)
-	Inserted   int64 // of those, stored for the first time
-	Duplicates int64 // of those, already stored (a redelivery)
-	Poison     int64 // malformed or unknown-version receives, left for the DLQ
-	Failed     int64 // transient failures, left for redelivery
-	HandedBack int64 // received but unstarted at shutdown, made visible again
+	Received     int64 // messages received
+	Processed    int64 // completed and deleted (OrdersProcessed)
+	Inserted     int64 // of those, stored for the first time
+	Duplicates   int64 // of those, already stored (a redelivery)
+	Poison       int64 // malformed, unknown-version or unstorable (permanent error) receives, left for the DLQ
+	Failed       int64 // transient failures, left for redelivery
+	FailedOrders int64 // receives that set (or found) an order's terminal status FAILED
+	HandedBack   int64 // received but unstarted at shutdown, made visible again
 }
 
 // Processor drains the orders queue into the site database.
@@ -125,6 +132,7 @@ type Processor struct {
 	log  *slog.Logger
 
 	received, processed, inserted, duplicates, poison, failed, handedBack atomic.Int64
+	failedOrders                                                          atomic.Int64
 	unreported                                                            atomic.Int64 // OrdersProcessed not yet put
 }
 
@@ -187,13 +195,14 @@ func (p *Processor) Config() Config { return p.cfg }
 // Stats returns the counters so far.
 func (p *Processor) Stats() Stats {
 	return Stats{
-		Received:   p.received.Load(),
-		Processed:  p.processed.Load(),
-		Inserted:   p.inserted.Load(),
-		Duplicates: p.duplicates.Load(),
-		Poison:     p.poison.Load(),
-		Failed:     p.failed.Load(),
-		HandedBack: p.handedBack.Load(),
+		Received:     p.received.Load(),
+		Processed:    p.processed.Load(),
+		Inserted:     p.inserted.Load(),
+		Duplicates:   p.duplicates.Load(),
+		Poison:       p.poison.Load(),
+		Failed:       p.failed.Load(),
+		HandedBack:   p.handedBack.Load(),
+		FailedOrders: p.failedOrders.Load(),
 	}
 }
 
@@ -254,7 +263,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	<-metricsDone
 	s := p.Stats()
 	p.log.Info("processor stopped", "received", s.Received, "processed", s.Processed, "inserted", s.Inserted,
-		"duplicates", s.Duplicates, "poison", s.Poison, "failed", s.Failed, "handedBack", s.HandedBack,
+		"duplicates", s.Duplicates, "poison", s.Poison, "failed", s.Failed, "failedOrders", s.FailedOrders, "handedBack", s.HandedBack,
 		"drained", err == nil)
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/orderstore"
 )
 
 // fakeSQS serves the messages in queue once each, then empty receives.
@@ -234,6 +235,61 @@ func TestHandle(t *testing.T) {
 			deleted, _, _ := q.snapshot()
 			if got := len(deleted) == 1; got != tc.wantDeleted {
 				t.Fatalf("deleted = %v, want %v", deleted, tc.wantDeleted)
+			}
+			if got := p.Stats(); got != tc.want {
+				t.Fatalf("stats = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// An order the site database refuses for good (orderstore.ErrPermanent, e.g.
+// SQLSTATE 22P05) and a poison message of a known order end FAILED at once
+// and are left for the DLQ; transient errors never fail an order.
+func TestPermanentFailuresEndFailed(t *testing.T) {
+	errConn := errors.New("dial tcp 127.0.0.1:5432: connection refused")
+	errPerm := fmt.Errorf("%w: ERROR: unsupported Unicode escape sequence (SQLSTATE 22P05)", orderstore.ErrPermanent)
+	good := body(t, "o1")
+	for _, tc := range []struct {
+		name       string
+		body, attr string
+		saveErr    error
+		wantFailed string // order id moved to FAILED, "" for none
+		want       Stats
+	}{
+		{name: "permanent store error", body: good, saveErr: errPerm, wantFailed: "o1", want: Stats{Poison: 1, FailedOrders: 1}},
+		{name: "transient store error", body: good, saveErr: errConn, want: Stats{Failed: 1}},
+		{name: "poison with orderId attribute", body: `{not json`, attr: "o7", wantFailed: "o7", want: Stats{Poison: 1, FailedOrders: 1}},
+		{name: "poison with orderId in the body", body: `{"version":1,"orderId":"o8","order":{}}`, wantFailed: "o8", want: Stats{Poison: 1, FailedOrders: 1}},
+		{name: "poison without order id", body: `{not json`, want: Stats{Poison: 1}},
+		{name: "poison whose ids disagree", body: good, attr: "o2", want: Stats{Poison: 1}},
+		{name: "unknown version is not this site's to fail", body: strings.Replace(good, `"version":1`, `"version":2`, 1), attr: "o1", want: Stats{Poison: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var advanced []string
+			ddb := fakeDDB{update: func(in *dynamodb.UpdateItemInput) error {
+				mu.Lock()
+				defer mu.Unlock()
+				to := in.ExpressionAttributeValues[":to"].(*ddbtypes.AttributeValueMemberS).Value
+				key := in.Key[orders.AttrPK].(*ddbtypes.AttributeValueMemberS).Value
+				advanced = append(advanced, key+"="+to)
+				return nil
+			}}
+			st := fakeStore{save: func(context.Context, orders.Envelope) (bool, error) { return false, tc.saveErr }}
+			q := &fakeSQS{}
+			p := newP(t, q, ddb, st, nil, nil)
+			p.handle(context.Background(), &message{id: "m", receipt: "r", body: tc.body, orderAttr: tc.attr, receivedAt: time.Now()})
+			deleted, _, _ := q.snapshot()
+			if len(deleted) != 0 {
+				t.Fatalf("deleted %v: a failed order's message must reach the DLQ", deleted)
+			}
+			var want []string
+			if tc.wantFailed != "" {
+				want = []string{orders.OrderKey(tc.wantFailed) + "=" + string(orders.StatusFailed)}
+			}
+			if fmt.Sprint(advanced) != fmt.Sprint(want) {
+				t.Fatalf("status writes %v, want %v", advanced, want)
 			}
 			if got := p.Stats(); got != tc.want {
 				t.Fatalf("stats = %+v, want %+v", got, tc.want)

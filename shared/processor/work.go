@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/orderstore"
 )
 
 // handBackTimeout bounds the calls that return unstarted messages at shutdown.
@@ -153,9 +155,22 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 	if err != nil {
 		p.poison.Add(1)
 		log.Warn("poison message left for the dead-letter queue", "reason", err.Error())
+		if id, ok := poisonOrderID(m, err); ok {
+			p.fail(ctx, log, id)
+		}
 		return
 	}
 	inserted, err := p.deps.Store.Save(ctx, env)
+	if errors.Is(err, orderstore.ErrPermanent) {
+		// The site database refuses this order's data: every redelivery
+		// would fail the same way. The order ends FAILED now; the message is
+		// left (not deleted) for the dead-letter queue, which keeps it for an
+		// operator and raises OrdersDeadLetterAlarm.
+		p.poison.Add(1)
+		log.Error("order cannot be stored (permanent error); status FAILED, message left for the dead-letter queue", "err", err)
+		p.fail(ctx, log, env.OrderID)
+		return
+	}
 	if err != nil {
 		p.failed.Add(1)
 		log.Error("store order failed; left for redelivery", "err", err)
@@ -231,11 +246,56 @@ func (p *Processor) keepInvisible(ctx context.Context, m *message) (stop func())
 	}
 }
 
+// fail moves order id to the terminal status FAILED. A failure to do so is
+// logged: the message stays in the queue, so its redelivery tries again.
+func (p *Processor) fail(ctx context.Context, log *slog.Logger, id string) {
+	err := orders.Advance(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, orders.StatusFailed, p.deps.Now())
+	switch {
+	case errors.Is(err, orders.ErrUnknownOrder):
+		log.Warn("failed order has no status record in the orders table")
+	case err != nil:
+		log.Error("mark order FAILED failed; tried again on redelivery", "err", err)
+	default:
+		p.failedOrders.Add(1)
+	}
+}
+
+// poisonOrderID returns the order a poison message belongs to, when that is
+// certain: the orderId attribute or the envelope's orderId (agreeing when
+// both are present). An unknown envelope version is not this site's to
+// fail: a newer processor may read it (the DLQ alarm reports it meanwhile).
+func poisonOrderID(m *message, err error) (string, bool) {
+	if errors.As(err, new(errUnknownVersion)) {
+		return "", false
+	}
+	var head struct {
+		OrderID string `json:"orderId"`
+	}
+	_ = json.Unmarshal([]byte(m.body), &head) // best effort: a field of the wrong type leaves it empty
+	id := m.orderAttr
+	switch {
+	case id == "":
+		id = head.OrderID
+	case head.OrderID != "" && head.OrderID != id:
+		return "", false
+	}
+	if id == "" || len(id) > 128 {
+		return "", false
+	}
+	return id, true
+}
+
 // errPoison marks bodies that no retry can fix. Its messages name the
 // problem, never the body.
 type errPoison string
 
 func (e errPoison) Error() string { return string(e) }
+
+// errUnknownVersion is the poison of an envelope version this code does not
+// read (a newer API's): another processor may.
+type errUnknownVersion int
+
+func (e errUnknownVersion) Error() string { return fmt.Sprintf("unknown envelope version %d", int(e)) }
 
 // decode parses and checks m's envelope.
 func decode(m *message) (orders.Envelope, error) {
@@ -249,7 +309,7 @@ func decode(m *message) (orders.Envelope, error) {
 		return orders.Envelope{}, errPoison("envelope has no version")
 	}
 	if *head.Version != orders.EnvelopeVersion {
-		return orders.Envelope{}, errPoison(fmt.Sprintf("unknown envelope version %d", *head.Version))
+		return orders.Envelope{}, errUnknownVersion(*head.Version)
 	}
 	var env orders.Envelope
 	dec := json.NewDecoder(bytes.NewReader([]byte(m.body)))
