@@ -74,7 +74,7 @@ func (s *Stack) Region(name string) *Region {
 
 // Region holds one region's provisioned resources, with the well-known ones
 // picked out (from the functions' environment variables, which name them by
-// the DESIGN.md contract, falling back to conventional logical ids).
+// the configuration contract, falling back to conventional logical ids).
 type Region struct {
 	Region         string `json:"region"`
 	RegistryTable  string `json:"registryTable,omitempty"`

@@ -45,8 +45,7 @@ const (
 // DefaultCooldown is the scale-in cooldown when COOLDOWN_SECONDS is not set.
 const DefaultCooldown = 5 * time.Minute
 
-// Config mirrors the function's environment variables (DESIGN.md,
-// configuration table). Only the fields of Action are used.
+// Config mirrors the function's environment variables (see ParseEnv). Only the fields of Action are used.
 type Config struct {
 	Action Action
 	// Region is this function's region (AWS_REGION).

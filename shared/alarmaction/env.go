@@ -7,9 +7,8 @@ import (
 	"time"
 )
 
-// ParseEnv reads a Config from the environment variables of DESIGN.md's
-// configuration table through getenv: ACTION, AWS_REGION, CONTROL_TABLE and
-// the variables of the chosen action (failover: HEALTH_CHECK_ID,
+// ParseEnv reads a Config from the function's environment variables through
+// getenv: ACTION, AWS_REGION, CONTROL_TABLE and the variables of the chosen action (failover: HEALTH_CHECK_ID,
 // SECONDARY_REGION, FAILBACK, HOLD_DOWN_SECONDS; promote: STANDBY_ECS_CLUSTER,
 // STANDBY_ECS_SERVICE, STANDBY_TASKS; scale: QUEUE_URL, ECS_CLUSTER,
 // ECS_SERVICE, BACKLOG_PER_TASK, MIN_TASKS, MAX_TASKS and the optional

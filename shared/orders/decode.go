@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of the POST /orders body (DESIGN.md, "Orders API contract").
+// Limits of the POST /orders body (docs/orders-api.md).
 const (
 	MaxBodyBytes    = 64 << 10 // the whole request body
 	MinItems        = 1

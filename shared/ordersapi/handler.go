@@ -5,8 +5,8 @@
 // The handler takes the owner and region from the JWT claims only, decodes
 // bodies strictly (orders.DecodeOrder), makes POST idempotent on (owner,
 // Idempotency-Key) with conditional writes and enqueues each accepted order
-// exactly once per key as an orders.Envelope. See DESIGN.md, "Orders API
-// contract".
+// exactly once per key as an orders.Envelope. The contract users see is in
+// docs/orders-api.md.
 //
 // # Idempotency and the third call
 //
