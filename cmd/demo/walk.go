@@ -152,8 +152,7 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	detail, err := refusedNaming(err, "UserLambdaValidationException", "PostConfirmation failed with error", "not verified")
 	if err == nil {
 		var d2 string
-		_, err = w.cognito(w.away).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(w.away.ClientID),
-			AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": squatterPwd}})
+		_, err = w.signIn(ctx, w.away, squatterPwd)
 		d2, err = refusedNaming(err, "UserLambdaValidationException", "PreAuthentication failed with error", "not verified")
 		detail += "; sign-in " + d2
 	}
@@ -167,8 +166,7 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	detail = ""
 	err = w.verifyAway(ctx)
 	if err == nil {
-		_, err = w.cognito(w.away).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(w.away.ClientID),
-			AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": squatterPwd}})
+		_, err = w.signIn(ctx, w.away, squatterPwd)
 		detail, err = refusedNaming(err, "UserLambdaValidationException", "PreAuthentication failed with error", h)
 	}
 	if err == nil {
@@ -177,8 +175,7 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	rep.checkLine("sign-in "+a+" refused", "(email_verified set in moto behind the triggers' back) "+detail, err)
 
 	// 5. Sign-in at home.
-	auth, err := w.cognito(w.home).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(w.home.ClientID),
-		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": w.pwd}})
+	auth, err := w.signIn(ctx, w.home, w.pwd)
 	if err == nil && (auth.AuthenticationResult == nil || aws.ToString(auth.AuthenticationResult.IdToken) == "") {
 		err = errors.New("no ID token in the answer")
 	}
@@ -259,6 +256,12 @@ func refusedNaming(err error, code, prefix, region string) (string, error) {
 
 // importAway creates the user in the other region's pool directly in moto
 // (no triggers run), confirmed with the same password.
+// signIn signs the demo's address in at r's Cognito endpoint with password.
+func (w *walk) signIn(ctx context.Context, r *regionState, password string) (*cip.InitiateAuthOutput, error) {
+	return w.cognito(r).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(r.ClientID),
+		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": password}})
+}
+
 func (w *walk) verifyAway(ctx context.Context) error {
 	_, err := cip.NewFromConfig(w.motoCfg(w.away)).AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{
 		UserPoolId: aws.String(w.away.UserPoolID), Username: aws.String(w.email),

@@ -513,15 +513,14 @@ func (e *Endpoint) initiateAuth(r *http.Request, op string, body []byte) (*reply
 	if err := json.Unmarshal(body, &in); err != nil {
 		return e.forward(r, body)
 	}
-	if op == "AdminInitiateAuth" && in.UserPoolID == e.cfg.UserPoolID || op == "InitiateAuth" && slices.Contains(e.cfg.ClientIDs, in.ClientID) {
-		if err := e.checkFlow(in.ClientID, in.AuthFlow); err != nil {
-			return nil, err
-		}
-	}
-	if e.cfg.PreAuthentication == nil || !slices.Contains(passwordFlows, in.AuthFlow) {
+	// Only this endpoint's pool and app clients get Cognito's checks and triggers.
+	if !(op == "AdminInitiateAuth" && in.UserPoolID == e.cfg.UserPoolID || op == "InitiateAuth" && slices.Contains(e.cfg.ClientIDs, in.ClientID)) {
 		return e.forward(r, body)
 	}
-	if op == "AdminInitiateAuth" && in.UserPoolID != e.cfg.UserPoolID || op == "InitiateAuth" && !slices.Contains(e.cfg.ClientIDs, in.ClientID) {
+	if err := e.checkFlow(in.ClientID, in.AuthFlow); err != nil {
+		return nil, err
+	}
+	if e.cfg.PreAuthentication == nil || !slices.Contains(passwordFlows, in.AuthFlow) {
 		return e.forward(r, body)
 	}
 	username := in.AuthParameters["USERNAME"]
