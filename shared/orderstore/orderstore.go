@@ -111,8 +111,8 @@ func newRow(env orders.Envelope) (row, error) {
 	}, nil
 }
 
-// migration is one schema step; steps are applied in order, once, each in
-// its own transaction together with its row in schema_migrations.
+// migration is one schema step; steps are applied in order, once, inside a
+// transaction together with their row in schema_migrations.
 type migration struct {
 	version int
 	stmts   []string

@@ -40,7 +40,30 @@ type sqliteStore struct {
 // write transactions so migrations of two starting processes serialise.
 const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 
+// sqliteOpenPatience bounds how long Open keeps retrying a database that
+// another process is converting to WAL; it matches the busy timeout.
+const sqliteOpenPatience = 10 * time.Second
+
+// openSQLite opens and migrates the file at path. The switch to WAL needs
+// the file to itself and SQLite calls no busy handler for it, so when several
+// processes create one file together all but one see SQLITE_BUSY: openSQLite
+// retries those with a short backoff for up to sqliteOpenPatience.
 func openSQLite(ctx context.Context, path string) (Store, error) {
+	deadline := time.Now().Add(sqliteOpenPatience)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		s, err := openSQLiteOnce(ctx, path)
+		if err == nil || !busySQLite(err) || time.Now().Add(wait).After(deadline) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("orderstore: open sqlite: %w (after %w)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func openSQLiteOnce(ctx context.Context, path string) (Store, error) {
 	dsn := path
 	if strings.Contains(dsn, "?") {
 		dsn += "&" + sqlitePragmas
@@ -65,27 +88,34 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	return s, nil
 }
 
+// migrate runs every pending migration in one BEGIN IMMEDIATE transaction,
+// the creation of schema_migrations included, so processes that start
+// together take turns instead of racing for the upgrade to a write lock.
 func (s *sqliteStore) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock): holds the write lock
+	if err != nil {
+		return fmt.Errorf("orderstore: sqlite: begin migration: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at TEXT NOT NULL
 	)`); err != nil {
 		return fmt.Errorf("orderstore: sqlite: create schema_migrations: %w", err)
 	}
 	for _, m := range sqliteMigrations {
-		if err := s.apply(ctx, m); err != nil {
+		if err := applySQLite(ctx, tx, m); err != nil {
 			return fmt.Errorf("orderstore: sqlite: migration %d: %w", m.version, err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("orderstore: sqlite: commit migrations: %w", err)
 	}
 	return nil
 }
 
-func (s *sqliteStore) apply(ctx context.Context, m migration) error {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock): holds the write lock
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+// applySQLite runs migration m inside tx unless schema_migrations records it.
+func applySQLite(ctx context.Context, tx *sql.Tx, m migration) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
 		return err
@@ -98,11 +128,9 @@ func (s *sqliteStore) apply(ctx context.Context, m migration) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		m.version, time.Now().UTC().Format(time.RFC3339Nano))
+	return err
 }
 
 // Save implements Store.
@@ -133,6 +161,7 @@ func (s *sqliteStore) Save(ctx context.Context, env orders.Envelope) (bool, erro
 
 // SQLite primary result codes that refuse the data itself.
 const (
+	sqliteBusy       = 5  // SQLITE_BUSY
 	sqliteTooBig     = 18 // SQLITE_TOOBIG
 	sqliteConstraint = 19 // SQLITE_CONSTRAINT
 	sqliteMismatch   = 20 // SQLITE_MISMATCH
@@ -150,6 +179,12 @@ func permanentSQLite(err error) bool {
 		return true
 	}
 	return false
+}
+
+// busySQLite reports whether err is SQLITE_BUSY (any extended form).
+func busySQLite(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqliteBusy
 }
 
 // Count implements Store.
