@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/homeregion/homeregion/shared/motoserver"
+	"github.com/homeregion/homeregion/internal/motoserver"
 )
 
 // run starts everything, prints "ready", waits for ctx and stops what it started.

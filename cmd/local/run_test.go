@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/homeregion/homeregion/internal/provision"
-	"github.com/homeregion/homeregion/shared/motoserver"
+	"github.com/homeregion/homeregion/internal/motoserver"
 )
 
 // TestRunEndToEnd starts the whole stack (its own moto_server), signs up,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/processor/processortest"

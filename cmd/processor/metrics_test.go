@@ -12,7 +12,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/processor"

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"

@@ -18,7 +18,7 @@ import (
 
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/alarmaction"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 // The emulator's payloads drive the real alarm functions (shared/alarmaction)

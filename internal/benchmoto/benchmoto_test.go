@@ -21,7 +21,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"

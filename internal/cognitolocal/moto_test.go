@@ -20,7 +20,7 @@ import (
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/homeregion/homeregion/internal/cognitolocal"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 // The tests in this file run the endpoint in front of a real moto_server

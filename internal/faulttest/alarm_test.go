@@ -20,7 +20,7 @@ import (
 	"github.com/homeregion/homeregion/shared/alarmaction"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/residency"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/homeregion/homeregion/internal/faultproxy"
 	"github.com/homeregion/homeregion/shared/awsconfig"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }

@@ -18,7 +18,7 @@ import (
 	"github.com/homeregion/homeregion/internal/faultproxy"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"

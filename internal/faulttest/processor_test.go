@@ -13,7 +13,7 @@ import (
 
 	"github.com/homeregion/homeregion/internal/faultproxy"
 	"github.com/homeregion/homeregion/shared/awsconfig"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"

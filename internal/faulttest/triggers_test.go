@@ -17,7 +17,7 @@ import (
 	"github.com/homeregion/homeregion/internal/faultproxy"
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/registry"
 	"github.com/homeregion/homeregion/shared/residency"
 	"github.com/homeregion/homeregion/shared/triggers"

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 // The real template provisions in two regions; what its sections define so

@@ -22,7 +22,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/alarm"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }

@@ -1,5 +1,5 @@
 // Package awsclient is the parent of one small package per AWS service
-// (dynamodbops, kmsops, sqsops, ecsops, route53ops, cloudwatchops), each
+// (dynamodbops, kmsops, sqsops, ecsops, route53ops), each
 // holding the operations homeregion calls on that service, bound to an SDK
 // client as method values, behind a type that satisfies the consumer-side
 // interfaces of the adapter packages.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/homeregion/homeregion/shared/mototest"
+	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }

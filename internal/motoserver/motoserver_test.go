@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/homeregion/homeregion/shared/motoserver"
+	"github.com/homeregion/homeregion/internal/motoserver"
 )
 
 func TestStartStop(t *testing.T) {

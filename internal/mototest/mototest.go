@@ -22,7 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/homeregion/homeregion/shared/motoserver"
+	"github.com/homeregion/homeregion/internal/motoserver"
 )
 
 // Server is a running moto_server.

@@ -1,6 +1,6 @@
 // Package motoserver starts, waits for and stops moto_server, the local
 // AWS-compatible backend, on a free 127.0.0.1 port. It is used by the local
-// stack (cmd/local) and by the test harness (shared/mototest).
+// stack (cmd/local) and by the test harness (internal/mototest).
 //
 // A server this package starts runs in its own process group; Stop signals
 // that group only, so everything moto spawned stops with it and nothing else
