@@ -20,8 +20,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/internal/motoserver"
+	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/registry"
 )

@@ -20,8 +20,8 @@ import (
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/internal/motoserver"
+	"github.com/homeregion/homeregion/internal/provision"
 )
 
 // TestRunEndToEnd starts the whole stack (its own moto_server), signs up,

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/alarmaction"
-	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 // The emulator's payloads drive the real alarm functions (shared/alarmaction)

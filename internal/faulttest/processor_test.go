@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/internal/faultproxy"
-	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
