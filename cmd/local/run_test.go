@@ -20,8 +20,8 @@ import (
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/internal/motoserver"
+	"github.com/homeregion/homeregion/internal/provision"
 )
 
 // TestRunEndToEnd starts the whole stack (its own moto_server), signs up,
@@ -44,7 +44,7 @@ func TestRunEndToEnd(t *testing.T) {
 	defer stop()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, o, pw, io.Discard); pw.Close() }()
+	go func() { done <- run(ctx, o, provisionStack, pw, io.Discard); pw.Close() }()
 
 	ready, scanned := make(chan struct{}), make(chan struct{})
 	var out strings.Builder

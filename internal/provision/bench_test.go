@@ -1,24 +1,6 @@
 package provision
 
-import (
-	"os"
-	"testing"
-)
-
-// BenchmarkParseRealTemplate parses template.yaml (yaml.v3 nodes, short-form
-// tags rewritten) - the cost Load adds to make run's start-up.
-func BenchmarkParseRealTemplate(b *testing.B) {
-	src, err := os.ReadFile("../../template.yaml")
-	if err != nil {
-		b.Skip("no template.yaml")
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse("template.yaml", src); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+import "testing"
 
 // BenchmarkFunctionEnv evaluates every function's environment in one region
 // (intrinsics, conditions, placeholders) without touching moto.

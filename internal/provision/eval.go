@@ -4,10 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 // noValue is what Ref AWS::NoValue evaluates to: the property is removed.
@@ -17,9 +17,9 @@ var noValue = noValueT{}
 
 // evaluator evaluates intrinsic functions for one region.
 type evaluator struct {
-	defs *Definitions
-	// file's parameters and conditions are the ones this evaluator sees.
-	file    *fileDefs
+	// tpl is the template whose parameters, mappings and conditions this
+	// evaluator sees (each file of a Definitions has its own).
+	tpl     *template.Template
 	region  string
 	account string
 	stack   string
@@ -48,19 +48,12 @@ func (e *evaluator) pseudo(name string) (string, bool) {
 	return "", false
 }
 
-func (e *evaluator) fileDefs() *fileDefs {
-	if e.file != nil {
-		return e.file
-	}
-	return e.defs.fileOf(e.defs.mainFile())
-}
-
 // condition evaluates a named condition (memoized).
 func (e *evaluator) condition(name string) (bool, error) {
 	if v, ok := e.conds[name]; ok {
 		return v, nil
 	}
-	c, ok := e.fileDefs().conds[name]
+	c, ok := e.tpl.Conditions[name]
 	if !ok {
 		return false, fmt.Errorf("unknown condition %s", name)
 	}
@@ -125,7 +118,7 @@ func (e *evaluator) evalString(v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return scalarString(r)
+	return template.ScalarString(r)
 }
 
 func (e *evaluator) evalList(v any, fn string, n int) ([]any, error) {
@@ -153,7 +146,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 			return p, nil
 		}
 		if p, ok := e.params[name]; ok {
-			if t := e.fileDefs().params[name].Type; strings.HasPrefix(t, "List<") || t == "CommaDelimitedList" {
+			if t := e.tpl.Parameters[name].Type; strings.HasPrefix(t, "List<") || t == "CommaDelimitedList" {
 				return splitList(p), nil
 			}
 			return p, nil
@@ -266,7 +259,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		parts := make([]string, 0, len(il))
 		for _, it := range il {
-			s, err := scalarString(it)
+			s, err := template.ScalarString(it)
 			if err != nil {
 				return nil, fmt.Errorf("Fn::Join: %w", err)
 			}
@@ -324,7 +317,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 				return nil, err
 			}
 		}
-		m1, _ := e.defs.Mappings[keys[0]].(map[string]any)
+		m1, _ := e.tpl.Mappings[keys[0]].(map[string]any)
 		m2, _ := m1[keys[1]].(map[string]any)
 		v, ok := m2[keys[2]]
 		if !ok {
@@ -425,7 +418,7 @@ func (e *evaluator) sub(arg any) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("Fn::Sub ${%s}: %w", name, err)
 		}
-		s, err := scalarString(r)
+		s, err := template.ScalarString(r)
 		if err != nil {
 			return nil, fmt.Errorf("Fn::Sub ${%s}: %w", name, err)
 		}
@@ -441,31 +434,8 @@ func splitList(s string) []any {
 	return out
 }
 
-// scalarString renders a scalar the way CloudFormation passes it to a
-// service: numbers and booleans as their text.
-func scalarString(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
-			return strconv.FormatInt(int64(x), 10), nil
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case nil:
-		return "", nil
-	}
-	return "", fmt.Errorf("%v is not a scalar", v)
-}
-
 func toInt(v any) (int, bool) {
-	s, err := scalarString(v)
+	s, err := template.ScalarString(v)
 	if err != nil || s == "" {
 		return 0, false
 	}
@@ -481,7 +451,7 @@ func toInt(v any) (int, bool) {
 }
 
 func toFloat(v any) (float64, bool) {
-	s, err := scalarString(v)
+	s, err := template.ScalarString(v)
 	if err != nil || s == "" {
 		return 0, false
 	}
@@ -490,7 +460,7 @@ func toFloat(v any) (float64, bool) {
 }
 
 func toBool(v any) (bool, bool) {
-	s, err := scalarString(v)
+	s, err := template.ScalarString(v)
 	if err != nil || s == "" {
 		return false, false
 	}
@@ -501,76 +471,16 @@ func toBool(v any) (bool, bool) {
 func toStrings(v any) []string {
 	l, ok := v.([]any)
 	if !ok {
-		if s, err := scalarString(v); err == nil && s != "" {
+		if s, err := template.ScalarString(v); err == nil && s != "" {
 			return []string{s}
 		}
 		return nil
 	}
 	out := make([]string, 0, len(l))
 	for _, x := range l {
-		if s, err := scalarString(x); err == nil {
+		if s, err := template.ScalarString(x); err == nil {
 			out = append(out, s)
 		}
 	}
-	return out
-}
-
-// refs returns the logical ids v refers to (Ref, Fn::GetAtt, Fn::Sub), sorted.
-func refs(v any) []string {
-	set := map[string]bool{}
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, a := range x {
-				switch k {
-				case "Ref":
-					if s, ok := a.(string); ok {
-						set[s] = true
-					}
-				case "Fn::GetAtt":
-					if l, ok := a.([]any); ok && len(l) > 0 {
-						if s, ok := l[0].(string); ok {
-							set[s] = true
-						}
-					}
-				case "Fn::Sub":
-					t := a
-					if l, ok := a.([]any); ok && len(l) > 0 {
-						t = l[0]
-						walk(l[1:])
-					}
-					if s, ok := t.(string); ok {
-						for {
-							i := strings.Index(s, "${")
-							if i < 0 {
-								break
-							}
-							j := strings.Index(s[i:], "}")
-							if j < 0 {
-								break
-							}
-							name := s[i+2 : i+j]
-							s = s[i+j+1:]
-							id, _, _ := strings.Cut(name, ".")
-							set[id] = true
-						}
-					}
-					continue
-				}
-				walk(a)
-			}
-		case []any:
-			for _, a := range x {
-				walk(a)
-			}
-		}
-	}
-	walk(v)
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +22,8 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 func apiCode(err error) string {
@@ -45,7 +46,7 @@ func maps(v any) []map[string]any {
 }
 
 func sget(m map[string]any, k string) string {
-	s, _ := scalarString(m[k])
+	s, _ := template.ScalarString(m[k])
 	return s
 }
 
@@ -57,7 +58,7 @@ func i32(m map[string]any, k string) *int32 {
 }
 
 // table creates a DynamoDB table (or a global table's local replica).
-func (rr *regionRun) table(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "TableName")
 	in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest}
 	for _, a := range maps(p["AttributeDefinitions"]) {
@@ -122,7 +123,7 @@ func (rr *regionRun) table(ctx context.Context, r Resource, p map[string]any) (C
 }
 
 // queue creates an SQS queue with the template's attributes.
-func (rr *regionRun) queue(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) queue(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "QueueName")
 	attrs := map[string]string{}
 	for k, v := range p {
@@ -140,7 +141,7 @@ func (rr *regionRun) queue(ctx context.Context, r Resource, p map[string]any) (C
 			}
 			attrs[k] = string(b)
 		default:
-			s, err := scalarString(v)
+			s, err := template.ScalarString(v)
 			if err != nil {
 				return Created{}, fmt.Errorf("attribute %s: %w", k, err)
 			}
@@ -173,7 +174,8 @@ func keyCreated(md *kmstypes.KeyMetadata) Created {
 
 // key creates a KMS key; a multi-Region key is created in the registry region
 // and replicated into every other region.
-func (rr *regionRun) key(ctx context.Context, r Resource, p map[string]any, multiRegion bool) (Created, error) {
+func (rr *regionRun) key(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
+	multiRegion, _ := toBool(p["MultiRegion"])
 	if multiRegion && rr.region != rr.opts.RegistryRegion {
 		return rr.replicate(ctx, r.LogicalID)
 	}
@@ -222,11 +224,11 @@ func (rr *regionRun) replicate(ctx context.Context, logicalID string) (Created, 
 	return c, nil
 }
 
-func (rr *regionRun) replicaKey(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) replicaKey(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	return rr.replicate(ctx, "")
 }
 
-func (rr *regionRun) alias(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) alias(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := sget(p, "AliasName")
 	_, err := rr.c.kms.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(name), TargetKeyId: aws.String(sget(p, "TargetKeyId"))})
 	if err != nil && apiCode(err) != "AlreadyExistsException" {
@@ -239,7 +241,7 @@ func (rr *regionRun) alias(ctx context.Context, r Resource, p map[string]any) (C
 // schema (immutable custom attributes), attribute update settings and
 // password policy. Lambda triggers
 // are not configured in moto: the local Cognito endpoint invokes them.
-func (rr *regionRun) userPool(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) userPool(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "UserPoolName")
 	in := &idp.CreateUserPoolInput{PoolName: aws.String(name)}
 	for _, s := range toStrings(p["UsernameAttributes"]) {
@@ -319,7 +321,7 @@ func derefI32(p *int32) int32 {
 
 // userPoolClient creates an app client with the template's ExplicitAuthFlows
 // as they are: the local Cognito endpoint enforces them as Cognito does.
-func (rr *regionRun) userPoolClient(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) userPoolClient(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "ClientName")
 	in := &idp.CreateUserPoolClientInput{ClientName: aws.String(name), UserPoolId: aws.String(sget(p, "UserPoolId"))}
 	for _, f := range toStrings(p["ExplicitAuthFlows"]) {
@@ -340,100 +342,61 @@ func (rr *regionRun) userPoolClient(ctx context.Context, r Resource, p map[strin
 }
 
 // alarm creates a CloudWatch alarm with the template's rule.
-func (rr *regionRun) alarm(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) alarm(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "AlarmName")
 	in := &cloudwatch.PutMetricAlarmInput{
-		AlarmName:          aws.String(name),
-		ComparisonOperator: cwtypes.ComparisonOperator(sget(p, "ComparisonOperator")),
-		EvaluationPeriods:  i32(p, "EvaluationPeriods"),
-		DatapointsToAlarm:  i32(p, "DatapointsToAlarm"),
-		Period:             i32(p, "Period"),
-		AlarmActions:       toStrings(p["AlarmActions"]),
-		OKActions:          toStrings(p["OKActions"]),
+		AlarmName:               aws.String(name),
+		ComparisonOperator:      cwtypes.ComparisonOperator(sget(p, "ComparisonOperator")),
+		EvaluationPeriods:       i32(p, "EvaluationPeriods"),
+		DatapointsToAlarm:       i32(p, "DatapointsToAlarm"),
+		Period:                  i32(p, "Period"),
+		AlarmActions:            toStrings(p["AlarmActions"]),
+		OKActions:               toStrings(p["OKActions"]),
+		InsufficientDataActions: toStrings(p["InsufficientDataActions"]),
+		AlarmDescription:        optString(sget(p, "AlarmDescription")),
+		TreatMissingData:        optString(sget(p, "TreatMissingData")),
 	}
-	def := AlarmDef{LogicalID: r.LogicalID, Name: name, ARN: rr.arn("cloudwatch", "alarm:"+name),
-		ComparisonOperator: string(in.ComparisonOperator), AlarmActions: in.AlarmActions, OKActions: in.OKActions,
-		Dimensions: map[string]string{}}
-	in.InsufficientDataActions = toStrings(p["InsufficientDataActions"])
-	if v := sget(p, "AlarmDescription"); v != "" {
-		in.AlarmDescription = aws.String(v)
-	}
-	if v := sget(p, "TreatMissingData"); v != "" {
-		in.TreatMissingData = aws.String(v)
-		def.TreatMissingData = v
+	if in.EvaluationPeriods == nil {
+		return Created{}, errors.New("no EvaluationPeriods")
 	}
 	if f, ok := toFloat(p["Threshold"]); ok {
 		in.Threshold = aws.Float64(f)
-		def.Threshold = f
 	}
 	if v := sget(p, "MetricName"); v != "" {
 		in.MetricName, in.Namespace = aws.String(v), aws.String(sget(p, "Namespace"))
 		in.Statistic = cwtypes.Statistic(sget(p, "Statistic"))
-		if v := sget(p, "ExtendedStatistic"); v != "" {
-			in.ExtendedStatistic = aws.String(v)
-		}
-		if v := sget(p, "Unit"); v != "" {
-			in.Unit = cwtypes.StandardUnit(v)
-		}
-		for _, d := range maps(p["Dimensions"]) {
-			in.Dimensions = append(in.Dimensions, cwtypes.Dimension{Name: aws.String(sget(d, "Name")), Value: aws.String(sget(d, "Value"))})
-			def.Dimensions[sget(d, "Name")] = sget(d, "Value")
-		}
-		def.MetricName, def.Namespace, def.Statistic = v, sget(p, "Namespace"), sget(p, "Statistic")
+		in.ExtendedStatistic = optString(sget(p, "ExtendedStatistic"))
+		in.Unit = cwtypes.StandardUnit(sget(p, "Unit"))
+		in.Dimensions = dimensions(p["Dimensions"])
 	}
 	for _, m := range maps(p["Metrics"]) {
-		q := cwtypes.MetricDataQuery{Id: aws.String(sget(m, "Id"))}
-		if v := sget(m, "Expression"); v != "" {
-			q.Expression = aws.String(v)
-			def.MetricMath = true
-		}
-		if v := sget(m, "Label"); v != "" {
-			q.Label = aws.String(v)
-		}
+		q := cwtypes.MetricDataQuery{Id: aws.String(sget(m, "Id")), Expression: optString(sget(m, "Expression")), Label: optString(sget(m, "Label"))}
 		if b, ok := toBool(m["ReturnData"]); ok {
 			q.ReturnData = aws.Bool(b)
 		}
 		if ms, ok := m["MetricStat"].(map[string]any); ok {
 			mm, _ := ms["Metric"].(map[string]any)
-			st := &cwtypes.MetricStat{Metric: &cwtypes.Metric{MetricName: aws.String(sget(mm, "MetricName")), Namespace: aws.String(sget(mm, "Namespace"))},
-				Period: i32(ms, "Period"), Stat: aws.String(sget(ms, "Stat"))}
-			for _, d := range maps(mm["Dimensions"]) {
-				st.Metric.Dimensions = append(st.Metric.Dimensions, cwtypes.Dimension{Name: aws.String(sget(d, "Name")), Value: aws.String(sget(d, "Value"))})
-				if def.MetricName == "" {
-					def.Dimensions[sget(d, "Name")] = sget(d, "Value")
-				}
-			}
-			q.MetricStat = st
-			if def.MetricName == "" {
-				def.MetricName, def.Namespace, def.Statistic = sget(mm, "MetricName"), sget(mm, "Namespace"), sget(ms, "Stat")
-				if n, ok := toInt(ms["Period"]); ok {
-					def.Period = n
-				}
-			}
+			q.MetricStat = &cwtypes.MetricStat{Metric: &cwtypes.Metric{MetricName: aws.String(sget(mm, "MetricName")), Namespace: aws.String(sget(mm, "Namespace")),
+				Dimensions: dimensions(mm["Dimensions"])}, Period: i32(ms, "Period"), Stat: aws.String(sget(ms, "Stat"))}
 		}
 		in.Metrics = append(in.Metrics, q)
-	}
-	if in.EvaluationPeriods == nil {
-		return Created{}, errors.New("no EvaluationPeriods")
-	}
-	def.EvaluationPeriods = int(*in.EvaluationPeriods)
-	def.DatapointsToAlarm = def.EvaluationPeriods
-	if in.DatapointsToAlarm != nil {
-		def.DatapointsToAlarm = int(*in.DatapointsToAlarm)
-	}
-	if in.Period != nil {
-		def.Period = int(*in.Period)
 	}
 	if _, err := rr.c.cw.PutMetricAlarm(ctx, in); err != nil {
 		return Created{}, fmt.Errorf("put metric alarm %s: %w", name, err)
 	}
-	rr.out.Alarms = append(rr.out.Alarms, def)
-	sort.Slice(rr.out.Alarms, func(i, j int) bool { return rr.out.Alarms[i].Name < rr.out.Alarms[j].Name })
-	return Created{Ref: name, Attrs: map[string]string{"Arn": def.ARN}}, nil
+	return Created{Ref: name, Attrs: map[string]string{"Arn": rr.arn("cloudwatch", "alarm:"+name)}}, nil
+}
+
+func dimensions(v any) []cwtypes.Dimension {
+	var out []cwtypes.Dimension
+	for _, d := range maps(v) {
+		out = append(out, cwtypes.Dimension{Name: aws.String(sget(d, "Name")), Value: aws.String(sget(d, "Value"))})
+	}
+	return out
 }
 
 // healthCheck creates a Route 53 health check.
-func (rr *regionRun) healthCheck(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) healthCheck(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	hc, _ := p["HealthCheckConfig"].(map[string]any)
 	cfg := &r53types.HealthCheckConfig{
 		Type:                     r53types.HealthCheckType(sget(hc, "Type")),
@@ -477,7 +440,7 @@ func optString(s string) *string {
 	return aws.String(s)
 }
 
-func (rr *regionRun) ecsCluster(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) ecsCluster(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "ClusterName")
 	out, err := rr.c.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(name)})
 	if err != nil {
@@ -488,7 +451,7 @@ func (rr *regionRun) ecsCluster(ctx context.Context, r Resource, p map[string]an
 
 // taskDefinition registers a task definition without requiresCompatibilities
 // (moto does not host EXTERNAL capacity).
-func (rr *regionRun) taskDefinition(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) taskDefinition(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	family := rr.name(r, p, "Family")
 	in := &ecs.RegisterTaskDefinitionInput{Family: aws.String(family)}
 	if v := sget(p, "Cpu"); v != "" {
@@ -540,7 +503,7 @@ func (rr *regionRun) taskDefinition(ctx context.Context, r Resource, p map[strin
 }
 
 // ecsService creates a service WITHOUT a launch type (moto rejects EXTERNAL).
-func (rr *regionRun) ecsService(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) ecsService(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "ServiceName")
 	cluster := sget(p, "Cluster")
 	if cluster == "" {
