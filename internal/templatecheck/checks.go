@@ -12,7 +12,9 @@ import (
 // Finding is one violated property.
 type Finding struct {
 	// Check names the property: "iam", "encryption", "residency-attributes",
-	// "async-failure-destination" or "lambda-permission".
+	// "async-failure-destination", "lambda-permission", "log-retention",
+	// "deletion-policy", "kms-create-grant", "task-definition",
+	// "trigger-grants" or "user-pool-triggers".
 	Check string
 	// Resource is the logical id of the offending resource.
 	Resource string
@@ -76,6 +78,8 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckDeletionPolicies(t)...)
 	fs = append(fs, CheckKMSCreateGrant(t)...)
 	fs = append(fs, CheckTaskDefinitions(t)...)
+	fs = append(fs, CheckTriggerGrants(t)...)
+	fs = append(fs, CheckUserPoolTriggers(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

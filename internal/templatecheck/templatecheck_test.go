@@ -617,6 +617,42 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			pol["Statement"] = keep
 			return true
 		}},
+		{"PreSignUp may write the registry", "trigger-grants", func(t *testing.T, tpl *template.Template) bool {
+			p := tpl.Resource("PreSignUpFunction").Properties
+			p["Policies"] = append(list(p["Policies"]), map[string]any{"Statement": []any{map[string]any{"Effect": "Allow",
+				"Action": "dynamodb:PutItem", "Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${RegistryRegion}:${AWS::AccountId}:table/${RegistryTableName}"}}}})
+			return true
+		}},
+		{"PostConfirmation claims in the local replica", "trigger-grants", func(t *testing.T, tpl *template.Template) bool {
+			p := tpl.Resource("PostConfirmationFunction").Properties
+			p["Policies"] = append(list(p["Policies"]), map[string]any{"Statement": []any{map[string]any{"Effect": "Allow",
+				"Action": []any{"dynamodb:PutItem"}, "Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${RegistryTableName}"}}}})
+			return true
+		}},
+		{"a trigger function gone", "trigger-grants", func(t *testing.T, tpl *template.Template) bool {
+			tpl.Remove("PreAuthFunction")
+			return true
+		}},
+		{"the pool does not invoke PreAuthentication", "user-pool-triggers", func(t *testing.T, tpl *template.Template) bool {
+			lc, _ := tpl.Resource("UserPool").Properties["LambdaConfig"].(map[string]any)
+			delete(lc, "PreAuthentication")
+			return lc != nil
+		}},
+		{"Cognito may invoke a trigger for any pool", "user-pool-triggers", func(t *testing.T, tpl *template.Template) bool {
+			changed := false
+			for _, id := range tpl.IDs("AWS::Lambda::Permission") {
+				if p := tpl.Resource(id).Properties; p["Principal"] == "cognito-idp.amazonaws.com" && mentions(p["FunctionName"], "PreSignUpFunction") {
+					p["SourceArn"] = map[string]any{"Fn::Sub": "arn:aws:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*"}
+					changed = true
+				}
+			}
+			return changed
+		}},
+		{"an e-mail change effective before verification", "user-pool-triggers", func(t *testing.T, tpl *template.Template) bool {
+			_, ok := tpl.Resource("UserPool").Properties["UserAttributeUpdateSettings"]
+			delete(tpl.Resource("UserPool").Properties, "UserAttributeUpdateSettings")
+			return ok
+		}},
 	}
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
