@@ -35,7 +35,7 @@ func TestApplyRealTemplate(t *testing.T) {
 		t.Logf("note: %s", n)
 	}
 	has := map[string]bool{}
-	for _, r := range defs.main().Resources {
+	for _, r := range defs.Templates[0].Resources {
 		has[r.Type] = true
 	}
 	for _, r := range st.Regions {

@@ -103,3 +103,80 @@ func SubVariables(s string) []string {
 		}
 	}
 }
+
+// The helpers below read plain values (a template's literals or evaluated
+// properties) the way CloudFormation passes them to a service: a number or
+// boolean may be written as text.
+
+// Int returns v as an int ("3", 3, 3.0); ok is false when v is not a number.
+func Int(v any) (n int, ok bool) {
+	s, err := ScalarString(v)
+	if err != nil || s == "" {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return 0, false
+		}
+		return int(f), true
+	}
+	return i, true
+}
+
+// Float returns v as a float64; ok is false when v is not a number.
+func Float(v any) (f float64, ok bool) {
+	s, err := ScalarString(v)
+	if err != nil || s == "" {
+		return 0, false
+	}
+	f, err = strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// Bool returns v as a bool (true, "true"); ok is false when v is not one.
+func Bool(v any) (b bool, ok bool) {
+	s, err := ScalarString(v)
+	if err != nil || s == "" {
+		return false, false
+	}
+	b, err = strconv.ParseBool(s)
+	return b, err == nil
+}
+
+// Strings returns a list's scalars as text; a single scalar is a list of one.
+func Strings(v any) []string {
+	l, ok := v.([]any)
+	if !ok {
+		if s, err := ScalarString(v); err == nil && s != "" {
+			return []string{s}
+		}
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		if s, err := ScalarString(x); err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Maps returns the mappings of a list (e.g. a table's AttributeDefinitions).
+func Maps(v any) []map[string]any {
+	l, _ := v.([]any)
+	out := make([]map[string]any, 0, len(l))
+	for _, x := range l {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Field returns m[key] as text ("" when absent or not a scalar).
+func Field(m map[string]any, key string) string {
+	s, _ := ScalarString(m[key])
+	return s
+}

@@ -1,11 +1,9 @@
-package provision
+package cfn
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -24,57 +22,35 @@ import (
 	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 )
 
-// This file is the generic evaluator: it evaluates any template per region
-// (parameters, conditions, intrinsic functions, outputs) and creates the
-// resources of the types in creators in moto. What a region of homeregion is
-// made of is homeregion.go's business.
-
 // DefaultStackName is the stack name ${AWS::StackName} evaluates to locally.
 const DefaultStackName = "homeregion"
 
 // DefaultAccountID is moto's default account.
 const DefaultAccountID = "123456789012"
 
-// Definitions are the templates one Apply deploys: the main template first,
-// then the templates of the stacks deployed after it (onprem.yaml), whose
+// Definitions are the templates one Deployer deploys: the main template
+// first, then the templates of the stacks deployed after it, whose
 // parameters without a value take the main template's outputs of the same
 // name.
 type Definitions struct {
 	Templates []*template.Template
 }
 
-// OnPremFile is the name of the on-prem site definitions Load also reads when
-// the file exists next to the template.
-const OnPremFile = "onprem.yaml"
-
-// Load reads templatePath and, if it exists in the same directory, onprem.yaml
-// (the on-prem ECS definitions).
-func Load(templatePath string) (*Definitions, error) {
-	paths := []string{templatePath}
-	onprem := filepath.Join(filepath.Dir(templatePath), OnPremFile)
-	if filepath.Clean(onprem) != filepath.Clean(templatePath) {
-		if _, err := os.Stat(onprem); err == nil {
-			paths = append(paths, onprem)
-		}
-	}
-	return LoadFiles(paths...)
-}
-
 // LoadFiles reads the given templates; the first is the main one. A logical
 // id defined in two files is an error. Resources of the later files are
-// optional locally: Apply reports what it cannot create from them in
-// Stack.Warnings instead of failing.
+// optional locally: what cannot be created from them is a warning
+// (Deployer.Warnings), not a failure.
 func LoadFiles(paths ...string) (*Definitions, error) {
 	d := &Definitions{}
 	seen := map[string]string{}
 	for _, p := range paths {
 		t, err := template.Load(p)
 		if err != nil {
-			return nil, fmt.Errorf("provision: %w", err)
+			return nil, err
 		}
 		for _, r := range t.Resources {
 			if prev, dup := seen[r.LogicalID]; dup {
-				return nil, fmt.Errorf("provision: resource %s defined in %s and %s", r.LogicalID, prev, p)
+				return nil, fmt.Errorf("resource %s defined in %s and %s", r.LogicalID, prev, p)
 			}
 			seen[r.LogicalID] = p
 		}
@@ -103,14 +79,14 @@ func (d *Definitions) resources() []resource {
 	return out
 }
 
-// Options say where and what to provision.
+// Options say where and how to deploy.
 type Options struct {
 	// Endpoint is moto_server's URL, e.g. http://127.0.0.1:5000.
 	Endpoint string
-	// Regions to provision; the first region is used when RegistryRegion is empty.
-	Regions []string
-	// RegistryRegion owns the registry table's claims and the primary PII key.
-	RegistryRegion string
+	// PrimaryRegion holds the primaries of multi-Region keys (replicated to
+	// the other regions, where AWS::KMS::ReplicaKey resources stand for
+	// them); it must be deployed first.
+	PrimaryRegion string
 	// StackName substitutes ${AWS::StackName} (default "homeregion").
 	StackName string
 	// AccountID substitutes ${AWS::AccountId} (default moto's 123456789012).
@@ -124,11 +100,8 @@ type Options struct {
 	Config *aws.Config
 }
 
-// withDefaults fills the defaults in; region is the registry region's default.
-func (o Options) withDefaults(region string) Options {
-	if o.RegistryRegion == "" {
-		o.RegistryRegion = region
-	}
+// withDefaults fills the defaults in.
+func (o Options) withDefaults() Options {
 	if o.StackName == "" {
 		o.StackName = DefaultStackName
 	}
@@ -145,15 +118,10 @@ type Created struct {
 	Ref         string            `json:"ref"`
 	Attrs       map[string]string `json:"attrs,omitempty"`
 	Placeholder bool              `json:"placeholder,omitempty"`
-	// props are the evaluated properties it was created with.
-	props map[string]any
+	// Properties are the evaluated properties it was created with (nil for
+	// placeholders).
+	Properties map[string]any `json:"-"`
 }
-
-// CloudWatchQueryProtocol is a cloudwatch client option that speaks the
-// awsQuery protocol instead of the SDK's default Smithy RPC v2 CBOR, which
-// moto_server 5.2.1 does not serve (it answers 404). Real CloudWatch accepts
-// both: cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol).
-func CloudWatchQueryProtocol(o *cloudwatch.Options) { cwquery.Protocol(o) }
 
 // clients are one region's SDK clients.
 type clients struct {
@@ -172,7 +140,7 @@ func newClients(base aws.Config, endpoint, region string) clients {
 	c.BaseEndpoint = aws.String(endpoint)
 	return clients{
 		ddb: dynamodb.NewFromConfig(c), sqs: sqs.NewFromConfig(c), kms: kms.NewFromConfig(c),
-		idp: cognitoidentityprovider.NewFromConfig(c), cw: cloudwatch.NewFromConfig(c, CloudWatchQueryProtocol),
+		idp: cognitoidentityprovider.NewFromConfig(c), cw: cloudwatch.NewFromConfig(c, cwquery.Protocol),
 		r53: route53.NewFromConfig(c), ecs: ecs.NewFromConfig(c),
 	}
 }
@@ -198,61 +166,116 @@ var creators = map[string]creator{
 	"AWS::ECS::Service":            (*regionRun).ecsService,
 }
 
-// applier carries state shared across regions (the primary multi-Region keys).
-type applier struct {
+// Deployer deploys definitions region by region; it carries what regions
+// share (the primary multi-Region keys, the warnings).
+type Deployer struct {
 	defs     *Definitions
 	opts     Options
 	base     aws.Config
 	warnings []string
-	notes    []string
 	primary  map[string]string // logical id of a multi-Region key -> primary key id (moto replicates by id, not ARN)
 	runID    string
 }
 
-func newApplier(defs *Definitions, opts Options) (*applier, error) {
+// New returns a Deployer of defs.
+func New(defs *Definitions, opts Options) (*Deployer, error) {
 	if defs == nil || len(defs.Templates) == 0 {
-		return nil, errors.New("provision: no definitions")
+		return nil, errors.New("cfn: no definitions")
 	}
+	opts = opts.withDefaults()
 	base := aws.Config{Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")}
 	if opts.Config != nil {
 		base = opts.Config.Copy()
 	}
-	return &applier{defs: defs, opts: opts, base: base, primary: map[string]string{},
+	return &Deployer{defs: defs, opts: opts, base: base, primary: map[string]string{},
 		runID: fmt.Sprintf("%d", time.Now().UnixNano())}, nil
 }
 
+// Warnings name what the later templates define that could not be created
+// locally, and parameters that got a local placeholder value.
+func (d *Deployer) Warnings() []string { return d.warnings }
+
+// Deployment is the definitions evaluated, and created unless evaluated
+// only, in one region.
+type Deployment struct {
+	Region string
+	// Resources by logical id: every resource that exists in the region
+	// (its condition true), created in moto or a placeholder.
+	Resources map[string]Created
+	rr        *regionRun
+}
+
+// Deploy creates the definitions' resources in region against moto, in
+// dependency order; the main template's resources fail it, the later
+// templates' are warnings.
+func (d *Deployer) Deploy(ctx context.Context, region string) (*Deployment, error) {
+	if d.opts.Endpoint == "" {
+		return nil, errors.New("cfn: no moto endpoint")
+	}
+	return d.deploy(ctx, region, false)
+}
+
+// Evaluate evaluates the definitions in region without creating anything:
+// every resource is a placeholder, so only values that do not come from a
+// created resource (parameters, mappings, conditions) are meaningful.
+func (d *Deployer) Evaluate(region string) (*Deployment, error) {
+	return d.deploy(context.Background(), region, true)
+}
+
+func (d *Deployer) deploy(ctx context.Context, region string, dryRun bool) (*Deployment, error) {
+	rr, err := d.newRegionRun(region, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if err := rr.deploy(ctx); err != nil {
+		return nil, err
+	}
+	return &Deployment{Region: region, Resources: rr.applied, rr: rr}, nil
+}
+
+// Eval evaluates v, an expression of t, in the deployment's region.
+func (d *Deployment) Eval(t *template.Template, v any) (any, error) { return d.rr.ev(t).eval(v) }
+
+// Outputs evaluates t's outputs in the deployment's region; an output whose
+// condition is false is left out.
+func (d *Deployment) Outputs(t *template.Template) (map[string]string, error) { return d.rr.outputs(t) }
+
+// EnsureService makes sure the ECS service cluster/name exists (created by
+// the templates or here, with desired tasks and a placeholder task
+// definition).
+func (d *Deployment) EnsureService(ctx context.Context, cluster, name string, desired int) error {
+	return d.rr.ensureService(ctx, cluster, name, desired)
+}
+
 // params resolves the main template's parameters in region.
-func (a *applier) params(region string) (map[string]string, error) {
-	return a.paramsFor(region, a.defs.main(), nil)
+func (d *Deployer) params(region string) (map[string]string, error) {
+	return d.paramsFor(region, d.defs.main(), nil)
 }
 
 // paramsFor resolves t's parameters in region: Options.RegionParameters,
-// Options.Parameters, RegistryRegion, the default; for a later file then the
+// Options.Parameters, the default; for a later file then the
 // main template's output of the same name (main evaluates it), else a local
 // placeholder (reported).
-func (a *applier) paramsFor(region string, t *template.Template, main *evaluator) (map[string]string, error) {
+func (d *Deployer) paramsFor(region string, t *template.Template, main *evaluator) (map[string]string, error) {
 	out := map[string]string{}
 	var missing []string
 	for name, p := range t.Parameters {
-		v, ok := a.opts.RegionParameters[region][name]
+		v, ok := d.opts.RegionParameters[region][name]
 		if !ok {
-			v, ok = a.opts.Parameters[name]
-		}
-		if !ok && name == "RegistryRegion" {
-			v, ok = a.opts.RegistryRegion, true
+			v, ok = d.opts.Parameters[name]
 		}
 		if !ok && p.Default != nil {
 			v, ok = *p.Default, true
 		}
-		if !ok && a.secondary(t) {
-			if o, has := a.defs.main().Outputs[name]; has && main != nil {
+		if !ok && d.secondary(t) {
+			if o, has := d.defs.main().Outputs[name]; has && main != nil {
 				if s, err := main.evalString(o.Value); err == nil {
 					v, ok = s, true
 				}
 			}
 			if !ok {
 				v, ok = "local-"+name, true
-				a.warn(fmt.Sprintf("%s: parameter %s has no value locally: using %q", t.Path, name, v))
+				d.warn(fmt.Sprintf("%s: parameter %s has no value locally: using %q", t.Path, name, v))
 			}
 		}
 		if !ok {
@@ -269,23 +292,21 @@ func (a *applier) paramsFor(region string, t *template.Template, main *evaluator
 }
 
 // secondary reports whether t is not the main template.
-func (a *applier) secondary(t *template.Template) bool { return t != a.defs.main() }
+func (d *Deployer) secondary(t *template.Template) bool { return t != d.defs.main() }
 
-func (a *applier) warn(w string) {
-	for _, x := range a.warnings {
+func (d *Deployer) warn(w string) {
+	for _, x := range d.warnings {
 		if x == w {
 			return
 		}
 	}
-	a.warnings = append(a.warnings, w)
+	d.warnings = append(d.warnings, w)
 }
-
-func (a *applier) note(n string) { a.notes = append(a.notes, n) }
 
 // order sorts the resources so each comes after the resources it refers to,
 // the main template's first (the later ones may take its outputs).
-func (a *applier) order() []resource {
-	all := a.defs.resources()
+func (d *Deployer) order() []resource {
+	all := d.defs.resources()
 	byID := map[string]resource{}
 	for _, r := range all {
 		byID[r.LogicalID] = r
@@ -310,13 +331,13 @@ func (a *applier) order() []resource {
 	for _, r := range all {
 		visit(r.LogicalID)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return !a.secondary(out[i].tpl) && a.secondary(out[j].tpl) })
+	sort.SliceStable(out, func(i, j int) bool { return !d.secondary(out[i].tpl) && d.secondary(out[j].tpl) })
 	return out
 }
 
 // regionRun is the evaluation state of one region.
 type regionRun struct {
-	*applier
+	*Deployer
 	region  string
 	c       clients
 	created map[string]Created
@@ -336,21 +357,21 @@ type regionRun struct {
 	busy map[string]bool
 }
 
-func (a *applier) newRegionRun(region string, dryRun bool) (*regionRun, error) {
-	params, err := a.params(region)
+func (d *Deployer) newRegionRun(region string, dryRun bool) (*regionRun, error) {
+	params, err := d.params(region)
 	if err != nil {
 		return nil, err
 	}
-	rr := &regionRun{applier: a, region: region, dryRun: dryRun,
+	rr := &regionRun{Deployer: d, region: region, dryRun: dryRun,
 		created: map[string]Created{}, absent: map[string]bool{}, byID: map[string]resource{}, applied: map[string]Created{},
 		evs: map[*template.Template]*evaluator{}, busy: map[string]bool{}}
 	if !dryRun {
-		rr.c = newClients(a.base, a.opts.Endpoint, region)
+		rr.c = newClients(d.base, d.opts.Endpoint, region)
 	}
-	for _, r := range a.defs.resources() {
+	for _, r := range d.defs.resources() {
 		rr.byID[r.LogicalID] = r
 	}
-	rr.evs[a.defs.main()] = rr.newEvaluator(a.defs.main(), params)
+	rr.evs[d.defs.main()] = rr.newEvaluator(d.defs.main(), params)
 	return rr, nil
 }
 
@@ -500,14 +521,14 @@ func (rr *regionRun) placeholder(r resource) Created {
 
 // on evaluates whether r exists in this region: its condition, except that
 // global tables and multi-Region keys exist in every local region (moto does
-// not replicate) and replica keys only outside the registry region.
+// not replicate) and replica keys only outside the primary region.
 func (rr *regionRun) on(r resource) (bool, error) {
 	switch {
 	case r.Type == "AWS::DynamoDB::GlobalTable":
 		return true, nil
 	case r.Type == "AWS::KMS::Key" && rr.isMultiRegionKey(r):
 		return true, nil
-	case r.Type == "AWS::KMS::ReplicaKey" && rr.region == rr.opts.RegistryRegion:
+	case r.Type == "AWS::KMS::ReplicaKey" && rr.region == rr.opts.PrimaryRegion:
 		return false, nil
 	case r.Condition == "":
 		return true, nil
@@ -542,7 +563,7 @@ func (rr *regionRun) apply(ctx context.Context, r resource) error {
 	if err != nil {
 		return err
 	}
-	c.Type, c.props = r.Type, props
+	c.Type, c.Properties = r.Type, props
 	rr.created[r.LogicalID] = c
 	rr.applied[r.LogicalID] = c
 	return nil
@@ -558,6 +579,6 @@ func (rr *regionRun) isMultiRegionKey(r resource) bool {
 	if err != nil {
 		return false
 	}
-	b, _ := toBool(val)
+	b, _ := template.Bool(val)
 	return b
 }

@@ -1,4 +1,4 @@
-package provision
+package cfn
 
 import (
 	"reflect"
@@ -10,7 +10,7 @@ import (
 
 func newTestEvaluator(t *testing.T, region string) *evaluator {
 	t.Helper()
-	d, err := LoadFiles("testdata/template.yaml")
+	d, err := LoadFiles("../testdata/template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +88,11 @@ func TestEval(t *testing.T) {
 }
 
 func TestOrderPutsDependenciesFirst(t *testing.T) {
-	d, err := LoadFiles("testdata/template.yaml")
+	d, err := LoadFiles("../testdata/template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &applier{defs: d}
+	a := &Deployer{defs: d}
 	rs := a.order()
 	pos := map[string]int{}
 	for i, r := range rs {
@@ -114,7 +114,7 @@ func TestParamsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &applier{defs: &Definitions{Templates: []*template.Template{tpl}}, opts: Options{RegistryRegion: "eu-west-1"}}
+	a := &Deployer{defs: &Definitions{Templates: []*template.Template{tpl}}}
 	if _, err := a.params("eu-west-1"); err == nil || !strings.Contains(err.Error(), "Need") {
 		t.Fatalf("err = %v, want it to name Need", err)
 	}
@@ -122,32 +122,5 @@ func TestParamsMissing(t *testing.T) {
 	p, err := a.params("eu-west-1")
 	if err != nil || p["Need"] != "v" || p["Has"] != "x" {
 		t.Fatalf("params = %v, %v", p, err)
-	}
-}
-
-func TestFunctionEnv(t *testing.T) {
-	d, err := LoadFiles("testdata/template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		region, fn, key, want string
-	}{
-		{"eu-west-1", "PromoteFunction", "STANDBY_TASKS", "2"},
-		{"eu-west-1", "ScaleFunction", "BACKLOG_PER_TASK", "10"},
-		{"us-east-1", "PreSignUpFunction", "REGISTRY_REGION", "eu-west-1"},
-		{"us-east-1", "PreSignUpFunction", "PII_KEY_ID", "homeregion-PiiReplicaKey"},
-		{"eu-west-1", "PreSignUpFunction", "PII_KEY_ID", "homeregion-PiiKey"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.region+"/"+tt.key, func(t *testing.T) {
-			fns, err := FunctionEnv(d, Options{RegistryRegion: "eu-west-1"}, tt.region)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := fns[tt.fn].Env[tt.key]; got != tt.want {
-				t.Fatalf("%s %s = %q, want %q", tt.fn, tt.key, got, tt.want)
-			}
-		})
 	}
 }

@@ -4,16 +4,92 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+
+	"github.com/homeregion/homeregion/internal/provision/cfn"
 	"github.com/homeregion/homeregion/internal/template"
+	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 )
 
-// This file is the product mapping: what a region of homeregion is (its
-// tables, queues, user pool, key, alarms and the functions' environment),
-// read from the templates' Outputs and the functions' environment after the
-// generic evaluator (engine.go) deployed the templates.
+// DefaultStackName is the stack name ${AWS::StackName} evaluates to locally.
+const DefaultStackName = cfn.DefaultStackName
+
+// DefaultAccountID is moto's default account.
+const DefaultAccountID = cfn.DefaultAccountID
+
+// OnPremFile is the name of the on-prem site definitions Load also reads when
+// the file exists next to the template.
+const OnPremFile = "onprem.yaml"
+
+// Load reads templatePath and, if it exists in the same directory, onprem.yaml
+// (the on-prem ECS definitions, a stack deployed after the regional one).
+func Load(templatePath string) (*cfn.Definitions, error) {
+	paths := []string{templatePath}
+	onprem := filepath.Join(filepath.Dir(templatePath), OnPremFile)
+	if filepath.Clean(onprem) != filepath.Clean(templatePath) {
+		if _, err := os.Stat(onprem); err == nil {
+			paths = append(paths, onprem)
+		}
+	}
+	return LoadFiles(paths...)
+}
+
+// LoadFiles reads the given templates, the main (regional) one first.
+func LoadFiles(paths ...string) (*cfn.Definitions, error) {
+	d, err := cfn.LoadFiles(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	return d, nil
+}
+
+// Options say where and what to provision.
+type Options struct {
+	// Endpoint is moto_server's URL, e.g. http://127.0.0.1:5000.
+	Endpoint string
+	// Regions to provision; the first region is used when RegistryRegion is empty.
+	Regions []string
+	// RegistryRegion owns the registry table's claims and the primary PII
+	// key; it is the RegistryRegion parameter's value unless Parameters say
+	// otherwise.
+	RegistryRegion string
+	// StackName substitutes ${AWS::StackName} (default "homeregion").
+	StackName string
+	// AccountID substitutes ${AWS::AccountId} (default moto's 123456789012).
+	AccountID string
+	// Parameters override template parameter values in every region.
+	Parameters map[string]string
+	// RegionParameters override parameter values per region (over Parameters).
+	RegionParameters map[string]map[string]string
+	// Config, when set, is the base aws.Config (credentials, HTTP client);
+	// its region and endpoint are replaced. Default: static test credentials.
+	Config *aws.Config
+}
+
+// registryRegionParameter is the template parameter naming the registry region.
+const registryRegionParameter = "RegistryRegion"
+
+// deployer is the generic evaluator configured for homeregion.
+func (o Options) deployer(defs *cfn.Definitions) (*cfn.Deployer, error) {
+	params := map[string]string{registryRegionParameter: o.RegistryRegion}
+	for k, v := range o.Parameters {
+		params[k] = v
+	}
+	return cfn.New(defs, cfn.Options{Endpoint: o.Endpoint, PrimaryRegion: o.RegistryRegion, StackName: o.StackName,
+		AccountID: o.AccountID, Parameters: params, RegionParameters: o.RegionParameters, Config: o.Config})
+}
+
+// CloudWatchQueryProtocol is a cloudwatch client option that speaks the
+// awsQuery protocol instead of the SDK's default Smithy RPC v2 CBOR, which
+// moto_server 5.2.1 does not serve (it answers 404). Real CloudWatch accepts
+// both: cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol).
+func CloudWatchQueryProtocol(o *cloudwatch.Options) { cwquery.Protocol(o) }
 
 // Stack is what Apply created.
 type Stack struct {
@@ -61,7 +137,7 @@ type Region struct {
 	// Functions by logical id, with their resolved environment.
 	Functions map[string]Function `json:"functions,omitempty"`
 	// Resources by logical id: everything evaluated in this region.
-	Resources map[string]Created `json:"resources,omitempty"`
+	Resources map[string]cfn.Created `json:"resources,omitempty"`
 	// Outputs are the main template's outputs evaluated in this region.
 	Outputs map[string]string `json:"outputs,omitempty"`
 }
@@ -162,17 +238,16 @@ type AlarmDef struct {
 // opts.Endpoint, the registry region first (it is provisioned too when it is
 // not one of opts.Regions: the multi-Region key's primary lives there), and
 // returns what it created.
-func Apply(ctx context.Context, defs *Definitions, opts Options) (*Stack, error) {
-	if opts.Endpoint == "" {
-		return nil, errors.New("provision: no moto endpoint")
-	}
+func Apply(ctx context.Context, defs *cfn.Definitions, opts Options) (*Stack, error) {
 	if len(opts.Regions) == 0 {
 		return nil, errors.New("provision: no regions")
 	}
-	opts = opts.withDefaults(opts.Regions[0])
-	a, err := newApplier(defs, opts)
+	if opts.RegistryRegion == "" {
+		opts.RegistryRegion = opts.Regions[0]
+	}
+	d, err := opts.deployer(defs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("provision: %w", err)
 	}
 	// Registry region first: the primary keys must exist before replicas.
 	order := []string{opts.RegistryRegion}
@@ -184,47 +259,53 @@ func Apply(ctx context.Context, defs *Definitions, opts Options) (*Stack, error)
 	st := &Stack{Endpoint: opts.Endpoint, RegistryRegion: opts.RegistryRegion}
 	byName := map[string]*Region{}
 	for _, region := range order {
-		r, err := a.region(ctx, region)
+		dep, err := d.Deploy(ctx, region)
 		if err != nil {
 			return nil, fmt.Errorf("provision %s: %w", region, err)
 		}
-		byName[region] = r
+		m := &mapping{defs: defs, dep: dep, stack: st}
+		if byName[region], err = m.region(ctx); err != nil {
+			return nil, fmt.Errorf("provision %s: %w", region, err)
+		}
 	}
 	for _, region := range opts.Regions {
 		st.Regions = append(st.Regions, byName[region])
 	}
-	st.Warnings, st.Notes = a.warnings, a.notes
+	st.Warnings = append(d.Warnings(), st.Warnings...)
 	if st.Region(opts.RegistryRegion) == nil {
 		st.Regions = append(st.Regions, byName[opts.RegistryRegion])
 	}
 	return st, nil
 }
 
-// region deploys the templates in one region and maps what came out.
-func (a *applier) region(ctx context.Context, region string) (*Region, error) {
-	rr, err := a.newRegionRun(region, false)
-	if err != nil {
+// mapping reads one region of homeregion out of its deployment.
+type mapping struct {
+	defs  *cfn.Definitions
+	dep   *cfn.Deployment
+	stack *Stack // collects notes and warnings
+}
+
+func (m *mapping) main() *template.Template { return m.defs.Templates[0] }
+
+// region maps what the deployment created.
+func (m *mapping) region(ctx context.Context) (*Region, error) {
+	out := &Region{Region: m.dep.Region, Resources: m.dep.Resources}
+	var err error
+	if out.Functions, err = m.functions(); err != nil {
 		return nil, err
 	}
-	if err := rr.deploy(ctx); err != nil {
-		return nil, err
-	}
-	out := &Region{Region: region, Resources: rr.applied}
-	if out.Functions, err = rr.functions(); err != nil {
-		return nil, err
-	}
-	if out.Outputs, err = rr.outputs(a.defs.main()); err != nil {
+	if out.Outputs, err = m.dep.Outputs(m.main()); err != nil {
 		return nil, err
 	}
 	for _, o := range regionOutputs {
-		_, declared := a.defs.main().Outputs[o.output]
+		_, declared := m.main().Outputs[o.output]
 		if o.required && !declared {
-			return nil, fmt.Errorf("%s declares no Output %s (the local stack reads the region's resources from the Outputs)", a.defs.main().Path, o.output)
+			return nil, fmt.Errorf("%s declares no Output %s (the local stack reads the region's resources from the Outputs)", m.main().Path, o.output)
 		}
 		*o.field(out) = out.Outputs[o.output]
 	}
-	out.Alarms = rr.alarms(out.Functions)
-	if err := rr.sites(ctx, out); err != nil {
+	out.Alarms = alarms(m.dep.Resources, out.Functions)
+	if err := m.sites(ctx, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -232,48 +313,59 @@ func (a *applier) region(ctx context.Context, region string) (*Region, error) {
 
 // functions evaluates the environment of every function created in this
 // region.
-func (rr *regionRun) functions() (map[string]Function, error) {
+func (m *mapping) functions() (map[string]Function, error) {
 	out := map[string]Function{}
-	for _, r := range rr.defs.resources() {
-		if r.Type != "AWS::Serverless::Function" && r.Type != "AWS::Lambda::Function" {
-			continue
-		}
-		c, ok := rr.applied[r.LogicalID]
-		if !ok {
-			continue
-		}
-		f := Function{LogicalID: r.LogicalID, Name: c.Ref, ARN: c.Attrs["Arn"], Env: map[string]string{}}
-		// SAM Globals are not merged here: the contract's variables are per function.
-		if envv, ok := r.Properties["Environment"].(map[string]any); ok {
-			vars, err := rr.ev(r.tpl).eval(envv["Variables"])
+	for _, t := range m.defs.Templates {
+		for _, r := range t.Resources {
+			if r.Type != "AWS::Serverless::Function" && r.Type != "AWS::Lambda::Function" {
+				continue
+			}
+			c, ok := m.dep.Resources[r.LogicalID]
+			if !ok {
+				continue
+			}
+			f, err := m.function(t, r, c)
 			if err != nil {
-				return nil, fmt.Errorf("%s: environment: %w", r.LogicalID, err)
+				return nil, fmt.Errorf("%s: %w", r.LogicalID, err)
 			}
-			vm, _ := vars.(map[string]any)
-			for k, v := range vm {
-				s, err := template.ScalarString(v)
-				if err != nil {
-					return nil, fmt.Errorf("%s: environment %s: %w", r.LogicalID, k, err)
-				}
-				f.Env[k] = s
-			}
+			out[r.LogicalID] = f
 		}
-		f.Action = f.Env["ACTION"]
-		out[r.LogicalID] = f
 	}
 	return out, nil
 }
 
+// function reads a function's environment.
+func (m *mapping) function(t *template.Template, r *template.Resource, c cfn.Created) (Function, error) {
+	f := Function{LogicalID: r.LogicalID, Name: c.Ref, ARN: c.Attrs["Arn"], Env: map[string]string{}}
+	// SAM Globals are not merged here: the contract's variables are per function.
+	if envv, ok := r.Properties["Environment"].(map[string]any); ok {
+		vars, err := m.dep.Eval(t, envv["Variables"])
+		if err != nil {
+			return f, fmt.Errorf("environment: %w", err)
+		}
+		vm, _ := vars.(map[string]any)
+		for k, v := range vm {
+			s, err := template.ScalarString(v)
+			if err != nil {
+				return f, fmt.Errorf("environment %s: %w", k, err)
+			}
+			f.Env[k] = s
+		}
+	}
+	f.Action = f.Env["ACTION"]
+	return f, nil
+}
+
 // alarms describes the alarms created in this region, each with the ACTION
 // of the function its actions invoke.
-func (rr *regionRun) alarms(fns map[string]Function) []AlarmDef {
+func alarms(resources map[string]cfn.Created, fns map[string]Function) []AlarmDef {
 	arnToFn := map[string]Function{}
 	for _, f := range fns {
 		arnToFn[f.ARN] = f
 		arnToFn[f.Name] = f
 	}
 	var out []AlarmDef
-	for id, c := range rr.applied {
+	for id, c := range resources {
 		if c.Type != "AWS::CloudWatch::Alarm" {
 			continue
 		}
@@ -292,29 +384,29 @@ func (rr *regionRun) alarms(fns map[string]Function) []AlarmDef {
 
 // alarmDef reads an alarm's rule from its evaluated properties: a plain
 // metric alarm's metric, or a metric math alarm's first input metric.
-func alarmDef(id string, c Created) AlarmDef {
-	p := c.props
+func alarmDef(id string, c cfn.Created) AlarmDef {
+	p := c.Properties
 	a := AlarmDef{LogicalID: id, Name: c.Ref, ARN: c.Attrs["Arn"], Dimensions: map[string]string{},
-		ComparisonOperator: sget(p, "ComparisonOperator"), TreatMissingData: sget(p, "TreatMissingData"),
-		AlarmActions: toStrings(p["AlarmActions"]), OKActions: toStrings(p["OKActions"])}
-	a.Threshold, _ = toFloat(p["Threshold"])
-	a.EvaluationPeriods, _ = toInt(p["EvaluationPeriods"])
+		ComparisonOperator: template.Field(p, "ComparisonOperator"), TreatMissingData: template.Field(p, "TreatMissingData"),
+		AlarmActions: template.Strings(p["AlarmActions"]), OKActions: template.Strings(p["OKActions"])}
+	a.Threshold, _ = template.Float(p["Threshold"])
+	a.EvaluationPeriods, _ = template.Int(p["EvaluationPeriods"])
 	a.DatapointsToAlarm = a.EvaluationPeriods
-	if n, ok := toInt(p["DatapointsToAlarm"]); ok {
+	if n, ok := template.Int(p["DatapointsToAlarm"]); ok {
 		a.DatapointsToAlarm = n
 	}
-	a.Period, _ = toInt(p["Period"])
+	a.Period, _ = template.Int(p["Period"])
 	dims := func(v any) {
-		for _, d := range maps(v) {
-			a.Dimensions[sget(d, "Name")] = sget(d, "Value")
+		for _, d := range template.Maps(v) {
+			a.Dimensions[template.Field(d, "Name")] = template.Field(d, "Value")
 		}
 	}
-	if v := sget(p, "MetricName"); v != "" {
-		a.MetricName, a.Namespace, a.Statistic = v, sget(p, "Namespace"), sget(p, "Statistic")
+	if v := template.Field(p, "MetricName"); v != "" {
+		a.MetricName, a.Namespace, a.Statistic = v, template.Field(p, "Namespace"), template.Field(p, "Statistic")
 		dims(p["Dimensions"])
 	}
-	for _, m := range maps(p["Metrics"]) {
-		if sget(m, "Expression") != "" {
+	for _, m := range template.Maps(p["Metrics"]) {
+		if template.Field(m, "Expression") != "" {
 			a.MetricMath = true
 		}
 		ms, ok := m["MetricStat"].(map[string]any)
@@ -322,9 +414,9 @@ func alarmDef(id string, c Created) AlarmDef {
 			continue
 		}
 		mm, _ := ms["Metric"].(map[string]any)
-		a.MetricName, a.Namespace, a.Statistic = sget(mm, "MetricName"), sget(mm, "Namespace"), sget(ms, "Stat")
+		a.MetricName, a.Namespace, a.Statistic = template.Field(mm, "MetricName"), template.Field(mm, "Namespace"), template.Field(ms, "Stat")
 		dims(mm["Dimensions"])
-		if n, ok := toInt(ms["Period"]); ok {
+		if n, ok := template.Int(ms["Period"]); ok {
 			a.Period = n
 		}
 	}
@@ -337,7 +429,7 @@ func alarmDef(id string, c Created) AlarmDef {
 // are pointed at them, as a deployment passes that stack's outputs to the
 // regional stack's parameters. Otherwise the services the functions name
 // are created here (the alarm actions need them to exist).
-func (rr *regionRun) sites(ctx context.Context, out *Region) error {
+func (m *mapping) sites(ctx context.Context, out *Region) error {
 	scale, hasScale := out.FunctionByAction("scale")
 	promote, hasPromote := out.FunctionByAction("promote")
 	if hasScale {
@@ -346,13 +438,13 @@ func (rr *regionRun) sites(ctx context.Context, out *Region) error {
 	if hasPromote {
 		out.StandbyCluster, out.StandbyService = promote.Env["STANDBY_ECS_CLUSTER"], promote.Env["STANDBY_ECS_SERVICE"]
 	}
-	for _, t := range rr.defs.Templates[1:] {
+	for _, t := range m.defs.Templates[1:] {
 		if _, ok := t.Outputs[siteClusterOutput]; !ok {
 			continue
 		}
-		outs, err := rr.outputs(t)
+		outs, err := m.dep.Outputs(t)
 		if err != nil {
-			rr.warn(fmt.Sprintf("%s: %v", t.Path, err))
+			m.stack.Warnings = append(m.stack.Warnings, fmt.Sprintf("%s: %s: %v", m.dep.Region, t.Path, err))
 			continue
 		}
 		cluster := outs[siteClusterOutput]
@@ -365,7 +457,7 @@ func (rr *regionRun) sites(ctx context.Context, out *Region) error {
 				return
 			}
 			if f.Env[clusterVar] != cluster || f.Env[serviceVar] != service {
-				rr.note(fmt.Sprintf("%s: %s %s=%s %s=%s (the on-prem template's service; template default %s/%s)", rr.region, f.LogicalID,
+				m.stack.Notes = append(m.stack.Notes, fmt.Sprintf("%s: %s %s=%s %s=%s (the on-prem template's service; template default %s/%s)", m.dep.Region, f.LogicalID,
 					clusterVar, cluster, serviceVar, service, f.Env[clusterVar], f.Env[serviceVar]))
 			}
 			f.Env[clusterVar], f.Env[serviceVar] = cluster, service
@@ -377,10 +469,10 @@ func (rr *regionRun) sites(ctx context.Context, out *Region) error {
 	}
 	if out.PrimaryService != "" {
 		min := 1
-		if n, ok := toInt(scale.Env["MIN_TASKS"]); ok {
+		if n, ok := template.Int(scale.Env["MIN_TASKS"]); ok {
 			min = n
 		}
-		if err := rr.ensureService(ctx, out.EcsCluster, out.PrimaryService, min); err != nil {
+		if err := m.dep.EnsureService(ctx, out.EcsCluster, out.PrimaryService, min); err != nil {
 			return fmt.Errorf("primary site service: %w", err)
 		}
 	}
@@ -388,7 +480,7 @@ func (rr *regionRun) sites(ctx context.Context, out *Region) error {
 		if out.StandbyCluster == "" {
 			out.StandbyCluster = out.EcsCluster
 		}
-		if err := rr.ensureService(ctx, out.StandbyCluster, out.StandbyService, 0); err != nil {
+		if err := m.dep.EnsureService(ctx, out.StandbyCluster, out.StandbyService, 0); err != nil {
 			return fmt.Errorf("standby site service: %w", err)
 		}
 	}
@@ -401,17 +493,17 @@ func (rr *regionRun) sites(ctx context.Context, out *Region) error {
 // placeholders (so only values such as STANDBY_TASKS or BACKLOG_PER_TASK are
 // meaningful). Tools such as cmd/demo use it to learn the alarm actions'
 // settings.
-func FunctionEnv(defs *Definitions, opts Options, region string) (map[string]Function, error) {
-	a, err := newApplier(defs, opts.withDefaults(region))
+func FunctionEnv(defs *cfn.Definitions, opts Options, region string) (map[string]Function, error) {
+	if opts.RegistryRegion == "" {
+		opts.RegistryRegion = region
+	}
+	d, err := opts.deployer(defs)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	dep, err := d.Evaluate(region)
 	if err != nil {
 		return nil, err
 	}
-	rr, err := a.newRegionRun(region, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := rr.deploy(context.Background()); err != nil {
-		return nil, err
-	}
-	return rr.functions()
+	return (&mapping{defs: defs, dep: dep, stack: &Stack{}}).functions()
 }

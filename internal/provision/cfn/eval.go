@@ -1,4 +1,4 @@
-package provision
+package cfn
 
 import (
 	"encoding/base64"
@@ -430,57 +430,6 @@ func splitList(s string) []any {
 	var out []any
 	for _, p := range strings.Split(s, ",") {
 		out = append(out, strings.TrimSpace(p))
-	}
-	return out
-}
-
-func toInt(v any) (int, bool) {
-	s, err := template.ScalarString(v)
-	if err != nil || s == "" {
-		return 0, false
-	}
-	i, err := strconv.Atoi(s)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil {
-			return 0, false
-		}
-		return int(f), true
-	}
-	return i, true
-}
-
-func toFloat(v any) (float64, bool) {
-	s, err := template.ScalarString(v)
-	if err != nil || s == "" {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	return f, err == nil
-}
-
-func toBool(v any) (bool, bool) {
-	s, err := template.ScalarString(v)
-	if err != nil || s == "" {
-		return false, false
-	}
-	b, err := strconv.ParseBool(s)
-	return b, err == nil
-}
-
-func toStrings(v any) []string {
-	l, ok := v.([]any)
-	if !ok {
-		if s, err := template.ScalarString(v); err == nil && s != "" {
-			return []string{s}
-		}
-		return nil
-	}
-	out := make([]string, 0, len(l))
-	for _, x := range l {
-		if s, err := template.ScalarString(x); err == nil {
-			out = append(out, s)
-		}
 	}
 	return out
 }
