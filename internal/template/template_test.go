@@ -141,3 +141,34 @@ func BenchmarkParseRealTemplate(b *testing.B) {
 		}
 	}
 }
+
+func TestValueReaders(t *testing.T) {
+	m := map[string]any{"N": 5}
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"Int text", pair(Int("3")), pair(3, true)},
+		{"Int float", pair(Int(2.0)), pair(2, true)},
+		{"Int not a number", pair(Int("x")), pair(0, false)},
+		{"Float", pair(Float("0.5")), pair(0.5, true)},
+		{"Bool text", pair(Bool("true")), pair(true, true)},
+		{"Bool nil", pair(Bool(nil)), pair(false, false)},
+		{"Strings list", Strings([]any{"a", 1, true}), []string{"a", "1", "true"}},
+		{"Strings scalar", Strings("one"), []string{"one"}},
+		{"Maps", Maps([]any{m, "x"}), []map[string]any{m}},
+		{"Field", Field(m, "N"), "5"},
+		{"Field absent", Field(m, "absent"), ""},
+		{"SubVariables", SubVariables("${A}-${!B}-${C.D}"), []string{"A", "C.D"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tt.got, tt.want) {
+				t.Errorf("got %#v, want %#v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func pair[V any](v V, ok bool) [2]any { return [2]any{v, ok} }
