@@ -121,12 +121,22 @@ func (e *evaluator) evalString(v any) (string, error) {
 	return template.ScalarString(r)
 }
 
-func (e *evaluator) evalList(v any, fn string, n int) ([]any, error) {
+// args checks that fn's argument v is a list of n and evaluates its first
+// strs elements to strings (the others are left to fn: Fn::If evaluates
+// only the branch it takes).
+func (e *evaluator) args(v any, fn string, n, strs int) ([]any, []string, error) {
 	l, ok := v.([]any)
-	if !ok || (n > 0 && len(l) != n) {
-		return nil, fmt.Errorf("%s: want a list of %d arguments", fn, n)
+	if !ok || len(l) != n {
+		return nil, nil, fmt.Errorf("%s: want a list of %d arguments", fn, n)
 	}
-	return l, nil
+	s := make([]string, strs)
+	for i := range s {
+		var err error
+		if s[i], err = e.evalString(l[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return l, s, nil
 }
 
 func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
@@ -159,31 +169,19 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		return e.condition(name)
 	case "Fn::GetAtt":
-		l, err := e.evalList(arg, fn, 2)
+		_, s, err := e.args(arg, fn, 2, 2)
 		if err != nil {
 			return nil, err
 		}
-		id, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		at, err := e.evalString(l[1])
-		if err != nil {
-			return nil, err
-		}
-		return e.attr(id, at)
+		return e.attr(s[0], s[1])
 	case "Fn::Sub":
 		return e.sub(arg)
 	case "Fn::If":
-		l, err := e.evalList(arg, fn, 3)
+		l, s, err := e.args(arg, fn, 3, 1)
 		if err != nil {
 			return nil, err
 		}
-		name, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		c, err := e.condition(name)
+		c, err := e.condition(s[0])
 		if err != nil {
 			return nil, err
 		}
@@ -192,19 +190,11 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		return e.eval(l[2])
 	case "Fn::Equals":
-		l, err := e.evalList(arg, fn, 2)
+		_, s, err := e.args(arg, fn, 2, 2)
 		if err != nil {
 			return nil, err
 		}
-		a, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		b, err := e.evalString(l[1])
-		if err != nil {
-			return nil, err
-		}
-		return a == b, nil
+		return s[0] == s[1], nil
 	case "Fn::Not", "Fn::And", "Fn::Or":
 		l, ok := arg.([]any)
 		if !ok || len(l) == 0 || (fn == "Fn::Not" && len(l) != 1) {
@@ -241,11 +231,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 			return false, nil
 		}
 	case "Fn::Join":
-		l, err := e.evalList(arg, fn, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, err := e.evalString(l[0])
+		l, s, err := e.args(arg, fn, 2, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -265,19 +251,15 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 			}
 			parts = append(parts, s)
 		}
-		return strings.Join(parts, sep), nil
+		return strings.Join(parts, s[0]), nil
 	case "Fn::Select":
-		l, err := e.evalList(arg, fn, 2)
+		l, s, err := e.args(arg, fn, 2, 1)
 		if err != nil {
 			return nil, err
 		}
-		is, err := e.evalString(l[0])
+		i, err := strconv.Atoi(s[0])
 		if err != nil {
-			return nil, err
-		}
-		i, err := strconv.Atoi(is)
-		if err != nil {
-			return nil, fmt.Errorf("Fn::Select: index %q: %w", is, err)
+			return nil, fmt.Errorf("Fn::Select: index %q: %w", s[0], err)
 		}
 		items, err := e.eval(l[1])
 		if err != nil {
@@ -289,33 +271,19 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		return il[i], nil
 	case "Fn::Split":
-		l, err := e.evalList(arg, fn, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		s, err := e.evalString(l[1])
+		_, s, err := e.args(arg, fn, 2, 2)
 		if err != nil {
 			return nil, err
 		}
 		var out []any
-		for _, p := range strings.Split(s, sep) {
+		for _, p := range strings.Split(s[1], s[0]) {
 			out = append(out, p)
 		}
 		return out, nil
 	case "Fn::FindInMap":
-		l, err := e.evalList(arg, fn, 3)
+		_, keys, err := e.args(arg, fn, 3, 3)
 		if err != nil {
 			return nil, err
-		}
-		var keys [3]string
-		for i := range keys {
-			if keys[i], err = e.evalString(l[i]); err != nil {
-				return nil, err
-			}
 		}
 		m1, _ := e.tpl.Mappings[keys[0]].(map[string]any)
 		m2, _ := m1[keys[1]].(map[string]any)
