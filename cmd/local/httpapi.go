@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/homeregion/homeregion/internal/httpapilocal"
-	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/internal/template"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 )
 
@@ -32,7 +32,7 @@ func defaultOrdersHTTPAPI() httpAPIDef {
 // what the local API does not emulate rather than serve it differently: a
 // route without the default JWT authorizer, an API without one, the short
 // (non-object) CorsConfiguration forms.
-func ordersHTTPAPI(defs *provision.Definitions) (httpAPIDef, error) {
+func ordersHTTPAPI(defs *template.Template) (httpAPIDef, error) {
 	var def httpAPIDef
 	found := false
 	for _, r := range defs.Resources {

@@ -6,14 +6,14 @@ import (
 	"testing"
 
 	"github.com/homeregion/homeregion/internal/httpapilocal"
-	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/internal/template"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 )
 
 // TestOrdersHTTPAPIFromTemplate: the local orders API serves the template's
 // routes, $default included, and the template's CORS configuration (none).
 func TestOrdersHTTPAPIFromTemplate(t *testing.T) {
-	defs, err := provision.Load("../../template.yaml")
+	defs, err := template.Load("../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ Resources:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defs, err := provision.Parse("t.yaml", []byte(tt.src))
+			defs, err := template.Parse("t.yaml", []byte(tt.src))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ Resources:
 // a deployed pool (Cognito refuses a flow the client does not enable, and the
 // local endpoint now does too).
 func TestTryItFlowsEnabledByTemplate(t *testing.T) {
-	defs, err := provision.Load("../../template.yaml")
+	defs, err := template.Load("../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

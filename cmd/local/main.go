@@ -114,7 +114,7 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once (moto still gets SIGTERM: Pdeathsig)
 	}()
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, o, provisionStack, os.Stdout, os.Stderr); err != nil {
 		if ctx.Err() != nil { // Ctrl-C during start-up: what was started is already stopped
 			fmt.Println("stopped: interrupted during start-up")
 			os.Exit(130)

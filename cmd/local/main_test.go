@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -146,7 +147,7 @@ func TestRateEvery(t *testing.T) {
 }
 
 func TestSchedules(t *testing.T) {
-	defs, err := provision.Parse("t.yaml", []byte(`
+	defs, err := template.Parse("t.yaml", []byte(`
 Transform: AWS::Serverless-2016-10-31
 Resources:
   ScaleFunction:

@@ -15,8 +15,9 @@ import (
 	"github.com/homeregion/homeregion/internal/motoserver"
 )
 
-// run starts everything, prints "ready", waits for ctx and stops what it started.
-func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
+// run starts everything (the resources through provision), prints "ready",
+// waits for ctx and stops what it started.
+func run(ctx context.Context, o options, provision provisioner, stdout, stderr io.Writer) (err error) {
 	start := time.Now()
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
 	step := func(t time.Time) string { return fmt.Sprintf("(%.1fs)", time.Since(t).Seconds()) }
@@ -44,19 +45,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 
 	// 2. Resources.
 	t = time.Now()
-	prov, err := provisionFunc(ctx, o, moto.URL)
+	prov, err := provision(ctx, o, moto.URL)
 	if err != nil {
 		return err
 	}
 	st := prov.stack
-	from := o.template
-	if !hasResources(o.template) {
-		from = "local defaults (" + o.template + " missing or without resources)"
-	}
-	say("  %-22s %s from %s %s", "provisioned", strings.Join(o.regions, ", "), from, step(t))
-	for _, n := range prov.notes {
-		say("  %-22s %s (not in the template yet: created with local defaults)", "", n)
-	}
+	say("  %-22s %s from %s %s", "provisioned", strings.Join(o.regions, ", "), o.template, step(t))
 
 	// 3. Per region: Cognito endpoint, orders API, processor.
 	g := newGroup()

@@ -44,7 +44,7 @@ func TestRunEndToEnd(t *testing.T) {
 	defer stop()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, o, pw, io.Discard); pw.Close() }()
+	go func() { done <- run(ctx, o, provisionStack, pw, io.Discard); pw.Close() }()
 
 	ready, scanned := make(chan struct{}), make(chan struct{})
 	var out strings.Builder

@@ -37,6 +37,9 @@ func applyFixture(t *testing.T, stack string) (*Stack, *mototest.Server) {
 	return st, srv
 }
 
+// keyID is the key id of a key ARN (or the id itself).
+func keyID(k string) string { return k[strings.LastIndex(k, "/")+1:] }
+
 func TestApplyFixture(t *testing.T) {
 	st, srv := applyFixture(t, "fixture")
 	ctx := context.Background()
@@ -142,13 +145,13 @@ func TestApplyFixture(t *testing.T) {
 				t.Errorf("scale function = %+v", f)
 			}
 			pre := r.Functions["PreSignUpFunction"]
-			if pre.Env["PII_KEY_ID"] != r.PiiKeyID || pre.Env["REGISTRY_REGION"] != "eu-west-1" {
+			if keyID(pre.Env["PII_KEY_ID"]) != keyID(r.PiiKeyID) || pre.Env["REGISTRY_REGION"] != "eu-west-1" {
 				t.Errorf("presignup env = %v", pre.Env)
 			}
 		})
 	}
 	// The replica is the same multi-Region key id in both regions.
-	if a, b := st.Regions[0].PiiKeyID, st.Regions[1].PiiKeyID; a != b {
+	if a, b := keyID(st.Regions[0].PiiKeyID), keyID(st.Regions[1].PiiKeyID); a != b {
 		t.Errorf("key ids differ: %s vs %s", a, b)
 	}
 }
@@ -172,8 +175,8 @@ func TestApplyWithOnPrem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Files) != 2 {
-		t.Fatalf("files = %v, want template.yaml and onprem.yaml", d.Files)
+	if len(d.Templates) != 2 {
+		t.Fatalf("files = %v, want template.yaml and onprem.yaml", d.Templates)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

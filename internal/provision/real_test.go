@@ -35,7 +35,7 @@ func TestApplyRealTemplate(t *testing.T) {
 		t.Logf("note: %s", n)
 	}
 	has := map[string]bool{}
-	for _, r := range defs.Resources {
+	for _, r := range defs.Templates[0].Resources {
 		has[r.Type] = true
 	}
 	for _, r := range st.Regions {
@@ -75,7 +75,6 @@ func TestApplyRealTemplate(t *testing.T) {
 			}
 		}
 	}
-	keyID := func(k string) string { return k[strings.LastIndex(k, "/")+1:] }
 	if a, b := keyID(st.Regions[0].PiiKeyID), keyID(st.Regions[1].PiiKeyID); has["AWS::KMS::Key"] && a != b {
 		t.Errorf("multi-Region key ids differ: %s %s", a, b)
 	}

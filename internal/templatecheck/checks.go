@@ -5,12 +5,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 // Finding is one violated property.
 type Finding struct {
 	// Check names the property: "iam", "encryption", "residency-attributes",
-	// "async-failure-destination" or "lambda-permission".
+	// "async-failure-destination", "lambda-permission", "log-retention",
+	// "deletion-policy", "kms-create-grant", "task-definition",
+	// "trigger-grants" or "user-pool-triggers".
 	Check string
 	// Resource is the logical id of the offending resource.
 	Resource string
@@ -63,7 +67,7 @@ var AllowedManagedPolicies = map[string]string{
 var ResidencyAttributes = []string{"region", "country"}
 
 // Check runs every check on t and returns the findings, sorted.
-func Check(t *Template) []Finding {
+func Check(t *template.Template) []Finding {
 	var fs []Finding
 	fs = append(fs, CheckIAM(t)...)
 	fs = append(fs, CheckEncryption(t)...)
@@ -74,6 +78,8 @@ func Check(t *Template) []Finding {
 	fs = append(fs, CheckDeletionPolicies(t)...)
 	fs = append(fs, CheckKMSCreateGrant(t)...)
 	fs = append(fs, CheckTaskDefinitions(t)...)
+	fs = append(fs, CheckTriggerGrants(t)...)
+	fs = append(fs, CheckUserPoolTriggers(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }
@@ -85,15 +91,12 @@ func Check(t *Template) []Finding {
 // means the resource itself and is not flagged, and a kms:* grant to the
 // account root (the default key policy that keeps the key manageable) is
 // accepted.
-func CheckIAM(t *Template) []Finding {
+func CheckIAM(t *template.Template) []Finding {
 	var fs []Finding
-	ids := make([]string, 0, len(t.Resources))
-	for id := range t.Resources {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		r := t.Resources[id]
+	rs := append([]*template.Resource(nil), t.Resources...)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].LogicalID < rs[j].LogicalID })
+	for _, r := range rs {
+		id := r.LogicalID
 		p := r.Properties
 		switch r.Type {
 		case "AWS::IAM::Role":
@@ -233,18 +236,18 @@ func principalIsAccountRoot(p any) bool {
 
 // CheckEncryption finds tables without SSESpecification.SSEEnabled true and
 // queues without SqsManagedSseEnabled true or a KmsMasterKeyId.
-func CheckEncryption(t *Template) []Finding {
+func CheckEncryption(t *template.Template) []Finding {
 	var fs []Finding
 	for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::Serverless::SimpleTable"} {
 		for _, id := range t.IDs(typ) {
-			sse, _ := t.Resources[id].Properties["SSESpecification"].(map[string]any)
+			sse, _ := t.Resource(id).Properties["SSESpecification"].(map[string]any)
 			if sse == nil || !isTrue(sse["SSEEnabled"]) {
 				fs = append(fs, Finding{"encryption", id, typ + " without SSESpecification.SSEEnabled: true"})
 			}
 		}
 	}
 	for _, id := range t.IDs("AWS::SQS::Queue") {
-		p := t.Resources[id].Properties
+		p := t.Resource(id).Properties
 		if _, kms := p["KmsMasterKeyId"]; !kms && !isTrue(p["SqsManagedSseEnabled"]) {
 			fs = append(fs, Finding{"encryption", id, "AWS::SQS::Queue without SqsManagedSseEnabled: true or KmsMasterKeyId"})
 		}
@@ -259,13 +262,13 @@ func CheckEncryption(t *Template) []Finding {
 // immutable. (Cognito accepts at sign-up only the attributes the app client
 // may write, so a client that signs users up must list them; Mutable: false is
 // what makes them unchangeable afterwards.)
-func CheckResidencyAttributes(t *Template) []Finding {
+func CheckResidencyAttributes(t *template.Template) []Finding {
 	var fs []Finding
 	immutable := map[string]bool{}
 	pools := t.IDs("AWS::Cognito::UserPool")
 	for _, id := range pools {
 		schema := map[string]map[string]any{}
-		for _, a := range list(t.Resources[id].Properties["Schema"]) {
+		for _, a := range list(t.Resource(id).Properties["Schema"]) {
 			if m, ok := a.(map[string]any); ok {
 				if n, ok := m["Name"].(string); ok {
 					schema[n] = m
@@ -285,7 +288,7 @@ func CheckResidencyAttributes(t *Template) []Finding {
 		}
 	}
 	for _, id := range t.IDs("AWS::Cognito::UserPoolClient") {
-		p := t.Resources[id].Properties
+		p := t.Resource(id).Properties
 		wa, ok := p["WriteAttributes"]
 		if !ok {
 			fs = append(fs, Finding{"residency-attributes", id, "app client without an explicit WriteAttributes list"})
@@ -330,12 +333,12 @@ var asyncEventTypes = map[string]bool{
 // CloudWatch alarm actions, SNS, EventBridge, S3 ...) that have neither a
 // DeadLetterQueue nor an on-failure destination (SAM EventInvokeConfig or an
 // AWS::Lambda::EventInvokeConfig).
-func CheckAsyncFailureDestinations(t *Template) []Finding {
+func CheckAsyncFailureDestinations(t *template.Template) []Finding {
 	var fs []Finding
 	fns := append(t.IDs("AWS::Serverless::Function"), t.IDs("AWS::Lambda::Function")...)
 	sort.Strings(fns)
 	for _, fn := range fns {
-		p := t.Resources[fn].Properties
+		p := t.Resource(fn).Properties
 		if !invokedAsync(t, fn) {
 			continue
 		}
@@ -350,7 +353,7 @@ func CheckAsyncFailureDestinations(t *Template) []Finding {
 		}
 		found := false
 		for _, eic := range t.IDs("AWS::Lambda::EventInvokeConfig") {
-			ep := t.Resources[eic].Properties
+			ep := t.Resource(eic).Properties
 			if mentions(ep["FunctionName"], fn) && hasOnFailure(ep) {
 				found = true
 			}
@@ -372,8 +375,8 @@ func hasOnFailure(v any) bool {
 	return of != nil && (of["Destination"] != nil || of["Type"] != nil)
 }
 
-func invokedAsync(t *Template, fn string) bool {
-	if evs, ok := t.Resources[fn].Properties["Events"].(map[string]any); ok {
+func invokedAsync(t *template.Template, fn string) bool {
+	if evs, ok := t.Resource(fn).Properties["Events"].(map[string]any); ok {
 		for _, ev := range evs {
 			if m, ok := ev.(map[string]any); ok {
 				if typ, _ := m["Type"].(string); asyncEventTypes[typ] {
@@ -383,13 +386,13 @@ func invokedAsync(t *Template, fn string) bool {
 		}
 	}
 	for _, id := range t.IDs("AWS::Lambda::Permission") {
-		p := t.Resources[id].Properties
+		p := t.Resource(id).Properties
 		if pr, _ := p["Principal"].(string); asyncPrincipals[pr] && mentions(p["FunctionName"], fn) {
 			return true
 		}
 	}
 	for _, id := range t.IDs("AWS::CloudWatch::Alarm") {
-		p := t.Resources[id].Properties
+		p := t.Resource(id).Properties
 		for _, k := range []string{"AlarmActions", "OKActions", "InsufficientDataActions"} {
 			if mentions(p[k], fn) {
 				return true
@@ -397,7 +400,7 @@ func invokedAsync(t *Template, fn string) bool {
 		}
 	}
 	for _, id := range t.IDs("AWS::SNS::Subscription") {
-		p := t.Resources[id].Properties
+		p := t.Resource(id).Properties
 		if pr, _ := p["Protocol"].(string); pr == "lambda" && mentions(p["Endpoint"], fn) {
 			return true
 		}
@@ -408,10 +411,10 @@ func invokedAsync(t *Template, fn string) bool {
 // CheckLambdaPermissions finds permissions that let an AWS service invoke a
 // function without SourceArn or SourceAccount (the confused-deputy problem:
 // any account's resource of that service could invoke it).
-func CheckLambdaPermissions(t *Template) []Finding {
+func CheckLambdaPermissions(t *template.Template) []Finding {
 	var fs []Finding
 	for _, id := range t.IDs("AWS::Lambda::Permission") {
-		p := t.Resources[id].Properties
+		p := t.Resource(id).Properties
 		pr, _ := p["Principal"].(string)
 		if !strings.HasSuffix(pr, ".amazonaws.com") {
 			continue
@@ -449,14 +452,14 @@ func asInt(v any) (int, bool) {
 // CloudWatch Logs retention days and whose Default is at least
 // MinDefaultLogRetentionDays, so that operators who must keep logs longer can
 // without editing the template.
-func CheckLogRetention(t *Template) []Finding {
+func CheckLogRetention(t *template.Template) []Finding {
 	valid := map[int]bool{}
 	for _, d := range LogRetentionDays {
 		valid[d] = true
 	}
 	var fs []Finding
 	for _, id := range t.IDs("AWS::Logs::LogGroup") {
-		v, ok := t.Resources[id].Properties["RetentionInDays"]
+		v, ok := t.Resource(id).Properties["RetentionInDays"]
 		if !ok {
 			continue
 		}
@@ -471,11 +474,11 @@ func CheckLogRetention(t *Template) []Finding {
 			fs = append(fs, Finding{"log-retention", id, "RetentionInDays refers to " + name + ", which is not a parameter"})
 			continue
 		}
-		def, ok := asInt(p["Default"])
+		def, ok := asInt(p.Properties["Default"])
 		if !ok || !valid[def] || def < MinDefaultLogRetentionDays {
-			fs = append(fs, Finding{"log-retention", id, fmt.Sprintf("parameter %s: Default %v is not a valid retention of at least %d days", name, p["Default"], MinDefaultLogRetentionDays)})
+			fs = append(fs, Finding{"log-retention", id, fmt.Sprintf("parameter %s: Default %v is not a valid retention of at least %d days", name, p.Properties["Default"], MinDefaultLogRetentionDays)})
 		}
-		allowed := list(p["AllowedValues"])
+		allowed := list(p.Properties["AllowedValues"])
 		if len(allowed) == 0 {
 			fs = append(fs, Finding{"log-retention", id, "parameter " + name + " has no AllowedValues (the valid CloudWatch Logs retention days)"})
 		}
@@ -498,11 +501,11 @@ var StatefulTypes = []string{
 // CheckDeletionPolicies requires an explicit DeletionPolicy and
 // UpdateReplacePolicy (Retain, Delete or Snapshot: a deliberate choice, not
 // CloudFormation's default delete) on every resource of StatefulTypes.
-func CheckDeletionPolicies(t *Template) []Finding {
+func CheckDeletionPolicies(t *template.Template) []Finding {
 	var fs []Finding
 	for _, typ := range StatefulTypes {
 		for _, id := range t.IDs(typ) {
-			r := t.Resources[id]
+			r := t.Resource(id)
 			if r.DeletionPolicy == "" {
 				fs = append(fs, Finding{"deletion-policy", id, typ + " without an explicit DeletionPolicy"})
 			}
@@ -521,11 +524,11 @@ func CheckDeletionPolicies(t *Template) []Finding {
 // CT.KMS.PR.3): the account-root statement delegates kms:* to IAM, so
 // without it any principal of the account with kms:* in its IAM policy
 // could grant the key's use to anyone.
-func CheckKMSCreateGrant(t *Template) []Finding {
+func CheckKMSCreateGrant(t *template.Template) []Finding {
 	var fs []Finding
 	for _, typ := range []string{"AWS::KMS::Key", "AWS::KMS::ReplicaKey"} {
 		for _, id := range t.IDs(typ) {
-			pol, _ := t.Resources[id].Properties["KeyPolicy"].(map[string]any)
+			pol, _ := t.Resource(id).Properties["KeyPolicy"].(map[string]any)
 			ok := false
 			for _, st := range list(pol["Statement"]) {
 				if denyCreateGrantUnlessAWS(st) {
@@ -580,10 +583,10 @@ func denyCreateGrantUnlessAWS(st any) bool {
 // CheckTaskDefinitions requires every ECS container to run as a non-root
 // User, with ReadonlyRootFilesystem true and a container Memory hard limit
 // (AWS Control Tower's CT.ECS.PR.3, PR.6 and PR.7).
-func CheckTaskDefinitions(t *Template) []Finding {
+func CheckTaskDefinitions(t *template.Template) []Finding {
 	var fs []Finding
 	for _, id := range t.IDs("AWS::ECS::TaskDefinition") {
-		for i, c := range list(t.Resources[id].Properties["ContainerDefinitions"]) {
+		for i, c := range list(t.Resource(id).Properties["ContainerDefinitions"]) {
 			m, _ := c.(map[string]any)
 			name := fmt.Sprint(m["Name"])
 			if name == "<nil>" {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 // samEnvs parses the deploy sections of a samconfig.toml: config env ->
@@ -68,11 +70,11 @@ func fakeKeyARN(arn string) bool {
 // template's AllowedPattern rejects, so that `sam deploy --config-env <env>`
 // fails at once instead of trying to replicate a key that does not exist.
 func TestSamconfigPiiPrimaryKeyIsNotAPlausibleFake(t *testing.T) {
-	tpl, err := Load(templates[0])
+	tpl, err := template.Load(templates[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	pat, _ := tpl.Parameters["PiiPrimaryKeyArn"]["AllowedPattern"].(string)
+	pat, _ := tpl.Parameters["PiiPrimaryKeyArn"].Properties["AllowedPattern"].(string)
 	if pat == "" {
 		t.Fatal("template.yaml: PiiPrimaryKeyArn has no AllowedPattern")
 	}

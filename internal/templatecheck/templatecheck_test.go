@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 // templates are the project's templates, relative to this package.
@@ -15,7 +17,7 @@ func TestProjectTemplates(t *testing.T) {
 			if _, err := os.Stat(path); os.IsNotExist(err) && path != templates[0] {
 				t.Skipf("%s not present", path)
 			}
-			tpl, err := Load(path)
+			tpl, err := template.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -29,7 +31,7 @@ func TestProjectTemplates(t *testing.T) {
 // TestMainTemplateIsNotVacuous makes sure the checks have something to check:
 // a template without pools, tables, queues or alarm actions would pass them all.
 func TestMainTemplateIsNotVacuous(t *testing.T) {
-	tpl, err := Load(templates[0])
+	tpl, err := template.Load(templates[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +507,7 @@ Resources:
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tpl, err := Parse([]byte(tc.yaml))
+			tpl, err := template.Parse(tc.name, []byte(tc.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -532,37 +534,37 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 	mutations := []struct {
 		name      string
 		wantCheck string
-		mutate    func(t *testing.T, tpl *Template) bool // false: nothing to mutate
+		mutate    func(t *testing.T, tpl *template.Template) bool // false: nothing to mutate
 	}{
-		{"a role statement on Resource *", "iam", func(t *testing.T, tpl *Template) bool {
+		{"a role statement on Resource *", "iam", func(t *testing.T, tpl *template.Template) bool {
 			for _, id := range tpl.IDs("AWS::Serverless::Function") {
-				p := tpl.Resources[id].Properties
+				p := tpl.Resource(id).Properties
 				p["Policies"] = append(list(p["Policies"]), map[string]any{"Statement": []any{
 					map[string]any{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}}})
 				return true
 			}
 			return false
 		}},
-		{"a table without SSE", "encryption", func(t *testing.T, tpl *Template) bool {
+		{"a table without SSE", "encryption", func(t *testing.T, tpl *template.Template) bool {
 			for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"} {
 				for _, id := range tpl.IDs(typ) {
-					delete(tpl.Resources[id].Properties, "SSESpecification")
+					delete(tpl.Resource(id).Properties, "SSESpecification")
 					return true
 				}
 			}
 			return false
 		}},
-		{"a queue without SSE", "encryption", func(t *testing.T, tpl *Template) bool {
+		{"a queue without SSE", "encryption", func(t *testing.T, tpl *template.Template) bool {
 			for _, id := range tpl.IDs("AWS::SQS::Queue") {
-				delete(tpl.Resources[id].Properties, "SqsManagedSseEnabled")
-				delete(tpl.Resources[id].Properties, "KmsMasterKeyId")
+				delete(tpl.Resource(id).Properties, "SqsManagedSseEnabled")
+				delete(tpl.Resource(id).Properties, "KmsMasterKeyId")
 				return true
 			}
 			return false
 		}},
-		{"custom:region mutable", "residency-attributes", func(t *testing.T, tpl *Template) bool {
+		{"custom:region mutable", "residency-attributes", func(t *testing.T, tpl *template.Template) bool {
 			for _, id := range tpl.IDs("AWS::Cognito::UserPool") {
-				for _, a := range list(tpl.Resources[id].Properties["Schema"]) {
+				for _, a := range list(tpl.Resource(id).Properties["Schema"]) {
 					if m, ok := a.(map[string]any); ok && m["Name"] == "region" {
 						m["Mutable"] = true
 						return true
@@ -571,43 +573,41 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			}
 			return false
 		}},
-		{"alarm functions without DLQ or destination", "async-failure-destination", func(t *testing.T, tpl *Template) bool {
+		{"alarm functions without DLQ or destination", "async-failure-destination", func(t *testing.T, tpl *template.Template) bool {
 			changed := false
 			for _, id := range tpl.IDs("AWS::Serverless::Function") {
 				if invokedAsync(tpl, id) {
-					p := tpl.Resources[id].Properties
+					p := tpl.Resource(id).Properties
 					delete(p, "DeadLetterQueue")
 					delete(p, "EventInvokeConfig")
 					changed = true
 				}
 			}
 			for _, id := range tpl.IDs("AWS::Lambda::EventInvokeConfig") {
-				delete(tpl.Resources, id)
+				tpl.Remove(id)
 			}
 			return changed
 		}},
-		{"access-log retention back to a literal 30 days", "log-retention", func(t *testing.T, tpl *Template) bool {
+		{"access-log retention back to a literal 30 days", "log-retention", func(t *testing.T, tpl *template.Template) bool {
 			for _, id := range tpl.IDs("AWS::Logs::LogGroup") {
-				tpl.Resources[id].Properties["RetentionInDays"] = 30
+				tpl.Resource(id).Properties["RetentionInDays"] = 30
 				return true
 			}
 			return false
 		}},
-		{"a log group without DeletionPolicy", "deletion-policy", func(t *testing.T, tpl *Template) bool {
+		{"a log group without DeletionPolicy", "deletion-policy", func(t *testing.T, tpl *template.Template) bool {
 			for _, id := range tpl.IDs("AWS::Logs::LogGroup") {
-				r := tpl.Resources[id]
-				r.DeletionPolicy = ""
-				tpl.Resources[id] = r
+				tpl.Resource(id).DeletionPolicy = ""
 				return true
 			}
 			return false
 		}},
-		{"the PII key without the CreateGrant deny", "kms-create-grant", func(t *testing.T, tpl *Template) bool {
+		{"the PII key without the CreateGrant deny", "kms-create-grant", func(t *testing.T, tpl *template.Template) bool {
 			ids := tpl.IDs("AWS::KMS::Key")
 			if len(ids) == 0 {
 				return false
 			}
-			pol, _ := tpl.Resources[ids[0]].Properties["KeyPolicy"].(map[string]any)
+			pol, _ := tpl.Resource(ids[0]).Properties["KeyPolicy"].(map[string]any)
 			var keep []any
 			for _, st := range list(pol["Statement"]) {
 				if m, _ := st.(map[string]any); m["Effect"] != "Deny" {
@@ -617,10 +617,46 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			pol["Statement"] = keep
 			return true
 		}},
+		{"PreSignUp may write the registry", "trigger-grants", func(t *testing.T, tpl *template.Template) bool {
+			p := tpl.Resource("PreSignUpFunction").Properties
+			p["Policies"] = append(list(p["Policies"]), map[string]any{"Statement": []any{map[string]any{"Effect": "Allow",
+				"Action": "dynamodb:PutItem", "Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${RegistryRegion}:${AWS::AccountId}:table/${RegistryTableName}"}}}})
+			return true
+		}},
+		{"PostConfirmation claims in the local replica", "trigger-grants", func(t *testing.T, tpl *template.Template) bool {
+			p := tpl.Resource("PostConfirmationFunction").Properties
+			p["Policies"] = append(list(p["Policies"]), map[string]any{"Statement": []any{map[string]any{"Effect": "Allow",
+				"Action": []any{"dynamodb:PutItem"}, "Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${RegistryTableName}"}}}})
+			return true
+		}},
+		{"a trigger function gone", "trigger-grants", func(t *testing.T, tpl *template.Template) bool {
+			tpl.Remove("PreAuthFunction")
+			return true
+		}},
+		{"the pool does not invoke PreAuthentication", "user-pool-triggers", func(t *testing.T, tpl *template.Template) bool {
+			lc, _ := tpl.Resource("UserPool").Properties["LambdaConfig"].(map[string]any)
+			delete(lc, "PreAuthentication")
+			return lc != nil
+		}},
+		{"Cognito may invoke a trigger for any pool", "user-pool-triggers", func(t *testing.T, tpl *template.Template) bool {
+			changed := false
+			for _, id := range tpl.IDs("AWS::Lambda::Permission") {
+				if p := tpl.Resource(id).Properties; p["Principal"] == "cognito-idp.amazonaws.com" && mentions(p["FunctionName"], "PreSignUpFunction") {
+					p["SourceArn"] = map[string]any{"Fn::Sub": "arn:aws:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*"}
+					changed = true
+				}
+			}
+			return changed
+		}},
+		{"an e-mail change effective before verification", "user-pool-triggers", func(t *testing.T, tpl *template.Template) bool {
+			_, ok := tpl.Resource("UserPool").Properties["UserAttributeUpdateSettings"]
+			delete(tpl.Resource("UserPool").Properties, "UserAttributeUpdateSettings")
+			return ok
+		}},
 	}
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
-			tpl, err := Load(templates[0])
+			tpl, err := template.Load(templates[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -642,7 +678,7 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 func TestOnpremTaskDefinitionsMutations(t *testing.T) {
 	for _, prop := range []string{"User", "ReadonlyRootFilesystem", "Memory"} {
 		t.Run("without "+prop, func(t *testing.T) {
-			tpl, err := Load(templates[1])
+			tpl, err := template.Load(templates[1])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -650,7 +686,7 @@ func TestOnpremTaskDefinitionsMutations(t *testing.T) {
 			if len(ids) == 0 {
 				t.Fatal("onprem.yaml defines no task definition")
 			}
-			for _, c := range list(tpl.Resources[ids[0]].Properties["ContainerDefinitions"]) {
+			for _, c := range list(tpl.Resource(ids[0]).Properties["ContainerDefinitions"]) {
 				delete(c.(map[string]any), prop)
 			}
 			for _, f := range Check(tpl) {

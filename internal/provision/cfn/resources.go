@@ -1,11 +1,10 @@
-package provision
+package cfn
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +22,8 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 func apiCode(err error) string {
@@ -33,41 +34,25 @@ func apiCode(err error) string {
 	return ""
 }
 
-func maps(v any) []map[string]any {
-	l, _ := v.([]any)
-	out := make([]map[string]any, 0, len(l))
-	for _, x := range l {
-		if m, ok := x.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func sget(m map[string]any, k string) string {
-	s, _ := scalarString(m[k])
-	return s
-}
-
 func i32(m map[string]any, k string) *int32 {
-	if n, ok := toInt(m[k]); ok {
+	if n, ok := template.Int(m[k]); ok {
 		return aws.Int32(int32(n))
 	}
 	return nil
 }
 
 // table creates a DynamoDB table (or a global table's local replica).
-func (rr *regionRun) table(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "TableName")
 	in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest}
-	for _, a := range maps(p["AttributeDefinitions"]) {
+	for _, a := range template.Maps(p["AttributeDefinitions"]) {
 		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
-			AttributeName: aws.String(sget(a, "AttributeName")), AttributeType: ddbtypes.ScalarAttributeType(sget(a, "AttributeType"))})
+			AttributeName: aws.String(template.Field(a, "AttributeName")), AttributeType: ddbtypes.ScalarAttributeType(template.Field(a, "AttributeType"))})
 	}
 	keys := func(v any) []ddbtypes.KeySchemaElement {
 		var ks []ddbtypes.KeySchemaElement
-		for _, k := range maps(v) {
-			ks = append(ks, ddbtypes.KeySchemaElement{AttributeName: aws.String(sget(k, "AttributeName")), KeyType: ddbtypes.KeyType(sget(k, "KeyType"))})
+		for _, k := range template.Maps(v) {
+			ks = append(ks, ddbtypes.KeySchemaElement{AttributeName: aws.String(template.Field(k, "AttributeName")), KeyType: ddbtypes.KeyType(template.Field(k, "KeyType"))})
 		}
 		return ks
 	}
@@ -75,18 +60,18 @@ func (rr *regionRun) table(ctx context.Context, r Resource, p map[string]any) (C
 	if len(in.KeySchema) == 0 {
 		return Created{}, errors.New("no KeySchema")
 	}
-	for _, g := range maps(p["GlobalSecondaryIndexes"]) {
-		gsi := ddbtypes.GlobalSecondaryIndex{IndexName: aws.String(sget(g, "IndexName")), KeySchema: keys(g["KeySchema"])}
+	for _, g := range template.Maps(p["GlobalSecondaryIndexes"]) {
+		gsi := ddbtypes.GlobalSecondaryIndex{IndexName: aws.String(template.Field(g, "IndexName")), KeySchema: keys(g["KeySchema"])}
 		proj, _ := g["Projection"].(map[string]any)
-		gsi.Projection = &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(sget(proj, "ProjectionType"))}
+		gsi.Projection = &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(template.Field(proj, "ProjectionType"))}
 		if gsi.Projection.ProjectionType == "" {
 			gsi.Projection.ProjectionType = ddbtypes.ProjectionTypeAll
 		}
-		gsi.Projection.NonKeyAttributes = toStrings(proj["NonKeyAttributes"])
+		gsi.Projection.NonKeyAttributes = template.Strings(proj["NonKeyAttributes"])
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, gsi)
 	}
-	if ss, ok := p["StreamSpecification"].(map[string]any); ok && sget(ss, "StreamViewType") != "" {
-		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(sget(ss, "StreamViewType"))}
+	if ss, ok := p["StreamSpecification"].(map[string]any); ok && template.Field(ss, "StreamViewType") != "" {
+		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(template.Field(ss, "StreamViewType"))}
 	}
 	out, err := rr.c.ddb.CreateTable(ctx, in)
 	var desc *ddbtypes.TableDescription
@@ -103,9 +88,9 @@ func (rr *regionRun) table(ctx context.Context, r Resource, p map[string]any) (C
 		desc = out.TableDescription
 	}
 	if ttl, ok := p["TimeToLiveSpecification"].(map[string]any); ok {
-		if on, _ := toBool(ttl["Enabled"]); on && sget(ttl, "AttributeName") != "" {
+		if on, _ := template.Bool(ttl["Enabled"]); on && template.Field(ttl, "AttributeName") != "" {
 			_, err := rr.c.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
-				TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{Enabled: aws.Bool(true), AttributeName: aws.String(sget(ttl, "AttributeName"))}})
+				TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{Enabled: aws.Bool(true), AttributeName: aws.String(template.Field(ttl, "AttributeName"))}})
 			if err != nil && !strings.Contains(err.Error(), "already enabled") {
 				return Created{}, fmt.Errorf("ttl on %s: %w", name, err)
 			}
@@ -122,7 +107,7 @@ func (rr *regionRun) table(ctx context.Context, r Resource, p map[string]any) (C
 }
 
 // queue creates an SQS queue with the template's attributes.
-func (rr *regionRun) queue(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) queue(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "QueueName")
 	attrs := map[string]string{}
 	for k, v := range p {
@@ -140,14 +125,14 @@ func (rr *regionRun) queue(ctx context.Context, r Resource, p map[string]any) (C
 			}
 			attrs[k] = string(b)
 		default:
-			s, err := scalarString(v)
+			s, err := template.ScalarString(v)
 			if err != nil {
 				return Created{}, fmt.Errorf("attribute %s: %w", k, err)
 			}
 			attrs[k] = s
 		}
 	}
-	if fifo, _ := toBool(attrs["FifoQueue"]); fifo && !strings.HasSuffix(name, ".fifo") {
+	if fifo, _ := template.Bool(attrs["FifoQueue"]); fifo && !strings.HasSuffix(name, ".fifo") {
 		name += ".fifo"
 	}
 	out, err := rr.c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
@@ -171,17 +156,18 @@ func keyCreated(md *kmstypes.KeyMetadata) Created {
 	return Created{Ref: aws.ToString(md.KeyId), Attrs: map[string]string{"Arn": aws.ToString(md.Arn), "KeyId": aws.ToString(md.KeyId)}}
 }
 
-// key creates a KMS key; a multi-Region key is created in the registry region
+// key creates a KMS key; a multi-Region key is created in the primary region
 // and replicated into every other region.
-func (rr *regionRun) key(ctx context.Context, r Resource, p map[string]any, multiRegion bool) (Created, error) {
-	if multiRegion && rr.region != rr.opts.RegistryRegion {
+func (rr *regionRun) key(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
+	multiRegion, _ := template.Bool(p["MultiRegion"])
+	if multiRegion && rr.region != rr.opts.PrimaryRegion {
 		return rr.replicate(ctx, r.LogicalID)
 	}
 	in := &kms.CreateKeyInput{
-		KeySpec:     kmstypes.KeySpec(sget(p, "KeySpec")),
-		KeyUsage:    kmstypes.KeyUsageType(sget(p, "KeyUsage")),
+		KeySpec:     kmstypes.KeySpec(template.Field(p, "KeySpec")),
+		KeyUsage:    kmstypes.KeyUsageType(template.Field(p, "KeyUsage")),
 		MultiRegion: aws.Bool(multiRegion),
-		Description: aws.String(sget(p, "Description")),
+		Description: aws.String(template.Field(p, "Description")),
 	}
 	// KeyPolicy is not applied: moto would check it against its fake
 	// principal; its default policy allows the local callers.
@@ -196,7 +182,7 @@ func (rr *regionRun) key(ctx context.Context, r Resource, p map[string]any, mult
 }
 
 // replicate replicates the multi-Region key logicalID (created in the
-// registry region) into this region.
+// primary region) into this region.
 func (rr *regionRun) replicate(ctx context.Context, logicalID string) (Created, error) {
 	arn := rr.primary[logicalID]
 	if arn == "" {
@@ -206,13 +192,13 @@ func (rr *regionRun) replicate(ctx context.Context, logicalID string) (Created, 
 		}
 	}
 	if arn == "" {
-		return Created{}, fmt.Errorf("no multi-Region primary key in %s to replicate (is the registry region provisioned?)", rr.opts.RegistryRegion)
+		return Created{}, fmt.Errorf("no multi-Region primary key in %s to replicate (is the primary region deployed first?)", rr.opts.PrimaryRegion)
 	}
-	if rr.replica != nil { // PiiKey and PiiReplicaKey name the same replica
+	if rr.replica != nil { // the key and its ReplicaKey resource name the same replica
 		return *rr.replica, nil
 	}
-	// The primary lives in the registry region: call ReplicateKey there.
-	src := newClients(rr.base, rr.opts.Endpoint, rr.opts.RegistryRegion)
+	// The primary lives in the primary region: call ReplicateKey there.
+	src := newClients(rr.base, rr.opts.Endpoint, rr.opts.PrimaryRegion)
 	out, err := src.kms.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(arn), ReplicaRegion: aws.String(rr.region)})
 	if err != nil {
 		return Created{}, fmt.Errorf("replicate key to %s: %w", rr.region, err)
@@ -222,13 +208,13 @@ func (rr *regionRun) replicate(ctx context.Context, logicalID string) (Created, 
 	return c, nil
 }
 
-func (rr *regionRun) replicaKey(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) replicaKey(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	return rr.replicate(ctx, "")
 }
 
-func (rr *regionRun) alias(ctx context.Context, r Resource, p map[string]any) (Created, error) {
-	name := sget(p, "AliasName")
-	_, err := rr.c.kms.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(name), TargetKeyId: aws.String(sget(p, "TargetKeyId"))})
+func (rr *regionRun) alias(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
+	name := template.Field(p, "AliasName")
+	_, err := rr.c.kms.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(name), TargetKeyId: aws.String(template.Field(p, "TargetKeyId"))})
 	if err != nil && apiCode(err) != "AlreadyExistsException" {
 		return Created{}, fmt.Errorf("create alias %s: %w", name, err)
 	}
@@ -239,43 +225,43 @@ func (rr *regionRun) alias(ctx context.Context, r Resource, p map[string]any) (C
 // schema (immutable custom attributes), attribute update settings and
 // password policy. Lambda triggers
 // are not configured in moto: the local Cognito endpoint invokes them.
-func (rr *regionRun) userPool(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) userPool(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "UserPoolName")
 	in := &idp.CreateUserPoolInput{PoolName: aws.String(name)}
-	for _, s := range toStrings(p["UsernameAttributes"]) {
+	for _, s := range template.Strings(p["UsernameAttributes"]) {
 		in.UsernameAttributes = append(in.UsernameAttributes, idptypes.UsernameAttributeType(s))
 	}
-	for _, s := range toStrings(p["AliasAttributes"]) {
+	for _, s := range template.Strings(p["AliasAttributes"]) {
 		in.AliasAttributes = append(in.AliasAttributes, idptypes.AliasAttributeType(s))
 	}
-	for _, s := range toStrings(p["AutoVerifiedAttributes"]) {
+	for _, s := range template.Strings(p["AutoVerifiedAttributes"]) {
 		in.AutoVerifiedAttributes = append(in.AutoVerifiedAttributes, idptypes.VerifiedAttributeType(s))
 	}
 	if us, ok := p["UserAttributeUpdateSettings"].(map[string]any); ok {
 		// moto stores it and DescribeUserPool echoes it: the local Cognito
 		// endpoint reads it there and keeps unverified changes pending.
 		in.UserAttributeUpdateSettings = &idptypes.UserAttributeUpdateSettingsType{}
-		for _, s := range toStrings(us["AttributesRequireVerificationBeforeUpdate"]) {
+		for _, s := range template.Strings(us["AttributesRequireVerificationBeforeUpdate"]) {
 			in.UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate = append(in.UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate, idptypes.VerifiedAttributeType(s))
 		}
 	}
-	for _, s := range maps(p["Schema"]) {
-		a := idptypes.SchemaAttributeType{Name: aws.String(sget(s, "Name")), AttributeDataType: idptypes.AttributeDataType(sget(s, "AttributeDataType"))}
+	for _, s := range template.Maps(p["Schema"]) {
+		a := idptypes.SchemaAttributeType{Name: aws.String(template.Field(s, "Name")), AttributeDataType: idptypes.AttributeDataType(template.Field(s, "AttributeDataType"))}
 		if a.AttributeDataType == "" {
 			a.AttributeDataType = idptypes.AttributeDataTypeString
 		}
-		if b, ok := toBool(s["Mutable"]); ok {
+		if b, ok := template.Bool(s["Mutable"]); ok {
 			a.Mutable = aws.Bool(b)
 		}
-		if b, ok := toBool(s["Required"]); ok {
+		if b, ok := template.Bool(s["Required"]); ok {
 			a.Required = aws.Bool(b)
 		}
 		if sc, ok := s["StringAttributeConstraints"].(map[string]any); ok {
 			a.StringAttributeConstraints = &idptypes.StringAttributeConstraintsType{}
-			if v := sget(sc, "MinLength"); v != "" {
+			if v := template.Field(sc, "MinLength"); v != "" {
 				a.StringAttributeConstraints.MinLength = aws.String(v)
 			}
-			if v := sget(sc, "MaxLength"); v != "" {
+			if v := template.Field(sc, "MaxLength"); v != "" {
 				a.StringAttributeConstraints.MaxLength = aws.String(v)
 			}
 		}
@@ -284,19 +270,19 @@ func (rr *regionRun) userPool(ctx context.Context, r Resource, p map[string]any)
 	if pol, ok := p["Policies"].(map[string]any); ok {
 		if pp, ok := pol["PasswordPolicy"].(map[string]any); ok {
 			ppt := &idptypes.PasswordPolicyType{MinimumLength: i32(pp, "MinimumLength"), TemporaryPasswordValidityDays: derefI32(i32(pp, "TemporaryPasswordValidityDays"))}
-			ppt.RequireLowercase, _ = toBool(pp["RequireLowercase"])
-			ppt.RequireUppercase, _ = toBool(pp["RequireUppercase"])
-			ppt.RequireNumbers, _ = toBool(pp["RequireNumbers"])
-			ppt.RequireSymbols, _ = toBool(pp["RequireSymbols"])
+			ppt.RequireLowercase, _ = template.Bool(pp["RequireLowercase"])
+			ppt.RequireUppercase, _ = template.Bool(pp["RequireUppercase"])
+			ppt.RequireNumbers, _ = template.Bool(pp["RequireNumbers"])
+			ppt.RequireSymbols, _ = template.Bool(pp["RequireSymbols"])
 			in.Policies = &idptypes.UserPoolPolicyType{PasswordPolicy: ppt}
 		}
 	}
 	if uc, ok := p["UsernameConfiguration"].(map[string]any); ok {
-		if b, ok := toBool(uc["CaseSensitive"]); ok {
+		if b, ok := template.Bool(uc["CaseSensitive"]); ok {
 			in.UsernameConfiguration = &idptypes.UsernameConfigurationType{CaseSensitive: aws.Bool(b)}
 		}
 	}
-	if m := sget(p, "MfaConfiguration"); m != "" {
+	if m := template.Field(p, "MfaConfiguration"); m != "" {
 		in.MfaConfiguration = idptypes.UserPoolMfaType(m)
 	}
 	out, err := rr.c.idp.CreateUserPool(ctx, in)
@@ -319,16 +305,16 @@ func derefI32(p *int32) int32 {
 
 // userPoolClient creates an app client with the template's ExplicitAuthFlows
 // as they are: the local Cognito endpoint enforces them as Cognito does.
-func (rr *regionRun) userPoolClient(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) userPoolClient(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "ClientName")
-	in := &idp.CreateUserPoolClientInput{ClientName: aws.String(name), UserPoolId: aws.String(sget(p, "UserPoolId"))}
-	for _, f := range toStrings(p["ExplicitAuthFlows"]) {
+	in := &idp.CreateUserPoolClientInput{ClientName: aws.String(name), UserPoolId: aws.String(template.Field(p, "UserPoolId"))}
+	for _, f := range template.Strings(p["ExplicitAuthFlows"]) {
 		in.ExplicitAuthFlows = append(in.ExplicitAuthFlows, idptypes.ExplicitAuthFlowsType(f))
 	}
-	in.GenerateSecret, _ = toBool(p["GenerateSecret"])
-	in.ReadAttributes = toStrings(p["ReadAttributes"])
-	in.WriteAttributes = toStrings(p["WriteAttributes"])
-	if v := sget(p, "PreventUserExistenceErrors"); v != "" {
+	in.GenerateSecret, _ = template.Bool(p["GenerateSecret"])
+	in.ReadAttributes = template.Strings(p["ReadAttributes"])
+	in.WriteAttributes = template.Strings(p["WriteAttributes"])
+	if v := template.Field(p, "PreventUserExistenceErrors"); v != "" {
 		in.PreventUserExistenceErrors = idptypes.PreventUserExistenceErrorTypes(v)
 	}
 	out, err := rr.c.idp.CreateUserPoolClient(ctx, in)
@@ -340,122 +326,83 @@ func (rr *regionRun) userPoolClient(ctx context.Context, r Resource, p map[strin
 }
 
 // alarm creates a CloudWatch alarm with the template's rule.
-func (rr *regionRun) alarm(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) alarm(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "AlarmName")
 	in := &cloudwatch.PutMetricAlarmInput{
-		AlarmName:          aws.String(name),
-		ComparisonOperator: cwtypes.ComparisonOperator(sget(p, "ComparisonOperator")),
-		EvaluationPeriods:  i32(p, "EvaluationPeriods"),
-		DatapointsToAlarm:  i32(p, "DatapointsToAlarm"),
-		Period:             i32(p, "Period"),
-		AlarmActions:       toStrings(p["AlarmActions"]),
-		OKActions:          toStrings(p["OKActions"]),
-	}
-	def := AlarmDef{LogicalID: r.LogicalID, Name: name, ARN: rr.arn("cloudwatch", "alarm:"+name),
-		ComparisonOperator: string(in.ComparisonOperator), AlarmActions: in.AlarmActions, OKActions: in.OKActions,
-		Dimensions: map[string]string{}}
-	in.InsufficientDataActions = toStrings(p["InsufficientDataActions"])
-	if v := sget(p, "AlarmDescription"); v != "" {
-		in.AlarmDescription = aws.String(v)
-	}
-	if v := sget(p, "TreatMissingData"); v != "" {
-		in.TreatMissingData = aws.String(v)
-		def.TreatMissingData = v
-	}
-	if f, ok := toFloat(p["Threshold"]); ok {
-		in.Threshold = aws.Float64(f)
-		def.Threshold = f
-	}
-	if v := sget(p, "MetricName"); v != "" {
-		in.MetricName, in.Namespace = aws.String(v), aws.String(sget(p, "Namespace"))
-		in.Statistic = cwtypes.Statistic(sget(p, "Statistic"))
-		if v := sget(p, "ExtendedStatistic"); v != "" {
-			in.ExtendedStatistic = aws.String(v)
-		}
-		if v := sget(p, "Unit"); v != "" {
-			in.Unit = cwtypes.StandardUnit(v)
-		}
-		for _, d := range maps(p["Dimensions"]) {
-			in.Dimensions = append(in.Dimensions, cwtypes.Dimension{Name: aws.String(sget(d, "Name")), Value: aws.String(sget(d, "Value"))})
-			def.Dimensions[sget(d, "Name")] = sget(d, "Value")
-		}
-		def.MetricName, def.Namespace, def.Statistic = v, sget(p, "Namespace"), sget(p, "Statistic")
-	}
-	for _, m := range maps(p["Metrics"]) {
-		q := cwtypes.MetricDataQuery{Id: aws.String(sget(m, "Id"))}
-		if v := sget(m, "Expression"); v != "" {
-			q.Expression = aws.String(v)
-			def.MetricMath = true
-		}
-		if v := sget(m, "Label"); v != "" {
-			q.Label = aws.String(v)
-		}
-		if b, ok := toBool(m["ReturnData"]); ok {
-			q.ReturnData = aws.Bool(b)
-		}
-		if ms, ok := m["MetricStat"].(map[string]any); ok {
-			mm, _ := ms["Metric"].(map[string]any)
-			st := &cwtypes.MetricStat{Metric: &cwtypes.Metric{MetricName: aws.String(sget(mm, "MetricName")), Namespace: aws.String(sget(mm, "Namespace"))},
-				Period: i32(ms, "Period"), Stat: aws.String(sget(ms, "Stat"))}
-			for _, d := range maps(mm["Dimensions"]) {
-				st.Metric.Dimensions = append(st.Metric.Dimensions, cwtypes.Dimension{Name: aws.String(sget(d, "Name")), Value: aws.String(sget(d, "Value"))})
-				if def.MetricName == "" {
-					def.Dimensions[sget(d, "Name")] = sget(d, "Value")
-				}
-			}
-			q.MetricStat = st
-			if def.MetricName == "" {
-				def.MetricName, def.Namespace, def.Statistic = sget(mm, "MetricName"), sget(mm, "Namespace"), sget(ms, "Stat")
-				if n, ok := toInt(ms["Period"]); ok {
-					def.Period = n
-				}
-			}
-		}
-		in.Metrics = append(in.Metrics, q)
+		AlarmName:               aws.String(name),
+		ComparisonOperator:      cwtypes.ComparisonOperator(template.Field(p, "ComparisonOperator")),
+		EvaluationPeriods:       i32(p, "EvaluationPeriods"),
+		DatapointsToAlarm:       i32(p, "DatapointsToAlarm"),
+		Period:                  i32(p, "Period"),
+		AlarmActions:            template.Strings(p["AlarmActions"]),
+		OKActions:               template.Strings(p["OKActions"]),
+		InsufficientDataActions: template.Strings(p["InsufficientDataActions"]),
+		AlarmDescription:        optString(template.Field(p, "AlarmDescription")),
+		TreatMissingData:        optString(template.Field(p, "TreatMissingData")),
 	}
 	if in.EvaluationPeriods == nil {
 		return Created{}, errors.New("no EvaluationPeriods")
 	}
-	def.EvaluationPeriods = int(*in.EvaluationPeriods)
-	def.DatapointsToAlarm = def.EvaluationPeriods
-	if in.DatapointsToAlarm != nil {
-		def.DatapointsToAlarm = int(*in.DatapointsToAlarm)
+	if f, ok := template.Float(p["Threshold"]); ok {
+		in.Threshold = aws.Float64(f)
 	}
-	if in.Period != nil {
-		def.Period = int(*in.Period)
+	if v := template.Field(p, "MetricName"); v != "" {
+		in.MetricName, in.Namespace = aws.String(v), aws.String(template.Field(p, "Namespace"))
+		in.Statistic = cwtypes.Statistic(template.Field(p, "Statistic"))
+		in.ExtendedStatistic = optString(template.Field(p, "ExtendedStatistic"))
+		in.Unit = cwtypes.StandardUnit(template.Field(p, "Unit"))
+		in.Dimensions = dimensions(p["Dimensions"])
+	}
+	for _, m := range template.Maps(p["Metrics"]) {
+		q := cwtypes.MetricDataQuery{Id: aws.String(template.Field(m, "Id")), Expression: optString(template.Field(m, "Expression")), Label: optString(template.Field(m, "Label"))}
+		if b, ok := template.Bool(m["ReturnData"]); ok {
+			q.ReturnData = aws.Bool(b)
+		}
+		if ms, ok := m["MetricStat"].(map[string]any); ok {
+			mm, _ := ms["Metric"].(map[string]any)
+			q.MetricStat = &cwtypes.MetricStat{Metric: &cwtypes.Metric{MetricName: aws.String(template.Field(mm, "MetricName")), Namespace: aws.String(template.Field(mm, "Namespace")),
+				Dimensions: dimensions(mm["Dimensions"])}, Period: i32(ms, "Period"), Stat: aws.String(template.Field(ms, "Stat"))}
+		}
+		in.Metrics = append(in.Metrics, q)
 	}
 	if _, err := rr.c.cw.PutMetricAlarm(ctx, in); err != nil {
 		return Created{}, fmt.Errorf("put metric alarm %s: %w", name, err)
 	}
-	rr.out.Alarms = append(rr.out.Alarms, def)
-	sort.Slice(rr.out.Alarms, func(i, j int) bool { return rr.out.Alarms[i].Name < rr.out.Alarms[j].Name })
-	return Created{Ref: name, Attrs: map[string]string{"Arn": def.ARN}}, nil
+	return Created{Ref: name, Attrs: map[string]string{"Arn": rr.arn("cloudwatch", "alarm:"+name)}}, nil
+}
+
+func dimensions(v any) []cwtypes.Dimension {
+	var out []cwtypes.Dimension
+	for _, d := range template.Maps(v) {
+		out = append(out, cwtypes.Dimension{Name: aws.String(template.Field(d, "Name")), Value: aws.String(template.Field(d, "Value"))})
+	}
+	return out
 }
 
 // healthCheck creates a Route 53 health check.
-func (rr *regionRun) healthCheck(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) healthCheck(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	hc, _ := p["HealthCheckConfig"].(map[string]any)
 	cfg := &r53types.HealthCheckConfig{
-		Type:                     r53types.HealthCheckType(sget(hc, "Type")),
-		FullyQualifiedDomainName: optString(sget(hc, "FullyQualifiedDomainName")),
-		IPAddress:                optString(sget(hc, "IPAddress")),
-		ResourcePath:             optString(sget(hc, "ResourcePath")),
-		SearchString:             optString(sget(hc, "SearchString")),
+		Type:                     r53types.HealthCheckType(template.Field(hc, "Type")),
+		FullyQualifiedDomainName: optString(template.Field(hc, "FullyQualifiedDomainName")),
+		IPAddress:                optString(template.Field(hc, "IPAddress")),
+		ResourcePath:             optString(template.Field(hc, "ResourcePath")),
+		SearchString:             optString(template.Field(hc, "SearchString")),
 		Port:                     i32(hc, "Port"),
 		RequestInterval:          i32(hc, "RequestInterval"),
 		FailureThreshold:         i32(hc, "FailureThreshold"),
 		HealthThreshold:          i32(hc, "HealthThreshold"),
 	}
-	if b, ok := toBool(hc["Inverted"]); ok {
+	if b, ok := template.Bool(hc["Inverted"]); ok {
 		cfg.Inverted = aws.Bool(b)
 	}
-	if b, ok := toBool(hc["Disabled"]); ok {
+	if b, ok := template.Bool(hc["Disabled"]); ok {
 		cfg.Disabled = aws.Bool(b)
 	}
-	if b, ok := toBool(hc["EnableSNI"]); ok {
+	if b, ok := template.Bool(hc["EnableSNI"]); ok {
 		cfg.EnableSNI = aws.Bool(b)
 	}
-	if b, ok := toBool(hc["MeasureLatency"]); ok {
+	if b, ok := template.Bool(hc["MeasureLatency"]); ok {
 		cfg.MeasureLatency = aws.Bool(b)
 	}
 	if cfg.Type == "" {
@@ -477,7 +424,7 @@ func optString(s string) *string {
 	return aws.String(s)
 }
 
-func (rr *regionRun) ecsCluster(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) ecsCluster(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "ClusterName")
 	out, err := rr.c.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(name)})
 	if err != nil {
@@ -488,43 +435,43 @@ func (rr *regionRun) ecsCluster(ctx context.Context, r Resource, p map[string]an
 
 // taskDefinition registers a task definition without requiresCompatibilities
 // (moto does not host EXTERNAL capacity).
-func (rr *regionRun) taskDefinition(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) taskDefinition(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	family := rr.name(r, p, "Family")
 	in := &ecs.RegisterTaskDefinitionInput{Family: aws.String(family)}
-	if v := sget(p, "Cpu"); v != "" {
+	if v := template.Field(p, "Cpu"); v != "" {
 		in.Cpu = aws.String(v)
 	}
-	if v := sget(p, "Memory"); v != "" {
+	if v := template.Field(p, "Memory"); v != "" {
 		in.Memory = aws.String(v)
 	}
-	if v := sget(p, "NetworkMode"); v != "" {
+	if v := template.Field(p, "NetworkMode"); v != "" {
 		in.NetworkMode = ecstypes.NetworkMode(v)
 	}
-	for _, cd := range maps(p["ContainerDefinitions"]) {
-		d := ecstypes.ContainerDefinition{Name: aws.String(sget(cd, "Name")), Image: aws.String(sget(cd, "Image"))}
-		if n, ok := toInt(cd["Memory"]); ok {
+	for _, cd := range template.Maps(p["ContainerDefinitions"]) {
+		d := ecstypes.ContainerDefinition{Name: aws.String(template.Field(cd, "Name")), Image: aws.String(template.Field(cd, "Image"))}
+		if n, ok := template.Int(cd["Memory"]); ok {
 			d.Memory = aws.Int32(int32(n))
 		}
-		if n, ok := toInt(cd["MemoryReservation"]); ok {
+		if n, ok := template.Int(cd["MemoryReservation"]); ok {
 			d.MemoryReservation = aws.Int32(int32(n))
 		}
 		if d.Memory == nil && d.MemoryReservation == nil {
 			// moto wants a container-level limit; EXTERNAL tasks may set
 			// only the task's.
-			n, ok := toInt(p["Memory"])
+			n, ok := template.Int(p["Memory"])
 			if !ok {
 				n = 512
 			}
 			d.Memory = aws.Int32(int32(n))
 		}
-		if n, ok := toInt(cd["Cpu"]); ok {
+		if n, ok := template.Int(cd["Cpu"]); ok {
 			d.Cpu = int32(n)
 		}
-		if b, ok := toBool(cd["Essential"]); ok {
+		if b, ok := template.Bool(cd["Essential"]); ok {
 			d.Essential = aws.Bool(b)
 		}
-		for _, e := range maps(cd["Environment"]) {
-			d.Environment = append(d.Environment, ecstypes.KeyValuePair{Name: aws.String(sget(e, "Name")), Value: aws.String(sget(e, "Value"))})
+		for _, e := range template.Maps(cd["Environment"]) {
+			d.Environment = append(d.Environment, ecstypes.KeyValuePair{Name: aws.String(template.Field(e, "Name")), Value: aws.String(template.Field(e, "Value"))})
 		}
 		in.ContainerDefinitions = append(in.ContainerDefinitions, d)
 	}
@@ -540,17 +487,17 @@ func (rr *regionRun) taskDefinition(ctx context.Context, r Resource, p map[strin
 }
 
 // ecsService creates a service WITHOUT a launch type (moto rejects EXTERNAL).
-func (rr *regionRun) ecsService(ctx context.Context, r Resource, p map[string]any) (Created, error) {
+func (rr *regionRun) ecsService(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
 	name := rr.name(r, p, "ServiceName")
-	cluster := sget(p, "Cluster")
+	cluster := template.Field(p, "Cluster")
 	if cluster == "" {
 		cluster = "default"
 	}
 	desired := 0
-	if n, ok := toInt(p["DesiredCount"]); ok {
+	if n, ok := template.Int(p["DesiredCount"]); ok {
 		desired = n
 	}
-	arn, err := rr.createService(ctx, cluster, name, sget(p, "TaskDefinition"), desired)
+	arn, err := rr.createService(ctx, cluster, name, template.Field(p, "TaskDefinition"), desired)
 	if err != nil {
 		return Created{}, err
 	}

@@ -1,13 +1,13 @@
-package provision
+package cfn
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
 
 // noValue is what Ref AWS::NoValue evaluates to: the property is removed.
@@ -17,9 +17,9 @@ var noValue = noValueT{}
 
 // evaluator evaluates intrinsic functions for one region.
 type evaluator struct {
-	defs *Definitions
-	// file's parameters and conditions are the ones this evaluator sees.
-	file    *fileDefs
+	// tpl is the template whose parameters, mappings and conditions this
+	// evaluator sees (each file of a Definitions has its own).
+	tpl     *template.Template
 	region  string
 	account string
 	stack   string
@@ -48,19 +48,12 @@ func (e *evaluator) pseudo(name string) (string, bool) {
 	return "", false
 }
 
-func (e *evaluator) fileDefs() *fileDefs {
-	if e.file != nil {
-		return e.file
-	}
-	return e.defs.fileOf(e.defs.mainFile())
-}
-
 // condition evaluates a named condition (memoized).
 func (e *evaluator) condition(name string) (bool, error) {
 	if v, ok := e.conds[name]; ok {
 		return v, nil
 	}
-	c, ok := e.fileDefs().conds[name]
+	c, ok := e.tpl.Conditions[name]
 	if !ok {
 		return false, fmt.Errorf("unknown condition %s", name)
 	}
@@ -125,15 +118,25 @@ func (e *evaluator) evalString(v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return scalarString(r)
+	return template.ScalarString(r)
 }
 
-func (e *evaluator) evalList(v any, fn string, n int) ([]any, error) {
+// args checks that fn's argument v is a list of n and evaluates its first
+// strs elements to strings (the others are left to fn: Fn::If evaluates
+// only the branch it takes).
+func (e *evaluator) args(v any, fn string, n, strs int) ([]any, []string, error) {
 	l, ok := v.([]any)
-	if !ok || (n > 0 && len(l) != n) {
-		return nil, fmt.Errorf("%s: want a list of %d arguments", fn, n)
+	if !ok || len(l) != n {
+		return nil, nil, fmt.Errorf("%s: want a list of %d arguments", fn, n)
 	}
-	return l, nil
+	s := make([]string, strs)
+	for i := range s {
+		var err error
+		if s[i], err = e.evalString(l[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return l, s, nil
 }
 
 func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
@@ -153,7 +156,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 			return p, nil
 		}
 		if p, ok := e.params[name]; ok {
-			if t := e.fileDefs().params[name].Type; strings.HasPrefix(t, "List<") || t == "CommaDelimitedList" {
+			if t := e.tpl.Parameters[name].Type; strings.HasPrefix(t, "List<") || t == "CommaDelimitedList" {
 				return splitList(p), nil
 			}
 			return p, nil
@@ -166,31 +169,19 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		return e.condition(name)
 	case "Fn::GetAtt":
-		l, err := e.evalList(arg, fn, 2)
+		_, s, err := e.args(arg, fn, 2, 2)
 		if err != nil {
 			return nil, err
 		}
-		id, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		at, err := e.evalString(l[1])
-		if err != nil {
-			return nil, err
-		}
-		return e.attr(id, at)
+		return e.attr(s[0], s[1])
 	case "Fn::Sub":
 		return e.sub(arg)
 	case "Fn::If":
-		l, err := e.evalList(arg, fn, 3)
+		l, s, err := e.args(arg, fn, 3, 1)
 		if err != nil {
 			return nil, err
 		}
-		name, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		c, err := e.condition(name)
+		c, err := e.condition(s[0])
 		if err != nil {
 			return nil, err
 		}
@@ -199,19 +190,11 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		return e.eval(l[2])
 	case "Fn::Equals":
-		l, err := e.evalList(arg, fn, 2)
+		_, s, err := e.args(arg, fn, 2, 2)
 		if err != nil {
 			return nil, err
 		}
-		a, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		b, err := e.evalString(l[1])
-		if err != nil {
-			return nil, err
-		}
-		return a == b, nil
+		return s[0] == s[1], nil
 	case "Fn::Not", "Fn::And", "Fn::Or":
 		l, ok := arg.([]any)
 		if !ok || len(l) == 0 || (fn == "Fn::Not" && len(l) != 1) {
@@ -248,11 +231,7 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 			return false, nil
 		}
 	case "Fn::Join":
-		l, err := e.evalList(arg, fn, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, err := e.evalString(l[0])
+		l, s, err := e.args(arg, fn, 2, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -266,25 +245,21 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		parts := make([]string, 0, len(il))
 		for _, it := range il {
-			s, err := scalarString(it)
+			s, err := template.ScalarString(it)
 			if err != nil {
 				return nil, fmt.Errorf("Fn::Join: %w", err)
 			}
 			parts = append(parts, s)
 		}
-		return strings.Join(parts, sep), nil
+		return strings.Join(parts, s[0]), nil
 	case "Fn::Select":
-		l, err := e.evalList(arg, fn, 2)
+		l, s, err := e.args(arg, fn, 2, 1)
 		if err != nil {
 			return nil, err
 		}
-		is, err := e.evalString(l[0])
+		i, err := strconv.Atoi(s[0])
 		if err != nil {
-			return nil, err
-		}
-		i, err := strconv.Atoi(is)
-		if err != nil {
-			return nil, fmt.Errorf("Fn::Select: index %q: %w", is, err)
+			return nil, fmt.Errorf("Fn::Select: index %q: %w", s[0], err)
 		}
 		items, err := e.eval(l[1])
 		if err != nil {
@@ -296,35 +271,21 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		}
 		return il[i], nil
 	case "Fn::Split":
-		l, err := e.evalList(arg, fn, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, err := e.evalString(l[0])
-		if err != nil {
-			return nil, err
-		}
-		s, err := e.evalString(l[1])
+		_, s, err := e.args(arg, fn, 2, 2)
 		if err != nil {
 			return nil, err
 		}
 		var out []any
-		for _, p := range strings.Split(s, sep) {
+		for _, p := range strings.Split(s[1], s[0]) {
 			out = append(out, p)
 		}
 		return out, nil
 	case "Fn::FindInMap":
-		l, err := e.evalList(arg, fn, 3)
+		_, keys, err := e.args(arg, fn, 3, 3)
 		if err != nil {
 			return nil, err
 		}
-		var keys [3]string
-		for i := range keys {
-			if keys[i], err = e.evalString(l[i]); err != nil {
-				return nil, err
-			}
-		}
-		m1, _ := e.defs.Mappings[keys[0]].(map[string]any)
+		m1, _ := e.tpl.Mappings[keys[0]].(map[string]any)
 		m2, _ := m1[keys[1]].(map[string]any)
 		v, ok := m2[keys[2]]
 		if !ok {
@@ -425,7 +386,7 @@ func (e *evaluator) sub(arg any) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("Fn::Sub ${%s}: %w", name, err)
 		}
-		s, err := scalarString(r)
+		s, err := template.ScalarString(r)
 		if err != nil {
 			return nil, fmt.Errorf("Fn::Sub ${%s}: %w", name, err)
 		}
@@ -438,139 +399,5 @@ func splitList(s string) []any {
 	for _, p := range strings.Split(s, ",") {
 		out = append(out, strings.TrimSpace(p))
 	}
-	return out
-}
-
-// scalarString renders a scalar the way CloudFormation passes it to a
-// service: numbers and booleans as their text.
-func scalarString(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
-			return strconv.FormatInt(int64(x), 10), nil
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case nil:
-		return "", nil
-	}
-	return "", fmt.Errorf("%v is not a scalar", v)
-}
-
-func toInt(v any) (int, bool) {
-	s, err := scalarString(v)
-	if err != nil || s == "" {
-		return 0, false
-	}
-	i, err := strconv.Atoi(s)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil {
-			return 0, false
-		}
-		return int(f), true
-	}
-	return i, true
-}
-
-func toFloat(v any) (float64, bool) {
-	s, err := scalarString(v)
-	if err != nil || s == "" {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	return f, err == nil
-}
-
-func toBool(v any) (bool, bool) {
-	s, err := scalarString(v)
-	if err != nil || s == "" {
-		return false, false
-	}
-	b, err := strconv.ParseBool(s)
-	return b, err == nil
-}
-
-func toStrings(v any) []string {
-	l, ok := v.([]any)
-	if !ok {
-		if s, err := scalarString(v); err == nil && s != "" {
-			return []string{s}
-		}
-		return nil
-	}
-	out := make([]string, 0, len(l))
-	for _, x := range l {
-		if s, err := scalarString(x); err == nil {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// refs returns the logical ids v refers to (Ref, Fn::GetAtt, Fn::Sub), sorted.
-func refs(v any) []string {
-	set := map[string]bool{}
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, a := range x {
-				switch k {
-				case "Ref":
-					if s, ok := a.(string); ok {
-						set[s] = true
-					}
-				case "Fn::GetAtt":
-					if l, ok := a.([]any); ok && len(l) > 0 {
-						if s, ok := l[0].(string); ok {
-							set[s] = true
-						}
-					}
-				case "Fn::Sub":
-					t := a
-					if l, ok := a.([]any); ok && len(l) > 0 {
-						t = l[0]
-						walk(l[1:])
-					}
-					if s, ok := t.(string); ok {
-						for {
-							i := strings.Index(s, "${")
-							if i < 0 {
-								break
-							}
-							j := strings.Index(s[i:], "}")
-							if j < 0 {
-								break
-							}
-							name := s[i+2 : i+j]
-							s = s[i+j+1:]
-							id, _, _ := strings.Cut(name, ".")
-							set[id] = true
-						}
-					}
-					continue
-				}
-				walk(a)
-			}
-		case []any:
-			for _, a := range x {
-				walk(a)
-			}
-		}
-	}
-	walk(v)
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -1,66 +1,21 @@
-package provision
+package cfn
 
 import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/homeregion/homeregion/internal/template"
 )
-
-func TestParseShortTags(t *testing.T) {
-	d, err := LoadFiles("testdata/template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var queue, alarm Resource
-	for _, r := range d.Resources {
-		switch r.LogicalID {
-		case "OrdersQueue":
-			queue = r
-		case "QueueDepthAlarm":
-			alarm = r
-		}
-	}
-	rp := queue.Properties["RedrivePolicy"].(map[string]any)
-	if got, want := rp["deadLetterTargetArn"], map[string]any{"Fn::GetAtt": []any{"OrdersDeadLetterQueue", "Arn"}}; !reflect.DeepEqual(got, want) {
-		t.Errorf("!GetAtt = %#v, want %#v", got, want)
-	}
-	if got, want := alarm.Properties["EvaluationPeriods"], map[string]any{"Ref": "QueueDepthEvaluationPeriods"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("!Ref = %#v, want %#v", got, want)
-	}
-	if d.Resources[0].LogicalID != "RegistryTable" {
-		t.Errorf("resources not in file order: first is %s", d.Resources[0].LogicalID)
-	}
-	if p := d.Parameters["StandbyTasks"]; p.Default == nil || *p.Default != "2" {
-		t.Errorf("StandbyTasks default = %v", p.Default)
-	}
-}
-
-func TestParseErrors(t *testing.T) {
-	tests := []struct{ name, src, want string }{
-		{"not yaml", "a: [", "parse yaml"},
-		{"not a mapping", "- a", "top level is not a mapping"},
-		{"unknown tag", "Resources:\n  A:\n    Type: X\n    Properties:\n      B: !Nope x\n", "unknown tag !Nope"},
-		{"bad getatt", "Resources:\n  A:\n    Type: X\n    Properties:\n      B: !GetAtt nodot\n", "want Resource.Attribute"},
-		{"no type", "Resources:\n  A:\n    Properties: {}\n", "has no Type"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("t.yaml", []byte(tt.src))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-}
 
 func newTestEvaluator(t *testing.T, region string) *evaluator {
 	t.Helper()
-	d, err := LoadFiles("testdata/template.yaml")
+	d, err := LoadFiles("../testdata/template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &evaluator{
-		defs: d, region: region, account: DefaultAccountID, stack: DefaultStackName,
+		tpl: d.main(), region: region, account: DefaultAccountID, stack: DefaultStackName,
 		params: map[string]string{"RegistryRegion": "eu-west-1", "StandbyTasks": "2", "List": "a, b"},
 		conds:  map[string]bool{}, busy: map[string]bool{},
 		attr: func(id, at string) (any, error) {
@@ -133,21 +88,18 @@ func TestEval(t *testing.T) {
 }
 
 func TestOrderPutsDependenciesFirst(t *testing.T) {
-	d, err := LoadFiles("testdata/template.yaml")
+	d, err := LoadFiles("../testdata/template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &applier{defs: d}
-	rs, err := a.order()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := &Deployer{defs: d}
+	rs := a.order()
 	pos := map[string]int{}
 	for i, r := range rs {
 		pos[r.LogicalID] = i
 	}
-	if len(rs) != len(d.Resources) {
-		t.Fatalf("ordered %d of %d resources", len(rs), len(d.Resources))
+	if len(rs) != len(d.resources()) {
+		t.Fatalf("ordered %d of %d resources", len(rs), len(d.resources()))
 	}
 	for _, pair := range [][2]string{{"OrdersDeadLetterQueue", "OrdersQueue"}, {"UserPool", "UserPoolClient"},
 		{"OrdersQueue", "QueueDepthAlarm"}, {"ScaleFunction", "QueueDepthAlarm"}, {"PrimaryHealthCheck", "FailoverFunction"}} {
@@ -157,25 +109,12 @@ func TestOrderPutsDependenciesFirst(t *testing.T) {
 	}
 }
 
-func TestRefs(t *testing.T) {
-	v := map[string]any{
-		"a": map[string]any{"Ref": "X"},
-		"b": []any{map[string]any{"Fn::GetAtt": []any{"Y", "Arn"}}},
-		"c": map[string]any{"Fn::Sub": []any{"${Z.Name}-${AWS::Region}", map[string]any{"v": map[string]any{"Ref": "W"}}}},
-	}
-	got := refs(v)
-	want := []string{"AWS::Region", "W", "X", "Y", "Z"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("refs = %v, want %v", got, want)
-	}
-}
-
 func TestParamsMissing(t *testing.T) {
-	d, err := Parse("t.yaml", []byte("Parameters:\n  Need: {Type: String}\n  Has: {Type: String, Default: x}\n"))
+	tpl, err := template.Parse("t.yaml", []byte("Parameters:\n  Need: {Type: String}\n  Has: {Type: String, Default: x}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &applier{defs: d, opts: Options{RegistryRegion: "eu-west-1"}}
+	a := &Deployer{defs: &Definitions{Templates: []*template.Template{tpl}}}
 	if _, err := a.params("eu-west-1"); err == nil || !strings.Contains(err.Error(), "Need") {
 		t.Fatalf("err = %v, want it to name Need", err)
 	}
@@ -183,32 +122,5 @@ func TestParamsMissing(t *testing.T) {
 	p, err := a.params("eu-west-1")
 	if err != nil || p["Need"] != "v" || p["Has"] != "x" {
 		t.Fatalf("params = %v, %v", p, err)
-	}
-}
-
-func TestFunctionEnv(t *testing.T) {
-	d, err := LoadFiles("testdata/template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		region, fn, key, want string
-	}{
-		{"eu-west-1", "PromoteFunction", "STANDBY_TASKS", "2"},
-		{"eu-west-1", "ScaleFunction", "BACKLOG_PER_TASK", "10"},
-		{"us-east-1", "PreSignUpFunction", "REGISTRY_REGION", "eu-west-1"},
-		{"us-east-1", "PreSignUpFunction", "PII_KEY_ID", "homeregion-PiiReplicaKey"},
-		{"eu-west-1", "PreSignUpFunction", "PII_KEY_ID", "homeregion-PiiKey"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.region+"/"+tt.key, func(t *testing.T) {
-			fns, err := FunctionEnv(d, Options{RegistryRegion: "eu-west-1"}, tt.region)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := fns[tt.fn].Env[tt.key]; got != tt.want {
-				t.Fatalf("%s %s = %q, want %q", tt.fn, tt.key, got, tt.want)
-			}
-		})
 	}
 }

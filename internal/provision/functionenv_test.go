@@ -1,0 +1,45 @@
+package provision
+
+import "testing"
+
+// BenchmarkFunctionEnv evaluates every function's environment in one region
+// (intrinsics, conditions, placeholders) without touching moto.
+func BenchmarkFunctionEnv(b *testing.B) {
+	d, err := Load("../../template.yaml")
+	if err != nil {
+		b.Skip("no template.yaml")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FunctionEnv(d, Options{RegistryRegion: "eu-west-1"}, "us-east-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestFunctionEnv(t *testing.T) {
+	d, err := LoadFiles("testdata/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		region, fn, key, want string
+	}{
+		{"eu-west-1", "PromoteFunction", "STANDBY_TASKS", "2"},
+		{"eu-west-1", "ScaleFunction", "BACKLOG_PER_TASK", "10"},
+		{"us-east-1", "PreSignUpFunction", "REGISTRY_REGION", "eu-west-1"},
+		{"us-east-1", "PreSignUpFunction", "PII_KEY_ID", "homeregion-PiiReplicaKey"},
+		{"eu-west-1", "PreSignUpFunction", "PII_KEY_ID", "homeregion-PiiKey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.region+"/"+tt.key, func(t *testing.T) {
+			fns, err := FunctionEnv(d, Options{RegistryRegion: "eu-west-1"}, tt.region)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fns[tt.fn].Env[tt.key]; got != tt.want {
+				t.Fatalf("%s %s = %q, want %q", tt.fn, tt.key, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,509 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+
+	"github.com/homeregion/homeregion/internal/provision/cfn"
+	"github.com/homeregion/homeregion/internal/template"
+	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
+)
+
+// DefaultStackName is the stack name ${AWS::StackName} evaluates to locally.
+const DefaultStackName = cfn.DefaultStackName
+
+// DefaultAccountID is moto's default account.
+const DefaultAccountID = cfn.DefaultAccountID
+
+// OnPremFile is the name of the on-prem site definitions Load also reads when
+// the file exists next to the template.
+const OnPremFile = "onprem.yaml"
+
+// Load reads templatePath and, if it exists in the same directory, onprem.yaml
+// (the on-prem ECS definitions, a stack deployed after the regional one).
+func Load(templatePath string) (*cfn.Definitions, error) {
+	paths := []string{templatePath}
+	onprem := filepath.Join(filepath.Dir(templatePath), OnPremFile)
+	if filepath.Clean(onprem) != filepath.Clean(templatePath) {
+		if _, err := os.Stat(onprem); err == nil {
+			paths = append(paths, onprem)
+		}
+	}
+	return LoadFiles(paths...)
+}
+
+// LoadFiles reads the given templates, the main (regional) one first.
+func LoadFiles(paths ...string) (*cfn.Definitions, error) {
+	d, err := cfn.LoadFiles(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	return d, nil
+}
+
+// Options say where and what to provision.
+type Options struct {
+	// Endpoint is moto_server's URL, e.g. http://127.0.0.1:5000.
+	Endpoint string
+	// Regions to provision; the first region is used when RegistryRegion is empty.
+	Regions []string
+	// RegistryRegion owns the registry table's claims and the primary PII
+	// key; it is the RegistryRegion parameter's value unless Parameters say
+	// otherwise.
+	RegistryRegion string
+	// StackName substitutes ${AWS::StackName} (default "homeregion").
+	StackName string
+	// AccountID substitutes ${AWS::AccountId} (default moto's 123456789012).
+	AccountID string
+	// Parameters override template parameter values in every region.
+	Parameters map[string]string
+	// RegionParameters override parameter values per region (over Parameters).
+	RegionParameters map[string]map[string]string
+	// Config, when set, is the base aws.Config (credentials, HTTP client);
+	// its region and endpoint are replaced. Default: static test credentials.
+	Config *aws.Config
+}
+
+// registryRegionParameter is the template parameter naming the registry region.
+const registryRegionParameter = "RegistryRegion"
+
+// deployer is the generic evaluator configured for homeregion.
+func (o Options) deployer(defs *cfn.Definitions) (*cfn.Deployer, error) {
+	params := map[string]string{registryRegionParameter: o.RegistryRegion}
+	for k, v := range o.Parameters {
+		params[k] = v
+	}
+	return cfn.New(defs, cfn.Options{Endpoint: o.Endpoint, PrimaryRegion: o.RegistryRegion, StackName: o.StackName,
+		AccountID: o.AccountID, Parameters: params, RegionParameters: o.RegionParameters, Config: o.Config})
+}
+
+// CloudWatchQueryProtocol is a cloudwatch client option that speaks the
+// awsQuery protocol instead of the SDK's default Smithy RPC v2 CBOR, which
+// moto_server 5.2.1 does not serve (it answers 404). Real CloudWatch accepts
+// both: cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol).
+func CloudWatchQueryProtocol(o *cloudwatch.Options) { cwquery.Protocol(o) }
+
+// Stack is what Apply created.
+type Stack struct {
+	Endpoint       string    `json:"endpoint"`
+	RegistryRegion string    `json:"registryRegion"`
+	Regions        []*Region `json:"regions"`
+	// Warnings name what the secondary templates (onprem.yaml) define that
+	// could not be created locally; the main template's resources never warn:
+	// they fail Apply.
+	Warnings []string `json:"warnings,omitempty"`
+	// Notes say where the local stack wires differently from the templates'
+	// defaults (e.g. alarm functions pointed at onprem.yaml's ECS services).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Region returns the named region's resources, or nil.
+func (s *Stack) Region(name string) *Region {
+	for _, r := range s.Regions {
+		if r.Region == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Region holds one region's provisioned resources, with the well-known ones
+// picked out of the main template's Outputs (regionOutputs).
+type Region struct {
+	Region         string `json:"region"`
+	RegistryTable  string `json:"registryTable,omitempty"`
+	OrdersTable    string `json:"ordersTable,omitempty"`
+	ControlTable   string `json:"controlTable,omitempty"`
+	OrdersQueueURL string `json:"ordersQueueUrl,omitempty"`
+	OrdersDLQURL   string `json:"ordersDlqUrl,omitempty"`
+	PiiKeyID       string `json:"piiKeyId,omitempty"`
+	UserPoolID     string `json:"userPoolId,omitempty"`
+	ClientID       string `json:"clientId,omitempty"`
+	EcsCluster     string `json:"ecsCluster,omitempty"`
+	PrimaryService string `json:"primaryService,omitempty"`
+	// StandbyCluster is the standby site's ECS cluster (often EcsCluster).
+	StandbyCluster string     `json:"standbyCluster,omitempty"`
+	StandbyService string     `json:"standbyService,omitempty"`
+	HealthCheckID  string     `json:"healthCheckId,omitempty"`
+	Alarms         []AlarmDef `json:"alarms,omitempty"`
+	// Functions by logical id, with their resolved environment.
+	Functions map[string]Function `json:"functions,omitempty"`
+	// Resources by logical id: everything evaluated in this region.
+	Resources map[string]cfn.Created `json:"resources,omitempty"`
+	// Outputs are the main template's outputs evaluated in this region.
+	Outputs map[string]string `json:"outputs,omitempty"`
+}
+
+// regionOutputs says which Output of the main template holds which of a
+// Region's values. A required output the template does not declare fails
+// Apply: the template is the local stack's only source of resources.
+var regionOutputs = []struct {
+	output   string
+	required bool
+	field    func(*Region) *string
+}{
+	{"RegistryTableName", true, func(r *Region) *string { return &r.RegistryTable }},
+	{"OrdersTableName", true, func(r *Region) *string { return &r.OrdersTable }},
+	{"ControlTableName", true, func(r *Region) *string { return &r.ControlTable }},
+	{"OrdersQueueUrl", true, func(r *Region) *string { return &r.OrdersQueueURL }},
+	{"OrdersDeadLetterQueueUrl", true, func(r *Region) *string { return &r.OrdersDLQURL }},
+	{"PiiKeyArn", true, func(r *Region) *string { return &r.PiiKeyID }},
+	{"UserPoolId", true, func(r *Region) *string { return &r.UserPoolID }},
+	{"UserPoolClientId", true, func(r *Region) *string { return &r.ClientID }},
+	// Only where the region is the failover primary (the output's condition).
+	{"ApiFailoverSwitchHealthCheckId", false, func(r *Region) *string { return &r.HealthCheckID }},
+}
+
+// siteOutputs are the Outputs of the on-prem template (onprem.yaml) that
+// name the ECS sites the alarm actions act on.
+const (
+	siteClusterOutput        = "ClusterName"
+	sitePrimaryServiceOutput = "PrimaryServiceName"
+	siteStandbyServiceOutput = "StandbyServiceName"
+)
+
+// FunctionByAction returns the function whose ACTION variable is action
+// (failover, promote, scale).
+func (r *Region) FunctionByAction(action string) (Function, bool) {
+	ids := make([]string, 0, len(r.Functions))
+	for id := range r.Functions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if f := r.Functions[id]; f.Action == action {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+// Alarm returns the alarm with the given name or logical id.
+func (r *Region) Alarm(name string) (AlarmDef, bool) {
+	for _, a := range r.Alarms {
+		if a.Name == name || a.LogicalID == name {
+			return a, true
+		}
+	}
+	return AlarmDef{}, false
+}
+
+// Function is a Lambda function of the template: not run by moto, but its
+// resolved environment tells the local stack how to configure the handler.
+type Function struct {
+	LogicalID string            `json:"logicalId"`
+	Name      string            `json:"name"`
+	ARN       string            `json:"arn"`
+	Action    string            `json:"action,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+}
+
+// AlarmDef is a provisioned CloudWatch alarm and what its rule is.
+type AlarmDef struct {
+	LogicalID          string            `json:"logicalId"`
+	Name               string            `json:"name"`
+	ARN                string            `json:"arn"`
+	Namespace          string            `json:"namespace,omitempty"`
+	MetricName         string            `json:"metricName,omitempty"`
+	Dimensions         map[string]string `json:"dimensions,omitempty"`
+	Statistic          string            `json:"statistic,omitempty"`
+	Period             int               `json:"period,omitempty"`
+	EvaluationPeriods  int               `json:"evaluationPeriods"`
+	DatapointsToAlarm  int               `json:"datapointsToAlarm"`
+	Threshold          float64           `json:"threshold"`
+	ComparisonOperator string            `json:"comparisonOperator"`
+	TreatMissingData   string            `json:"treatMissingData,omitempty"`
+	// MetricMath is set when the alarm watches a metric math expression
+	// (Metrics with an Expression); Namespace/MetricName are then its first
+	// input metric, not what the threshold applies to.
+	MetricMath bool `json:"metricMath,omitempty"`
+	// Action is the ACTION (failover, promote, scale) of the function the
+	// alarm's actions invoke; Function is that function's logical id.
+	Action   string `json:"action,omitempty"`
+	Function string `json:"function,omitempty"`
+	// AlarmActions, OKActions are the resolved action ARNs.
+	AlarmActions []string `json:"alarmActions,omitempty"`
+	OKActions    []string `json:"okActions,omitempty"`
+}
+
+// Apply creates the definitions in every region of opts against moto at
+// opts.Endpoint, the registry region first (it is provisioned too when it is
+// not one of opts.Regions: the multi-Region key's primary lives there), and
+// returns what it created.
+func Apply(ctx context.Context, defs *cfn.Definitions, opts Options) (*Stack, error) {
+	if len(opts.Regions) == 0 {
+		return nil, errors.New("provision: no regions")
+	}
+	if opts.RegistryRegion == "" {
+		opts.RegistryRegion = opts.Regions[0]
+	}
+	d, err := opts.deployer(defs)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	// Registry region first: the primary keys must exist before replicas.
+	order := []string{opts.RegistryRegion}
+	for _, r := range opts.Regions {
+		if r != opts.RegistryRegion {
+			order = append(order, r)
+		}
+	}
+	st := &Stack{Endpoint: opts.Endpoint, RegistryRegion: opts.RegistryRegion}
+	byName := map[string]*Region{}
+	for _, region := range order {
+		dep, err := d.Deploy(ctx, region)
+		if err != nil {
+			return nil, fmt.Errorf("provision %s: %w", region, err)
+		}
+		m := &mapping{defs: defs, dep: dep, stack: st}
+		if byName[region], err = m.region(ctx); err != nil {
+			return nil, fmt.Errorf("provision %s: %w", region, err)
+		}
+	}
+	for _, region := range opts.Regions {
+		st.Regions = append(st.Regions, byName[region])
+	}
+	st.Warnings = append(d.Warnings(), st.Warnings...)
+	if st.Region(opts.RegistryRegion) == nil {
+		st.Regions = append(st.Regions, byName[opts.RegistryRegion])
+	}
+	return st, nil
+}
+
+// mapping reads one region of homeregion out of its deployment.
+type mapping struct {
+	defs  *cfn.Definitions
+	dep   *cfn.Deployment
+	stack *Stack // collects notes and warnings
+}
+
+func (m *mapping) main() *template.Template { return m.defs.Templates[0] }
+
+// region maps what the deployment created.
+func (m *mapping) region(ctx context.Context) (*Region, error) {
+	out := &Region{Region: m.dep.Region, Resources: m.dep.Resources}
+	var err error
+	if out.Functions, err = m.functions(); err != nil {
+		return nil, err
+	}
+	if out.Outputs, err = m.dep.Outputs(m.main()); err != nil {
+		return nil, err
+	}
+	for _, o := range regionOutputs {
+		_, declared := m.main().Outputs[o.output]
+		if o.required && !declared {
+			return nil, fmt.Errorf("%s declares no Output %s (the local stack reads the region's resources from the Outputs)", m.main().Path, o.output)
+		}
+		*o.field(out) = out.Outputs[o.output]
+	}
+	out.Alarms = alarms(m.dep.Resources, out.Functions)
+	if err := m.sites(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// functions evaluates the environment of every function created in this
+// region.
+func (m *mapping) functions() (map[string]Function, error) {
+	out := map[string]Function{}
+	for _, t := range m.defs.Templates {
+		for _, r := range t.Resources {
+			if r.Type != "AWS::Serverless::Function" && r.Type != "AWS::Lambda::Function" {
+				continue
+			}
+			c, ok := m.dep.Resources[r.LogicalID]
+			if !ok {
+				continue
+			}
+			f, err := m.function(t, r, c)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r.LogicalID, err)
+			}
+			out[r.LogicalID] = f
+		}
+	}
+	return out, nil
+}
+
+// function reads a function's environment.
+func (m *mapping) function(t *template.Template, r *template.Resource, c cfn.Created) (Function, error) {
+	f := Function{LogicalID: r.LogicalID, Name: c.Ref, ARN: c.Attrs["Arn"], Env: map[string]string{}}
+	// SAM Globals are not merged here: the contract's variables are per function.
+	if envv, ok := r.Properties["Environment"].(map[string]any); ok {
+		vars, err := m.dep.Eval(t, envv["Variables"])
+		if err != nil {
+			return f, fmt.Errorf("environment: %w", err)
+		}
+		vm, _ := vars.(map[string]any)
+		for k, v := range vm {
+			s, err := template.ScalarString(v)
+			if err != nil {
+				return f, fmt.Errorf("environment %s: %w", k, err)
+			}
+			f.Env[k] = s
+		}
+	}
+	f.Action = f.Env["ACTION"]
+	return f, nil
+}
+
+// alarms describes the alarms created in this region, each with the ACTION
+// of the function its actions invoke.
+func alarms(resources map[string]cfn.Created, fns map[string]Function) []AlarmDef {
+	arnToFn := map[string]Function{}
+	for _, f := range fns {
+		arnToFn[f.ARN] = f
+		arnToFn[f.Name] = f
+	}
+	var out []AlarmDef
+	for id, c := range resources {
+		if c.Type != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		a := alarmDef(id, c)
+		for _, act := range append(append([]string{}, a.AlarmActions...), a.OKActions...) {
+			if f, ok := arnToFn[strings.TrimSuffix(act, ":$LATEST")]; ok {
+				a.Action, a.Function = f.Action, f.LogicalID
+				break
+			}
+		}
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// alarmDef reads an alarm's rule from its evaluated properties: a plain
+// metric alarm's metric, or a metric math alarm's first input metric.
+func alarmDef(id string, c cfn.Created) AlarmDef {
+	p := c.Properties
+	a := AlarmDef{LogicalID: id, Name: c.Ref, ARN: c.Attrs["Arn"], Dimensions: map[string]string{},
+		ComparisonOperator: template.Field(p, "ComparisonOperator"), TreatMissingData: template.Field(p, "TreatMissingData"),
+		AlarmActions: template.Strings(p["AlarmActions"]), OKActions: template.Strings(p["OKActions"])}
+	a.Threshold, _ = template.Float(p["Threshold"])
+	a.EvaluationPeriods, _ = template.Int(p["EvaluationPeriods"])
+	a.DatapointsToAlarm = a.EvaluationPeriods
+	if n, ok := template.Int(p["DatapointsToAlarm"]); ok {
+		a.DatapointsToAlarm = n
+	}
+	a.Period, _ = template.Int(p["Period"])
+	dims := func(v any) {
+		for _, d := range template.Maps(v) {
+			a.Dimensions[template.Field(d, "Name")] = template.Field(d, "Value")
+		}
+	}
+	if v := template.Field(p, "MetricName"); v != "" {
+		a.MetricName, a.Namespace, a.Statistic = v, template.Field(p, "Namespace"), template.Field(p, "Statistic")
+		dims(p["Dimensions"])
+	}
+	for _, m := range template.Maps(p["Metrics"]) {
+		if template.Field(m, "Expression") != "" {
+			a.MetricMath = true
+		}
+		ms, ok := m["MetricStat"].(map[string]any)
+		if !ok || a.MetricName != "" {
+			continue
+		}
+		mm, _ := ms["Metric"].(map[string]any)
+		a.MetricName, a.Namespace, a.Statistic = template.Field(mm, "MetricName"), template.Field(mm, "Namespace"), template.Field(ms, "Stat")
+		dims(mm["Dimensions"])
+		if n, ok := template.Int(ms["Period"]); ok {
+			a.Period = n
+		}
+	}
+	return a
+}
+
+// sites finds the ECS sites the alarm functions act on: the scale target is
+// the primary site, the promote target the standby. The services an on-prem
+// template (onprem.yaml) names in its Outputs are those sites: the functions
+// are pointed at them, as a deployment passes that stack's outputs to the
+// regional stack's parameters. Otherwise the services the functions name
+// are created here (the alarm actions need them to exist).
+func (m *mapping) sites(ctx context.Context, out *Region) error {
+	scale, hasScale := out.FunctionByAction("scale")
+	promote, hasPromote := out.FunctionByAction("promote")
+	if hasScale {
+		out.EcsCluster, out.PrimaryService = scale.Env["ECS_CLUSTER"], scale.Env["ECS_SERVICE"]
+	}
+	if hasPromote {
+		out.StandbyCluster, out.StandbyService = promote.Env["STANDBY_ECS_CLUSTER"], promote.Env["STANDBY_ECS_SERVICE"]
+	}
+	for _, t := range m.defs.Templates[1:] {
+		if _, ok := t.Outputs[siteClusterOutput]; !ok {
+			continue
+		}
+		outs, err := m.dep.Outputs(t)
+		if err != nil {
+			m.stack.Warnings = append(m.stack.Warnings, fmt.Sprintf("%s: %s: %v", m.dep.Region, t.Path, err))
+			continue
+		}
+		cluster := outs[siteClusterOutput]
+		repoint := func(f Function, ok bool, clusterVar, serviceVar, service string, site ...*string) {
+			if service == "" {
+				return
+			}
+			*site[0], *site[1] = cluster, service
+			if !ok {
+				return
+			}
+			if f.Env[clusterVar] != cluster || f.Env[serviceVar] != service {
+				m.stack.Notes = append(m.stack.Notes, fmt.Sprintf("%s: %s %s=%s %s=%s (the on-prem template's service; template default %s/%s)", m.dep.Region, f.LogicalID,
+					clusterVar, cluster, serviceVar, service, f.Env[clusterVar], f.Env[serviceVar]))
+			}
+			f.Env[clusterVar], f.Env[serviceVar] = cluster, service
+			out.Functions[f.LogicalID] = f
+		}
+		repoint(scale, hasScale, "ECS_CLUSTER", "ECS_SERVICE", outs[sitePrimaryServiceOutput], &out.EcsCluster, &out.PrimaryService)
+		repoint(promote, hasPromote, "STANDBY_ECS_CLUSTER", "STANDBY_ECS_SERVICE", outs[siteStandbyServiceOutput], &out.StandbyCluster, &out.StandbyService)
+		break
+	}
+	if out.PrimaryService != "" {
+		min := 1
+		if n, ok := template.Int(scale.Env["MIN_TASKS"]); ok {
+			min = n
+		}
+		if err := m.dep.EnsureService(ctx, out.EcsCluster, out.PrimaryService, min); err != nil {
+			return fmt.Errorf("primary site service: %w", err)
+		}
+	}
+	if out.StandbyService != "" {
+		if out.StandbyCluster == "" {
+			out.StandbyCluster = out.EcsCluster
+		}
+		if err := m.dep.EnsureService(ctx, out.StandbyCluster, out.StandbyService, 0); err != nil {
+			return fmt.Errorf("standby site service: %w", err)
+		}
+	}
+	return nil
+}
+
+// FunctionEnv evaluates, without creating anything, the environment of every
+// function the definitions give region: parameters, conditions and mappings
+// resolve exactly as in Apply; references to resources resolve to
+// placeholders (so only values such as STANDBY_TASKS or BACKLOG_PER_TASK are
+// meaningful). Tools such as cmd/demo use it to learn the alarm actions'
+// settings.
+func FunctionEnv(defs *cfn.Definitions, opts Options, region string) (map[string]Function, error) {
+	if opts.RegistryRegion == "" {
+		opts.RegistryRegion = region
+	}
+	d, err := opts.deployer(defs)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	dep, err := d.Evaluate(region)
+	if err != nil {
+		return nil, err
+	}
+	return (&mapping{defs: defs, dep: dep, stack: &Stack{}}).functions()
+}
