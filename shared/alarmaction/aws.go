@@ -17,6 +17,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/shared/alarm"
+	"github.com/homeregion/homeregion/shared/ddbattr"
 )
 
 // Route53API is the part of *route53.Client the health check adapter uses.
@@ -199,11 +200,6 @@ func NewDynamoStore(c DynamoDBAPI, table string) *DynamoStore {
 	return &DynamoStore{c: c, table: table}
 }
 
-func s(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
-func n(v int64) ddbtypes.AttributeValue {
-	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-
 func isConditionFailed(err error) bool {
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
@@ -219,17 +215,17 @@ func (d *DynamoStore) ClaimEvent(ctx context.Context, key string, now time.Time,
 	_, err := d.c.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(d.table),
 		Item: map[string]ddbtypes.AttributeValue{
-			attrPK:         s("event#" + key),
-			attrStatus:     s(statusPending),
-			attrToken:      s(token),
-			attrLeaseUntil: n(now.Add(lease).UnixMilli()),
-			attrExpiresAt:  n(now.Add(eventRetention).Unix()),
+			attrPK:         ddbattr.S("event#" + key),
+			attrStatus:     ddbattr.S(statusPending),
+			attrToken:      ddbattr.S(token),
+			attrLeaseUntil: ddbattr.N(now.Add(lease).UnixMilli()),
+			attrExpiresAt:  ddbattr.N(now.Add(eventRetention).Unix()),
 		},
 		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR (#st = :pending AND #lease < :now)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#st": attrStatus, "#lease": attrLeaseUntil},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":pending": s(statusPending),
-			":now":     n(now.UnixMilli()),
+			":pending": ddbattr.S(statusPending),
+			":now":     ddbattr.N(now.UnixMilli()),
 		},
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -248,11 +244,11 @@ func (d *DynamoStore) ClaimEvent(ctx context.Context, key string, now time.Time,
 func (d *DynamoStore) FinishEvent(ctx context.Context, key, decision string, now time.Time) error {
 	_, err := d.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(d.table),
-		Key:                      map[string]ddbtypes.AttributeValue{attrPK: s("event#" + key)},
+		Key:                      ddbattr.Key(attrPK, "event#"+key),
 		UpdateExpression:         aws.String("SET #st = :done, #dec = :dec, #at = :at"),
 		ExpressionAttributeNames: map[string]string{"#st": attrStatus, "#dec": attrDecision, "#at": attrDecidedAt},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":done": s(statusDone), ":dec": s(decision), ":at": n(now.UnixMilli()),
+			":done": ddbattr.S(statusDone), ":dec": ddbattr.S(decision), ":at": ddbattr.N(now.UnixMilli()),
 		},
 	})
 	if err != nil {
@@ -265,10 +261,10 @@ func (d *DynamoStore) FinishEvent(ctx context.Context, key, decision string, now
 func (d *DynamoStore) ReleaseEvent(ctx context.Context, key string) error {
 	_, err := d.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(d.table),
-		Key:                       map[string]ddbtypes.AttributeValue{attrPK: s("event#" + key)},
+		Key:                       ddbattr.Key(attrPK, "event#"+key),
 		ConditionExpression:       aws.String("#st = :pending"),
 		ExpressionAttributeNames:  map[string]string{"#st": attrStatus},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pending": s(statusPending)},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pending": ddbattr.S(statusPending)},
 	})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("dynamodb DeleteItem %s: %w", d.table, err)
@@ -280,7 +276,7 @@ func (d *DynamoStore) ReleaseEvent(ctx context.Context, key string) error {
 func (d *DynamoStore) LoadState(ctx context.Context, target string) (State, error) {
 	out, err := d.c.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.table),
-		Key:            map[string]ddbtypes.AttributeValue{attrPK: s("state#" + target)},
+		Key:            ddbattr.Key(attrPK, "state#"+target),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -289,36 +285,16 @@ func (d *DynamoStore) LoadState(ctx context.Context, target string) (State, erro
 	if out.Item == nil {
 		return State{}, nil
 	}
-	var st State
-	var perr error
-	num := func(name string) int64 {
-		v, ok := out.Item[name].(*ddbtypes.AttributeValueMemberN)
-		if !ok {
-			return 0
-		}
-		x, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			perr = fmt.Errorf("control state %s: attribute %s %q is not an integer", target, name, v.Value)
-		}
-		return x
+	r := ddbattr.NewReader(out.Item)
+	st := State{
+		Version:     r.N(attrVersion),
+		LastAlarm:   alarm.State(r.S(attrLastAlarm)),
+		LastAlarmAt: r.UnixMilli(attrLastAlarmAt),
+		ChangedAt:   r.UnixMilli(attrChangedAt),
+		FailedOver:  r.Bool(attrFailedOver),
 	}
-	ms := func(name string) time.Time {
-		if x := num(name); x != 0 {
-			return time.UnixMilli(x).UTC()
-		}
-		return time.Time{}
-	}
-	st.Version = num(attrVersion)
-	st.LastAlarmAt = ms(attrLastAlarmAt)
-	st.ChangedAt = ms(attrChangedAt)
-	if v, ok := out.Item[attrLastAlarm].(*ddbtypes.AttributeValueMemberS); ok {
-		st.LastAlarm = alarm.State(v.Value)
-	}
-	if v, ok := out.Item[attrFailedOver].(*ddbtypes.AttributeValueMemberBOOL); ok {
-		st.FailedOver = v.Value
-	}
-	if perr != nil {
-		return State{}, perr
+	if err := r.Err(); err != nil {
+		return State{}, fmt.Errorf("control state %s: %w", target, err)
 	}
 	return st, nil
 }
@@ -326,18 +302,18 @@ func (d *DynamoStore) LoadState(ctx context.Context, target string) (State, erro
 // SaveState implements Store: a conditional put on the version read.
 func (d *DynamoStore) SaveState(ctx context.Context, target string, st State) (State, error) {
 	item := map[string]ddbtypes.AttributeValue{
-		attrPK:         s("state#" + target),
-		attrVersion:    n(st.Version + 1),
-		attrFailedOver: &ddbtypes.AttributeValueMemberBOOL{Value: st.FailedOver},
+		attrPK:         ddbattr.S("state#" + target),
+		attrVersion:    ddbattr.N(st.Version + 1),
+		attrFailedOver: ddbattr.Bool(st.FailedOver),
 	}
 	if st.LastAlarm != "" {
-		item[attrLastAlarm] = s(string(st.LastAlarm))
+		item[attrLastAlarm] = ddbattr.S(string(st.LastAlarm))
 	}
 	if !st.LastAlarmAt.IsZero() {
-		item[attrLastAlarmAt] = n(st.LastAlarmAt.UnixMilli())
+		item[attrLastAlarmAt] = ddbattr.N(st.LastAlarmAt.UnixMilli())
 	}
 	if !st.ChangedAt.IsZero() {
-		item[attrChangedAt] = n(st.ChangedAt.UnixMilli())
+		item[attrChangedAt] = ddbattr.N(st.ChangedAt.UnixMilli())
 	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: item}
 	if st.Version == 0 {
@@ -346,7 +322,7 @@ func (d *DynamoStore) SaveState(ctx context.Context, target string, st State) (S
 	} else {
 		in.ConditionExpression = aws.String("#ver = :ver")
 		in.ExpressionAttributeNames = map[string]string{"#ver": attrVersion}
-		in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":ver": n(st.Version)}
+		in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":ver": ddbattr.N(st.Version)}
 	}
 	if _, err := d.c.PutItem(ctx, in); err != nil {
 		if isConditionFailed(err) {

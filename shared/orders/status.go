@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/homeregion/homeregion/shared/ddbattr"
 )
 
 // ErrUnknownOrder reports that the orders table has no record for the order.
@@ -39,13 +41,13 @@ func Advance(ctx context.Context, db UpdateItemAPI, table, id string, to Status,
 		return fmt.Errorf("orders: advance %s: nothing comes before %s", id, to)
 	}
 	values := map[string]types.AttributeValue{
-		":to":  &types.AttributeValueMemberS{Value: string(to)},
-		":now": &types.AttributeValueMemberS{Value: now.UTC().Format(TimeFormat)},
+		":to":  ddbattr.S(string(to)),
+		":now": ddbattr.Time(now),
 	}
 	cond := "attribute_exists(#pk) AND #status IN ("
 	for i, s := range allowed {
 		k := fmt.Sprintf(":from%d", i)
-		values[k] = &types.AttributeValueMemberS{Value: string(s)}
+		values[k] = ddbattr.S(string(s))
 		if i > 0 {
 			cond += ", "
 		}
@@ -54,7 +56,7 @@ func Advance(ctx context.Context, db UpdateItemAPI, table, id string, to Status,
 	cond += ")"
 	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(table),
-		Key:                                 map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: OrderKey(id)}},
+		Key:                                 ddbattr.Key(AttrPK, OrderKey(id)),
 		UpdateExpression:                    aws.String("SET #status = :to, #updatedAt = :now"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#status": AttrStatus, "#updatedAt": AttrUpdatedAt},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/homeregion/homeregion/shared/ddbattr"
 	"github.com/homeregion/homeregion/shared/orders"
 )
 
@@ -44,14 +44,6 @@ func NewDynamoStore(db DynamoDBAPI, table string) *DynamoStore {
 	return &DynamoStore{DB: db, Table: table}
 }
 
-func avS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func avN(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-func avTime(t time.Time) types.AttributeValue {
-	return &types.AttributeValueMemberS{Value: t.UTC().Format(orders.TimeFormat)}
-}
-
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }
@@ -62,30 +54,30 @@ func (d *DynamoStore) Begin(ctx context.Context, rec IdemRecord, order OrderReco
 		{Put: &types.Put{
 			TableName: aws.String(d.Table),
 			Item: map[string]types.AttributeValue{
-				orders.AttrPK:        avS(rec.Key),
-				orders.AttrOwner:     avS(rec.Owner),
-				attrRequestHash:      avS(rec.RequestHash),
-				attrOrderID:          avS(rec.OrderID),
-				attrState:            avS(string(rec.State)),
-				attrClaim:            avS(rec.Token),
-				attrLeaseUntil:       avN(rec.LeaseUntil.UnixMilli()),
-				orders.AttrCreatedAt: avTime(rec.CreatedAt),
-				orders.AttrExpiresAt: avN(rec.ExpiresAt.Unix()),
+				orders.AttrPK:        ddbattr.S(rec.Key),
+				orders.AttrOwner:     ddbattr.S(rec.Owner),
+				attrRequestHash:      ddbattr.S(rec.RequestHash),
+				attrOrderID:          ddbattr.S(rec.OrderID),
+				attrState:            ddbattr.S(string(rec.State)),
+				attrClaim:            ddbattr.S(rec.Token),
+				attrLeaseUntil:       ddbattr.N(rec.LeaseUntil.UnixMilli()),
+				orders.AttrCreatedAt: ddbattr.Time(rec.CreatedAt),
+				orders.AttrExpiresAt: ddbattr.N(rec.ExpiresAt.Unix()),
 			},
 			// TTL deletion is lazy: an expired record counts as absent.
 			ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #exp < :now"),
 			ExpressionAttributeNames:            map[string]string{"#pk": orders.AttrPK, "#exp": orders.AttrExpiresAt},
-			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": avN(rec.CreatedAt.Unix())},
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": ddbattr.N(rec.CreatedAt.Unix())},
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		{Put: &types.Put{
 			TableName: aws.String(d.Table),
 			Item: map[string]types.AttributeValue{
-				orders.AttrPK:        avS(orders.OrderKey(order.ID)),
-				orders.AttrOwner:     avS(order.Owner),
-				orders.AttrStatus:    avS(string(order.Status)),
-				orders.AttrCreatedAt: avTime(order.CreatedAt),
-				orders.AttrUpdatedAt: avTime(order.UpdatedAt),
+				orders.AttrPK:        ddbattr.S(orders.OrderKey(order.ID)),
+				orders.AttrOwner:     ddbattr.S(order.Owner),
+				orders.AttrStatus:    ddbattr.S(string(order.Status)),
+				orders.AttrCreatedAt: ddbattr.Time(order.CreatedAt),
+				orders.AttrUpdatedAt: ddbattr.Time(order.UpdatedAt),
 			},
 			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames: map[string]string{"#pk": orders.AttrPK},
@@ -110,7 +102,7 @@ func (d *DynamoStore) Begin(ctx context.Context, rec IdemRecord, order OrderReco
 		if len(item) == 0 { // not returned: read it (conflict path only)
 			out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{
 				TableName:      aws.String(d.Table),
-				Key:            map[string]types.AttributeValue{orders.AttrPK: avS(rec.Key)},
+				Key:            ddbattr.Key(orders.AttrPK, rec.Key),
 				ConsistentRead: aws.Bool(true),
 			})
 			if err != nil {
@@ -134,29 +126,29 @@ func (d *DynamoStore) Begin(ctx context.Context, rec IdemRecord, order OrderReco
 func (d *DynamoStore) Reclaim(ctx context.Context, key, oldToken, newToken string, leaseUntil time.Time) error {
 	return d.update(ctx, "reclaim", key, oldToken,
 		"SET #claim = :new, #lease = :lease",
-		map[string]types.AttributeValue{":new": avS(newToken), ":lease": avN(leaseUntil.UnixMilli())})
+		map[string]types.AttributeValue{":new": ddbattr.S(newToken), ":lease": ddbattr.N(leaseUntil.UnixMilli())})
 }
 
 // Complete implements Store.
 func (d *DynamoStore) Complete(ctx context.Context, key, token string) error {
 	return d.update(ctx, "complete", key, token,
 		"SET #state = :complete REMOVE #lease",
-		map[string]types.AttributeValue{":complete": avS(string(IdemComplete))})
+		map[string]types.AttributeValue{":complete": ddbattr.S(string(IdemComplete))})
 }
 
 // Release implements Store.
 func (d *DynamoStore) Release(ctx context.Context, key, token string) error {
 	return d.update(ctx, "release", key, token, "SET #lease = :zero",
-		map[string]types.AttributeValue{":zero": avN(0)})
+		map[string]types.AttributeValue{":zero": ddbattr.N(0)})
 }
 
 // update applies expr to the in-flight record key held by token.
 func (d *DynamoStore) update(ctx context.Context, op, key, token, expr string, values map[string]types.AttributeValue) error {
-	values[":token"] = avS(token)
-	values[":inflight"] = avS(string(IdemInFlight))
+	values[":token"] = ddbattr.S(token)
+	values[":inflight"] = ddbattr.S(string(IdemInFlight))
 	_, err := d.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(d.Table),
-		Key:                       map[string]types.AttributeValue{orders.AttrPK: avS(key)},
+		Key:                       ddbattr.Key(orders.AttrPK, key),
 		UpdateExpression:          aws.String(expr),
 		ConditionExpression:       aws.String("#claim = :token AND #state = :inflight"),
 		ExpressionAttributeNames:  updateNames(expr),
@@ -186,7 +178,7 @@ func updateNames(expr string) map[string]string {
 func (d *DynamoStore) Order(ctx context.Context, id string) (OrderRecord, error) {
 	out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.Table),
-		Key:            map[string]types.AttributeValue{orders.AttrPK: avS(orders.OrderKey(id))},
+		Key:            ddbattr.Key(orders.AttrPK, orders.OrderKey(id)),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -195,69 +187,42 @@ func (d *DynamoStore) Order(ctx context.Context, id string) (OrderRecord, error)
 	if len(out.Item) == 0 {
 		return OrderRecord{}, orders.ErrUnknownOrder
 	}
-	r := OrderRecord{ID: id}
-	var errs []error
-	r.Owner, errs = str(out.Item, orders.AttrOwner, errs)
-	var st string
-	st, errs = str(out.Item, orders.AttrStatus, errs)
-	r.Status = orders.Status(st)
-	r.CreatedAt, errs = timeAttr(out.Item, orders.AttrCreatedAt, errs)
-	r.UpdatedAt, errs = timeAttr(out.Item, orders.AttrUpdatedAt, errs)
-	if err := errors.Join(errs...); err != nil {
+	a := ddbattr.NewReader(out.Item)
+	r := OrderRecord{
+		ID:        id,
+		Owner:     a.S(orders.AttrOwner),
+		Status:    orders.Status(a.S(orders.AttrStatus)),
+		CreatedAt: a.Time(orders.AttrCreatedAt),
+		UpdatedAt: a.Time(orders.AttrUpdatedAt),
+	}
+	if err := a.Err(); err != nil {
 		return OrderRecord{}, fmt.Errorf("decode order %s: %w", id, err)
+	}
+	if r.Owner == "" || !r.Status.Valid() {
+		return OrderRecord{}, fmt.Errorf("decode order %s: no owner or no valid status", id)
 	}
 	return r, nil
 }
 
 // decodeIdem reads an idempotency record item.
 func decodeIdem(item map[string]types.AttributeValue) (IdemRecord, error) {
-	var r IdemRecord
-	var errs []error
-	var st string
-	r.Key, errs = str(item, orders.AttrPK, errs)
-	r.Owner, errs = str(item, orders.AttrOwner, errs)
-	r.RequestHash, errs = str(item, attrRequestHash, errs)
-	r.OrderID, errs = str(item, attrOrderID, errs)
-	st, errs = str(item, attrState, errs)
-	r.State = IdemState(st)
-	r.Token, errs = str(item, attrClaim, errs)
-	r.CreatedAt, errs = timeAttr(item, orders.AttrCreatedAt, errs)
-	if v, ok := item[attrLeaseUntil].(*types.AttributeValueMemberN); ok {
-		ms, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", attrLeaseUntil, err))
-		}
-		r.LeaseUntil = time.UnixMilli(ms).UTC()
+	a := ddbattr.NewReader(item)
+	r := IdemRecord{
+		Key:         a.S(orders.AttrPK),
+		Owner:       a.S(orders.AttrOwner),
+		RequestHash: a.S(attrRequestHash),
+		OrderID:     a.S(attrOrderID),
+		State:       IdemState(a.S(attrState)),
+		Token:       a.S(attrClaim),
+		LeaseUntil:  a.UnixMilli(attrLeaseUntil),
+		CreatedAt:   a.Time(orders.AttrCreatedAt),
+		ExpiresAt:   a.Unix(orders.AttrExpiresAt),
 	}
-	if v, ok := item[orders.AttrExpiresAt].(*types.AttributeValueMemberN); ok {
-		sec, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", orders.AttrExpiresAt, err))
-		}
-		r.ExpiresAt = time.Unix(sec, 0).UTC()
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := a.Err(); err != nil {
 		return IdemRecord{}, fmt.Errorf("decode idempotency record: %w", err)
 	}
+	if r.Key == "" || r.Owner == "" || r.RequestHash == "" || r.OrderID == "" || r.State == "" || r.Token == "" {
+		return IdemRecord{}, errors.New("decode idempotency record: a required attribute is missing")
+	}
 	return r, nil
-}
-
-func str(item map[string]types.AttributeValue, name string, errs []error) (string, []error) {
-	v, ok := item[name].(*types.AttributeValueMemberS)
-	if !ok {
-		return "", append(errs, fmt.Errorf("attribute %s missing or not a string", name))
-	}
-	return v.Value, errs
-}
-
-func timeAttr(item map[string]types.AttributeValue, name string, errs []error) (time.Time, []error) {
-	v, errs := str(item, name, errs)
-	if v == "" {
-		return time.Time{}, errs
-	}
-	t, err := time.Parse(orders.TimeFormat, v)
-	if err != nil {
-		return time.Time{}, append(errs, fmt.Errorf("attribute %s: %w", name, err))
-	}
-	return t.UTC(), errs
 }
