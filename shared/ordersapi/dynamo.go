@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,177 +11,135 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/homeregion/homeregion/shared/ddbattr"
+	"github.com/homeregion/homeregion/shared/lease"
 	"github.com/homeregion/homeregion/shared/orders"
 )
 
-// Idempotency record attributes (the orders table's other attribute names are
-// in package orders).
+// Idempotency record attributes besides the lease's (the orders table's
+// other attribute names are in package orders).
 const (
 	attrRequestHash = "requestHash" // hex SHA-256 of the canonical order
 	attrOrderID     = "orderId"
-	attrState       = "state"      // an IdemState
-	attrClaim       = "claim"      // the claim token holding the lease
-	attrLeaseUntil  = "leaseUntil" // epoch milliseconds
 )
 
-// DynamoDBAPI is the part of the DynamoDB client DynamoStore uses.
+// idemLayout is the idempotency records' lease layout.
+var idemLayout = lease.Layout{
+	Key:        orders.AttrPK,
+	State:      "state",
+	Token:      "claim",
+	LeaseUntil: "leaseUntil",
+	ExpiresAt:  orders.AttrExpiresAt,
+	Held:       string(IdemInFlight),
+	Done:       string(IdemComplete),
+}
+
+// DynamoDBAPI is the part of the DynamoDB client DynamoStore uses: lease.DB
+// (of which the orders API needs no PutItem, but the lease table takes one
+// client for all its operations).
 type DynamoDBAPI interface {
-	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	lease.DB
 }
 
 // DynamoStore is the Store on the regional orders table (ORDERS_TABLE): one
 // string partition key, orders.AttrPK; TTL on orders.AttrExpiresAt.
 type DynamoStore struct {
-	DB    DynamoDBAPI
-	Table string
+	db    DynamoDBAPI
+	table string
+	idem  *lease.Table
 }
 
 // NewDynamoStore returns the Store on table, using db.
 func NewDynamoStore(db DynamoDBAPI, table string) *DynamoStore {
-	return &DynamoStore{DB: db, Table: table}
+	return &DynamoStore{db: db, table: table, idem: lease.New(db, table, idemLayout)}
 }
 
-func unavailable(op string, err error) error {
+// storeErr maps an error of package lease to the Store's.
+func storeErr(op string, err error) error {
+	switch {
+	case errors.Is(err, lease.ErrLost):
+		return fmt.Errorf("%s: %w", op, ErrClaimLost)
+	case errors.Is(err, lease.ErrConflict):
+		return fmt.Errorf("%s: %w", op, ErrBusy)
+	case errors.Is(err, lease.ErrCorrupt):
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }
 
 // Begin implements Store with one TransactWriteItems of two conditional puts.
 func (d *DynamoStore) Begin(ctx context.Context, rec IdemRecord, order OrderRecord) error {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName: aws.String(d.Table),
-			Item: map[string]types.AttributeValue{
-				orders.AttrPK:        ddbattr.S(rec.Key),
-				orders.AttrOwner:     ddbattr.S(rec.Owner),
-				attrRequestHash:      ddbattr.S(rec.RequestHash),
-				attrOrderID:          ddbattr.S(rec.OrderID),
-				attrState:            ddbattr.S(string(rec.State)),
-				attrClaim:            ddbattr.S(rec.Token),
-				attrLeaseUntil:       ddbattr.N(rec.LeaseUntil.UnixMilli()),
-				orders.AttrCreatedAt: ddbattr.Time(rec.CreatedAt),
-				orders.AttrExpiresAt: ddbattr.N(rec.ExpiresAt.Unix()),
-			},
-			// TTL deletion is lazy: an expired record counts as absent.
-			ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #exp < :now"),
-			ExpressionAttributeNames:            map[string]string{"#pk": orders.AttrPK, "#exp": orders.AttrExpiresAt},
-			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": ddbattr.N(rec.CreatedAt.Unix())},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}},
-		{Put: &types.Put{
-			TableName: aws.String(d.Table),
-			Item: map[string]types.AttributeValue{
-				orders.AttrPK:        ddbattr.S(orders.OrderKey(order.ID)),
-				orders.AttrOwner:     ddbattr.S(order.Owner),
-				orders.AttrStatus:    ddbattr.S(string(order.Status)),
-				orders.AttrCreatedAt: ddbattr.Time(order.CreatedAt),
-				orders.AttrUpdatedAt: ddbattr.Time(order.UpdatedAt),
-			},
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": orders.AttrPK},
-		}},
+	c := lease.Claim{
+		Key:        rec.Key,
+		Token:      rec.Token,
+		LeaseUntil: rec.LeaseUntil,
+		ExpiresAt:  rec.ExpiresAt,
+		Attrs: map[string]types.AttributeValue{
+			orders.AttrOwner:     ddbattr.S(rec.Owner),
+			attrRequestHash:      ddbattr.S(rec.RequestHash),
+			attrOrderID:          ddbattr.S(rec.OrderID),
+			orders.AttrCreatedAt: ddbattr.Time(rec.CreatedAt),
+		},
+	}
+	orderPut := types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(d.table),
+		Item: map[string]types.AttributeValue{
+			orders.AttrPK:        ddbattr.S(orders.OrderKey(order.ID)),
+			orders.AttrOwner:     ddbattr.S(order.Owner),
+			orders.AttrStatus:    ddbattr.S(string(order.Status)),
+			orders.AttrCreatedAt: ddbattr.Time(order.CreatedAt),
+			orders.AttrUpdatedAt: ddbattr.Time(order.UpdatedAt),
+		},
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": orders.AttrPK},
 	}}
-	_, err := d.DB.TransactWriteItems(ctx, in)
-	if err == nil {
-		return nil
-	}
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return unavailable("begin", err)
-	}
-	reasons := tce.CancellationReasons
-	for _, r := range reasons {
-		if aws.ToString(r.Code) == "TransactionConflict" {
-			return ErrBusy
-		}
-	}
-	if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
-		item := reasons[0].Item
-		if len(item) == 0 { // not returned: read it (conflict path only)
-			out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{
-				TableName:      aws.String(d.Table),
-				Key:            ddbattr.Key(orders.AttrPK, rec.Key),
-				ConsistentRead: aws.Bool(true),
-			})
-			if err != nil {
-				return unavailable("read idempotency record", err)
-			}
-			if len(out.Item) == 0 { // deleted meanwhile
-				return ErrBusy
-			}
-			item = out.Item
-		}
-		ex, err := decodeIdem(item)
+	err := d.idem.AcquireWith(ctx, c, rec.CreatedAt, orderPut)
+	var held *lease.HeldError
+	if errors.As(err, &held) {
+		ex, err := decodeIdem(held.Record)
 		if err != nil {
 			return err
 		}
 		return &KeyTakenError{Existing: ex}
 	}
-	return unavailable("begin", err)
-}
-
-// Reclaim implements Store.
-func (d *DynamoStore) Reclaim(ctx context.Context, key, oldToken, newToken string, leaseUntil time.Time) error {
-	return d.update(ctx, "reclaim", key, oldToken,
-		"SET #claim = :new, #lease = :lease",
-		map[string]types.AttributeValue{":new": ddbattr.S(newToken), ":lease": ddbattr.N(leaseUntil.UnixMilli())})
-}
-
-// Complete implements Store.
-func (d *DynamoStore) Complete(ctx context.Context, key, token string) error {
-	return d.update(ctx, "complete", key, token,
-		"SET #state = :complete REMOVE #lease",
-		map[string]types.AttributeValue{":complete": ddbattr.S(string(IdemComplete))})
-}
-
-// Release implements Store.
-func (d *DynamoStore) Release(ctx context.Context, key, token string) error {
-	return d.update(ctx, "release", key, token, "SET #lease = :zero",
-		map[string]types.AttributeValue{":zero": ddbattr.N(0)})
-}
-
-// update applies expr to the in-flight record key held by token.
-func (d *DynamoStore) update(ctx context.Context, op, key, token, expr string, values map[string]types.AttributeValue) error {
-	values[":token"] = ddbattr.S(token)
-	values[":inflight"] = ddbattr.S(string(IdemInFlight))
-	_, err := d.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(d.Table),
-		Key:                       ddbattr.Key(orders.AttrPK, key),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("#claim = :token AND #state = :inflight"),
-		ExpressionAttributeNames:  updateNames(expr),
-		ExpressionAttributeValues: values,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("%s: %w", op, ErrClaimLost)
-	}
 	if err != nil {
-		return unavailable(op, err)
+		return storeErr("begin", err)
 	}
 	return nil
 }
 
-// updateNames returns the names update expressions use (DynamoDB rejects
-// unused ones).
-func updateNames(expr string) map[string]string {
-	names := map[string]string{"#claim": attrClaim, "#state": attrState}
-	if strings.Contains(expr, "#lease") {
-		names["#lease"] = attrLeaseUntil
+// Reclaim implements Store.
+func (d *DynamoStore) Reclaim(ctx context.Context, key, oldToken, newToken string, leaseUntil time.Time) error {
+	if err := d.idem.TakeOver(ctx, key, oldToken, newToken, leaseUntil); err != nil {
+		return storeErr("reclaim", err)
 	}
-	return names
+	return nil
+}
+
+// Complete implements Store.
+func (d *DynamoStore) Complete(ctx context.Context, key, token string) error {
+	if err := d.idem.Complete(ctx, key, token, nil); err != nil {
+		return storeErr("complete", err)
+	}
+	return nil
+}
+
+// Release implements Store.
+func (d *DynamoStore) Release(ctx context.Context, key, token string) error {
+	if err := d.idem.Release(ctx, key, token); err != nil {
+		return storeErr("release", err)
+	}
+	return nil
 }
 
 // Order implements Store with one strongly consistent GetItem.
 func (d *DynamoStore) Order(ctx context.Context, id string) (OrderRecord, error) {
-	out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(d.Table),
+	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(d.table),
 		Key:            ddbattr.Key(orders.AttrPK, orders.OrderKey(id)),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return OrderRecord{}, unavailable("get order", err)
+		return OrderRecord{}, storeErr("get order", err)
 	}
 	if len(out.Item) == 0 {
 		return OrderRecord{}, orders.ErrUnknownOrder
@@ -204,24 +161,27 @@ func (d *DynamoStore) Order(ctx context.Context, id string) (OrderRecord, error)
 	return r, nil
 }
 
-// decodeIdem reads an idempotency record item.
-func decodeIdem(item map[string]types.AttributeValue) (IdemRecord, error) {
-	a := ddbattr.NewReader(item)
+// decodeIdem reads an idempotency record.
+func decodeIdem(rec lease.Record) (IdemRecord, error) {
+	a := ddbattr.NewReader(rec.Item)
 	r := IdemRecord{
-		Key:         a.S(orders.AttrPK),
+		Key:         rec.Key,
 		Owner:       a.S(orders.AttrOwner),
 		RequestHash: a.S(attrRequestHash),
 		OrderID:     a.S(attrOrderID),
-		State:       IdemState(a.S(attrState)),
-		Token:       a.S(attrClaim),
-		LeaseUntil:  a.UnixMilli(attrLeaseUntil),
+		State:       IdemInFlight,
+		Token:       rec.Token,
+		LeaseUntil:  rec.LeaseUntil,
 		CreatedAt:   a.Time(orders.AttrCreatedAt),
-		ExpiresAt:   a.Unix(orders.AttrExpiresAt),
+		ExpiresAt:   rec.ExpiresAt,
+	}
+	if rec.State == lease.Done {
+		r.State = IdemComplete
 	}
 	if err := a.Err(); err != nil {
 		return IdemRecord{}, fmt.Errorf("decode idempotency record: %w", err)
 	}
-	if r.Key == "" || r.Owner == "" || r.RequestHash == "" || r.OrderID == "" || r.State == "" || r.Token == "" {
+	if r.Owner == "" || r.RequestHash == "" || r.OrderID == "" {
 		return IdemRecord{}, errors.New("decode idempotency record: a required attribute is missing")
 	}
 	return r, nil
