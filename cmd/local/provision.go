@@ -22,7 +22,7 @@ import (
 
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/internal/motoserver"
-	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/registry"
 )
 
@@ -161,7 +161,7 @@ func ensureMinimal(ctx context.Context, st *provision.Stack, o options, endpoint
 		}
 		if r.OrdersTable == "" {
 			r.OrdersTable = "homeregion-orders"
-			if err := createPKTable(ctx, ddb, r.OrdersTable, orders.AttrPK, orders.AttrExpiresAt); err != nil {
+			if err := createPKTable(ctx, ddb, r.OrdersTable, ordertable.AttrPK, ordertable.AttrExpiresAt); err != nil {
 				return nil, err
 			}
 			supplied("orders table")
