@@ -30,6 +30,7 @@ import (
 
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // walk is the scripted story against one stack.
@@ -554,12 +555,12 @@ func (w *walk) enqueue(ctx context.Context, q *sqs.Client, ddb *dynamodb.Client,
 			var reqs []ddbtypes.WriteRequest
 			for _, id := range batch {
 				reqs = append(reqs, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{
-					orders.AttrPK:        &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)},
-					orders.AttrOwner:     &ddbtypes.AttributeValueMemberS{Value: "demo-backlog"},
-					orders.AttrStatus:    &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
-					orders.AttrCreatedAt: &ddbtypes.AttributeValueMemberS{Value: now.Format(orders.TimeFormat)},
-					orders.AttrUpdatedAt: &ddbtypes.AttributeValueMemberS{Value: now.Format(orders.TimeFormat)},
-					orders.AttrExpiresAt: &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(24*time.Hour).Unix(), 10)},
+					ordertable.AttrPK:        &ddbtypes.AttributeValueMemberS{Value: ordertable.OrderKey(id)},
+					ordertable.AttrOwner:     &ddbtypes.AttributeValueMemberS{Value: "demo-backlog"},
+					ordertable.AttrStatus:    &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
+					ordertable.AttrCreatedAt: &ddbtypes.AttributeValueMemberS{Value: now.Format(orders.TimeFormat)},
+					ordertable.AttrUpdatedAt: &ddbtypes.AttributeValueMemberS{Value: now.Format(orders.TimeFormat)},
+					ordertable.AttrExpiresAt: &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(24*time.Hour).Unix(), 10)},
 				}}})
 			}
 			if _, err := ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{r.OrdersTable: reqs}}); err != nil {
@@ -615,7 +616,7 @@ func (w *walk) drain(ctx context.Context, rep *reporter, ids []string) {
 			chunk := pending[i:min(i+100, len(pending))]
 			keys := make([]map[string]ddbtypes.AttributeValue, len(chunk))
 			for j, id := range chunk {
-				keys[j] = map[string]ddbtypes.AttributeValue{orders.AttrPK: &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)}}
+				keys[j] = map[string]ddbtypes.AttributeValue{ordertable.AttrPK: &ddbtypes.AttributeValueMemberS{Value: ordertable.OrderKey(id)}}
 			}
 			done := map[string]bool{}
 			req := map[string]ddbtypes.KeysAndAttributes{w.home.OrdersTable: {Keys: keys}}
@@ -626,10 +627,10 @@ func (w *walk) drain(ctx context.Context, rep *reporter, ids []string) {
 					return
 				}
 				for _, it := range out.Responses[w.home.OrdersTable] {
-					pk, _ := it[orders.AttrPK].(*ddbtypes.AttributeValueMemberS)
-					st, _ := it[orders.AttrStatus].(*ddbtypes.AttributeValueMemberS)
+					pk, _ := it[ordertable.AttrPK].(*ddbtypes.AttributeValueMemberS)
+					st, _ := it[ordertable.AttrStatus].(*ddbtypes.AttributeValueMemberS)
 					if pk != nil && st != nil && st.Value == string(orders.StatusCompleted) {
-						done[strings.TrimPrefix(pk.Value, orders.OrderKey(""))] = true
+						done[strings.TrimPrefix(pk.Value, ordertable.OrderKey(""))] = true
 					}
 				}
 				req = out.UnprocessedKeys

@@ -25,6 +25,7 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/processor"
 	"github.com/homeregion/homeregion/shared/processor/processortest"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -60,8 +61,8 @@ func ordersTable(b *testing.B, db *dynamodb.Client) string {
 	name := unique("orders")
 	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(orders.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(orders.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
 	})
 	if err != nil {
@@ -266,9 +267,9 @@ func BenchmarkVsRaw(b *testing.B) {
 		}, func(i int) {
 			id := fmt.Sprintf("%s-%d", run, i)
 			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(rawTable), Item: map[string]ddbtypes.AttributeValue{
-				orders.AttrPK:     &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)},
-				orders.AttrOwner:  &ddbtypes.AttributeValueMemberS{Value: "bench-user"},
-				orders.AttrStatus: &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
+				ordertable.AttrPK:     &ddbtypes.AttributeValueMemberS{Value: ordertable.OrderKey(id)},
+				ordertable.AttrOwner:  &ddbtypes.AttributeValueMemberS{Value: "bench-user"},
+				ordertable.AttrStatus: &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
 			}, ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
 				b.Fatal(err)
 			}

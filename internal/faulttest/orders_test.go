@@ -22,6 +22,7 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 const orderBody = `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Ada Lovelace","line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}`
@@ -40,8 +41,8 @@ func newOrdersEnv(t *testing.T, srv *mototest.Server) *ordersEnv {
 	ctx := context.Background()
 	if _, err := e.db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(e.table),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(orders.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(orders.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
 	}); err != nil {
 		t.Fatal(err)

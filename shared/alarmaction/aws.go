@@ -17,6 +17,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/shared/alarm"
+	"github.com/homeregion/homeregion/shared/ddbattr"
+	"github.com/homeregion/homeregion/shared/lease"
 )
 
 // Route53API is the part of *route53.Client the health check adapter uses.
@@ -36,12 +38,15 @@ type SQSAPI interface {
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
-// DynamoDBAPI is the part of *dynamodb.Client the control table adapter uses.
+// DynamoDBAPI is the part of *dynamodb.Client the control table adapter uses:
+// lease.DB for the event claims (of which it needs no TransactWriteItems, but
+// the lease table takes one client for all its operations) and GetItem and
+// PutItem for the targets' state.
 type DynamoDBAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Clients are the SDK clients an alarm function may use; nil ones are not
@@ -161,117 +166,93 @@ func (q *SQSQueue) Visible(ctx context.Context, queueURL string) (int, error) {
 // Control table item layout (partition key pk, string):
 //
 //	event#<action>/<alarm ARN>|<state>|<state timestamp>
-//	    st (pending|done), token (S, the claimer's), leaseUntil (N, unix ms), decision (S),
-//	    decidedAt (N, unix ms), expiresAt (N, unix s; the table's TTL)
+//	    a lease record (package lease): st (pending|done), token (S, the
+//	    claimer's), leaseUntil (N, unix ms; removed when done), expiresAt
+//	    (N, unix s; the table's TTL); and decision (S), decidedAt (N, unix ms)
 //	state#<action>/<target>
 //	    ver (N), lastAlarm (S), lastAlarmAt (N, unix ms), changedAt (N, unix ms),
 //	    failedOver (BOOL)
 const (
 	attrPK          = "pk"
-	attrStatus      = "st"
-	attrLeaseUntil  = "leaseUntil"
-	attrToken       = "token"
 	attrDecision    = "decision"
 	attrDecidedAt   = "decidedAt"
-	attrExpiresAt   = "expiresAt"
 	attrVersion     = "ver"
 	attrLastAlarm   = "lastAlarm"
 	attrLastAlarmAt = "lastAlarmAt"
 	attrChangedAt   = "changedAt"
 	attrFailedOver  = "failedOver"
 
-	statusPending = "pending"
-	statusDone    = "done"
-
 	// eventRetention is how long event items are kept (TTL): far longer
 	// than CloudWatch and Lambda keep retrying one delivery.
 	eventRetention = 30 * 24 * time.Hour
 )
 
+// eventLayout is the event claims' lease record layout.
+var eventLayout = lease.Layout{
+	Key:        attrPK,
+	State:      "st",
+	Token:      "token",
+	LeaseUntil: "leaseUntil",
+	ExpiresAt:  "expiresAt",
+	Held:       "pending",
+	Done:       "done",
+}
+
 // DynamoStore is the control table in DynamoDB.
 type DynamoStore struct {
-	c     DynamoDBAPI
-	table string
+	c      DynamoDBAPI
+	table  string
+	events *lease.Table
 }
 
 // NewDynamoStore returns the control table adapter for table.
 func NewDynamoStore(c DynamoDBAPI, table string) *DynamoStore {
-	return &DynamoStore{c: c, table: table}
+	return &DynamoStore{c: c, table: table, events: lease.New(c, table, eventLayout)}
 }
 
-func s(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
-func n(v int64) ddbtypes.AttributeValue {
-	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
+func eventKey(key string) string { return "event#" + key }
 
-func isConditionFailed(err error) bool {
-	var ccf *ddbtypes.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
-}
-
-// ClaimEvent implements Store. The claim carries a random token: when
-// DynamoDB applies the write but its answer is lost, the SDK's retry fails
-// the condition against this very claim, and the token in the returned old
-// item tells "mine" from "someone else's" (otherwise the only delivery of a
-// state change would be dropped as a duplicate of itself).
-func (d *DynamoStore) ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (bool, error) {
-	token := rand.Text()
-	_, err := d.c.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(d.table),
-		Item: map[string]ddbtypes.AttributeValue{
-			attrPK:         s("event#" + key),
-			attrStatus:     s(statusPending),
-			attrToken:      s(token),
-			attrLeaseUntil: n(now.Add(lease).UnixMilli()),
-			attrExpiresAt:  n(now.Add(eventRetention).Unix()),
-		},
-		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR (#st = :pending AND #lease < :now)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#st": attrStatus, "#lease": attrLeaseUntil},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":pending": s(statusPending),
-			":now":     n(now.UnixMilli()),
-		},
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *ddbtypes.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		old, _ := ccf.Item[attrToken].(*ddbtypes.AttributeValueMemberS)
-		return old != nil && old.Value == token, nil
+// ClaimEvent implements Store with a lease record claimed by a random token
+// (so a claim whose answer was lost is not taken for a duplicate of itself,
+// which would drop the only delivery of a state change). A pending claim
+// whose lease has run out is taken over.
+func (d *DynamoStore) ClaimEvent(ctx context.Context, key string, now time.Time, leaseFor time.Duration) (string, bool, error) {
+	c := lease.Claim{Key: eventKey(key), Token: rand.Text(), LeaseUntil: now.Add(leaseFor), ExpiresAt: now.Add(eventRetention)}
+	err := d.events.Acquire(ctx, c, now)
+	var held *lease.HeldError
+	if errors.As(err, &held) {
+		if !held.Record.Abandoned(now) {
+			return "", false, nil // handled, or being handled
+		}
+		err = d.events.TakeOver(ctx, c.Key, held.Record.Token, c.Token, c.LeaseUntil)
+		if errors.Is(err, lease.ErrLost) {
+			return "", false, nil // another retry took it over first
+		}
 	}
 	if err != nil {
-		return false, fmt.Errorf("dynamodb PutItem %s: %w", d.table, err)
+		return "", false, fmt.Errorf("claim event in %s: %w", d.table, err)
 	}
-	return true, nil
+	return c.Token, true, nil
 }
 
 // FinishEvent implements Store.
-func (d *DynamoStore) FinishEvent(ctx context.Context, key, decision string, now time.Time) error {
-	_, err := d.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(d.table),
-		Key:                      map[string]ddbtypes.AttributeValue{attrPK: s("event#" + key)},
-		UpdateExpression:         aws.String("SET #st = :done, #dec = :dec, #at = :at"),
-		ExpressionAttributeNames: map[string]string{"#st": attrStatus, "#dec": attrDecision, "#at": attrDecidedAt},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":done": s(statusDone), ":dec": s(decision), ":at": n(now.UnixMilli()),
-		},
+func (d *DynamoStore) FinishEvent(ctx context.Context, key, claim, decision string, now time.Time) error {
+	err := d.events.Complete(ctx, eventKey(key), claim, map[string]ddbtypes.AttributeValue{
+		attrDecision:  ddbattr.S(decision),
+		attrDecidedAt: ddbattr.N(now.UnixMilli()),
 	})
 	if err != nil {
-		return fmt.Errorf("dynamodb UpdateItem %s: %w", d.table, err)
+		return fmt.Errorf("finish event in %s: %w", d.table, err)
 	}
 	return nil
 }
 
-// ReleaseEvent implements Store.
-func (d *DynamoStore) ReleaseEvent(ctx context.Context, key string) error {
-	_, err := d.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(d.table),
-		Key:                       map[string]ddbtypes.AttributeValue{attrPK: s("event#" + key)},
-		ConditionExpression:       aws.String("#st = :pending"),
-		ExpressionAttributeNames:  map[string]string{"#st": attrStatus},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pending": s(statusPending)},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("dynamodb DeleteItem %s: %w", d.table, err)
+// ReleaseEvent implements Store: the claim's lease ends now, so a retry
+// takes it over at once. A claim no longer held is left alone.
+func (d *DynamoStore) ReleaseEvent(ctx context.Context, key, claim string) error {
+	err := d.events.Release(ctx, eventKey(key), claim)
+	if err != nil && !errors.Is(err, lease.ErrLost) {
+		return fmt.Errorf("release event in %s: %w", d.table, err)
 	}
 	return nil
 }
@@ -280,7 +261,7 @@ func (d *DynamoStore) ReleaseEvent(ctx context.Context, key string) error {
 func (d *DynamoStore) LoadState(ctx context.Context, target string) (State, error) {
 	out, err := d.c.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.table),
-		Key:            map[string]ddbtypes.AttributeValue{attrPK: s("state#" + target)},
+		Key:            ddbattr.Key(attrPK, "state#"+target),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -289,36 +270,16 @@ func (d *DynamoStore) LoadState(ctx context.Context, target string) (State, erro
 	if out.Item == nil {
 		return State{}, nil
 	}
-	var st State
-	var perr error
-	num := func(name string) int64 {
-		v, ok := out.Item[name].(*ddbtypes.AttributeValueMemberN)
-		if !ok {
-			return 0
-		}
-		x, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			perr = fmt.Errorf("control state %s: attribute %s %q is not an integer", target, name, v.Value)
-		}
-		return x
+	r := ddbattr.NewReader(out.Item)
+	st := State{
+		Version:     r.N(attrVersion),
+		LastAlarm:   alarm.State(r.S(attrLastAlarm)),
+		LastAlarmAt: r.UnixMilli(attrLastAlarmAt),
+		ChangedAt:   r.UnixMilli(attrChangedAt),
+		FailedOver:  r.Bool(attrFailedOver),
 	}
-	ms := func(name string) time.Time {
-		if x := num(name); x != 0 {
-			return time.UnixMilli(x).UTC()
-		}
-		return time.Time{}
-	}
-	st.Version = num(attrVersion)
-	st.LastAlarmAt = ms(attrLastAlarmAt)
-	st.ChangedAt = ms(attrChangedAt)
-	if v, ok := out.Item[attrLastAlarm].(*ddbtypes.AttributeValueMemberS); ok {
-		st.LastAlarm = alarm.State(v.Value)
-	}
-	if v, ok := out.Item[attrFailedOver].(*ddbtypes.AttributeValueMemberBOOL); ok {
-		st.FailedOver = v.Value
-	}
-	if perr != nil {
-		return State{}, perr
+	if err := r.Err(); err != nil {
+		return State{}, fmt.Errorf("control state %s: %w", target, err)
 	}
 	return st, nil
 }
@@ -326,18 +287,18 @@ func (d *DynamoStore) LoadState(ctx context.Context, target string) (State, erro
 // SaveState implements Store: a conditional put on the version read.
 func (d *DynamoStore) SaveState(ctx context.Context, target string, st State) (State, error) {
 	item := map[string]ddbtypes.AttributeValue{
-		attrPK:         s("state#" + target),
-		attrVersion:    n(st.Version + 1),
-		attrFailedOver: &ddbtypes.AttributeValueMemberBOOL{Value: st.FailedOver},
+		attrPK:         ddbattr.S("state#" + target),
+		attrVersion:    ddbattr.N(st.Version + 1),
+		attrFailedOver: ddbattr.Bool(st.FailedOver),
 	}
 	if st.LastAlarm != "" {
-		item[attrLastAlarm] = s(string(st.LastAlarm))
+		item[attrLastAlarm] = ddbattr.S(string(st.LastAlarm))
 	}
 	if !st.LastAlarmAt.IsZero() {
-		item[attrLastAlarmAt] = n(st.LastAlarmAt.UnixMilli())
+		item[attrLastAlarmAt] = ddbattr.N(st.LastAlarmAt.UnixMilli())
 	}
 	if !st.ChangedAt.IsZero() {
-		item[attrChangedAt] = n(st.ChangedAt.UnixMilli())
+		item[attrChangedAt] = ddbattr.N(st.ChangedAt.UnixMilli())
 	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: item}
 	if st.Version == 0 {
@@ -346,10 +307,11 @@ func (d *DynamoStore) SaveState(ctx context.Context, target string, st State) (S
 	} else {
 		in.ConditionExpression = aws.String("#ver = :ver")
 		in.ExpressionAttributeNames = map[string]string{"#ver": attrVersion}
-		in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":ver": n(st.Version)}
+		in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":ver": ddbattr.N(st.Version)}
 	}
 	if _, err := d.c.PutItem(ctx, in); err != nil {
-		if isConditionFailed(err) {
+		var ccf *ddbtypes.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
 			return State{}, ErrConflict
 		}
 		return State{}, fmt.Errorf("dynamodb PutItem %s: %w", d.table, err)

@@ -3,6 +3,7 @@ package alarmaction
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -89,6 +90,7 @@ func (f queueFunc) Visible(ctx context.Context, url string) (int, error) { retur
 type memStore struct {
 	mu     sync.Mutex
 	events map[string]memEvent
+	seq    int // the last claim handed out
 	states map[string]State
 	// beforeSave, when set, runs before each SaveState (outside the lock):
 	// a hook to interleave a concurrent invocation.
@@ -96,6 +98,7 @@ type memStore struct {
 }
 
 type memEvent struct {
+	claim      string
 	done       bool
 	leaseUntil time.Time
 	decision   string
@@ -105,27 +108,32 @@ func newMemStore() *memStore {
 	return &memStore{events: map[string]memEvent{}, states: map[string]State{}}
 }
 
-func (m *memStore) ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (bool, error) {
+func (m *memStore) ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.events[key]; ok && (e.done || now.Before(e.leaseUntil)) {
-		return false, nil
+		return "", false, nil
 	}
-	m.events[key] = memEvent{leaseUntil: now.Add(lease)}
-	return true, nil
+	m.seq++
+	claim := fmt.Sprint(m.seq)
+	m.events[key] = memEvent{claim: claim, leaseUntil: now.Add(lease)}
+	return claim, true, nil
 }
 
-func (m *memStore) FinishEvent(ctx context.Context, key, decision string, now time.Time) error {
+func (m *memStore) FinishEvent(ctx context.Context, key, claim, decision string, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.events[key] = memEvent{done: true, decision: decision}
+	if e := m.events[key]; e.done || e.claim != claim {
+		return errors.New("claim lost")
+	}
+	m.events[key] = memEvent{claim: claim, done: true, decision: decision}
 	return nil
 }
 
-func (m *memStore) ReleaseEvent(ctx context.Context, key string) error {
+func (m *memStore) ReleaseEvent(ctx context.Context, key, claim string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e := m.events[key]; !e.done {
+	if e := m.events[key]; !e.done && e.claim == claim {
 		delete(m.events, key)
 	}
 	return nil

@@ -36,14 +36,15 @@ var ErrConflict = errors.New("control state changed concurrently")
 // Store is the control table: event claims (one action per alarm state
 // change) and per-target state (cooldowns, hold-downs) with conditional writes.
 type Store interface {
-	// ClaimEvent records that this invocation handles event key. It returns
-	// false when the event was already handled, or is being handled and its
-	// lease (until now+lease) has not expired.
-	ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (bool, error)
-	// FinishEvent marks event key handled with its decision.
-	FinishEvent(ctx context.Context, key, decision string, now time.Time) error
-	// ReleaseEvent drops the claim on key so a retry can handle it.
-	ReleaseEvent(ctx context.Context, key string) error
+	// ClaimEvent records that this invocation handles event key and returns
+	// its claim. ok is false when the event was already handled, or is being
+	// handled and its lease (until now+lease) has not expired.
+	ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (claim string, ok bool, err error)
+	// FinishEvent marks event key handled with its decision, if claim still
+	// holds it.
+	FinishEvent(ctx context.Context, key, claim, decision string, now time.Time) error
+	// ReleaseEvent drops claim on key so a retry can handle it.
+	ReleaseEvent(ctx context.Context, key, claim string) error
 	// LoadState returns the target's state (the zero State when none).
 	LoadState(ctx context.Context, target string) (State, error)
 	// SaveState writes s if the stored version is still s.Version and
@@ -186,7 +187,7 @@ func (h *Handler) Apply(ctx context.Context, tr alarm.Transition) (Result, error
 		return r, nil
 	}
 	key := string(h.cfg.Action) + "/" + tr.Key()
-	claimed, err := h.deps.Store.ClaimEvent(ctx, key, now, claimLease)
+	claim, claimed, err := h.deps.Store.ClaimEvent(ctx, key, now, claimLease)
 	if err != nil {
 		return Result{}, fmt.Errorf("claim event: %w", err)
 	}
@@ -197,13 +198,13 @@ func (h *Handler) Apply(ctx context.Context, tr alarm.Transition) (Result, error
 	}
 	r, err := h.decide(ctx, Trigger{To: tr.To}, tr.At)
 	if err != nil {
-		if rerr := h.deps.Store.ReleaseEvent(context.WithoutCancel(ctx), key); rerr != nil {
+		if rerr := h.deps.Store.ReleaseEvent(context.WithoutCancel(ctx), key, claim); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("release event claim: %w", rerr))
 		}
 		h.log.ErrorContext(ctx, "alarm action failed", append(logAttrs, "error", err.Error())...)
 		return Result{}, err
 	}
-	if err := h.deps.Store.FinishEvent(ctx, key, r.Outcome+": "+r.Reason, h.now()); err != nil {
+	if err := h.deps.Store.FinishEvent(ctx, key, claim, r.Outcome+": "+r.Reason, h.now()); err != nil {
 		// The action is done; a re-delivery will find the state unchanged
 		// (or already applied) and do nothing, so this is only logged.
 		h.log.WarnContext(ctx, "record decision", "error", err.Error())

@@ -338,29 +338,40 @@ func TestIntegrationDynamoStore(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
 
-	ok, err := st.ClaimEvent(ctx, "k", now, time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("first claim %v %v", ok, err)
+	first, ok, err := st.ClaimEvent(ctx, "k", now, time.Minute)
+	if err != nil || !ok || first == "" {
+		t.Fatalf("first claim %q %v %v", first, ok, err)
 	}
-	if ok, _ := st.ClaimEvent(ctx, "k", now.Add(time.Second), time.Minute); ok {
+	if _, ok, _ := st.ClaimEvent(ctx, "k", now.Add(time.Second), time.Minute); ok {
 		t.Fatal("second claim inside the lease succeeded")
 	}
-	if ok, _ := st.ClaimEvent(ctx, "k", now.Add(2*time.Minute), time.Minute); !ok {
+	second, ok, _ := st.ClaimEvent(ctx, "k", now.Add(2*time.Minute), time.Minute)
+	if !ok || second == first {
 		t.Fatal("claim after the lease expired failed")
 	}
-	if err := st.FinishEvent(ctx, "k", "acted: x", now); err != nil {
+	if err := st.FinishEvent(ctx, "k", first, "acted: x", now); err == nil {
+		t.Fatal("the claim taken over finished the event")
+	}
+	if err := st.FinishEvent(ctx, "k", second, "acted: x", now); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := st.ClaimEvent(ctx, "k", now.Add(time.Hour), time.Minute); ok {
+	if _, ok, _ := st.ClaimEvent(ctx, "k", now.Add(time.Hour), time.Minute); ok {
 		t.Fatal("claim of a finished event succeeded")
 	}
-	if ok, _ := st.ClaimEvent(ctx, "r", now, time.Minute); !ok {
+	r, ok, _ := st.ClaimEvent(ctx, "r", now, time.Minute)
+	if !ok {
 		t.Fatal("claim r")
 	}
-	if err := st.ReleaseEvent(ctx, "r"); err != nil {
+	if err := st.ReleaseEvent(ctx, "r", "not-the-claim"); err != nil {
+		t.Fatalf("release by another claim: %v, want nil (nothing to release)", err)
+	}
+	if _, ok, _ := st.ClaimEvent(ctx, "r", now, time.Minute); ok {
+		t.Fatal("another claim released r")
+	}
+	if err := st.ReleaseEvent(ctx, "r", r); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := st.ClaimEvent(ctx, "r", now, time.Minute); !ok {
+	if _, ok, _ := st.ClaimEvent(ctx, "r", now, time.Minute); !ok {
 		t.Fatal("claim after release failed")
 	}
 

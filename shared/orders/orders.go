@@ -1,10 +1,13 @@
 // Package orders holds the order contract shared by the orders API and the
-// on-prem processor: the order body, the queue message envelope, the order
-// statuses and the orders table's record layout (status metadata only: the
-// order itself, which carries PII, never enters the table).
+// on-prem processor: the order body, the queue message envelope and the
+// order statuses. It knows no storage: the orders table is package
+// ordertable's.
 package orders
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Item is one order line.
 type Item struct {
@@ -80,19 +83,8 @@ func (s Status) Valid() bool { return s.rank() > 0 }
 // Before reports whether s comes strictly before t (an allowed transition s → t).
 func (s Status) Before(t Status) bool { return s.Valid() && t.Valid() && s.rank() < t.rank() }
 
-// Orders table layout (template.yaml's OrdersTable is the source of truth for
-// the key schema: one string partition key, AttrPK, and TTL on AttrExpiresAt).
-const (
-	AttrPK        = "pk"        // partition key: OrderKey(id) or an idempotency key
-	AttrOwner     = "owner"     // the owner's Cognito sub
-	AttrStatus    = "status"    // a Status
-	AttrCreatedAt = "createdAt" // RFC 3339, UTC
-	AttrUpdatedAt = "updatedAt" // RFC 3339, UTC
-	AttrExpiresAt = "expiresAt" // epoch seconds; DynamoDB TTL attribute
-)
+// ErrUnknownOrder reports that no order with the given id exists.
+var ErrUnknownOrder = errors.New("orders: unknown order")
 
-// OrderKey is the partition key of order id's status record.
-func OrderKey(id string) string { return "ORDER#" + id }
-
-// TimeFormat is how the table and the API write timestamps.
+// TimeFormat is how the API and the envelope write timestamps.
 const TimeFormat = time.RFC3339Nano

@@ -22,6 +22,7 @@ import (
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -49,14 +50,14 @@ func newEnv(t *testing.T) *env {
 	ctx := context.Background()
 	if _, err := e.db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(e.table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(orders.AttrPK), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(orders.AttrPK), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
 	}); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
 	if _, err := e.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(e.table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(orders.AttrExpiresAt), Enabled: aws.Bool(true)}}); err != nil {
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(ordertable.AttrExpiresAt), Enabled: aws.Bool(true)}}); err != nil {
 		t.Fatalf("ttl: %v", err)
 	}
 	e.createQueue()
@@ -194,7 +195,7 @@ func TestIntegrationAcceptReplayConflict(t *testing.T) {
 			t.Fatalf("owner GET: %d %s", resp.StatusCode, resp.Body)
 		}
 		// The processor completes it with the shared helper; GET shows it.
-		if err := orders.Advance(ctx, e.db, e.table, id, orders.StatusCompleted, time.Now()); err != nil {
+		if err := ordertable.Advance(ctx, e.db, e.table, id, orders.StatusCompleted, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		resp = invoke(t, ctx, h, getReq(id))
@@ -211,10 +212,10 @@ func TestIntegrationAcceptReplayConflict(t *testing.T) {
 		// moves on from.
 		failed := orderID(t, invoke(t, ctx, h, postReq(validBody, withHeader("idempotency-key", "key-failed"))))
 		e.drain()
-		if err := orders.Advance(ctx, e.db, e.table, failed, orders.StatusFailed, time.Now()); err != nil {
+		if err := ordertable.Advance(ctx, e.db, e.table, failed, orders.StatusFailed, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if err := orders.Advance(ctx, e.db, e.table, failed, orders.StatusCompleted, time.Now()); err != nil {
+		if err := ordertable.Advance(ctx, e.db, e.table, failed, orders.StatusCompleted, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		resp := invoke(t, ctx, h, getReq(failed))

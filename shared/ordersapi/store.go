@@ -35,7 +35,7 @@ type IdemRecord struct {
 	ExpiresAt   time.Time // DynamoDB TTL: the key may be reused after this
 }
 
-// OrderRecord is an order's status record (orders.OrderKey(ID)).
+// OrderRecord is an order's status record (ordertable.OrderKey(ID)).
 type OrderRecord struct {
 	ID        string
 	Owner     string

@@ -20,6 +20,7 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
+	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/processor"
 	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
@@ -294,7 +295,7 @@ func TestUnstorableOrderEndsFailed(t *testing.T) {
 	}
 }
 
-// TestAdvanceOnMoto checks that moto honours orders.Advance's conditional
+// TestAdvanceOnMoto checks that moto honours ordertable.Advance's conditional
 // write with ReturnValuesOnConditionCheckFailure: forward, idempotent,
 // never backwards, unknown order reported.
 func TestAdvanceOnMoto(t *testing.T) {
@@ -314,7 +315,7 @@ func TestAdvanceOnMoto(t *testing.T) {
 		{"a-1", orders.StatusFailed, nil}, // COMPLETED is terminal: a no-op
 	} {
 		t.Run(fmt.Sprintf("%d_%s_%s", i, tc.id, tc.to), func(t *testing.T) {
-			err := orders.Advance(ctx, f.DynamoDB, f.Table, tc.id, tc.to, time.Now())
+			err := ordertable.Advance(ctx, f.DynamoDB, f.Table, tc.id, tc.to, time.Now())
 			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
 				t.Fatalf("Advance = %v, want %v", err, tc.want)
 			}

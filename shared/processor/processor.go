@@ -46,6 +46,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // Metric names; the alarm actions depend on them.
@@ -106,7 +107,7 @@ type Config struct {
 // Log may be nil (no logs); Now may be nil (time.Now).
 type Deps struct {
 	SQS        SQSAPI
-	DynamoDB   orders.UpdateItemAPI
+	DynamoDB   ordertable.UpdateItemAPI
 	CloudWatch MetricsAPI
 	Store      Store
 	Log        *slog.Logger

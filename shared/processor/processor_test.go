@@ -19,6 +19,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // fakeSQS serves the messages in queue once each, then empty receives.
@@ -272,7 +273,7 @@ func TestPermanentFailuresEndFailed(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				to := in.ExpressionAttributeValues[":to"].(*ddbtypes.AttributeValueMemberS).Value
-				key := in.Key[orders.AttrPK].(*ddbtypes.AttributeValueMemberS).Value
+				key := in.Key[ordertable.AttrPK].(*ddbtypes.AttributeValueMemberS).Value
 				advanced = append(advanced, key+"="+to)
 				return nil
 			}}
@@ -286,7 +287,7 @@ func TestPermanentFailuresEndFailed(t *testing.T) {
 			}
 			var want []string
 			if tc.wantFailed != "" {
-				want = []string{orders.OrderKey(tc.wantFailed) + "=" + string(orders.StatusFailed)}
+				want = []string{ordertable.OrderKey(tc.wantFailed) + "=" + string(orders.StatusFailed)}
 			}
 			if fmt.Sprint(advanced) != fmt.Sprint(want) {
 				t.Fatalf("status writes %v, want %v", advanced, want)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // handBackTimeout bounds the calls that return unstarted messages at shutdown.
@@ -176,7 +177,7 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 		log.Error("store order failed; left for redelivery", "err", err)
 		return
 	}
-	err = orders.Advance(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, env.OrderID, orders.StatusCompleted, p.deps.Now())
+	err = ordertable.Advance(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, env.OrderID, orders.StatusCompleted, p.deps.Now())
 	if errors.Is(err, orders.ErrUnknownOrder) {
 		// Stored on site; the cloud status record is gone (TTL) or was never
 		// written. Retrying cannot create it: complete the message.
@@ -249,7 +250,7 @@ func (p *Processor) keepInvisible(ctx context.Context, m *message) (stop func())
 // fail moves order id to the terminal status FAILED. A failure to do so is
 // logged: the message stays in the queue, so its redelivery tries again.
 func (p *Processor) fail(ctx context.Context, log *slog.Logger, id string) {
-	err := orders.Advance(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, orders.StatusFailed, p.deps.Now())
+	err := ordertable.Advance(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, orders.StatusFailed, p.deps.Now())
 	switch {
 	case errors.Is(err, orders.ErrUnknownOrder):
 		log.Warn("failed order has no status record in the orders table")

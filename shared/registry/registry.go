@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/homeregion/homeregion/shared/ddbattr"
 )
 
 // Item attribute names. template.yaml's RegistryTable has AttrKey as its only
@@ -84,10 +86,6 @@ func (r *Registry) now() time.Time {
 	return time.Now()
 }
 
-func keyOf(key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{AttrKey: &types.AttributeValueMemberS{Value: key}}
-}
-
 // Claim records region as key's home region unless key already has one, with
 // one conditional write in the registry region. It returns the claim that
 // holds afterwards and whether this call created it; a claim that already
@@ -97,10 +95,10 @@ func keyOf(key string) map[string]types.AttributeValue {
 func (r *Registry) Claim(ctx context.Context, key, region string) (rec Record, created bool, err error) {
 	now := r.now().UTC()
 	item := map[string]types.AttributeValue{
-		AttrKey:           &types.AttributeValueMemberS{Value: key},
-		AttrHomeRegion:    &types.AttributeValueMemberS{Value: region},
-		AttrCreatedAt:     &types.AttributeValueMemberS{Value: now.Format(time.RFC3339Nano)},
-		AttrPolicyVersion: &types.AttributeValueMemberS{Value: r.PolicyVersion},
+		AttrKey:           ddbattr.S(key),
+		AttrHomeRegion:    ddbattr.S(region),
+		AttrCreatedAt:     ddbattr.Time(now),
+		AttrPolicyVersion: ddbattr.S(r.PolicyVersion),
 	}
 	_, err = r.Home.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           aws.String(r.Table),
@@ -161,7 +159,7 @@ func (r *Registry) Lookup(ctx context.Context, key string) (Record, bool, error)
 func (r *Registry) get(ctx context.Context, db DynamoDBAPI, consistent bool, key string) (Record, bool, error) {
 	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(r.Table),
-		Key:            keyOf(key),
+		Key:            ddbattr.Key(AttrKey, key),
 		ConsistentRead: aws.Bool(consistent),
 	})
 	if err != nil {
@@ -174,24 +172,14 @@ func (r *Registry) get(ctx context.Context, db DynamoDBAPI, consistent bool, key
 	return rec, err == nil, err
 }
 
-func str(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
 func decode(item map[string]types.AttributeValue) (Record, error) {
-	rec := Record{Key: str(item, AttrKey), HomeRegion: str(item, AttrHomeRegion), PolicyVersion: str(item, AttrPolicyVersion)}
+	r := ddbattr.NewReader(item)
+	rec := Record{Key: r.S(AttrKey), HomeRegion: r.S(AttrHomeRegion), CreatedAt: r.Time(AttrCreatedAt), PolicyVersion: r.S(AttrPolicyVersion)}
+	if err := r.Err(); err != nil {
+		return Record{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
 	if rec.Key == "" || rec.HomeRegion == "" {
 		return Record{}, fmt.Errorf("%w: missing %s or %s", ErrCorrupt, AttrKey, AttrHomeRegion)
-	}
-	if s := str(item, AttrCreatedAt); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return Record{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, AttrCreatedAt, err)
-		}
-		rec.CreatedAt = t
 	}
 	return rec, nil
 }

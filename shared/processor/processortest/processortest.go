@@ -23,6 +23,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // Fixture is one test's queue, dead-letter queue and orders table.
@@ -36,7 +37,7 @@ type Fixture struct {
 
 // New creates a uniquely named queue whose RedrivePolicy sends a message to
 // a new dead-letter queue after maxReceiveCount receives, and an orders table
-// keyed like template.yaml's (string partition key orders.AttrPK).
+// keyed like template.yaml's (string partition key ordertable.AttrPK).
 func New(t testing.TB, cfg aws.Config, maxReceiveCount int) *Fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -68,8 +69,8 @@ func New(t testing.TB, cfg aws.Config, maxReceiveCount int) *Fixture {
 	if _, err := f.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(f.Table),
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(orders.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(orders.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
 	}); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
@@ -174,11 +175,11 @@ func (f *Fixture) Records(t testing.TB, ids []string) {
 			reqs := make([]ddbtypes.WriteRequest, len(batch))
 			for i, id := range batch {
 				reqs[i] = ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{
-					orders.AttrPK:        &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)},
-					orders.AttrOwner:     &ddbtypes.AttributeValueMemberS{Value: "owner-sub"},
-					orders.AttrStatus:    &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
-					orders.AttrCreatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
-					orders.AttrUpdatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
+					ordertable.AttrPK:        &ddbtypes.AttributeValueMemberS{Value: ordertable.OrderKey(id)},
+					ordertable.AttrOwner:     &ddbtypes.AttributeValueMemberS{Value: "owner-sub"},
+					ordertable.AttrStatus:    &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
+					ordertable.AttrCreatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
+					ordertable.AttrUpdatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
 				}}}
 			}
 			for len(reqs) > 0 {
@@ -272,7 +273,7 @@ func (f *Fixture) Statuses(t testing.TB, ids []string) map[string]orders.Status 
 	for start := 0; start < len(ids); start += 100 {
 		keys := make([]map[string]ddbtypes.AttributeValue, 0, 100)
 		for _, id := range ids[start:min(start+100, len(ids))] {
-			keys = append(keys, map[string]ddbtypes.AttributeValue{orders.AttrPK: &ddbtypes.AttributeValueMemberS{Value: orders.OrderKey(id)}})
+			keys = append(keys, map[string]ddbtypes.AttributeValue{ordertable.AttrPK: &ddbtypes.AttributeValueMemberS{Value: ordertable.OrderKey(id)}})
 		}
 		req := map[string]ddbtypes.KeysAndAttributes{f.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 		for len(req) > 0 {
@@ -281,10 +282,10 @@ func (f *Fixture) Statuses(t testing.TB, ids []string) map[string]orders.Status 
 				t.Fatalf("read statuses: %v", err)
 			}
 			for _, item := range out.Responses[f.Table] {
-				pk, _ := item[orders.AttrPK].(*ddbtypes.AttributeValueMemberS)
-				st, _ := item[orders.AttrStatus].(*ddbtypes.AttributeValueMemberS)
+				pk, _ := item[ordertable.AttrPK].(*ddbtypes.AttributeValueMemberS)
+				st, _ := item[ordertable.AttrStatus].(*ddbtypes.AttributeValueMemberS)
 				if pk != nil && st != nil {
-					got[strings.TrimPrefix(pk.Value, orders.OrderKey(""))] = orders.Status(st.Value)
+					got[strings.TrimPrefix(pk.Value, ordertable.OrderKey(""))] = orders.Status(st.Value)
 				}
 			}
 			req = out.UnprocessedKeys

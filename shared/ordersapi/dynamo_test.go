@@ -1,0 +1,113 @@
+package ordersapi
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/homeregion/homeregion/shared/ddbattr"
+	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
+)
+
+// The idempotency records' stored states are IdemState's values.
+func TestIdemLayoutStates(t *testing.T) {
+	if l := ordertable.IdemLayout; l.Held != string(IdemInFlight) || l.Done != string(IdemComplete) {
+		t.Fatalf("ordertable.IdemLayout states %q/%q, want %q/%q", l.Held, l.Done, IdemInFlight, IdemComplete)
+	}
+}
+
+// fakeDB is a hand-written DynamoDBAPI answering every call with err (and
+// GetItem with item).
+type fakeDB struct {
+	item map[string]types.AttributeValue
+	err  error
+}
+
+func (f *fakeDB) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{Item: f.item}, f.err
+}
+
+func (f *fakeDB) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, errors.New("unexpected PutItem")
+}
+
+func (f *fakeDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return &dynamodb.UpdateItemOutput{}, f.err
+}
+
+func (f *fakeDB) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return &dynamodb.TransactWriteItemsOutput{}, f.err
+}
+
+func cancelled(code string, item map[string]types.AttributeValue) error {
+	return &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{
+		{Code: aws.String(code), Item: item}, {Code: aws.String("None")}}}
+}
+
+// TestDynamoStoreErrors checks the mapping of lease and ordertable outcomes
+// to the Store's errors, which the handler answers with (409, 503, ...).
+func TestDynamoStoreErrors(t *testing.T) {
+	now := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
+	rec := IdemRecord{Key: "IDEM#k", Owner: "sub", RequestHash: "h", OrderID: "o1", State: IdemInFlight, Token: "mine",
+		LeaseUntil: now.Add(time.Minute), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	existing := ordertable.Idem{Owner: "sub", RequestHash: "h", OrderID: "o0", CreatedAt: now}.Attrs()
+	existing[ordertable.AttrPK] = ddbattr.S("IDEM#k")
+	existing["state"], existing["claim"] = ddbattr.S("COMPLETE"), ddbattr.S("other")
+	existing[ordertable.AttrExpiresAt] = ddbattr.N(now.Add(time.Hour).Unix())
+	ccf := &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{"claim": ddbattr.S("other"), "state": ddbattr.S("IN_FLIGHT"), ordertable.AttrPK: ddbattr.S("IDEM#k")}}
+	down := errors.New("connection refused")
+
+	begin := func(db *fakeDB) error {
+		return NewDynamoStore(db, "orders").Begin(context.Background(), rec, OrderRecord{ID: "o1", Owner: "sub", Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now})
+	}
+	var taken *KeyTakenError
+	if err := begin(&fakeDB{err: cancelled("ConditionalCheckFailed", existing)}); !errors.As(err, &taken) ||
+		taken.Existing.OrderID != "o0" || taken.Existing.State != IdemComplete || taken.Existing.Token != "other" {
+		t.Errorf("begin on a completed key: %v %+v, want *KeyTakenError of o0", err, taken)
+	}
+	tests := []struct {
+		name string
+		call func(*fakeDB) error
+		db   *fakeDB
+		want error // nil: success
+	}{
+		{"begin", begin, &fakeDB{}, nil},
+		{"begin, transaction conflict", begin, &fakeDB{err: cancelled("TransactionConflict", nil)}, ErrBusy},
+		{"begin, store down", begin, &fakeDB{err: down}, ErrUnavailable},
+		{"reclaim, lost", func(db *fakeDB) error {
+			return NewDynamoStore(db, "orders").Reclaim(context.Background(), "IDEM#k", "old", "mine", now)
+		}, &fakeDB{err: ccf}, ErrClaimLost},
+		{"complete, lost", func(db *fakeDB) error {
+			return NewDynamoStore(db, "orders").Complete(context.Background(), "IDEM#k", "mine")
+		}, &fakeDB{err: ccf}, ErrClaimLost},
+		{"release, store down", func(db *fakeDB) error {
+			return NewDynamoStore(db, "orders").Release(context.Background(), "IDEM#k", "mine")
+		}, &fakeDB{err: down}, ErrUnavailable},
+		{"order, unknown", func(db *fakeDB) error {
+			_, err := NewDynamoStore(db, "orders").Order(context.Background(), "o1")
+			return err
+		}, &fakeDB{}, orders.ErrUnknownOrder},
+		{"order, store down", func(db *fakeDB) error {
+			_, err := NewDynamoStore(db, "orders").Order(context.Background(), "o1")
+			return err
+		}, &fakeDB{err: down}, ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call(tt.db)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// A corrupt record is not a dependency failure (a retry cannot fix it).
+	if _, err := NewDynamoStore(&fakeDB{item: map[string]types.AttributeValue{ordertable.AttrOwner: ddbattr.S("sub")}}, "orders").Order(context.Background(), "o1"); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("order, corrupt: %v, want an error other than ErrUnavailable", err)
+	}
+}

@@ -1,0 +1,218 @@
+// Package ordertable owns the regional orders table (ORDERS_TABLE): its item
+// layout and the deployed code's reads and writes of it. template.yaml's OrdersTable declares
+// the key schema this package assumes: one string partition key, AttrPK, and
+// TTL on AttrExpiresAt.
+//
+// The table holds two kinds of items, status metadata only (the order itself,
+// which carries PII, never enters the table):
+//
+//	ORDER#<id>   an order's status record: owner, status, createdAt, updatedAt.
+//	             Written ACCEPTED by the orders API (Create), moved forward by
+//	             the on-prem processor (Advance), read by GET /orders/{id} (Get).
+//	IDEM#<hash>  an idempotency record of POST /orders: a lease record
+//	             (package lease, IdemLayout) with owner, requestHash, orderId
+//	             and createdAt (Idem).
+//
+// Instants are RFC 3339 strings in UTC (ddbattr.Time), except the lease's
+// epoch milliseconds and the TTL's epoch seconds.
+package ordertable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/homeregion/homeregion/shared/ddbattr"
+	"github.com/homeregion/homeregion/shared/lease"
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// Attribute names.
+const (
+	AttrPK          = "pk"          // partition key: OrderKey(id) or an idempotency key
+	AttrOwner       = "owner"       // the owner's Cognito sub
+	AttrStatus      = "status"      // an orders.Status (status records)
+	AttrCreatedAt   = "createdAt"   // RFC 3339, UTC
+	AttrUpdatedAt   = "updatedAt"   // RFC 3339, UTC (status records)
+	AttrExpiresAt   = "expiresAt"   // epoch seconds; the table's TTL attribute
+	AttrRequestHash = "requestHash" // hex SHA-256 of the request (idempotency records)
+	AttrOrderID     = "orderId"     // the order an idempotency key created
+)
+
+// OrderKey is the partition key of order id's status record.
+func OrderKey(id string) string { return "ORDER#" + id }
+
+// ErrCorrupt reports an item that does not follow the layout.
+var ErrCorrupt = errors.New("ordertable: corrupt item")
+
+// Order is an order's status record.
+type Order struct {
+	ID        string
+	Owner     string
+	Status    orders.Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Create is the conditional put of o's status record, which must not exist
+// yet, for a transaction (see lease.Table.AcquireWith).
+func Create(table string, o Order) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			AttrPK:        ddbattr.S(OrderKey(o.ID)),
+			AttrOwner:     ddbattr.S(o.Owner),
+			AttrStatus:    ddbattr.S(string(o.Status)),
+			AttrCreatedAt: ddbattr.Time(o.CreatedAt),
+			AttrUpdatedAt: ddbattr.Time(o.UpdatedAt),
+		},
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+	}}
+}
+
+// GetItemAPI is the part of the DynamoDB client Get uses.
+type GetItemAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Get reads order id's status record in table with one strongly consistent
+// GetItem. It returns orders.ErrUnknownOrder when there is none and
+// ErrCorrupt when it cannot be decoded; any other error is DynamoDB's.
+func Get(ctx context.Context, db GetItemAPI, table, id string) (Order, error) {
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            ddbattr.Key(AttrPK, OrderKey(id)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("get order %s: %w", id, err)
+	}
+	if len(out.Item) == 0 {
+		return Order{}, fmt.Errorf("get order %s: %w", id, orders.ErrUnknownOrder)
+	}
+	r := ddbattr.NewReader(out.Item)
+	o := Order{
+		ID:        id,
+		Owner:     r.S(AttrOwner),
+		Status:    orders.Status(r.S(AttrStatus)),
+		CreatedAt: r.Time(AttrCreatedAt),
+		UpdatedAt: r.Time(AttrUpdatedAt),
+	}
+	if err := r.Err(); err != nil {
+		return Order{}, fmt.Errorf("%w: order %s: %w", ErrCorrupt, id, err)
+	}
+	if o.Owner == "" || !o.Status.Valid() {
+		return Order{}, fmt.Errorf("%w: order %s: no owner or no valid status", ErrCorrupt, id)
+	}
+	return o, nil
+}
+
+// UpdateItemAPI is the part of the DynamoDB client Advance uses.
+type UpdateItemAPI interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// Advance moves order id's status forward to `to` in table with one
+// conditional write: it succeeds only from a status before `to`, so statuses
+// never move backwards and a repeated call is a no-op (nil). It returns
+// orders.ErrUnknownOrder when the record does not exist.
+func Advance(ctx context.Context, db UpdateItemAPI, table, id string, to orders.Status, now time.Time) error {
+	if !to.Valid() {
+		return fmt.Errorf("ordertable: advance %s: invalid status %q", id, to)
+	}
+	var allowed []orders.Status
+	for _, s := range []orders.Status{orders.StatusAccepted, orders.StatusCompleted, orders.StatusFailed} {
+		if s.Before(to) {
+			allowed = append(allowed, s)
+		}
+	}
+	if len(allowed) == 0 {
+		// The first status is written with the record (Create), never
+		// reached by a transition.
+		return fmt.Errorf("ordertable: advance %s: nothing comes before %s", id, to)
+	}
+	values := map[string]types.AttributeValue{
+		":to":  ddbattr.S(string(to)),
+		":now": ddbattr.Time(now),
+	}
+	cond := "attribute_exists(#pk) AND #status IN ("
+	for i, s := range allowed {
+		k := fmt.Sprintf(":from%d", i)
+		values[k] = ddbattr.S(string(s))
+		if i > 0 {
+			cond += ", "
+		}
+		cond += k
+	}
+	cond += ")"
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(table),
+		Key:                                 ddbattr.Key(AttrPK, OrderKey(id)),
+		UpdateExpression:                    aws.String("SET #status = :to, #updatedAt = :now"),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#status": AttrStatus, "#updatedAt": AttrUpdatedAt},
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if len(ccf.Item) == 0 {
+			return fmt.Errorf("advance %s to %s: %w", id, to, orders.ErrUnknownOrder)
+		}
+		return nil // already at or past `to`
+	}
+	if err != nil {
+		return fmt.Errorf("advance %s to %s: %w", id, to, err)
+	}
+	return nil
+}
+
+// IdemLayout is the idempotency records' lease layout: held while the
+// order's message is being sent (IN_FLIGHT), done once it is (COMPLETE).
+var IdemLayout = lease.Layout{
+	Key:        AttrPK,
+	State:      "state",
+	Token:      "claim",
+	LeaseUntil: "leaseUntil",
+	ExpiresAt:  AttrExpiresAt,
+	Held:       "IN_FLIGHT",
+	Done:       "COMPLETE",
+}
+
+// Idem is what an idempotency record holds besides its lease: hashes, ids and
+// timestamps only, never the order itself.
+type Idem struct {
+	Owner       string
+	RequestHash string
+	OrderID     string
+	CreatedAt   time.Time // when the order was accepted
+}
+
+// Attrs are i's attributes, for lease.Claim.Attrs.
+func (i Idem) Attrs() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrOwner:       ddbattr.S(i.Owner),
+		AttrRequestHash: ddbattr.S(i.RequestHash),
+		AttrOrderID:     ddbattr.S(i.OrderID),
+		AttrCreatedAt:   ddbattr.Time(i.CreatedAt),
+	}
+}
+
+// IdemOf reads the Idem of an idempotency record.
+func IdemOf(rec lease.Record) (Idem, error) {
+	r := ddbattr.NewReader(rec.Item)
+	i := Idem{Owner: r.S(AttrOwner), RequestHash: r.S(AttrRequestHash), OrderID: r.S(AttrOrderID), CreatedAt: r.Time(AttrCreatedAt)}
+	if err := r.Err(); err != nil {
+		return Idem{}, fmt.Errorf("%w: idempotency record: %w", ErrCorrupt, err)
+	}
+	if i.Owner == "" || i.RequestHash == "" || i.OrderID == "" {
+		return Idem{}, fmt.Errorf("%w: idempotency record: no owner, request hash or order id", ErrCorrupt)
+	}
+	return i, nil
+}
