@@ -9,8 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/homeregion/homeregion/internal/motoserver"
 )
@@ -59,16 +60,19 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	}
 
 	// 3. Per region: Cognito endpoint, orders API, processor.
-	g := newGroup()
+	// The components run until the defers stop them (servers first, so
+	// requests in flight finish), or until one of them fails: the group's
+	// context then stops the others and run reports that first failure.
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
+	g, runCtx := errgroup.WithContext(runCtx)
 	var runtimes []*regionRuntime
 	defer func() {
 		for _, rt := range runtimes {
 			rt.shutdown()
 		}
 		cancelRun()
-		g.wait()
+		_ = g.Wait() // the first failure, if any, was reported below
 		for _, rt := range runtimes {
 			rt.close()
 		}
@@ -118,7 +122,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	select {
 	case <-ctx.Done():
 		say("stopping (Ctrl-C)...")
-	case err = <-g.errc:
+	case <-runCtx.Done():
+		err = context.Cause(runCtx)
 		say("stopping: %v", err)
 	}
 	return err
@@ -181,30 +186,17 @@ func queueName(url string) string {
 	return url[strings.LastIndex(url, "/")+1:]
 }
 
-// group runs component goroutines; the first failure is reported on errc.
-type group struct {
-	wg   sync.WaitGroup
-	errc chan error
-}
-
-func newGroup() *group { return &group{errc: make(chan error, 1)} }
-
-func (g *group) Go(name string, f func() error) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+// named prefixes a component's failure with its name, for errgroup.Group.Go.
+func named(name string, f func() error) func() error {
+	return func() error {
 		if err := f(); err != nil {
-			select {
-			case g.errc <- fmt.Errorf("%s: %w", name, err):
-			default:
-			}
+			return fmt.Errorf("%s: %w", name, err)
 		}
-	}()
+		return nil
+	}
 }
-
-func (g *group) wait() { g.wg.Wait() }
 
 // startAlarms starts the alarm emulation (alarms.go); a variable so tests
 // can replace it.
 // Each line is "name\tdescription".
-var startAlarms func(ctx context.Context, p *provisioned, log *slog.Logger, g *group) ([]string, error)
+var startAlarms func(ctx context.Context, p *provisioned, log *slog.Logger, g *errgroup.Group) ([]string, error)
