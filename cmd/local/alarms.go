@@ -28,13 +28,11 @@ import (
 // alarmPeriod is the local evaluation period (one datapoint per alarm).
 const alarmPeriod = 2 * time.Second
 
-func init() { startAlarms = startAlarmEmulation }
-
-// startAlarmEmulation runs internal/alarmlocal per region; every transition
+// startAlarms runs internal/alarmlocal per region; every transition
 // invokes the failover function's handler (shared/alarmaction) for the
 // alarm's ACTION in-process, configured from the function's environment in
-// the template.
-func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, g *errgroup.Group) ([]string, error) {
+// the template. Each line it returns is "name\tdescription".
+func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgroup.Group) ([]string, error) {
 	st := p.stack
 	policy, err := residency.Default()
 	if err != nil {

@@ -195,8 +195,3 @@ func named(name string, f func() error) func() error {
 		return nil
 	}
 }
-
-// startAlarms starts the alarm emulation (alarms.go); a variable so tests
-// can replace it.
-// Each line is "name\tdescription".
-var startAlarms func(ctx context.Context, p *provisioned, log *slog.Logger, g *errgroup.Group) ([]string, error)
