@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/homeregion/homeregion/internal/localstate"
 	"github.com/homeregion/homeregion/internal/motoserver"
 )
 
@@ -25,7 +26,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", o.dir, err)
 	}
-	if pid := runningStack(o.stateFile); pid != 0 {
+	if pid := localstate.Running(o.stateFile); pid != 0 {
 		return fmt.Errorf("a local stack is already running (pid %d, state %s): stop it (kill -INT %d) or give -state-file", pid, o.stateFile, pid)
 	}
 	isolateAWSEnv()
@@ -77,7 +78,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 			rt.close()
 		}
 	}()
-	state := State{Version: 1, PID: os.Getpid(), MotoURL: moto.URL, RegistryRegion: o.registryRegion, StartedAt: start.UTC()}
+	state := localstate.State{Version: localstate.Version, PID: os.Getpid(), MotoURL: moto.URL, RegistryRegion: o.registryRegion, StartedAt: start.UTC()}
 	for _, name := range o.regions {
 		r := st.Region(name)
 		if r == nil {
@@ -108,7 +109,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err // Ctrl-C during start-up: the defers stop what started
 	}
-	if err := writeState(o.stateFile, state); err != nil {
+	if err := localstate.Write(o.stateFile, state); err != nil {
 		return err
 	}
 	defer os.Remove(o.stateFile)
