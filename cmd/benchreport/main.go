@@ -11,7 +11,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -21,28 +20,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-)
 
-// coldReport mirrors cmd/coldstart's JSON report.
-type coldReport struct {
-	GoVersion string    `json:"goVersion"`
-	Host      string    `json:"host"`
-	CPU       string    `json:"cpu"`
-	N         int       `json:"n"`
-	Started   time.Time `json:"started"`
-	LoadAvg   string    `json:"loadAvg"`
-	Rows      []struct {
-		Name      string  `json:"name"`
-		Package   string  `json:"package"`
-		Skipped   string  `json:"skipped"`
-		SizeArm64 int64   `json:"sizeArm64"`
-		MedianMs  float64 `json:"medianMs"`
-		MinMs     float64 `json:"minMs"`
-		MaxMs     float64 `json:"maxMs"`
-		Ratio     float64 `json:"ratio"`
-	} `json:"rows"`
-}
+	"github.com/homeregion/homeregion/internal/coldstart"
+)
 
 // Bench is one benchmark's results: the median of each metric over its runs.
 type Bench struct {
@@ -170,13 +150,9 @@ var motoCases = []struct{ name, handler, raw, trips string }{
 }
 
 func write(w *strings.Builder, coldPath, warmPath, motoPath string) error {
-	var cr coldReport
-	b, err := os.ReadFile(coldPath)
+	cr, err := coldstart.Read(coldPath)
 	if err != nil {
 		return err
-	}
-	if err := json.Unmarshal(b, &cr); err != nil {
-		return fmt.Errorf("%s: %w", coldPath, err)
 	}
 	warmB, cpu, err := readBench(warmPath)
 	if err != nil {
@@ -223,7 +199,7 @@ func write(w *strings.Builder, coldPath, warmPath, motoPath string) error {
 			continue
 		}
 		p("| %s | %.2f | %.2f–%.2f | %.2f | %s | %s | %s |\n", r.Name, r.MedianMs, r.MinMs, r.MaxMs, r.Ratio, mark(r.Ratio <= 2), size, sizeOK)
-		if r.Ratio != 1 || !strings.Contains(r.Name, "floor") {
+		if r.Name != coldstart.FloorName {
 			coldRatios = append(coldRatios, fmt.Sprintf("%s %.2f×", r.Name, r.Ratio))
 		}
 	}
