@@ -10,7 +10,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"golang.org/x/perf/benchfmt"
 
 	"github.com/homeregion/homeregion/internal/coldstart"
 )
@@ -33,40 +35,30 @@ type Bench struct {
 	samples map[string][]float64
 }
 
-// ParseBench reads `go test -bench` output; repeated runs (-count) of one
-// benchmark are merged into medians.
+// ParseBench reads `go test -bench` output with golang.org/x/perf/benchfmt;
+// repeated runs (-count) of one benchmark are merged into medians. Values are
+// kept in the units the benchmark reported (benchfmt's original units, not
+// its tidied ones). Lines benchfmt cannot parse are skipped. It also returns
+// the last "cpu:" configuration seen.
 func ParseBench(r io.Reader) ([]*Bench, string, error) {
 	var out []*Bench
 	byKey := map[string]*Bench{}
-	pkg, cpu := "", ""
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
-			pkg = strings.TrimSpace(p)
-			continue
+	cpu := ""
+	br := benchfmt.NewReader(r, "")
+	for br.Scan() {
+		res, ok := br.Result().(*benchfmt.Result)
+		if !ok {
+			continue // a syntax error or unit metadata
 		}
-		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
-			cpu = strings.TrimSpace(c)
-			continue
+		pkg := res.GetConfig("pkg")
+		if c := res.GetConfig("cpu"); c != "" {
+			cpu = c
 		}
-		if !strings.HasPrefix(line, "Benchmark") {
-			continue
+		base, parts := res.Name.Parts()
+		if n := len(parts); n > 0 && bytes.HasPrefix(parts[n-1], []byte("-")) {
+			parts = parts[:n-1] // GOMAXPROCS
 		}
-		f := strings.Fields(line)
-		if len(f) < 4 {
-			continue
-		}
-		if _, err := strconv.Atoi(f[1]); err != nil {
-			continue
-		}
-		name := strings.TrimPrefix(f[0], "Benchmark")
-		if i := strings.LastIndexByte(name, '-'); i > 0 {
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
-			}
-		}
+		name := string(bytes.Join(append([][]byte{base}, parts...), nil))
 		key := pkg + " " + name
 		b := byKey[key]
 		if b == nil {
@@ -75,12 +67,11 @@ func ParseBench(r io.Reader) ([]*Bench, string, error) {
 			out = append(out, b)
 		}
 		b.Runs++
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				continue
+		for _, v := range res.Values {
+			if v.OrigUnit != "" {
+				v.Value, v.Unit = v.OrigValue, v.OrigUnit
 			}
-			b.samples[f[i+1]] = append(b.samples[f[i+1]], v)
+			b.samples[v.Unit] = append(b.samples[v.Unit], v.Value)
 		}
 	}
 	for _, b := range out {
@@ -88,7 +79,7 @@ func ParseBench(r io.Reader) ([]*Bench, string, error) {
 			b.Metrics[unit] = median(s)
 		}
 	}
-	return out, cpu, sc.Err()
+	return out, cpu, br.Err()
 }
 
 func median(s []float64) float64 {
