@@ -10,8 +10,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -21,28 +20,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-)
 
-// coldReport mirrors cmd/coldstart's JSON report.
-type coldReport struct {
-	GoVersion string    `json:"goVersion"`
-	Host      string    `json:"host"`
-	CPU       string    `json:"cpu"`
-	N         int       `json:"n"`
-	Started   time.Time `json:"started"`
-	LoadAvg   string    `json:"loadAvg"`
-	Rows      []struct {
-		Name      string  `json:"name"`
-		Package   string  `json:"package"`
-		Skipped   string  `json:"skipped"`
-		SizeArm64 int64   `json:"sizeArm64"`
-		MedianMs  float64 `json:"medianMs"`
-		MinMs     float64 `json:"minMs"`
-		MaxMs     float64 `json:"maxMs"`
-		Ratio     float64 `json:"ratio"`
-	} `json:"rows"`
-}
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/homeregion/homeregion/internal/coldstart"
+)
 
 // Bench is one benchmark's results: the median of each metric over its runs.
 type Bench struct {
@@ -53,40 +35,30 @@ type Bench struct {
 	samples map[string][]float64
 }
 
-// ParseBench reads `go test -bench` output; repeated runs (-count) of one
-// benchmark are merged into medians.
+// ParseBench reads `go test -bench` output with golang.org/x/perf/benchfmt;
+// repeated runs (-count) of one benchmark are merged into medians. Values are
+// kept in the units the benchmark reported (benchfmt's original units, not
+// its tidied ones). Lines benchfmt cannot parse are skipped. It also returns
+// the last "cpu:" configuration seen.
 func ParseBench(r io.Reader) ([]*Bench, string, error) {
 	var out []*Bench
 	byKey := map[string]*Bench{}
-	pkg, cpu := "", ""
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
-			pkg = strings.TrimSpace(p)
-			continue
+	cpu := ""
+	br := benchfmt.NewReader(r, "")
+	for br.Scan() {
+		res, ok := br.Result().(*benchfmt.Result)
+		if !ok {
+			continue // a syntax error or unit metadata
 		}
-		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
-			cpu = strings.TrimSpace(c)
-			continue
+		pkg := res.GetConfig("pkg")
+		if c := res.GetConfig("cpu"); c != "" {
+			cpu = c
 		}
-		if !strings.HasPrefix(line, "Benchmark") {
-			continue
+		base, parts := res.Name.Parts()
+		if n := len(parts); n > 0 && bytes.HasPrefix(parts[n-1], []byte("-")) {
+			parts = parts[:n-1] // GOMAXPROCS
 		}
-		f := strings.Fields(line)
-		if len(f) < 4 {
-			continue
-		}
-		if _, err := strconv.Atoi(f[1]); err != nil {
-			continue
-		}
-		name := strings.TrimPrefix(f[0], "Benchmark")
-		if i := strings.LastIndexByte(name, '-'); i > 0 {
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
-			}
-		}
+		name := string(bytes.Join(append([][]byte{base}, parts...), nil))
 		key := pkg + " " + name
 		b := byKey[key]
 		if b == nil {
@@ -95,12 +67,11 @@ func ParseBench(r io.Reader) ([]*Bench, string, error) {
 			out = append(out, b)
 		}
 		b.Runs++
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				continue
+		for _, v := range res.Values {
+			if v.OrigUnit != "" {
+				v.Value, v.Unit = v.OrigValue, v.OrigUnit
 			}
-			b.samples[f[i+1]] = append(b.samples[f[i+1]], v)
+			b.samples[v.Unit] = append(b.samples[v.Unit], v.Value)
 		}
 	}
 	for _, b := range out {
@@ -108,7 +79,7 @@ func ParseBench(r io.Reader) ([]*Bench, string, error) {
 			b.Metrics[unit] = median(s)
 		}
 	}
-	return out, cpu, sc.Err()
+	return out, cpu, br.Err()
 }
 
 func median(s []float64) float64 {
@@ -170,13 +141,9 @@ var motoCases = []struct{ name, handler, raw, trips string }{
 }
 
 func write(w *strings.Builder, coldPath, warmPath, motoPath string) error {
-	var cr coldReport
-	b, err := os.ReadFile(coldPath)
+	cr, err := coldstart.Read(coldPath)
 	if err != nil {
 		return err
-	}
-	if err := json.Unmarshal(b, &cr); err != nil {
-		return fmt.Errorf("%s: %w", coldPath, err)
 	}
 	warmB, cpu, err := readBench(warmPath)
 	if err != nil {
@@ -223,7 +190,7 @@ func write(w *strings.Builder, coldPath, warmPath, motoPath string) error {
 			continue
 		}
 		p("| %s | %.2f | %.2f–%.2f | %.2f | %s | %s | %s |\n", r.Name, r.MedianMs, r.MinMs, r.MaxMs, r.Ratio, mark(r.Ratio <= 2), size, sizeOK)
-		if r.Ratio != 1 || !strings.Contains(r.Name, "floor") {
+		if r.Name != coldstart.FloorName {
 			coldRatios = append(coldRatios, fmt.Sprintf("%s %.2f×", r.Name, r.Ratio))
 		}
 	}

@@ -23,7 +23,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -39,21 +38,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/homeregion/homeregion/internal/coldstart"
 	"github.com/homeregion/homeregion/internal/runtimeapi"
 )
-
-// Target is one bootstrap to measure.
-type Target struct {
-	// Name is the row name (a function, or a function and its ACTION).
-	Name string `json:"name"`
-	// Package is the Go package built into the bootstrap.
-	Package string `json:"package"`
-	// Env holds the function's own variables (dummy values).
-	Env map[string]string `json:"env,omitempty"`
-}
-
-// floorName is the hello-world floor's row name.
-const floorName = "hello-world (floor)"
 
 const (
 	region    = "eu-west-1"
@@ -64,7 +51,7 @@ const (
 
 // Targets lists the floor and every function (the failover code base once per
 // ACTION, since each action builds different clients at cold start).
-func Targets() []Target {
+func Targets() []coldstart.Target {
 	control := map[string]string{"CONTROL_TABLE": "homeregion-control"}
 	with := func(m map[string]string) map[string]string {
 		for k, v := range control {
@@ -73,8 +60,8 @@ func Targets() []Target {
 		return m
 	}
 	residency := map[string]string{"RESIDENCY_TABLE": "homeregion-residency", "REGISTRY_REGION": region, "PII_KEY_ID": piiKeyARN}
-	return []Target{
-		{Name: floorName, Package: "./cmd/coldstart/testdata/hello"},
+	return []coldstart.Target{
+		{Name: coldstart.FloorName, Package: "./cmd/coldstart/testdata/hello"},
 		{Name: "presignup", Package: "./functions/presignup", Env: residency},
 		{Name: "postconfirmation", Package: "./functions/postconfirmation", Env: residency},
 		{Name: "preauth", Package: "./functions/preauth", Env: residency},
@@ -88,38 +75,6 @@ func Targets() []Target {
 			"ACTION": "scale", "QUEUE_URL": queueURL, "ECS_CLUSTER": "onprem", "ECS_SERVICE": "processor",
 			"BACKLOG_PER_TASK": "10", "MIN_TASKS": "0", "MAX_TASKS": "4"})},
 	}
-}
-
-// Row is one target's result.
-type Row struct {
-	Target
-	// Skipped says why the target was not measured ("" when it was).
-	Skipped string `json:"skipped,omitempty"`
-	// SizeArm64 is the linux/arm64 bootstrap's size in bytes.
-	SizeArm64 int64 `json:"sizeArm64"`
-	// SizeHost is the size of the host-arch binary that was run.
-	SizeHost int64 `json:"sizeHost"`
-	// SamplesMs are the measured cold starts in milliseconds.
-	SamplesMs []float64 `json:"samplesMs,omitempty"`
-	// MedianMs is the median of SamplesMs.
-	MedianMs float64 `json:"medianMs"`
-	// MinMs and MaxMs bound SamplesMs.
-	MinMs float64 `json:"minMs"`
-	MaxMs float64 `json:"maxMs"`
-	// Ratio is MedianMs over the floor's MedianMs.
-	Ratio float64 `json:"ratio"`
-}
-
-// Report is the whole run.
-type Report struct {
-	GoVersion string    `json:"goVersion"`
-	Host      string    `json:"host"`
-	CPU       string    `json:"cpu"`
-	N         int       `json:"n"`
-	Started   time.Time `json:"started"`
-	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute load when the run ended.
-	LoadAvg string `json:"loadAvg,omitempty"`
-	Rows    []Row  `json:"rows"`
 }
 
 func main() {
@@ -152,13 +107,13 @@ func run(args []string, stdout io.Writer) error {
 		dir = d
 	}
 	targets := filter(Targets(), *only)
-	rows := make([]Row, len(targets))
+	rows := make([]coldstart.Row, len(targets))
 	bins := make([]string, len(targets))
 	for i, t := range targets {
 		rows[i].Target = t
 		bin, sizeHost, sizeArm, err := build(dir, t)
 		if err != nil {
-			if t.Name == floorName {
+			if t.Name == coldstart.FloorName {
 				return fmt.Errorf("build the floor: %w", err)
 			}
 			rows[i].Skipped = "build failed: " + firstLine(err.Error())
@@ -193,7 +148,7 @@ func run(args []string, stdout io.Writer) error {
 		s := slices.Clone(rows[i].SamplesMs)
 		slices.Sort(s)
 		rows[i].MedianMs, rows[i].MinMs, rows[i].MaxMs = median(s), s[0], s[len(s)-1]
-		if rows[i].Name == floorName {
+		if rows[i].Name == coldstart.FloorName {
 			floor = rows[i].MedianMs
 		}
 	}
@@ -202,28 +157,24 @@ func run(args []string, stdout io.Writer) error {
 			rows[i].Ratio = rows[i].MedianMs / floor
 		}
 	}
-	rep := Report{GoVersion: runtime.Version(), Host: runtime.GOOS + "/" + runtime.GOARCH, CPU: cpuModel(), N: *n, Started: time.Now().UTC(), LoadAvg: loadAvg(), Rows: rows}
+	rep := coldstart.Report{GoVersion: runtime.Version(), Host: runtime.GOOS + "/" + runtime.GOARCH, CPU: cpuModel(), N: *n, Started: time.Now().UTC(), LoadAvg: loadAvg(), Rows: rows}
 	printTable(stdout, rep)
 	if *jsonOut != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+		if err := coldstart.Write(*jsonOut, rep); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func filter(ts []Target, only string) []Target {
+func filter(ts []coldstart.Target, only string) []coldstart.Target {
 	if only == "" {
 		return ts
 	}
 	want := strings.Split(only, ",")
-	var out []Target
+	var out []coldstart.Target
 	for _, t := range ts {
-		if t.Name == floorName || slices.Contains(want, t.Name) || slices.Contains(want, filepath.Base(t.Package)) {
+		if t.Name == coldstart.FloorName || slices.Contains(want, t.Name) || slices.Contains(want, filepath.Base(t.Package)) {
 			out = append(out, t)
 		}
 	}
@@ -231,7 +182,7 @@ func filter(ts []Target, only string) []Target {
 }
 
 // build builds t for the host (returned path, run) and for linux/arm64 (size only).
-func build(dir string, t Target) (bin string, sizeHost, sizeArm int64, err error) {
+func build(dir string, t coldstart.Target) (bin string, sizeHost, sizeArm int64, err error) {
 	slug := strings.NewReplacer(" ", "", "(", "-", ")", "", "=", "-").Replace(t.Name)
 	bin = filepath.Join(dir, slug, "host", "bootstrap")
 	arm := filepath.Join(dir, slug, "linux-arm64", "bootstrap")
@@ -290,7 +241,7 @@ func goBuild(out, pkg, goos, goarch string) (int64, error) {
 
 // env is the environment Lambda gives a provided.al2023 function, plus t's own
 // variables; the endpoint is a closed local port.
-func env(t Target, closed, taskRoot string) map[string]string {
+func env(t coldstart.Target, closed, taskRoot string) map[string]string {
 	name := strings.Fields(t.Name)[0]
 	e := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin/:/bin",
@@ -418,7 +369,7 @@ func cpuModel() string {
 	return runtime.GOARCH
 }
 
-func printTable(w io.Writer, rep Report) {
+func printTable(w io.Writer, rep coldstart.Report) {
 	fmt.Fprintf(w, "cold start: process start -> first Runtime API `next` (median of %d, %s, %s, %s)\n", rep.N, rep.Host, rep.CPU, rep.GoVersion)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "bootstrap\tmedian ms\tmin ms\tmax ms\tx floor\tlinux/arm64 bytes\t")

@@ -2,11 +2,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/homeregion/homeregion/internal/coldstart"
 )
 
 func TestRunMeasuresTheFloor(t *testing.T) {
@@ -19,22 +20,18 @@ func TestRunMeasuresTheFloor(t *testing.T) {
 	if err := run([]string{"-n", "1", "-only", "nothing-else", "-json", out}, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(out)
+	rep, err := coldstart.Read(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Rows) != 1 || rep.Rows[0].Name != floorName {
+	if len(rep.Rows) != 1 || rep.Rows[0].Name != coldstart.FloorName {
 		t.Fatalf("rows = %+v, want only the floor", rep.Rows)
 	}
 	r := rep.Rows[0]
 	if r.Skipped != "" || len(r.SamplesMs) != 1 || r.MedianMs <= 0 || r.Ratio != 1 || r.SizeArm64 <= 0 {
 		t.Errorf("floor row = %+v", r)
 	}
-	if !strings.Contains(stdout.String(), floorName) {
+	if !strings.Contains(stdout.String(), coldstart.FloorName) {
 		t.Errorf("table lacks the floor:\n%s", stdout.String())
 	}
 }
@@ -48,7 +45,7 @@ func TestMeasureReportsAnEarlyExit(t *testing.T) {
 
 func TestFilterAndEnv(t *testing.T) {
 	got := filter(Targets(), "orders-api")
-	if len(got) != 2 || got[0].Name != floorName || got[1].Name != "orders-api" {
+	if len(got) != 2 || got[0].Name != coldstart.FloorName || got[1].Name != "orders-api" {
 		t.Fatalf("filter = %+v", got)
 	}
 	e := env(got[1], "http://127.0.0.1:1", "/task")

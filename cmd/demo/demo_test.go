@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,58 +11,6 @@ import (
 
 	"github.com/aws/smithy-go"
 )
-
-func writeFile(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "stack.json")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func TestLoadState(t *testing.T) {
-	live := fmt.Sprintf(`{"version":1,"pid":%d,"motoUrl":"http://127.0.0.1:1","registryRegion":"eu-west-1",
-	  "regions":[{"region":"eu-west-1","alarms":[{"name":"q","action":"scale"},{"name":"age","action":"promote"},{"name":"PrimarySiteStalled","action":"promote"}]},{"region":"us-east-1"}]}`, os.Getpid())
-	tests := []struct {
-		name    string
-		path    string
-		noStack bool
-		err     string
-	}{
-		{"live", writeFile(t, live), false, ""},
-		{"missing file", filepath.Join(t.TempDir(), "none.json"), true, ""},
-		{"stale pid", writeFile(t, `{"version":1,"pid":999999999,"motoUrl":"x","regions":[{"region":"a"}]}`), true, "stale"},
-		{"bad json", writeFile(t, `{`), false, "state file"},
-		{"bad version", writeFile(t, `{"version":2}`), false, "version 2"},
-		{"no regions", writeFile(t, fmt.Sprintf(`{"version":1,"pid":%d,"motoUrl":"x"}`, os.Getpid())), false, "no regions"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st, err := loadState(tt.path)
-			if tt.noStack != errors.Is(err, errNoStack) {
-				t.Fatalf("err = %v, want errNoStack %v", err, tt.noStack)
-			}
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if tt.noStack {
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			eu := st.region("eu-west-1")
-			if eu == nil || eu.alarmFor("promote", "stalled") != "PrimarySiteStalled" || eu.alarmFor("promote", "") != "age" ||
-				eu.alarmFor("scale", "backlog") != "q" || eu.alarmFor("failover", "") != "" {
-				t.Fatalf("state = %+v", st)
-			}
-		})
-	}
-}
 
 func TestRefusedNaming(t *testing.T) {
 	api := func(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
@@ -139,7 +86,10 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestTail(t *testing.T) {
-	p := writeFile(t, "a\nb\nc\n")
+	p := filepath.Join(t.TempDir(), "local.log")
+	if err := os.WriteFile(p, []byte("a\nb\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if got := tail(p, 2); got != "  | b\n  | c" {
 		t.Fatalf("tail = %q", got)
 	}

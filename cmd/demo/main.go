@@ -25,6 +25,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/homeregion/homeregion/internal/localstate"
 )
 
 type options struct {
@@ -81,7 +83,7 @@ func run(ctx context.Context, o options, w io.Writer) int {
 	rep := &reporter{w: w}
 	start := time.Now()
 
-	st, err := loadState(o.stateFile)
+	st, err := localstate.Load(o.stateFile)
 	var own *ownStack
 	// finish stops a stack the demo started, then prints the summary.
 	finish := func() int {
@@ -97,7 +99,7 @@ func run(ctx context.Context, o options, w io.Writer) int {
 	switch {
 	case err == nil:
 		rep.pass("stack", fmt.Sprintf("using the running stack (pid %d, moto %s) from %s", st.PID, st.MotoURL, o.stateFile))
-	case errors.Is(err, errNoStack):
+	case errors.Is(err, localstate.ErrNoStack):
 		own, st, err = startStack(ctx, o.localBin, o.template, o.startWait)
 		if err != nil {
 			rep.fail("stack", err.Error())

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/homeregion/homeregion/internal/localstate"
 )
 
 // ownStack is a cmd/local this program started and must stop.
@@ -23,7 +25,7 @@ type ownStack struct {
 // startStack builds cmd/local (or uses bin), starts it in its own process
 // group with its files under a fresh directory, and waits until its state
 // file names it (it printed "ready").
-func startStack(ctx context.Context, bin, template string, timeout time.Duration) (*ownStack, *stackState, error) {
+func startStack(ctx context.Context, bin, template string, timeout time.Duration) (*ownStack, *localstate.State, error) {
 	dir, err := os.MkdirTemp("", "homeregion-demo-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("temp dir: %w", err)
@@ -67,7 +69,7 @@ func startStack(ctx context.Context, bin, template string, timeout time.Duration
 		case <-ctx.Done():
 			return s, nil, ctx.Err()
 		case <-tick.C:
-			st, err := loadState(state)
+			st, err := localstate.Load(state)
 			if err == nil && st.PID == s.cmd.Process.Pid {
 				return s, st, nil
 			}

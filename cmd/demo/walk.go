@@ -28,6 +28,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/homeregion/homeregion/internal/localstate"
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
@@ -35,8 +36,8 @@ import (
 
 // walk is the scripted story against one stack.
 type walk struct {
-	st         *stackState
-	home, away *regionState
+	st         *localstate.State
+	home, away *localstate.Region
 	o          options
 	http       *http.Client
 	email, pwd string
@@ -45,13 +46,13 @@ type walk struct {
 	fnEnv map[string]provision.Function
 }
 
-func newWalk(ctx context.Context, st *stackState, o options) (*walk, error) {
+func newWalk(ctx context.Context, st *localstate.State, o options) (*walk, error) {
 	w := &walk{st: st, o: o, http: &http.Client{Timeout: 15 * time.Second}}
 	home := o.home
 	if home == "" {
 		home = st.RegistryRegion
 	}
-	if w.home = st.region(home); w.home == nil {
+	if w.home = st.Region(home); w.home == nil {
 		return nil, fmt.Errorf("the stack has no region %s", home)
 	}
 	for i := range st.Regions {
@@ -74,7 +75,7 @@ func newWalk(ctx context.Context, st *stackState, o options) (*walk, error) {
 	return w, nil
 }
 
-func regionNames(st *stackState) []string {
+func regionNames(st *localstate.State) []string {
 	var out []string
 	for _, r := range st.Regions {
 		out = append(out, r.Region)
@@ -95,12 +96,12 @@ func cfg(region, endpoint string) aws.Config {
 }
 
 // cognito is the region's Cognito-compatible endpoint (triggers run there).
-func (w *walk) cognito(r *regionState) *cip.Client {
+func (w *walk) cognito(r *localstate.Region) *cip.Client {
 	return cip.NewFromConfig(cfg(r.Region, r.CognitoURL))
 }
 
 // moto clients talk to moto directly (admin calls, inspection).
-func (w *walk) motoCfg(r *regionState) aws.Config { return cfg(r.Region, w.st.MotoURL) }
+func (w *walk) motoCfg(r *localstate.Region) aws.Config { return cfg(r.Region, w.st.MotoURL) }
 
 func (w *walk) run(ctx context.Context, rep *reporter) {
 	h, a := w.home.Region, w.away.Region
@@ -258,7 +259,7 @@ func refusedNaming(err error, code, prefix, region string) (string, error) {
 // importAway creates the user in the other region's pool directly in moto
 // (no triggers run), confirmed with the same password.
 // signIn signs the demo's address in at r's Cognito endpoint with password.
-func (w *walk) signIn(ctx context.Context, r *regionState, password string) (*cip.InitiateAuthOutput, error) {
+func (w *walk) signIn(ctx context.Context, r *localstate.Region, password string) (*cip.InitiateAuthOutput, error) {
 	return w.cognito(r).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(r.ClientID),
 		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.email, "PASSWORD": password}})
 }
@@ -337,7 +338,7 @@ func (w *walk) do(ctx context.Context, method, url string, hdr map[string]string
 	return resp.StatusCode, b, err
 }
 
-func (w *walk) postOrder(ctx context.Context, r *regionState, key, body string) (orderAnswer, error) {
+func (w *walk) postOrder(ctx context.Context, r *localstate.Region, key, body string) (orderAnswer, error) {
 	code, b, err := w.do(ctx, http.MethodPost, r.OrdersAPIURL+"/orders",
 		map[string]string{"Idempotency-Key": key, "Content-Type": "application/json"}, body)
 	if err != nil {
@@ -396,7 +397,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // desired returns an ECS service's desired count in moto.
-func (w *walk) desired(ctx context.Context, r *regionState, cluster, service string) (int, error) {
+func (w *walk) desired(ctx context.Context, r *localstate.Region, cluster, service string) (int, error) {
 	out, err := ecs.NewFromConfig(w.motoCfg(r)).DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
 	if err != nil {
 		return 0, fmt.Errorf("describe service %s/%s: %w", cluster, service, err)
@@ -408,7 +409,7 @@ func (w *walk) desired(ctx context.Context, r *regionState, cluster, service str
 }
 
 // setDesired sets an ECS service's desired count in moto (an operator's reset).
-func (w *walk) setDesired(ctx context.Context, r *regionState, cluster, service string, n int) error {
+func (w *walk) setDesired(ctx context.Context, r *localstate.Region, cluster, service string, n int) error {
 	_, err := ecs.NewFromConfig(w.motoCfg(r)).UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster),
 		Service: aws.String(service), DesiredCount: aws.Int32(int32(n))})
 	if err != nil {
@@ -438,7 +439,7 @@ func (w *walk) cloudwatch() *cloudwatch.Client {
 func (w *walk) backlog(ctx context.Context, rep *reporter) {
 	const step = "backlog scales out"
 	r := w.home
-	alarmName := r.alarmFor("scale", "backlog")
+	alarmName := r.AlarmFor("scale", "backlog")
 	switch {
 	case alarmName == "":
 		rep.fail(step, "no alarm with a scale action in "+r.Region+" (template.yaml's alarms section: queue-depth alarm -> ScaleFunction)")
@@ -536,7 +537,7 @@ func (w *walk) backlog(ctx context.Context, rep *reporter) {
 }
 
 // enqueue writes n orders' status records and envelopes, as the orders API does.
-func (w *walk) enqueue(ctx context.Context, q *sqs.Client, ddb *dynamodb.Client, r *regionState, n int) ([]string, error) {
+func (w *walk) enqueue(ctx context.Context, q *sqs.Client, ddb *dynamodb.Client, r *localstate.Region, n int) ([]string, error) {
 	now := time.Now().UTC()
 	ids := make([]string, n)
 	for i := range ids {
@@ -663,7 +664,7 @@ func (w *walk) drain(ctx context.Context, rep *reporter, ids []string) {
 func (w *walk) stalled(ctx context.Context, rep *reporter) {
 	const step = "stalled site -> standby"
 	r := w.home
-	alarmName := r.alarmFor("promote", "stalled")
+	alarmName := r.AlarmFor("promote", "stalled")
 	cluster := r.StandbyCluster
 	if cluster == "" {
 		cluster = r.EcsCluster

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/homeregion/homeregion/internal/alarmlocal"
 	"github.com/homeregion/homeregion/internal/provision"
@@ -27,13 +28,11 @@ import (
 // alarmPeriod is the local evaluation period (one datapoint per alarm).
 const alarmPeriod = 2 * time.Second
 
-func init() { startAlarms = startAlarmEmulation }
-
-// startAlarmEmulation runs internal/alarmlocal per region; every transition
+// startAlarms runs internal/alarmlocal per region; every transition
 // invokes the failover function's handler (shared/alarmaction) for the
 // alarm's ACTION in-process, configured from the function's environment in
-// the template.
-func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, g *group) ([]string, error) {
+// the template. Each line it returns is "name\tdescription".
+func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgroup.Group) ([]string, error) {
 	st := p.stack
 	policy, err := residency.Default()
 	if err != nil {
@@ -108,12 +107,12 @@ func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, 
 		if err != nil {
 			return nil, fmt.Errorf("%s alarms: %w", r.Region, err)
 		}
-		g.Go(r.Region+" alarms", func() error {
+		g.Go(named(r.Region+" alarms", func() error {
 			if err := em.Run(ctx); err != nil && ctx.Err() == nil {
 				return err
 			}
 			return nil
-		})
+		}))
 		sort.Strings(actions)
 		parts = append(parts, fmt.Sprintf("%s alarms\t%d evaluated every %s, transitions invoke: %s", r.Region, len(r.Alarms), alarmPeriod, strings.Join(actions, ", ")))
 	}
@@ -125,8 +124,8 @@ func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, 
 
 // tickSchedule invokes a function with an EventBridge "Scheduled Event"
 // every period, as its Schedule event source would.
-func tickSchedule(ctx context.Context, g *group, region, function string, every time.Duration, invoke func(context.Context, []byte) ([]byte, error), log *slog.Logger) {
-	g.Go(region+" "+function+" schedule", func() error {
+func tickSchedule(ctx context.Context, g *errgroup.Group, region, function string, every time.Duration, invoke func(context.Context, []byte) ([]byte, error), log *slog.Logger) {
+	g.Go(named(region+" "+function+" schedule", func() error {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -147,5 +146,5 @@ func tickSchedule(ctx context.Context, g *group, region, function string, every 
 				}
 			}
 		}
-	})
+	}))
 }

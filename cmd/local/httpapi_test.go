@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/homeregion/homeregion/internal/httpapilocal"
+	"github.com/homeregion/homeregion/internal/localstate"
 	"github.com/homeregion/homeregion/internal/template"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 )
@@ -145,7 +146,7 @@ func TestTryItFlowsEnabledByTemplate(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	printTryIt(&b, State{RegistryRegion: "eu-west-1", Regions: []RegionState{{Region: "eu-west-1", ClientID: "c"}}})
+	printTryIt(&b, localstate.State{RegistryRegion: "eu-west-1", Regions: []localstate.Region{{Region: "eu-west-1", ClientID: "c"}}})
 	used := 0
 	for _, f := range strings.Fields(b.String()) {
 		if !strings.HasSuffix(f, "_AUTH") || strings.HasPrefix(f, "ALLOW_") {

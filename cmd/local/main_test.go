@@ -2,15 +2,13 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/homeregion/homeregion/internal/localstate"
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/internal/template"
 )
@@ -54,7 +52,7 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestPrintTryIt(t *testing.T) {
-	s := State{MotoURL: "http://127.0.0.1:5000", RegistryRegion: "eu-west-1", Regions: []RegionState{
+	s := localstate.State{MotoURL: "http://127.0.0.1:5000", RegistryRegion: "eu-west-1", Regions: []localstate.Region{
 		{Region: "us-east-1", CognitoURL: "http://127.0.0.1:7001", OrdersAPIURL: "http://127.0.0.1:7002", UserPoolID: "us-east-1_p", ClientID: "cus"},
 		{Region: "eu-west-1", CognitoURL: "http://127.0.0.1:6001", OrdersAPIURL: "http://127.0.0.1:6002", UserPoolID: "eu-west-1_p", ClientID: "ceu"},
 	}}
@@ -89,35 +87,6 @@ func TestPrintTryIt(t *testing.T) {
 	cmd.Stdin = strings.NewReader(script.String())
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("bash -n: %v: %s\n%s", err, msg, script.String())
-	}
-}
-
-func TestRunningStack(t *testing.T) {
-	dir := t.TempDir()
-	write := func(pid int) string {
-		p := filepath.Join(dir, fmt.Sprintf("s%d.json", pid))
-		if err := writeState(p, State{Version: 1, PID: pid}); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	parent := os.Getppid() // alive, not us
-	tests := []struct {
-		name string
-		path string
-		want int
-	}{
-		{"no file", filepath.Join(dir, "none.json"), 0},
-		{"live other process", write(parent), parent},
-		{"ourselves", write(os.Getpid()), 0},
-		{"stale pid", write(1 << 22), 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := runningStack(tt.path); got != tt.want {
-				t.Errorf("runningStack = %d, want %d", got, tt.want)
-			}
-		})
 	}
 }
 

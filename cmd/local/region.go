@@ -16,6 +16,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/homeregion/homeregion/internal/cognitolocal"
 	"github.com/homeregion/homeregion/internal/httpapilocal"
@@ -36,7 +37,7 @@ type regionRuntime struct {
 
 // startRegion builds the region's handlers exactly as their Lambda mains do
 // (same config types, same SDK options) and serves them on free loopback ports.
-func startRegion(ctx context.Context, r *provision.Region, o options, apiDef httpAPIDef, motoURL string, log *slog.Logger, g *group) (*regionRuntime, error) {
+func startRegion(ctx context.Context, r *provision.Region, o options, apiDef httpAPIDef, motoURL string, log *slog.Logger, g *errgroup.Group) (*regionRuntime, error) {
 	rt := &regionRuntime{}
 	ok := false
 	defer func() {
@@ -165,13 +166,13 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
-	g.Go(r.Region+" processor", func() error {
+	g.Go(named(r.Region+" processor", func() error {
 		err := proc.Run(ctx)
 		if ctx.Err() == nil && err == nil {
 			err = errors.New("stopped unexpectedly")
 		}
 		return err
-	})
+	}))
 	ok = true
 	return rt, nil
 }
@@ -194,19 +195,19 @@ func siteName(r *provision.Region) string {
 }
 
 // serve serves h on a free 127.0.0.1 port and returns its URL.
-func (rt *regionRuntime) serve(g *group, name string, h http.Handler) (string, error) {
+func (rt *regionRuntime) serve(g *errgroup.Group, name string, h http.Handler) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("%s: listen: %w", name, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	rt.servers = append(rt.servers, srv)
-	g.Go(name, func() error {
+	g.Go(named(name, func() error {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
-	})
+	}))
 	return "http://" + l.Addr().String(), nil
 }
 

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/homeregion/homeregion/internal/localstate"
 	"github.com/homeregion/homeregion/internal/motoserver"
 )
 
@@ -25,7 +27,7 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", o.dir, err)
 	}
-	if pid := runningStack(o.stateFile); pid != 0 {
+	if pid := localstate.Running(o.stateFile); pid != 0 {
 		return fmt.Errorf("a local stack is already running (pid %d, state %s): stop it (kill -INT %d) or give -state-file", pid, o.stateFile, pid)
 	}
 	isolateAWSEnv()
@@ -53,21 +55,24 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	say("  %-22s %s from %s %s", "provisioned", strings.Join(o.regions, ", "), o.template, step(t))
 
 	// 3. Per region: Cognito endpoint, orders API, processor.
-	g := newGroup()
+	// The components run until the defers stop them (servers first, so
+	// requests in flight finish), or until one of them fails: the group's
+	// context then stops the others and run reports that first failure.
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
+	g, runCtx := errgroup.WithContext(runCtx)
 	var runtimes []*regionRuntime
 	defer func() {
 		for _, rt := range runtimes {
 			rt.shutdown()
 		}
 		cancelRun()
-		g.wait()
+		_ = g.Wait() // the first failure, if any, was reported below
 		for _, rt := range runtimes {
 			rt.close()
 		}
 	}()
-	state := State{Version: 1, PID: os.Getpid(), MotoURL: moto.URL, RegistryRegion: o.registryRegion, StartedAt: start.UTC()}
+	state := localstate.State{Version: localstate.Version, PID: os.Getpid(), MotoURL: moto.URL, RegistryRegion: o.registryRegion, StartedAt: start.UTC()}
 	for _, name := range o.regions {
 		r := st.Region(name)
 		if r == nil {
@@ -98,7 +103,7 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	if err := ctx.Err(); err != nil {
 		return err // Ctrl-C during start-up: the defers stop what started
 	}
-	if err := writeState(o.stateFile, state); err != nil {
+	if err := localstate.Write(o.stateFile, state); err != nil {
 		return err
 	}
 	defer os.Remove(o.stateFile)
@@ -112,7 +117,8 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	select {
 	case <-ctx.Done():
 		say("stopping (Ctrl-C)...")
-	case err = <-g.errc:
+	case <-runCtx.Done():
+		err = context.Cause(runCtx)
 		say("stopping: %v", err)
 	}
 	return err
@@ -175,30 +181,12 @@ func queueName(url string) string {
 	return url[strings.LastIndex(url, "/")+1:]
 }
 
-// group runs component goroutines; the first failure is reported on errc.
-type group struct {
-	wg   sync.WaitGroup
-	errc chan error
-}
-
-func newGroup() *group { return &group{errc: make(chan error, 1)} }
-
-func (g *group) Go(name string, f func() error) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+// named prefixes a component's failure with its name, for errgroup.Group.Go.
+func named(name string, f func() error) func() error {
+	return func() error {
 		if err := f(); err != nil {
-			select {
-			case g.errc <- fmt.Errorf("%s: %w", name, err):
-			default:
-			}
+			return fmt.Errorf("%s: %w", name, err)
 		}
-	}()
+		return nil
+	}
 }
-
-func (g *group) wait() { g.wg.Wait() }
-
-// startAlarms starts the alarm emulation (alarms.go); a variable so tests
-// can replace it.
-// Each line is "name\tdescription".
-var startAlarms func(ctx context.Context, p *provisioned, log *slog.Logger, g *group) ([]string, error)

@@ -20,6 +20,7 @@ import (
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/homeregion/homeregion/internal/localstate"
 	"github.com/homeregion/homeregion/internal/motoserver"
 	"github.com/homeregion/homeregion/internal/provision"
 )
@@ -68,24 +69,20 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatal("not ready within 90 s")
 	}
 
-	var st State
-	b, err := os.ReadFile(o.stateFile)
+	st, err := localstate.Load(o.stateFile) // what cmd/demo reads
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
 	if len(st.Regions) != 2 || st.PID != os.Getpid() {
 		t.Fatalf("state = %+v", st)
 	}
 	eu, us := st.Regions[0], st.Regions[1]
-	idp := func(r RegionState) *cip.Client {
+	idp := func(r localstate.Region) *cip.Client {
 		cfg := motoserver.Config(r.CognitoURL, r.Region)
 		return cip.NewFromConfig(cfg, func(o *cip.Options) { o.RetryMaxAttempts = 1 })
 	}
 	const email, password = "e2e@example.com", "Correct-Horse-42"
-	signUp := func(r RegionState, country string) error {
+	signUp := func(r localstate.Region, country string) error {
 		_, err := idp(r).SignUp(ctx, &cip.SignUpInput{ClientId: &r.ClientID, Username: aws.String(email), Password: aws.String(password),
 			UserAttributes: []ciptypes.AttributeType{
 				{Name: aws.String("email"), Value: aws.String(email)},
@@ -207,7 +204,7 @@ func TestRunEndToEnd(t *testing.T) {
 
 	// A stalled-site alarm set by hand promotes the standby site (when the
 	// template defines the alarm).
-	if a := alarmFor(eu, "promote"); a == "" || eu.StandbyService == "" {
+	if a := eu.AlarmFor("promote", ""); a == "" || eu.StandbyService == "" {
 		t.Log("template has no promote alarm yet: alarm wiring not exercised")
 	} else {
 		cfg := motoserver.Config(st.MotoURL, eu.Region)
@@ -252,13 +249,4 @@ func TestRunEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), "stopping") {
 		t.Errorf("output lacks the stopping line:\n%s", out.String())
 	}
-}
-
-func alarmFor(r RegionState, action string) string {
-	for _, a := range r.Alarms {
-		if a.Action == action {
-			return a.Name
-		}
-	}
-	return ""
 }

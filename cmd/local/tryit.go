@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"github.com/homeregion/homeregion/internal/localstate"
 )
 
 // printTryIt prints the endpoints and copy-paste commands for a first
 // sign-up, confirmation, sign-in and order in the first region, and the
 // refused sign-up in the second.
-func printTryIt(w io.Writer, s State) {
+func printTryIt(w io.Writer, s localstate.State) {
 	if len(s.Regions) == 0 {
 		return
 	}

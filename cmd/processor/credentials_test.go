@@ -38,6 +38,7 @@ func TestContainerCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	table := orderstoretest.OpenTable(t, dsn)
 	f.Seed(t, ids)
 
 	p := startEnv(t, bin, srv.URL, f, dsn, []string{
@@ -45,7 +46,7 @@ func TestContainerCredentials(t *testing.T) {
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + creds.URL + "/v2/credentials",
 	})
-	processortest.WaitFor(t, 2*time.Minute, "5 rows", func() bool { return rows(t, store) >= 5 })
+	processortest.WaitFor(t, 2*time.Minute, "5 rows", func() bool { return rows(t, table) >= 5 })
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

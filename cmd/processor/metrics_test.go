@@ -33,10 +33,11 @@ func TestMetricsReachLocalCloudWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	table := orderstoretest.OpenTable(t, dsn)
 	f.Seed(t, ids)
 	site := "metrics-site-" + time.Now().Format("150405.000")
 	p := startEnv(t, bin, srv.URL, f, dsn, []string{"SITE_NAME=" + site, "HEARTBEAT_INTERVAL=1s"})
-	processortest.WaitFor(t, time.Minute, "3 rows", func() bool { return rows(t, store) >= 3 })
+	processortest.WaitFor(t, time.Minute, "3 rows", func() bool { return rows(t, table) >= 3 })
 	time.Sleep(1500 * time.Millisecond) // one more heartbeat tick
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -121,9 +121,9 @@ func (p *proc) output() string {
 	return p.out.String()
 }
 
-func rows(t *testing.T, s orderstore.Store) int64 {
+func rows(t *testing.T, table *orderstoretest.Table) int64 {
 	t.Helper()
-	n, err := s.Count(context.Background())
+	n, err := table.Count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func rows(t *testing.T, s orderstore.Store) int64 {
 }
 
 // finish checks: exactly len(ids) rows, all COMPLETED, queue empty.
-func finish(t *testing.T, f *processortest.Fixture, s orderstore.Store, ids []string) {
+func finish(t *testing.T, f *processortest.Fixture, s *orderstoretest.Table, ids []string) {
 	t.Helper()
 	processortest.WaitFor(t, 5*time.Minute, fmt.Sprintf("%d rows", len(ids)), func() bool { return rows(t, s) >= int64(len(ids)) })
 	processortest.WaitFor(t, time.Minute, "empty queue", func() bool {
@@ -159,27 +159,28 @@ func TestKillMidBatchAndRestart(t *testing.T) {
 			f := processortest.New(t, srv.Config("eu-west-1"), 100)
 			ids := processortest.IDs("kill", 1000)
 			dsn := orderstoretest.DSN(t, kind)
-			store, err := orderstore.Open(context.Background(), dsn)
+			store, err := orderstore.Open(context.Background(), dsn) // the site's schema, before the processor starts
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			fed := f.Feed(t, ids, 60, func() int64 { n, _ := store.Count(context.Background()); return n })
+			table := orderstoretest.OpenTable(t, dsn)
+			fed := f.Feed(t, ids, 60, func() int64 { n, _ := table.Count(context.Background()); return n })
 			// Short visibility so the killed run's in-flight messages return fast.
 			p1 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "3s")
-			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, store) >= 300 })
+			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, table) >= 300 })
 			if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			p1.wait(t, 10*time.Second)
-			killedAt := rows(t, store)
+			killedAt := rows(t, table)
 			t.Logf("killed at %d rows", killedAt)
 			if killedAt >= 1000 {
 				t.Fatal("everything was done before the kill")
 			}
 			p2 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "3s")
 			fed()
-			finish(t, f, store, ids)
+			finish(t, f, table, ids)
 			if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
@@ -204,14 +205,15 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			f := processortest.New(t, srv.Config("eu-west-1"), 100)
 			ids := processortest.IDs("term", 1000)
 			dsn := orderstoretest.DSN(t, kind)
-			store, err := orderstore.Open(context.Background(), dsn)
+			store, err := orderstore.Open(context.Background(), dsn) // the site's schema, before the processor starts
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			fed := f.Feed(t, ids, 60, func() int64 { n, _ := store.Count(context.Background()); return n })
+			table := orderstoretest.OpenTable(t, dsn)
+			fed := f.Feed(t, ids, 60, func() int64 { n, _ := table.Count(context.Background()); return n })
 			p1 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "30s")
-			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, store) >= 300 })
+			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, table) >= 300 })
 			if err := p1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
@@ -226,7 +228,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			stored := 0
 			st := f.Statuses(t, ids)
 			for _, id := range ids {
-				ok, err := store.Has(context.Background(), id)
+				ok, err := table.Has(context.Background(), id)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -243,7 +245,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			}
 			p2 := start(t, bin, srv.URL, f, dsn)
 			fed()
-			finish(t, f, store, ids)
+			finish(t, f, table, ids)
 			if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}

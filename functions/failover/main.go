@@ -93,7 +93,7 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 		clients.ECS = ecsops.New(ecs.NewFromConfig(cfg))
 	case alarmaction.ActionScale:
 		clients.ECS = ecsops.New(ecs.NewFromConfig(cfg))
-		clients.SQS = sqsops.New(sqs.NewFromConfig(cfg))
+		clients.SQS = sqsops.NewAttributesGetter(sqs.NewFromConfig(cfg))
 	}
 	deps := alarmaction.FromClients(c.Config, clients)
 	deps.Zones = c.zones

@@ -82,7 +82,7 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	h := &ordersapi.Handler{
 		Region: c.Region,
 		Store:  ordersapi.NewDynamoStore(dynamodbops.New(dynamodb.NewFromConfig(cfg)), c.Table),
-		Queue:  ordersapi.NewSQSQueue(sqsops.New(sqs.NewFromConfig(cfg)), c.QueueURL),
+		Queue:  ordersapi.NewSQSQueue(sqsops.NewSender(sqs.NewFromConfig(cfg)), c.QueueURL),
 		Log:    log,
 	}
 	if err := h.Check(); err != nil {

@@ -3,7 +3,6 @@ package faulttest
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
@@ -250,7 +250,8 @@ func TestOrdersLostSendResponse(t *testing.T) {
 	}
 	id := acceptedID(t, final)
 	msgs := e.messages(t)
-	store, err := orderstore.Open(context.Background(), filepath.Join(t.TempDir(), "site.db"))
+	dsn := orderstoretest.SQLiteDSN(t)
+	store, err := orderstore.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestOrdersLostSendResponse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := store.Count(context.Background()); len(msgs) == 0 || n != 1 {
+	if n, _ := orderstoretest.OpenTable(t, dsn).Count(context.Background()); len(msgs) == 0 || n != 1 {
 		t.Fatalf("%d messages stored as %d orders, want >= 1 message and exactly 1 order", len(msgs), n)
 	}
 	t.Logf("lost SendMessage response: %d copies queued for one key (at-least-once), 1 order stored at the site", len(msgs))

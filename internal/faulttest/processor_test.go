@@ -3,7 +3,6 @@ package faulttest
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/processor"
 	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
@@ -26,8 +26,8 @@ import (
 // in the queue or its dead-letter queue.
 func TestProcessorLosesAndDuplicatesNothing(t *testing.T) {
 	srv := mototest.Require(t)
-	store := openSite(t)
-	for _, p := range drainThroughFaults(t, srv, store, true) {
+	store, table := openSite(t)
+	for _, p := range drainThroughFaults(t, srv, store, table, true) {
 		t.Error(p)
 	}
 }
@@ -50,25 +50,28 @@ func (s *lossyStore) Save(ctx context.Context, env orders.Envelope) (bool, error
 // processor over a site database that silently drops orders is caught.
 func TestProcessorCheckCatchesLostOrders(t *testing.T) {
 	srv := mototest.Require(t)
-	if len(drainThroughFaults(t, srv, &lossyStore{Store: openSite(t)}, false)) == 0 {
+	store, table := openSite(t)
+	if len(drainThroughFaults(t, srv, &lossyStore{Store: store}, table, false)) == 0 {
 		t.Fatal("orders dropped by the site database went unnoticed")
 	}
 }
 
-func openSite(t *testing.T) orderstore.Store {
+// openSite opens a new site database, and its orders table for the checks.
+func openSite(t *testing.T) (orderstore.Store, *orderstoretest.Table) {
 	t.Helper()
-	s, err := orderstore.Open(context.Background(), filepath.Join(t.TempDir(), "site.db"))
+	dsn := orderstoretest.SQLiteDSN(t)
+	s, err := orderstore.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return s, orderstoretest.OpenTable(t, dsn)
 }
 
 // drainThroughFaults queues n orders, runs a processor on store through the
 // faults until the queue is empty, and returns what was lost, duplicated or
-// left behind.
-func drainThroughFaults(t *testing.T, srv *mototest.Server, store processor.Store, faults bool) []string {
+// left behind, as table (the store's database) shows it.
+func drainThroughFaults(t *testing.T, srv *mototest.Server, store processor.Store, table *orderstoretest.Table, faults bool) []string {
 	t.Helper()
 	f := processortest.New(t, srv.Config(region), 20)
 	const n = 30
@@ -107,19 +110,12 @@ func drainThroughFaults(t *testing.T, srv *mototest.Server, store processor.Stor
 	if err := <-done; err != nil {
 		t.Logf("Run: %v", err)
 	}
-	site, _ := store.(interface {
-		Count(context.Context) (int64, error)
-		Has(context.Context, string) (bool, error)
-	})
-	if ls, ok := store.(*lossyStore); ok {
-		site = ls.Store
-	}
 	var problems []string
-	if c, _ := site.Count(context.Background()); c != n {
+	if c, _ := table.Count(context.Background()); c != n {
 		problems = append(problems, fmt.Sprintf("site stores %d orders, want exactly %d", c, n))
 	}
 	for _, id := range ids {
-		if ok, _ := site.Has(context.Background(), id); !ok {
+		if ok, _ := table.Has(context.Background(), id); !ok {
 			problems = append(problems, "order "+id+" lost")
 		}
 	}

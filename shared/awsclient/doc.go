@@ -12,5 +12,10 @@
 // linux/arm64. A method value keeps only the operation it names.
 //
 // One package per service, not one for all: a binary links (and initialises
-// at every cold start) only the services it imports.
+// at every cold start) only the services it imports. For the same reason a
+// binding binds only operations its users call: every operation a
+// constructor binds is linked into each binary that calls the constructor.
+// Where binaries call different operations of one service, the package has
+// one binding per consumer (sqsops.Sender for the orders API,
+// sqsops.AttributesGetter for the scale action).
 package awsclient

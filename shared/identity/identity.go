@@ -135,7 +135,8 @@ func newSecret(k []byte) *secret {
 }
 
 // New returns Keys whose K is derived from the KMS HMAC key keyID (key id,
-// ARN or alias) on first use or by Warm.
+// ARN or alias) on first use. A failed derivation is returned, not kept: the
+// next Key call tries again.
 func New(client MACAPI, keyID string) *Keys {
 	return &Keys{kms: client, keyID: keyID, sem: make(chan struct{}, 1)}
 }
@@ -149,14 +150,6 @@ func FromSecret(k []byte) (*Keys, error) {
 	ks := &Keys{sem: make(chan struct{}, 1)}
 	ks.state.Store(newSecret(k))
 	return ks, nil
-}
-
-// Warm derives K now if it is not derived yet (call it during the cold start
-// so the first invocation makes no KMS call). An error is returned, not kept:
-// the next Warm or Key call tries again.
-func (ks *Keys) Warm(ctx context.Context) error {
-	_, err := ks.load(ctx)
-	return err
 }
 
 func (ks *Keys) load(ctx context.Context) (*secret, error) {

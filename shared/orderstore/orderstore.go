@@ -33,10 +33,6 @@ type Store interface {
 	// inserted=false, and changes nothing, when the order is already stored.
 	// It returns only after the row is committed.
 	Save(ctx context.Context, env orders.Envelope) (inserted bool, err error)
-	// Count returns the number of stored orders.
-	Count(ctx context.Context) (int64, error)
-	// Has reports whether order id is stored.
-	Has(ctx context.Context, id string) (bool, error)
 	// Kind names the backend: "sqlite" or "postgres".
 	Kind() string
 	// Close releases the database.

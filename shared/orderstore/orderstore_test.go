@@ -60,6 +60,7 @@ func TestStore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
+			table := orderstoretest.OpenTable(t, dsn)
 			if s.Kind() != kind {
 				t.Errorf("Kind() = %q, want %q", s.Kind(), kind)
 			}
@@ -74,10 +75,10 @@ func TestStore(t *testing.T) {
 						t.Fatalf("Save #%d inserted = %v, want %v", i, got, want)
 					}
 				}
-				if ok, err := s.Has(ctx, "o-1"); err != nil || !ok {
+				if ok, err := table.Has(ctx, "o-1"); err != nil || !ok {
 					t.Fatalf("Has(o-1) = %v, %v; want true", ok, err)
 				}
-				if ok, err := s.Has(ctx, "o-missing"); err != nil || ok {
+				if ok, err := table.Has(ctx, "o-missing"); err != nil || ok {
 					t.Fatalf("Has(o-missing) = %v, %v; want false", ok, err)
 				}
 			})
@@ -119,7 +120,7 @@ func TestStore(t *testing.T) {
 				}
 			})
 
-			n, err := s.Count(ctx)
+			n, err := table.Count(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +137,7 @@ func TestStore(t *testing.T) {
 					t.Fatalf("reopen: %v", err)
 				}
 				defer s2.Close()
-				if n, err := s2.Count(ctx); err != nil || n != 26 {
+				if n, err := table.Count(ctx); err != nil || n != 26 {
 					t.Fatalf("Count after reopen = %d, %v; want 26", n, err)
 				}
 			})

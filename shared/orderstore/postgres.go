@@ -130,24 +130,6 @@ func permanentPostgres(err error) bool {
 	return false
 }
 
-// Count implements Store.
-func (s *postgresStore) Count(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM orders`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("orderstore: postgres: count: %w", err)
-	}
-	return n, nil
-}
-
-// Has implements Store.
-func (s *postgresStore) Has(ctx context.Context, id string) (bool, error) {
-	var ok bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = $1)`, id).Scan(&ok); err != nil {
-		return false, fmt.Errorf("orderstore: postgres: lookup %s: %w", id, err)
-	}
-	return ok, nil
-}
-
 // Kind implements Store.
 func (s *postgresStore) Kind() string { return "postgres" }
 

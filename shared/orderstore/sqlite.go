@@ -187,28 +187,6 @@ func busySQLite(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqliteBusy
 }
 
-// Count implements Store.
-func (s *sqliteStore) Count(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("orderstore: sqlite: count: %w", err)
-	}
-	return n, nil
-}
-
-// Has implements Store.
-func (s *sqliteStore) Has(ctx context.Context, id string) (bool, error) {
-	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM orders WHERE order_id = ?`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("orderstore: sqlite: lookup %s: %w", id, err)
-	}
-	return true, nil
-}
-
 // Kind implements Store.
 func (s *sqliteStore) Kind() string { return "sqlite" }
 

@@ -1,5 +1,8 @@
-// Package sqsops holds the SQS operations homeregion calls, bound to a
-// *sqs.Client as method values (see package awsclient for why).
+// Package sqsops holds the SQS operations homeregion's functions call, bound
+// to a *sqs.Client as method values (see package awsclient for why). Each
+// type binds the operations of one consumer, so a binary links only the
+// operations it calls: the orders API sends (Sender), the scale action reads
+// the queue's attributes (AttributesGetter).
 package sqsops
 
 import (
@@ -8,55 +11,35 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
-// Ops holds the bound operations; it satisfies any adapter interface made of
-// a subset of them. Build it with New.
-type Ops struct {
-	SendMessageFn                  func(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-	ReceiveMessageFn               func(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
-	DeleteMessageFn                func(context.Context, *sqs.DeleteMessageInput, ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
-	ChangeMessageVisibilityFn      func(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
-	ChangeMessageVisibilityBatchFn func(context.Context, *sqs.ChangeMessageVisibilityBatchInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
-	GetQueueAttributesFn           func(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+// Sender holds SendMessage bound to a client; it satisfies the orders API's
+// queue interface (ordersapi.SQSAPI). Build it with NewSender.
+type Sender struct {
+	SendMessageFn func(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// New binds the operations to c.
-func New(c *sqs.Client) *Ops {
-	return &Ops{
-		SendMessageFn:                  c.SendMessage,
-		ReceiveMessageFn:               c.ReceiveMessage,
-		DeleteMessageFn:                c.DeleteMessage,
-		ChangeMessageVisibilityFn:      c.ChangeMessageVisibility,
-		ChangeMessageVisibilityBatchFn: c.ChangeMessageVisibilityBatch,
-		GetQueueAttributesFn:           c.GetQueueAttributes,
-	}
+// NewSender binds SendMessage to c.
+func NewSender(c *sqs.Client) *Sender {
+	return &Sender{SendMessageFn: c.SendMessage}
 }
 
 // SendMessage calls sqs.Client.SendMessage.
-func (o *Ops) SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	return o.SendMessageFn(ctx, in, optFns...)
+func (s *Sender) SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	return s.SendMessageFn(ctx, in, optFns...)
 }
 
-// ReceiveMessage calls sqs.Client.ReceiveMessage.
-func (o *Ops) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
-	return o.ReceiveMessageFn(ctx, in, optFns...)
+// AttributesGetter holds GetQueueAttributes bound to a client; it satisfies
+// the alarm actions' queue interface (alarmaction.SQSAPI). Build it with
+// NewAttributesGetter.
+type AttributesGetter struct {
+	GetQueueAttributesFn func(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
-// DeleteMessage calls sqs.Client.DeleteMessage.
-func (o *Ops) DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
-	return o.DeleteMessageFn(ctx, in, optFns...)
-}
-
-// ChangeMessageVisibility calls sqs.Client.ChangeMessageVisibility.
-func (o *Ops) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
-	return o.ChangeMessageVisibilityFn(ctx, in, optFns...)
-}
-
-// ChangeMessageVisibilityBatch calls sqs.Client.ChangeMessageVisibilityBatch.
-func (o *Ops) ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
-	return o.ChangeMessageVisibilityBatchFn(ctx, in, optFns...)
+// NewAttributesGetter binds GetQueueAttributes to c.
+func NewAttributesGetter(c *sqs.Client) *AttributesGetter {
+	return &AttributesGetter{GetQueueAttributesFn: c.GetQueueAttributes}
 }
 
 // GetQueueAttributes calls sqs.Client.GetQueueAttributes.
-func (o *Ops) GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
-	return o.GetQueueAttributesFn(ctx, in, optFns...)
+func (g *AttributesGetter) GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	return g.GetQueueAttributesFn(ctx, in, optFns...)
 }

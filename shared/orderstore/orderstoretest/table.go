@@ -1,0 +1,61 @@
+package orderstoretest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Table reads the orders table of a site database directly, as an operator's
+// SQL would, so a test checks what a Store or a processor stored without
+// asking the code under test. It is safe for concurrent use.
+type Table struct {
+	db    *sql.DB
+	kind  string
+	param string // the placeholder of the driver's first parameter
+}
+
+// OpenTable opens the database named by dsn (a DSN as orderstore.Open takes
+// it: a postgres:// or postgresql:// URL, else a SQLite file path) for
+// reading; it is closed when the test ends. The database is reached on the
+// first query, so the table may be created after OpenTable.
+func OpenTable(t testing.TB, dsn string) *Table {
+	t.Helper()
+	tb := &Table{kind: "sqlite", param: "?"}
+	driver, source := "sqlite", dsn+"?_pragma=busy_timeout(10000)"
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		tb.kind, tb.param = "postgres", "$1"
+		driver, source = "pgx", dsn
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatalf("orderstoretest: open %s: %v", tb.kind, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tb.db = db
+	return tb
+}
+
+// Count returns the number of stored orders.
+func (tb *Table) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := tb.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("orderstoretest: %s: count: %w", tb.kind, err)
+	}
+	return n, nil
+}
+
+// Has reports whether order id is stored.
+func (tb *Table) Has(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	q := `SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = ` + tb.param + `)`
+	if err := tb.db.QueryRowContext(ctx, q, id).Scan(&ok); err != nil {
+		return false, fmt.Errorf("orderstoretest: %s: lookup %s: %w", tb.kind, id, err)
+	}
+	return ok, nil
+}
