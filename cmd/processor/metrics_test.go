@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/processor"

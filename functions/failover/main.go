@@ -24,6 +24,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsclient/route53ops"
 	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/residency"
 )
@@ -46,10 +47,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.Region == "" {
 		return config{}, fmt.Errorf("failover configuration: AWS_REGION is not set")
 	}
-	if !residency.ValidRegion(c.Region) {
+	if !awsname.Region(c.Region) {
 		return config{}, fmt.Errorf("failover configuration: AWS_REGION %q is not a region name", c.Region)
 	}
-	if c.Action == alarmaction.ActionFailover && !residency.ValidRegion(c.SecondaryRegion) {
+	if c.Action == alarmaction.ActionFailover && !awsname.Region(c.SecondaryRegion) {
 		return config{}, fmt.Errorf("failover configuration: SECONDARY_REGION %q is not a region name", c.SecondaryRegion)
 	}
 	policy, err := residency.Default()

@@ -8,9 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"regexp"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -19,6 +17,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
 	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 )
@@ -30,11 +29,6 @@ type config struct {
 	QueueURL string // ORDERS_QUEUE_URL
 }
 
-var (
-	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	tablePattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
-)
-
 // loadConfig reads the configuration through getenv; the error names the
 // first missing or malformed variable.
 func loadConfig(getenv func(string) string) (config, error) {
@@ -42,17 +36,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	switch {
 	case c.Region == "":
 		return config{}, fmt.Errorf("orders-api configuration: AWS_REGION is not set")
-	case !regionPattern.MatchString(c.Region):
+	case !awsname.Region(c.Region):
 		return config{}, fmt.Errorf("orders-api configuration: AWS_REGION %q is not a region name", c.Region)
 	case c.Table == "":
 		return config{}, fmt.Errorf("orders-api configuration: ORDERS_TABLE is not set")
-	case !tablePattern.MatchString(c.Table):
+	case !awsname.Table(c.Table):
 		return config{}, fmt.Errorf("orders-api configuration: ORDERS_TABLE %q is not a DynamoDB table name", c.Table)
 	case c.QueueURL == "":
 		return config{}, fmt.Errorf("orders-api configuration: ORDERS_QUEUE_URL is not set")
-	}
-	u, err := url.Parse(c.QueueURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(u.Path) < 2 {
+	case !awsname.QueueURL(c.QueueURL):
 		return config{}, fmt.Errorf("orders-api configuration: ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
 	}
 	return c, nil

@@ -40,13 +40,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/orders"
 )
 
@@ -81,7 +81,7 @@ const answerReserve = time.Second
 // Check reports a Handler that cannot serve (a wiring error, for cold start).
 func (h *Handler) Check() error {
 	switch {
-	case !regionPattern.MatchString(h.Region):
+	case !awsname.Region(h.Region):
 		return fmt.Errorf("ordersapi: invalid region %q", h.Region)
 	case h.Store == nil:
 		return errors.New("ordersapi: no Store")
@@ -170,9 +170,6 @@ func (h *Handler) route(req events.APIGatewayV2HTTPRequest) (route, id string, e
 	return "", "", &apiError{status: 404, code: "NOT_FOUND", msg: "no such route"}
 }
 
-// regionPattern matches AWS region names.
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-
 // caller returns the owner (sub) from the token, after checking that the
 // token's custom:region is this region.
 func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (string, error) {
@@ -195,7 +192,7 @@ func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (string, error) {
 	switch {
 	case !ok || home == "":
 		return "", &apiError{status: 403, code: "MISSING_REGION_CLAIM", msg: "the token has no custom:region claim"}
-	case !regionPattern.MatchString(home):
+	case !awsname.Region(home):
 		return "", &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not a region"}
 	case home != h.Region:
 		return "", &apiError{status: 403, code: "WRONG_REGION", homeRegion: home,

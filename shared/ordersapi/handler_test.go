@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orders"
 )
@@ -371,7 +372,7 @@ func TestBadRequests(t *testing.T) {
 					t.Fatalf("store %s called for a bad request", c)
 				}
 			}
-			if tt.code == "WRONG_REGION" && !regionPattern.MatchString(e.Error.HomeRegion) {
+			if tt.code == "WRONG_REGION" && !awsname.Region(e.Error.HomeRegion) {
 				t.Fatalf("homeRegion %q", e.Error.HomeRegion)
 			}
 			if tt.status == 405 && resp.Headers["Allow"] == "" {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/homeregion/homeregion/shared/residency"
+	"github.com/homeregion/homeregion/shared/awsname"
 )
 
 // Env is the configuration every trigger binary reads from the environment
@@ -17,22 +17,6 @@ type Env struct {
 	RegistryRegion string // REGISTRY_REGION: where claims are written
 	PIIKeyID       string // PII_KEY_ID: KMS multi-Region HMAC key id, ARN or alias
 	LogLevel       string // LOG_LEVEL (optional)
-}
-
-// validTableName reports whether s is a DynamoDB table name: 3-255 of
-// A-Z a-z 0-9 _ . - (checked by hand: a regexp with {3,255} compiles to a
-// large program at every cold start).
-func validTableName(s string) bool {
-	if len(s) < 3 || len(s) > 255 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // ParseEnv reads Env through getenv and reports the first missing or
@@ -57,11 +41,11 @@ func ParseEnv(getenv func(string) string) (Env, error) {
 		}
 	}
 	switch {
-	case !residency.ValidRegion(e.Region):
+	case !awsname.Region(e.Region):
 		return Env{}, fmt.Errorf("AWS_REGION %q is not an AWS region name", e.Region)
-	case !residency.ValidRegion(e.RegistryRegion):
+	case !awsname.Region(e.RegistryRegion):
 		return Env{}, fmt.Errorf("REGISTRY_REGION %q is not an AWS region name", e.RegistryRegion)
-	case !validTableName(e.Table):
+	case !awsname.Table(e.Table):
 		return Env{}, fmt.Errorf("RESIDENCY_TABLE %q is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)", e.Table)
 	case strings.ContainsAny(e.PIIKeyID, " \t\r\n"):
 		return Env{}, errors.New("PII_KEY_ID contains white space: want a KMS key id, ARN or alias")

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/homeregion/homeregion/shared/awsname"
+	"github.com/homeregion/homeregion/shared/iso3166"
 	"github.com/homeregion/homeregion/shared/residency"
 )
 
@@ -103,7 +105,7 @@ func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPools
 	switch {
 	case region == "":
 		return refuse("missing_region", "custom:region is required: set it to %s to sign up here", h.Region)
-	case region != h.Region && residency.ValidRegion(region):
+	case region != h.Region && awsname.Region(region):
 		return refuse("wrong_region", "This is region %s, not %s. Sign up in %s", h.Region, region, region)
 	case region != h.Region:
 		return refuse("wrong_region", "custom:region must be %s to sign up here", h.Region)
@@ -113,7 +115,7 @@ func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPools
 	switch {
 	case country == "":
 		return refuse("missing_country", "custom:country is required (ISO 3166 alpha-2 code, e.g. DE)")
-	case !residency.ValidCountry(country):
+	case !iso3166.Assigned(country):
 		return refuse("invalid_country", "custom:country must be an ISO 3166 alpha-2 code, e.g. DE")
 	}
 	cz, ok := h.Policy.ZoneOfCountry(country)
