@@ -44,7 +44,7 @@ func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, 
 		if len(r.Alarms) == 0 {
 			continue
 		}
-		cfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+		cfg, err := awsconfig.Load(ctx, r.Region, localEnv(st.Endpoint, r.Region, nil), awsconfig.Options{})
 		if err != nil {
 			return nil, err
 		}

@@ -49,8 +49,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// Cognito triggers: presignup, postconfirmation and preauth, built by the
 	// functions' own cold start (triggers.Build) with the variables the
 	// template gives them.
-	tenv := map[string]string{"AWS_REGION": r.Region, "RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID}
-	getenv := func(k string) string { return tenv[k] }
+	getenv := localEnv(motoURL, r.Region, map[string]string{"RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID})
 	tlog := log.With("component", r.Region+"/triggers")
 	pre, err := triggers.Build(ctx, "presignup", getenv, tlog, triggers.NewPreSignUp)
 	if err != nil {
@@ -64,7 +63,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if err != nil {
 		return nil, err
 	}
-	ccfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+	ccfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +104,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 
 	// Orders API: the template's routes ($default included), all behind the
 	// JWT authorizer, and its CORS configuration.
-	acfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+	acfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +143,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 		return nil, err
 	}
 	// Long polls outlive the default 2 s response-header timeout.
-	pcfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{ResponseHeaderTimeout: 30 * time.Second})
+	pcfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{ResponseHeaderTimeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +173,24 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	})
 	ok = true
 	return rt, nil
+}
+
+// localEnv is the environment a function of region sees in the local stack:
+// fn (the function's own variables, as the template gives them), AWS_REGION,
+// fake credentials and moto as the SDK's endpoint. It is composed here, never
+// read from or written to the process environment, so nothing the shell
+// exports (a profile, real keys, AWS_ENDPOINT_URL_<SERVICE>) reaches a
+// handler, and nothing can reach a real AWS account.
+func localEnv(motoURL, region string, fn map[string]string) func(string) string {
+	env := map[string]string{}
+	for k, v := range fn {
+		env[k] = v
+	}
+	env["AWS_REGION"] = region
+	env["AWS_ACCESS_KEY_ID"] = "testing"
+	env["AWS_SECRET_ACCESS_KEY"] = "testing"
+	env["AWS_ENDPOINT_URL"] = motoURL
+	return func(k string) string { return env[k] }
 }
 
 // siteName is the processor's Site metric dimension: the one the site's

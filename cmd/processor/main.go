@@ -146,10 +146,12 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 
 	// Long polls hold the response for WaitTime: the header timeout must exceed it.
 	opts := awsconfig.Options{ResponseHeaderTimeout: cfg.proc.WaitTime + 10*time.Second}
-	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+	if getenv("AWS_ACCESS_KEY_ID") == "" {
 		// ECS Anywhere hands a task its role's credentials through the
 		// container credentials endpoint, which only the SDK's default chain
-		// reads (unlike Lambda, nothing puts keys in the environment).
+		// reads (unlike Lambda, nothing puts keys in the environment). That
+		// chain reads the process environment itself (the endpoint's
+		// AWS_CONTAINER_* variables): run's getenv is os.Getenv in production.
 		dc, err := awsdefaults.LoadDefaultConfig(ctx)
 		if err != nil {
 			log.Error("processor: AWS credentials", "err", err.Error())
@@ -157,7 +159,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 		}
 		opts.Credentials = dc.Credentials
 	}
-	awsCfg, err := awsconfig.Load(ctx, "", opts)
+	awsCfg, err := awsconfig.Load(ctx, "", getenv, opts)
 	if err != nil {
 		log.Error("processor: AWS configuration", "err", err.Error())
 		return 1
@@ -175,7 +177,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 		SQS:      sqs.NewFromConfig(awsCfg),
 		DynamoDB: dynamodb.NewFromConfig(awsCfg),
 		// moto (AWS_ENDPOINT_URL) serves CloudWatch's query protocol only.
-		CloudWatch: cloudwatch.NewFromConfig(awsCfg, cwquery.ForEndpoint(os.Getenv)...),
+		CloudWatch: cloudwatch.NewFromConfig(awsCfg, cwquery.ForEndpoint(getenv)...),
 		Store:      store,
 		Log:        log,
 	})

@@ -80,9 +80,7 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func TestSetup(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	env := map[string]string{"ACTION": "scale", "AWS_REGION": "eu-central-1", "CONTROL_TABLE": "ctl", "QUEUE_URL": "http://127.0.0.1:1/123456789012/orders",
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "ACTION": "scale", "AWS_REGION": "eu-central-1", "CONTROL_TABLE": "ctl", "QUEUE_URL": "http://127.0.0.1:1/123456789012/orders",
 		"ECS_CLUSTER": "onprem", "ECS_SERVICE": "primary", "BACKLOG_PER_TASK": "20", "MIN_TASKS": "0", "MAX_TASKS": "6"}
 	h, err := setup(context.Background(), func(k string) string { return env[k] }, logging.Discard())
 	if err != nil || h == nil {

@@ -67,7 +67,7 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := awsconfig.Load(ctx, c.Region, awsconfig.Options{})
+	cfg, err := awsconfig.Load(ctx, c.Region, getenv, awsconfig.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -56,9 +56,7 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func TestSetup(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	env := map[string]string{"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders"}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders"}
 	h, err := setup(context.Background(), func(k string) string { return env[k] }, logging.Discard())
 	if err != nil || h.Region != "eu-west-1" || h.Store == nil || h.Queue == nil {
 		t.Fatalf("setup: %+v, %v", h, err)

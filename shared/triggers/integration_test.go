@@ -528,7 +528,9 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	w := newWorld(t)
 	bh := mototest.BlackHole(t)
 	ctx := context.Background()
-	cfg, err := awsconfig.Load(ctx, "eu-central-1", SDKOptions)
+	cfg, err := awsconfig.Load(ctx, "eu-central-1", func(k string) string {
+		return map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}[k]
+	}, SDKOptions)
 	if err != nil {
 		t.Fatal(err)
 	}

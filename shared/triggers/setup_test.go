@@ -25,7 +25,6 @@ import (
 func TestSetupAgainstMoto(t *testing.T) {
 	srv := mototest.Require(t)
 	ctx := context.Background()
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	const table = "setup-triggers"
 	for _, r := range []string{"eu-central-1", registryRegion} {
 		if err := registry.CreateTable(ctx, dynamodb.NewFromConfig(srv.Config(r)), table); err != nil {
@@ -40,7 +39,8 @@ func TestSetupAgainstMoto(t *testing.T) {
 	}
 	env := map[string]string{
 		"AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": table, "REGISTRY_REGION": registryRegion,
-		"PII_KEY_ID": aws.ToString(key.KeyMetadata.Arn),
+		"PII_KEY_ID":       aws.ToString(key.KeyMetadata.Arn),
+		"AWS_ENDPOINT_URL": srv.URL, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	}
 	e, d, err := Setup(ctx, func(k string) string { return env[k] }, logging.Discard())
 	if err != nil {
@@ -67,9 +67,7 @@ func TestSetupAgainstMoto(t *testing.T) {
 // network call, and a bad configuration fails it naming the function and the
 // variable (or the region outside the residency policy).
 func TestBuild(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	good := map[string]string{"AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": "registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii"}
+	good := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": "registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii"}
 	build := map[string]func(getenv func(string) string) (Trigger, error){
 		"presignup": func(getenv func(string) string) (Trigger, error) {
 			return Build(context.Background(), "presignup", getenv, logging.Discard(), NewPreSignUp)

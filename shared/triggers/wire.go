@@ -76,7 +76,7 @@ func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (E
 	if err != nil {
 		return Env{}, Deps{}, err
 	}
-	cfg, err := awsconfig.Load(ctx, e.Region, SDKOptions)
+	cfg, err := awsconfig.Load(ctx, e.Region, getenv, SDKOptions)
 	if err != nil {
 		return Env{}, Deps{}, err
 	}
