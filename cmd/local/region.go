@@ -104,15 +104,20 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 
 	// Orders API: the template's routes ($default included), all behind the
 	// JWT authorizer, and its CORS configuration.
-	acfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{})
+	// Built by the function's own cold start: ParseEnv, awsconfig.Load,
+	// NewFromAWS, with the variables the template gives it.
+	oenv := localEnv(motoURL, r.Region, map[string]string{"ORDERS_TABLE": r.OrdersTable, "ORDERS_QUEUE_URL": r.OrdersQueueURL})
+	oc, err := ordersapi.ParseEnv(oenv)
+	if err != nil {
+		return nil, fmt.Errorf("orders-api configuration: %w", err)
+	}
+	acfg, err := awsconfig.Load(ctx, oc.Region, oenv, ordersapi.SDKOptions)
 	if err != nil {
 		return nil, err
 	}
-	orders := &ordersapi.Handler{
-		Region: r.Region,
-		Store:  ordersapi.NewDynamoStore(dynamodb.NewFromConfig(acfg), r.OrdersTable),
-		Queue:  ordersapi.NewSQSQueue(sqs.NewFromConfig(acfg), r.OrdersQueueURL),
-		Log:    log.With("component", r.Region+"/orders-api"),
+	orders, err := ordersapi.NewFromAWS(oc, acfg, log.With("component", r.Region+"/orders-api"))
+	if err != nil {
+		return nil, err
 	}
 	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, r.UserPoolID), nil)
 	if err := jwks.Refresh(ctx); err != nil {

@@ -251,8 +251,10 @@ func BenchmarkVsRaw(b *testing.B) {
 
 	b.Run("CreateOrder", func(b *testing.B) {
 		_, db, q := clients(b)
-		h := &ordersapi.Handler{Region: region, Store: ordersapi.NewDynamoStore(db, ordersTable(b, db)),
-			Queue: ordersapi.NewSQSQueue(q, queue(b, q)), Log: logging.Discard()}
+		h, err := ordersapi.New(region, ordersapi.NewDynamoStore(db, ordersTable(b, db)), ordersapi.NewSQSQueue(q, queue(b, q)), logging.Discard())
+		if err != nil {
+			b.Fatal(err)
+		}
 		lh := lambda.NewHandler(h.Handle)
 		rawTable, rawURL := ordersTable(b, db), queue(b, q)
 		env, _ := json.Marshal(orders.Envelope{Version: 1, OrderID: "x", Region: region, Owner: "bench-user", CreatedAt: time.Now(),

@@ -180,8 +180,21 @@ func seqIDs() func() string {
 	}
 }
 
+// newHandler builds the Handler through New, with a fixed clock and
+// sequential ids.
 func newHandler(st Store, q Queue) *Handler {
-	return &Handler{Region: testRegion, Store: st, Queue: q, Log: logging.Discard(), Now: func() time.Time { return testNow }, NewID: seqIDs()}
+	h := mustNew(testRegion, st, q)
+	h.Now, h.NewID = func() time.Time { return testNow }, seqIDs()
+	return h
+}
+
+// mustNew is New for tests that build a valid Handler.
+func mustNew(region string, st Store, q Queue) *Handler {
+	h, err := New(region, st, q, logging.Discard())
+	if err != nil {
+		panic(err)
+	}
+	return h
 }
 
 type reqOpt func(*events.APIGatewayV2HTTPRequest)
@@ -534,7 +547,7 @@ func TestInFlightAndAbandoned(t *testing.T) {
 		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	o, _ := orders.DecodeOrder([]byte(validBody))
 	rec.RequestHash, _ = requestHash("key-1", o)
-	if err := h.Store.Begin(context.Background(), rec, OrderRecord{ID: "crashed", Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := h.store.Begin(context.Background(), rec, OrderRecord{ID: "crashed", Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -653,7 +666,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 		CompleteFn: func(context.Context, string, string) error { completes++; return nil },
 	}
 	q := &countQueue{}
-	h := &Handler{Region: testRegion, Store: st, Queue: q, Log: logging.Discard()}
+	h := mustNew(testRegion, st, q)
 	ctx := context.Background()
 	req := postReq(validBody)
 	b.ReportAllocs()
