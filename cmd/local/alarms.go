@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
@@ -21,7 +19,6 @@ import (
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/alarmaction"
 	"github.com/homeregion/homeregion/shared/awsconfig"
-	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // alarmPeriod is the local evaluation period (one datapoint per alarm).
@@ -35,10 +32,6 @@ func init() { startAlarms = startAlarmEmulation }
 // the template.
 func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, g *group) ([]string, error) {
 	st := p.stack
-	policy, err := residency.Default()
-	if err != nil {
-		return nil, err
-	}
 	var parts []string
 	for _, r := range st.Regions {
 		if len(r.Alarms) == 0 {
@@ -48,10 +41,6 @@ func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, 
 		if err != nil {
 			return nil, err
 		}
-		clients := alarmaction.Clients{
-			DynamoDB: dynamodb.NewFromConfig(cfg), Route53: route53.NewFromConfig(cfg),
-			ECS: ecs.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
-		}
 		alog := log.With("component", r.Region+"/alarms")
 		invokers := map[string]alarmlocal.Invoker{}
 		var actions []string
@@ -60,23 +49,22 @@ func startAlarmEmulation(ctx context.Context, p *provisioned, log *slog.Logger, 
 			if !ok {
 				continue
 			}
-			// The function's environment from the template, read by the
-			// same parser the deployed function's cold start uses.
-			c, err := alarmaction.ParseEnv(func(k string) string {
-				switch {
-				case k == "AWS_REGION":
-					return r.Region
-				case k == "ACTION" && f.Env[k] == "":
-					return action
+			// The function's cold start as deployed (ParseEnv, awsconfig.Load,
+			// NewFromAWS) over its environment from the template.
+			fenv := map[string]string{"ACTION": action}
+			for k, v := range f.Env {
+				if v != "" {
+					fenv[k] = v
 				}
-				return f.Env[k]
-			})
+			}
+			getenv := localEnv(st.Endpoint, r.Region, fenv)
+			c, err := alarmaction.ParseEnv(getenv)
 			var h *alarmaction.Handler
 			if err == nil {
-				deps := alarmaction.FromClients(c, clients)
-				deps.Zones = policy
-				deps.Logger = log.With("component", r.Region+"/"+action)
-				h, err = alarmaction.New(c, deps)
+				var acfg aws.Config
+				if acfg, err = awsconfig.Load(ctx, c.Region, getenv, alarmaction.SDKOptions); err == nil {
+					h, err = alarmaction.NewFromAWS(c, acfg, log.With("component", r.Region+"/"+action))
+				}
 			}
 			if err != nil {
 				// Like a Lambda whose cold start fails: its alarm actions fail, the rest runs.
