@@ -47,19 +47,32 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	}()
 
 	// Cognito triggers: presignup, postconfirmation and preauth, built by the
-	// functions' own cold start (triggers.Build) with the variables the
-	// template gives them.
-	getenv := localEnv(motoURL, r.Region, map[string]string{"RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID})
+	// functions' own cold start (ParseEnv, awsconfig.Load, NewFromAWS, then
+	// each constructor) with the variables the template gives them; the
+	// three share one set of dependencies, as three Lambdas would each build.
+	tenv := localEnv(motoURL, r.Region, map[string]string{"RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID})
 	tlog := log.With("component", r.Region+"/triggers")
-	pre, err := triggers.Build(ctx, "presignup", getenv, tlog, triggers.NewPreSignUp)
+	tc, err := triggers.ParseEnv(tenv)
+	if err != nil {
+		return nil, fmt.Errorf("triggers configuration: %w", err)
+	}
+	tcfg, err := awsconfig.Load(ctx, tc.Region, tenv, triggers.SDKOptions)
 	if err != nil {
 		return nil, err
 	}
-	confirm, err := triggers.Build(ctx, "postconfirmation", getenv, tlog, triggers.NewPostConfirmation)
+	deps, err := triggers.NewFromAWS(tc, tcfg, tlog)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := triggers.Build(ctx, "preauth", getenv, tlog, triggers.NewPreAuth)
+	pre, err := triggers.NewPreSignUp(tc, deps, tlog)
+	if err != nil {
+		return nil, err
+	}
+	confirm, err := triggers.NewPostConfirmation(tc, deps, tlog)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := triggers.NewPreAuth(tc, deps, tlog)
 	if err != nil {
 		return nil, err
 	}
