@@ -160,19 +160,22 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if rt.store, err = orderstore.Open(ctx, rt.siteDB); err != nil {
 		return nil, err
 	}
+	// The processor's configuration through its own ParseEnv, as the
+	// container reads it, with shorter polls and drains for a local stack.
+	penv := localEnv(motoURL, r.Region, map[string]string{
+		"ORDERS_QUEUE_URL": r.OrdersQueueURL, "ORDERS_TABLE": r.OrdersTable, "SITE_NAME": siteName(r),
+		"WAIT_TIME": "10s", "DRAIN_TIMEOUT": "5s", "HEARTBEAT_INTERVAL": "15s",
+	})
+	pc, err := processor.ParseEnv(penv)
+	if err != nil {
+		return nil, fmt.Errorf("processor configuration: %w", err)
+	}
 	// Long polls outlive the default 2 s response-header timeout.
-	pcfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{ResponseHeaderTimeout: 30 * time.Second})
+	pcfg, err := awsconfig.Load(ctx, r.Region, penv, awsconfig.Options{ResponseHeaderTimeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	proc, err := processor.New(processor.Config{
-		QueueURL:          r.OrdersQueueURL,
-		OrdersTable:       r.OrdersTable,
-		Site:              siteName(r),
-		WaitTime:          10 * time.Second,
-		DrainTimeout:      5 * time.Second,
-		HeartbeatInterval: 15 * time.Second,
-	}, processor.Deps{
+	proc, err := processor.New(pc, processor.Deps{
 		SQS:        sqs.NewFromConfig(pcfg),
 		DynamoDB:   dynamodb.NewFromConfig(pcfg),
 		CloudWatch: cloudwatch.NewFromConfig(pcfg, provision.CloudWatchQueryProtocol),
