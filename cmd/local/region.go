@@ -12,10 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/internal/cognitolocal"
 	"github.com/homeregion/homeregion/internal/httpapilocal"
@@ -170,18 +167,11 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if err != nil {
 		return nil, fmt.Errorf("processor configuration: %w", err)
 	}
-	// Long polls outlive the default 2 s response-header timeout.
-	pcfg, err := awsconfig.Load(ctx, r.Region, penv, awsconfig.Options{ResponseHeaderTimeout: 30 * time.Second})
+	pcfg, err := awsconfig.Load(ctx, r.Region, penv, pc.SDKOptions())
 	if err != nil {
 		return nil, err
 	}
-	proc, err := processor.New(pc, processor.Deps{
-		SQS:        sqs.NewFromConfig(pcfg),
-		DynamoDB:   dynamodb.NewFromConfig(pcfg),
-		CloudWatch: cloudwatch.NewFromConfig(pcfg, provision.CloudWatchQueryProtocol),
-		Store:      rt.store,
-		Log:        log.With("component", r.Region+"/processor"),
-	})
+	proc, err := processor.NewFromAWS(pc, pcfg, penv, rt.store, log.With("component", r.Region+"/processor"))
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}

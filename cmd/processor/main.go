@@ -35,12 +35,8 @@ import (
 	"time"
 
 	awsdefaults "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/shared/awsconfig"
-	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
@@ -129,8 +125,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
 
-	// Long polls hold the response for WaitTime: the header timeout must exceed it.
-	opts := awsconfig.Options{ResponseHeaderTimeout: cfg.proc.WaitTime + 10*time.Second}
+	opts := cfg.proc.SDKOptions()
 	if getenv("AWS_ACCESS_KEY_ID") == "" {
 		// ECS Anywhere hands a task its role's credentials through the
 		// container credentials endpoint, which only the SDK's default chain
@@ -158,14 +153,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 	}
 	defer store.Close()
 
-	p, err := processor.New(cfg.proc, processor.Deps{
-		SQS:      sqs.NewFromConfig(awsCfg),
-		DynamoDB: dynamodb.NewFromConfig(awsCfg),
-		// moto (AWS_ENDPOINT_URL) serves CloudWatch's query protocol only.
-		CloudWatch: cloudwatch.NewFromConfig(awsCfg, cwquery.ForEndpoint(getenv)...),
-		Store:      store,
-		Log:        log,
-	})
+	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, log)
 	if err != nil {
 		log.Error("processor: invalid configuration", "err", err.Error())
 		return 1

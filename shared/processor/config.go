@@ -3,10 +3,18 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/awsname"
 )
 
@@ -141,4 +149,25 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return c.withDefaults(), nil
+}
+
+// SDKOptions bound the processor's SDK calls: a long poll holds its response
+// for WaitTime, so the response-header timeout must exceed it.
+func (c Config) SDKOptions() awsconfig.Options {
+	return awsconfig.Options{ResponseHeaderTimeout: c.withDefaults().WaitTime + 10*time.Second}
+}
+
+// NewFromAWS builds the Processor for c over store with its SQS, DynamoDB
+// and CloudWatch clients made from awscfg (awsconfig.Load with
+// c.SDKOptions()). getenv is the environment awscfg was loaded from: when
+// it points CloudWatch at a stand-in endpoint (moto), the client speaks the
+// query protocol (cwquery.ForEndpoint).
+func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, log *slog.Logger) (*Processor, error) {
+	return New(c, Deps{
+		SQS:        sqs.NewFromConfig(awscfg),
+		DynamoDB:   dynamodb.NewFromConfig(awscfg),
+		CloudWatch: cloudwatch.NewFromConfig(awscfg, cwquery.ForEndpoint(getenv)...),
+		Store:      store,
+		Log:        log,
+	})
 }

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -70,5 +73,20 @@ func TestParseEnv(t *testing.T) {
 				t.Fatalf("New(ParseEnv) = %+v, %v; want %+v", p.Config(), err, c)
 			}
 		})
+	}
+}
+
+func TestNewFromAWS(t *testing.T) {
+	c := Config{QueueURL: "http://127.0.0.1:1/0/orders", OrdersTable: "orders", Site: "s", WaitTime: 5 * time.Second}
+	if got := c.SDKOptions().ResponseHeaderTimeout; got != 15*time.Second {
+		t.Errorf("SDKOptions().ResponseHeaderTimeout = %s, want WaitTime + 10s", got)
+	}
+	awscfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")}
+	p, err := NewFromAWS(c, awscfg, func(string) string { return "" }, fakeStore{}, nil)
+	if err != nil || p.deps.SQS == nil || p.deps.DynamoDB == nil || p.deps.CloudWatch == nil {
+		t.Fatalf("NewFromAWS = %+v, %v", p, err)
+	}
+	if _, err := NewFromAWS(c, awscfg, func(string) string { return "" }, nil, nil); err == nil {
+		t.Error("NewFromAWS accepted no Store")
 	}
 }
