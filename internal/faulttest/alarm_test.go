@@ -16,11 +16,11 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/homeregion/homeregion/internal/faultproxy"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/alarm"
 	"github.com/homeregion/homeregion/shared/alarmaction"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/internal/mototest"
 )
 
 // clock is a settable time source.

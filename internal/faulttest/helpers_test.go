@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/homeregion/homeregion/internal/faultproxy"
-	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/shared/awsconfig"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }

@@ -16,9 +16,9 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/homeregion/homeregion/internal/faultproxy"
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/registry"
 	"github.com/homeregion/homeregion/shared/residency"
 	"github.com/homeregion/homeregion/shared/triggers"
