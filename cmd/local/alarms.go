@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
@@ -22,7 +20,6 @@ import (
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/alarmaction"
 	"github.com/homeregion/homeregion/shared/awsconfig"
-	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // alarmPeriod is the local evaluation period (one datapoint per alarm).
@@ -34,22 +31,14 @@ const alarmPeriod = 2 * time.Second
 // the template. Each line it returns is "name\tdescription".
 func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgroup.Group) ([]string, error) {
 	st := p.stack
-	policy, err := residency.Default()
-	if err != nil {
-		return nil, err
-	}
 	var parts []string
 	for _, r := range st.Regions {
 		if len(r.Alarms) == 0 {
 			continue
 		}
-		cfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+		cfg, err := awsconfig.Load(ctx, r.Region, localEnv(st.Endpoint, r.Region, nil), awsconfig.Options{})
 		if err != nil {
 			return nil, err
-		}
-		clients := alarmaction.Clients{
-			DynamoDB: dynamodb.NewFromConfig(cfg), Route53: route53.NewFromConfig(cfg),
-			ECS: ecs.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
 		}
 		alog := log.With("component", r.Region+"/alarms")
 		invokers := map[string]alarmlocal.Invoker{}
@@ -59,23 +48,22 @@ func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgr
 			if !ok {
 				continue
 			}
-			// The function's environment from the template, read by the
-			// same parser the deployed function's cold start uses.
-			c, err := alarmaction.ParseEnv(func(k string) string {
-				switch {
-				case k == "AWS_REGION":
-					return r.Region
-				case k == "ACTION" && f.Env[k] == "":
-					return action
+			// The function's cold start as deployed (ParseEnv, awsconfig.Load,
+			// NewFromAWS) over its environment from the template.
+			fenv := map[string]string{"ACTION": action}
+			for k, v := range f.Env {
+				if v != "" {
+					fenv[k] = v
 				}
-				return f.Env[k]
-			})
+			}
+			getenv := localEnv(st.Endpoint, r.Region, fenv)
+			c, err := alarmaction.ParseEnv(getenv)
 			var h *alarmaction.Handler
 			if err == nil {
-				deps := alarmaction.FromClients(c, clients)
-				deps.Zones = policy
-				deps.Logger = log.With("component", r.Region+"/"+action)
-				h, err = alarmaction.New(c, deps)
+				var acfg aws.Config
+				if acfg, err = awsconfig.Load(ctx, c.Region, getenv, alarmaction.SDKOptions); err == nil {
+					h, err = alarmaction.NewFromAWS(c, acfg, log.With("component", r.Region+"/"+action))
+				}
 			}
 			if err != nil {
 				// Like a Lambda whose cold start fails: its alarm actions fail, the rest runs.

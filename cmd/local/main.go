@@ -29,7 +29,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/homeregion/homeregion/shared/residency"
+	"github.com/homeregion/homeregion/shared/awsname"
 )
 
 // options are the command-line flags.
@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-regions: at least one region is required")
 	}
 	for _, r := range append(slices.Clone(o.regions), o.registryRegion) {
-		if !residency.ValidRegion(r) {
+		if !awsname.Region(r) {
 			return options{}, fmt.Errorf("%q is not an AWS region name", r)
 		}
 	}

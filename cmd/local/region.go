@@ -12,10 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/homeregion/homeregion/internal/cognitolocal"
@@ -48,24 +45,36 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	}()
 
 	// Cognito triggers: presignup, postconfirmation and preauth, built by the
-	// functions' own cold start (triggers.Build) with the variables the
-	// template gives them.
-	tenv := map[string]string{"AWS_REGION": r.Region, "RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID}
-	getenv := func(k string) string { return tenv[k] }
+	// functions' own cold start (ParseEnv, awsconfig.Load, NewFromAWS, then
+	// each constructor) with the variables the template gives them; the
+	// three share one set of dependencies, as three Lambdas would each build.
+	tenv := localEnv(motoURL, r.Region, map[string]string{"RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID})
 	tlog := log.With("component", r.Region+"/triggers")
-	pre, err := triggers.Build(ctx, "presignup", getenv, tlog, triggers.NewPreSignUp)
+	tc, err := triggers.ParseEnv(tenv)
+	if err != nil {
+		return nil, fmt.Errorf("triggers configuration: %w", err)
+	}
+	tcfg, err := awsconfig.Load(ctx, tc.Region, tenv, triggers.SDKOptions)
 	if err != nil {
 		return nil, err
 	}
-	confirm, err := triggers.Build(ctx, "postconfirmation", getenv, tlog, triggers.NewPostConfirmation)
+	deps, err := triggers.NewFromAWS(tc, tcfg, tlog)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := triggers.Build(ctx, "preauth", getenv, tlog, triggers.NewPreAuth)
+	pre, err := triggers.NewPreSignUp(tc, deps, tlog)
 	if err != nil {
 		return nil, err
 	}
-	ccfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+	confirm, err := triggers.NewPostConfirmation(tc, deps, tlog)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := triggers.NewPreAuth(tc, deps, tlog)
+	if err != nil {
+		return nil, err
+	}
+	ccfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -106,15 +115,20 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 
 	// Orders API: the template's routes ($default included), all behind the
 	// JWT authorizer, and its CORS configuration.
-	acfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{})
+	// Built by the function's own cold start: ParseEnv, awsconfig.Load,
+	// NewFromAWS, with the variables the template gives it.
+	oenv := localEnv(motoURL, r.Region, map[string]string{"ORDERS_TABLE": r.OrdersTable, "ORDERS_QUEUE_URL": r.OrdersQueueURL})
+	oc, err := ordersapi.ParseEnv(oenv)
+	if err != nil {
+		return nil, fmt.Errorf("orders-api configuration: %w", err)
+	}
+	acfg, err := awsconfig.Load(ctx, oc.Region, oenv, ordersapi.SDKOptions)
 	if err != nil {
 		return nil, err
 	}
-	orders := &ordersapi.Handler{
-		Region: r.Region,
-		Store:  ordersapi.NewDynamoStore(dynamodb.NewFromConfig(acfg), r.OrdersTable),
-		Queue:  ordersapi.NewSQSQueue(sqs.NewFromConfig(acfg), r.OrdersQueueURL),
-		Log:    log.With("component", r.Region+"/orders-api"),
+	orders, err := ordersapi.NewFromAWS(oc, acfg, log.With("component", r.Region+"/orders-api"))
+	if err != nil {
+		return nil, err
 	}
 	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, r.UserPoolID), nil)
 	if err := jwks.Refresh(ctx); err != nil {
@@ -144,25 +158,21 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if rt.store, err = orderstore.Open(ctx, rt.siteDB); err != nil {
 		return nil, err
 	}
-	// Long polls outlive the default 2 s response-header timeout.
-	pcfg, err := awsconfig.Load(ctx, r.Region, awsconfig.Options{ResponseHeaderTimeout: 30 * time.Second})
+	// The processor's configuration through its own ParseEnv, as the
+	// container reads it, with shorter polls and drains for a local stack.
+	penv := localEnv(motoURL, r.Region, map[string]string{
+		"ORDERS_QUEUE_URL": r.OrdersQueueURL, "ORDERS_TABLE": r.OrdersTable, "SITE_NAME": siteName(r),
+		"WAIT_TIME": "10s", "DRAIN_TIMEOUT": "5s", "HEARTBEAT_INTERVAL": "15s",
+	})
+	pc, err := processor.ParseEnv(penv)
+	if err != nil {
+		return nil, fmt.Errorf("processor configuration: %w", err)
+	}
+	pcfg, err := awsconfig.Load(ctx, r.Region, penv, pc.SDKOptions())
 	if err != nil {
 		return nil, err
 	}
-	proc, err := processor.New(processor.Config{
-		QueueURL:          r.OrdersQueueURL,
-		OrdersTable:       r.OrdersTable,
-		Site:              siteName(r),
-		WaitTime:          10 * time.Second,
-		DrainTimeout:      5 * time.Second,
-		HeartbeatInterval: 15 * time.Second,
-	}, processor.Deps{
-		SQS:        sqs.NewFromConfig(pcfg),
-		DynamoDB:   dynamodb.NewFromConfig(pcfg),
-		CloudWatch: cloudwatch.NewFromConfig(pcfg, provision.CloudWatchQueryProtocol),
-		Store:      rt.store,
-		Log:        log.With("component", r.Region+"/processor"),
-	})
+	proc, err := processor.NewFromAWS(pc, pcfg, penv, rt.store, log.With("component", r.Region+"/processor"))
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
@@ -175,6 +185,24 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	}))
 	ok = true
 	return rt, nil
+}
+
+// localEnv is the environment a function of region sees in the local stack:
+// fn (the function's own variables, as the template gives them), AWS_REGION,
+// fake credentials and moto as the SDK's endpoint. It is composed here, never
+// read from or written to the process environment, so nothing the shell
+// exports (a profile, real keys, AWS_ENDPOINT_URL_<SERVICE>) reaches a
+// handler, and nothing can reach a real AWS account.
+func localEnv(motoURL, region string, fn map[string]string) func(string) string {
+	env := map[string]string{}
+	for k, v := range fn {
+		env[k] = v
+	}
+	env["AWS_REGION"] = region
+	env["AWS_ACCESS_KEY_ID"] = "testing"
+	env["AWS_SECRET_ACCESS_KEY"] = "testing"
+	env["AWS_ENDPOINT_URL"] = motoURL
+	return func(k string) string { return env[k] }
 }
 
 // siteName is the processor's Site metric dimension: the one the site's

@@ -30,7 +30,6 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	if pid := localstate.Running(o.stateFile); pid != 0 {
 		return fmt.Errorf("a local stack is already running (pid %d, state %s): stop it (kill -INT %d) or give -state-file", pid, o.stateFile, pid)
 	}
-	isolateAWSEnv()
 
 	say("homeregion local stack: regions %s, registry region %s", strings.Join(o.regions, ", "), o.registryRegion)
 
@@ -42,8 +41,6 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	}
 	defer moto.Stop()
 	say("  %-22s %s  %s %s", "moto_server", moto.URL, motoDesc, step(t))
-	// The handlers' SDK clients find moto through the SDK's standard variable.
-	os.Setenv("AWS_ENDPOINT_URL", moto.URL)
 
 	// 2. Resources.
 	t = time.Now()
@@ -147,22 +144,6 @@ func startMoto(ctx context.Context, o options) (*motoserver.Server, string, erro
 		return nil, "", fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	return s, fmt.Sprintf("(pid %d, log %s)", s.PID(), logPath), nil
-}
-
-// isolateAWSEnv makes every SDK client in this process use fake credentials
-// so nothing ever reaches a real AWS account, whatever the shell exports.
-func isolateAWSEnv() {
-	os.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	os.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"} {
-		os.Unsetenv(k)
-	}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_ENDPOINT_URL_") {
-			os.Unsetenv(k)
-		}
-	}
 }
 
 // newLogger is a readable text logger: time, level, component, message.

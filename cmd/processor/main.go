@@ -35,12 +35,8 @@ import (
 	"time"
 
 	awsdefaults "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/shared/awsconfig"
-	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
@@ -57,71 +53,56 @@ type config struct {
 	logLevel string
 }
 
-// loadConfig reads the environment through getenv, then the flags in args
-// (a flag overrides its variable).
+// flagVars maps each flag to the variable it stands in for.
+var flagVars = []struct{ flag, env, usage string }{
+	{"queue-url", "ORDERS_QUEUE_URL", "orders queue URL"},
+	{"orders-table", "ORDERS_TABLE", "orders table name"},
+	{"site", "SITE_NAME", "site name"},
+	{"db", "SITE_DB_DSN", "SQLite path or postgres:// URL (default " + DefaultDSN + ")"},
+	{"concurrency", "PROCESSOR_CONCURRENCY", "worker pool size (default " + strconv.Itoa(processor.DefaultConcurrency) + ")"},
+	{"visibility-timeout", "VISIBILITY_TIMEOUT", "visibility timeout (default " + processor.DefaultVisibilityTimeout.String() + ")"},
+	{"wait-time", "WAIT_TIME", "long poll wait (default " + processor.DefaultWaitTime.String() + ")"},
+	{"drain-timeout", "DRAIN_TIMEOUT", "drain timeout (default " + processor.DefaultDrainTimeout.String() + ")"},
+	{"heartbeat-interval", "HEARTBEAT_INTERVAL", "heartbeat period (default " + processor.DefaultHeartbeatInterval.String() + ")"},
+	{"log-level", "LOG_LEVEL", "log level (default INFO)"},
+}
+
+// loadConfig reads the flags in args over the environment getenv reads (a
+// flag given overrides its variable), then hands the result to
+// processor.ParseEnv, the one home of the processor's rules and bounds.
 func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
+	given := map[string]*string{}
+	for _, f := range flagVars {
+		given[f.env] = fs.String(f.flag, "", f.usage+" ("+f.env+")")
 	}
-	queueURL := fs.String("queue-url", env("ORDERS_QUEUE_URL", ""), "orders queue URL (ORDERS_QUEUE_URL)")
-	table := fs.String("orders-table", env("ORDERS_TABLE", ""), "orders table name (ORDERS_TABLE)")
-	site := fs.String("site", env("SITE_NAME", ""), "site name (SITE_NAME)")
-	dsn := fs.String("db", env("SITE_DB_DSN", DefaultDSN), "SQLite path or postgres:// URL (SITE_DB_DSN)")
-	conc := fs.String("concurrency", env("PROCESSOR_CONCURRENCY", strconv.Itoa(processor.DefaultConcurrency)), "worker pool size (PROCESSOR_CONCURRENCY)")
-	vt := fs.String("visibility-timeout", env("VISIBILITY_TIMEOUT", processor.DefaultVisibilityTimeout.String()), "visibility timeout (VISIBILITY_TIMEOUT)")
-	wait := fs.String("wait-time", env("WAIT_TIME", processor.DefaultWaitTime.String()), "long poll wait (WAIT_TIME)")
-	drain := fs.String("drain-timeout", env("DRAIN_TIMEOUT", processor.DefaultDrainTimeout.String()), "drain timeout (DRAIN_TIMEOUT)")
-	beat := fs.String("heartbeat-interval", env("HEARTBEAT_INTERVAL", processor.DefaultHeartbeatInterval.String()), "heartbeat period (HEARTBEAT_INTERVAL)")
-	level := fs.String("log-level", env("LOG_LEVEL", "INFO"), "log level (LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fmt.Errorf("flags: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("flags: unexpected argument %q", fs.Arg(0))
 	}
-	c := config{dsn: *dsn, logLevel: *level}
-	c.proc.QueueURL, c.proc.OrdersTable, c.proc.Site = *queueURL, *table, *site
-	for _, req := range []struct{ v, name string }{
-		{*queueURL, "ORDERS_QUEUE_URL (-queue-url)"},
-		{*table, "ORDERS_TABLE (-orders-table)"},
-		{*site, "SITE_NAME (-site)"},
-		{*dsn, "SITE_DB_DSN (-db)"},
-	} {
-		if req.v == "" {
-			return config{}, fmt.Errorf("%s is required", req.name)
-		}
-	}
-	n, err := strconv.Atoi(*conc)
-	if err != nil || n < 1 || n > 1000 {
-		return config{}, fmt.Errorf("PROCESSOR_CONCURRENCY (-concurrency) %q: want an integer 1..1000", *conc)
-	}
-	c.proc.Concurrency = n
-	for _, d := range []struct {
-		s        string
-		name     string
-		min, max time.Duration
-		whole    bool
-		dst      *time.Duration
-	}{
-		{*vt, "VISIBILITY_TIMEOUT (-visibility-timeout)", time.Second, 12 * time.Hour, true, &c.proc.VisibilityTimeout},
-		{*wait, "WAIT_TIME (-wait-time)", time.Second, 20 * time.Second, true, &c.proc.WaitTime},
-		{*drain, "DRAIN_TIMEOUT (-drain-timeout)", time.Second, time.Hour, false, &c.proc.DrainTimeout},
-		{*beat, "HEARTBEAT_INTERVAL (-heartbeat-interval)", time.Second, time.Hour, false, &c.proc.HeartbeatInterval},
-	} {
-		v, err := time.ParseDuration(d.s)
-		if err != nil || v < d.min || v > d.max || (d.whole && v%time.Second != 0) {
-			what := "a duration"
-			if d.whole {
-				what = "whole seconds"
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	env := func(name string) string {
+		for _, f := range flagVars {
+			if f.env == name && set[f.flag] {
+				return *given[name]
 			}
-			return config{}, fmt.Errorf("%s %q: want %s between %s and %s (e.g. 30s)", d.name, d.s, what, d.min, d.max)
 		}
-		*d.dst = v
+		return getenv(name)
+	}
+	proc, err := processor.ParseEnv(env)
+	if err != nil {
+		return config{}, err
+	}
+	c := config{proc: proc, dsn: env("SITE_DB_DSN"), logLevel: env("LOG_LEVEL")}
+	if c.dsn == "" {
+		c.dsn = DefaultDSN
+	}
+	if c.logLevel == "" {
+		c.logLevel = "INFO"
 	}
 	return c, nil
 }
@@ -144,12 +125,13 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
 
-	// Long polls hold the response for WaitTime: the header timeout must exceed it.
-	opts := awsconfig.Options{ResponseHeaderTimeout: cfg.proc.WaitTime + 10*time.Second}
-	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+	opts := cfg.proc.SDKOptions()
+	if getenv("AWS_ACCESS_KEY_ID") == "" {
 		// ECS Anywhere hands a task its role's credentials through the
 		// container credentials endpoint, which only the SDK's default chain
-		// reads (unlike Lambda, nothing puts keys in the environment).
+		// reads (unlike Lambda, nothing puts keys in the environment). That
+		// chain reads the process environment itself (the endpoint's
+		// AWS_CONTAINER_* variables): run's getenv is os.Getenv in production.
 		dc, err := awsdefaults.LoadDefaultConfig(ctx)
 		if err != nil {
 			log.Error("processor: AWS credentials", "err", err.Error())
@@ -157,7 +139,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 		}
 		opts.Credentials = dc.Credentials
 	}
-	awsCfg, err := awsconfig.Load(ctx, "", opts)
+	awsCfg, err := awsconfig.Load(ctx, "", getenv, opts)
 	if err != nil {
 		log.Error("processor: AWS configuration", "err", err.Error())
 		return 1
@@ -171,14 +153,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) int {
 	}
 	defer store.Close()
 
-	p, err := processor.New(cfg.proc, processor.Deps{
-		SQS:      sqs.NewFromConfig(awsCfg),
-		DynamoDB: dynamodb.NewFromConfig(awsCfg),
-		// moto (AWS_ENDPOINT_URL) serves CloudWatch's query protocol only.
-		CloudWatch: cloudwatch.NewFromConfig(awsCfg, cwquery.ForEndpoint(os.Getenv)...),
-		Store:      store,
-		Log:        log,
-	})
+	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, log)
 	if err != nil {
 		log.Error("processor: invalid configuration", "err", err.Error())
 		return 1

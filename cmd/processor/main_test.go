@@ -38,9 +38,16 @@ func TestLoadConfig(t *testing.T) {
 					t.Fatalf("config = %+v", c)
 				}
 			}},
-		{name: "missing queue", env: map[string]string{"ORDERS_QUEUE_URL": ""}, wantErr: "ORDERS_QUEUE_URL (-queue-url) is required"},
-		{name: "missing table", env: map[string]string{"ORDERS_TABLE": ""}, wantErr: "ORDERS_TABLE (-orders-table) is required"},
-		{name: "missing site", env: map[string]string{"SITE_NAME": ""}, wantErr: "SITE_NAME (-site) is required"},
+		{name: "missing queue", env: map[string]string{"ORDERS_QUEUE_URL": ""}, wantErr: "ORDERS_QUEUE_URL is not set"},
+		{name: "missing table", env: map[string]string{"ORDERS_TABLE": ""}, wantErr: "ORDERS_TABLE is not set"},
+		{name: "missing site", env: map[string]string{"SITE_NAME": ""}, wantErr: "SITE_NAME is not set"},
+		{name: "flag stands in for a missing variable", env: map[string]string{"SITE_NAME": ""}, args: []string{"-site", "munich"},
+			check: func(t *testing.T, c config) {
+				if c.proc.Site != "munich" {
+					t.Fatalf("config = %+v", c)
+				}
+			}},
+		{name: "flag checked like its variable", args: []string{"-wait-time", "21s"}, wantErr: "WAIT_TIME"},
 		{name: "bad concurrency", env: map[string]string{"PROCESSOR_CONCURRENCY": "lots"}, wantErr: "PROCESSOR_CONCURRENCY"},
 		{name: "zero concurrency", args: []string{"-concurrency=0"}, wantErr: "PROCESSOR_CONCURRENCY"},
 		{name: "fractional visibility", env: map[string]string{"VISIBILITY_TIMEOUT": "1500ms"}, wantErr: "VISIBILITY_TIMEOUT"},

@@ -1,62 +1,23 @@
 // Command orders-api is the regional orders API of homeregion: the API
-// Gateway HTTP API (payload v2) handler of package ordersapi. main only wires:
-// it reads the configuration once, builds the DynamoDB and SQS clients once
-// from one aws.Config and hands the handler to the Lambda runtime.
+// Gateway HTTP API (payload v2) handler of package ordersapi. main only
+// wires, in the shape every function shares: ordersapi.ParseEnv (the
+// configuration's rules), awsconfig.Load (one aws.Config),
+// ordersapi.NewFromAWS (the SDK clients and the handler), then the Lambda
+// runtime.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"regexp"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
-	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 )
-
-// config is what the function reads from its environment.
-type config struct {
-	Region   string // AWS_REGION
-	Table    string // ORDERS_TABLE
-	QueueURL string // ORDERS_QUEUE_URL
-}
-
-var (
-	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	tablePattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
-)
-
-// loadConfig reads the configuration through getenv; the error names the
-// first missing or malformed variable.
-func loadConfig(getenv func(string) string) (config, error) {
-	c := config{Region: getenv("AWS_REGION"), Table: getenv("ORDERS_TABLE"), QueueURL: getenv("ORDERS_QUEUE_URL")}
-	switch {
-	case c.Region == "":
-		return config{}, fmt.Errorf("orders-api configuration: AWS_REGION is not set")
-	case !regionPattern.MatchString(c.Region):
-		return config{}, fmt.Errorf("orders-api configuration: AWS_REGION %q is not a region name", c.Region)
-	case c.Table == "":
-		return config{}, fmt.Errorf("orders-api configuration: ORDERS_TABLE is not set")
-	case !tablePattern.MatchString(c.Table):
-		return config{}, fmt.Errorf("orders-api configuration: ORDERS_TABLE %q is not a DynamoDB table name", c.Table)
-	case c.QueueURL == "":
-		return config{}, fmt.Errorf("orders-api configuration: ORDERS_QUEUE_URL is not set")
-	}
-	u, err := url.Parse(c.QueueURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(u.Path) < 2 {
-		return config{}, fmt.Errorf("orders-api configuration: ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
-	}
-	return c, nil
-}
 
 func main() {
 	log := logging.New(os.Stdout, os.Getenv("LOG_LEVEL"))
@@ -69,24 +30,16 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-// setup builds the handler: configuration, one aws.Config, the clients.
+// setup is the cold start, from the environment getenv reads. It makes no
+// network call.
 func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*ordersapi.Handler, error) {
-	c, err := loadConfig(getenv)
+	c, err := ordersapi.ParseEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("orders-api configuration: %w", err)
+	}
+	awscfg, err := awsconfig.Load(ctx, c.Region, getenv, ordersapi.SDKOptions)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := awsconfig.Load(ctx, c.Region, awsconfig.Options{})
-	if err != nil {
-		return nil, err
-	}
-	h := &ordersapi.Handler{
-		Region: c.Region,
-		Store:  ordersapi.NewDynamoStore(dynamodbops.New(dynamodb.NewFromConfig(cfg)), c.Table),
-		Queue:  ordersapi.NewSQSQueue(sqsops.NewSender(sqs.NewFromConfig(cfg)), c.QueueURL),
-		Log:    log,
-	}
-	if err := h.Check(); err != nil {
-		return nil, err
-	}
-	return h, nil
+	return ordersapi.NewFromAWS(c, awscfg, log)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -169,8 +170,7 @@ func BenchmarkVsRaw(b *testing.B) {
 		_, db, _ := clients(b)
 		p, keys := deps(b)
 		table := registryTable(b, db)
-		h := lambda.NewHandler(&triggers.PreSignUp{Region: region, Policy: p, Keys: keys,
-			Registry: registry.New(table, region, region, db, db, p.Version()), Log: logging.Discard()})
+		h := lambda.NewHandler(newTrigger(b, triggers.NewPreSignUp, region, p, keys, registry.New(table, region, region, db, db, p.Version())))
 		run := unique("u")
 		pair(b, func(i int) {
 			if _, err := h.Invoke(ctx, preSignUpEvent(fmt.Sprintf("%s-%d@example.com", run, i))); err != nil {
@@ -192,8 +192,7 @@ func BenchmarkVsRaw(b *testing.B) {
 		p, keys := deps(b)
 		table := registryTable(b, db)
 		rawTable := registryTable(b, db)
-		h := lambda.NewHandler(&triggers.PostConfirmation{Region: region, Policy: p, Keys: keys,
-			Registry: registry.New(table, region, region, db, db, p.Version()), Log: logging.Discard()})
+		h := lambda.NewHandler(newTrigger(b, triggers.NewPostConfirmation, region, p, keys, registry.New(table, region, region, db, db, p.Version())))
 		run := unique("u")
 		pair(b, func(i int) {
 			if _, err := h.Invoke(ctx, postConfirmationEvent(fmt.Sprintf("%s-%d@example.com", run, i))); err != nil {
@@ -236,7 +235,7 @@ func BenchmarkVsRaw(b *testing.B) {
 			}
 			evs[i], ks[i] = preAuthEvent(email), k
 		}
-		h := lambda.NewHandler(&triggers.PreAuth{Region: region, Policy: p, Keys: keys, Registry: reg, Log: logging.Discard()})
+		h := lambda.NewHandler(newTrigger(b, triggers.NewPreAuth, region, p, keys, reg))
 		pair(b, func(i int) {
 			if _, err := h.Invoke(ctx, evs[i%users]); err != nil {
 				b.Fatal(err)
@@ -252,8 +251,10 @@ func BenchmarkVsRaw(b *testing.B) {
 
 	b.Run("CreateOrder", func(b *testing.B) {
 		_, db, q := clients(b)
-		h := &ordersapi.Handler{Region: region, Store: ordersapi.NewDynamoStore(db, ordersTable(b, db)),
-			Queue: ordersapi.NewSQSQueue(q, queue(b, q)), Log: logging.Discard()}
+		h, err := ordersapi.New(region, ordersapi.NewDynamoStore(db, ordersTable(b, db)), ordersapi.NewSQSQueue(q, queue(b, q)), logging.Discard())
+		if err != nil {
+			b.Fatal(err)
+		}
 		lh := lambda.NewHandler(h.Handle)
 		rawTable, rawURL := ordersTable(b, db), queue(b, q)
 		env, _ := json.Marshal(orders.Envelope{Version: 1, OrderID: "x", Region: region, Owner: "bench-user", CreatedAt: time.Now(),
@@ -384,4 +385,14 @@ func drain(b *testing.B, q *sqs.Client, url string, n, pollers, workers int) {
 	case <-time.After(2 * time.Minute):
 		b.Fatalf("drained %d of %d messages in 2 minutes", deleted.Load(), n)
 	}
+}
+
+// newTrigger builds a trigger handler through its constructor (logs discarded).
+func newTrigger[T any](tb testing.TB, newHandler func(triggers.Config, triggers.Deps, *slog.Logger) (T, error), region string, p *residency.Policy, keys triggers.Keyer, reg triggers.Registry) T {
+	tb.Helper()
+	h, err := newHandler(triggers.Config{Region: region}, triggers.Deps{Policy: p, Keys: keys, Registry: reg}, logging.Discard())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/homeregion/homeregion/shared/alarmaction"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // clock is a settable time source.
@@ -82,15 +81,11 @@ func TestAlarmActionsNeitherDoubleActNorFlap(t *testing.T) {
 	p.Add("DynamoDB_20120810.*", faultproxy.Fault{Kind: faultproxy.Throttle, Times: 3})
 	p.Add("POST /2013-04-01/healthcheck/*", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 1})
 	cfg := via(t, p, awsconfig.Options{MaxAttempts: 2})
-	pol, err := residency.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &clock{now: time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)}
 	acfg := alarmaction.Config{Action: alarmaction.ActionFailover, Region: region, ControlTable: table, HealthCheckID: hcID,
 		SecondaryRegion: "eu-central-1", Failback: alarmaction.FailbackAuto, HoldDown: 10 * time.Minute}
 	deps := alarmaction.FromClients(acfg, alarmaction.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), Route53: route53.NewFromConfig(cfg)})
-	deps.Zones, deps.Now, deps.Logger = pol, c.Now, logging.Discard()
+	deps.Now, deps.Logger = c.Now, logging.Discard()
 	h, err := alarmaction.New(acfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -212,14 +207,10 @@ func newAlarmEnv(t *testing.T) *alarmEnv {
 	e := &alarmEnv{t: t, p: proxy(t, srv), r53: r53, hcID: aws.ToString(hc.HealthCheck.Id),
 		arn: "arn:aws:cloudwatch:eu-west-1:000000000000:alarm:" + unique("primary"), at: time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)}
 	cfg := via(t, e.p, awsconfig.Options{MaxAttempts: 2})
-	pol, err := residency.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
 	acfg := alarmaction.Config{Action: alarmaction.ActionFailover, Region: region, ControlTable: table, HealthCheckID: e.hcID,
 		SecondaryRegion: "eu-central-1", Failback: alarmaction.FailbackAuto, HoldDown: 10 * time.Minute}
 	deps := alarmaction.FromClients(acfg, alarmaction.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), Route53: route53.NewFromConfig(cfg)})
-	deps.Zones, deps.Now, deps.Logger = pol, func() time.Time { return e.at }, logging.Discard()
+	deps.Now, deps.Logger = func() time.Time { return e.at }, logging.Discard()
 	if e.h, err = alarmaction.New(acfg, deps); err != nil {
 		t.Fatal(err)
 	}

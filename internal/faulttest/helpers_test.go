@@ -3,6 +3,7 @@ package faulttest
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func proxy(t *testing.T, srv *mototest.Server) *faultproxy.Proxy {
 // bounded retries and timeouts), pointed at the proxy.
 func via(t *testing.T, p *faultproxy.Proxy, opts awsconfig.Options) aws.Config {
 	t.Helper()
-	cfg, err := awsconfig.Load(context.Background(), region, opts)
+	cfg, err := awsconfig.Load(context.Background(), region, os.Getenv, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,8 +173,8 @@ func TestOrdersNeverAcceptWithoutMessageNorQueueTwice(t *testing.T) {
 			e := newOrdersEnv(t, srv)
 			p := proxy(t, srv)
 			cfg := via(t, p, awsconfig.Options{})
-			h := &ordersapi.Handler{Region: region, Store: ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
-				Queue: ordersapi.NewSQSQueue(sqs.NewFromConfig(cfg), e.url), Log: logging.Discard(), Lease: time.Second}
+			h := ordersHandler(t, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
+				ordersapi.NewSQSQueue(sqs.NewFromConfig(cfg), e.url), time.Second)
 			if tc.fault.Kind != 0 {
 				p.Add(tc.op, tc.fault)
 			}
@@ -233,8 +233,8 @@ func TestOrdersLostSendResponse(t *testing.T) {
 	e := newOrdersEnv(t, srv)
 	p := proxy(t, srv)
 	cfg := via(t, p, awsconfig.Options{})
-	h := &ordersapi.Handler{Region: region, Store: ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
-		Queue: ordersapi.NewSQSQueue(sqs.NewFromConfig(cfg), e.url), Log: logging.Discard(), Lease: time.Second}
+	h := ordersHandler(t, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
+		ordersapi.NewSQSQueue(sqs.NewFromConfig(cfg), e.url), time.Second)
 	p.Add("SendMessage", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 1})
 	key := unique("key")
 	var final events.APIGatewayV2HTTPResponse
@@ -288,8 +288,7 @@ func TestOrdersCheckCatchesSkippedSend(t *testing.T) {
 	srv := mototest.Require(t)
 	e := newOrdersEnv(t, srv)
 	cfg := srv.Config(region)
-	h := &ordersapi.Handler{Region: region, Store: ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
-		Queue: skipQueue{}, Log: logging.Discard()}
+	h := ordersHandler(t, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table), skipQueue{}, 0)
 	resp := post(t, h, unique("key"))
 	if resp.StatusCode != 202 {
 		t.Fatalf("broken handler answered %d, want its (wrong) 202", resp.StatusCode)
@@ -297,4 +296,16 @@ func TestOrdersCheckCatchesSkippedSend(t *testing.T) {
 	if !acceptedWithoutMessage(t, e, resp) {
 		t.Fatal("the check did not catch a 202 without a queued message")
 	}
+}
+
+// ordersHandler builds the orders API handler through its constructor, with
+// lease as its Lease (0: the default).
+func ordersHandler(t *testing.T, st ordersapi.Store, q ordersapi.Queue, lease time.Duration) *ordersapi.Handler {
+	t.Helper()
+	h, err := ordersapi.New(region, st, q, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Lease = lease
+	return h
 }

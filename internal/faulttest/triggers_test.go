@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -92,8 +93,7 @@ func TestTriggersFailClosedWithinBudget(t *testing.T) {
 			p := proxy(t, srv)
 			cfg := via(t, p, triggers.SDKOptions)
 			db := dynamodb.NewFromConfig(cfg)
-			h := &triggers.PreSignUp{Region: region, Policy: pol, Keys: keys, Log: logging.Discard(),
-				Registry: registry.New(table, region, region, db, db, pol.Version())}
+			h := newTrigger(t, triggers.NewPreSignUp, region, pol, keys, registry.New(table, region, region, db, db, pol.Version()))
 			email := unique("signup") + "@example.com"
 			if tc.op != "" {
 				p.Add(tc.op, tc.fault)
@@ -116,8 +116,7 @@ func TestTriggersFailClosedWithinBudget(t *testing.T) {
 			p := proxy(t, srv)
 			cfg := via(t, p, triggers.SDKOptions)
 			db := dynamodb.NewFromConfig(cfg)
-			h := &triggers.PostConfirmation{Region: region, Policy: pol, Keys: keys, Log: logging.Discard(),
-				Registry: registry.New(table, region, region, db, db, pol.Version())}
+			h := newTrigger(t, triggers.NewPostConfirmation, region, pol, keys, registry.New(table, region, region, db, db, pol.Version()))
 			email := unique("confirm") + "@example.com"
 			if tc.op != "" {
 				p.Add(tc.op, tc.fault)
@@ -151,7 +150,7 @@ func TestTriggersFailClosedWithinBudget(t *testing.T) {
 			if _, _, err := registry.New(table, region, region, direct, direct, pol.Version()).Claim(context.Background(), key, region); err != nil {
 				t.Fatal(err)
 			}
-			h := &triggers.PreAuth{Region: region, Policy: pol, Keys: keys, Registry: reg, Log: logging.Discard()}
+			h := newTrigger(t, triggers.NewPreAuth, region, pol, keys, reg)
 			if tc.op != "" {
 				p.Add(tc.op, tc.fault)
 			}
@@ -213,4 +212,14 @@ func TestTriggerCheckCatchesBrokenAnswers(t *testing.T) {
 	if ps := answerProblems(down, errors.New(triggers.SignUpUnavailable), time.Second, triggers.SignUpUnavailable); len(ps) != 0 {
 		t.Errorf("a correct denial flagged: %v", ps)
 	}
+}
+
+// newTrigger builds a trigger handler through its constructor (logs discarded).
+func newTrigger[T any](tb testing.TB, newHandler func(triggers.Config, triggers.Deps, *slog.Logger) (T, error), region string, p *residency.Policy, keys triggers.Keyer, reg triggers.Registry) T {
+	tb.Helper()
+	h, err := newHandler(triggers.Config{Region: region}, triggers.Deps{Policy: p, Keys: keys, Registry: reg}, logging.Discard())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
 }

@@ -58,8 +58,8 @@ type Clients struct {
 	SQS      SQSAPI
 }
 
-// FromClients builds the adapters for cfg's action from SDK clients. Zones,
-// Now and Logger are left for the caller to set.
+// FromClients builds the adapters for cfg's action from SDK clients. Now and
+// Logger are left for the caller to set.
 func FromClients(cfg Config, c Clients) Deps {
 	var d Deps
 	if c.DynamoDB != nil {

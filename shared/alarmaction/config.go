@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/homeregion/homeregion/shared/awsname"
 )
 
 // Action is what a deployed alarm function does (ACTION).
@@ -45,7 +47,8 @@ const (
 // DefaultCooldown is the scale-in cooldown when COOLDOWN_SECONDS is not set.
 const DefaultCooldown = 5 * time.Minute
 
-// Config mirrors the function's environment variables (see ParseEnv). Only the fields of Action are used.
+// Config mirrors the function's environment variables; ParseEnv reads and
+// checks it. Only the fields of Action are used.
 type Config struct {
 	Action Action
 	// Region is this function's region (AWS_REGION).
@@ -97,23 +100,31 @@ func configErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 }
 
-// Validate checks c for its Action. For failover, zones must say that
-// SECONDARY_REGION is in this region's residency zone: failover never moves
-// traffic out of a zone. Errors name the environment variable at fault.
-func (c Config) Validate(zones Zones) error {
-	if c.ControlTable == "" {
-		return configErr("CONTROL_TABLE is required")
+// validate checks c for its Action (ParseEnv's rules). For failover, zones
+// must say that SECONDARY_REGION is in this region's residency zone:
+// failover never moves traffic out of a zone. Errors name the environment
+// variable at fault.
+func (c Config) validate(zones Zones) error {
+	switch {
+	case c.Region == "":
+		return configErr("AWS_REGION is not set")
+	case !awsname.Region(c.Region):
+		return configErr("AWS_REGION %q is not a region name", c.Region)
+	case c.ControlTable == "":
+		return configErr("CONTROL_TABLE is not set")
+	case !awsname.Table(c.ControlTable):
+		return configErr("CONTROL_TABLE %q is not a DynamoDB table name", c.ControlTable)
 	}
 	switch c.Action {
 	case ActionFailover:
-		if c.Region == "" {
-			return configErr("AWS_REGION is required")
-		}
 		if c.HealthCheckID == "" {
 			return configErr("HEALTH_CHECK_ID is required for ACTION=failover")
 		}
 		if c.SecondaryRegion == "" {
 			return configErr("SECONDARY_REGION is required for ACTION=failover")
+		}
+		if !awsname.Region(c.SecondaryRegion) {
+			return configErr("SECONDARY_REGION %q is not a region name", c.SecondaryRegion)
 		}
 		if c.SecondaryRegion == c.Region {
 			return configErr("SECONDARY_REGION %s is this region", c.SecondaryRegion)
@@ -149,6 +160,9 @@ func (c Config) Validate(zones Zones) error {
 	case ActionScale:
 		if c.QueueURL == "" {
 			return configErr("QUEUE_URL is required for ACTION=scale")
+		}
+		if !awsname.QueueURL(c.QueueURL) {
+			return configErr("QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
 		}
 		if c.Cluster == "" {
 			return configErr("ECS_CLUSTER is required for ACTION=scale")

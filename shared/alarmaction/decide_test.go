@@ -25,6 +25,10 @@ func TestConfigValidate(t *testing.T) {
 		{"bad failback", func(c *Config) { c.Failback = "sometimes" }, func() Config { return failoverConfig(FailbackAuto) }, "FAILBACK"},
 		{"auto without hold-down", func(c *Config) { c.HoldDown = 0 }, func() Config { return failoverConfig(FailbackAuto) }, "HOLD_DOWN_SECONDS"},
 		{"no region", func(c *Config) { c.Region = "" }, func() Config { return failoverConfig(FailbackAuto) }, "AWS_REGION"},
+		{"malformed region", func(c *Config) { c.Region = "Ireland" }, func() Config { return promoteConfig() }, "AWS_REGION"},
+		{"malformed secondary", func(c *Config) { c.SecondaryRegion = "eu-central" }, func() Config { return failoverConfig(FailbackAuto) }, "SECONDARY_REGION"},
+		{"malformed control table", func(c *Config) { c.ControlTable = "ct" }, func() Config { return scaleConfig() }, "CONTROL_TABLE"},
+		{"malformed queue URL", func(c *Config) { c.QueueURL = "orders" }, func() Config { return scaleConfig() }, "QUEUE_URL"},
 		{"no control table", func(c *Config) { c.ControlTable = "" }, func() Config { return scaleConfig() }, "CONTROL_TABLE"},
 		{"bad action", func(c *Config) { c.Action = "reboot" }, func() Config { return scaleConfig() }, "ACTION"},
 		{"promote ok", func(c *Config) {}, func() Config { return promoteConfig() }, ""},
@@ -44,7 +48,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.base()
 			tc.mut(&c)
-			err := c.Validate(euZones)
+			err := c.validate(euZones)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -57,7 +61,7 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	t.Run("failover without a policy", func(t *testing.T) {
-		if err := failoverConfig(FailbackAuto).Validate(nil); err == nil {
+		if err := failoverConfig(FailbackAuto).validate(nil); err == nil {
 			t.Fatal("no error without a residency policy")
 		}
 	})

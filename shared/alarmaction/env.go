@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // ParseEnv reads a Config from the function's environment variables through
@@ -12,15 +14,38 @@ import (
 // SECONDARY_REGION, FAILBACK, HOLD_DOWN_SECONDS; promote: STANDBY_ECS_CLUSTER,
 // STANDBY_ECS_SERVICE, STANDBY_TASKS; scale: QUEUE_URL, ECS_CLUSTER,
 // ECS_SERVICE, BACKLOG_PER_TASK, MIN_TASKS, MAX_TASKS and the optional
-// COOLDOWN_SECONDS). The error names the first missing or malformed variable.
-// The result still needs Validate (New calls it), which adds the residency
-// zone check.
+// COOLDOWN_SECONDS). It is the one home of the alarm functions' configuration
+// rules: names (awsname), bounds, and the residency rule that failover never
+// moves traffic out of this region's zone (the policy compiled into the
+// binary, residency.Default). The error names the first missing or malformed
+// variable and wraps ErrConfig.
 func ParseEnv(getenv func(string) string) (Config, error) {
+	policy, err := residency.Default()
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: residency policy: %w", ErrConfig, err)
+	}
+	return parseEnv(getenv, policy)
+}
+
+// parseEnv is ParseEnv with the residency zones injected (tests).
+func parseEnv(getenv func(string) string, zones Zones) (Config, error) {
+	c, err := readEnv(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.validate(zones); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// readEnv reads the variables of c's action; validate checks them.
+func readEnv(getenv func(string) string) (Config, error) {
 	p := envParser{getenv: getenv}
 	c := Config{
 		Action:       Action(strings.TrimSpace(getenv("ACTION"))),
-		Region:       getenv("AWS_REGION"),
-		ControlTable: getenv("CONTROL_TABLE"),
+		Region:       strings.TrimSpace(getenv("AWS_REGION")),
+		ControlTable: strings.TrimSpace(getenv("CONTROL_TABLE")),
 	}
 	if c.Action == "" {
 		return Config{}, configErr("ACTION is not set (failover, promote or scale)")

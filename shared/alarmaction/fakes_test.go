@@ -190,7 +190,7 @@ func failoverConfig(fb Failback) Config {
 }
 
 func scaleConfig() Config {
-	return Config{Action: ActionScale, Region: "eu-west-1", ControlTable: "control", QueueURL: "q", Cluster: "c", Service: "s",
+	return Config{Action: ActionScale, Region: "eu-west-1", ControlTable: "control", QueueURL: "https://sqs.eu-west-1.amazonaws.com/123456789012/orders", Cluster: "c", Service: "s",
 		BacklogPerTask: 10, MinTasks: 0, MaxTasks: 5, Cooldown: 5 * time.Minute}
 }
 
@@ -200,9 +200,6 @@ func promoteConfig() Config {
 
 func mustNew(t testing.TB, cfg Config, d Deps) *Handler {
 	t.Helper()
-	if d.Zones == nil {
-		d.Zones = euZones
-	}
 	if d.Logger == nil {
 		d.Logger = logging.Discard()
 	}

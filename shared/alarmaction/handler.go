@@ -53,14 +53,13 @@ type Store interface {
 }
 
 // Deps are the handler's collaborators. Only those of the configured action
-// are required: failover HealthChecks and Zones, promote Services, scale
-// Services and Queue; every action Store.
+// are required: failover HealthChecks, promote Services, scale Services and
+// Queue; every action Store.
 type Deps struct {
 	HealthChecks HealthChecks
 	Services     Services
 	Queue        Queue
 	Store        Store
-	Zones        Zones
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Logger receives one line per decision (slog.Default() when nil).
@@ -82,12 +81,10 @@ const claimLease = 2 * time.Minute
 // maxAttempts bounds the optimistic-locking retries of one decision.
 const maxAttempts = 5
 
-// New validates cfg (the SECONDARY_REGION zone check included) and returns
-// the handler for cfg.Action.
+// New returns the handler for cfg.Action (a Config from ParseEnv, which
+// checked it) over deps; a dependency the action needs and deps lacks is an
+// error.
 func New(cfg Config, deps Deps) (*Handler, error) {
-	if err := cfg.Validate(deps.Zones); err != nil {
-		return nil, err
-	}
 	if deps.Store == nil {
 		return nil, configErr("no control table store")
 	}
@@ -104,6 +101,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		if deps.Services == nil || deps.Queue == nil {
 			return nil, configErr("ACTION=scale needs ECS and SQS clients")
 		}
+	default:
+		return nil, configErr("ACTION %q is not failover, promote or scale", cfg.Action)
 	}
 	h := &Handler{cfg: cfg, deps: deps, now: deps.Now, log: deps.Logger, target: string(cfg.Action) + "/" + cfg.target()}
 	if h.now == nil {

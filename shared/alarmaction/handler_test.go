@@ -241,8 +241,8 @@ func TestNewRejects(t *testing.T) {
 		deps Deps
 		want string
 	}{
-		{"zone violation at cold start", func() Config { c := failoverConfig(FailbackAuto); c.SecondaryRegion = "us-east-1"; return c }(), Deps{HealthChecks: &fakeHealthChecks{}, Store: newMemStore(), Zones: euZones}, "outside the residency zone"},
-		{"failover without route53", failoverConfig(FailbackAuto), Deps{Store: newMemStore(), Zones: euZones}, "Route 53"},
+		{"failover without route53", failoverConfig(FailbackAuto), Deps{Store: newMemStore()}, "Route 53"},
+		{"unknown action", Config{Action: "reboot"}, Deps{Store: newMemStore()}, "ACTION"},
 		{"no store", scaleConfig(), Deps{Services: &fakeServices{}, Queue: queueFunc(nil)}, "control table"},
 		{"scale without queue", scaleConfig(), Deps{Services: &fakeServices{}, Store: newMemStore()}, "SQS"},
 		{"promote without ecs", promoteConfig(), Deps{Store: newMemStore()}, "ECS"},

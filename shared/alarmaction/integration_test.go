@@ -183,7 +183,7 @@ func (e *env) handler(t *testing.T, cfg Config, c *clock, r53 Route53API, q SQSA
 		q = e.sqs
 	}
 	deps := FromClients(cfg, Clients{DynamoDB: e.ddb, Route53: r53, ECS: e.ecs, SQS: q})
-	deps.Zones, deps.Now, deps.Logger = euZones, c.now, logging.Discard()
+	deps.Now, deps.Logger = c.now, logging.Discard()
 	h, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)

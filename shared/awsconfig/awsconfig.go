@@ -20,7 +20,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,26 +71,29 @@ var ErrNoCredentials = errors.New("awsconfig: no credentials: set AWS_ACCESS_KEY
 
 // Load returns the shared aws.Config for region (AWS_REGION when empty), with
 // bounded retries and timeouts and X-Ray instrumentation added in one place
-// (tracing.Instrument). Service clients built from it never load config again.
-func Load(ctx context.Context, region string, opts Options) (aws.Config, error) {
+// (tracing.Instrument). Every variable it reads (AWS_REGION, the credentials,
+// the endpoint variables, the tracing switches) it reads through getenv:
+// os.Getenv in a deployed binary, a composed environment in the local stack
+// and in tests. Service clients built from it never load config again.
+func Load(ctx context.Context, region string, getenv func(string) string, opts Options) (aws.Config, error) {
 	if region == "" {
-		region = os.Getenv("AWS_REGION")
+		region = getenv("AWS_REGION")
 	}
 	if region == "" {
 		return aws.Config{}, ErrNoRegion
 	}
 	opts = opts.withDefaults()
-	ep, err := readEndpoints(os.Getenv)
+	ep, err := readEndpoints(getenv)
 	if err != nil {
 		return aws.Config{}, err
 	}
 	creds := opts.Credentials
 	if creds == nil {
-		id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 		if id == "" || secret == "" {
 			return aws.Config{}, ErrNoCredentials
 		}
-		creds = credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
+		creds = credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))
 	}
 	cfg := aws.Config{
 		Region:        region,
@@ -113,7 +115,7 @@ func Load(ctx context.Context, region string, opts Options) (aws.Config, error) 
 	if ep.base != "" && !ep.ignore {
 		cfg.BaseEndpoint = aws.String(ep.base)
 	}
-	tracing.Instrument(&cfg)
+	tracing.Instrument(&cfg, getenv)
 	return cfg, nil
 }
 

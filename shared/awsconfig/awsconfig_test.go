@@ -26,6 +26,31 @@ func hits(t *testing.T) (string, *atomic.Int32) {
 	return srv.URL, &n
 }
 
+// mapenv is a getenv over m.
+func mapenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestLoadReadsOnlyGetenv: the process environment plays no part.
+func TestLoadReadsOnlyGetenv(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "id")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	if _, err := Load(context.Background(), "", mapenv(nil), Options{}); !errors.Is(err, ErrNoRegion) {
+		t.Fatalf("Load with an empty getenv = %v, want ErrNoRegion", err)
+	}
+	cfg, err := Load(context.Background(), "eu-west-1", mapenv(map[string]string{"AWS_ACCESS_KEY_ID": "other", "AWS_SECRET_ACCESS_KEY": "s"}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BaseEndpoint != nil {
+		t.Errorf("BaseEndpoint = %s from the process environment", *cfg.BaseEndpoint)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil || creds.AccessKeyID != "other" {
+		t.Errorf("credentials = %q, %v; want getenv's", creds.AccessKeyID, err)
+	}
+}
+
 func TestLoadHonoursEndpointVariables(t *testing.T) {
 	global, globalHits := hits(t)
 	ddbOnly, ddbHits := hits(t)
@@ -40,13 +65,12 @@ func TestLoadHonoursEndpointVariables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("AWS_ACCESS_KEY_ID", "id")
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-			for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"} {
-				t.Setenv(k, tt.env[k])
+			env := map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret"}
+			for k, v := range tt.env {
+				env[k] = v
 			}
 			g0, d0 := globalHits.Load(), ddbHits.Load()
-			cfg, err := Load(context.Background(), "eu-west-1", Options{MaxAttempts: 1})
+			cfg, err := Load(context.Background(), "eu-west-1", mapenv(env), Options{MaxAttempts: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,28 +107,21 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
-				t.Setenv(k, tt.env[k])
-			}
-			if _, err := Load(context.Background(), "", Options{}); !errors.Is(err, tt.want) {
+			if _, err := Load(context.Background(), "", mapenv(tt.env), Options{}); !errors.Is(err, tt.want) {
 				t.Fatalf("Load error = %v, want %v", err, tt.want)
 			}
 		})
 	}
 	t.Run("malformed ignore switch", func(t *testing.T) {
-		t.Setenv("AWS_ACCESS_KEY_ID", "id")
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
-		t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "yes please")
-		if _, err := Load(context.Background(), "eu-west-1", Options{}); err == nil {
+		env := mapenv(map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "s", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "yes please"})
+		if _, err := Load(context.Background(), "eu-west-1", env, Options{}); err == nil {
 			t.Fatal("Load accepted a malformed AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 		}
 	})
 }
 
 func TestForRegionKeepsEverythingButRegion(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "id")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
-	cfg, err := Load(context.Background(), "eu-west-1", Options{})
+	cfg, err := Load(context.Background(), "eu-west-1", mapenv(map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "s"}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,15 @@
 // uses: log/slog, Lambda's field names (timestamp, message, requestId), the
 // level from LOG_LEVEL.
 //
+// aws-lambda-go (v1.55, pinned) has lambdacontext.NewLogHandler, and this
+// package uses its lambdacontext.ReplaceAttr for the field names. It does not
+// use NewLogHandler itself: that handler takes its level from
+// AWS_LAMBDA_LOG_LEVEL instead of LOG_LEVEL (the functions' configuration
+// contract), writes JSON only when AWS_LAMBDA_LOG_FORMAT=JSON (text in the
+// on-prem processor, tests and elsewhere), reads both once at package
+// initialisation and always writes to os.Stdout. Its request-id wrapper is
+// unexported, so the few lines of requestIDHandler below stay.
+//
 // Nothing here can tell PII from other data: callers log identifiers that are
 // not PII (request ids, order ids, hashed identity keys, regions, codes) and
 // never e-mail addresses, postal addresses, names or tokens.

@@ -72,7 +72,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(h.ttl()),
 	}
-	err = h.Store.Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: owner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now})
+	err = h.store.Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: owner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now})
 	var taken *KeyTakenError
 	switch {
 	case err == nil:
@@ -86,7 +86,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return events.APIGatewayV2HTTPResponse{}, &apiError{status: 422, code: "IDEMPOTENCY_KEY_REUSED",
 				msg: "this Idempotency-Key was used with a different request body"}
 		case ex.State == IdemComplete:
-			h.log().LogAttrs(ctx, slog.LevelInfo, "order replayed", slog.String("orderId", ex.OrderID))
+			h.log.LogAttrs(ctx, slog.LevelInfo, "order replayed", slog.String("orderId", ex.OrderID))
 			return h.accepted(ex.OrderID), nil
 		case now.Before(ex.LeaseUntil):
 			wait := int(math.Ceil(ex.LeaseUntil.Sub(now).Seconds()))
@@ -96,13 +96,13 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		// The attempt holding the record failed or died before completing:
 		// take it over and send the same order (same id and createdAt).
 		rec.OrderID, rec.CreatedAt = ex.OrderID, ex.CreatedAt
-		if err := h.Store.Reclaim(ctx, rec.Key, ex.Token, rec.Token, rec.LeaseUntil); err != nil {
+		if err := h.store.Reclaim(ctx, rec.Key, ex.Token, rec.Token, rec.LeaseUntil); err != nil {
 			if errors.Is(err, ErrClaimLost) {
 				return events.APIGatewayV2HTTPResponse{}, ErrBusy
 			}
 			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("reclaim order %s: %w", rec.OrderID, err)
 		}
-		h.log().LogAttrs(ctx, slog.LevelInfo, "order reclaimed", slog.String("orderId", rec.OrderID))
+		h.log.LogAttrs(ctx, slog.LevelInfo, "order reclaimed", slog.String("orderId", rec.OrderID))
 	default:
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("begin order: %w", err)
 	}
@@ -110,19 +110,19 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := h.send(ctx, rec, owner, order); err != nil {
 		// Let a retry proceed at once; if this fails too, the lease runs out.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerReserve/2)
-		if rerr := h.Store.Release(rctx, rec.Key, rec.Token); rerr != nil {
-			h.log().LogAttrs(ctx, slog.LevelWarn, "release idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", rerr.Error()))
+		if rerr := h.store.Release(rctx, rec.Key, rec.Token); rerr != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "release idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", rerr.Error()))
 		}
 		cancel()
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("send order %s: %w", rec.OrderID, err)
 	}
-	if err := h.Store.Complete(ctx, rec.Key, rec.Token); err != nil {
+	if err := h.store.Complete(ctx, rec.Key, rec.Token); err != nil {
 		// The message is in the queue, so the answer is 202. The record stays
 		// in flight: a replay after the lease re-sends the same order id (a
 		// duplicate the processor drops, as ordertable.Advance is idempotent).
-		h.log().LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
+		h.log.LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
 	}
-	h.log().LogAttrs(ctx, slog.LevelInfo, "order accepted", slog.String("orderId", rec.OrderID))
+	h.log.LogAttrs(ctx, slog.LevelInfo, "order accepted", slog.String("orderId", rec.OrderID))
 	return h.accepted(rec.OrderID), nil
 }
 
@@ -136,7 +136,7 @@ func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order 
 	env, err := json.Marshal(orders.Envelope{
 		Version:   orders.EnvelopeVersion,
 		OrderID:   rec.OrderID,
-		Region:    h.Region,
+		Region:    h.region,
 		Owner:     owner,
 		CreatedAt: rec.CreatedAt,
 		Order:     order,
@@ -146,11 +146,11 @@ func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order 
 	}
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	return h.Queue.Send(sctx, Message{Body: string(env), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
+	return h.queue.Send(sctx, Message{Body: string(env), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
 }
 
 func (h *Handler) accepted(id string) events.APIGatewayV2HTTPResponse {
-	resp := jsonResponse(202, acceptedBody{OrderID: id, Status: orders.StatusAccepted, Region: h.Region})
+	resp := jsonResponse(202, acceptedBody{OrderID: id, Status: orders.StatusAccepted, Region: h.region})
 	resp.Headers["Location"] = "/orders/" + id
 	return resp
 }

@@ -10,8 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/homeregion/homeregion/shared/logging"
 )
 
 // The events/ samples (for sam local invoke) go through the runtime's JSON
@@ -29,7 +27,7 @@ func TestSampleEvents(t *testing.T) {
 		{"orders-unknown-route.json", 405},
 	}
 	q := &fakeQueue{}
-	h := &Handler{Region: "eu-central-1", Store: newMemStore(time.Now), Queue: q, Log: logging.Discard()}
+	h := mustNew("eu-central-1", newMemStore(time.Now), q)
 	sent := 0
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

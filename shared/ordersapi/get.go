@@ -31,7 +31,7 @@ func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest, i
 	if !validOrderID(id) {
 		return events.APIGatewayV2HTTPResponse{}, errOrderNotFound
 	}
-	rec, err := h.Store.Order(ctx, id)
+	rec, err := h.store.Order(ctx, id)
 	if errors.Is(err, orders.ErrUnknownOrder) {
 		return events.APIGatewayV2HTTPResponse{}, errOrderNotFound
 	}

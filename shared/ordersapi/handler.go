@@ -40,13 +40,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/orders"
 )
 
@@ -61,15 +61,18 @@ const (
 	DefaultIdempotencyTTL = 24 * time.Hour
 )
 
-// Handler serves the orders API. Region, Store and Queue are required; the
-// other fields have defaults. A Handler is safe for concurrent use.
+// Handler serves the orders API. Build it with New (explicit dependencies)
+// or NewFromAWS (the SDK clients from one aws.Config). The exported fields
+// are tunables with defaults; set them, if at all, before the first
+// request. A Handler is safe for concurrent use.
 type Handler struct {
-	Region string       // this region (AWS_REGION); tokens must name it
-	Store  Store        // the orders table
-	Queue  Queue        // the orders queue
-	Log    *slog.Logger // default slog.Default()
-	Now    func() time.Time
-	NewID  func() string // order ids and claim tokens; default NewID
+	region string       // this region (AWS_REGION); tokens must name it
+	store  Store        // the orders table
+	queue  Queue        // the orders queue
+	log    *slog.Logger // never nil
+
+	Now   func() time.Time // default time.Now
+	NewID func() string    // order ids and claim tokens; default NewID
 
 	Lease          time.Duration // default DefaultLease
 	IdempotencyTTL time.Duration // default DefaultIdempotencyTTL
@@ -78,17 +81,22 @@ type Handler struct {
 // answerReserve is the time kept before the invocation's deadline to answer.
 const answerReserve = time.Second
 
-// Check reports a Handler that cannot serve (a wiring error, for cold start).
-func (h *Handler) Check() error {
+// New returns the Handler for region over store and queue; log nil means
+// slog.Default(). A malformed region or a missing store or queue is an
+// error: a wiring mistake fails the cold start, never a request.
+func New(region string, store Store, queue Queue, log *slog.Logger) (*Handler, error) {
 	switch {
-	case !regionPattern.MatchString(h.Region):
-		return fmt.Errorf("ordersapi: invalid region %q", h.Region)
-	case h.Store == nil:
-		return errors.New("ordersapi: no Store")
-	case h.Queue == nil:
-		return errors.New("ordersapi: no Queue")
+	case !awsname.Region(region):
+		return nil, fmt.Errorf("ordersapi: invalid region %q", region)
+	case store == nil:
+		return nil, errors.New("ordersapi: no Store")
+	case queue == nil:
+		return nil, errors.New("ordersapi: no Queue")
 	}
-	return nil
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{region: region, store: store, queue: queue, log: log}, nil
 }
 
 // Route keys, as API Gateway sets them in RouteKey.
@@ -121,7 +129,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		resp = h.errorResponse(ctx, err)
 	}
-	h.log().LogAttrs(ctx, slog.LevelInfo, "request",
+	h.log.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("route", route),
 		slog.Int("status", resp.StatusCode),
 		slog.Duration("duration", time.Since(start)))
@@ -170,9 +178,6 @@ func (h *Handler) route(req events.APIGatewayV2HTTPRequest) (route, id string, e
 	return "", "", &apiError{status: 404, code: "NOT_FOUND", msg: "no such route"}
 }
 
-// regionPattern matches AWS region names.
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-
 // caller returns the owner (sub) from the token, after checking that the
 // token's custom:region is this region.
 func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (string, error) {
@@ -195,9 +200,9 @@ func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (string, error) {
 	switch {
 	case !ok || home == "":
 		return "", &apiError{status: 403, code: "MISSING_REGION_CLAIM", msg: "the token has no custom:region claim"}
-	case !regionPattern.MatchString(home):
+	case !awsname.Region(home):
 		return "", &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not a region"}
-	case home != h.Region:
+	case home != h.region:
 		return "", &apiError{status: 403, code: "WRONG_REGION", homeRegion: home,
 			msg: "this account's data lives in " + home + ": use the API in that region"}
 	}
@@ -238,11 +243,11 @@ func (h *Handler) errorResponse(ctx context.Context, err error) events.APIGatewa
 		ae = &apiError{status: 409, code: "REQUEST_IN_PROGRESS",
 			msg: "a request with this Idempotency-Key is in progress; retry later", headers: retryAfter(1)}
 	case errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		h.log().LogAttrs(ctx, slog.LevelError, "dependency failed", slog.String("error", err.Error()))
+		h.log.LogAttrs(ctx, slog.LevelError, "dependency failed", slog.String("error", err.Error()))
 		ae = &apiError{status: 503, code: "SERVICE_UNAVAILABLE",
 			msg: "the service is temporarily unavailable; retry with the same Idempotency-Key", headers: retryAfter(1)}
 	default:
-		h.log().LogAttrs(ctx, slog.LevelError, "internal error", slog.String("error", err.Error()))
+		h.log.LogAttrs(ctx, slog.LevelError, "internal error", slog.String("error", err.Error()))
 		ae = &apiError{status: 500, code: "INTERNAL", msg: "internal error; retry with the same Idempotency-Key"}
 	}
 	resp := jsonResponse(ae.status, errorBody{errorDetail{Code: ae.code, Message: ae.msg, HomeRegion: ae.homeRegion}})
@@ -281,13 +286,6 @@ func header(req events.APIGatewayV2HTTPRequest, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func (h *Handler) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.Default()
 }
 
 func (h *Handler) now() time.Time {

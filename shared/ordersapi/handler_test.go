@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orders"
 )
@@ -179,8 +180,21 @@ func seqIDs() func() string {
 	}
 }
 
+// newHandler builds the Handler through New, with a fixed clock and
+// sequential ids.
 func newHandler(st Store, q Queue) *Handler {
-	return &Handler{Region: testRegion, Store: st, Queue: q, Log: logging.Discard(), Now: func() time.Time { return testNow }, NewID: seqIDs()}
+	h := mustNew(testRegion, st, q)
+	h.Now, h.NewID = func() time.Time { return testNow }, seqIDs()
+	return h
+}
+
+// mustNew is New for tests that build a valid Handler.
+func mustNew(region string, st Store, q Queue) *Handler {
+	h, err := New(region, st, q, logging.Discard())
+	if err != nil {
+		panic(err)
+	}
+	return h
 }
 
 type reqOpt func(*events.APIGatewayV2HTTPRequest)
@@ -371,7 +385,7 @@ func TestBadRequests(t *testing.T) {
 					t.Fatalf("store %s called for a bad request", c)
 				}
 			}
-			if tt.code == "WRONG_REGION" && !regionPattern.MatchString(e.Error.HomeRegion) {
+			if tt.code == "WRONG_REGION" && !awsname.Region(e.Error.HomeRegion) {
 				t.Fatalf("homeRegion %q", e.Error.HomeRegion)
 			}
 			if tt.status == 405 && resp.Headers["Allow"] == "" {
@@ -533,7 +547,7 @@ func TestInFlightAndAbandoned(t *testing.T) {
 		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	o, _ := orders.DecodeOrder([]byte(validBody))
 	rec.RequestHash, _ = requestHash("key-1", o)
-	if err := h.Store.Begin(context.Background(), rec, OrderRecord{ID: "crashed", Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := h.store.Begin(context.Background(), rec, OrderRecord{ID: "crashed", Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -652,7 +666,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 		CompleteFn: func(context.Context, string, string) error { completes++; return nil },
 	}
 	q := &countQueue{}
-	h := &Handler{Region: testRegion, Store: st, Queue: q, Log: logging.Discard()}
+	h := mustNew(testRegion, st, q)
 	ctx := context.Background()
 	req := postReq(validBody)
 	b.ReportAllocs()

@@ -73,8 +73,16 @@ func (e *env) createQueue() {
 }
 
 func (e *env) handler(now func() time.Time) *Handler {
-	return &Handler{Region: testRegion, Store: NewDynamoStore(e.db, e.table), Queue: NewSQSQueue(e.sqs, e.queue),
-		Log: logging.Discard(), Now: now}
+	return e.handlerOver(NewDynamoStore(e.db, e.table), NewSQSQueue(e.sqs, e.queue), now)
+}
+
+func (e *env) handlerOver(st Store, q Queue, now func() time.Time) *Handler {
+	h, err := New(testRegion, st, q, logging.Discard())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h.Now = now
+	return h
 }
 
 // drain receives every message in the queue.
@@ -264,8 +272,7 @@ func (d *serialDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput,
 
 func TestIntegrationConcurrentSameKey(t *testing.T) {
 	e := newEnv(t)
-	h := e.handler(nil)
-	h.Store = NewDynamoStore(&serialDB{DynamoDBAPI: e.db}, e.table)
+	h := e.handlerOver(NewDynamoStore(&serialDB{DynamoDBAPI: e.db}, e.table), NewSQSQueue(e.sqs, e.queue), nil)
 	const n = 20
 	resps := make([]events.APIGatewayV2HTTPResponse, n)
 	var wg sync.WaitGroup
@@ -333,8 +340,7 @@ func TestIntegrationQueueFailure(t *testing.T) {
 			o.BaseEndpoint = aws.String(fmt.Sprintf("http://127.0.0.1:%d", port))
 			o.RetryMaxAttempts = 1
 		})
-		down := e.handler(nil)
-		down.Queue = NewSQSQueue(dead, e.queue)
+		down := e.handlerOver(NewDynamoStore(e.db, e.table), NewSQSQueue(dead, e.queue), nil)
 		resp := invoke(t, context.Background(), down, postReq(validBody))
 		checkError(t, resp, 503, "SERVICE_UNAVAILABLE")
 		if resp.Headers["Retry-After"] == "" {
@@ -409,8 +415,7 @@ func TestIntegrationRoundTrips(t *testing.T) {
 	cc := &countingClient{hc: http.DefaultClient}
 	cfg := e.cfg.Copy()
 	cfg.HTTPClient = cc
-	h := &Handler{Region: testRegion, Store: NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
-		Queue: NewSQSQueue(sqs.NewFromConfig(cfg), e.queue), Log: logging.Discard()}
+	h := e.handlerOver(NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table), NewSQSQueue(sqs.NewFromConfig(cfg), e.queue), nil)
 	ctx := context.Background()
 	tests := []struct {
 		name string

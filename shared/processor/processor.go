@@ -142,44 +142,16 @@ type Processor struct {
 // redelivered later (nothing is lost).
 var ErrDrainTimeout = errors.New("processor: drain timeout: in-flight work abandoned (it will be redelivered)")
 
-// New checks cfg and deps and returns a Processor.
+// New checks cfg (cfg.validate: the bounds ParseEnv also applies) and deps
+// and returns a Processor.
 func New(cfg Config, deps Deps) (*Processor, error) {
-	switch {
-	case cfg.QueueURL == "":
-		return nil, errors.New("processor: no queue URL")
-	case cfg.OrdersTable == "":
-		return nil, errors.New("processor: no orders table")
-	case cfg.Site == "":
-		return nil, errors.New("processor: no site name")
-	case deps.SQS == nil || deps.DynamoDB == nil || deps.Store == nil:
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	if deps.SQS == nil || deps.DynamoDB == nil || deps.Store == nil {
 		return nil, errors.New("processor: SQS, DynamoDB and Store are required")
-	case cfg.Concurrency < 0 || cfg.Concurrency > 1000:
-		return nil, fmt.Errorf("processor: concurrency %d out of range 1..1000", cfg.Concurrency)
-	case cfg.WaitTime < 0 || cfg.WaitTime > 20*time.Second:
-		return nil, fmt.Errorf("processor: wait time %s out of range 0..20s", cfg.WaitTime)
-	case cfg.VisibilityTimeout != 0 && (cfg.VisibilityTimeout < time.Second || cfg.VisibilityTimeout > 12*time.Hour):
-		return nil, fmt.Errorf("processor: visibility timeout %s out of range 1s..12h", cfg.VisibilityTimeout)
-	case cfg.Pollers < 0 || cfg.DrainTimeout < 0 || cfg.HeartbeatInterval < 0:
-		return nil, errors.New("processor: negative pollers, drain timeout or heartbeat interval")
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = DefaultConcurrency
-	}
-	if cfg.Pollers == 0 {
-		cfg.Pollers = max(2, (cfg.Concurrency+maxBatch-1)/maxBatch)
-	}
-	if cfg.WaitTime == 0 {
-		cfg.WaitTime = DefaultWaitTime
-	}
-	if cfg.VisibilityTimeout == 0 {
-		cfg.VisibilityTimeout = DefaultVisibilityTimeout
-	}
-	if cfg.DrainTimeout == 0 {
-		cfg.DrainTimeout = DefaultDrainTimeout
-	}
-	if cfg.HeartbeatInterval == 0 {
-		cfg.HeartbeatInterval = DefaultHeartbeatInterval
-	}
+	cfg = cfg.withDefaults()
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -188,6 +160,29 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Processor{cfg: cfg, deps: deps, log: log.With("site", cfg.Site)}, nil
+}
+
+// withDefaults returns c with every zero tunable set to its default.
+func (c Config) withDefaults() Config {
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Pollers == 0 {
+		c.Pollers = max(2, (c.Concurrency+maxBatch-1)/maxBatch)
+	}
+	if c.WaitTime == 0 {
+		c.WaitTime = DefaultWaitTime
+	}
+	if c.VisibilityTimeout == 0 {
+		c.VisibilityTimeout = DefaultVisibilityTimeout
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	return c
 }
 
 // Config returns the effective configuration (defaults applied).

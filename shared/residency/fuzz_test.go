@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/homeregion/homeregion/shared/awsname"
+	"github.com/homeregion/homeregion/shared/iso3166"
 )
 
 // FuzzParse checks, for any policy file, that Parse never panics, that every
@@ -53,14 +56,14 @@ func FuzzLookup(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, country, region string) {
 		if z, ok := p.ZoneOfCountry(country); ok {
-			if !ValidCountry(country) {
+			if !iso3166.Assigned(country) {
 				t.Fatalf("invalid country %q served by %s", country, z)
 			}
 			if len(p.RegionsOf(z)) == 0 {
 				t.Fatalf("country %s served by empty zone %s", country, z)
 			}
 		}
-		if z, ok := p.ZoneOfRegion(region); ok && !ValidRegion(region) {
+		if z, ok := p.ZoneOfRegion(region); ok && !awsname.Region(region) {
 			t.Fatalf("malformed region %q in zone %s", region, z)
 		}
 		if p.SameZone(region, region) {
@@ -88,7 +91,7 @@ func policyProblem(p *Policy) string {
 			return fmt.Sprintf("accepted empty zone %q", z)
 		}
 		for _, r := range regions {
-			if !ValidRegion(r) {
+			if !awsname.Region(r) {
 				return fmt.Sprintf("accepted region %q", r)
 			}
 			if other, dup := seen[r]; dup {
@@ -108,7 +111,7 @@ func policyProblem(p *Policy) string {
 		}
 	}
 	for cc, z := range p.zoneOfCountry {
-		if !ValidCountry(cc) {
+		if !iso3166.Assigned(cc) {
 			return fmt.Sprintf("accepted country %q", cc)
 		}
 		if len(p.RegionsOf(z)) == 0 {

@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
+
+	"github.com/homeregion/homeregion/shared/awsname"
+	"github.com/homeregion/homeregion/shared/iso3166"
 )
 
 //go:embed policy.json
@@ -65,39 +67,6 @@ func validZoneName(s string) bool {
 
 func lower(c byte) bool { return 'a' <= c && c <= 'z' }
 func digit(c byte) bool { return '0' <= c && c <= '9' }
-
-// ValidRegion reports whether s is shaped like an AWS region name
-// (e.g. eu-west-1, us-gov-west-1): ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$.
-// (Checked by hand rather than with a regexp: no work at cold start.)
-func ValidRegion(s string) bool {
-	parts := strings.Split(s, "-")
-	if len(parts) < 3 {
-		return false
-	}
-	if p := parts[0]; len(p) != 2 || !lower(p[0]) || !lower(p[1]) {
-		return false
-	}
-	for _, p := range parts[1 : len(parts)-1] {
-		if p == "" {
-			return false
-		}
-		for i := 0; i < len(p); i++ {
-			if !lower(p[i]) {
-				return false
-			}
-		}
-	}
-	n := parts[len(parts)-1]
-	if len(n) < 1 || len(n) > 2 {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		if !digit(n[i]) {
-			return false
-		}
-	}
-	return true
-}
 
 var (
 	defaultOnce sync.Once
@@ -149,7 +118,7 @@ func Parse(data []byte) (*Policy, error) {
 			return nil, fmt.Errorf("%w: zone %q is empty: it has no regions", ErrInvalid, name)
 		}
 		for _, r := range z.Regions {
-			if !ValidRegion(r) {
+			if !awsname.Region(r) {
 				return nil, fmt.Errorf("%w: zone %q: malformed region %q", ErrInvalid, name, r)
 			}
 			if other, dup := p.zoneOfRegion[r]; dup {
@@ -158,7 +127,7 @@ func Parse(data []byte) (*Policy, error) {
 			p.zoneOfRegion[r] = name
 		}
 		for _, c := range z.Countries {
-			if !ValidCountry(c) {
+			if !iso3166.Assigned(c) {
 				return nil, fmt.Errorf("%w: zone %q: %q is not an ISO 3166-1 alpha-2 country code", ErrInvalid, name, c)
 			}
 			if other, dup := p.zoneOfCountry[c]; dup {

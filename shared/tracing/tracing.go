@@ -10,21 +10,21 @@ package tracing
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-xray-sdk-go/v2/instrumentation/awsv2"
 )
 
-// Enabled reports whether AWS SDK calls are traced in this process.
-func Enabled() bool {
-	return os.Getenv("LAMBDA_TASK_ROOT") != "" || os.Getenv("HOMEREGION_XRAY") == "on"
+// Enabled reports whether AWS SDK calls are traced in a process whose
+// environment getenv reads.
+func Enabled(getenv func(string) string) bool {
+	return getenv("LAMBDA_TASK_ROOT") != "" || getenv("HOMEREGION_XRAY") == "on"
 }
 
 // Instrument adds X-Ray subsegments to every client built from cfg when
-// tracing is enabled.
-func Instrument(cfg *aws.Config) {
-	if Enabled() {
+// tracing is enabled in getenv's environment.
+func Instrument(cfg *aws.Config, getenv func(string) string) {
+	if Enabled(getenv) {
 		awsv2.AWSV2Instrumentor(&cfg.APIOptions)
 	}
 }
@@ -35,9 +35,10 @@ const traceHeaderKey = "x-amzn-trace-id"
 
 // Header returns the X-Ray trace header of the invocation in ctx ("" if none),
 // ready to propagate, e.g. as SQS's AWSTraceHeader system attribute.
+// aws-lambda-go puts it in every invocation's context (it also sets
+// _X_AMZN_TRACE_ID, which this package does not read: the context is the
+// invocation's own, the process environment is shared).
 func Header(ctx context.Context) string {
-	if v, ok := ctx.Value(traceHeaderKey).(string); ok && v != "" {
-		return v
-	}
-	return os.Getenv("_X_AMZN_TRACE_ID")
+	v, _ := ctx.Value(traceHeaderKey).(string)
+	return v
 }

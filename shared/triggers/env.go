@@ -5,46 +5,30 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/residency"
 )
 
-// Env is the configuration every trigger binary reads from the environment
-// (the contract in docs/residency.md: AWS_REGION, RESIDENCY_TABLE, REGISTRY_REGION,
-// PII_KEY_ID, LOG_LEVEL).
-type Env struct {
+// Config is the configuration every trigger function reads from the
+// environment (the contract in docs/residency.md: AWS_REGION,
+// RESIDENCY_TABLE, REGISTRY_REGION, PII_KEY_ID; LOG_LEVEL is the logger's).
+type Config struct {
 	Region         string // AWS_REGION: this pool's region
 	Table          string // RESIDENCY_TABLE: the registry global table's name
 	RegistryRegion string // REGISTRY_REGION: where claims are written
 	PIIKeyID       string // PII_KEY_ID: KMS multi-Region HMAC key id, ARN or alias
-	LogLevel       string // LOG_LEVEL (optional)
 }
 
-// validTableName reports whether s is a DynamoDB table name: 3-255 of
-// A-Z a-z 0-9 _ . - (checked by hand: a regexp with {3,255} compiles to a
-// large program at every cold start).
-func validTableName(s string) bool {
-	if len(s) < 3 || len(s) > 255 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// ParseEnv reads Env through getenv and reports the first missing or
-// malformed variable by name. It does not check that AWS_REGION is in the
-// residency policy: the handlers' Check does.
-func ParseEnv(getenv func(string) string) (Env, error) {
-	e := Env{
+// ParseEnv reads Config through getenv and is the one home of its rules:
+// names through awsname, and AWS_REGION in a zone of the residency policy
+// compiled into the binary. The error names the first missing or malformed
+// variable.
+func ParseEnv(getenv func(string) string) (Config, error) {
+	e := Config{
 		Region:         strings.TrimSpace(getenv("AWS_REGION")),
 		Table:          strings.TrimSpace(getenv("RESIDENCY_TABLE")),
 		RegistryRegion: strings.TrimSpace(getenv("REGISTRY_REGION")),
 		PIIKeyID:       strings.TrimSpace(getenv("PII_KEY_ID")),
-		LogLevel:       getenv("LOG_LEVEL"),
 	}
 	for _, v := range []struct{ name, val string }{
 		{"AWS_REGION", e.Region},
@@ -53,18 +37,25 @@ func ParseEnv(getenv func(string) string) (Env, error) {
 		{"PII_KEY_ID", e.PIIKeyID},
 	} {
 		if v.val == "" {
-			return Env{}, fmt.Errorf("%s is not set", v.name)
+			return Config{}, fmt.Errorf("%s is not set", v.name)
 		}
 	}
 	switch {
-	case !residency.ValidRegion(e.Region):
-		return Env{}, fmt.Errorf("AWS_REGION %q is not an AWS region name", e.Region)
-	case !residency.ValidRegion(e.RegistryRegion):
-		return Env{}, fmt.Errorf("REGISTRY_REGION %q is not an AWS region name", e.RegistryRegion)
-	case !validTableName(e.Table):
-		return Env{}, fmt.Errorf("RESIDENCY_TABLE %q is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)", e.Table)
+	case !awsname.Region(e.Region):
+		return Config{}, fmt.Errorf("AWS_REGION %q is not an AWS region name", e.Region)
+	case !awsname.Region(e.RegistryRegion):
+		return Config{}, fmt.Errorf("REGISTRY_REGION %q is not an AWS region name", e.RegistryRegion)
+	case !awsname.Table(e.Table):
+		return Config{}, fmt.Errorf("RESIDENCY_TABLE %q is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)", e.Table)
 	case strings.ContainsAny(e.PIIKeyID, " \t\r\n"):
-		return Env{}, errors.New("PII_KEY_ID contains white space: want a KMS key id, ARN or alias")
+		return Config{}, errors.New("PII_KEY_ID contains white space: want a KMS key id, ARN or alias")
+	}
+	p, err := residency.Default()
+	if err != nil {
+		return Config{}, fmt.Errorf("residency policy: %w", err)
+	}
+	if _, ok := p.ZoneOfRegion(e.Region); !ok {
+		return Config{}, fmt.Errorf("AWS_REGION %q is in no residency zone of policy %s", e.Region, p.Version())
 	}
 	return e, nil
 }

@@ -31,6 +31,7 @@ func TestParseEnv(t *testing.T) {
 		{name: "bad registry region", change: map[string]string{"REGISTRY_REGION": "eu-west"}, wantErr: "REGISTRY_REGION \"eu-west\" is not an AWS region name"},
 		{name: "no key", change: map[string]string{"PII_KEY_ID": ""}, wantErr: "PII_KEY_ID is not set"},
 		{name: "key with spaces", change: map[string]string{"PII_KEY_ID": "alias/a b"}, wantErr: "PII_KEY_ID contains white space"},
+		{name: "region outside the policy", change: map[string]string{"AWS_REGION": "ap-south-1"}, wantErr: `AWS_REGION "ap-south-1" is in no residency zone`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,7 +52,7 @@ func TestParseEnv(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseEnv: %v", err)
 			}
-			if e.Region != env["AWS_REGION"] || e.Table != env["RESIDENCY_TABLE"] || e.RegistryRegion != "eu-west-1" || e.PIIKeyID != env["PII_KEY_ID"] || e.LogLevel != "DEBUG" {
+			if e.Region != env["AWS_REGION"] || e.Table != env["RESIDENCY_TABLE"] || e.RegistryRegion != "eu-west-1" || e.PIIKeyID != env["PII_KEY_ID"] {
 				t.Errorf("ParseEnv = %+v", e)
 			}
 		})

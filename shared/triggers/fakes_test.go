@@ -3,7 +3,9 @@ package triggers
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -98,4 +100,34 @@ func hang[T any](ctx context.Context) (T, bool, error) {
 	<-ctx.Done()
 	var zero T
 	return zero, false, ctx.Err()
+}
+
+// mustPreSignUp, mustPreAuth and mustPostConfirmation build handlers through
+// their constructors for tests that wire them correctly (budget 0: the
+// default).
+func mustPreSignUp(region string, p *residency.Policy, keys Keyer, reg Registry, log *slog.Logger, budget time.Duration) *PreSignUp {
+	h, err := NewPreSignUp(Config{Region: region}, Deps{Policy: p, Keys: keys, Registry: reg}, log)
+	if err != nil {
+		panic(err)
+	}
+	h.Budget = budget
+	return h
+}
+
+func mustPreAuth(region string, p *residency.Policy, keys Keyer, reg Registry, log *slog.Logger, budget time.Duration) *PreAuth {
+	h, err := NewPreAuth(Config{Region: region}, Deps{Policy: p, Keys: keys, Registry: reg}, log)
+	if err != nil {
+		panic(err)
+	}
+	h.Budget = budget
+	return h
+}
+
+func mustPostConfirmation(region string, p *residency.Policy, keys Keyer, reg Registry, log *slog.Logger, budget time.Duration) *PostConfirmation {
+	h, err := NewPostConfirmation(Config{Region: region}, Deps{Policy: p, Keys: keys, Registry: reg}, log)
+	if err != nil {
+		panic(err)
+	}
+	h.Budget = budget
+	return h
 }

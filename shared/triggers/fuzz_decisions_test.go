@@ -98,7 +98,7 @@ func FuzzPreSignUp(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, pick uint8) {
 		p, keys, reg := fuzzDeps(t, pick)
-		h := &PreSignUp{Region: fuzzRegion, Policy: p, Keys: keys, Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		h := mustPreSignUp(fuzzRegion, p, keys, reg, slog.New(slog.NewTextHandler(io.Discard, nil)), 0)
 		out, err := lambda.NewHandler(h).Invoke(context.Background(), payload)
 		var ev events.CognitoEventUserPoolsPreSignup
 		_ = json.Unmarshal(payload, &ev)
@@ -148,7 +148,7 @@ func FuzzPreAuth(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, pick uint8) {
 		p, keys, reg := fuzzDeps(t, pick)
-		h := &PreAuth{Region: fuzzRegion, Policy: p, Keys: keys, Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		h := mustPreAuth(fuzzRegion, p, keys, reg, slog.New(slog.NewTextHandler(io.Discard, nil)), 0)
 		_, err := lambda.NewHandler(h).Invoke(context.Background(), payload)
 		var ev events.CognitoEventUserPoolsPreAuthentication
 		_ = json.Unmarshal(payload, &ev)
@@ -194,7 +194,7 @@ func FuzzPostConfirmation(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, pick uint8) {
 		p, keys, reg := fuzzDeps(t, pick)
-		h := &PostConfirmation{Region: fuzzRegion, Policy: p, Keys: keys, Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		h := mustPostConfirmation(fuzzRegion, p, keys, reg, slog.New(slog.NewTextHandler(io.Discard, nil)), 0)
 		_, err := lambda.NewHandler(h).Invoke(context.Background(), payload)
 		var ev events.CognitoEventUserPoolsPostConfirmation
 		_ = json.Unmarshal(payload, &ev)

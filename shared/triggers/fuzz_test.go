@@ -23,9 +23,9 @@ func FuzzInvoke(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		reg := &fakeRegistry{t: t, claim: claimHere(true), lookup: notFound, find: notFound}
-		su := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
-		pa := &PreAuth{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
-		pc := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
+		su := mustPreSignUp("eu-central-1", policy(t), realKeys(t), reg, logging.Discard(), 0)
+		pa := mustPreAuth("eu-central-1", policy(t), realKeys(t), reg, logging.Discard(), 0)
+		pc := mustPostConfirmation("eu-central-1", policy(t), realKeys(t), reg, logging.Discard(), 0)
 		for _, h := range []interface {
 			Invoke(context.Context, []byte) ([]byte, error)
 		}{su, pa, pc} {

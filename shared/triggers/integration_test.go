@@ -144,10 +144,9 @@ func newWorld(t *testing.T) *world {
 		home := counted{w.db[registryRegion], w.calls[r], writes}
 		reg := registry.New(w.table, r, registryRegion, local, home, p.Version())
 		w.keys[r] = identity.New(kms.NewFromConfig(srv.Config(r)), keyID)
-		e, d := Env{Region: r}, Deps{Policy: p, Keys: w.keys[r], Registry: reg}
-		w.signUp[r] = NewPreSignUp(e, d, log)
-		w.confirm[r] = NewPostConfirmation(e, d, log)
-		w.signIn[r] = NewPreAuth(e, d, log)
+		w.signUp[r] = mustPreSignUp(r, p, w.keys[r], reg, log, 0)
+		w.confirm[r] = mustPostConfirmation(r, p, w.keys[r], reg, log, 0)
+		w.signIn[r] = mustPreAuth(r, p, w.keys[r], reg, log, 0)
 	}
 	return w
 }
@@ -528,7 +527,9 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	w := newWorld(t)
 	bh := mototest.BlackHole(t)
 	ctx := context.Background()
-	cfg, err := awsconfig.Load(ctx, "eu-central-1", SDKOptions)
+	cfg, err := awsconfig.Load(ctx, "eu-central-1", func(k string) string {
+		return map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}[k]
+	}, SDKOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,9 +542,9 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	su := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
-	pa := &PreAuth{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
-	pc := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.New(&buf, "INFO")}
+	su := mustPreSignUp("eu-central-1", policy(t), keys, reg, logging.New(&buf, "INFO"), 0)
+	pa := mustPreAuth("eu-central-1", policy(t), keys, reg, logging.New(&buf, "INFO"), 0)
+	pc := mustPostConfirmation("eu-central-1", policy(t), keys, reg, logging.New(&buf, "INFO"), 0)
 
 	const cognitoLimit = 5 * time.Second
 	type outcome struct {

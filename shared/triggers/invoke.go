@@ -16,17 +16,17 @@ import (
 // (empty payload, not JSON, wrong types) gets an error that says what is
 // wrong, where aws-lambda-go's own decoding would answer "EOF".
 func (h *PreSignUp) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	return invoke(ctx, "PreSignUp", payload, h.Handle, h.Log)
+	return invoke(ctx, "PreSignUp", payload, h.Handle, h.log)
 }
 
 // Invoke makes *PreAuth a lambda.Handler (see PreSignUp.Invoke).
 func (h *PreAuth) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	return invoke(ctx, "PreAuthentication", payload, h.Handle, h.Log)
+	return invoke(ctx, "PreAuthentication", payload, h.Handle, h.log)
 }
 
 // Invoke makes *PostConfirmation a lambda.Handler (see PreSignUp.Invoke).
 func (h *PostConfirmation) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	return invoke(ctx, "PostConfirmation", payload, h.Handle, h.Log)
+	return invoke(ctx, "PostConfirmation", payload, h.Handle, h.log)
 }
 
 // invoke decodes payload into an event of type E, runs handle and encodes

@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -43,43 +44,42 @@ const ConfirmUnavailable = "Your account is confirmed, but its home region could
 // user all the same, and PreAuth refuses every sign-in of that account
 // outside the home region, so it stays unusable.
 type PostConfirmation struct {
-	// Region is this user pool's region (AWS_REGION).
-	Region string
-	// Policy is the residency policy; Region must be in one of its zones.
-	Policy *residency.Policy
-	// Keys computes identity keys.
-	Keys Keyer
-	// Registry takes the claim in the registry region.
-	Registry Claimer
-	// Log receives one record per invocation (slog.Default when nil).
-	Log *slog.Logger
+	region   string            // this user pool's region (AWS_REGION)
+	zone     string            // region's residency zone
+	policy   *residency.Policy // the residency policy
+	keys     Keyer             // computes identity keys
+	registry Claimer           // registry takes the claim in the registry region
+	log      *slog.Logger      // one record per invocation
+
 	// Budget bounds an invocation (DefaultBudget when zero).
 	Budget time.Duration
 }
 
-// Check reports a handler that cannot work (missing dependency, region
-// outside the policy); main calls it at cold start.
-func (h *PostConfirmation) Check() error {
-	_, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry)
-	return err
+// NewPostConfirmation returns the PostConfirmation handler for c.Region over d; log nil means
+// slog.Default(). A missing dependency, or a region in no zone of the
+// residency policy, is an error: it fails the cold start, never an
+// invocation.
+func NewPostConfirmation(c Config, d Deps, log *slog.Logger) (*PostConfirmation, error) {
+	zone, err := d.check(c.Region)
+	if err != nil {
+		return nil, fmt.Errorf("postconfirmation: %w", err)
+	}
+	return &PostConfirmation{region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, registry: d.Registry, log: logger(log)}, nil
 }
 
 // Handle decides one PostConfirmation event.
 func (h *PostConfirmation) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPostConfirmation) (events.CognitoEventUserPoolsPostConfirmation, error) {
-	inv := invocation{trigger: "PostConfirmation", source: ev.TriggerSource, region: h.Region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
+	inv := invocation{trigger: "PostConfirmation", source: ev.TriggerSource, region: h.region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
 	defer cancel()
 	err := h.decide(ctx, &ev, &inv)
-	return ev, finish(ctx, logger(h.Log), inv, err, ConfirmUnavailable)
+	return ev, finish(ctx, h.log, inv, err, ConfirmUnavailable)
 }
 
 // decide sets inv.outcome of a successful invocation: "claim" (this call
 // made the claim), "home" (the claim was already this region's) or "ignore"
 // (a password reset).
 func (h *PostConfirmation) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPostConfirmation, inv *invocation) error {
-	if _, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry); err != nil {
-		return err
-	}
 	switch ev.TriggerSource {
 	case SourceConfirmSignUp:
 	case SourceConfirmForgotPassword:
@@ -102,15 +102,15 @@ func (h *PostConfirmation) decide(ctx context.Context, ev *events.CognitoEventUs
 		return refuse("unverified_email", UnverifiedEmail)
 	}
 	var err error
-	if inv.key, err = h.Keys.Key(ctx, email); err != nil {
+	if inv.key, err = h.keys.Key(ctx, email); err != nil {
 		return emailError(err)
 	}
-	rec, created, err := h.Registry.Claim(ctx, inv.key, h.Region)
+	rec, created, err := h.registry.Claim(ctx, inv.key, h.region)
 	if err != nil {
 		return err
 	}
 	inv.home = rec.HomeRegion
-	if rec.HomeRegion != h.Region {
+	if rec.HomeRegion != h.region {
 		return refuse("registered_elsewhere", "This e-mail address already belongs to an account in %s. Sign in there; this account cannot be used", rec.HomeRegion)
 	}
 	inv.outcome = "home"

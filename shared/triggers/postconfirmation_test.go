@@ -84,7 +84,7 @@ func TestPostConfirmation(t *testing.T) {
 				}
 			}
 			var buf bytes.Buffer
-			h := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.New(&buf, "DEBUG"), Budget: 50 * time.Millisecond}
+			h := mustPostConfirmation("eu-central-1", policy(t), realKeys(t), reg, logging.New(&buf, "DEBUG"), 50*time.Millisecond)
 			start := time.Now()
 			_, err := h.Handle(context.Background(), tt.ev)
 			if tt.wantErr == "" && err != nil {
@@ -117,16 +117,6 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func TestPostConfirmationCheck(t *testing.T) {
-	h := &PostConfirmation{Region: "ap-south-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t}, Log: logging.Discard()}
-	if err := h.Check(); err == nil || !strings.Contains(err.Error(), "ap-south-1") {
-		t.Errorf("Check = %v, want a region error", err)
-	}
-	if err := (&PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t)}).Check(); err == nil {
-		t.Error("Check accepted a handler without a registry")
-	}
-}
-
 // TestPostConfirmationJSON drives the handler through lambda.NewHandler with
 // the events/ samples (those for sam local invoke) and malformed payloads.
 func TestPostConfirmationJSON(t *testing.T) {
@@ -157,7 +147,7 @@ func TestPostConfirmationJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := &fakeRegistry{t: t, claim: claimHere(true)}
 			var buf bytes.Buffer
-			h := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.New(&buf, "INFO")}
+			h := mustPostConfirmation("eu-central-1", policy(t), realKeys(t), reg, logging.New(&buf, "INFO"), 0)
 			out, err := lambda.NewHandler(h).Invoke(context.Background(), []byte(tt.payload))
 			if reg.claims != tt.wantClaims {
 				t.Errorf("claims = %d, want %d", reg.claims, tt.wantClaims)
@@ -187,7 +177,7 @@ func TestPostConfirmationJSON(t *testing.T) {
 func BenchmarkPostConfirmation(b *testing.B) {
 	ks, _ := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
 	reg := &fakeRegistry{claim: claimHere(true)}
-	h := &PostConfirmation{Region: "eu-central-1", Policy: policy(b), Keys: ks, Registry: reg, Log: logging.New(discard{}, "INFO")}
+	h := mustPostConfirmation("eu-central-1", policy(b), ks, reg, logging.New(discard{}, "INFO"), 0)
 	ev := confirmed(SourceConfirmSignUp, map[string]string{AttrEmail: "jane.doe@example.com", AttrEmailVerified: "true", AttrRegion: "eu-central-1", AttrCountry: "DE"})
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -206,7 +196,7 @@ func TestPostConfirmationLogFindsTheAccount(t *testing.T) {
 	ev.UserPoolID = "eu-central-1_EXAMPLE"
 	ev.UserName = "jane@example.com"
 	var buf bytes.Buffer
-	h := &PostConfirmation{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t, claim: claimAs("us-east-1", false)}, Log: logging.New(&buf, "INFO")}
+	h := mustPostConfirmation("eu-central-1", policy(t), realKeys(t), &fakeRegistry{t: t, claim: claimAs("us-east-1", false)}, logging.New(&buf, "INFO"), 0)
 	if _, err := h.Handle(context.Background(), ev); err == nil {
 		t.Fatal("Handle succeeded, want registered_elsewhere")
 	}

@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -31,42 +32,41 @@ const SignInUnavailable = "Sign-in is temporarily unavailable. Please try again 
 // When Cognito reports userNotFound (user-existence errors prevented), the
 // event is returned unchanged and nothing is claimed.
 type PreAuth struct {
-	// Region is this user pool's region (AWS_REGION).
-	Region string
-	// Policy is the residency policy; Region must be in one of its zones.
-	Policy *residency.Policy
-	// Keys computes identity keys.
-	Keys Keyer
-	// Registry looks up claims and claims verified users without one.
-	Registry Resolver
-	// Log receives one record per invocation (slog.Default when nil).
-	Log *slog.Logger
+	region   string            // this user pool's region (AWS_REGION)
+	zone     string            // region's residency zone
+	policy   *residency.Policy // the residency policy
+	keys     Keyer             // computes identity keys
+	registry Resolver          // registry looks up claims and claims verified users without one
+	log      *slog.Logger      // one record per invocation
+
 	// Budget bounds an invocation (DefaultBudget when zero).
 	Budget time.Duration
 }
 
-// Check reports a handler that cannot work (missing dependency, region
-// outside the policy); main calls it at cold start.
-func (h *PreAuth) Check() error {
-	_, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry)
-	return err
+// NewPreAuth returns the PreAuth handler for c.Region over d; log nil means
+// slog.Default(). A missing dependency, or a region in no zone of the
+// residency policy, is an error: it fails the cold start, never an
+// invocation.
+func NewPreAuth(c Config, d Deps, log *slog.Logger) (*PreAuth, error) {
+	zone, err := d.check(c.Region)
+	if err != nil {
+		return nil, fmt.Errorf("preauth: %w", err)
+	}
+	return &PreAuth{region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, registry: d.Registry, log: logger(log)}, nil
 }
 
 // Handle decides one PreAuthentication event.
 func (h *PreAuth) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error) {
-	inv := invocation{trigger: "PreAuthentication", source: ev.TriggerSource, region: h.Region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
+	inv := invocation{trigger: "PreAuthentication", source: ev.TriggerSource, region: h.region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
 	defer cancel()
 	err := h.decide(ctx, &ev, &inv)
-	return ev, finish(ctx, logger(h.Log), inv, err, SignInUnavailable)
+	return ev, finish(ctx, h.log, inv, err, SignInUnavailable)
 }
 
 // decide sets inv.outcome of an allowed sign-in: "allow", "adopt" (a verified
 // user without a claim, claimed here) or "user_not_found".
 func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPreAuthentication, inv *invocation) error {
-	if _, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry); err != nil {
-		return err
-	}
 	switch ev.TriggerSource {
 	case SourceAuthentication:
 	case "":
@@ -87,10 +87,10 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 		return refuse("missing_email", "This account has no e-mail address; sign-in is not possible")
 	}
 	var err error
-	if inv.key, err = h.Keys.Key(ctx, email); err != nil {
+	if inv.key, err = h.keys.Key(ctx, email); err != nil {
 		return emailError(err)
 	}
-	rec, found, err := h.Registry.LookupLocal(ctx, inv.key)
+	rec, found, err := h.registry.LookupLocal(ctx, inv.key)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 			return refuse("unverified_email", UnverifiedEmail)
 		}
 		var created bool
-		if rec, created, err = h.Registry.Claim(ctx, inv.key, h.Region); err != nil {
+		if rec, created, err = h.registry.Claim(ctx, inv.key, h.region); err != nil {
 			return err
 		}
 		if created {
@@ -108,7 +108,7 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 		}
 	}
 	inv.home = rec.HomeRegion
-	if rec.HomeRegion != h.Region {
+	if rec.HomeRegion != h.region {
 		return refuse("other_home_region", "Your account's home region is %s. Sign in there", rec.HomeRegion)
 	}
 	return nil

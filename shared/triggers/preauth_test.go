@@ -85,7 +85,7 @@ func TestPreAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := &fakeRegistry{t: t, lookup: tt.lookup, claim: tt.claim}
-			h := &PreAuth{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard(), Budget: 50 * time.Millisecond}
+			h := mustPreAuth("eu-central-1", policy(t), realKeys(t), reg, logging.Discard(), 50*time.Millisecond)
 			_, err := h.Handle(context.Background(), tt.ev)
 			if tt.wantErr == "" && err != nil {
 				t.Fatalf("Handle: %v, want allowed", err)
@@ -97,16 +97,6 @@ func TestPreAuth(t *testing.T) {
 				t.Errorf("claims = %d, want %d", reg.claims, tt.wantClaims)
 			}
 		})
-	}
-}
-
-func TestPreAuthCheck(t *testing.T) {
-	h := &PreAuth{Region: "ap-south-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t}, Log: logging.Discard()}
-	if err := h.Check(); err == nil || !strings.Contains(err.Error(), "ap-south-1") {
-		t.Errorf("Check = %v, want a region error", err)
-	}
-	if _, err := h.Handle(context.Background(), signIn(map[string]string{AttrEmail: "a@b.c"})); err == nil || err.Error() != SignInUnavailable {
-		t.Errorf("Handle = %v, want %q", err, SignInUnavailable)
 	}
 }
 
@@ -137,7 +127,7 @@ func TestPreAuthJSON(t *testing.T) {
 		} {
 			t.Run(form.name+"/"+tt.name, func(t *testing.T) {
 				reg := &fakeRegistry{t: t, lookup: found("eu-central-1")}
-				h := &PreAuth{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
+				h := mustPreAuth("eu-central-1", policy(t), realKeys(t), reg, logging.Discard(), 0)
 				out, err := form.handler(h).Invoke(context.Background(), []byte(tt.payload))
 				if tt.wantErr == "" {
 					if err != nil || !bytes.Contains(out, []byte(`"triggerSource":"PreAuthentication_Authentication"`)) {
@@ -159,7 +149,7 @@ func TestPreAuthJSON(t *testing.T) {
 func BenchmarkPreAuth(b *testing.B) {
 	ks, _ := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
 	reg := &fakeRegistry{lookup: found("eu-central-1")}
-	h := &PreAuth{Region: "eu-central-1", Policy: policy(b), Keys: ks, Registry: reg, Log: logging.New(discard{}, "INFO")}
+	h := mustPreAuth("eu-central-1", policy(b), ks, reg, logging.New(discard{}, "INFO"), 0)
 	ev := signIn(map[string]string{AttrEmail: "jane.doe@example.com", AttrRegion: "eu-central-1", AttrCountry: "DE"})
 	ctx := context.Background()
 	b.ReportAllocs()

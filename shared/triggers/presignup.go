@@ -2,11 +2,14 @@ package triggers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/homeregion/homeregion/shared/awsname"
+	"github.com/homeregion/homeregion/shared/iso3166"
 	"github.com/homeregion/homeregion/shared/residency"
 )
 
@@ -44,44 +47,43 @@ const SignUpUnavailable = "Sign-up is temporarily unavailable. Please try again 
 // strongly consistent in the registry region, when the local replica has no
 // claim).
 type PreSignUp struct {
-	// Region is this user pool's region (AWS_REGION).
-	Region string
-	// Policy is the residency policy; Region must be in one of its zones.
-	Policy *residency.Policy
-	// Keys computes identity keys.
-	Keys Keyer
-	// Registry finds existing claims.
-	Registry Finder
-	// Log receives one record per invocation (slog.Default when nil).
-	Log *slog.Logger
+	region   string            // this user pool's region (AWS_REGION)
+	zone     string            // region's residency zone
+	policy   *residency.Policy // the residency policy
+	keys     Keyer             // computes identity keys
+	registry Finder            // registry finds existing claims
+	log      *slog.Logger      // one record per invocation
+
 	// Budget bounds an invocation (DefaultBudget when zero).
 	Budget time.Duration
 }
 
-// Check reports a handler that cannot work (missing dependency, region
-// outside the policy); main calls it at cold start.
-func (h *PreSignUp) Check() error {
-	_, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry)
-	return err
+// NewPreSignUp returns the PreSignUp handler for c.Region over d; log nil means
+// slog.Default(). A missing dependency, or a region in no zone of the
+// residency policy, is an error: it fails the cold start, never an
+// invocation.
+func NewPreSignUp(c Config, d Deps, log *slog.Logger) (*PreSignUp, error) {
+	zone, err := d.check(c.Region)
+	if err != nil {
+		return nil, fmt.Errorf("presignup: %w", err)
+	}
+	return &PreSignUp{region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, registry: d.Registry, log: logger(log)}, nil
 }
 
 // Handle decides one PreSignUp event.
 func (h *PreSignUp) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPreSignup) (events.CognitoEventUserPoolsPreSignup, error) {
-	inv := invocation{trigger: "PreSignUp", source: ev.TriggerSource, region: h.Region, pool: ev.UserPoolID, start: time.Now(), outcome: "allow"}
+	inv := invocation{trigger: "PreSignUp", source: ev.TriggerSource, region: h.region, pool: ev.UserPoolID, start: time.Now(), outcome: "allow"}
 	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
 	defer cancel()
 	ev.Response = events.CognitoEventUserPoolsPreSignupResponse{} // never auto-confirm or auto-verify
 	err := h.decide(ctx, &ev, &inv)
-	return ev, finish(ctx, logger(h.Log), inv, err, SignUpUnavailable)
+	return ev, finish(ctx, h.log, inv, err, SignUpUnavailable)
 }
 
 // decide applies the rules in order, cheapest first: event shape, e-mail,
 // region, country, then the registry read.
 func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPreSignup, inv *invocation) error {
-	zone, err := checkConfig(h.Region, h.Policy, h.Keys, h.Registry)
-	if err != nil {
-		return err
-	}
+	zone := h.zone
 	switch ev.TriggerSource {
 	case SourceSignUp, SourceAdminCreateUser, SourceExternalProvider:
 	case "":
@@ -102,39 +104,40 @@ func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPools
 	region := attrs[AttrRegion]
 	switch {
 	case region == "":
-		return refuse("missing_region", "custom:region is required: set it to %s to sign up here", h.Region)
-	case region != h.Region && residency.ValidRegion(region):
-		return refuse("wrong_region", "This is region %s, not %s. Sign up in %s", h.Region, region, region)
-	case region != h.Region:
-		return refuse("wrong_region", "custom:region must be %s to sign up here", h.Region)
+		return refuse("missing_region", "custom:region is required: set it to %s to sign up here", h.region)
+	case region != h.region && awsname.Region(region):
+		return refuse("wrong_region", "This is region %s, not %s. Sign up in %s", h.region, region, region)
+	case region != h.region:
+		return refuse("wrong_region", "custom:region must be %s to sign up here", h.region)
 	}
 
 	country := attrs[AttrCountry]
 	switch {
 	case country == "":
 		return refuse("missing_country", "custom:country is required (ISO 3166 alpha-2 code, e.g. DE)")
-	case !residency.ValidCountry(country):
+	case !iso3166.Assigned(country):
 		return refuse("invalid_country", "custom:country must be an ISO 3166 alpha-2 code, e.g. DE")
 	}
-	cz, ok := h.Policy.ZoneOfCountry(country)
+	cz, ok := h.policy.ZoneOfCountry(country)
 	if !ok {
 		return refuse("country_not_served", "Sign-up is not available for country %s", country)
 	}
 	if cz != zone {
-		use := h.Policy.RegionsOf(cz)[0]
+		use := h.policy.RegionsOf(cz)[0]
 		return refuse("country_other_zone", "Accounts for country %s are served in %s. Sign up in %s", country, use, use)
 	}
 
-	if inv.key, err = h.Keys.Key(ctx, email); err != nil {
+	var err error
+	if inv.key, err = h.keys.Key(ctx, email); err != nil {
 		return emailError(err)
 	}
-	rec, found, err := h.Registry.Lookup(ctx, inv.key)
+	rec, found, err := h.registry.Lookup(ctx, inv.key)
 	if err != nil {
 		return err
 	}
 	if found {
 		inv.home = rec.HomeRegion
-		if rec.HomeRegion != h.Region {
+		if rec.HomeRegion != h.region {
 			return refuse("registered_elsewhere", "This e-mail address is already registered in %s. Sign in there", rec.HomeRegion)
 		}
 	}

@@ -99,7 +99,7 @@ func TestPreSignUp(t *testing.T) {
 					return inner(ctx, key)
 				}
 			}
-			h := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: keys, Registry: reg, Log: logging.Discard(), Budget: 50 * time.Millisecond}
+			h := mustPreSignUp("eu-central-1", policy(t), keys, reg, logging.Discard(), 50*time.Millisecond)
 			in := tt.ev
 			in.Response.AutoConfirmUser, in.Response.AutoVerifyEmail, in.Response.AutoVerifyPhone = true, true, true
 			out, err := h.Handle(context.Background(), in)
@@ -125,31 +125,39 @@ func TestPreSignUp(t *testing.T) {
 	}
 }
 
-func TestPreSignUpConfigErrors(t *testing.T) {
+// TestNewRefusesBadWiring: each constructor refuses a missing dependency or
+// a region outside the policy, so no handler exists to fail an invocation.
+func TestNewRefusesBadWiring(t *testing.T) {
 	reg := &fakeRegistry{t: t}
 	tests := []struct {
-		name string
-		h    *PreSignUp
-		want string
+		name   string
+		region string
+		d      Deps
+		want   string
 	}{
-		{"no policy", &PreSignUp{Region: "eu-central-1", Keys: realKeys(t), Registry: reg}, "no residency policy"},
-		{"no keys", &PreSignUp{Region: "eu-central-1", Policy: policy(t), Registry: reg}, "no identity keys"},
-		{"no registry", &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t)}, "no registry"},
-		{"region outside the policy", &PreSignUp{Region: "eu-west-2", Policy: policy(t), Keys: realKeys(t), Registry: reg}, `region "eu-west-2" is in no residency zone`},
+		{"no policy", "eu-central-1", Deps{Keys: realKeys(t), Registry: reg}, "no residency policy"},
+		{"no keys", "eu-central-1", Deps{Policy: policy(t), Registry: reg}, "no identity keys"},
+		{"no registry", "eu-central-1", Deps{Policy: policy(t), Keys: realKeys(t)}, "no registry"},
+		{"region outside the policy", "eu-west-2", Deps{Policy: policy(t), Keys: realKeys(t), Registry: reg}, `region "eu-west-2" is in no residency zone`},
+		{"region in no zone", "ap-south-1", Deps{Policy: policy(t), Keys: realKeys(t), Registry: reg}, "ap-south-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.h.Check(); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Check = %v, want %q", err, tt.want)
-			}
-			tt.h.Log = logging.Discard()
-			_, err := tt.h.Handle(context.Background(), signUp(SourceSignUp, attrs("a@b.de", "eu-central-1", "DE")))
-			if err == nil || err.Error() != SignUpUnavailable {
-				t.Errorf("Handle = %v, want %q", err, SignUpUnavailable)
+			c := Config{Region: tt.region}
+			for name, err := range map[string]error{
+				"presignup":        errOf(NewPreSignUp(c, tt.d, nil)),
+				"preauth":          errOf(NewPreAuth(c, tt.d, nil)),
+				"postconfirmation": errOf(NewPostConfirmation(c, tt.d, nil)),
+			} {
+				if err == nil || !strings.HasPrefix(err.Error(), name+": ") || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("New for %s = %v, want an error naming it and %q", name, err, tt.want)
+				}
 			}
 		})
 	}
 }
+
+func errOf[T any](_ T, err error) error { return err }
 
 // TestPreSignUpJSON drives the handler through lambda.NewHandler, the path
 // the runtime and the local stack use.
@@ -186,7 +194,7 @@ func TestPreSignUpJSON(t *testing.T) {
 		} {
 			t.Run(form.name+"/"+tt.name, func(t *testing.T) {
 				reg := &fakeRegistry{t: t, find: notFound}
-				h := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: reg, Log: logging.Discard()}
+				h := mustPreSignUp("eu-central-1", policy(t), realKeys(t), reg, logging.Discard(), 0)
 				out, err := form.handler(h).Invoke(context.Background(), []byte(tt.payload))
 				if tt.wantErr == "" {
 					if err != nil {
@@ -228,11 +236,11 @@ func TestPreSignUpLogsNoEmail(t *testing.T) {
 		},
 	}
 	for _, f := range finds {
-		h := &PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t, find: f}, Log: log}
+		h := mustPreSignUp("eu-central-1", policy(t), realKeys(t), &fakeRegistry{t: t, find: f}, log, 0)
 		h.Handle(context.Background(), ev)
 	}
 	bad := signUp(SourceSignUp, attrs(email, "eu-central-1", "US"))
-	(&PreSignUp{Region: "eu-central-1", Policy: policy(t), Keys: realKeys(t), Registry: &fakeRegistry{t: t}, Log: log}).Handle(context.Background(), bad)
+	(mustPreSignUp("eu-central-1", policy(t), realKeys(t), &fakeRegistry{t: t}, log, 0)).Handle(context.Background(), bad)
 
 	out := strings.ToLower(buf.String())
 	if n := strings.Count(out, "\n"); n != 4 {
@@ -259,7 +267,7 @@ func BenchmarkPreSignUp(b *testing.B) {
 	ks, _ := identity.FromSecret([]byte("0123456789abcdef0123456789abcdef"))
 	p := policy(b)
 	reg := &fakeRegistry{find: found("eu-central-1")}
-	h := &PreSignUp{Region: "eu-central-1", Policy: p, Keys: ks, Registry: reg, Log: logging.New(discard{}, "INFO")}
+	h := mustPreSignUp("eu-central-1", p, ks, reg, logging.New(discard{}, "INFO"), 0)
 	ev := signUp(SourceSignUp, attrs(" Jane.Doe@Example.com", "eu-central-1", "DE"))
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -14,18 +14,18 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/registry"
 )
 
 // TestSetupAgainstMoto wires both functions exactly like their mains
-// (Setup: ParseEnv, awsconfig.Load reading AWS_ENDPOINT_URL, NewDeps) and
+// (ParseEnv, awsconfig.Load reading AWS_ENDPOINT_URL, NewFromAWS) and
 // runs the events/ samples through the runtime's JSON path: sign-up, then
 // sign-in, in eu-central-1 with the registry in eu-west-1.
 func TestSetupAgainstMoto(t *testing.T) {
 	srv := mototest.Require(t)
 	ctx := context.Background()
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	const table = "setup-triggers"
 	for _, r := range []string{"eu-central-1", registryRegion} {
 		if err := registry.CreateTable(ctx, dynamodb.NewFromConfig(srv.Config(r)), table); err != nil {
@@ -40,18 +40,28 @@ func TestSetupAgainstMoto(t *testing.T) {
 	}
 	env := map[string]string{
 		"AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": table, "REGISTRY_REGION": registryRegion,
-		"PII_KEY_ID": aws.ToString(key.KeyMetadata.Arn),
+		"PII_KEY_ID":       aws.ToString(key.KeyMetadata.Arn),
+		"AWS_ENDPOINT_URL": srv.URL, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	}
-	e, d, err := Setup(ctx, func(k string) string { return env[k] }, logging.Discard())
+	getenv := func(k string) string { return env[k] }
+	c, err := ParseEnv(getenv)
 	if err != nil {
-		t.Fatalf("Setup: %v", err)
+		t.Fatalf("ParseEnv: %v", err)
+	}
+	awscfg, err := awsconfig.Load(ctx, c.Region, getenv, SDKOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewFromAWS(c, awscfg, logging.Discard())
+	if err != nil {
+		t.Fatalf("NewFromAWS: %v", err)
 	}
 	for _, step := range []struct {
 		sample string
 		h      lambda.Handler
 	}{
-		{"presignup-signup.json", &PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}},
-		{"preauth-authentication.json", &PreAuth{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: logging.Discard()}},
+		{"presignup-signup.json", mustPreSignUp(c.Region, d.Policy, d.Keys, d.Registry, logging.Discard(), 0)},
+		{"preauth-authentication.json", mustPreAuth(c.Region, d.Policy, d.Keys, d.Registry, logging.Discard(), 0)},
 	} {
 		sample, err := os.ReadFile("../../events/" + step.sample)
 		if err != nil {
@@ -67,17 +77,15 @@ func TestSetupAgainstMoto(t *testing.T) {
 // network call, and a bad configuration fails it naming the function and the
 // variable (or the region outside the residency policy).
 func TestBuild(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	good := map[string]string{"AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": "registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii"}
-	build := map[string]func(getenv func(string) string) (Trigger, error){
-		"presignup": func(getenv func(string) string) (Trigger, error) {
+	good := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "eu-central-1", "RESIDENCY_TABLE": "registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii"}
+	build := map[string]func(getenv func(string) string) (lambda.Handler, error){
+		"presignup": func(getenv func(string) string) (lambda.Handler, error) {
 			return Build(context.Background(), "presignup", getenv, logging.Discard(), NewPreSignUp)
 		},
-		"postconfirmation": func(getenv func(string) string) (Trigger, error) {
+		"postconfirmation": func(getenv func(string) string) (lambda.Handler, error) {
 			return Build(context.Background(), "postconfirmation", getenv, logging.Discard(), NewPostConfirmation)
 		},
-		"preauth": func(getenv func(string) string) (Trigger, error) {
+		"preauth": func(getenv func(string) string) (lambda.Handler, error) {
 			return Build(context.Background(), "preauth", getenv, logging.Discard(), NewPreAuth)
 		},
 	}
@@ -90,6 +98,7 @@ func TestBuild(t *testing.T) {
 		{"missing PII_KEY_ID", map[string]string{"PII_KEY_ID": ""}, "configuration: PII_KEY_ID is not set"},
 		{"missing REGISTRY_REGION", map[string]string{"REGISTRY_REGION": ""}, "configuration: REGISTRY_REGION is not set"},
 		{"region outside the policy", map[string]string{"AWS_REGION": "eu-west-2"}, "eu-west-2"},
+		{"no credentials", map[string]string{"AWS_ACCESS_KEY_ID": ""}, "configuration: awsconfig: no credentials"},
 	}
 	for fn, b := range build {
 		for _, tt := range tests {
@@ -98,7 +107,7 @@ func TestBuild(t *testing.T) {
 				maps.Copy(env, tt.change)
 				h, err := b(func(k string) string { return env[k] })
 				if tt.want == "" {
-					if err != nil || h == nil || h.Check() != nil {
+					if err != nil || h == nil {
 						t.Fatalf("Build = %v, %v", h, err)
 					}
 					return

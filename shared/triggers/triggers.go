@@ -39,7 +39,6 @@ import (
 
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/registry"
-	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // DefaultBudget bounds a whole invocation, SDK retries included: Cognito
@@ -68,6 +67,13 @@ type Finder interface {
 type Resolver interface {
 	Claimer
 	LookupLocal(ctx context.Context, key string) (rec registry.Record, found bool, err error)
+}
+
+// Registry is the residency registry as the three triggers use it
+// (implemented by *registry.Registry).
+type Registry interface {
+	Finder
+	Resolver
 }
 
 // Cognito user attribute names the triggers read.
@@ -114,23 +120,6 @@ func (e *invalidEvent) Error() string { return e.what }
 
 func invalid(trigger, format string, args ...any) error {
 	return &invalidEvent{what: fmt.Sprintf("invalid %s event: ", trigger) + fmt.Sprintf(format, args...)}
-}
-
-// checkConfig validates what every handler needs before any work.
-func checkConfig(region string, p *residency.Policy, keys Keyer, reg any) (zone string, err error) {
-	switch {
-	case p == nil:
-		return "", errors.New("no residency policy")
-	case keys == nil:
-		return "", errors.New("no identity keys")
-	case reg == nil:
-		return "", errors.New("no registry")
-	}
-	zone, ok := p.ZoneOfRegion(region)
-	if !ok {
-		return "", fmt.Errorf("region %q is in no residency zone of policy %s", region, p.Version())
-	}
-	return zone, nil
 }
 
 // emailError maps an identity error about the address itself to a refusal.

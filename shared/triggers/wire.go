@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,74 +32,67 @@ var SDKOptions = awsconfig.Options{
 	ResponseHeaderTimeout: time.Second,
 }
 
-// Deps are the dependencies both handlers share, built once per process.
+// Deps are the dependencies the three triggers share, built once per
+// process (NewFromAWS; tests build them from fakes).
 type Deps struct {
-	Policy   *residency.Policy
-	Keys     *identity.Keys
-	Registry *registry.Registry
+	Policy   *residency.Policy // the residency policy; the region must be in one of its zones
+	Keys     Keyer             // computes identity keys (*identity.Keys)
+	Registry Registry          // the residency registry (*registry.Registry)
 }
 
-// NewDeps builds the SDK clients from cfg (its Region is e.Region) and the
-// registry and key adapters around them. It makes no network call: the cold
-// start stays close to a hello-world bootstrap's. The identity key K is
-// derived by the first invocation (one KMS GenerateMac, inside that
-// invocation's budget) and kept for the life of the process; a failed
-// derivation denies that invocation and is retried by the next one.
-func NewDeps(ctx context.Context, cfg aws.Config, e Env, log *slog.Logger) (Deps, error) {
+// check reports a missing dependency or a region in no zone of d.Policy,
+// and returns the region's zone: what every handler's constructor needs.
+func (d Deps) check(region string) (zone string, err error) {
+	switch {
+	case d.Policy == nil:
+		return "", errors.New("no residency policy")
+	case d.Keys == nil:
+		return "", errors.New("no identity keys")
+	case d.Registry == nil:
+		return "", errors.New("no registry")
+	}
+	zone, ok := d.Policy.ZoneOfRegion(region)
+	if !ok {
+		return "", fmt.Errorf("region %q is in no residency zone of policy %s", region, d.Policy.Version())
+	}
+	return zone, nil
+}
+
+// NewFromAWS builds the SDK clients from awscfg (its Region is c.Region;
+// awsconfig.Load: one config, instrumented in one place) and the registry
+// and key adapters around them. It makes no network call: the cold start
+// stays close to a hello-world bootstrap's. The identity key K is derived by
+// the first invocation (one KMS GenerateMac, inside that invocation's
+// budget) and kept for the life of the process; a failed derivation denies
+// that invocation and is retried by the next one.
+func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (Deps, error) {
 	p, err := residency.Default()
 	if err != nil {
 		return Deps{}, err
 	}
 	// dynamodbops binds only the operations used (see package awsclient: an SDK
 	// client held in an interface keeps all of its operations in the binary).
-	local := dynamodbops.New(dynamodb.NewFromConfig(cfg))
+	local := dynamodbops.New(dynamodb.NewFromConfig(awscfg))
 	home := local
-	if e.RegistryRegion != cfg.Region {
-		home = dynamodbops.New(dynamodb.NewFromConfig(awsconfig.ForRegion(cfg, e.RegistryRegion)))
+	if c.RegistryRegion != awscfg.Region {
+		home = dynamodbops.New(dynamodb.NewFromConfig(awsconfig.ForRegion(awscfg, c.RegistryRegion)))
 	}
 	d := Deps{
 		Policy:   p,
-		Keys:     identity.New(kmsops.New(kms.NewFromConfig(cfg)), e.PIIKeyID),
-		Registry: registry.New(e.Table, cfg.Region, e.RegistryRegion, local, home, p.Version()),
+		Keys:     identity.New(kmsops.New(kms.NewFromConfig(awscfg)), c.PIIKeyID),
+		Registry: registry.New(c.Table, awscfg.Region, c.RegistryRegion, local, home, p.Version()),
 	}
-	log.DebugContext(ctx, "residency dependencies built",
-		slog.String("region", cfg.Region), slog.String("registryRegion", e.RegistryRegion),
+	logger(log).Debug("residency dependencies built",
+		slog.String("region", awscfg.Region), slog.String("registryRegion", c.RegistryRegion),
 		slog.String("policyVersion", p.Version()))
 	return d, nil
-}
-
-// Setup is the cold start the trigger functions share: the configuration
-// read once through getenv (ParseEnv, the functions' testable loadConfig),
-// one aws.Config bounded by SDKOptions (credentials and endpoints from the
-// process environment, as on Lambda), then NewDeps. It makes no network call.
-func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (Env, Deps, error) {
-	e, err := ParseEnv(getenv)
-	if err != nil {
-		return Env{}, Deps{}, err
-	}
-	cfg, err := awsconfig.Load(ctx, e.Region, SDKOptions)
-	if err != nil {
-		return Env{}, Deps{}, err
-	}
-	d, err := NewDeps(ctx, cfg, e, log)
-	if err != nil {
-		return Env{}, Deps{}, err
-	}
-	return e, d, nil
-}
-
-// Trigger is a trigger handler as the Lambda runtime (lambda.Start) and the
-// local stack (lambda.NewHandler) take it, with its cold-start check.
-type Trigger interface {
-	Invoke(ctx context.Context, payload []byte) ([]byte, error)
-	Check() error
 }
 
 // Main is a trigger function's whole main: JSON logs at LOG_LEVEL, the cold
 // start (Build) from the process environment, then the Lambda runtime. A
 // cold start that fails logs one line naming the variable or part at fault
 // and exits 1; it never reaches an invocation.
-func Main[T Trigger](name string, newHandler func(Env, Deps, *slog.Logger) T) {
+func Main[T lambda.Handler](name string, newHandler func(Config, Deps, *slog.Logger) (T, error)) {
 	log := logging.New(os.Stdout, os.Getenv("LOG_LEVEL"))
 	slog.SetDefault(log)
 	h, err := Build(context.Background(), name, os.Getenv, log, newHandler)
@@ -110,33 +104,24 @@ func Main[T Trigger](name string, newHandler func(Env, Deps, *slog.Logger) T) {
 	lambda.Start(h)
 }
 
-// Build is a trigger function's whole cold start: Setup, then newHandler
-// (NewPreSignUp, NewPostConfirmation or NewPreAuth), then its Check. An error
-// names the function and the variable or part at fault.
-func Build[T Trigger](ctx context.Context, name string, getenv func(string) string, log *slog.Logger, newHandler func(Env, Deps, *slog.Logger) T) (T, error) {
+// Build is a trigger function's whole cold start, in the shape every
+// function shares: ParseEnv, awsconfig.Load (bounded by SDKOptions), NewFromAWS,
+// then newHandler (NewPreSignUp, NewPostConfirmation or NewPreAuth). It
+// makes no network call. An error names the function and the variable or
+// part at fault.
+func Build[T any](ctx context.Context, name string, getenv func(string) string, log *slog.Logger, newHandler func(Config, Deps, *slog.Logger) (T, error)) (T, error) {
 	var zero T
-	e, d, err := Setup(ctx, getenv, log)
+	c, err := ParseEnv(getenv)
 	if err != nil {
 		return zero, fmt.Errorf("%s configuration: %w", name, err)
 	}
-	h := newHandler(e, d, log)
-	if err := h.Check(); err != nil {
-		return zero, fmt.Errorf("%s: %w", name, err)
+	awscfg, err := awsconfig.Load(ctx, c.Region, getenv, SDKOptions)
+	if err != nil {
+		return zero, fmt.Errorf("%s configuration: %w", name, err)
 	}
-	return h, nil
-}
-
-// NewPreSignUp returns the PreSignUp handler for e's region over d.
-func NewPreSignUp(e Env, d Deps, log *slog.Logger) *PreSignUp {
-	return &PreSignUp{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
-}
-
-// NewPostConfirmation returns the PostConfirmation handler for e's region over d.
-func NewPostConfirmation(e Env, d Deps, log *slog.Logger) *PostConfirmation {
-	return &PostConfirmation{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
-}
-
-// NewPreAuth returns the PreAuthentication handler for e's region over d.
-func NewPreAuth(e Env, d Deps, log *slog.Logger) *PreAuth {
-	return &PreAuth{Region: e.Region, Policy: d.Policy, Keys: d.Keys, Registry: d.Registry, Log: log}
+	d, err := NewFromAWS(c, awscfg, log)
+	if err != nil {
+		return zero, fmt.Errorf("%s configuration: %w", name, err)
+	}
+	return newHandler(c, d, log)
 }

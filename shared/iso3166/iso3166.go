@@ -1,9 +1,12 @@
-package residency
+// Package iso3166 is the one home of the ISO 3166-1 alpha-2 country codes
+// homeregion accepts: in the residency policy (shared/residency), in the
+// custom:country attribute (shared/triggers) and in an order's delivery
+// address (shared/orders).
+package iso3166
 
-import "strings"
-
-// iso3166 lists the officially assigned ISO 3166-1 alpha-2 codes (249).
-const iso3166 = "" +
+// codes lists the officially assigned ISO 3166-1 alpha-2 codes (249),
+// sorted, each followed by one space.
+const codes = "" +
 	"AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ " +
 	"BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ " +
 	"CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ " +
@@ -28,19 +31,19 @@ const iso3166 = "" +
 	"VA VC VE VG VI VN VU " +
 	"WF WS " +
 	"YE YT " +
-	"ZA ZM ZW"
+	"ZA ZM ZW "
 
-var assigned = func() map[string]struct{} {
-	m := make(map[string]struct{}, 256)
-	for _, c := range strings.Fields(iso3166) {
-		m[c] = struct{}{}
+// Assigned reports whether cc is an officially assigned ISO 3166-1 alpha-2
+// code, upper-case as the standard writes it ("DE", not "de"). It scans a
+// constant: no table is built at cold start.
+func Assigned(cc string) bool {
+	if len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
+		return false
 	}
-	return m
-}()
-
-// ValidCountry reports whether cc is an officially assigned ISO 3166-1
-// alpha-2 code, upper-case as the standard writes it (e.g. "DE", not "de").
-func ValidCountry(cc string) bool {
-	_, ok := assigned[cc]
-	return ok
+	for i := 0; i+1 < len(codes); i += 3 {
+		if codes[i] == cc[0] && codes[i+1] == cc[1] {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,43 @@
+package alarmaction
+
+import (
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
+	"github.com/homeregion/homeregion/shared/awsclient/ecsops"
+	"github.com/homeregion/homeregion/shared/awsclient/route53ops"
+	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
+	"github.com/homeregion/homeregion/shared/awsconfig"
+)
+
+// SDKOptions bound the alarm functions' SDK calls (awsconfig's defaults).
+var SDKOptions = awsconfig.Options{}
+
+// NewFromAWS builds the handler for cfg (from ParseEnv) with only the SDK
+// clients its action uses, made from awscfg (awsconfig.Load: one config,
+// instrumented in one place): the control table for every action, Route 53
+// for failover, ECS for promote, ECS and SQS for scale. The awsclient/*ops
+// bindings keep each client's unused operations out of the binary. It makes
+// no network call.
+func NewFromAWS(cfg Config, awscfg aws.Config, log *slog.Logger) (*Handler, error) {
+	c := Clients{DynamoDB: dynamodbops.New(dynamodb.NewFromConfig(awscfg))}
+	switch cfg.Action {
+	case ActionFailover:
+		// Route 53 is a global service; the SDK resolves its endpoint from any region.
+		c.Route53 = route53ops.New(route53.NewFromConfig(awscfg))
+	case ActionPromote:
+		c.ECS = ecsops.New(ecs.NewFromConfig(awscfg))
+	case ActionScale:
+		c.ECS = ecsops.New(ecs.NewFromConfig(awscfg))
+		c.SQS = sqsops.NewAttributesGetter(sqs.NewFromConfig(awscfg))
+	}
+	d := FromClients(cfg, c)
+	d.Logger = log
+	return New(cfg, d)
+}

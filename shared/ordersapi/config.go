@@ -1,0 +1,64 @@
+package ordersapi
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
+	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
+	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/awsname"
+)
+
+// Config is the orders API function's configuration, read by ParseEnv.
+type Config struct {
+	Region   string // AWS_REGION: this region; tokens must name it
+	Table    string // ORDERS_TABLE: the orders table
+	QueueURL string // ORDERS_QUEUE_URL: the orders queue
+}
+
+// SDKOptions bound the orders API's SDK calls (awsconfig's defaults:
+// three attempts, 1 s to connect, 2 s for response headers).
+var SDKOptions = awsconfig.Options{}
+
+// ParseEnv reads the orders API's configuration through getenv and is the
+// one home of its rules; the error names the first missing or malformed
+// variable (docs/orders-api.md lists them).
+func ParseEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Region:   strings.TrimSpace(getenv("AWS_REGION")),
+		Table:    strings.TrimSpace(getenv("ORDERS_TABLE")),
+		QueueURL: strings.TrimSpace(getenv("ORDERS_QUEUE_URL")),
+	}
+	switch {
+	case c.Region == "":
+		return Config{}, fmt.Errorf("AWS_REGION is not set")
+	case !awsname.Region(c.Region):
+		return Config{}, fmt.Errorf("AWS_REGION %q is not a region name", c.Region)
+	case c.Table == "":
+		return Config{}, fmt.Errorf("ORDERS_TABLE is not set")
+	case !awsname.Table(c.Table):
+		return Config{}, fmt.Errorf("ORDERS_TABLE %q is not a DynamoDB table name", c.Table)
+	case c.QueueURL == "":
+		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL is not set")
+	case !awsname.QueueURL(c.QueueURL):
+		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
+	}
+	return c, nil
+}
+
+// NewFromAWS builds the Handler for c with its DynamoDB and SQS clients made
+// from awscfg (awsconfig.Load: one config, instrumented in one place). It
+// makes no network call.
+func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (*Handler, error) {
+	// The *ops bindings keep only the operations used in the binary (see
+	// package awsclient).
+	store := NewDynamoStore(dynamodbops.New(dynamodb.NewFromConfig(awscfg)), c.Table)
+	queue := NewSQSQueue(sqsops.NewSender(sqs.NewFromConfig(awscfg)), c.QueueURL)
+	return New(c.Region, store, queue, log)
+}

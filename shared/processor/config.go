@@ -1,0 +1,173 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
+	"github.com/homeregion/homeregion/shared/awsname"
+)
+
+// The bounds of Config's tunables: the one home of the processor's limits,
+// applied by ParseEnv and by New.
+const (
+	MaxConcurrency       = 1000
+	MinWaitTime          = time.Second
+	MaxWaitTime          = 20 * time.Second // SQS's long-poll limit
+	MinVisibilityTimeout = time.Second
+	MaxVisibilityTimeout = 12 * time.Hour  // SQS's limit
+	MinDrainTimeout      = time.Nanosecond // any positive duration: a short drain hands work back, it loses nothing
+	MaxDrainTimeout      = time.Hour
+	MinHeartbeatInterval = time.Second
+	MaxHeartbeatInterval = time.Hour
+)
+
+// durationBound is one duration tunable's rule.
+type durationBound struct {
+	env      string // its environment variable
+	what     string // its name in New's errors
+	min, max time.Duration
+	whole    bool // whole seconds only (SQS takes seconds)
+}
+
+func (b durationBound) check(d time.Duration) error {
+	if d < b.min || d > b.max || (b.whole && d%time.Second != 0) {
+		unit := "a duration"
+		if b.whole {
+			unit = "whole seconds"
+		}
+		return fmt.Errorf("want %s between %s and %s (e.g. 30s)", unit, b.min, b.max)
+	}
+	return nil
+}
+
+var (
+	waitBound       = durationBound{"WAIT_TIME", "wait time", MinWaitTime, MaxWaitTime, true}
+	visibilityBound = durationBound{"VISIBILITY_TIMEOUT", "visibility timeout", MinVisibilityTimeout, MaxVisibilityTimeout, true}
+	drainBound      = durationBound{"DRAIN_TIMEOUT", "drain timeout", MinDrainTimeout, MaxDrainTimeout, false}
+	heartbeatBound  = durationBound{"HEARTBEAT_INTERVAL", "heartbeat interval", MinHeartbeatInterval, MaxHeartbeatInterval, false}
+)
+
+// durations pairs each duration field of c with its bound.
+func (c *Config) durations() []struct {
+	b   durationBound
+	dst *time.Duration
+} {
+	return []struct {
+		b   durationBound
+		dst *time.Duration
+	}{
+		{visibilityBound, &c.VisibilityTimeout},
+		{waitBound, &c.WaitTime},
+		{drainBound, &c.DrainTimeout},
+		{heartbeatBound, &c.HeartbeatInterval},
+	}
+}
+
+// validate checks c's presence rules and bounds; a zero tunable takes its
+// default (New).
+func (c Config) validate() error {
+	switch {
+	case c.QueueURL == "":
+		return errors.New("no queue URL")
+	case c.OrdersTable == "":
+		return errors.New("no orders table")
+	case c.Site == "":
+		return errors.New("no site name")
+	case c.Concurrency < 0 || c.Concurrency > MaxConcurrency:
+		return fmt.Errorf("concurrency %d out of range 1..%d", c.Concurrency, MaxConcurrency)
+	case c.Pollers < 0:
+		return errors.New("negative pollers")
+	}
+	for _, d := range c.durations() {
+		if *d.dst == 0 {
+			continue
+		}
+		if err := d.b.check(*d.dst); err != nil {
+			return fmt.Errorf("%s %s: %w", d.b.what, *d.dst, err)
+		}
+	}
+	return nil
+}
+
+// ParseEnv reads the processor's Config through getenv: ORDERS_QUEUE_URL,
+// ORDERS_TABLE and SITE_NAME (required), PROCESSOR_CONCURRENCY,
+// VISIBILITY_TIMEOUT, WAIT_TIME, DRAIN_TIMEOUT and HEARTBEAT_INTERVAL
+// (optional: unset takes the default, filled in; a set value must be in
+// bounds). The
+// error names the first missing or malformed variable. cmd/processor lets a
+// flag stand in for each variable by composing getenv.
+func ParseEnv(getenv func(string) string) (Config, error) {
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	c := Config{QueueURL: get("ORDERS_QUEUE_URL"), OrdersTable: get("ORDERS_TABLE"), Site: get("SITE_NAME")}
+	switch {
+	case c.QueueURL == "":
+		return Config{}, errors.New("ORDERS_QUEUE_URL is not set")
+	case !awsname.QueueURL(c.QueueURL):
+		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
+	case c.OrdersTable == "":
+		return Config{}, errors.New("ORDERS_TABLE is not set")
+	case !awsname.Table(c.OrdersTable):
+		return Config{}, fmt.Errorf("ORDERS_TABLE %q is not a DynamoDB table name", c.OrdersTable)
+	case c.Site == "":
+		return Config{}, errors.New("SITE_NAME is not set")
+	}
+	if v := get("PROCESSOR_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxConcurrency {
+			return Config{}, fmt.Errorf("PROCESSOR_CONCURRENCY %q: want an integer 1..%d", v, MaxConcurrency)
+		}
+		c.Concurrency = n
+	}
+	for _, d := range c.durations() {
+		v := get(d.b.env)
+		if v == "" {
+			continue
+		}
+		t, err := time.ParseDuration(v)
+		if err == nil {
+			err = d.b.check(t)
+		} else {
+			err = d.b.check(-1)
+		}
+		if err != nil {
+			return Config{}, fmt.Errorf("%s %q: %w", d.b.env, v, err)
+		}
+		*d.dst = t
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c.withDefaults(), nil
+}
+
+// SDKOptions bound the processor's SDK calls: a long poll holds its response
+// for WaitTime, so the response-header timeout must exceed it.
+func (c Config) SDKOptions() awsconfig.Options {
+	return awsconfig.Options{ResponseHeaderTimeout: c.withDefaults().WaitTime + 10*time.Second}
+}
+
+// NewFromAWS builds the Processor for c over store with its SQS, DynamoDB
+// and CloudWatch clients made from awscfg (awsconfig.Load with
+// c.SDKOptions()). getenv is the environment awscfg was loaded from: when
+// it points CloudWatch at a stand-in endpoint (moto), the client speaks the
+// query protocol (cwquery.ForEndpoint).
+func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, log *slog.Logger) (*Processor, error) {
+	return New(c, Deps{
+		SQS:        sqs.NewFromConfig(awscfg),
+		DynamoDB:   dynamodb.NewFromConfig(awscfg),
+		CloudWatch: cloudwatch.NewFromConfig(awscfg, cwquery.ForEndpoint(getenv)...),
+		Store:      store,
+		Log:        log,
+	})
+}
