@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
@@ -48,8 +47,9 @@ func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgr
 			if !ok {
 				continue
 			}
-			// The function's cold start as deployed (ParseEnv, awsconfig.Load,
-			// NewFromAWS) over its environment from the template.
+			// The function's cold start as deployed (alarmaction.Setup:
+			// ParseEnv, awsconfig.Load, NewFromAWS) over its environment from
+			// the template.
 			fenv := map[string]string{"ACTION": action}
 			for k, v := range f.Env {
 				if v != "" {
@@ -57,14 +57,7 @@ func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgr
 				}
 			}
 			getenv := localEnv(st.Endpoint, r.Region, fenv)
-			c, err := alarmaction.ParseEnv(getenv)
-			var h *alarmaction.Handler
-			if err == nil {
-				var acfg aws.Config
-				if acfg, err = awsconfig.Load(ctx, c.Region, getenv, alarmaction.SDKOptions); err == nil {
-					h, err = alarmaction.NewFromAWS(c, acfg, log.With("component", r.Region+"/"+action))
-				}
-			}
+			h, err := alarmaction.Setup(ctx, getenv, log.With("component", r.Region+"/"+action))
 			if err != nil {
 				// Like a Lambda whose cold start fails: its alarm actions fail, the rest runs.
 				alog.Error("alarm function not started: its transitions will fail", "function", f.LogicalID, "action", action, "err", err)

@@ -44,33 +44,20 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 		}
 	}()
 
-	// Cognito triggers: presignup, postconfirmation and preauth, built by the
-	// functions' own cold start (ParseEnv, awsconfig.Load, NewFromAWS, then
-	// each constructor) with the variables the template gives them; the
-	// three share one set of dependencies, as three Lambdas would each build.
+	// Cognito triggers: presignup, postconfirmation and preauth, each built by
+	// its function's own cold start (triggers.Build: ParseEnv, awsconfig.Load,
+	// NewFromAWS, the constructor) with the variables the template gives it.
 	tenv := localEnv(motoURL, r.Region, map[string]string{"RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID})
 	tlog := log.With("component", r.Region+"/triggers")
-	tc, err := triggers.ParseEnv(tenv)
-	if err != nil {
-		return nil, fmt.Errorf("triggers configuration: %w", err)
-	}
-	tcfg, err := awsconfig.Load(ctx, tc.Region, tenv, triggers.SDKOptions)
+	pre, err := triggers.Build(ctx, "presignup", tenv, tlog, triggers.NewPreSignUp)
 	if err != nil {
 		return nil, err
 	}
-	deps, err := triggers.NewFromAWS(tc, tcfg, tlog)
+	confirm, err := triggers.Build(ctx, "postconfirmation", tenv, tlog, triggers.NewPostConfirmation)
 	if err != nil {
 		return nil, err
 	}
-	pre, err := triggers.NewPreSignUp(tc, deps, tlog)
-	if err != nil {
-		return nil, err
-	}
-	confirm, err := triggers.NewPostConfirmation(tc, deps, tlog)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := triggers.NewPreAuth(tc, deps, tlog)
+	auth, err := triggers.Build(ctx, "preauth", tenv, tlog, triggers.NewPreAuth)
 	if err != nil {
 		return nil, err
 	}
@@ -115,18 +102,10 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 
 	// Orders API: the template's routes ($default included), all behind the
 	// JWT authorizer, and its CORS configuration.
-	// Built by the function's own cold start: ParseEnv, awsconfig.Load,
-	// NewFromAWS, with the variables the template gives it.
+	// Built by the function's own cold start (ordersapi.Setup: ParseEnv,
+	// awsconfig.Load, NewFromAWS) with the variables the template gives it.
 	oenv := localEnv(motoURL, r.Region, map[string]string{"ORDERS_TABLE": r.OrdersTable, "ORDERS_QUEUE_URL": r.OrdersQueueURL})
-	oc, err := ordersapi.ParseEnv(oenv)
-	if err != nil {
-		return nil, fmt.Errorf("orders-api configuration: %w", err)
-	}
-	acfg, err := awsconfig.Load(ctx, oc.Region, oenv, ordersapi.SDKOptions)
-	if err != nil {
-		return nil, err
-	}
-	orders, err := ordersapi.NewFromAWS(oc, acfg, log.With("component", r.Region+"/orders-api"))
+	orders, err := ordersapi.Setup(ctx, oenv, log.With("component", r.Region+"/orders-api"))
 	if err != nil {
 		return nil, err
 	}

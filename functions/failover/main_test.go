@@ -2,28 +2,26 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
-	"github.com/homeregion/homeregion/shared/alarmaction"
 	"github.com/homeregion/homeregion/shared/logging"
 )
 
-// TestSetup: the cold start builds the handler with no network call, and a
-// bad configuration fails it naming the function (the rules themselves are
-// tested with alarmaction.ParseEnv).
+// TestSetup: the runtime gets the alarm action handler (alarmaction.Setup
+// itself is tested in its package), and a failed cold start hands it nothing.
 func TestSetup(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "ACTION": "scale", "AWS_REGION": "eu-central-1", "CONTROL_TABLE": "ctl", "QUEUE_URL": "http://127.0.0.1:1/123456789012/orders",
 		"ECS_CLUSTER": "onprem", "ECS_SERVICE": "primary", "BACKLOG_PER_TASK": "20", "MIN_TASKS": "0", "MAX_TASKS": "6"}
 	h, err := setup(context.Background(), func(k string) string { return env[k] }, logging.Discard())
-	if err != nil || h == nil {
+	if err != nil {
 		t.Fatalf("setup: %v", err)
 	}
-	// A malformed event is an error before any network call.
-	if err := h.Handle(context.Background(), []byte(`{"hello":1}`)); err == nil {
-		t.Fatal("malformed event accepted")
+	if _, ok := h.(func(context.Context, json.RawMessage) error); !ok {
+		t.Fatalf("setup returned %T, not the alarm action handler", h)
 	}
-	env["SECONDARY_REGION"], env["ACTION"] = "us-east-1", string(alarmaction.ActionFailover)
-	if _, err := setup(context.Background(), func(k string) string { return env[k] }, logging.Discard()); err == nil {
-		t.Fatal("setup accepted an incomplete failover configuration")
+	env["MAX_TASKS"] = "many"
+	if h, err := setup(context.Background(), func(k string) string { return env[k] }, logging.Discard()); err == nil || h != nil {
+		t.Fatalf("setup with a malformed MAX_TASKS: %v, %v", h, err)
 	}
 }

@@ -1,10 +1,13 @@
 // Command preauth is the Cognito PreAuthentication trigger of homeregion (see package
 // triggers for the rules). main only wires, in the shape every
-// function shares: triggers.Main runs triggers.Build (triggers.ParseEnv,
+// function shares (package lambdamain): triggers.Setup runs triggers.Build (triggers.ParseEnv,
 // awsconfig.Load, triggers.NewFromAWS, triggers.NewPreAuth; tested there) and
 // hands the handler to the Lambda runtime.
 package main
 
-import "github.com/homeregion/homeregion/shared/triggers"
+import (
+	"github.com/homeregion/homeregion/shared/lambdamain"
+	"github.com/homeregion/homeregion/shared/triggers"
+)
 
-func main() { triggers.Main("preauth", triggers.NewPreAuth) }
+func main() { lambdamain.Start(triggers.Setup("preauth", triggers.NewPreAuth)) }

@@ -1,6 +1,8 @@
 package alarmaction
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,4 +42,26 @@ func NewFromAWS(cfg Config, awscfg aws.Config, log *slog.Logger) (*Handler, erro
 	d := FromClients(cfg, c)
 	d.Logger = log
 	return New(cfg, d)
+}
+
+// Setup is an alarm function's cold start, the same on Lambda
+// (functions/failover) and in the local stack: ParseEnv, awsconfig.Load,
+// NewFromAWS, from the environment getenv reads, then one log line with the
+// effective configuration. It makes no network call; an error names the
+// function and the variable or part at fault.
+func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Handler, error) {
+	c, err := ParseEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("failover configuration: %w", err)
+	}
+	awscfg, err := awsconfig.Load(ctx, c.Region, getenv, SDKOptions)
+	if err != nil {
+		return nil, fmt.Errorf("failover configuration: %w", err)
+	}
+	h, err := NewFromAWS(c, awscfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("failover: %w", err)
+	}
+	log.Info("cold start", slog.String("action", string(c.Action)), slog.String("config", c.String()))
+	return h, nil
 }

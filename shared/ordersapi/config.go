@@ -1,6 +1,7 @@
 package ordersapi
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -61,4 +62,20 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (*Handler, error)
 	store := NewDynamoStore(dynamodbops.New(dynamodb.NewFromConfig(awscfg)), c.Table)
 	queue := NewSQSQueue(sqsops.NewSender(sqs.NewFromConfig(awscfg)), c.QueueURL)
 	return New(c.Region, store, queue, log)
+}
+
+// Setup is the orders-api function's cold start, the same on Lambda
+// (functions/orders-api) and in the local stack: ParseEnv, awsconfig.Load,
+// NewFromAWS, from the environment getenv reads. It makes no network call;
+// an error names the function and the variable or part at fault.
+func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Handler, error) {
+	c, err := ParseEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("orders-api configuration: %w", err)
+	}
+	awscfg, err := awsconfig.Load(ctx, c.Region, getenv, SDKOptions)
+	if err != nil {
+		return nil, fmt.Errorf("orders-api configuration: %w", err)
+	}
+	return NewFromAWS(c, awscfg, log)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,7 +16,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsclient/kmsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/identity"
-	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/lambdamain"
 	"github.com/homeregion/homeregion/shared/registry"
 	"github.com/homeregion/homeregion/shared/residency"
 )
@@ -88,20 +87,18 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (Deps, error) {
 	return d, nil
 }
 
-// Main is a trigger function's whole main: JSON logs at LOG_LEVEL, the cold
-// start (Build) from the process environment, then the Lambda runtime. A
-// cold start that fails logs one line naming the variable or part at fault
-// and exits 1; it never reaches an invocation.
-func Main[T lambda.Handler](name string, newHandler func(Config, Deps, *slog.Logger) (T, error)) {
-	log := logging.New(os.Stdout, os.Getenv("LOG_LEVEL"))
-	slog.SetDefault(log)
-	h, err := Build(context.Background(), name, os.Getenv, log, newHandler)
-	if err != nil {
-		log.Error("cold start failed", slog.String("error", err.Error()))
-		os.Exit(1)
+// Setup is the cold start of the trigger function name for
+// lambdamain.Start: Build with newHandler (NewPreSignUp, NewPostConfirmation
+// or NewPreAuth), from the environment getenv reads.
+func Setup[T lambda.Handler](name string, newHandler func(Config, Deps, *slog.Logger) (T, error)) lambdamain.Setup {
+	return func(ctx context.Context, getenv func(string) string, log *slog.Logger) (any, error) {
+		h, err := Build(ctx, name, getenv, log, newHandler)
+		if err != nil {
+			return nil, err
+		}
+		// T's Invoke decodes the event with clear errors for malformed payloads.
+		return h, nil
 	}
-	// T's Invoke decodes the event with clear errors for malformed payloads.
-	lambda.Start(h)
 }
 
 // Build is a trigger function's whole cold start, in the shape every

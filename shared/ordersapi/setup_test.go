@@ -1,0 +1,29 @@
+package ordersapi
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/homeregion/homeregion/shared/logging"
+)
+
+// TestSetup: the cold start builds the handler with no network call, and a
+// bad configuration fails it naming the function and the variable (the
+// rules themselves are tested with ParseEnv).
+func TestSetup(t *testing.T) {
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+		"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders"}
+	getenv := func(k string) string { return env[k] }
+	if h, err := Setup(context.Background(), getenv, logging.Discard()); err != nil || h == nil {
+		t.Fatalf("Setup: %v, %v", h, err)
+	}
+	env["ORDERS_TABLE"] = ""
+	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: ORDERS_TABLE") {
+		t.Fatalf("Setup without ORDERS_TABLE: %v", err)
+	}
+	env["ORDERS_TABLE"], env["AWS_ACCESS_KEY_ID"] = "orders", ""
+	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: ") {
+		t.Fatalf("Setup without credentials: %v", err)
+	}
+}
