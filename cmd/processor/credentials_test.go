@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/internal/orderstoretest"
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
-	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
 
 // TestContainerCredentials runs the binary the way ECS Anywhere does: no keys

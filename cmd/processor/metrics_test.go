@@ -12,11 +12,11 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/internal/orderstoretest"
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/processor"
-	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
 
 // TestMetricsReachLocalCloudWatch runs the standalone binary against moto

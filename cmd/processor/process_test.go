@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/internal/orderstoretest"
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
-	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }

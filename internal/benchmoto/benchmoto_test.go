@@ -21,6 +21,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orders"
@@ -28,7 +29,6 @@ import (
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/processor"
-	"github.com/homeregion/homeregion/shared/processor/processortest"
 	"github.com/homeregion/homeregion/shared/registry"
 	"github.com/homeregion/homeregion/shared/residency"
 	"github.com/homeregion/homeregion/shared/triggers"

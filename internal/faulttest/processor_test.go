@@ -12,12 +12,12 @@ import (
 
 	"github.com/homeregion/homeregion/internal/faultproxy"
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/internal/orderstoretest"
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/processor"
-	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
 
 // TestProcessorLosesAndDuplicatesNothing drains queued orders through

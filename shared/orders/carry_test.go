@@ -11,9 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 )
 
 // The property: every body DecodeOrder accepts can be carried by every hop

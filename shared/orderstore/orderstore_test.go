@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 )
 
 func envelope(id string) orders.Envelope {

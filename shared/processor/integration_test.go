@@ -17,12 +17,12 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/internal/orderstoretest"
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
 	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/processor"
-	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }

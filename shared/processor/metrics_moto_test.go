@@ -12,9 +12,9 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/homeregion/homeregion/internal/mototest"
-	"github.com/homeregion/homeregion/shared/orderstore/orderstoretest"
+	"github.com/homeregion/homeregion/internal/orderstoretest"
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/processor"
-	"github.com/homeregion/homeregion/shared/processor/processortest"
 )
 
 // motoCloudWatch is a CloudWatch client moto 5.2 understands: the SDK
