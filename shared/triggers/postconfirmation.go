@@ -2,13 +2,9 @@ package triggers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // PostConfirmation trigger sources. Cognito runs PostConfirmation after
@@ -44,15 +40,8 @@ const ConfirmUnavailable = "Your account is confirmed, but its home region could
 // user all the same, and PreAuth refuses every sign-in of that account
 // outside the home region, so it stays unusable.
 type PostConfirmation struct {
-	region   string            // this user pool's region (AWS_REGION)
-	zone     string            // region's residency zone
-	policy   *residency.Policy // the residency policy
-	keys     Keyer             // computes identity keys
-	registry Claimer           // registry takes the claim in the registry region
-	log      *slog.Logger      // one record per invocation
-
-	// Budget bounds an invocation (DefaultBudget when zero).
-	Budget time.Duration
+	base
+	registry Claimer // takes the claim in the registry region
 }
 
 // NewPostConfirmation returns the PostConfirmation handler for c.Region over d; log nil means
@@ -60,20 +49,19 @@ type PostConfirmation struct {
 // residency policy, is an error: it fails the cold start, never an
 // invocation.
 func NewPostConfirmation(c Config, d Deps, log *slog.Logger) (*PostConfirmation, error) {
-	zone, err := d.check(c.Region)
+	b, err := newBase("postconfirmation", "PostConfirmation", c, d, log, ConfirmUnavailable)
 	if err != nil {
-		return nil, fmt.Errorf("postconfirmation: %w", err)
+		return nil, err
 	}
-	return &PostConfirmation{region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, registry: d.Registry, log: logger(log)}, nil
+	return &PostConfirmation{base: b, registry: d.Registry}, nil
 }
 
 // Handle decides one PostConfirmation event.
 func (h *PostConfirmation) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPostConfirmation) (events.CognitoEventUserPoolsPostConfirmation, error) {
-	inv := invocation{trigger: "PostConfirmation", source: ev.TriggerSource, region: h.region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
-	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
-	defer cancel()
-	err := h.decide(ctx, &ev, &inv)
-	return ev, finish(ctx, h.log, inv, err, ConfirmUnavailable)
+	err := h.run(ctx, invocation{source: ev.TriggerSource, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"]}, func(ctx context.Context, inv *invocation) error {
+		return h.decide(ctx, &ev, inv)
+	})
+	return ev, err
 }
 
 // decide sets inv.outcome of a successful invocation: "claim" (this call

@@ -2,13 +2,9 @@ package triggers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // SourceAuthentication is the PreAuthentication trigger source.
@@ -32,15 +28,8 @@ const SignInUnavailable = "Sign-in is temporarily unavailable. Please try again 
 // When Cognito reports userNotFound (user-existence errors prevented), the
 // event is returned unchanged and nothing is claimed.
 type PreAuth struct {
-	region   string            // this user pool's region (AWS_REGION)
-	zone     string            // region's residency zone
-	policy   *residency.Policy // the residency policy
-	keys     Keyer             // computes identity keys
-	registry Resolver          // registry looks up claims and claims verified users without one
-	log      *slog.Logger      // one record per invocation
-
-	// Budget bounds an invocation (DefaultBudget when zero).
-	Budget time.Duration
+	base
+	registry Resolver // looks up claims and claims verified users without one
 }
 
 // NewPreAuth returns the PreAuth handler for c.Region over d; log nil means
@@ -48,20 +37,19 @@ type PreAuth struct {
 // residency policy, is an error: it fails the cold start, never an
 // invocation.
 func NewPreAuth(c Config, d Deps, log *slog.Logger) (*PreAuth, error) {
-	zone, err := d.check(c.Region)
+	b, err := newBase("preauth", "PreAuthentication", c, d, log, SignInUnavailable)
 	if err != nil {
-		return nil, fmt.Errorf("preauth: %w", err)
+		return nil, err
 	}
-	return &PreAuth{region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, registry: d.Registry, log: logger(log)}, nil
+	return &PreAuth{base: b, registry: d.Registry}, nil
 }
 
 // Handle decides one PreAuthentication event.
 func (h *PreAuth) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error) {
-	inv := invocation{trigger: "PreAuthentication", source: ev.TriggerSource, region: h.region, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"], start: time.Now()}
-	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
-	defer cancel()
-	err := h.decide(ctx, &ev, &inv)
-	return ev, finish(ctx, h.log, inv, err, SignInUnavailable)
+	err := h.run(ctx, invocation{source: ev.TriggerSource, pool: ev.UserPoolID, sub: ev.Request.UserAttributes["sub"]}, func(ctx context.Context, inv *invocation) error {
+		return h.decide(ctx, &ev, inv)
+	})
+	return ev, err
 }
 
 // decide sets inv.outcome of an allowed sign-in: "allow", "adopt" (a verified

@@ -2,15 +2,12 @@ package triggers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/iso3166"
-	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // PreSignUp trigger sources. Each is handled deliberately, with the same
@@ -47,15 +44,8 @@ const SignUpUnavailable = "Sign-up is temporarily unavailable. Please try again 
 // strongly consistent in the registry region, when the local replica has no
 // claim).
 type PreSignUp struct {
-	region   string            // this user pool's region (AWS_REGION)
-	zone     string            // region's residency zone
-	policy   *residency.Policy // the residency policy
-	keys     Keyer             // computes identity keys
-	registry Finder            // registry finds existing claims
-	log      *slog.Logger      // one record per invocation
-
-	// Budget bounds an invocation (DefaultBudget when zero).
-	Budget time.Duration
+	base
+	registry Finder // finds existing claims
 }
 
 // NewPreSignUp returns the PreSignUp handler for c.Region over d; log nil means
@@ -63,21 +53,20 @@ type PreSignUp struct {
 // residency policy, is an error: it fails the cold start, never an
 // invocation.
 func NewPreSignUp(c Config, d Deps, log *slog.Logger) (*PreSignUp, error) {
-	zone, err := d.check(c.Region)
+	b, err := newBase("presignup", "PreSignUp", c, d, log, SignUpUnavailable)
 	if err != nil {
-		return nil, fmt.Errorf("presignup: %w", err)
+		return nil, err
 	}
-	return &PreSignUp{region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, registry: d.Registry, log: logger(log)}, nil
+	return &PreSignUp{base: b, registry: d.Registry}, nil
 }
 
 // Handle decides one PreSignUp event.
 func (h *PreSignUp) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPreSignup) (events.CognitoEventUserPoolsPreSignup, error) {
-	inv := invocation{trigger: "PreSignUp", source: ev.TriggerSource, region: h.region, pool: ev.UserPoolID, start: time.Now(), outcome: "allow"}
-	ctx, cancel := context.WithTimeout(ctx, budget(h.Budget))
-	defer cancel()
 	ev.Response = events.CognitoEventUserPoolsPreSignupResponse{} // never auto-confirm or auto-verify
-	err := h.decide(ctx, &ev, &inv)
-	return ev, finish(ctx, h.log, inv, err, SignUpUnavailable)
+	err := h.run(ctx, invocation{source: ev.TriggerSource, pool: ev.UserPoolID, outcome: "allow"}, func(ctx context.Context, inv *invocation) error {
+		return h.decide(ctx, &ev, inv)
+	})
+	return ev, err
 }
 
 // decide applies the rules in order, cheapest first: event shape, e-mail,

@@ -39,22 +39,52 @@ type Deps struct {
 	Registry Registry          // the residency registry (*registry.Registry)
 }
 
-// check reports a missing dependency or a region in no zone of d.Policy,
-// and returns the region's zone: what every handler's constructor needs.
-func (d Deps) check(region string) (zone string, err error) {
+// base is what every trigger handler holds, built once at cold start.
+type base struct {
+	trigger     string            // the trigger as its log records name it
+	region      string            // this user pool's region (AWS_REGION)
+	zone        string            // region's residency zone
+	policy      *residency.Policy // the residency policy
+	keys        Keyer             // computes identity keys
+	log         *slog.Logger      // one record per invocation
+	unavailable string            // the message shown for a failure that is not the user's doing
+
+	// Budget bounds an invocation (DefaultBudget when zero).
+	Budget time.Duration
+}
+
+// newBase checks d (a missing dependency, or c.Region in no zone of the
+// residency policy, is an error: it fails the cold start, never an
+// invocation) and returns the parts every handler holds; log nil means
+// slog.Default(). name is the function's name, for the error.
+func newBase(name, trigger string, c Config, d Deps, log *slog.Logger, unavailable string) (base, error) {
+	var err error
 	switch {
 	case d.Policy == nil:
-		return "", errors.New("no residency policy")
+		err = errors.New("no residency policy")
 	case d.Keys == nil:
-		return "", errors.New("no identity keys")
+		err = errors.New("no identity keys")
 	case d.Registry == nil:
-		return "", errors.New("no registry")
+		err = errors.New("no registry")
 	}
-	zone, ok := d.Policy.ZoneOfRegion(region)
+	if err != nil {
+		return base{}, fmt.Errorf("%s: %w", name, err)
+	}
+	zone, ok := d.Policy.ZoneOfRegion(c.Region)
 	if !ok {
-		return "", fmt.Errorf("region %q is in no residency zone of policy %s", region, d.Policy.Version())
+		return base{}, fmt.Errorf("%s: region %q is in no residency zone of policy %s", name, c.Region, d.Policy.Version())
 	}
-	return zone, nil
+	return base{trigger: trigger, region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, log: logger(log), unavailable: unavailable}, nil
+}
+
+// run is the frame of every invocation: the budget, decide, then finish (the
+// one boundary that logs the outcome and maps an error to what Cognito shows).
+func (b *base) run(ctx context.Context, inv invocation, decide func(context.Context, *invocation) error) error {
+	inv.trigger, inv.region, inv.start = b.trigger, b.region, time.Now()
+	ctx, cancel := context.WithTimeout(ctx, budget(b.Budget))
+	defer cancel()
+	err := decide(ctx, &inv)
+	return finish(ctx, b.log, inv, err, b.unavailable)
 }
 
 // NewFromAWS builds the SDK clients from awscfg (its Region is c.Region;
