@@ -17,5 +17,7 @@
 // constructor binds is linked into each binary that calls the constructor.
 // Where binaries call different operations of one service, the package has
 // one binding per consumer (sqsops.Sender for the orders API,
-// sqsops.AttributesGetter for the scale action).
+// sqsops.AttributesGetter for the scale action; dynamodbops.ItemReadWriter
+// for the registry of the three triggers, dynamodbops.Ops for the lease
+// store of the orders API and the alarm actions).
 package awsclient

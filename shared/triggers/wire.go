@@ -101,10 +101,10 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (Deps, error) {
 	}
 	// dynamodbops binds only the operations used (see package awsclient: an SDK
 	// client held in an interface keeps all of its operations in the binary).
-	local := dynamodbops.New(dynamodb.NewFromConfig(awscfg))
+	local := dynamodbops.NewItemReadWriter(dynamodb.NewFromConfig(awscfg))
 	home := local
 	if c.RegistryRegion != awscfg.Region {
-		home = dynamodbops.New(dynamodb.NewFromConfig(awsconfig.ForRegion(awscfg, c.RegistryRegion)))
+		home = dynamodbops.NewItemReadWriter(dynamodb.NewFromConfig(awsconfig.ForRegion(awscfg, c.RegistryRegion)))
 	}
 	d := Deps{
 		Policy:   p,

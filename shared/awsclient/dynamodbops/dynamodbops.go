@@ -1,5 +1,9 @@
-// Package dynamodbops holds the DynamoDB operations homeregion calls, bound to a
-// *dynamodb.Client as method values (see package awsclient for why).
+// Package dynamodbops holds the DynamoDB operations homeregion's functions
+// call, bound to a *dynamodb.Client as method values (see package awsclient
+// for why). Each type binds the operations of one kind of consumer, so a
+// binary links only the operations it calls: the residency registry reads and
+// claims with GetItem and PutItem (ItemReadWriter); the lease store and the
+// orders table also update and write transactions (Ops).
 package dynamodbops
 
 import (
@@ -8,45 +12,50 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
-// Ops holds the bound operations; it satisfies any adapter interface made of
-// a subset of them. Build it with New.
-type Ops struct {
-	GetItemFn            func(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItemFn            func(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	UpdateItemFn         func(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItemFn         func(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
-	TransactWriteItemsFn func(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+// ItemReadWriter holds GetItem and PutItem bound to a client; it satisfies
+// the registry's interface (registry.DynamoDBAPI). Build it with
+// NewItemReadWriter.
+type ItemReadWriter struct {
+	GetItemFn func(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItemFn func(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 }
 
-// New binds the operations to c.
-func New(c *dynamodb.Client) *Ops {
-	return &Ops{
-		GetItemFn:            c.GetItem,
-		PutItemFn:            c.PutItem,
-		UpdateItemFn:         c.UpdateItem,
-		DeleteItemFn:         c.DeleteItem,
-		TransactWriteItemsFn: c.TransactWriteItems,
-	}
+// NewItemReadWriter binds GetItem and PutItem to c.
+func NewItemReadWriter(c *dynamodb.Client) *ItemReadWriter {
+	return &ItemReadWriter{GetItemFn: c.GetItem, PutItemFn: c.PutItem}
 }
 
 // GetItem calls dynamodb.Client.GetItem.
-func (o *Ops) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+func (o *ItemReadWriter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	return o.GetItemFn(ctx, in, optFns...)
 }
 
 // PutItem calls dynamodb.Client.PutItem.
-func (o *Ops) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+func (o *ItemReadWriter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	return o.PutItemFn(ctx, in, optFns...)
+}
+
+// Ops holds the operations of the lease store and the orders table (GetItem,
+// PutItem, UpdateItem, TransactWriteItems) bound to a client; it satisfies
+// lease.DB and the adapter interfaces built on it. Build it with New.
+type Ops struct {
+	ItemReadWriter
+	UpdateItemFn         func(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItemsFn func(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// New binds the lease store's operations to c.
+func New(c *dynamodb.Client) *Ops {
+	return &Ops{
+		ItemReadWriter:       *NewItemReadWriter(c),
+		UpdateItemFn:         c.UpdateItem,
+		TransactWriteItemsFn: c.TransactWriteItems,
+	}
 }
 
 // UpdateItem calls dynamodb.Client.UpdateItem.
 func (o *Ops) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	return o.UpdateItemFn(ctx, in, optFns...)
-}
-
-// DeleteItem calls dynamodb.Client.DeleteItem.
-func (o *Ops) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	return o.DeleteItemFn(ctx, in, optFns...)
 }
 
 // TransactWriteItems calls dynamodb.Client.TransactWriteItems.
