@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/tracing"
 )
 
@@ -62,7 +63,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 	now := h.now()
 	rec := IdemRecord{
-		Key:         IdempotencyKey(owner, key),
+		Key:         ordertable.IdemKey(owner, key),
 		Owner:       owner,
 		RequestHash: hash,
 		OrderID:     h.newID(),

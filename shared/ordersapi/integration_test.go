@@ -365,7 +365,7 @@ func TestIntegrationAbandonedAndExpired(t *testing.T) {
 	now := time.Now().UTC()
 	o, _ := orders.DecodeOrder([]byte(validBody))
 	hash, _ := requestHash("key-1", o)
-	rec := IdemRecord{Key: IdempotencyKey(testOwner, "key-1"), Owner: testOwner, RequestHash: hash, OrderID: "crashedorder", State: IdemInFlight,
+	rec := IdemRecord{Key: ordertable.IdemKey(testOwner, "key-1"), Owner: testOwner, RequestHash: hash, OrderID: "crashedorder", State: IdemInFlight,
 		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now, ExpiresAt: now.Add(DefaultIdempotencyTTL)}
 	if err := store.Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)

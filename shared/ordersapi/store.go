@@ -2,8 +2,6 @@ package ordersapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"time"
 
@@ -24,7 +22,7 @@ const (
 // IdemRecord is the idempotency record of one (owner, Idempotency-Key) pair:
 // hashes, ids and timestamps only, never the order itself.
 type IdemRecord struct {
-	Key         string    // partition key, IdempotencyKey(owner, key)
+	Key         string    // partition key, ordertable.IdemKey(owner, key)
 	Owner       string    // the owner's Cognito sub
 	RequestHash string    // hex SHA-256 of the canonical order JSON
 	OrderID     string    // the order this key created
@@ -42,18 +40,6 @@ type OrderRecord struct {
 	Status    orders.Status
 	CreatedAt time.Time
 	UpdatedAt time.Time
-}
-
-// IdempotencyKey is the orders-table partition key of the idempotency record
-// of (owner, key): "IDEM#" + base64url(SHA-256(owner "\n" key)). Hashing keeps
-// client-chosen strings out of the key space and bounds its length.
-func IdempotencyKey(owner, key string) string {
-	h := sha256.New()
-	h.Write([]byte(owner))
-	h.Write([]byte{'\n'})
-	h.Write([]byte(key))
-	var sum [sha256.Size]byte
-	return "IDEM#" + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
 }
 
 // Errors a Store reports.

@@ -9,9 +9,9 @@
 //	ORDER#<id>   an order's status record: owner, status, createdAt, updatedAt.
 //	             Written ACCEPTED by the orders API (Create), moved forward by
 //	             the on-prem processor (Advance), read by GET /orders/{id} (Get).
-//	IDEM#<hash>  an idempotency record of POST /orders: a lease record
-//	             (package lease, IdemLayout) with owner, requestHash, orderId
-//	             and createdAt (Idem).
+//	IDEM#<hash>  an idempotency record of POST /orders, keyed IdemKey(owner,
+//	             key): a lease record (package lease, IdemLayout) with owner,
+//	             requestHash, orderId and createdAt (Idem).
 //
 // Instants are RFC 3339 strings in UTC (ddbattr.Time), except the lease's
 // epoch milliseconds and the TTL's epoch seconds.
@@ -19,6 +19,8 @@ package ordertable
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -46,6 +48,18 @@ const (
 
 // OrderKey is the partition key of order id's status record.
 func OrderKey(id string) string { return "ORDER#" + id }
+
+// IdemKey is the partition key of the idempotency record of (owner, key):
+// "IDEM#" + base64url(SHA-256(owner "\n" key)). Hashing keeps client-chosen
+// strings out of the key space and bounds its length.
+func IdemKey(owner, key string) string {
+	h := sha256.New()
+	h.Write([]byte(owner))
+	h.Write([]byte{'\n'})
+	h.Write([]byte(key))
+	var sum [sha256.Size]byte
+	return "IDEM#" + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+}
 
 // ErrCorrupt reports an item that does not follow the layout.
 var ErrCorrupt = errors.New("ordertable: corrupt item")

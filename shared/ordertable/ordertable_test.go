@@ -3,6 +3,7 @@ package ordertable
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,16 @@ func TestIdem(t *testing.T) {
 	}
 	if _, err := IdemOf(lease.Record{Item: map[string]types.AttributeValue{AttrOwner: ddbattr.S("sub")}}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("IdemOf of a record without hash: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestIdemKey(t *testing.T) {
+	a := IdemKey("owner-a", "k")
+	if a == IdemKey("owner-b", "k") || a == IdemKey("owner-a", "k2") || a != IdemKey("owner-a", "k") || !strings.HasPrefix(a, "IDEM#") {
+		t.Fatalf("IdemKey not a per-owner, per-key function: %s", a)
+	}
+	// The separator keeps (owner, key) pairs apart that concatenate alike.
+	if IdemKey("ab", "c") == IdemKey("a", "bc") {
+		t.Fatal("IdemKey(ab, c) == IdemKey(a, bc)")
 	}
 }
