@@ -34,6 +34,9 @@ type Template struct {
 	Resources []*Resource
 	// Outputs by name.
 	Outputs map[string]Output
+	// Globals is SAM's Globals section (e.g. Globals["Function"]["Timeout"]),
+	// unevaluated; nil when the template has none.
+	Globals map[string]any
 }
 
 // Parameter is one template parameter.
@@ -104,7 +107,7 @@ func parse(src []byte) (*Template, error) {
 	top := doc.Content[0]
 	t := &Template{Parameters: map[string]Parameter{}, Mappings: map[string]any{}, Conditions: map[string]any{}, Outputs: map[string]Output{}}
 	sections := map[string]map[string]any{}
-	for _, s := range []string{"Parameters", "Mappings", "Conditions", "Outputs"} {
+	for _, s := range []string{"Parameters", "Mappings", "Conditions", "Outputs", "Globals"} {
 		n := mappingValue(top, s)
 		if n == nil {
 			continue
@@ -137,6 +140,7 @@ func parse(src []byte) (*Template, error) {
 	for k, v := range sections["Mappings"] {
 		t.Mappings[k] = v
 	}
+	t.Globals = sections["Globals"]
 	for k, v := range sections["Conditions"] {
 		t.Conditions[k] = v
 	}

@@ -5,8 +5,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/homeregion/homeregion/internal/template"
+	"github.com/homeregion/homeregion/shared/alarmaction"
 )
 
 // Finding is one violated property.
@@ -14,7 +16,7 @@ type Finding struct {
 	// Check names the property: "iam", "encryption", "residency-attributes",
 	// "async-failure-destination", "lambda-permission", "log-retention",
 	// "deletion-policy", "kms-create-grant", "task-definition",
-	// "trigger-grants" or "user-pool-triggers".
+	// "trigger-grants", "user-pool-triggers" or "alarm-claim-lease".
 	Check string
 	// Resource is the logical id of the offending resource.
 	Resource string
@@ -80,6 +82,7 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckTaskDefinitions(t)...)
 	fs = append(fs, CheckTriggerGrants(t)...)
 	fs = append(fs, CheckUserPoolTriggers(t)...)
+	fs = append(fs, CheckAlarmClaimLease(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }
@@ -406,6 +409,48 @@ func invokedAsync(t *template.Template, fn string) bool {
 		}
 	}
 	return false
+}
+
+// LambdaFirstAsyncRetry is about when Lambda retries a failed asynchronous
+// invocation the first time (one minute; the second retry comes two minutes
+// after that).
+const LambdaFirstAsyncRetry = time.Minute
+
+// CheckAlarmClaimLease finds alarm action functions (those with an ACTION
+// variable) whose Timeout is not shorter than alarmaction.ClaimLease, the
+// lease an invocation holds on the event it handles: a live invocation's
+// claim could then be taken over by a duplicate delivery. It also reports a
+// ClaimLease not shorter than Lambda's first asynchronous retry, which would
+// turn away the retry of an invocation that died at its timeout.
+func CheckAlarmClaimLease(t *template.Template) []Finding {
+	var fs []Finding
+	if alarmaction.ClaimLease >= LambdaFirstAsyncRetry {
+		fs = append(fs, Finding{"alarm-claim-lease", "alarmaction.ClaimLease", fmt.Sprintf("%s is not shorter than Lambda's first asynchronous retry (%s): a retry after a timeout would be turned away", alarmaction.ClaimLease, LambdaFirstAsyncRetry)})
+	}
+	fns := t.IDs("AWS::Serverless::Function")
+	sort.Strings(fns)
+	for _, fn := range fns {
+		p := t.Resource(fn).Properties
+		env, _ := p["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if _, ok := vars["ACTION"]; !ok {
+			continue
+		}
+		timeout := p["Timeout"]
+		if timeout == nil {
+			if g, ok := t.Globals["Function"].(map[string]any); ok {
+				timeout = g["Timeout"]
+			}
+		}
+		secs, ok := template.Int(timeout)
+		if !ok {
+			secs = 3 // Lambda's default
+		}
+		if d := time.Duration(secs) * time.Second; d >= alarmaction.ClaimLease {
+			fs = append(fs, Finding{"alarm-claim-lease", fn, fmt.Sprintf("Timeout %s is not shorter than alarmaction.ClaimLease (%s): a duplicate delivery could take over a live invocation's event", d, alarmaction.ClaimLease)})
+		}
+	}
+	return fs
 }
 
 // CheckLambdaPermissions finds permissions that let an AWS service invoke a

@@ -221,12 +221,15 @@ func (d *DynamoStore) ClaimEvent(ctx context.Context, key string, now time.Time,
 	err := d.events.Acquire(ctx, c, now)
 	var held *lease.HeldError
 	if errors.As(err, &held) {
-		if !held.Record.Abandoned(now) {
-			return "", false, nil // handled, or being handled
+		switch {
+		case held.Record.State == lease.Done:
+			return "", false, nil // handled
+		case !held.Record.Abandoned(now):
+			return "", false, ErrInProgress
 		}
 		err = d.events.TakeOver(ctx, c.Key, held.Record.Token, c.Token, c.LeaseUntil)
 		if errors.Is(err, lease.ErrLost) {
-			return "", false, nil // another retry took it over first
+			return "", false, ErrInProgress // another retry took it over first
 		}
 	}
 	if err != nil {

@@ -41,6 +41,9 @@ func (f *fakeDDB) TransactWriteItems(context.Context, *dynamodb.TransactWriteIte
 	return nil, errors.New("unexpected TransactWriteItems")
 }
 
+// errAny stands for "some error" in test tables.
+var errAny = errors.New("any error")
+
 func TestClaimEvent(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
 	claimed := func(st string, leaseUntil time.Time) error {
@@ -55,23 +58,24 @@ func TestClaimEvent(t *testing.T) {
 		name      string
 		db        *fakeDDB
 		wantOK    bool
-		wantErr   bool
+		wantErr   error // nil: no error; errAny: any error
 		wantCalls int
 	}{
-		{"new", &fakeDDB{}, true, false, 1},
-		{"being handled", &fakeDDB{putErr: claimed("pending", now.Add(time.Second))}, false, false, 1},
-		{"handled", &fakeDDB{putErr: claimed("done", time.Time{})}, false, false, 1},
-		{"abandoned: taken over", &fakeDDB{putErr: claimed("pending", now)}, true, false, 2},
-		{"released: taken over", &fakeDDB{putErr: claimed("pending", time.UnixMilli(0))}, true, false, 2},
-		{"abandoned, another retry took it over first", &fakeDDB{putErr: claimed("pending", now), updateErr: lost}, false, false, 2},
-		{"store down", &fakeDDB{putErr: errors.New("connection refused")}, false, true, 1},
-		{"abandoned, take over fails", &fakeDDB{putErr: claimed("pending", now), updateErr: errors.New("connection refused")}, false, true, 2},
+		{"new", &fakeDDB{}, true, nil, 1},
+		{"being handled: retry later", &fakeDDB{putErr: claimed("pending", now.Add(time.Second))}, false, ErrInProgress, 1},
+		{"handled", &fakeDDB{putErr: claimed("done", time.Time{})}, false, nil, 1},
+		{"abandoned: taken over", &fakeDDB{putErr: claimed("pending", now)}, true, nil, 2},
+		{"released: taken over", &fakeDDB{putErr: claimed("pending", time.UnixMilli(0))}, true, nil, 2},
+		{"abandoned, another retry took it over first: retry later", &fakeDDB{putErr: claimed("pending", now), updateErr: lost}, false, ErrInProgress, 2},
+		{"store down", &fakeDDB{putErr: errors.New("connection refused")}, false, errAny, 1},
+		{"abandoned, take over fails", &fakeDDB{putErr: claimed("pending", now), updateErr: errors.New("connection refused")}, false, errAny, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			claim, ok, err := NewDynamoStore(tt.db, "control").ClaimEvent(context.Background(), "k", now, time.Minute)
-			if ok != tt.wantOK || (err != nil) != tt.wantErr || ok != (claim != "") {
-				t.Fatalf("ClaimEvent = %q, %t, %v; want ok %t, error %t", claim, ok, err, tt.wantOK, tt.wantErr)
+			errOK := err == nil && tt.wantErr == nil || err != nil && (tt.wantErr == errAny || errors.Is(err, tt.wantErr))
+			if ok != tt.wantOK || !errOK || ok != (claim != "") {
+				t.Fatalf("ClaimEvent = %q, %t, %v; want ok %t, error %v", claim, ok, err, tt.wantOK, tt.wantErr)
 			}
 			if len(tt.db.calls) != tt.wantCalls {
 				t.Fatalf("calls %v, want %d", tt.db.calls, tt.wantCalls)

@@ -111,8 +111,11 @@ func newMemStore() *memStore {
 func (m *memStore) ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.events[key]; ok && (e.done || now.Before(e.leaseUntil)) {
+	if e, ok := m.events[key]; ok && e.done {
 		return "", false, nil
+	}
+	if e, ok := m.events[key]; ok && now.Before(e.leaseUntil) {
+		return "", false, ErrInProgress
 	}
 	m.seq++
 	claim := fmt.Sprint(m.seq)

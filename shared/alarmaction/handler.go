@@ -33,12 +33,21 @@ type Queue interface {
 // was read (another invocation won the conditional write).
 var ErrConflict = errors.New("control state changed concurrently")
 
+// ErrInProgress reports an event another invocation is handling right now.
+// Handle returns it so that Lambda retries the delivery later: by then the
+// event is done (the retry is a duplicate) or the other invocation died and
+// its lease ran out (the retry takes the event over). Treating it as a
+// duplicate instead would lose the event whenever that invocation times out.
+var ErrInProgress = errors.New("alarm event is being handled by another invocation")
+
 // Store is the control table: event claims (one action per alarm state
 // change) and per-target state (cooldowns, hold-downs) with conditional writes.
 type Store interface {
 	// ClaimEvent records that this invocation handles event key and returns
-	// its claim. ok is false when the event was already handled, or is being
-	// handled and its lease (until now+lease) has not expired.
+	// its claim. ok is false when the event was already handled. When another
+	// invocation holds the event and its lease (until now+lease) has not
+	// expired, the error is ErrInProgress: that invocation may still die, so
+	// the event is not yet handled.
 	ClaimEvent(ctx context.Context, key string, now time.Time, lease time.Duration) (claim string, ok bool, err error)
 	// FinishEvent marks event key handled with its decision, if claim still
 	// holds it.
@@ -75,8 +84,13 @@ type Handler struct {
 	target string
 }
 
-// claimLease bounds how long a crashed invocation's claim blocks a retry.
-const claimLease = 2 * time.Minute
+// ClaimLease bounds how long a crashed invocation's claim blocks a retry. It
+// must be longer than the alarm functions' Timeout in template.yaml (so a
+// live invocation's claim is never taken over) and shorter than the delay of
+// Lambda's first asynchronous retry, about a minute (so the retry of an
+// invocation that died at its timeout takes the event over instead of being
+// turned away). internal/templatecheck checks both bounds.
+const ClaimLease = 30 * time.Second
 
 // maxAttempts bounds the optimistic-locking retries of one decision.
 const maxAttempts = 5
@@ -186,7 +200,11 @@ func (h *Handler) Apply(ctx context.Context, tr alarm.Transition) (Result, error
 		return r, nil
 	}
 	key := string(h.cfg.Action) + "/" + tr.Key()
-	claim, claimed, err := h.deps.Store.ClaimEvent(ctx, key, now, claimLease)
+	claim, claimed, err := h.deps.Store.ClaimEvent(ctx, key, now, ClaimLease)
+	if errors.Is(err, ErrInProgress) {
+		h.log.InfoContext(ctx, "alarm event in progress elsewhere: Lambda retries it", logAttrs...)
+		return Result{}, err
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("claim event: %w", err)
 	}

@@ -234,6 +234,43 @@ func TestPromoteHandler(t *testing.T) {
 	}
 }
 
+// TestInvocationDiedAtItsTimeout: the first invocation claims the event and
+// dies (its Lambda timeout) before acting. A delivery while its claim is
+// live is refused with ErrInProgress (Lambda retries it later, the event is
+// not lost as a "duplicate"); Lambda's retry a minute later takes the event
+// over and acts, once.
+func TestInvocationDiedAtItsTimeout(t *testing.T) {
+	c := newClock()
+	svc := &fakeServices{desired: 0}
+	store := newMemStore()
+	h := mustNew(t, promoteConfig(), Deps{Services: svc, Store: store, Now: c.now})
+	parn := "arn:aws:cloudwatch:eu-west-1:1:alarm:primary-site-stalled"
+	ev := event(parn, alarm.StateOK, alarm.StateAlarm, c.at(0))
+	tr, err := alarm.Parse(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dying invocation's claim, as ClaimEvent writes it.
+	if _, ok, err := store.ClaimEvent(context.Background(), string(ActionPromote)+"/"+tr.Key(), c.now(), ClaimLease); !ok || err != nil {
+		t.Fatalf("claim: %t %v", ok, err)
+	}
+	c.advance(5 * time.Second)
+	if _, err := h.Process(context.Background(), ev); !errors.Is(err, ErrInProgress) {
+		t.Fatalf("delivery during the live claim: %v, want ErrInProgress", err)
+	}
+	if len(svc.sets) != 0 {
+		t.Fatalf("acted during another invocation's claim: %v", svc.sets)
+	}
+	c.advance(time.Minute) // Lambda's first asynchronous retry
+	run(t, h, c, []step{
+		{0, ev, OutcomeActed},
+		{time.Minute, ev, OutcomeDuplicate},
+	})
+	if !reflect.DeepEqual(svc.sets, []int{3}) {
+		t.Fatalf("updates %v, want [3]", svc.sets)
+	}
+}
+
 func TestNewRejects(t *testing.T) {
 	tests := []struct {
 		name string
