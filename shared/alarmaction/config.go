@@ -105,6 +105,13 @@ func configErr(format string, args ...any) error {
 // failover never moves traffic out of a zone. Errors name the environment
 // variable at fault.
 func (c Config) validate(zones Zones) error {
+	switch c.Action {
+	case ActionFailover, ActionPromote, ActionScale:
+	case "":
+		return configErr("ACTION is not set (failover, promote or scale)")
+	default:
+		return configErr("ACTION %q is not failover, promote or scale", c.Action)
+	}
 	switch {
 	case c.Region == "":
 		return configErr("AWS_REGION is not set")

@@ -47,9 +47,6 @@ func readEnv(getenv func(string) string) (Config, error) {
 		Region:       strings.TrimSpace(getenv("AWS_REGION")),
 		ControlTable: strings.TrimSpace(getenv("CONTROL_TABLE")),
 	}
-	if c.Action == "" {
-		return Config{}, configErr("ACTION is not set (failover, promote or scale)")
-	}
 	switch c.Action {
 	case ActionFailover:
 		c.HealthCheckID = p.required("HEALTH_CHECK_ID")
@@ -71,9 +68,7 @@ func readEnv(getenv func(string) string) (Config, error) {
 		c.MinTasks = p.integer("MIN_TASKS", true)
 		c.MaxTasks = p.integer("MAX_TASKS", true)
 		c.Cooldown = p.seconds("COOLDOWN_SECONDS", false)
-	default:
-		return Config{}, configErr("ACTION %q is not failover, promote or scale", c.Action)
-	}
+	} // any other ACTION: validate names it
 	if p.err != nil {
 		return Config{}, p.err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/homeregion/homeregion/shared/alarm"
+	"github.com/homeregion/homeregion/shared/residency"
 )
 
 // HealthChecks reads and flips a Route 53 health check's Inverted flag.
@@ -95,10 +96,18 @@ const ClaimLease = 30 * time.Second
 // maxAttempts bounds the optimistic-locking retries of one decision.
 const maxAttempts = 5
 
-// New returns the handler for cfg.Action (a Config from ParseEnv, which
-// checked it) over deps; a dependency the action needs and deps lacks is an
-// error.
+// New returns the handler for cfg.Action over deps. cfg is checked again
+// with ParseEnv's rules against the compiled-in residency policy, so a Config
+// built by hand cannot bypass them (a SECONDARY_REGION outside this region's
+// zone above all); a dependency the action needs and deps lacks is an error.
 func New(cfg Config, deps Deps) (*Handler, error) {
+	policy, err := residency.Default()
+	if err != nil {
+		return nil, configErr("residency policy: %v", err)
+	}
+	if err := cfg.validate(policy); err != nil {
+		return nil, err
+	}
 	if deps.Store == nil {
 		return nil, configErr("no control table store")
 	}
@@ -115,8 +124,6 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		if deps.Services == nil || deps.Queue == nil {
 			return nil, configErr("ACTION=scale needs ECS and SQS clients")
 		}
-	default:
-		return nil, configErr("ACTION %q is not failover, promote or scale", cfg.Action)
 	}
 	h := &Handler{cfg: cfg, deps: deps, now: deps.Now, log: deps.Logger, target: string(cfg.Action) + "/" + cfg.target()}
 	if h.now == nil {

@@ -280,6 +280,11 @@ func TestNewRejects(t *testing.T) {
 	}{
 		{"failover without route53", failoverConfig(FailbackAuto), Deps{Store: newMemStore()}, "Route 53"},
 		{"unknown action", Config{Action: "reboot"}, Deps{Store: newMemStore()}, "ACTION"},
+		{"a hand-built config failing over out of the zone", func() Config {
+			c := failoverConfig(FailbackAuto)
+			c.SecondaryRegion = "us-east-1"
+			return c
+		}(), Deps{Store: newMemStore(), HealthChecks: &fakeHealthChecks{}}, "outside the residency zone"},
 		{"no store", scaleConfig(), Deps{Services: &fakeServices{}, Queue: queueFunc(nil)}, "control table"},
 		{"scale without queue", scaleConfig(), Deps{Services: &fakeServices{}, Store: newMemStore()}, "SQS"},
 		{"promote without ecs", promoteConfig(), Deps{Store: newMemStore()}, "ECS"},
