@@ -225,8 +225,9 @@ func IdemOf(rec lease.Record) (Idem, error) {
 	if err := r.Err(); err != nil {
 		return Idem{}, fmt.Errorf("%w: idempotency record: %w", ErrCorrupt, err)
 	}
-	if i.Owner == "" || i.RequestHash == "" || i.OrderID == "" {
-		return Idem{}, fmt.Errorf("%w: idempotency record: no owner, request hash or order id", ErrCorrupt)
+	if i.Owner == "" || i.RequestHash == "" || i.OrderID == "" || i.CreatedAt.IsZero() {
+		// A take-over re-sends the order with this createdAt: never year 1.
+		return Idem{}, fmt.Errorf("%w: idempotency record: no owner, request hash, order id or createdAt", ErrCorrupt)
 	}
 	return i, nil
 }

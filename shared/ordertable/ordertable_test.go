@@ -147,6 +147,11 @@ func TestIdem(t *testing.T) {
 	if _, err := IdemOf(lease.Record{Item: map[string]types.AttributeValue{AttrOwner: ddbattr.S("sub")}}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("IdemOf of a record without hash: %v, want ErrCorrupt", err)
 	}
+	noTime := i.Attrs()
+	delete(noTime, AttrCreatedAt)
+	if _, err := IdemOf(lease.Record{Item: noTime}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("IdemOf of a record without createdAt: %v, want ErrCorrupt", err)
+	}
 }
 
 func TestIdemKey(t *testing.T) {
