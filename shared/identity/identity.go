@@ -5,8 +5,10 @@
 // K is derived from the KMS multi-Region HMAC key PII_KEY_ID with one
 // GenerateMac call over DerivationMessage. Every replica of a multi-Region key
 // shares its key material, so every region derives the same K, and no secret
-// is stored anywhere. K is derived once per process (cold start) and kept in
-// memory; a failed derivation is not remembered, so the next call retries.
+// is stored anywhere. K is derived by the first call that needs it (the first
+// invocation of each process, so the cold start makes no network call) and
+// kept in memory; a failed derivation is not remembered, so the next call
+// retries.
 //
 // # Normalisation
 //

@@ -3,7 +3,9 @@
 // Each functions/*/main.go is one call, lambdamain.Start(setup), where setup
 // is the function's cold start, always in the same shape: its package's
 // ParseEnv (the only home of its configuration rules), awsconfig.Load (one
-// aws.Config), its package's NewFromAWS (the SDK clients and the handler).
+// aws.Config), its package's NewFromAWS (the SDK clients; with the handler's
+// constructor, the handler): triggers.Build, ordersapi.Setup,
+// alarmaction.Setup.
 // The local stack (cmd/local) calls the very same setup functions, so what
 // runs locally is what runs on Lambda.
 package lambdamain
