@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,7 +85,17 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("flags: unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var empty []string
+	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
+		if f.Value.String() == "" {
+			empty = append(empty, "-"+f.Name)
+		}
+	})
+	if len(empty) > 0 {
+		// An empty flag would silently fall back to the variable's default.
+		return config{}, fmt.Errorf("flags: %s given an empty value", strings.Join(empty, ", "))
+	}
 	env := func(name string) string {
 		for _, f := range flagVars {
 			if f.env == name && set[f.flag] {
