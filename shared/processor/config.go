@@ -26,7 +26,7 @@ const (
 	MaxWaitTime          = 20 * time.Second // SQS's long-poll limit
 	MinVisibilityTimeout = time.Second
 	MaxVisibilityTimeout = 12 * time.Hour  // SQS's limit
-	MinDrainTimeout      = time.Second
+	MinDrainTimeout      = time.Nanosecond // any positive duration: a short drain hands work back, it loses nothing
 	MaxDrainTimeout      = time.Hour
 	MinHeartbeatInterval = time.Second
 	MaxHeartbeatInterval = time.Hour
