@@ -50,13 +50,7 @@ func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgr
 			// The function's cold start as deployed (alarmaction.Setup:
 			// ParseEnv, awsconfig.Load, NewFromAWS) over its environment from
 			// the template.
-			fenv := map[string]string{"ACTION": action}
-			for k, v := range f.Env {
-				if v != "" {
-					fenv[k] = v
-				}
-			}
-			getenv := localEnv(st.Endpoint, r.Region, fenv)
+			getenv := localEnv(st.Endpoint, r.Region, f.Env)
 			h, err := alarmaction.Setup(ctx, getenv, log.With("component", r.Region+"/"+action))
 			if err != nil {
 				// Like a Lambda whose cold start fails: its alarm actions fail, the rest runs.

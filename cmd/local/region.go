@@ -47,17 +47,26 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// Cognito triggers: presignup, postconfirmation and preauth, each built by
 	// its function's own cold start (triggers.Build: ParseEnv, awsconfig.Load,
 	// NewFromAWS, the constructor) with the variables the template gives it.
-	tenv := localEnv(motoURL, r.Region, map[string]string{"RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": o.registryRegion, "PII_KEY_ID": r.PiiKeyID})
 	tlog := log.With("component", r.Region+"/triggers")
-	pre, err := triggers.Build(ctx, "presignup", tenv, tlog, triggers.NewPreSignUp)
+	env, err := templateEnv(motoURL, r, "PreSignUpFunction")
 	if err != nil {
 		return nil, err
 	}
-	confirm, err := triggers.Build(ctx, "postconfirmation", tenv, tlog, triggers.NewPostConfirmation)
+	pre, err := triggers.Build(ctx, "presignup", env, tlog, triggers.NewPreSignUp)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := triggers.Build(ctx, "preauth", tenv, tlog, triggers.NewPreAuth)
+	if env, err = templateEnv(motoURL, r, "PostConfirmationFunction"); err != nil {
+		return nil, err
+	}
+	confirm, err := triggers.Build(ctx, "postconfirmation", env, tlog, triggers.NewPostConfirmation)
+	if err != nil {
+		return nil, err
+	}
+	if env, err = templateEnv(motoURL, r, "PreAuthFunction"); err != nil {
+		return nil, err
+	}
+	auth, err := triggers.Build(ctx, "preauth", env, tlog, triggers.NewPreAuth)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +113,10 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// JWT authorizer, and its CORS configuration.
 	// Built by the function's own cold start (ordersapi.Setup: ParseEnv,
 	// awsconfig.Load, NewFromAWS) with the variables the template gives it.
-	oenv := localEnv(motoURL, r.Region, map[string]string{"ORDERS_TABLE": r.OrdersTable, "ORDERS_QUEUE_URL": r.OrdersQueueURL})
-	orders, err := ordersapi.Setup(ctx, oenv, log.With("component", r.Region+"/orders-api"))
+	if env, err = templateEnv(motoURL, r, "OrdersApiFunction"); err != nil {
+		return nil, err
+	}
+	orders, err := ordersapi.Setup(ctx, env, log.With("component", r.Region+"/orders-api"))
 	if err != nil {
 		return nil, err
 	}
@@ -172,10 +183,22 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 // read from or written to the process environment, so nothing the shell
 // exports (a profile, real keys, AWS_ENDPOINT_URL_<SERVICE>) reaches a
 // handler, and nothing can reach a real AWS account.
+// templateEnv is the environment template.yaml gives function logicalID in
+// region r (as provisioned), plus what Lambda adds (localEnv).
+func templateEnv(motoURL string, r *provision.Region, logicalID string) (func(string) string, error) {
+	f, ok := r.Functions[logicalID]
+	if !ok {
+		return nil, fmt.Errorf("template: no function %s in %s", logicalID, r.Region)
+	}
+	return localEnv(motoURL, r.Region, f.Env), nil
+}
+
 func localEnv(motoURL, region string, fn map[string]string) func(string) string {
 	env := map[string]string{}
 	for k, v := range fn {
-		env[k] = v
+		if v != "" { // a variable the template leaves empty is unset
+			env[k] = v
+		}
 	}
 	env["AWS_REGION"] = region
 	env["AWS_ACCESS_KEY_ID"] = "testing"
