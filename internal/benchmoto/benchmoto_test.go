@@ -52,23 +52,13 @@ func clients(b *testing.B) (aws.Config, *dynamodb.Client, *sqs.Client) {
 
 func registryTable(b *testing.B, db *dynamodb.Client) string {
 	name := unique("registry")
-	if err := registry.CreateTable(context.Background(), db, name); err != nil {
-		b.Fatal(err)
-	}
+	mototest.CreateTable(b, db, "RegistryTable", name)
 	return name
 }
 
 func ordersTable(b *testing.B, db *dynamodb.Client) string {
 	name := unique("orders")
-	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	mototest.CreateTable(b, db, "OrdersTable", name)
 	return name
 }
 

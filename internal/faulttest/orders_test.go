@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 const orderBody = `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Ada Lovelace","line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}`
@@ -39,14 +37,7 @@ func newOrdersEnv(t *testing.T, srv *mototest.Server) *ordersEnv {
 	cfg := srv.Config(region)
 	e := &ordersEnv{db: dynamodb.NewFromConfig(cfg), q: sqs.NewFromConfig(cfg), table: unique("orders")}
 	ctx := context.Background()
-	if _, err := e.db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(e.table),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	mototest.CreateTable(t, e.db, "OrdersTable", e.table)
 	out, err := e.q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(unique("orders"))})
 	if err != nil {
 		t.Fatal(err)

@@ -83,9 +83,7 @@ func TestTriggersFailClosedWithinBudget(t *testing.T) {
 	srv := mototest.Require(t)
 	direct := dynamodb.NewFromConfig(srv.Config(region))
 	table := unique("registry")
-	if err := registry.CreateTable(context.Background(), direct, table); err != nil {
-		t.Fatal(err)
-	}
+	mototest.CreateTable(t, direct, "RegistryTable", table)
 	pol, keys := triggerDeps(t)
 	for _, tc := range triggerFaults {
 		t.Run("PreSignUp/"+tc.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
 )
@@ -37,7 +38,7 @@ type Fixture struct {
 
 // New creates a uniquely named queue whose RedrivePolicy sends a message to
 // a new dead-letter queue after maxReceiveCount receives, and an orders table
-// keyed like template.yaml's (string partition key ordertable.AttrPK).
+// with template.yaml's OrdersTable layout.
 func New(t testing.TB, cfg aws.Config, maxReceiveCount int) *Fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -66,14 +67,7 @@ func New(t testing.TB, cfg aws.Config, maxReceiveCount int) *Fixture {
 		t.Fatalf("create queue: %v", err)
 	}
 	f.QueueURL = aws.ToString(q.QueueUrl)
-	if _, err := f.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(f.Table),
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: ddbtypes.KeyTypeHash}},
-	}); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
+	mototest.CreateTable(t, f.DynamoDB, "OrdersTable", f.Table)
 	return f
 }
 

@@ -55,16 +55,7 @@ func newEnv(t *testing.T) *env {
 	name := strings.NewReplacer("/", "-", "_", "-", " ", "-").Replace(strings.ToLower(t.Name()))
 	name = fmt.Sprintf("%.40s-%d", name, time.Now().UnixNano()%1e6)
 	e := &env{cfg: cfg, ddb: dynamodb.NewFromConfig(cfg), r53: route53.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), table: "control-" + name, name: name}
-	ctx := context.Background()
-	_, err := e.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(e.table),
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatalf("create control table: %v", err)
-	}
+	mototest.CreateTable(t, e.ddb, "ControlTable", e.table)
 	return e
 }
 

@@ -63,14 +63,8 @@ func newTable(t *testing.T) (*Table, *lostAnswer, *dynamodb.Client, string) {
 	srv := mototest.Require(t)
 	db := dynamodb.NewFromConfig(srv.Config("eu-west-1"))
 	name := fmt.Sprintf("lease-%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
-	if _, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
+	// The idempotency records live in the orders table: test on its layout.
+	mototest.CreateTable(t, db, "OrdersTable", name)
 	la := &lostAnswer{DB: db}
 	return New(la, name, layout), la, db, name
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -47,19 +46,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, cfg: cfg, db: dynamodb.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg)}
 	id := fmt.Sprintf("%d-%d", time.Now().UnixNano(), nameSeq.Add(1))
 	e.table, e.qname = "orders-"+id, "orders-"+id
-	ctx := context.Background()
-	if _, err := e.db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(e.table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(ordertable.AttrPK), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(ordertable.AttrPK), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	if _, err := e.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(e.table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(ordertable.AttrExpiresAt), Enabled: aws.Bool(true)}}); err != nil {
-		t.Fatalf("ttl: %v", err)
-	}
+	mototest.CreateTable(t, e.db, "OrdersTable", e.table)
 	e.createQueue()
 	return e
 }

@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -14,16 +16,11 @@ func TestMain(m *testing.M) { mototest.Main(m) }
 func TestRegistryAgainstMoto(t *testing.T) {
 	srv := mototest.Require(t)
 	ctx := context.Background()
-	const table = "registry-it"
+	table := fmt.Sprintf("registry-it-%d", time.Now().UnixNano()) // unique: a reused moto_server keeps tables
 	reg := dynamodb.NewFromConfig(srv.Config("eu-west-1"))
 	loc := dynamodb.NewFromConfig(srv.Config("eu-central-1"))
 	for _, db := range []*dynamodb.Client{reg, loc} {
-		if err := CreateTable(ctx, db, table); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := CreateTable(ctx, reg, table); err != nil {
-		t.Fatalf("CreateTable twice: %v", err)
+		mototest.CreateTable(t, db, "RegistryTable", table)
 	}
 	r := New(table, "eu-central-1", "eu-west-1", loc, reg, "v1")
 

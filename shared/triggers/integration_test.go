@@ -115,9 +115,7 @@ func newWorld(t *testing.T) *world {
 	}
 	for _, r := range regions {
 		w.db[r] = dynamodb.NewFromConfig(srv.Config(r))
-		if err := registry.CreateTable(ctx, w.db[r], w.table); err != nil {
-			t.Fatal(err)
-		}
+		mototest.CreateTable(t, w.db[r], "RegistryTable", w.table)
 	}
 	primary := kms.NewFromConfig(srv.Config(registryRegion))
 	key, err := primary.CreateKey(ctx, &kms.CreateKeyInput{

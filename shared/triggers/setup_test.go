@@ -2,10 +2,12 @@ package triggers
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +18,6 @@ import (
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/logging"
-	"github.com/homeregion/homeregion/shared/registry"
 )
 
 // TestSetupAgainstMoto wires both functions exactly like their mains
@@ -26,11 +27,9 @@ import (
 func TestSetupAgainstMoto(t *testing.T) {
 	srv := mototest.Require(t)
 	ctx := context.Background()
-	const table = "setup-triggers"
+	table := fmt.Sprintf("setup-triggers-%d", time.Now().UnixNano()) // unique: a reused moto_server keeps tables
 	for _, r := range []string{"eu-central-1", registryRegion} {
-		if err := registry.CreateTable(ctx, dynamodb.NewFromConfig(srv.Config(r)), table); err != nil {
-			t.Fatal(err)
-		}
+		mototest.CreateTable(t, dynamodb.NewFromConfig(srv.Config(r)), "RegistryTable", table)
 	}
 	key, err := kms.NewFromConfig(srv.Config("eu-central-1")).CreateKey(ctx, &kms.CreateKeyInput{
 		KeySpec: kmstypes.KeySpecHmac256, KeyUsage: kmstypes.KeyUsageTypeGenerateVerifyMac,

@@ -41,10 +41,14 @@ func i32(m map[string]any, k string) *int32 {
 	return nil
 }
 
-// table creates a DynamoDB table (or a global table's local replica).
-func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
-	name := rr.name(r, p, "TableName")
-	in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest}
+// TableInput translates the properties of an AWS::DynamoDB::Table or
+// AWS::DynamoDB::GlobalTable resource into the table named name, on demand:
+// its attribute definitions, key schema, global secondary indexes and stream.
+// ttl is the time to live to enable once the table exists, nil when the
+// template enables none. It is the one reading of a table's layout, shared by
+// the local provisioner and the tests that create the product's tables.
+func TableInput(name string, p map[string]any) (in *dynamodb.CreateTableInput, ttl *ddbtypes.TimeToLiveSpecification, err error) {
+	in = &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest}
 	for _, a := range template.Maps(p["AttributeDefinitions"]) {
 		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
 			AttributeName: aws.String(template.Field(a, "AttributeName")), AttributeType: ddbtypes.ScalarAttributeType(template.Field(a, "AttributeType"))})
@@ -58,7 +62,7 @@ func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[stri
 	}
 	in.KeySchema = keys(p["KeySchema"])
 	if len(in.KeySchema) == 0 {
-		return Created{}, errors.New("no KeySchema")
+		return nil, nil, errors.New("no KeySchema")
 	}
 	for _, g := range template.Maps(p["GlobalSecondaryIndexes"]) {
 		gsi := ddbtypes.GlobalSecondaryIndex{IndexName: aws.String(template.Field(g, "IndexName")), KeySchema: keys(g["KeySchema"])}
@@ -72,6 +76,21 @@ func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[stri
 	}
 	if ss, ok := p["StreamSpecification"].(map[string]any); ok && template.Field(ss, "StreamViewType") != "" {
 		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(template.Field(ss, "StreamViewType"))}
+	}
+	if t, ok := p["TimeToLiveSpecification"].(map[string]any); ok {
+		if on, _ := template.Bool(t["Enabled"]); on && template.Field(t, "AttributeName") != "" {
+			ttl = &ddbtypes.TimeToLiveSpecification{Enabled: aws.Bool(true), AttributeName: aws.String(template.Field(t, "AttributeName"))}
+		}
+	}
+	return in, ttl, nil
+}
+
+// table creates a DynamoDB table (or a global table's local replica).
+func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
+	name := rr.name(r, p, "TableName")
+	in, ttl, err := TableInput(name, p)
+	if err != nil {
+		return Created{}, err
 	}
 	out, err := rr.c.ddb.CreateTable(ctx, in)
 	var desc *ddbtypes.TableDescription
@@ -87,13 +106,10 @@ func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[stri
 	} else {
 		desc = out.TableDescription
 	}
-	if ttl, ok := p["TimeToLiveSpecification"].(map[string]any); ok {
-		if on, _ := template.Bool(ttl["Enabled"]); on && template.Field(ttl, "AttributeName") != "" {
-			_, err := rr.c.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
-				TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{Enabled: aws.Bool(true), AttributeName: aws.String(template.Field(ttl, "AttributeName"))}})
-			if err != nil && !strings.Contains(err.Error(), "already enabled") {
-				return Created{}, fmt.Errorf("ttl on %s: %w", name, err)
-			}
+	if ttl != nil {
+		_, err := rr.c.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name), TimeToLiveSpecification: ttl})
+		if err != nil && !strings.Contains(err.Error(), "already enabled") {
+			return Created{}, fmt.Errorf("ttl on %s: %w", name, err)
 		}
 	}
 	c := Created{Ref: name, Attrs: map[string]string{"Arn": aws.ToString(desc.TableArn)}}
