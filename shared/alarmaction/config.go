@@ -87,9 +87,9 @@ type Config struct {
 	Cooldown time.Duration
 }
 
-// Zones answers the residency question the failover action needs: are two
+// zoneChecker answers the residency question the failover action needs: are two
 // regions in the same residency zone? (*residency.Policy satisfies it.)
-type Zones interface {
+type zoneChecker interface {
 	SameZone(a, b string) bool
 }
 
@@ -104,7 +104,7 @@ func configErr(format string, args ...any) error {
 // must say that SECONDARY_REGION is in this region's residency zone:
 // failover never moves traffic out of a zone. Errors name the environment
 // variable at fault.
-func (c Config) validate(zones Zones) error {
+func (c Config) validate(zones zoneChecker) error {
 	switch c.Action {
 	case ActionFailover, ActionPromote, ActionScale:
 	case "":

@@ -28,7 +28,7 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 }
 
 // parseEnv is ParseEnv with the residency zones injected (tests).
-func parseEnv(getenv func(string) string, zones Zones) (Config, error) {
+func parseEnv(getenv func(string) string, zones zoneChecker) (Config, error) {
 	c, err := readEnv(getenv)
 	if err != nil {
 		return Config{}, err

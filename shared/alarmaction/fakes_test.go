@@ -13,7 +13,7 @@ import (
 	"github.com/homeregion/homeregion/shared/logging"
 )
 
-// zonesFunc adapts a function to Zones.
+// zonesFunc adapts a function to zoneChecker.
 type zonesFunc func(a, b string) bool
 
 func (f zonesFunc) SameZone(a, b string) bool { return f(a, b) }
