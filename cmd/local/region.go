@@ -177,12 +177,6 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	return rt, nil
 }
 
-// localEnv is the environment a function of region sees in the local stack:
-// fn (the function's own variables, as the template gives them), AWS_REGION,
-// fake credentials and moto as the SDK's endpoint. It is composed here, never
-// read from or written to the process environment, so nothing the shell
-// exports (a profile, real keys, AWS_ENDPOINT_URL_<SERVICE>) reaches a
-// handler, and nothing can reach a real AWS account.
 // templateEnv is the environment template.yaml gives function logicalID in
 // region r (as provisioned), plus what Lambda adds (localEnv).
 func templateEnv(motoURL string, r *provision.Region, logicalID string) (func(string) string, error) {
@@ -193,6 +187,12 @@ func templateEnv(motoURL string, r *provision.Region, logicalID string) (func(st
 	return localEnv(motoURL, r.Region, f.Env), nil
 }
 
+// localEnv is the environment a function of region sees in the local stack:
+// fn (the function's own variables, as the template gives them), AWS_REGION,
+// fake credentials and moto as the SDK's endpoint. It is composed here, never
+// read from or written to the process environment, so nothing the shell
+// exports (a profile, real keys, AWS_ENDPOINT_URL_<SERVICE>) reaches a
+// handler, and nothing can reach a real AWS account.
 func localEnv(motoURL, region string, fn map[string]string) func(string) string {
 	env := map[string]string{}
 	for k, v := range fn {

@@ -50,6 +50,12 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	}
 	st := prov.stack
 	say("  %-22s %s from %s %s", "provisioned", strings.Join(o.regions, ", "), o.template, step(t))
+	for _, w := range st.Warnings {
+		say("  %-22s %s", "warning", w)
+	}
+	for _, n := range st.Notes {
+		say("  %-22s %s", "note", n)
+	}
 
 	// 3. Per region: Cognito endpoint, orders API, processor.
 	// The components run until the defers stop them (servers first, so
@@ -58,13 +64,25 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	g, runCtx := errgroup.WithContext(runCtx)
+	// failed prefers the component failure that cancelled runCtx to the
+	// start-up error it caused ("context canceled"), so run reports the cause.
+	failed := func(err error) error {
+		if cause := context.Cause(runCtx); runCtx.Err() != nil && cause != nil && !errors.Is(err, cause) {
+			return fmt.Errorf("%w (start-up then failed: %v)", cause, err)
+		}
+		return err
+	}
 	var runtimes []*regionRuntime
 	defer func() {
 		for _, rt := range runtimes {
 			rt.shutdown()
 		}
 		cancelRun()
-		_ = g.Wait() // the first failure, if any, was reported below
+		// A component that fails while stopping (a processor whose drain
+		// timed out) is reported too, unless run already failed.
+		if werr := g.Wait(); werr != nil && err == nil && !errors.Is(werr, context.Canceled) {
+			err = fmt.Errorf("while stopping: %w", werr)
+		}
 		for _, rt := range runtimes {
 			rt.close()
 		}
@@ -78,7 +96,7 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 		t = time.Now()
 		rt, err := startRegion(runCtx, r, o, prov.ordersAPI, moto.URL, log, g)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return failed(fmt.Errorf("%s: %w", name, err))
 		}
 		runtimes = append(runtimes, rt)
 		say("  %-22s %s  pool %s, client %s %s", name+" cognito", rt.cognitoURL, r.UserPoolID, r.ClientID, step(t))
@@ -90,7 +108,7 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	// 4. Alarm emulation.
 	lines, err := startAlarms(runCtx, prov, log, g)
 	if err != nil {
-		return fmt.Errorf("alarms: %w", err)
+		return failed(fmt.Errorf("alarms: %w", err))
 	}
 	for _, l := range lines {
 		name, desc, _ := strings.Cut(l, "\t")

@@ -202,10 +202,10 @@ func TestRunEndToEnd(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	// A stalled-site alarm set by hand promotes the standby site (when the
-	// template defines the alarm).
+	// A stalled-site alarm set by hand promotes the standby site: the
+	// template's alarm-to-function wiring, end to end.
 	if a := eu.AlarmFor("promote", ""); a == "" || eu.StandbyService == "" {
-		t.Log("template has no promote alarm yet: alarm wiring not exercised")
+		t.Fatalf("template.yaml's promote alarm or standby service was not provisioned (alarms %+v, standby %q)", eu.Alarms, eu.StandbyService)
 	} else {
 		cfg := motoserver.Config(st.MotoURL, eu.Region)
 		if _, err := cloudwatch.NewFromConfig(cfg, provision.CloudWatchQueryProtocol).SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{

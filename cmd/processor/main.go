@@ -106,6 +106,12 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	proc, err := processor.ParseEnv(env)
 	if err != nil {
+		// Name the flag when a flag, not the variable, gave the bad value.
+		for _, f := range flagVars {
+			if set[f.flag] && strings.HasPrefix(err.Error(), f.env) {
+				return config{}, fmt.Errorf("%w (from -%s)", err, f.flag)
+			}
+		}
 		return config{}, err
 	}
 	c := config{proc: proc, dsn: env("SITE_DB_DSN"), logLevel: env("LOG_LEVEL")}
@@ -123,6 +129,13 @@ func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout)) }
 // run is main with its inputs injected; it returns the exit status.
 func run(args []string, getenv func(string) string, stdout io.Writer) int {
 	cfg, err := loadConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "usage: processor [flags]; each flag stands in for its environment variable:")
+		for _, f := range flagVars {
+			fmt.Fprintf(stdout, "  -%-20s %-22s %s\n", f.flag, f.env, f.usage)
+		}
+		return 0
+	}
 	log := logging.New(stdout, getenv("LOG_LEVEL"))
 	if err != nil {
 		log.Error("processor: invalid configuration", "err", err.Error())

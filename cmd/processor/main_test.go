@@ -47,7 +47,7 @@ func TestLoadConfig(t *testing.T) {
 					t.Fatalf("config = %+v", c)
 				}
 			}},
-		{name: "flag checked like its variable", args: []string{"-wait-time", "21s"}, wantErr: "WAIT_TIME"},
+		{name: "flag checked like its variable", args: []string{"-wait-time", "21s"}, wantErr: "(from -wait-time)"},
 		{name: "bad concurrency", env: map[string]string{"PROCESSOR_CONCURRENCY": "lots"}, wantErr: "PROCESSOR_CONCURRENCY"},
 		{name: "zero concurrency", args: []string{"-concurrency=0"}, wantErr: "PROCESSOR_CONCURRENCY"},
 		{name: "fractional visibility", env: map[string]string{"VISIBILITY_TIMEOUT": "1500ms"}, wantErr: "VISIBILITY_TIMEOUT"},
@@ -90,5 +90,18 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "ORDERS_QUEUE_URL") || strings.Count(out.String(), "\n") != 1 {
 		t.Fatalf("want one log line naming the variable, got %q", out.String())
+	}
+}
+
+// TestHelp: -h lists every flag with its variable and exits 0.
+func TestHelp(t *testing.T) {
+	var out strings.Builder
+	if code := run([]string{"-h"}, func(string) string { return "" }, &out); code != 0 {
+		t.Fatalf("run -h = %d, want 0; output %q", code, out.String())
+	}
+	for _, f := range flagVars {
+		if !strings.Contains(out.String(), "-"+f.flag) || !strings.Contains(out.String(), f.env) {
+			t.Errorf("-h does not list -%s (%s): %q", f.flag, f.env, out.String())
+		}
 	}
 }

@@ -153,7 +153,7 @@ func (r *Region) AlarmFor(action, prefer string) string {
 		if a.Action != action {
 			continue
 		}
-		if prefer != "" && strings.Contains(strings.ToLower(a.Name), prefer) {
+		if prefer != "" && strings.Contains(strings.ToLower(a.Name), strings.ToLower(prefer)) {
 			return a.Name
 		}
 		if first == "" {

@@ -56,7 +56,7 @@ func TestLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			eu := st.Region("eu-west-1")
-			if eu == nil || eu.AlarmFor("promote", "stalled") != "PrimarySiteStalled" || eu.AlarmFor("promote", "") != "age" ||
+			if eu == nil || eu.AlarmFor("promote", "stalled") != "PrimarySiteStalled" || eu.AlarmFor("promote", "Stalled") != "PrimarySiteStalled" || eu.AlarmFor("promote", "") != "age" ||
 				eu.AlarmFor("scale", "backlog") != "q" || eu.AlarmFor("failover", "") != "" || st.Region("ap-south-1") != nil {
 				t.Fatalf("state = %+v", st)
 			}

@@ -427,9 +427,7 @@ func CheckAlarmClaimLease(t *template.Template) []Finding {
 	if alarmaction.ClaimLease >= LambdaFirstAsyncRetry {
 		fs = append(fs, Finding{"alarm-claim-lease", "alarmaction.ClaimLease", fmt.Sprintf("%s is not shorter than Lambda's first asynchronous retry (%s): a retry after a timeout would be turned away", alarmaction.ClaimLease, LambdaFirstAsyncRetry)})
 	}
-	fns := t.IDs("AWS::Serverless::Function")
-	sort.Strings(fns)
-	for _, fn := range fns {
+	for _, fn := range append(t.IDs("AWS::Serverless::Function"), t.IDs("AWS::Lambda::Function")...) {
 		p := t.Resource(fn).Properties
 		env, _ := p["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
@@ -442,9 +440,13 @@ func CheckAlarmClaimLease(t *template.Template) []Finding {
 				timeout = g["Timeout"]
 			}
 		}
-		secs, ok := template.Int(timeout)
+		secs, ok := 3, true // Lambda's default
+		if timeout != nil {
+			secs, ok = template.Int(timeout)
+		}
 		if !ok {
-			secs = 3 // Lambda's default
+			fs = append(fs, Finding{"alarm-claim-lease", fn, fmt.Sprintf("Timeout %v is not a literal: it cannot be checked against alarmaction.ClaimLease", timeout)})
+			continue
 		}
 		if d := time.Duration(secs) * time.Second; d >= alarmaction.ClaimLease {
 			fs = append(fs, Finding{"alarm-claim-lease", fn, fmt.Sprintf("Timeout %s is not shorter than alarmaction.ClaimLease (%s): a duplicate delivery could take over a live invocation's event", d, alarmaction.ClaimLease)})

@@ -557,6 +557,18 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			}
 			return false
 		}},
+		{"an alarm function whose timeout is a parameter", "alarm-claim-lease", func(t *testing.T, tpl *template.Template) bool {
+			for _, id := range tpl.IDs("AWS::Serverless::Function") {
+				p := tpl.Resource(id).Properties
+				if env, ok := p["Environment"].(map[string]any); ok {
+					if vars, ok := env["Variables"].(map[string]any); ok && vars["ACTION"] != nil {
+						p["Timeout"] = map[string]any{"Ref": "AlarmTimeout"}
+						return true
+					}
+				}
+			}
+			return false
+		}},
 		{"a table without SSE", "encryption", func(t *testing.T, tpl *template.Template) bool {
 			for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"} {
 				for _, id := range tpl.IDs(typ) {
