@@ -92,7 +92,7 @@ func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgr
 		parts = append(parts, fmt.Sprintf("%s alarms\t%d evaluated every %s, transitions invoke: %s", r.Region, len(r.Alarms), alarmPeriod, strings.Join(actions, ", ")))
 	}
 	if len(parts) == 0 {
-		return []string{"alarms\tnone in the template yet"}, nil
+		return []string{"alarms\tnone defined by the template"}, nil
 	}
 	return parts, nil
 }

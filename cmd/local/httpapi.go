@@ -8,7 +8,6 @@ import (
 
 	"github.com/homeregion/homeregion/internal/httpapilocal"
 	"github.com/homeregion/homeregion/internal/template"
-	"github.com/homeregion/homeregion/shared/ordersapi"
 )
 
 // ordersAPIID is the template's HTTP API in front of the orders-api function.
@@ -19,12 +18,6 @@ const ordersAPIID = "OrdersHttpApi"
 type httpAPIDef struct {
 	Routes []string
 	CORS   *httpapilocal.CORS
-}
-
-// defaultOrdersHTTPAPI is what a template without the API gets: the
-// orders-api function's routes as template.yaml declares them.
-func defaultOrdersHTTPAPI() httpAPIDef {
-	return httpAPIDef{Routes: []string{ordersapi.RouteCreate, ordersapi.RouteGet, httpapilocal.DefaultRoute}}
 }
 
 // ordersHTTPAPI reads the OrdersHttpApi routes (the HttpApi events of the
@@ -57,7 +50,9 @@ func ordersHTTPAPI(defs *template.Template) (httpAPIDef, error) {
 		}
 	}
 	if !found {
-		return defaultOrdersHTTPAPI(), nil
+		// The template is the only source of resources: no second copy of
+		// the routes here.
+		return def, fmt.Errorf("template %s defines no %s", defs.Path, ordersAPIID)
 	}
 	for _, r := range defs.Resources {
 		if r.Type != "AWS::Serverless::Function" {

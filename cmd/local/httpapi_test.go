@@ -32,10 +32,6 @@ func TestOrdersHTTPAPIFromTemplate(t *testing.T) {
 	if api.CORS != nil {
 		t.Errorf("CORS = %+v, want none (template.yaml has no CorsConfiguration)", api.CORS)
 	}
-	// Without a template the local defaults are the same routes.
-	if d := defaultOrdersHTTPAPI(); !slices.Equal(slices.Sorted(slices.Values(d.Routes)), want) || d.CORS != nil {
-		t.Errorf("defaults = %+v", d)
-	}
 }
 
 func TestOrdersHTTPAPIParsing(t *testing.T) {
@@ -99,6 +95,11 @@ Resources:
     Type: AWS::Serverless::HttpApi
     Properties: {}
 ` + fn, wantErr: true},
+		{name: "a template without the API is refused, not defaulted", src: `
+Resources:
+  Other:
+    Type: AWS::SQS::Queue
+`, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

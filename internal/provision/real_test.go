@@ -16,7 +16,7 @@ import (
 func TestApplyRealTemplate(t *testing.T) {
 	srv := mototest.Require(t)
 	if _, err := os.Stat("../../template.yaml"); err != nil {
-		t.Skip("no template.yaml")
+		t.Fatalf("load template.yaml: %v", err)
 	}
 	defs, err := Load("../../template.yaml")
 	if err != nil {
