@@ -224,3 +224,31 @@ func TestApplyWithOnPrem(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyNeedsTheRegionOutputs: the local stack reads a region's resources
+// only from the template's Outputs, so a template that lacks a required one
+// is an error naming it, not a region with an empty field.
+func TestApplyNeedsTheRegionOutputs(t *testing.T) {
+	srv := mototest.Require(t)
+	for _, o := range regionOutputs {
+		if !o.required {
+			continue
+		}
+		t.Run(o.output, func(t *testing.T) {
+			d, err := LoadFiles("testdata/template.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := d.Templates[0].Outputs[o.output]; !ok {
+				t.Fatalf("the fixture has no Output %s to remove", o.output)
+			}
+			delete(d.Templates[0].Outputs, o.output)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, err = Apply(ctx, d, Options{Endpoint: srv.URL, Regions: []string{"eu-west-1"}, StackName: "no-" + strings.ToLower(o.output)})
+			if err == nil || !strings.Contains(err.Error(), "declares no Output "+o.output) {
+				t.Fatalf("Apply without Output %s: %v", o.output, err)
+			}
+		})
+	}
+}
