@@ -15,7 +15,7 @@ func TestDeployedBinariesLinkNoTooling(t *testing.T) {
 	}
 	const module = "github.com/homeregion/homeregion/"
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}",
-		"../functions/...", "../cmd/processor", "../shared/...")
+		module+"functions/...", module+"cmd/processor", module+"shared/...")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
