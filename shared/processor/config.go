@@ -104,9 +104,8 @@ func (c Config) validate() error {
 // ORDERS_TABLE and SITE_NAME (required), PROCESSOR_CONCURRENCY,
 // VISIBILITY_TIMEOUT, WAIT_TIME, DRAIN_TIMEOUT and HEARTBEAT_INTERVAL
 // (optional: unset takes the default, filled in; a set value must be in
-// bounds). The
-// error names the first missing or malformed variable. cmd/processor lets a
-// flag stand in for each variable by composing getenv.
+// bounds). The error names the first missing or malformed variable.
+// cmd/processor lets a flag stand in for each variable by composing getenv.
 func ParseEnv(getenv func(string) string) (Config, error) {
 	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	c := Config{QueueURL: get("ORDERS_QUEUE_URL"), OrdersTable: get("ORDERS_TABLE"), Site: get("SITE_NAME")}
