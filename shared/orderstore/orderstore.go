@@ -2,23 +2,39 @@
 // the regulated part of every order (the delivery address, the items) is
 // stored, so it never has to live in the cloud.
 //
-// One small interface, Store, has two implementations chosen by the DSN given
-// to Open:
+// One implementation over database/sql serves two backends, chosen by the
+// DSN given to Open:
 //
 //   - an embedded SQLite file (the default; pure-Go driver modernc.org/sqlite,
 //     so the binary stays static): the DSN is a file path, e.g.
 //     /var/lib/homeregion/orders.db;
-//   - PostgreSQL (pgx/v5) for production sites: the DSN is a
-//     postgres:// or postgresql:// URL.
+//   - PostgreSQL (pgx/v5's database/sql driver) for sites whose servers
+//     share one database: the DSN is a postgres:// or postgresql:// URL.
 //
-// Open creates or migrates the schema. Save is keyed by order id with
-// INSERT ... ON CONFLICT DO NOTHING, so a redelivered queue message never
-// creates a second row.
+// Open creates or migrates the schema and gives the database a random,
+// permanent identity (ID), the name under which it claims orders in the
+// regional orders table.
+//
+// Every order row moves through the states of the site's half of the
+// claim protocol (see package processor):
+//
+//	PREPARED  stored, with this database's claim token, before the claim is
+//	          made; nothing has run for it yet (Prepare)
+//	HANDLED   the claim is this database's: the adopter's Handler ran in the
+//	          transaction that set this state (Handle)
+//	DONE      the order's status COMPLETED is recorded in the orders table
+//	          (Finish); rows stored before claims existed are DONE too
+//	FAILED    the order was refused for good after it was claimed (Fail)
+//
+// A PREPARED row whose claim another database won is deleted (Discard), so
+// every order id ends HANDLED or DONE in exactly one database. Rows left
+// PREPARED or HANDLED by a crash are listed by Pending for the processor's
+// recovery pass.
 package orderstore
 
 import (
 	"context"
-	"encoding/json"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,24 +43,62 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 )
 
-// Store is the site database.
+// State is an order row's place in the claim protocol.
+type State string
+
+// The states of an order row.
+const (
+	StatePrepared State = "PREPARED"
+	StateHandled  State = "HANDLED"
+	StateDone     State = "DONE"
+	StateFailed   State = "FAILED"
+)
+
+// Order is an order row.
+type Order struct {
+	Envelope  orders.Envelope
+	State     State
+	Token     string    // this database's claim token for the order ("" for rows stored before claims)
+	UpdatedAt time.Time // when the state last changed
+}
+
+// Store is the site database. It is safe for concurrent use, by the
+// goroutines of one process and by several processes sharing a database.
 type Store interface {
-	// Save durably stores env's order keyed by env.OrderID. It reports
-	// inserted=false, and changes nothing, when the order is already stored.
-	// It returns only after the row is committed.
-	Save(ctx context.Context, env orders.Envelope) (inserted bool, err error)
+	// ID is the database's permanent identity, created with its schema.
+	ID() string
+	// Prepare durably stores env PREPARED with a new random claim token,
+	// unless the order is already stored: then it changes nothing and
+	// returns the stored row (its envelope as stored, its state, its token).
+	Prepare(ctx context.Context, env orders.Envelope) (Order, error)
+	// Handle moves order id from PREPARED to HANDLED and runs fn inside
+	// the same transaction: both commit or neither does. It reports
+	// ran=false, without running fn, when the row is not PREPARED (another
+	// worker handled it first, or it is not stored here). fn may be nil.
+	Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (ran bool, err error)
+	// Finish moves order id from HANDLED to DONE (a no-op otherwise).
+	Finish(ctx context.Context, id string) error
+	// Fail moves order id from PREPARED or HANDLED to FAILED (a no-op
+	// otherwise).
+	Fail(ctx context.Context, id string) error
+	// Discard deletes order id's row if it is still PREPARED with token:
+	// another database won the order's claim.
+	Discard(ctx context.Context, id, token string) error
+	// Pending lists up to limit rows that are PREPARED or HANDLED and whose
+	// state last changed before `before`, oldest first.
+	Pending(ctx context.Context, before time.Time, limit int) ([]Order, error)
 	// Kind names the backend: "sqlite" or "postgres".
 	Kind() string
 	// Close releases the database.
 	Close() error
 }
 
-// ErrPermanent marks a Save error that no retry can fix: the database
+// ErrPermanent marks an error that no retry can fix: the database
 // refused this order's data itself (PostgreSQL SQLSTATE classes 22 data
 // exception, e.g. 22P05 for a NUL in JSONB, 23 integrity constraint and 54
 // program limit; SQLite constraint, too big and mismatch), or the envelope
-// cannot be made into a row. Every other Save error (connection, timeout,
-// lock, disk) is transient. Test with errors.Is.
+// cannot be made into a row. Every other error (connection, timeout, lock,
+// disk) is transient. Test with errors.Is.
 var ErrPermanent = errors.New("orderstore: permanent: this order cannot be stored")
 
 // ErrInvalidOrder reports an envelope that cannot be stored (no order id);
@@ -77,34 +131,6 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 	default:
 		return openSQLite(ctx, dsn)
 	}
-}
-
-// row is what Save writes, derived from an envelope.
-type row struct {
-	id        string
-	region    string
-	owner     string
-	createdAt time.Time
-	version   int
-	body      []byte
-}
-
-func newRow(env orders.Envelope) (row, error) {
-	if env.OrderID == "" {
-		return row{}, fmt.Errorf("%w: empty order id", ErrInvalidOrder)
-	}
-	body, err := json.Marshal(env.Order)
-	if err != nil {
-		return row{}, permanent(fmt.Errorf("orderstore: encode order %s: %w", env.OrderID, err))
-	}
-	return row{
-		id:        env.OrderID,
-		region:    env.Region,
-		owner:     env.Owner,
-		createdAt: env.CreatedAt.UTC(),
-		version:   env.Version,
-		body:      body,
-	}, nil
 }
 
 // migration is one schema step; steps are applied in order, once, inside a

@@ -2,6 +2,7 @@ package orderstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -65,33 +66,156 @@ func TestStore(t *testing.T) {
 				t.Errorf("Kind() = %q, want %q", s.Kind(), kind)
 			}
 
-			t.Run("save is keyed by order id", func(t *testing.T) {
-				for i, want := range []bool{true, false, false} {
-					got, err := s.Save(ctx, envelope("o-1"))
-					if err != nil {
-						t.Fatalf("Save #%d: %v", i, err)
-					}
-					if got != want {
-						t.Fatalf("Save #%d inserted = %v, want %v", i, got, want)
-					}
+			t.Run("prepare is keyed by order id and keeps its token", func(t *testing.T) {
+				first, err := s.Prepare(ctx, envelope("o-1"))
+				if err != nil || first.State != orderstore.StatePrepared || !strings.HasPrefix(first.Token, "claim-") {
+					t.Fatalf("Prepare = %+v, %v", first, err)
 				}
-				if ok, err := table.Has(ctx, "o-1"); err != nil || !ok {
-					t.Fatalf("Has(o-1) = %v, %v; want true", ok, err)
+				again := envelope("o-1")
+				again.Order.Note = "a different body under the same id"
+				second, err := s.Prepare(ctx, again)
+				if err != nil || second.Token != first.Token || second.State != orderstore.StatePrepared ||
+					second.Envelope.Order.Note != "" || !second.Envelope.CreatedAt.Equal(first.Envelope.CreatedAt) ||
+					second.Envelope.Order.DeliveryAddress != first.Envelope.Order.DeliveryAddress {
+					t.Fatalf("second Prepare = %+v, %v; want the stored row %+v", second, err, first)
 				}
-				if ok, err := table.Has(ctx, "o-missing"); err != nil || ok {
-					t.Fatalf("Has(o-missing) = %v, %v; want false", ok, err)
+				if has, err := table.Has(ctx, "o-1"); err != nil || !has {
+					t.Fatalf("Has(o-1) = %v, %v", has, err)
 				}
 			})
 
 			t.Run("empty order id is refused", func(t *testing.T) {
-				_, err := s.Save(ctx, envelope(""))
+				_, err := s.Prepare(ctx, envelope(""))
 				if !errors.Is(err, orderstore.ErrInvalidOrder) {
-					t.Fatalf("Save(empty id) error = %v, want ErrInvalidOrder", err)
+					t.Fatalf("Prepare(empty id) error = %v, want ErrInvalidOrder", err)
+				}
+			})
+
+			t.Run("handle runs once, in the transaction", func(t *testing.T) {
+				// Two handles on one database: two processes of one site.
+				other, err := orderstore.Open(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer other.Close()
+				if other.ID() != s.ID() || !strings.HasPrefix(s.ID(), "db-") {
+					t.Fatalf("ID() = %q and %q, want one identity per database", s.ID(), other.ID())
+				}
+				if _, err := s.Prepare(ctx, envelope("h-1")); err != nil {
+					t.Fatal(err)
+				}
+				var runs, rans atomic.Int64
+				var wg sync.WaitGroup
+				for i := range 8 {
+					st := s
+					if i%2 == 1 {
+						st = other
+					}
+					wg.Go(func() {
+						ran, err := st.Handle(ctx, "h-1", func(*sql.Tx) error { runs.Add(1); return nil })
+						if err != nil {
+							t.Error(err)
+						}
+						if ran {
+							rans.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				if runs.Load() != 1 || rans.Load() != 1 {
+					t.Fatalf("handler ran %d times, reported %d times; want 1", runs.Load(), rans.Load())
+				}
+				if ran, err := s.Handle(ctx, "absent", func(*sql.Tx) error { t.Fatal("ran for an absent order"); return nil }); ran || err != nil {
+					t.Fatalf("Handle(absent) = %v, %v", ran, err)
+				}
+			})
+
+			t.Run("a failing handler leaves nothing and the row PREPARED", func(t *testing.T) {
+				if _, err := s.Prepare(ctx, envelope("h-2")); err != nil {
+					t.Fatal(err)
+				}
+				boom := errors.New("ledger refused")
+				ran, err := s.Handle(ctx, "h-2", func(tx *sql.Tx) error {
+					if _, err := tx.ExecContext(ctx, `DELETE FROM orders WHERE order_id = 'o-1'`); err != nil {
+						return err
+					}
+					return boom
+				})
+				if ran || !errors.Is(err, boom) {
+					t.Fatalf("Handle = %v, %v; want the handler's error", ran, err)
+				}
+				if has, _ := table.Has(ctx, "o-1"); !has {
+					t.Fatal("the failed handler's write was committed")
+				}
+				o, err := s.Prepare(ctx, envelope("h-2"))
+				if err != nil || o.State != orderstore.StatePrepared {
+					t.Fatalf("after a failed handler: %+v, %v", o, err)
+				}
+			})
+
+			t.Run("states: finish, fail, discard, pending", func(t *testing.T) {
+				start := time.Now()
+				p, _ := s.Prepare(ctx, envelope("p-lost"))
+				if _, err := s.Prepare(ctx, envelope("p-handled")); err != nil {
+					t.Fatal(err)
+				}
+				if ran, err := s.Handle(ctx, "p-handled", nil); !ran || err != nil {
+					t.Fatalf("Handle(nil fn) = %v, %v", ran, err)
+				}
+				pending, err := s.Pending(ctx, time.Now().Add(time.Second), 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]orderstore.State{}
+				for _, o := range pending {
+					got[o.Envelope.OrderID] = o.State
+					if o.UpdatedAt.Before(start.Add(-time.Minute)) || len(o.Envelope.Order.Items) != 1 {
+						t.Errorf("pending row %+v", o)
+					}
+				}
+				if got["p-lost"] != orderstore.StatePrepared || got["p-handled"] != orderstore.StateHandled {
+					t.Fatalf("Pending = %v", got)
+				}
+				if old, _ := s.Pending(ctx, start.Add(-time.Hour), 100); len(old) != 0 {
+					t.Fatalf("Pending before an hour ago = %d rows", len(old))
+				}
+				if err := s.Discard(ctx, "p-lost", "claim-other"); err != nil {
+					t.Fatal(err)
+				}
+				if has, _ := table.Has(ctx, "p-lost"); !has {
+					t.Fatal("Discard with another token deleted the row")
+				}
+				if err := s.Discard(ctx, "p-handled", "any"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Discard(ctx, "p-lost", p.Token); err != nil {
+					t.Fatal(err)
+				}
+				if has, _ := table.Has(ctx, "p-lost"); has {
+					t.Fatal("Discard with the row's token kept it")
+				}
+				if err := s.Finish(ctx, "p-handled"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Fail(ctx, "p-handled"); err != nil {
+					t.Fatal(err)
+				}
+				if o, _ := s.Prepare(ctx, envelope("p-handled")); o.State != orderstore.StateDone {
+					t.Fatalf("after Finish then Fail: %s, want DONE (terminal)", o.State)
+				}
+				if err := s.Fail(ctx, "h-2"); err != nil {
+					t.Fatal(err)
+				}
+				if o, _ := s.Prepare(ctx, envelope("h-2")); o.State != orderstore.StateFailed {
+					t.Fatalf("after Fail: %s, want FAILED", o.State)
+				}
+				if ran, _ := s.Handle(ctx, "h-2", nil); ran {
+					t.Fatal("a FAILED order was handled")
 				}
 			})
 
 			t.Run("concurrent redeliveries make one row each", func(t *testing.T) {
-				var inserted atomic.Int64
+				var fresh atomic.Int64
 				var wg sync.WaitGroup
 				errs := make(chan error, 200)
 				for w := 0; w < 8; w++ {
@@ -99,13 +223,16 @@ func TestStore(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						for i := 0; i < 25; i++ {
-							ok, err := s.Save(ctx, envelope(fmt.Sprintf("c-%d", i)))
+							o, err := s.Prepare(ctx, envelope(fmt.Sprintf("c-%d", i)))
 							if err != nil {
 								errs <- err
 								return
 							}
-							if ok {
-								inserted.Add(1)
+							if ran, err := s.Handle(ctx, o.Envelope.OrderID, nil); err != nil {
+								errs <- err
+								return
+							} else if ran {
+								fresh.Add(1)
 							}
 						}
 					}()
@@ -115,8 +242,8 @@ func TestStore(t *testing.T) {
 				for err := range errs {
 					t.Fatal(err)
 				}
-				if inserted.Load() != 25 {
-					t.Fatalf("inserted %d times, want 25", inserted.Load())
+				if fresh.Load() != 25 {
+					t.Fatalf("handled %d times, want 25", fresh.Load())
 				}
 			})
 
@@ -124,9 +251,10 @@ func TestStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n != 26 {
-				t.Fatalf("Count = %d, want 26", n)
+			if n != 29 {
+				t.Fatalf("Count = %d, want 29", n)
 			}
+			id := s.ID()
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -137,8 +265,11 @@ func TestStore(t *testing.T) {
 					t.Fatalf("reopen: %v", err)
 				}
 				defer s2.Close()
-				if n, err := table.Count(ctx); err != nil || n != 26 {
-					t.Fatalf("Count after reopen = %d, %v; want 26", n, err)
+				if n, err := table.Count(ctx); err != nil || n != 29 {
+					t.Fatalf("Count after reopen = %d, %v; want 29", n, err)
+				}
+				if s2.ID() != id {
+					t.Fatalf("ID after reopen = %q, want %q", s2.ID(), id)
 				}
 			})
 
@@ -177,7 +308,7 @@ func TestStore(t *testing.T) {
 	}
 }
 
-func BenchmarkSave(b *testing.B) {
+func BenchmarkPrepareHandle(b *testing.B) {
 	for _, kind := range orderstoretest.Kinds {
 		b.Run(kind, func(b *testing.B) {
 			ctx := context.Background()
@@ -189,7 +320,11 @@ func BenchmarkSave(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := s.Save(ctx, envelope(fmt.Sprintf("b-%d", i))); err != nil {
+				id := fmt.Sprintf("b-%d", i)
+				if _, err := s.Prepare(ctx, envelope(id)); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Handle(ctx, id, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -197,11 +332,11 @@ func BenchmarkSave(b *testing.B) {
 	}
 }
 
-// Save tells errors no retry can fix (ErrPermanent) from transient ones: a
+// Prepare tells errors no retry can fix (ErrPermanent) from transient ones: a
 // NUL in the order is refused by PostgreSQL's JSONB (SQLSTATE 22P05, issue 11
 // item 1: an order sent by an API older than orders.CheckText) and stored by
 // SQLite; a closed database is transient.
-func TestSavePermanentErrors(t *testing.T) {
+func TestPreparePermanentErrors(t *testing.T) {
 	for _, kind := range orderstoretest.Kinds {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
@@ -209,29 +344,75 @@ func TestSavePermanentErrors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			if _, err := s.Save(ctx, envelope("")); !errors.Is(err, orderstore.ErrPermanent) || !errors.Is(err, orderstore.ErrInvalidOrder) {
-				t.Errorf("Save without order id = %v, want ErrInvalidOrder and ErrPermanent", err)
+			if _, err := s.Prepare(ctx, envelope("")); !errors.Is(err, orderstore.ErrPermanent) || !errors.Is(err, orderstore.ErrInvalidOrder) {
+				t.Errorf("Prepare without order id = %v, want ErrInvalidOrder and ErrPermanent", err)
 			}
 			nul := envelope("o-nul")
 			nul.Order.Note = "ring\x00twice"
-			_, err = s.Save(ctx, nul)
+			_, err = s.Prepare(ctx, nul)
 			switch kind {
 			case "postgres":
 				if !errors.Is(err, orderstore.ErrPermanent) || !strings.Contains(err.Error(), "22P05") {
-					t.Errorf("Save with NUL on postgres = %v, want ErrPermanent (SQLSTATE 22P05)", err)
+					t.Errorf("Prepare with NUL on postgres = %v, want ErrPermanent (SQLSTATE 22P05)", err)
 				}
 				if strings.Contains(err.Error(), "ring") {
 					t.Errorf("error quotes the order: %v", err)
 				}
 			default:
 				if err != nil {
-					t.Errorf("Save with NUL on %s = %v, want stored", kind, err)
+					t.Errorf("Prepare with NUL on %s = %v, want stored", kind, err)
 				}
 			}
 			s.Close()
-			_, err = s.Save(ctx, envelope("o-after-close"))
+			_, err = s.Prepare(ctx, envelope("o-after-close"))
 			if err == nil || errors.Is(err, orderstore.ErrPermanent) {
-				t.Errorf("Save on a closed store = %v, want a transient error", err)
+				t.Errorf("Prepare on a closed store = %v, want a transient error", err)
+			}
+		})
+	}
+}
+
+// A database written by the processor before the claim protocol (schema
+// version 1) is migrated in place: its rows become DONE, without a token,
+// and it gets an identity.
+func TestMigratesVersion1(t *testing.T) {
+	for _, kind := range orderstoretest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := orderstoretest.DSN(t, kind)
+			driver, source, ts, param := "sqlite", dsn, "TEXT", "?"
+			if kind == "postgres" {
+				driver, ts, param = "pgx", "TIMESTAMPTZ", "$1"
+			}
+			db, err := sql.Open(driver, source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for _, stmt := range []string{
+				`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at ` + ts + ` NOT NULL)`,
+				`INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z')`,
+				`CREATE TABLE orders (order_id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL,
+					created_at ` + ts + ` NOT NULL, envelope_version INTEGER NOT NULL, body TEXT NOT NULL, stored_at ` + ts + ` NOT NULL)`,
+			} {
+				if _, err := db.ExecContext(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO orders VALUES (`+param+`, 'eu-west-1', 'sub', '2026-01-02T03:04:05Z', 1, '{"items":[{"sku":"A","quantity":1}]}', '2026-01-02T03:04:06Z')`, "old-1"); err != nil {
+				t.Fatal(err)
+			}
+			s, err := orderstore.Open(ctx, dsn)
+			if err != nil {
+				t.Fatalf("Open a version 1 database: %v", err)
+			}
+			defer s.Close()
+			o, err := s.Prepare(ctx, envelope("old-1"))
+			if err != nil || o.State != orderstore.StateDone || o.Token != "" || o.Envelope.Owner != "sub" || len(o.Envelope.Order.Items) != 1 {
+				t.Fatalf("the old row = %+v, %v; want it DONE without a token", o, err)
+			}
+			if s.ID() == "" {
+				t.Fatal("no identity after the migration")
 			}
 		})
 	}

@@ -8,9 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // postgresMigrations is the PostgreSQL schema history. Never edit a released
@@ -27,91 +25,49 @@ var postgresMigrations = []migration{
 			stored_at        TIMESTAMPTZ NOT NULL DEFAULT now()
 		)`,
 	}},
+	// 2: the claim protocol. Rows stored before it are DONE.
+	{version: 2, stmts: []string{
+		`ALTER TABLE orders ADD COLUMN state TEXT NOT NULL DEFAULT 'DONE'`,
+		`ALTER TABLE orders ADD COLUMN claim_token TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE orders ADD COLUMN updated_at TIMESTAMPTZ NOT NULL DEFAULT now()`,
+		`CREATE INDEX orders_unsettled ON orders (updated_at) WHERE state IN ('PREPARED', 'HANDLED')`,
+		`CREATE TABLE site_identity (id TEXT PRIMARY KEY, created_at TIMESTAMPTZ NOT NULL)`,
+	}},
 }
 
 // migrationLockID is the advisory lock key that serialises the migrations of
 // processors starting at the same time against one database.
 const migrationLockID = 0x686f6d65 // "home"
 
-// postgresStore is a Store on PostgreSQL.
-type postgresStore struct {
-	pool *pgxpool.Pool
+// postgresDialect is PostgreSQL's dialect.
+var postgresDialect = dialect{
+	kind:       "postgres",
+	migrations: postgresMigrations,
+	createMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+	)`,
+	lock:       fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockID),
+	positional: true,
+	time:       func(t time.Time) any { return t.UTC() },
+	refuses:    permanentPostgres,
 }
 
 func openPostgres(ctx context.Context, dsn string) (Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse error can echo the DSN, password included: keep it out.
 		return nil, errors.New("orderstore: malformed postgres DSN (expected postgres://user:password@host:port/db?sslmode=...)")
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("orderstore: postgres: connect: %w", err)
-	}
-	s := &postgresStore{pool: pool}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &sqlStore{db: db, d: postgresDialect}
 	if err := s.migrate(ctx); err != nil {
-		pool.Close()
+		db.Close()
 		return nil, err
 	}
 	return s, nil
-}
-
-func (s *postgresStore) migrate(ctx context.Context) error {
-	for _, m := range postgresMigrations {
-		if err := s.apply(ctx, m); err != nil {
-			return fmt.Errorf("orderstore: postgres: migration %d: %w", m.version, err)
-		}
-	}
-	return nil
-}
-
-func (s *postgresStore) apply(ctx context.Context, m migration) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    INTEGER PRIMARY KEY,
-			applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-		)`); err != nil {
-			return err
-		}
-		var done bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		for _, stmt := range m.stmts {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return err
-			}
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version)
-		return err
-	})
-}
-
-// Save implements Store.
-func (s *postgresStore) Save(ctx context.Context, env orders.Envelope) (bool, error) {
-	r, err := newRow(env)
-	if err != nil {
-		return false, err
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO orders
-		(order_id, region, owner, created_at, envelope_version, body, stored_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (order_id) DO NOTHING`,
-		r.id, r.region, r.owner, r.createdAt, r.version, string(r.body), time.Now().UTC())
-	if err != nil {
-		err = fmt.Errorf("orderstore: postgres: save %s: %w", r.id, err)
-		if permanentPostgres(err) {
-			err = permanent(err)
-		}
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
 }
 
 // permanentPostgres reports whether err is PostgreSQL refusing the data
@@ -129,9 +85,3 @@ func permanentPostgres(err error) bool {
 	}
 	return false
 }
-
-// Kind implements Store.
-func (s *postgresStore) Kind() string { return "postgres" }
-
-// Close implements Store.
-func (s *postgresStore) Close() error { s.pool.Close(); return nil }

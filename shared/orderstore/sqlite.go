@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver
-
-	"github.com/homeregion/homeregion/shared/orders"
 )
 
 // sqliteMigrations is the SQLite schema history. Never edit a released step:
@@ -27,11 +25,30 @@ var sqliteMigrations = []migration{
 			stored_at        TEXT NOT NULL
 		)`,
 	}},
+	// 2: the claim protocol. Rows stored before it are DONE.
+	{version: 2, stmts: []string{
+		`ALTER TABLE orders ADD COLUMN state TEXT NOT NULL DEFAULT 'DONE'`,
+		`ALTER TABLE orders ADD COLUMN claim_token TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE orders ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX orders_unsettled ON orders (updated_at) WHERE state IN ('PREPARED', 'HANDLED')`,
+		`CREATE TABLE site_identity (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)`,
+	}},
 }
 
-// sqliteStore is a Store on an embedded SQLite file.
-type sqliteStore struct {
-	db *sql.DB
+// sqliteTime is SQLite's text form of an instant: fixed width, so that text
+// order is time order.
+const sqliteTime = "2006-01-02T15:04:05.000000000Z"
+
+// sqliteDialect is SQLite's dialect.
+var sqliteDialect = dialect{
+	kind:       "sqlite",
+	migrations: sqliteMigrations,
+	createMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`,
+	time:    func(t time.Time) any { return t.UTC().Format(sqliteTime) },
+	refuses: permanentSQLite,
 }
 
 // sqlitePragmas make every connection durable and patient: WAL with
@@ -80,83 +97,15 @@ func openSQLiteOnce(ctx context.Context, path string) (Store, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &sqliteStore{db: db}
+	s := &sqlStore{db: db, d: sqliteDialect}
+	// BEGIN IMMEDIATE (_txlock) holds the write lock from the start, so
+	// processes that start together take turns instead of racing for the
+	// upgrade to a write lock.
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
-}
-
-// migrate runs every pending migration in one BEGIN IMMEDIATE transaction,
-// the creation of schema_migrations included, so processes that start
-// together take turns instead of racing for the upgrade to a write lock.
-func (s *sqliteStore) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock): holds the write lock
-	if err != nil {
-		return fmt.Errorf("orderstore: sqlite: begin migration: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		applied_at TEXT NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("orderstore: sqlite: create schema_migrations: %w", err)
-	}
-	for _, m := range sqliteMigrations {
-		if err := applySQLite(ctx, tx, m); err != nil {
-			return fmt.Errorf("orderstore: sqlite: migration %d: %w", m.version, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("orderstore: sqlite: commit migrations: %w", err)
-	}
-	return nil
-}
-
-// applySQLite runs migration m inside tx unless schema_migrations records it.
-func applySQLite(ctx context.Context, tx *sql.Tx, m migration) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	for _, stmt := range m.stmts {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, time.Now().UTC().Format(time.RFC3339Nano))
-	return err
-}
-
-// Save implements Store.
-func (s *sqliteStore) Save(ctx context.Context, env orders.Envelope) (bool, error) {
-	r, err := newRow(env)
-	if err != nil {
-		return false, err
-	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO orders
-		(order_id, region, owner, created_at, envelope_version, body, stored_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (order_id) DO NOTHING`,
-		r.id, r.region, r.owner, r.createdAt.Format(time.RFC3339Nano), r.version, string(r.body),
-		time.Now().UTC().Format(time.RFC3339Nano))
-	if err != nil {
-		err = fmt.Errorf("orderstore: sqlite: save %s: %w", r.id, err)
-		if permanentSQLite(err) {
-			err = permanent(err)
-		}
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("orderstore: sqlite: save %s: %w", r.id, err)
-	}
-	return n == 1, nil
 }
 
 // SQLite primary result codes that refuse the data itself.
@@ -186,9 +135,3 @@ func busySQLite(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqliteBusy
 }
-
-// Kind implements Store.
-func (s *sqliteStore) Kind() string { return "sqlite" }
-
-// Close implements Store.
-func (s *sqliteStore) Close() error { return s.db.Close() }

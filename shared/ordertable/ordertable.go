@@ -7,8 +7,10 @@
 // which carries PII, never enters the table):
 //
 //	ORDER#<id>   an order's status record: owner, status, createdAt, updatedAt.
-//	             Written ACCEPTED by the orders API (Create), moved forward by
-//	             the on-prem processor (Advance), read by GET /orders/{id} (Get).
+//	             Written ACCEPTED by the orders API (Create), claimed by the
+//	             one on-prem consumer that processes it (Claim: claim,
+//	             claimStore, claimedAt), settled COMPLETED or FAILED (Settle),
+//	             read by GET /orders/{id} (Get).
 //	IDEM#<hash>  an idempotency record of POST /orders, keyed IdemKey(owner,
 //	             key): a lease record (package lease, IdemLayout) with owner,
 //	             requestHash, orderId and createdAt (Idem).
@@ -44,6 +46,9 @@ const (
 	AttrExpiresAt   = "expiresAt"   // epoch seconds; the table's TTL attribute
 	AttrRequestHash = "requestHash" // hex SHA-256 of the request (idempotency records)
 	AttrOrderID     = "orderId"     // the order an idempotency key created
+	AttrClaim       = "claim"       // the claim token of the consumer that took the order (Claim)
+	AttrClaimStore  = "claimStore"  // the site database that claim belongs to
+	AttrClaimedAt   = "claimedAt"   // RFC 3339, UTC: when it was claimed
 )
 
 // OrderKey is the partition key of order id's status record.
@@ -127,62 +132,124 @@ func Get(ctx context.Context, db GetItemAPI, table, id string) (Order, error) {
 	return o, nil
 }
 
-// UpdateItemAPI is the part of the DynamoDB client Advance uses.
+// UpdateItemAPI is the part of the DynamoDB client Claim and Settle use.
 type UpdateItemAPI interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
-// Advance moves order id's status forward to `to` in table with one
-// conditional write: it succeeds only from a status before `to`, so statuses
-// never move backwards and a repeated call is a no-op (nil). It returns
-// orders.ErrUnknownOrder when the record does not exist.
-func Advance(ctx context.Context, db UpdateItemAPI, table, id string, to orders.Status, now time.Time) error {
-	if !to.Valid() {
-		return fmt.Errorf("ordertable: advance %s: invalid status %q", id, to)
+// ClaimResult is what Claim found or did.
+type ClaimResult struct {
+	// Won reports that the claim is the caller's token: made now, or made
+	// by an earlier attempt with the same token (a retry, a redelivery).
+	Won bool
+	// Status is the order's status: ACCEPTED while it is being processed,
+	// terminal once a consumer settled it.
+	Status orders.Status
+	// Store is the database the winning claim belongs to ("" when the
+	// order was never claimed: settled FAILED as poison, or a record
+	// written before claims existed).
+	Store string
+}
+
+// Claim records, in order id's status record, that the consumer whose site
+// database is store takes the order with claim token token: one conditional
+// UpdateItem that succeeds only while the order is ACCEPTED and unclaimed,
+// or already claimed with the same token. It is the cross-database decision
+// of which site runs the order: the conditional write is atomic in the one
+// region that owns the orders table, so of any number of consumers
+// (servers, the primary and the standby site) exactly one wins, and a claim
+// is never taken over (a token only ever settles its own claim).
+//
+// A lost claim is not an error: the result names the winner's store and the
+// order's status. It returns orders.ErrUnknownOrder when the order has no
+// status record.
+func Claim(ctx context.Context, db UpdateItemAPI, table, id, token, store string, now time.Time) (ClaimResult, error) {
+	if token == "" || store == "" {
+		return ClaimResult{}, fmt.Errorf("ordertable: claim %s: empty token or store", id)
 	}
-	var allowed []orders.Status
-	for _, s := range []orders.Status{orders.StatusAccepted, orders.StatusCompleted, orders.StatusFailed} {
-		if s.Before(to) {
-			allowed = append(allowed, s)
+	out, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(table),
+		Key:                 ddbattr.Key(AttrPK, OrderKey(id)),
+		UpdateExpression:    aws.String("SET #claim = :t, #claimStore = :s, #claimedAt = :now"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND ((#status = :accepted AND attribute_not_exists(#claim)) OR #claim = :t)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#status": AttrStatus, "#claim": AttrClaim,
+			"#claimStore": AttrClaimStore, "#claimedAt": AttrClaimedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": ddbattr.S(token), ":s": ddbattr.S(store), ":now": ddbattr.Time(now),
+			":accepted": ddbattr.S(string(orders.StatusAccepted)),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	item := map[string]types.AttributeValue(nil)
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		if len(ccf.Item) == 0 {
+			return ClaimResult{}, fmt.Errorf("claim %s: %w", id, orders.ErrUnknownOrder)
 		}
+		item = ccf.Item
+	case err != nil:
+		return ClaimResult{}, fmt.Errorf("claim %s: %w", id, err)
+	default:
+		item = out.Attributes // ALL_NEW: a repeated claim may find the order settled
 	}
-	if len(allowed) == 0 {
-		// The first status is written with the record (Create), never
-		// reached by a transition.
-		return fmt.Errorf("ordertable: advance %s: nothing comes before %s", id, to)
+	r := ddbattr.NewReader(item)
+	res := ClaimResult{Won: r.S(AttrClaim) == token, Status: orders.Status(r.S(AttrStatus)), Store: r.S(AttrClaimStore)}
+	if err := r.Err(); err != nil || !res.Status.Valid() {
+		return ClaimResult{}, fmt.Errorf("%w: claim %s: no valid status or claim: %v", ErrCorrupt, id, err)
+	}
+	return res, nil
+}
+
+// ErrClaimLost reports a Settle whose token does not hold the order's claim.
+var ErrClaimLost = errors.New("ordertable: the order is claimed by another consumer")
+
+// Settle moves order id from ACCEPTED to the terminal status `to`
+// (COMPLETED or FAILED) with one conditional UpdateItem. With a token, only
+// the holder of that claim may settle (Claim); with an empty token only an
+// unclaimed order is settled (a poison message, which no consumer could
+// claim). A repeated Settle is a no-op (nil). It returns
+// orders.ErrUnknownOrder when the record does not exist, and ErrClaimLost
+// when another claim holds the order or it was settled otherwise.
+func Settle(ctx context.Context, db UpdateItemAPI, table, id string, to orders.Status, token string, now time.Time) error {
+	if to != orders.StatusCompleted && to != orders.StatusFailed {
+		return fmt.Errorf("ordertable: settle %s: %q is not a terminal status", id, to)
 	}
 	values := map[string]types.AttributeValue{
-		":to":  ddbattr.S(string(to)),
-		":now": ddbattr.Time(now),
+		":to":       ddbattr.S(string(to)),
+		":now":      ddbattr.Time(now),
+		":accepted": ddbattr.S(string(orders.StatusAccepted)),
 	}
-	cond := "attribute_exists(#pk) AND #status IN ("
-	for i, s := range allowed {
-		k := fmt.Sprintf(":from%d", i)
-		values[k] = ddbattr.S(string(s))
-		if i > 0 {
-			cond += ", "
-		}
-		cond += k
+	cond := "attribute_exists(#pk) AND #status = :accepted AND "
+	if token == "" {
+		cond += "attribute_not_exists(#claim)"
+	} else {
+		cond += "#claim = :t"
+		values[":t"] = ddbattr.S(token)
 	}
-	cond += ")"
 	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(table),
 		Key:                                 ddbattr.Key(AttrPK, OrderKey(id)),
 		UpdateExpression:                    aws.String("SET #status = :to, #updatedAt = :now"),
 		ConditionExpression:                 aws.String(cond),
-		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#status": AttrStatus, "#updatedAt": AttrUpdatedAt},
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#status": AttrStatus, "#updatedAt": AttrUpdatedAt, "#claim": AttrClaim},
 		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if len(ccf.Item) == 0 {
-			return fmt.Errorf("advance %s to %s: %w", id, to, orders.ErrUnknownOrder)
+			return fmt.Errorf("settle %s %s: %w", id, to, orders.ErrUnknownOrder)
 		}
-		return nil // already at or past `to`
+		r := ddbattr.NewReader(ccf.Item)
+		if orders.Status(r.S(AttrStatus)) == to && r.S(AttrClaim) == token {
+			return nil // this settle, repeated (or its answer lost and retried)
+		}
+		return fmt.Errorf("settle %s %s: %w", id, to, ErrClaimLost)
 	}
 	if err != nil {
-		return fmt.Errorf("advance %s to %s: %w", id, to, err)
+		return fmt.Errorf("settle %s %s: %w", id, to, err)
 	}
 	return nil
 }

@@ -26,7 +26,10 @@ type fakeDB struct {
 
 func (f *fakeDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	f.updates = append(f.updates, in)
-	return &dynamodb.UpdateItemOutput{}, f.err
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &dynamodb.UpdateItemOutput{Attributes: f.item}, nil
 }
 
 func (f *fakeDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -38,53 +41,108 @@ var now = time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
 
 var errAny = errors.New("any error")
 
-func TestAdvance(t *testing.T) {
+func TestClaim(t *testing.T) {
+	item := func(status, claim, store string) map[string]types.AttributeValue {
+		m := map[string]types.AttributeValue{AttrPK: ddbattr.S("ORDER#o1"), AttrStatus: ddbattr.S(status)}
+		if claim != "" {
+			m[AttrClaim], m[AttrClaimStore] = ddbattr.S(claim), ddbattr.S(store)
+		}
+		return m
+	}
+	ccf := func(m map[string]types.AttributeValue) error { return &types.ConditionalCheckFailedException{Item: m} }
 	tests := []struct {
-		name      string
-		to        orders.Status
-		err       error
-		wantCalls int
-		wantErr   error // nil: success; errAny: some error
+		name    string
+		out     map[string]types.AttributeValue // ALL_NEW on success
+		err     error
+		want    ClaimResult
+		wantErr error
 	}{
-		{"forward", orders.StatusCompleted, nil, 1, nil},
-		{"failed", orders.StatusFailed, nil, 1, nil},
-		{"failed: already terminal", orders.StatusFailed, &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{AttrStatus: ddbattr.S("COMPLETED")}}, 1, nil},
-		{"already there or past", orders.StatusCompleted, &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{AttrStatus: ddbattr.S("COMPLETED")}}, 1, nil},
-		{"unknown order", orders.StatusCompleted, &types.ConditionalCheckFailedException{}, 1, orders.ErrUnknownOrder},
-		{"store down", orders.StatusCompleted, errors.New("connection refused"), 1, errAny},
-		{"first status is never a transition", orders.StatusAccepted, nil, 0, errAny},
-		{"invalid status", "SHIPPED", nil, 0, errAny},
+		{"won", item("ACCEPTED", "t1", "db1"), nil, ClaimResult{Won: true, Status: orders.StatusAccepted, Store: "db1"}, nil},
+		{"won again, already settled by this token", item("COMPLETED", "t1", "db1"), nil, ClaimResult{Won: true, Status: orders.StatusCompleted, Store: "db1"}, nil},
+		{"lost to another store", nil, ccf(item("ACCEPTED", "t2", "db2")), ClaimResult{Status: orders.StatusAccepted, Store: "db2"}, nil},
+		{"settled by another store", nil, ccf(item("COMPLETED", "t2", "db2")), ClaimResult{Status: orders.StatusCompleted, Store: "db2"}, nil},
+		{"failed as poison, never claimed", nil, ccf(item("FAILED", "", "")), ClaimResult{Status: orders.StatusFailed}, nil},
+		{"unknown order", nil, ccf(nil), ClaimResult{}, orders.ErrUnknownOrder},
+		{"corrupt record", nil, ccf(map[string]types.AttributeValue{AttrStatus: ddbattr.N(3)}), ClaimResult{}, ErrCorrupt},
+		{"store down", nil, errors.New("connection refused"), ClaimResult{}, errAny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := &fakeDB{err: tt.err, item: tt.out}
+			got, err := Claim(context.Background(), db, "orders", "o1", "t1", "db1", now)
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("Claim: %v", err)
+			case tt.wantErr == errAny && (err == nil || errors.Is(err, ErrCorrupt) || errors.Is(err, orders.ErrUnknownOrder)):
+				t.Fatalf("Claim error = %v, want a dependency error", err)
+			case tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
+				t.Fatalf("Claim error = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("Claim = %+v, want %+v", got, tt.want)
+			}
+			in := db.updates[0]
+			cond := aws.ToString(in.ConditionExpression)
+			v := ddbattr.NewReader(in.ExpressionAttributeValues)
+			if !strings.Contains(cond, "attribute_not_exists(#claim)") || !strings.Contains(cond, "#claim = :t") ||
+				v.S(":t") != "t1" || v.S(":s") != "db1" || v.S(":accepted") != "ACCEPTED" {
+				t.Fatalf("claim write %q %v: must take an unclaimed ACCEPTED order or repeat its own token", cond, in.ExpressionAttributeValues)
+			}
+		})
+	}
+	if _, err := Claim(context.Background(), &fakeDB{}, "orders", "o1", "", "db1", now); err == nil {
+		t.Fatal("a claim without a token succeeded")
+	}
+}
+
+func TestSettle(t *testing.T) {
+	ccf := func(status, claim string) error {
+		m := map[string]types.AttributeValue{AttrStatus: ddbattr.S(status)}
+		if claim != "" {
+			m[AttrClaim] = ddbattr.S(claim)
+		}
+		return &types.ConditionalCheckFailedException{Item: m}
+	}
+	tests := []struct {
+		name     string
+		to       orders.Status
+		token    string
+		err      error
+		wantCond string
+		wantErr  error // nil: success; errAny: some error
+	}{
+		{"complete by the claim", orders.StatusCompleted, "t1", nil, "#claim = :t", nil},
+		{"fail by the claim", orders.StatusFailed, "t1", nil, "#claim = :t", nil},
+		{"fail a poison order, unclaimed only", orders.StatusFailed, "", nil, "attribute_not_exists(#claim)", nil},
+		{"repeated", orders.StatusCompleted, "t1", ccf("COMPLETED", "t1"), "", nil},
+		{"claimed by another", orders.StatusCompleted, "t1", ccf("ACCEPTED", "t2"), "", ErrClaimLost},
+		{"settled by another", orders.StatusFailed, "", ccf("COMPLETED", "t2"), "", ErrClaimLost},
+		{"completed, then failed by the same claim", orders.StatusFailed, "t1", ccf("COMPLETED", "t1"), "", ErrClaimLost},
+		{"unknown order", orders.StatusCompleted, "t1", &types.ConditionalCheckFailedException{}, "", orders.ErrUnknownOrder},
+		{"store down", orders.StatusCompleted, "t1", errors.New("connection refused"), "", errAny},
+		{"not terminal", orders.StatusAccepted, "t1", nil, "", errAny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := &fakeDB{err: tt.err}
-			err := Advance(context.Background(), db, "orders", "o1", tt.to, now)
+			err := Settle(context.Background(), db, "orders", "o1", tt.to, tt.token, now)
 			switch {
 			case tt.wantErr == nil && err != nil:
-				t.Fatalf("Advance: %v", err)
+				t.Fatalf("Settle: %v", err)
 			case tt.wantErr == errAny && err == nil:
-				t.Fatal("Advance succeeded, want an error")
+				t.Fatal("Settle succeeded, want an error")
 			case tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
-				t.Fatalf("Advance error = %v, want %v", err, tt.wantErr)
+				t.Fatalf("Settle error = %v, want %v", err, tt.wantErr)
 			}
-			if len(db.updates) != tt.wantCalls {
-				t.Fatalf("%d UpdateItem calls, want %d", len(db.updates), tt.wantCalls)
+			if tt.wantCond == "" {
+				return
 			}
-			if tt.wantCalls == 1 {
-				in := db.updates[0]
-				v := ddbattr.NewReader(in.ExpressionAttributeValues)
-				if got := v.S(":from0"); got != string(orders.StatusAccepted) {
-					t.Errorf("condition allows from %q, want ACCEPTED only", got)
-				}
-				if _, ok := in.ExpressionAttributeValues[":from1"]; ok {
-					t.Error("condition allows more than one earlier status")
-				}
-				if got := ddbattr.NewReader(in.Key).S(AttrPK); got != OrderKey("o1") {
-					t.Errorf("key = %q", got)
-				}
-				if got := v.Time(":now"); !got.Equal(now) {
-					t.Errorf("updatedAt = %v", got)
-				}
+			in := db.updates[0]
+			cond := aws.ToString(in.ConditionExpression)
+			v := ddbattr.NewReader(in.ExpressionAttributeValues)
+			if !strings.Contains(cond, "#status = :accepted") || !strings.HasSuffix(cond, tt.wantCond) ||
+				v.S(":to") != string(tt.to) || !v.Time(":now").Equal(now) || ddbattr.NewReader(in.Key).S(AttrPK) != "ORDER#o1" {
+				t.Fatalf("settle write %q %v", cond, in.ExpressionAttributeValues)
 			}
 		})
 	}

@@ -1,0 +1,315 @@
+package orderstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// dialect is what differs between the SQL backends.
+type dialect struct {
+	kind       string
+	migrations []migration
+	// createMigrations creates schema_migrations if it is missing.
+	createMigrations string
+	// lock, when not empty, is run first in the migration transaction to
+	// serialise the migrations of processes starting together.
+	lock string
+	// positional turns ? placeholders into $1, $2 ... (PostgreSQL).
+	positional bool
+	// time encodes an instant for a parameter.
+	time func(time.Time) any
+	// refuses reports whether err is the database refusing the data itself.
+	refuses func(error) bool
+}
+
+// sqlStore is the Store over database/sql.
+type sqlStore struct {
+	db *sql.DB
+	d  dialect
+	id string
+}
+
+// q adapts query's placeholders to the dialect.
+func (s *sqlStore) q(query string) string {
+	if !s.d.positional {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// migrate runs every pending migration in one transaction (the creation of
+// schema_migrations included) and creates the database's identity once.
+func (s *sqlStore) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("orderstore: %s: begin migration: %w", s.d.kind, err)
+	}
+	defer tx.Rollback()
+	if s.d.lock != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
+			return fmt.Errorf("orderstore: %s: migration lock: %w", s.d.kind, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.d.createMigrations); err != nil {
+		return fmt.Errorf("orderstore: %s: create schema_migrations: %w", s.d.kind, err)
+	}
+	for _, m := range s.d.migrations {
+		if err := s.apply(ctx, tx, m); err != nil {
+			return fmt.Errorf("orderstore: %s: migration %d: %w", s.d.kind, m.version, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO site_identity (id, created_at)
+		SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM site_identity)`), "db-"+randomHex(8), s.d.time(time.Now())); err != nil {
+		return fmt.Errorf("orderstore: %s: create the database identity: %w", s.d.kind, err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM site_identity`).Scan(&s.id); err != nil {
+		return fmt.Errorf("orderstore: %s: read the database identity: %w", s.d.kind, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("orderstore: %s: commit migrations: %w", s.d.kind, err)
+	}
+	return nil
+}
+
+// apply runs migration m inside tx unless schema_migrations records it.
+func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, m migration) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, stmt := range m.stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), m.version, s.d.time(time.Now()))
+	return err
+}
+
+// ID implements Store.
+func (s *sqlStore) ID() string { return s.id }
+
+// Kind implements Store.
+func (s *sqlStore) Kind() string { return s.d.kind }
+
+// Close implements Store.
+func (s *sqlStore) Close() error { return s.db.Close() }
+
+// fail wraps a database error with context, marking the database's refusals
+// of the data permanent.
+func (s *sqlStore) fail(what, id string, err error) error {
+	err = fmt.Errorf("orderstore: %s: %s %s: %w", s.d.kind, what, id, err)
+	if s.d.refuses(err) {
+		return permanent(err)
+	}
+	return err
+}
+
+// Prepare implements Store.
+func (s *sqlStore) Prepare(ctx context.Context, env orders.Envelope) (Order, error) {
+	if env.OrderID == "" {
+		return Order{}, fmt.Errorf("%w: empty order id", ErrInvalidOrder)
+	}
+	body, err := json.Marshal(env.Order)
+	if err != nil {
+		return Order{}, permanent(fmt.Errorf("orderstore: encode order %s: %w", env.OrderID, err))
+	}
+	now := time.Now().UTC()
+	o := Order{Envelope: env, State: StatePrepared, Token: "claim-" + randomHex(16), UpdatedAt: now}
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO orders
+		(order_id, region, owner, created_at, envelope_version, body, stored_at, state, claim_token, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id) DO NOTHING`),
+		env.OrderID, env.Region, env.Owner, s.d.time(env.CreatedAt), env.Version, string(body),
+		s.d.time(now), string(StatePrepared), o.Token, s.d.time(now))
+	if err != nil {
+		return Order{}, s.fail("prepare", env.OrderID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Order{}, s.fail("prepare", env.OrderID, err)
+	} else if n == 1 {
+		return o, nil
+	}
+	return s.get(ctx, env.OrderID)
+}
+
+// columns are the columns scan reads, in its order.
+const columns = `order_id, region, owner, created_at, envelope_version, body, state, claim_token, updated_at`
+
+// scan reads one row of columns.
+func scan(row interface{ Scan(...any) error }) (Order, error) {
+	var (
+		o     Order
+		body  []byte
+		state string
+	)
+	err := row.Scan(&o.Envelope.OrderID, &o.Envelope.Region, &o.Envelope.Owner, instant{&o.Envelope.CreatedAt},
+		&o.Envelope.Version, &body, &state, &o.Token, instant{&o.UpdatedAt})
+	if err != nil {
+		return Order{}, err
+	}
+	o.State = State(state)
+	if err := json.Unmarshal(body, &o.Envelope.Order); err != nil {
+		return Order{}, fmt.Errorf("stored order %s: %w", o.Envelope.OrderID, err)
+	}
+	return o, nil
+}
+
+// get reads order id's row.
+func (s *sqlStore) get(ctx context.Context, id string) (Order, error) {
+	o, err := scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM orders WHERE order_id = ?`), id))
+	if err != nil {
+		return Order{}, s.fail("read", id, err)
+	}
+	return o, nil
+}
+
+// Handle implements Store.
+func (s *sqlStore) Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, s.fail("handle", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE orders SET state = ?, updated_at = ? WHERE order_id = ? AND state = ?`),
+		string(StateHandled), s.d.time(time.Now()), id, string(StatePrepared))
+	if err != nil {
+		return false, s.fail("handle", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, s.fail("handle", id, err)
+	} else if n != 1 {
+		return false, nil // not PREPARED: handled by another worker, or not here
+	}
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			return false, err // the handler's own error, unchanged (processor.Permanent)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, s.fail("commit handled", id, err)
+	}
+	return true, nil
+}
+
+// move sets order id's state to `to` when it is in one of from.
+func (s *sqlStore) move(ctx context.Context, id string, to State, from ...State) error {
+	args := []any{string(to), s.d.time(time.Now()), id}
+	marks := make([]string, len(from))
+	for i, f := range from {
+		marks[i] = "?"
+		args = append(args, string(f))
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE orders SET state = ?, updated_at = ? WHERE order_id = ? AND state IN (`+
+		strings.Join(marks, ", ")+`)`), args...)
+	if err != nil {
+		return s.fail("mark "+strings.ToLower(string(to)), id, err)
+	}
+	return nil
+}
+
+// Finish implements Store.
+func (s *sqlStore) Finish(ctx context.Context, id string) error {
+	return s.move(ctx, id, StateDone, StateHandled)
+}
+
+// Fail implements Store.
+func (s *sqlStore) Fail(ctx context.Context, id string) error {
+	return s.move(ctx, id, StateFailed, StatePrepared, StateHandled)
+}
+
+// Discard implements Store.
+func (s *sqlStore) Discard(ctx context.Context, id, token string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM orders WHERE order_id = ? AND state = ? AND claim_token = ?`),
+		id, string(StatePrepared), token)
+	if err != nil {
+		return s.fail("discard", id, err)
+	}
+	return nil
+}
+
+// Pending implements Store.
+func (s *sqlStore) Pending(ctx context.Context, before time.Time, limit int) ([]Order, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+columns+` FROM orders
+		WHERE state IN (?, ?) AND updated_at < ? ORDER BY updated_at LIMIT ?`),
+		string(StatePrepared), string(StateHandled), s.d.time(before), limit)
+	if err != nil {
+		return nil, s.fail("list", "pending orders", err)
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		o, err := scan(rows)
+		if err != nil {
+			return nil, s.fail("list", "pending orders", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list", "pending orders", err)
+	}
+	return out, nil
+}
+
+// instant scans a timestamp column: a time.Time (PostgreSQL) or text
+// (SQLite; "" for rows older than the column).
+type instant struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (i instant) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*i.t = v.UTC()
+		return nil
+	case string:
+		return i.parse(v)
+	case []byte:
+		return i.parse(string(v))
+	case nil:
+		*i.t = time.Time{}
+		return nil
+	}
+	return fmt.Errorf("orderstore: timestamp column of type %T", src)
+}
+
+func (i instant) parse(v string) error {
+	if v == "" {
+		*i.t = time.Time{}
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return fmt.Errorf("orderstore: timestamp %q: %w", v, err)
+	}
+	*i.t = t.UTC()
+	return nil
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
