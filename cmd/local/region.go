@@ -162,7 +162,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if err != nil {
 		return nil, err
 	}
-	proc, err := processor.NewFromAWS(pc, pcfg, penv, rt.store, log.With("component", r.Region+"/processor"))
+	proc, err := processor.NewFromAWS(pc, pcfg, penv, rt.store, processor.Extensions{}, log.With("component", r.Region+"/processor"))
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}

@@ -251,7 +251,7 @@ func TestOrdersLostSendResponse(t *testing.T) {
 		if m.OrderID != id {
 			t.Fatalf("message for order %s, want only %s", m.OrderID, id)
 		}
-		if _, err := store.Save(context.Background(), m); err != nil {
+		if _, err := store.Prepare(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,11 +39,11 @@ type lossyStore struct {
 	n atomic.Int64
 }
 
-func (s *lossyStore) Save(ctx context.Context, env orders.Envelope) (bool, error) {
+func (s *lossyStore) Prepare(ctx context.Context, env orders.Envelope) (orderstore.Order, error) {
 	if s.n.Add(1)%7 == 0 {
-		return true, nil
+		return orderstore.Order{Envelope: env, State: orderstore.StateDone, Token: "claim-lost"}, nil
 	}
-	return s.Store.Save(ctx, env)
+	return s.Store.Prepare(ctx, env)
 }
 
 // TestProcessorCheckCatchesLostOrders proves the checks above can fail: a

@@ -59,3 +59,13 @@ func (tb *Table) Has(ctx context.Context, id string) (bool, error) {
 	}
 	return ok, nil
 }
+
+// CountState returns the number of stored orders in state (PREPARED,
+// HANDLED, DONE or FAILED; see package orderstore).
+func (tb *Table) CountState(ctx context.Context, state string) (int64, error) {
+	var n int64
+	if err := tb.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE state = `+tb.param, state).Scan(&n); err != nil {
+		return 0, fmt.Errorf("orderstoretest: %s: count %s: %w", tb.kind, state, err)
+	}
+	return n, nil
+}

@@ -117,7 +117,7 @@ func checkCarried(t *testing.T, stores []orderstore.Store, n int, body []byte) {
 		t.Fatalf("accepted %q: its envelope is not a valid SQS message body", body)
 	}
 	for _, s := range stores {
-		if _, err := s.Save(context.Background(), env); err != nil {
+		if _, err := s.Prepare(context.Background(), env); err != nil {
 			t.Fatalf("accepted %q: %s cannot store it: %v", body, s.Kind(), err)
 		}
 	}

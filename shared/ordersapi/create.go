@@ -120,7 +120,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := h.store.Complete(ctx, rec.Key, rec.Token); err != nil {
 		// The message is in the queue, so the answer is 202. The record stays
 		// in flight: a replay after the lease re-sends the same order id (a
-		// duplicate the processor drops, as ordertable.Advance is idempotent).
+		// duplicate the processor drops: the order has one claim and one row).
 		h.log.LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "order accepted", slog.String("orderId", rec.OrderID))

@@ -3,6 +3,7 @@ package ordersapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -190,12 +191,12 @@ func TestIntegrationAcceptReplayConflict(t *testing.T) {
 			t.Fatalf("owner GET: %d %s", resp.StatusCode, resp.Body)
 		}
 		// The processor completes it with the shared helper; GET shows it.
-		if err := ordertable.Advance(ctx, e.db, e.table, id, orders.StatusCompleted, time.Now()); err != nil {
+		if err := ordertable.Settle(ctx, e.db, e.table, id, orders.StatusCompleted, "", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		resp = invoke(t, ctx, h, getReq(id))
 		if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"status":"COMPLETED"`) {
-			t.Fatalf("after Advance: %d %s", resp.StatusCode, resp.Body)
+			t.Fatalf("after Settle: %d %s", resp.StatusCode, resp.Body)
 		}
 		other := getReq(id, withClaims(map[string]string{"sub": "other-user", "custom:region": testRegion}))
 		checkError(t, invoke(t, ctx, h, other), 404, "ORDER_NOT_FOUND")
@@ -207,15 +208,15 @@ func TestIntegrationAcceptReplayConflict(t *testing.T) {
 		// moves on from.
 		failed := orderID(t, invoke(t, ctx, h, postReq(validBody, withHeader("idempotency-key", "key-failed"))))
 		e.drain()
-		if err := ordertable.Advance(ctx, e.db, e.table, failed, orders.StatusFailed, time.Now()); err != nil {
+		if err := ordertable.Settle(ctx, e.db, e.table, failed, orders.StatusFailed, "", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if err := ordertable.Advance(ctx, e.db, e.table, failed, orders.StatusCompleted, time.Now()); err != nil {
+		if err := ordertable.Settle(ctx, e.db, e.table, failed, orders.StatusCompleted, "", time.Now()); !errors.Is(err, ordertable.ErrClaimLost) {
 			t.Fatal(err)
 		}
 		resp := invoke(t, ctx, h, getReq(failed))
 		if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"status":"FAILED"`) {
-			t.Fatalf("after Advance to FAILED: %d %s", resp.StatusCode, resp.Body)
+			t.Fatalf("after Settle to FAILED: %d %s", resp.StatusCode, resp.Body)
 		}
 	})
 	t.Run("no PII in the table", func(t *testing.T) {

@@ -87,6 +87,10 @@ type Store interface {
 	// Pending lists up to limit rows that are PREPARED or HANDLED and whose
 	// state last changed before `before`, oldest first.
 	Pending(ctx context.Context, before time.Time, limit int) ([]Order, error)
+	// Update runs fn in one write transaction, serialised with the
+	// migrations of processes starting together: for an adopter's own
+	// tables (processormain.Extension.Setup).
+	Update(ctx context.Context, fn func(tx *sql.Tx) error) error
 	// Kind names the backend: "sqlite" or "postgres".
 	Kind() string
 	// Close releases the database.

@@ -108,6 +108,27 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, m migration) error {
 	return err
 }
 
+// Update implements Store.
+func (s *sqlStore) Update(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("orderstore: %s: begin: %w", s.d.kind, err)
+	}
+	defer tx.Rollback()
+	if s.d.lock != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
+			return fmt.Errorf("orderstore: %s: lock: %w", s.d.kind, err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("orderstore: %s: commit: %w", s.d.kind, err)
+	}
+	return nil
+}
+
 // ID implements Store.
 func (s *sqlStore) ID() string { return s.id }
 

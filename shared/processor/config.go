@@ -158,15 +158,18 @@ func (c Config) SDKOptions() awsconfig.Options {
 
 // NewFromAWS builds the Processor for c over store with its SQS, DynamoDB
 // and CloudWatch clients made from awscfg (awsconfig.Load with
-// c.SDKOptions()). getenv is the environment awscfg was loaded from: when
-// it points CloudWatch at a stand-in endpoint (moto), the client speaks the
-// query protocol (cwquery.ForEndpoint).
-func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, log *slog.Logger) (*Processor, error) {
+// c.SDKOptions()) and ext's Handler and Deliverer. getenv is the
+// environment awscfg was loaded from: when it points CloudWatch at a
+// stand-in endpoint (moto), the client speaks the query protocol
+// (cwquery.ForEndpoint).
+func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, ext Extensions, log *slog.Logger) (*Processor, error) {
 	return New(c, Deps{
 		SQS:        sqs.NewFromConfig(awscfg),
 		DynamoDB:   dynamodb.NewFromConfig(awscfg),
 		CloudWatch: cloudwatch.NewFromConfig(awscfg, cwquery.ForEndpoint(getenv)...),
 		Store:      store,
+		Handler:    ext.Handler,
+		Deliverer:  ext.Deliverer,
 		Log:        log,
 	})
 }

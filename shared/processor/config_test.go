@@ -82,11 +82,11 @@ func TestNewFromAWS(t *testing.T) {
 		t.Errorf("SDKOptions().ResponseHeaderTimeout = %s, want WaitTime + 10s", got)
 	}
 	awscfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")}
-	p, err := NewFromAWS(c, awscfg, func(string) string { return "" }, fakeStore{}, nil)
+	p, err := NewFromAWS(c, awscfg, func(string) string { return "" }, fakeStore{}, Extensions{}, nil)
 	if err != nil || p.deps.SQS == nil || p.deps.DynamoDB == nil || p.deps.CloudWatch == nil {
 		t.Fatalf("NewFromAWS = %+v, %v", p, err)
 	}
-	if _, err := NewFromAWS(c, awscfg, func(string) string { return "" }, nil, nil); err == nil {
+	if _, err := NewFromAWS(c, awscfg, func(string) string { return "" }, nil, Extensions{}, nil); err == nil {
 		t.Error("NewFromAWS accepted no Store")
 	}
 }

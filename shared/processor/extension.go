@@ -46,6 +46,13 @@ type Deliverer interface {
 	Deliver(ctx context.Context, o orders.Envelope) error
 }
 
+// Extensions are an adopter's additions to the processor (Deps.Handler and
+// Deps.Deliverer); each may be nil.
+type Extensions struct {
+	Handler   Handler
+	Deliverer Deliverer
+}
+
 // errPermanent marks errors that no retry can fix.
 var errPermanent = errors.New("permanent")
 

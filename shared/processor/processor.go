@@ -35,6 +35,7 @@ package processor
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
@@ -82,11 +84,16 @@ type MetricsAPI interface {
 	PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
 }
 
-// Store is the site database (orderstore.Store satisfies it).
+// Store is the site database (orderstore.Store satisfies it; see there for
+// the states of an order row).
 type Store interface {
-	// Save durably stores the order keyed by its id; inserted is false when
-	// it was already stored.
-	Save(ctx context.Context, env orders.Envelope) (inserted bool, err error)
+	ID() string
+	Prepare(ctx context.Context, env orders.Envelope) (orderstore.Order, error)
+	Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (ran bool, err error)
+	Finish(ctx context.Context, id string) error
+	Fail(ctx context.Context, id string) error
+	Discard(ctx context.Context, id, token string) error
+	Pending(ctx context.Context, before time.Time, limit int) ([]orderstore.Order, error)
 }
 
 // Config configures a Processor. Zero durations and counts take the defaults.
@@ -104,12 +111,15 @@ type Config struct {
 }
 
 // Deps are the processor's collaborators. CloudWatch may be nil (no metrics);
-// Log may be nil (no logs); Now may be nil (time.Now).
+// Handler and Deliverer may be nil (the order is only stored); Log may be
+// nil (no logs); Now may be nil (time.Now).
 type Deps struct {
 	SQS        SQSAPI
 	DynamoDB   ordertable.UpdateItemAPI
 	CloudWatch MetricsAPI
 	Store      Store
+	Handler    Handler
+	Deliverer  Deliverer
 	Log        *slog.Logger
 	Now        func() time.Time
 }
@@ -117,13 +127,15 @@ type Deps struct {
 // Stats counts what a Processor did since it was created.
 type Stats struct {
 	Received     int64 // messages received
-	Processed    int64 // completed and deleted (OrdersProcessed)
-	Inserted     int64 // of those, stored for the first time
-	Duplicates   int64 // of those, already stored (a redelivery)
-	Poison       int64 // malformed, unknown-version or unstorable (permanent error) receives, left for the DLQ
+	Processed    int64 // settled and deleted (OrdersProcessed)
+	Inserted     int64 // orders handled here for the first time (the Handler ran), by a message or the recovery pass
+	Duplicates   int64 // processed messages whose order was already handled here or settled by another database
+	Poison       int64 // malformed, unknown-version or refused (permanent error) receives, left for the DLQ
 	Failed       int64 // transient failures, left for redelivery
 	FailedOrders int64 // receives that set (or found) an order's terminal status FAILED
 	HandedBack   int64 // received but unstarted at shutdown, made visible again
+	Deferred     int64 // receives of orders another database has claimed and not yet settled, made visible later
+	Recovered    int64 // orders a crash had left unsettled in this database that the recovery pass settled
 }
 
 // Processor drains the orders queue into the site database.
@@ -133,7 +145,7 @@ type Processor struct {
 	log  *slog.Logger
 
 	received, processed, inserted, duplicates, poison, failed, handedBack atomic.Int64
-	failedOrders                                                          atomic.Int64
+	failedOrders, deferred, recovered                                     atomic.Int64
 	unreported                                                            atomic.Int64 // OrdersProcessed not yet put
 }
 
@@ -199,6 +211,8 @@ func (p *Processor) Stats() Stats {
 		Failed:       p.failed.Load(),
 		HandedBack:   p.handedBack.Load(),
 		FailedOrders: p.failedOrders.Load(),
+		Deferred:     p.deferred.Load(),
+		Recovered:    p.recovered.Load(),
 	}
 }
 
@@ -239,6 +253,11 @@ func (p *Processor) Run(ctx context.Context) error {
 	for range p.cfg.Pollers {
 		pollers.Go(func() { p.poll(ctx, slots, jobs) })
 	}
+	recoveryDone := make(chan struct{})
+	go func() {
+		defer close(recoveryDone)
+		p.recoveryLoop(ctx, workCtx)
+	}()
 	pollers.Wait()
 	close(jobs)
 	p.log.Info("processor draining: receiving stopped, finishing in-flight messages")
@@ -255,12 +274,13 @@ func (p *Processor) Run(ctx context.Context) error {
 		abandon()
 		<-drained
 	}
+	<-recoveryDone
 	close(stopMetrics)
 	<-metricsDone
 	s := p.Stats()
 	p.log.Info("processor stopped", "received", s.Received, "processed", s.Processed, "inserted", s.Inserted,
 		"duplicates", s.Duplicates, "poison", s.Poison, "failed", s.Failed, "failedOrders", s.FailedOrders, "handedBack", s.HandedBack,
-		"drained", err == nil)
+		"deferred", s.Deferred, "recovered", s.Recovered, "drained", err == nil)
 	return err
 }
 

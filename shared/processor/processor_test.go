@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,9 @@ func (f *fakeSQS) snapshot() (deleted, extended, handed []string) {
 	return append([]string(nil), f.deleted...), append([]string(nil), f.extended...), append([]string(nil), f.handed...)
 }
 
+// fakeDDB is the orders table of one ACCEPTED, unclaimed order per id:
+// every claim wins and every settle succeeds, unless update (called first)
+// returns an error for the call.
 type fakeDDB struct {
 	update func(in *dynamodb.UpdateItemInput) error
 }
@@ -92,18 +96,81 @@ func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ .
 			return nil, err
 		}
 	}
+	if claimWrite(in) {
+		return &dynamodb.UpdateItemOutput{Attributes: map[string]ddbtypes.AttributeValue{
+			ordertable.AttrStatus:     &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
+			ordertable.AttrClaim:      in.ExpressionAttributeValues[":t"],
+			ordertable.AttrClaimStore: in.ExpressionAttributeValues[":s"],
+		}}, nil
+	}
 	return &dynamodb.UpdateItemOutput{}, nil
 }
 
-type fakeStore struct {
-	save func(ctx context.Context, env orders.Envelope) (bool, error)
+// claimWrite reports whether in is ordertable.Claim's write (not Settle's).
+func claimWrite(in *dynamodb.UpdateItemInput) bool {
+	_, settle := in.ExpressionAttributeValues[":to"]
+	return !settle
 }
 
-func (f fakeStore) Save(ctx context.Context, env orders.Envelope) (bool, error) {
-	if f.save != nil {
-		return f.save(ctx, env)
+// claimedBy is the ConditionalCheckFailedException of a claim that another
+// database holds, with the order in status.
+func claimedBy(status orders.Status) error {
+	return &ddbtypes.ConditionalCheckFailedException{Item: map[string]ddbtypes.AttributeValue{
+		ordertable.AttrStatus:     &ddbtypes.AttributeValueMemberS{Value: string(status)},
+		ordertable.AttrClaim:      &ddbtypes.AttributeValueMemberS{Value: "claim-other"},
+		ordertable.AttrClaimStore: &ddbtypes.AttributeValueMemberS{Value: "db-other"},
+	}}
+}
+
+// fakeStore is a site database whose rows are always new and PREPARED, the
+// Handler always runs, unless a hook says otherwise.
+type fakeStore struct {
+	prepare func(ctx context.Context, env orders.Envelope) (orderstore.Order, error)
+	handle  func(ctx context.Context, id string) (bool, error)
+	discard func(id, token string)
+}
+
+func (f fakeStore) ID() string { return "db-test" }
+
+func (f fakeStore) Prepare(ctx context.Context, env orders.Envelope) (orderstore.Order, error) {
+	if f.prepare != nil {
+		return f.prepare(ctx, env)
+	}
+	return orderstore.Order{Envelope: env, State: orderstore.StatePrepared, Token: "claim-" + env.OrderID}, nil
+}
+
+func (f fakeStore) Handle(ctx context.Context, id string, fn func(*sql.Tx) error) (bool, error) {
+	if f.handle != nil {
+		return f.handle(ctx, id)
+	}
+	if fn != nil {
+		if err := fn(nil); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
+}
+
+func (f fakeStore) Finish(context.Context, string) error { return nil }
+func (f fakeStore) Fail(context.Context, string) error   { return nil }
+func (f fakeStore) Discard(_ context.Context, id, token string) error {
+	if f.discard != nil {
+		f.discard(id, token)
+	}
+	return nil
+}
+func (f fakeStore) Pending(context.Context, time.Time, int) ([]orderstore.Order, error) {
+	return nil, nil
+}
+
+// saved is a prepare hook that reports a new row after calling fn.
+func saved(fn func(ctx context.Context) error) func(context.Context, orders.Envelope) (orderstore.Order, error) {
+	return func(ctx context.Context, env orders.Envelope) (orderstore.Order, error) {
+		if err := fn(ctx); err != nil {
+			return orderstore.Order{}, err
+		}
+		return orderstore.Order{Envelope: env, State: orderstore.StatePrepared, Token: "claim-" + env.OrderID}, nil
+	}
 }
 
 type fakeCW struct {
@@ -201,29 +268,64 @@ func TestDecode(t *testing.T) {
 
 func TestHandle(t *testing.T) {
 	errBoom := errors.New("boom")
+	stored := func(state orderstore.State) func(context.Context, orders.Envelope) (orderstore.Order, error) {
+		return func(_ context.Context, env orders.Envelope) (orderstore.Order, error) {
+			return orderstore.Order{Envelope: env, State: state, Token: "claim-" + env.OrderID}, nil
+		}
+	}
+	onClaim := func(err error) func(*dynamodb.UpdateItemInput) error {
+		return func(in *dynamodb.UpdateItemInput) error {
+			if claimWrite(in) {
+				return err
+			}
+			return nil
+		}
+	}
 	for _, tc := range []struct {
-		name        string
-		body        string
-		save        func(context.Context, orders.Envelope) (bool, error)
-		update      func(*dynamodb.UpdateItemInput) error
-		wantDeleted bool
-		want        Stats
+		name          string
+		body          string
+		store         fakeStore
+		update        func(*dynamodb.UpdateItemInput) error
+		handler       HandlerFunc
+		wantDeleted   bool
+		wantDeferred  bool
+		wantDiscarded bool
+		want          Stats
 	}{
-		{name: "stored, completed, deleted", wantDeleted: true, want: Stats{Processed: 1, Inserted: 1}},
-		{name: "redelivery: already stored", save: func(context.Context, orders.Envelope) (bool, error) { return false, nil },
+		{name: "stored, claimed, handled, completed, deleted", wantDeleted: true, want: Stats{Processed: 1, Inserted: 1}},
+		{name: "redelivery: already done here", store: fakeStore{prepare: stored(orderstore.StateDone)},
+			wantDeleted: true, want: Stats{Processed: 1, Duplicates: 1}},
+		{name: "redelivery: handled here, crashed before COMPLETED", store: fakeStore{prepare: stored(orderstore.StateHandled),
+			handle: func(context.Context, string) (bool, error) { return false, nil }},
+			handler:     func(context.Context, *sql.Tx, orders.Envelope) error { return errors.New("handler ran again") },
 			wantDeleted: true, want: Stats{Processed: 1, Duplicates: 1}},
 		{name: "poison is never deleted nor stored", body: `{"version":9}`,
-			save: func(context.Context, orders.Envelope) (bool, error) {
-				return false, errors.New("store called for poison")
+			store: fakeStore{prepare: saved(func(context.Context) error { return errors.New("store called for poison") })},
+			want:  Stats{Poison: 1}},
+		{name: "store failure: not deleted", store: fakeStore{prepare: saved(func(context.Context) error { return errBoom })},
+			want: Stats{Failed: 1}},
+		{name: "claim failure: not deleted", update: onClaim(errBoom), want: Stats{Failed: 1}},
+		{name: "status failure: not deleted", update: func(in *dynamodb.UpdateItemInput) error {
+			if claimWrite(in) {
+				return nil
+			}
+			return errBoom
+		}, want: Stats{Failed: 1, Inserted: 1}},
+		{name: "claimed by another database: row discarded, message deferred", update: onClaim(claimedBy(orders.StatusAccepted)),
+			handler: func(context.Context, *sql.Tx, orders.Envelope) error {
+				return errors.New("handler ran for a lost claim")
 			},
-			want: Stats{Poison: 1}},
-		{name: "store failure: not deleted", save: func(context.Context, orders.Envelope) (bool, error) { return false, errBoom },
+			wantDeferred: true, wantDiscarded: true, want: Stats{Deferred: 1}},
+		{name: "settled by another database: row discarded, message deleted", update: onClaim(claimedBy(orders.StatusCompleted)),
+			wantDeleted: true, wantDiscarded: true, want: Stats{Processed: 1, Duplicates: 1}},
+		{name: "no status record: nothing runs, left for the DLQ",
+			update:        onClaim(&ddbtypes.ConditionalCheckFailedException{}),
+			wantDiscarded: true, want: Stats{Poison: 1}},
+		{name: "handler fails: left for redelivery", handler: func(context.Context, *sql.Tx, orders.Envelope) error { return errBoom },
 			want: Stats{Failed: 1}},
-		{name: "status failure: not deleted", update: func(*dynamodb.UpdateItemInput) error { return errBoom },
-			want: Stats{Failed: 1}},
-		{name: "no status record: stored and deleted",
-			update:      func(*dynamodb.UpdateItemInput) error { return &ddbtypes.ConditionalCheckFailedException{} },
-			wantDeleted: true, want: Stats{Processed: 1, Inserted: 1}},
+		{name: "handler refuses for good: FAILED, left for the DLQ",
+			handler: func(context.Context, *sql.Tx, orders.Envelope) error { return Permanent(errBoom) },
+			want:    Stats{Poison: 1, FailedOrders: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.body
@@ -231,11 +333,23 @@ func TestHandle(t *testing.T) {
 				b = body(t, "o1")
 			}
 			q := &fakeSQS{}
-			p := newP(t, q, fakeDDB{update: tc.update}, fakeStore{save: tc.save}, nil, nil)
+			discarded := false
+			st := tc.store
+			st.discard = func(id, token string) { discarded = id == "o1" && token == "claim-o1" }
+			p := newP(t, q, fakeDDB{update: tc.update}, st, nil, nil)
+			if tc.handler != nil {
+				p.deps.Handler = tc.handler
+			}
 			p.handle(context.Background(), &message{id: "m", receipt: "r", body: b, receivedAt: time.Now()})
-			deleted, _, _ := q.snapshot()
+			deleted, ext, _ := q.snapshot()
 			if got := len(deleted) == 1; got != tc.wantDeleted {
 				t.Fatalf("deleted = %v, want %v", deleted, tc.wantDeleted)
+			}
+			if got := fmt.Sprint(ext) == "[r=60]"; got != tc.wantDeferred {
+				t.Fatalf("visibility changes = %v, want deferred %v", ext, tc.wantDeferred)
+			}
+			if discarded != tc.wantDiscarded {
+				t.Fatalf("discarded = %v, want %v", discarded, tc.wantDiscarded)
 			}
 			if got := p.Stats(); got != tc.want {
 				t.Fatalf("stats = %+v, want %+v", got, tc.want)
@@ -270,6 +384,9 @@ func TestPermanentFailuresEndFailed(t *testing.T) {
 			var mu sync.Mutex
 			var advanced []string
 			ddb := fakeDDB{update: func(in *dynamodb.UpdateItemInput) error {
+				if claimWrite(in) {
+					return nil
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				to := in.ExpressionAttributeValues[":to"].(*ddbtypes.AttributeValueMemberS).Value
@@ -277,7 +394,7 @@ func TestPermanentFailuresEndFailed(t *testing.T) {
 				advanced = append(advanced, key+"="+to)
 				return nil
 			}}
-			st := fakeStore{save: func(context.Context, orders.Envelope) (bool, error) { return false, tc.saveErr }}
+			st := fakeStore{prepare: saved(func(context.Context) error { return tc.saveErr })}
 			q := &fakeSQS{}
 			p := newP(t, q, ddb, st, nil, nil)
 			p.handle(context.Background(), &message{id: "m", receipt: "r", body: tc.body, orderAttr: tc.attr, receivedAt: time.Now()})
@@ -299,24 +416,34 @@ func TestPermanentFailuresEndFailed(t *testing.T) {
 	}
 }
 
+// deliverFunc adapts a function to a Deliverer.
+type deliverFunc func(context.Context, orders.Envelope) error
+
+func (f deliverFunc) Deliver(ctx context.Context, o orders.Envelope) error { return f(ctx, o) }
+
 func TestDeleteOnlyAfterStoreAndStatus(t *testing.T) {
 	q := &fakeSQS{queue: []sqstypes.Message{msg("a", body(t, "a"), "a")}}
 	var order []string
 	var mu sync.Mutex
 	rec := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
-	p := newP(t, q, fakeDDB{update: func(*dynamodb.UpdateItemInput) error {
+	step := func(name string) {
 		d, _, _ := q.snapshot()
-		rec(fmt.Sprintf("advance(deleted=%d)", len(d)))
+		rec(fmt.Sprintf("%s(deleted=%d)", name, len(d)))
+	}
+	p := newP(t, q, fakeDDB{update: func(in *dynamodb.UpdateItemInput) error {
+		if claimWrite(in) {
+			step("claim")
+		} else {
+			step("settle")
+		}
 		return nil
-	}}, fakeStore{save: func(context.Context, orders.Envelope) (bool, error) {
-		d, _, _ := q.snapshot()
-		rec(fmt.Sprintf("save(deleted=%d)", len(d)))
-		return true, nil
-	}}, nil, nil)
+	}}, fakeStore{prepare: saved(func(context.Context) error { step("prepare"); return nil })}, nil, nil)
+	p.deps.Handler = HandlerFunc(func(context.Context, *sql.Tx, orders.Envelope) error { step("handler"); return nil })
+	p.deps.Deliverer = deliverFunc(func(context.Context, orders.Envelope) error { step("deliver"); return nil })
 	if err := runUntil(t, p, func() bool { return p.Stats().Processed == 1 }); err != nil {
 		t.Fatal(err)
 	}
-	if want := "save(deleted=0) advance(deleted=0)"; strings.Join(order, " ") != want {
+	if want := "prepare(deleted=0) claim(deleted=0) handler(deleted=0) deliver(deleted=0) settle(deleted=0)"; strings.Join(order, " ") != want {
 		t.Fatalf("calls = %v, want %s", order, want)
 	}
 }
@@ -344,11 +471,11 @@ func TestDrainFinishesInFlight(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	q := &fakeSQS{queue: []sqstypes.Message{msg("a", body(t, "a"), "")}}
-	p := newP(t, q, fakeDDB{}, fakeStore{save: func(ctx context.Context, _ orders.Envelope) (bool, error) {
+	p := newP(t, q, fakeDDB{}, fakeStore{prepare: saved(func(ctx context.Context) error {
 		close(started)
 		<-release
-		return true, ctx.Err() // the work context must survive the cancellation
-	}}, nil, nil)
+		return ctx.Err() // the work context must survive the cancellation
+	})}, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -366,11 +493,11 @@ func TestDrainFinishesInFlight(t *testing.T) {
 func TestDrainTimeout(t *testing.T) {
 	q := &fakeSQS{queue: []sqstypes.Message{msg("a", body(t, "a"), "")}}
 	started := make(chan struct{})
-	p := newP(t, q, fakeDDB{}, fakeStore{save: func(ctx context.Context, _ orders.Envelope) (bool, error) {
+	p := newP(t, q, fakeDDB{}, fakeStore{prepare: saved(func(ctx context.Context) error {
 		close(started)
 		<-ctx.Done() // hangs until abandoned
-		return false, ctx.Err()
-	}}, nil, func(c *Config) { c.DrainTimeout = 20 * time.Millisecond })
+		return ctx.Err()
+	})}, nil, func(c *Config) { c.DrainTimeout = 20 * time.Millisecond })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -387,10 +514,10 @@ func TestDrainTimeout(t *testing.T) {
 func TestVisibilityExtendedWhileWorking(t *testing.T) {
 	q := &fakeSQS{queue: []sqstypes.Message{msg("a", body(t, "a"), "")}}
 	release := make(chan struct{})
-	p := newP(t, q, fakeDDB{}, fakeStore{save: func(context.Context, orders.Envelope) (bool, error) {
+	p := newP(t, q, fakeDDB{}, fakeStore{prepare: saved(func(context.Context) error {
 		<-release
-		return true, nil
-	}}, nil, func(c *Config) { c.VisibilityTimeout = time.Second })
+		return nil
+	})}, nil, func(c *Config) { c.VisibilityTimeout = time.Second })
 	var once sync.Once
 	err := runUntil(t, p, func() bool {
 		_, ext, _ := q.snapshot()

@@ -3,6 +3,7 @@ package processor
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,8 +146,9 @@ func (p *Processor) handBack(msgs []*message) {
 	}
 }
 
-// handle processes one message: decode, store, advance the status, delete.
-// Any failure leaves the message in the queue for redelivery.
+// handle processes one message: decode, prepare the row, settle the order
+// (settle), then delete, defer or leave the message. Any failure leaves the
+// message in the queue for redelivery.
 func (p *Processor) handle(ctx context.Context, m *message) {
 	stop := p.keepInvisible(ctx, m)
 	defer stop()
@@ -157,19 +159,20 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 		p.poison.Add(1)
 		log.Warn("poison message left for the dead-letter queue", "reason", err.Error())
 		if id, ok := poisonOrderID(m, err); ok {
-			p.fail(ctx, log, id)
+			p.fail(ctx, log, id, "")
 		}
 		return
 	}
-	inserted, err := p.deps.Store.Save(ctx, env)
+	o, err := p.deps.Store.Prepare(ctx, env)
 	if errors.Is(err, orderstore.ErrPermanent) {
 		// The site database refuses this order's data: every redelivery
-		// would fail the same way. The order ends FAILED now; the message is
-		// left (not deleted) for the dead-letter queue, which keeps it for an
-		// operator and raises OrdersDeadLetterAlarm.
+		// would fail the same way. The order ends FAILED now (it was never
+		// claimed); the message is left (not deleted) for the dead-letter
+		// queue, which keeps it for an operator and raises
+		// OrdersDeadLetterAlarm.
 		p.poison.Add(1)
 		log.Error("order cannot be stored (permanent error); status FAILED, message left for the dead-letter queue", "err", err)
-		p.fail(ctx, log, env.OrderID)
+		p.fail(ctx, log, env.OrderID, "")
 		return
 	}
 	if err != nil {
@@ -177,34 +180,245 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 		log.Error("store order failed; left for redelivery", "err", err)
 		return
 	}
-	err = ordertable.Advance(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, env.OrderID, orders.StatusCompleted, p.deps.Now())
-	if errors.Is(err, orders.ErrUnknownOrder) {
-		// Stored on site; the cloud status record is gone (TTL) or was never
-		// written. Retrying cannot create it: complete the message.
-		log.Warn("order has no status record in the orders table; stored, status not updated")
-	} else if err != nil {
+	switch p.settle(ctx, log, o) {
+	case outcomeCompleted, outcomeElsewhere:
+		p.delete(ctx, log, m)
+	case outcomeClaimedElsewhere:
+		// Another database holds the claim and has not settled it: its
+		// processor is working on it, or crashed and finishes it from its
+		// own rows (the recovery pass). Come back later; by then the order
+		// is settled and the message is deleted.
+		p.deferred.Add(1)
+		p.setVisibility(ctx, log, m, p.cfg.VisibilityTimeout)
+	case outcomeFailed:
+		p.poison.Add(1)
+	case outcomeRetry:
 		p.failed.Add(1)
-		log.Error("advance order status failed; left for redelivery", "err", err)
-		return
 	}
+}
+
+// outcome is what settle made of an order.
+type outcome int
+
+const (
+	outcomeCompleted        outcome = iota // COMPLETED by this database
+	outcomeElsewhere                       // settled by another database, or a poison record: nothing left to do here
+	outcomeClaimedElsewhere                // another database holds the claim and has not settled it yet
+	outcomeFailed                          // FAILED: refused for good; the message stays for the dead-letter queue
+	outcomeRetry                           // a transient failure: try again later
+)
+
+// settle takes order row o through the rest of the claim protocol, from
+// whatever state a message or a crash left it in:
+//
+//  1. claim it in the orders table with the row's token (Claim);
+//  2. lost: discard the prepared row; won: run the Handler in the
+//     transaction that marks the row HANDLED (Store.Handle);
+//  3. run the Deliverer, if any;
+//  4. settle the status COMPLETED with the claim (Settle), then mark the row
+//     DONE.
+//
+// Every step is idempotent, so a message's worker and the recovery pass may
+// both run it for one order: the Handler still runs once.
+func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.Order) outcome {
+	id := o.Envelope.OrderID
+	switch o.State {
+	case orderstore.StateDone:
+		if o.Token == "" {
+			// Stored before claims existed: its status may still be
+			// ACCEPTED (a crash before the old status write).
+			if err := p.settleStatus(ctx, id, orders.StatusCompleted, ""); err != nil && !errors.Is(err, ordertable.ErrClaimLost) {
+				log.Error("complete order status failed; left for redelivery", "err", err)
+				return outcomeRetry
+			}
+		}
+		p.duplicates.Add(1)
+		return outcomeCompleted
+	case orderstore.StateFailed:
+		p.fail(ctx, log, id, o.Token)
+		return outcomeFailed
+	}
+	c, err := ordertable.Claim(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, o.Token, p.deps.Store.ID(), p.deps.Now())
+	switch {
+	case errors.Is(err, orders.ErrUnknownOrder), errors.Is(err, ordertable.ErrCorrupt):
+		// No status record to arbitrate between the consumers: nothing
+		// may run for it. The row goes; the message goes to the DLQ.
+		log.Error("order has no valid status record in the orders table; not processed, message left for the dead-letter queue", "err", err)
+		if err := p.deps.Store.Discard(ctx, id, o.Token); err != nil {
+			log.Warn("discard the unclaimable row failed", "err", err)
+		}
+		return outcomeFailed
+	case err != nil:
+		log.Error("claim order failed; left for redelivery", "err", err)
+		return outcomeRetry
+	case !c.Won:
+		if o.State == orderstore.StateHandled {
+			// Never happens: a row is HANDLED only after its claim was won,
+			// and claims are never taken over.
+			log.Error("order handled here but claimed by another database", "claimStore", c.Store)
+			return outcomeRetry
+		}
+		if err := p.deps.Store.Discard(ctx, id, o.Token); err != nil {
+			log.Error("discard the row of an order another database claimed failed; left for redelivery", "err", err)
+			return outcomeRetry
+		}
+		if c.Status == orders.StatusAccepted {
+			log.Info("order claimed by another database; deferred", "claimStore", c.Store)
+			return outcomeClaimedElsewhere
+		}
+		p.duplicates.Add(1)
+		log.Info("order already settled elsewhere", "status", string(c.Status), "claimStore", c.Store)
+		return outcomeElsewhere
+	case c.Status == orders.StatusFailed:
+		p.fail(ctx, log, id, o.Token)
+		return outcomeFailed
+	}
+
+	ran, err := p.deps.Store.Handle(ctx, id, p.handlerTx(ctx, o.Envelope))
+	if err != nil {
+		return p.refused(ctx, log, o, "handler", err)
+	}
+	if ran {
+		p.inserted.Add(1)
+	} else {
+		// Handled already (a redelivery, or another worker of this
+		// database got there first), or failed meanwhile: read it again.
+		cur, err := p.deps.Store.Prepare(ctx, o.Envelope)
+		if err != nil {
+			log.Error("read order row failed; left for redelivery", "err", err)
+			return outcomeRetry
+		}
+		if cur.State == orderstore.StateFailed {
+			return outcomeFailed
+		}
+		p.duplicates.Add(1)
+	}
+	if p.deps.Deliverer != nil {
+		if err := p.deps.Deliverer.Deliver(ctx, o.Envelope); err != nil {
+			return p.refused(ctx, log, o, "delivery", err)
+		}
+	}
+	if err := p.settleStatus(ctx, id, orders.StatusCompleted, o.Token); err != nil {
+		log.Error("complete order status failed; left for redelivery", "err", err)
+		return outcomeRetry
+	}
+	if err := p.deps.Store.Finish(ctx, id); err != nil {
+		// COMPLETED is recorded; the row stays HANDLED and the recovery
+		// pass (or a redelivery) finishes it without running anything again.
+		log.Warn("mark order row done failed", "err", err)
+	}
+	return outcomeCompleted
+}
+
+// handlerTx is the Store.Handle callback that runs the Handler, if any.
+func (p *Processor) handlerTx(ctx context.Context, env orders.Envelope) func(*sql.Tx) error {
+	if p.deps.Handler == nil {
+		return nil
+	}
+	return func(tx *sql.Tx) error { return p.deps.Handler.HandleOrder(ctx, tx, env) }
+}
+
+// refused maps an error of the Handler, the Deliverer or the site database
+// after the claim was won: permanent ends the order FAILED, anything else is
+// retried.
+func (p *Processor) refused(ctx context.Context, log *slog.Logger, o orderstore.Order, step string, err error) outcome {
+	if IsPermanent(err) || errors.Is(err, orderstore.ErrPermanent) {
+		log.Error("order refused for good by the site's "+step+"; status FAILED, message left for the dead-letter queue", "err", err)
+		if ferr := p.deps.Store.Fail(ctx, o.Envelope.OrderID); ferr != nil {
+			log.Error("mark order row failed failed; tried again on redelivery", "err", ferr)
+			return outcomeRetry
+		}
+		p.fail(ctx, log, o.Envelope.OrderID, o.Token)
+		return outcomeFailed
+	}
+	log.Error("site "+step+" failed; left for redelivery", "err", err)
+	return outcomeRetry
+}
+
+// settleStatus is ordertable.Settle on this processor's table.
+func (p *Processor) settleStatus(ctx context.Context, id string, to orders.Status, token string) error {
+	return ordertable.Settle(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, to, token, p.deps.Now())
+}
+
+// delete deletes a message whose order is settled.
+func (p *Processor) delete(ctx context.Context, log *slog.Logger, m *message) {
 	if _, err := p.deps.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
 		QueueUrl:      aws.String(p.cfg.QueueURL),
 		ReceiptHandle: aws.String(m.receipt),
 	}); err != nil {
-		// Stored and completed; the redelivery will find both done.
+		// Settled; the redelivery will find it so.
 		p.failed.Add(1)
 		log.Error("delete message failed; the redelivery will be a no-op", "err", err)
 		return
 	}
 	p.processed.Add(1)
 	p.unreported.Add(1)
-	if inserted {
-		p.inserted.Add(1)
-	} else {
-		p.duplicates.Add(1)
-		log.Info("redelivered order was already stored")
-	}
 	log.Debug("order processed")
+}
+
+// setVisibility makes m visible again after d.
+func (p *Processor) setVisibility(ctx context.Context, log *slog.Logger, m *message, d time.Duration) {
+	if _, err := p.deps.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl:          aws.String(p.cfg.QueueURL),
+		ReceiptHandle:     aws.String(m.receipt),
+		VisibilityTimeout: int32(d / time.Second),
+	}); err != nil {
+		log.Warn("defer message failed; it returns after its visibility timeout", "err", err)
+	}
+}
+
+// recoveryLoop settles the orders a crash left PREPARED or HANDLED in this
+// database, without waiting for their messages (which may have gone to
+// another consumer, who defers them until this database settles them): once
+// at start, every row; then every VisibilityTimeout, the rows unchanged for
+// longer than that. It stops when ctx ends; a pass under way finishes its
+// current order with workCtx.
+func (p *Processor) recoveryLoop(ctx, workCtx context.Context) {
+	p.recoverPass(ctx, workCtx, p.deps.Now())
+	t := time.NewTicker(p.cfg.VisibilityTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.recoverPass(ctx, workCtx, p.deps.Now().Add(-p.cfg.VisibilityTimeout))
+		}
+	}
+}
+
+// recoveryBatch bounds the rows one recovery pass reads at a time.
+const recoveryBatch = 100
+
+// recoverPass settles the unsettled rows last changed before `before`.
+func (p *Processor) recoverPass(ctx, workCtx context.Context, before time.Time) {
+	seen := map[string]bool{}
+	for ctx.Err() == nil {
+		rows, err := p.deps.Store.Pending(workCtx, before, recoveryBatch)
+		if err != nil {
+			p.log.Error("recovery: list unsettled orders failed; tried again next pass", "err", err)
+			return
+		}
+		progress := false
+		for _, o := range rows {
+			if ctx.Err() != nil {
+				return
+			}
+			if seen[o.Envelope.OrderID] {
+				continue
+			}
+			seen[o.Envelope.OrderID] = true
+			progress = true
+			log := p.log.With("orderId", o.Envelope.OrderID, "recovery", true)
+			switch p.settle(workCtx, log, o) {
+			case outcomeCompleted, outcomeElsewhere, outcomeClaimedElsewhere:
+				p.recovered.Add(1)
+			}
+		}
+		if !progress || len(rows) < recoveryBatch {
+			return
+		}
+	}
 }
 
 // keepInvisible extends m's visibility timeout while it is worked on: at half
@@ -247,13 +461,16 @@ func (p *Processor) keepInvisible(ctx context.Context, m *message) (stop func())
 	}
 }
 
-// fail moves order id to the terminal status FAILED. A failure to do so is
-// logged: the message stays in the queue, so its redelivery tries again.
-func (p *Processor) fail(ctx context.Context, log *slog.Logger, id string) {
-	err := ordertable.Advance(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, orders.StatusFailed, p.deps.Now())
+// fail settles order id FAILED: with its claim token, or with "" only while
+// no consumer has claimed it (poison). A failure to do so is logged: the
+// message stays in the queue, so its redelivery tries again.
+func (p *Processor) fail(ctx context.Context, log *slog.Logger, id, token string) {
+	err := p.settleStatus(ctx, id, orders.StatusFailed, token)
 	switch {
 	case errors.Is(err, orders.ErrUnknownOrder):
 		log.Warn("failed order has no status record in the orders table")
+	case errors.Is(err, ordertable.ErrClaimLost):
+		log.Warn("failed message's order is claimed or settled by a consumer that could read it; status left as it is")
 	case err != nil:
 		log.Error("mark order FAILED failed; tried again on redelivery", "err", err)
 	default:

@@ -1,4 +1,4 @@
-package main
+package processormain
 
 import (
 	"strings"
@@ -84,7 +84,7 @@ func TestLoadConfig(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	var out strings.Builder
-	code := run(nil, func(string) string { return "" }, &out)
+	code := Run(nil, func(string) string { return "" }, &out, Extension{})
 	if code != 1 {
 		t.Fatalf("exit status = %d, want 1", code)
 	}
@@ -96,7 +96,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 // TestHelp: -h lists every flag with its variable and exits 0.
 func TestHelp(t *testing.T) {
 	var out strings.Builder
-	if code := run([]string{"-h"}, func(string) string { return "" }, &out); code != 0 {
+	if code := Run([]string{"-h"}, func(string) string { return "" }, &out, Extension{}); code != 0 {
 		t.Fatalf("run -h = %d, want 0; output %q", code, out.String())
 	}
 	for _, f := range flagVars {

@@ -1,0 +1,223 @@
+// Package processormain is the main of the on-prem order processor, shared
+// by cmd/processor and by adopters' own processors built from the library
+// (Run with an Extension: a processor.Handler, set-up of its tables). It
+// drains the regional orders queue into the site's own
+// database (see package processor) until SIGTERM or SIGINT, then drains
+// gracefully and exits 0.
+//
+// Configuration: environment variables, each overridable by a flag.
+//
+//	ORDERS_QUEUE_URL      -queue-url           the regional orders queue (required)
+//	ORDERS_TABLE          -orders-table        the regional orders table (required)
+//	SITE_NAME             -site                this site's name, the metrics' Site dimension (required)
+//	SITE_DB_DSN           -db                  SQLite file path (default /data/orders.db) or postgres:// URL
+//	PROCESSOR_CONCURRENCY -concurrency         worker pool size (default 16)
+//	VISIBILITY_TIMEOUT    -visibility-timeout  per receive, extended while working (default 60s)
+//	WAIT_TIME             -wait-time           long poll (default 20s, max 20s)
+//	DRAIN_TIMEOUT         -drain-timeout       in-flight work after SIGTERM (default 25s; keep below the ECS stop timeout)
+//	HEARTBEAT_INTERVAL    -heartbeat-interval  Heartbeat metric period (default 1m)
+//	LOG_LEVEL             -log-level           DEBUG, INFO, WARN, ERROR (default INFO)
+//
+// HTTP delivery of each order to a local endpoint of the site (package
+// httpdelivery) is configured by DELIVERY_URL, DELIVERY_TIMEOUT,
+// DELIVERY_ATTEMPTS and DELIVERY_BACKOFF.
+//
+// AWS_REGION and the SDK's standard credential and endpoint variables
+// (AWS_ENDPOINT_URL ...) apply as usual. A missing or malformed setting is
+// one log line naming it and exit status 1.
+package processormain
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	awsdefaults "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/processor"
+)
+
+// DefaultDSN is the SQLite file used when SITE_DB_DSN is not set (the
+// container's /data volume).
+const DefaultDSN = "/data/orders.db"
+
+// config is the processor's configuration.
+type config struct {
+	proc     processor.Config
+	dsn      string
+	logLevel string
+}
+
+// flagVars maps each flag to the variable it stands in for.
+var flagVars = []struct{ flag, env, usage string }{
+	{"queue-url", "ORDERS_QUEUE_URL", "orders queue URL"},
+	{"orders-table", "ORDERS_TABLE", "orders table name"},
+	{"site", "SITE_NAME", "site name"},
+	{"db", "SITE_DB_DSN", "SQLite path or postgres:// URL (default " + DefaultDSN + ")"},
+	{"concurrency", "PROCESSOR_CONCURRENCY", "worker pool size (default " + strconv.Itoa(processor.DefaultConcurrency) + ")"},
+	{"visibility-timeout", "VISIBILITY_TIMEOUT", "visibility timeout (default " + processor.DefaultVisibilityTimeout.String() + ")"},
+	{"wait-time", "WAIT_TIME", "long poll wait (default " + processor.DefaultWaitTime.String() + ")"},
+	{"drain-timeout", "DRAIN_TIMEOUT", "drain timeout (default " + processor.DefaultDrainTimeout.String() + ")"},
+	{"heartbeat-interval", "HEARTBEAT_INTERVAL", "heartbeat period (default " + processor.DefaultHeartbeatInterval.String() + ")"},
+	{"log-level", "LOG_LEVEL", "log level (default INFO)"},
+}
+
+// loadConfig reads the flags in args over the environment getenv reads (a
+// flag given overrides its variable), then hands the result to
+// processor.ParseEnv, the one home of the processor's rules and bounds.
+func loadConfig(args []string, getenv func(string) string) (config, error) {
+	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	given := map[string]*string{}
+	for _, f := range flagVars {
+		given[f.env] = fs.String(f.flag, "", f.usage+" ("+f.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, fmt.Errorf("flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("flags: unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	var empty []string
+	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
+		if f.Value.String() == "" {
+			empty = append(empty, "-"+f.Name)
+		}
+	})
+	if len(empty) > 0 {
+		// An empty flag would silently fall back to the variable's default.
+		return config{}, fmt.Errorf("flags: %s given an empty value", strings.Join(empty, ", "))
+	}
+	env := func(name string) string {
+		for _, f := range flagVars {
+			if f.env == name && set[f.flag] {
+				return *given[name]
+			}
+		}
+		return getenv(name)
+	}
+	proc, err := processor.ParseEnv(env)
+	if err != nil {
+		// Name the flag when a flag, not the variable, gave the bad value.
+		for _, f := range flagVars {
+			if set[f.flag] && strings.HasPrefix(err.Error(), f.env) {
+				return config{}, fmt.Errorf("%w (from -%s)", err, f.flag)
+			}
+		}
+		return config{}, err
+	}
+	c := config{proc: proc, dsn: env("SITE_DB_DSN"), logLevel: env("LOG_LEVEL")}
+	if c.dsn == "" {
+		c.dsn = DefaultDSN
+	}
+	if c.logLevel == "" {
+		c.logLevel = "INFO"
+	}
+	return c, nil
+}
+
+// Extension is what an adopter's processor adds to the built-in one.
+type Extension struct {
+	// Handler runs for each order inside the transaction that stores it
+	// (see processor.Handler); nil stores only.
+	Handler processor.Handler
+	// Setup, when set, runs once at start, after the site database is
+	// migrated, inside one write transaction: create or migrate the
+	// Handler's own tables there (kind is "sqlite" or "postgres"). An error
+	// stops the processor (exit status 1).
+	Setup func(ctx context.Context, tx *sql.Tx, kind string) error
+}
+
+// Run is the processor's main with its inputs injected: args are the
+// command-line arguments (without the program name), getenv reads the
+// environment, logs go to stdout. It returns the exit status.
+func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extension) int {
+	cfg, err := loadConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "usage: processor [flags]; each flag stands in for its environment variable:")
+		for _, f := range flagVars {
+			fmt.Fprintf(stdout, "  -%-20s %-22s %s\n", f.flag, f.env, f.usage)
+		}
+		return 0
+	}
+	log := logging.New(stdout, getenv("LOG_LEVEL"))
+	if err != nil {
+		log.Error("processor: invalid configuration", "err", err.Error())
+		return 1
+	}
+	log = logging.New(stdout, cfg.logLevel)
+	slog.SetDefault(log)
+
+	// First SIGTERM/SIGINT: drain. A second one: the default action (exit now).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }()
+
+	opts := cfg.proc.SDKOptions()
+	if getenv("AWS_ACCESS_KEY_ID") == "" {
+		// ECS Anywhere hands a task its role's credentials through the
+		// container credentials endpoint, which only the SDK's default chain
+		// reads (unlike Lambda, nothing puts keys in the environment). That
+		// chain reads the process environment itself (the endpoint's
+		// AWS_CONTAINER_* variables): run's getenv is os.Getenv in production.
+		dc, err := awsdefaults.LoadDefaultConfig(ctx)
+		if err != nil {
+			log.Error("processor: AWS credentials", "err", err.Error())
+			return 1
+		}
+		opts.Credentials = dc.Credentials
+	}
+	awsCfg, err := awsconfig.Load(ctx, "", getenv, opts)
+	if err != nil {
+		log.Error("processor: AWS configuration", "err", err.Error())
+		return 1
+	}
+	openCtx, cancelOpen := context.WithTimeout(ctx, 60*time.Second)
+	store, err := orderstore.Open(openCtx, cfg.dsn)
+	cancelOpen()
+	if err != nil {
+		log.Error("processor: open site database", "err", err.Error())
+		return 1
+	}
+	defer store.Close()
+
+	if ext.Setup != nil {
+		setupCtx, cancelSetup := context.WithTimeout(ctx, 60*time.Second)
+		err := store.Update(setupCtx, func(tx *sql.Tx) error { return ext.Setup(setupCtx, tx, store.Kind()) })
+		cancelSetup()
+		if err != nil {
+			log.Error("processor: extension set-up", "err", err.Error())
+			return 1
+		}
+	}
+	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, processor.Extensions{Handler: ext.Handler}, log)
+	if err != nil {
+		log.Error("processor: invalid configuration", "err", err.Error())
+		return 1
+	}
+	log.Info("site database open", "kind", store.Kind())
+	if err := p.Run(ctx); err != nil {
+		if errors.Is(err, processor.ErrDrainTimeout) {
+			log.Error("processor: stopped without a complete drain", "err", err.Error())
+		} else {
+			log.Error("processor: run", "err", err.Error())
+		}
+		return 1
+	}
+	return 0
+}
