@@ -48,3 +48,43 @@ Rules:
 		})
 	}
 }
+
+// TestRulesMutations breaks the real templates' Rules and asserts the rules
+// check notices what cfn-lint does not.
+func TestRulesMutations(t *testing.T) {
+	mutations := []struct {
+		name, path string
+		mutate     func(tpl *template.Template) bool
+	}{
+		{"regional: MaxTasks default back to 4", templates[0], func(tpl *template.Template) bool {
+			p, ok := tpl.Parameters["MaxTasks"]
+			four := "4"
+			p.Default = &four
+			tpl.Parameters["MaxTasks"] = p
+			return ok
+		}},
+		{"on-prem: a rule on a parameter that does not exist", templates[1], func(tpl *template.Template) bool {
+			p, ok := tpl.Parameters["PrimaryTasks"]
+			delete(tpl.Parameters, "PrimaryTasks")
+			tpl.Parameters["PrimaryTaskz"] = p
+			return ok
+		}},
+	}
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			tpl, err := template.Load(m.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.mutate(tpl) {
+				t.Fatalf("%s has nothing to mutate", m.path)
+			}
+			for _, f := range Check(tpl) {
+				if f.Check == "rules" {
+					return
+				}
+			}
+			t.Errorf("breaking %q produced no rules finding", m.name)
+		})
+	}
+}

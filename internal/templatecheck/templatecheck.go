@@ -7,8 +7,9 @@
 // destination on every asynchronously invoked function, parameterised log
 // retention, explicit deletion policies on stateful resources, KMS grants
 // limited to AWS services, hardened ECS containers, Cognito triggers
-// granted exactly what each needs and invoked by the user pool only, and
-// Rules that evaluate and accept the defaults.
+// granted exactly what each needs and invoked by the user pool only, Rules
+// that evaluate and accept the defaults, and on-prem sites whose SQLite
+// database (one file on one server) never runs more than one processor.
 //
 // The templates are read with internal/template, the repository's one
 // template reader. Its test runs the checks on the real templates and on
