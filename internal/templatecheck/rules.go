@@ -36,7 +36,7 @@ func CheckRules(t *template.Template) []Finding {
 // rule refers to a parameter the template does not declare or uses a
 // function the evaluator does not know (cfn-lint checks neither).
 func RuleFailures(t *template.Template, params map[string]string) ([]string, error) {
-	e := ruleEval{t: t, params: params}
+	e := newRuleEval(t, params)
 	var failed []string
 	names := sortedKeys(t.Rules)
 	for _, name := range names {
@@ -77,6 +77,12 @@ func RuleFailures(t *template.Template, params map[string]string) ([]string, err
 type ruleEval struct {
 	t      *template.Template
 	params map[string]string
+	// busy holds the conditions being evaluated (a cycle is an error).
+	busy map[string]bool
+}
+
+func newRuleEval(t *template.Template, params map[string]string) ruleEval {
+	return ruleEval{t: t, params: params, busy: map[string]bool{}}
 }
 
 func (e ruleEval) param(name string) ([]string, error) {
@@ -157,6 +163,11 @@ func (e ruleEval) boolean(v any) (bool, error) {
 			if !ok {
 				return false, fmt.Errorf("condition %s: not in the template: %w", name, errUnknown)
 			}
+			if e.busy[name] {
+				return false, fmt.Errorf("condition %s refers to itself: %w", name, errUnknown)
+			}
+			e.busy[name] = true
+			defer delete(e.busy, name)
 			return e.boolean(c)
 		case "Fn::Equals":
 			if len(args) != 2 {

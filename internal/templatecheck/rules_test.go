@@ -25,6 +25,15 @@ Rules:
       - Assert:
           Fn::ValueOf: [Subnet, VpcId]
 `},
+		{"a condition that refers to itself", `
+Conditions:
+  Loop: !Not [!Condition Loop]
+Rules:
+  R:
+    RuleCondition: !Condition Loop
+    Assertions:
+      - Assert: !Equals [a, a]
+`},
 		{"unknown condition in a RuleCondition", `
 Rules:
   R:

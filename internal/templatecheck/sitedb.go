@@ -140,7 +140,7 @@ func CheckSiteDatabase(t *template.Template) []Finding {
 			fs = append(fs, Finding{"site-database", c.resource, fmt.Sprintf("%s comes from %s, and no Rule refuses %s=2 with %s=%s: a SQLite site could run two tasks, two databases", where, name, name, SiteDatabaseParameter, SQLite)})
 		}
 	}
-	e := ruleEval{t: t, params: sqlite}
+	e := newRuleEval(t, sqlite)
 	for _, id := range externalServices(t) {
 		props, err := e.resolve(t.Resource(id).Properties)
 		if err != nil {
