@@ -480,15 +480,22 @@ func (w *walk) backlog(ctx context.Context, rep *reporter) {
 		perTask = 10
 	}
 	note := ""
-	if minTasks, ok := w.env("scale", "MIN_TASKS"); ok && before > minTasks {
+	minTasks, ok := w.env("scale", "MIN_TASKS")
+	floor, why := minTasks, "MIN_TASKS, left by an earlier run"
+	if maxTasks, okMax := w.env("scale", "MAX_TASKS"); ok && okMax && minTasks >= maxTasks {
+		// A SQLite site (SiteDatabase=sqlite, the default) runs at most one
+		// task: it scales out from idle.
+		floor, why = maxTasks-1, "MAX_TASKS-1: a SQLite site scales out from idle"
+	}
+	if ok && before > floor {
 		// Left scaled out by an earlier run (scale-in waits for its cooldown):
-		// back to MIN_TASKS, as an operator would.
-		if err := w.setDesired(ctx, r, r.EcsCluster, r.PrimaryService, minTasks); err != nil {
+		// back to the floor, as an operator would.
+		if err := w.setDesired(ctx, r, r.EcsCluster, r.PrimaryService, floor); err != nil {
 			rep.fail(step, err.Error())
 			return
 		}
-		note = fmt.Sprintf(" (primary reset from %d to MIN_TASKS, left by an earlier run)", before)
-		before = minTasks
+		note = fmt.Sprintf(" (primary reset from %d to %s)", before, why)
+		before = floor
 	}
 	// Keep the visible backlog at least this high until the site scales out.
 	target := max(int(threshold)*2, perTask*(before+1)*2, 50)

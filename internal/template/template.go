@@ -30,6 +30,8 @@ type Template struct {
 	Mappings map[string]any
 	// Conditions by name, unevaluated.
 	Conditions map[string]any
+	// Rules by name (RuleCondition, Assertions), unevaluated.
+	Rules map[string]any
 	// Resources in file order.
 	Resources []*Resource
 	// Outputs by name.
@@ -105,9 +107,9 @@ func parse(src []byte) (*Template, error) {
 		return nil, errors.New("not a template: top level is not a mapping")
 	}
 	top := doc.Content[0]
-	t := &Template{Parameters: map[string]Parameter{}, Mappings: map[string]any{}, Conditions: map[string]any{}, Outputs: map[string]Output{}}
+	t := &Template{Parameters: map[string]Parameter{}, Mappings: map[string]any{}, Conditions: map[string]any{}, Rules: map[string]any{}, Outputs: map[string]Output{}}
 	sections := map[string]map[string]any{}
-	for _, s := range []string{"Parameters", "Mappings", "Conditions", "Outputs", "Globals"} {
+	for _, s := range []string{"Parameters", "Mappings", "Conditions", "Rules", "Outputs", "Globals"} {
 		n := mappingValue(top, s)
 		if n == nil {
 			continue
@@ -143,6 +145,9 @@ func parse(src []byte) (*Template, error) {
 	t.Globals = sections["Globals"]
 	for k, v := range sections["Conditions"] {
 		t.Conditions[k] = v
+	}
+	for k, v := range sections["Rules"] {
+		t.Rules[k] = v
 	}
 	for name, v := range sections["Outputs"] {
 		om, ok := v.(map[string]any)

@@ -10,6 +10,10 @@ import (
 const sample = `
 Parameters:
   StandbyTasks: {Type: Number, Default: 2, MinValue: 0}
+Rules:
+  OneTask:
+    Assertions:
+      - Assert: !Equals [!Ref StandbyTasks, "1"]
 Resources:
   OrdersDeadLetterQueue:
     Type: AWS::SQS::Queue
@@ -66,6 +70,10 @@ func TestParse(t *testing.T) {
 	}
 	if p := tpl.Parameters["StandbyTasks"]; p.Default == nil || *p.Default != "2" || p.Type != "Number" || p.Properties["MinValue"] != 0 {
 		t.Errorf("StandbyTasks = %+v", p)
+	}
+	r, _ := tpl.Rules["OneTask"].(map[string]any)
+	if got, want := r["Assertions"], []any{map[string]any{"Assert": map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "StandbyTasks"}, "1"}}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("rule OneTask = %#v, want %#v", got, want)
 	}
 	if o := tpl.Outputs["QueueUrl"]; o.Condition != "IsPrimary" || !reflect.DeepEqual(o.Value, map[string]any{"Ref": "OrdersQueue"}) {
 		t.Errorf("output = %+v", o)

@@ -16,7 +16,8 @@ type Finding struct {
 	// Check names the property: "iam", "encryption", "residency-attributes",
 	// "async-failure-destination", "lambda-permission", "log-retention",
 	// "deletion-policy", "kms-create-grant", "task-definition",
-	// "trigger-grants", "user-pool-triggers" or "alarm-claim-lease".
+	// "trigger-grants", "user-pool-triggers", "alarm-claim-lease", "rules"
+	// or "site-database".
 	Check string
 	// Resource is the logical id of the offending resource.
 	Resource string
@@ -83,6 +84,8 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckTriggerGrants(t)...)
 	fs = append(fs, CheckUserPoolTriggers(t)...)
 	fs = append(fs, CheckAlarmClaimLease(t)...)
+	fs = append(fs, CheckRules(t)...)
+	fs = append(fs, CheckSiteDatabase(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

@@ -6,8 +6,10 @@
 // app client cannot write after sign-up, and a dead-letter queue or failure
 // destination on every asynchronously invoked function, parameterised log
 // retention, explicit deletion policies on stateful resources, KMS grants
-// limited to AWS services, hardened ECS containers, and Cognito triggers
-// granted exactly what each needs and invoked by the user pool only.
+// limited to AWS services, hardened ECS containers, Cognito triggers
+// granted exactly what each needs and invoked by the user pool only, Rules
+// that evaluate and accept the defaults, and on-prem sites whose SQLite
+// database (one file on one server) never runs more than one processor.
 //
 // The templates are read with internal/template, the repository's one
 // template reader. Its test runs the checks on the real templates and on
