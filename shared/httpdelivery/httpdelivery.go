@@ -68,7 +68,7 @@ func New(cfg Config, client *http.Client, log *slog.Logger) (*Deliverer, error) 
 		c = *client
 	} else {
 		c.Transport = &http.Transport{
-			Proxy:                 nil,
+			Proxy:                 nil, // never HTTP(S)_PROXY: the endpoint is on the site's network
 			DialContext:           (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          100,
@@ -109,18 +109,16 @@ func (d *Deliverer) Deliver(ctx context.Context, o orders.Envelope) error {
 		}
 		cause := r.cause()
 		if r.permanent() {
-			log.LogAttrs(ctx, slog.LevelError, "order delivery refused for good (permanent); no retry",
-				append(r.attrs(), slog.Int("attempt", n))...)
+			log.LogAttrs(ctx, slog.LevelError, "order delivery refused for good (permanent); no retry", r.attrs(n)...)
 			return processor.Permanent(fmt.Errorf("deliver order %s: attempt %d: %w", id, n, cause))
 		}
 		if n >= d.cfg.Attempts {
-			log.LogAttrs(ctx, slog.LevelWarn, "order delivery attempt failed; no attempts left",
-				append(r.attrs(), slog.Int("attempt", n))...)
+			log.LogAttrs(ctx, slog.LevelWarn, "order delivery attempt failed; no attempts left", r.attrs(n)...)
 			return fmt.Errorf("deliver order %s: %d attempts failed, the last: %w", id, n, cause)
 		}
 		wait := d.delay(n, r)
 		log.LogAttrs(ctx, slog.LevelWarn, "order delivery attempt failed; retrying",
-			append(r.attrs(), slog.Int("attempt", n), slog.String("retryIn", wait.String()))...)
+			append(r.attrs(n), slog.String("retryIn", wait.String()))...)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -164,12 +162,13 @@ func (r result) cause() error {
 	return fmt.Errorf("status %d %s", r.status, http.StatusText(r.status))
 }
 
-// attrs describe r in a log line: its status, or its error class.
-func (r result) attrs() []slog.Attr {
+// attrs describe attempt n's result r in a log line: its status, or its
+// error class (never the error's text, nor any body).
+func (r result) attrs(n int) []slog.Attr {
 	if r.err != nil {
-		return []slog.Attr{slog.String("error", errorClass(r.err))}
+		return []slog.Attr{slog.Int("attempt", n), slog.String("error", errorClass(r.err))}
 	}
-	return []slog.Attr{slog.Int("status", r.status)}
+	return []slog.Attr{slog.Int("attempt", n), slog.Int("status", r.status)}
 }
 
 // attempt makes attempt n within its own timeout, and drains and closes the
