@@ -20,7 +20,7 @@ import (
 // credentials endpoint. The processor must fetch them there and work.
 func TestContainerCredentials(t *testing.T) {
 	srv := mototest.Require(t)
-	bin := build(t)
+	bin := processortest.Build(t, "cmd/processor")
 	var fetched atomic.Int32
 	creds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetched.Add(1)
@@ -41,17 +41,17 @@ func TestContainerCredentials(t *testing.T) {
 	table := orderstoretest.OpenTable(t, dsn)
 	f.Seed(t, ids)
 
-	p := startEnv(t, bin, srv.URL, f, dsn, []string{
+	p := processortest.Start(t, bin, srv.URL, f, dsn, []string{
 		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + creds.URL + "/v2/credentials",
 	})
 	processortest.WaitFor(t, 2*time.Minute, "5 rows", func() bool { return rows(t, table) >= 5 })
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("exit status = %d, want 0\n%s", code, p.output())
+	if code := p.Wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit status = %d, want 0\n%s", code, p.Output())
 	}
 	if fetched.Load() == 0 {
 		t.Fatal("the container credentials endpoint was never asked: the processor did not use the task role's credentials")

@@ -24,7 +24,7 @@ import (
 // land in moto's CloudWatch, which serves only the query protocol.
 func TestMetricsReachLocalCloudWatch(t *testing.T) {
 	srv := mototest.Require(t)
-	bin := build(t)
+	bin := processortest.Build(t, "cmd/processor")
 	f := processortest.New(t, srv.Config("eu-west-1"), 100)
 	ids := processortest.IDs("metrics", 3)
 	dsn := orderstoretest.DSN(t, "sqlite")
@@ -36,16 +36,16 @@ func TestMetricsReachLocalCloudWatch(t *testing.T) {
 	table := orderstoretest.OpenTable(t, dsn)
 	f.Seed(t, ids)
 	site := "metrics-site-" + time.Now().Format("150405.000")
-	p := startEnv(t, bin, srv.URL, f, dsn, []string{"SITE_NAME=" + site, "HEARTBEAT_INTERVAL=1s"})
+	p := processortest.Start(t, bin, srv.URL, f, dsn, []string{"SITE_NAME=" + site, "HEARTBEAT_INTERVAL=1s"})
 	processortest.WaitFor(t, time.Minute, "3 rows", func() bool { return rows(t, table) >= 3 })
 	time.Sleep(1500 * time.Millisecond) // one more heartbeat tick
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("exit status = %d\n%s", code, p.output())
+	if code := p.Wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit status = %d\n%s", code, p.Output())
 	}
-	if out := p.output(); strings.Contains(out, "put metrics failed") {
+	if out := p.Output(); strings.Contains(out, "put metrics failed") {
 		t.Fatalf("the processor could not put its metrics:\n%s", out)
 	}
 	cw := cloudwatch.NewFromConfig(srv.Config("eu-west-1"), cwquery.Protocol)

@@ -1,15 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,104 +15,6 @@ import (
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
-
-// build compiles this command into t's temporary directory.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "processor")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// proc is a running processor binary.
-type proc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan error
-}
-
-func start(t *testing.T, bin, motoURL string, f *processortest.Fixture, dsn string, extra ...string) *proc {
-	t.Helper()
-	return startEnv(t, bin, motoURL, f, dsn, nil, extra...)
-}
-
-// startEnv is start with env appended last (a later duplicate key wins).
-func startEnv(t *testing.T, bin, motoURL string, f *processortest.Fixture, dsn string, env []string, extra ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, extra...)
-	cmd.Env = append(append(os.Environ(),
-		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-		"AWS_ENDPOINT_URL="+motoURL,
-		"ORDERS_QUEUE_URL="+f.QueueURL, "ORDERS_TABLE="+f.Table, "SITE_NAME=test-site", "SITE_DB_DSN="+dsn,
-		"PROCESSOR_CONCURRENCY=20", "WAIT_TIME=1s", "LOG_LEVEL=INFO",
-	), env...)
-	p := &proc{cmd: cmd, done: make(chan error, 1)}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.out.Write(sc.Bytes())
-			p.out.WriteByte('\n')
-			p.mu.Unlock()
-		}
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// wait waits for the process to exit and returns its exit status.
-func (p *proc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		t.Fatalf("processor did not exit within %s", timeout)
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-// stats returns the counters of the "processor stopped" log line.
-func (p *proc) stats(t *testing.T) map[string]any {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	sc := bufio.NewScanner(bytes.NewReader(p.out.Bytes()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && (m["message"] == "processor stopped" || m["msg"] == "processor stopped") {
-			return m
-		}
-	}
-	t.Fatalf("no \"processor stopped\" line in the output:\n%s", p.out.String())
-	return nil
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
 
 func rows(t *testing.T, table *orderstoretest.Table) int64 {
 	t.Helper()
@@ -172,7 +67,7 @@ func finish(t *testing.T, f *processortest.Fixture, s *orderstoretest.Table, ids
 // on the same database -> still exactly 1000 rows, all COMPLETED, queue empty.
 func TestKillMidBatchAndRestart(t *testing.T) {
 	srv := mototest.Require(t)
-	bin := build(t)
+	bin := processortest.Build(t, "cmd/processor")
 	for _, kind := range []string{"sqlite"} {
 		t.Run(kind, func(t *testing.T) {
 			f := processortest.New(t, srv.Config("eu-west-1"), 100)
@@ -186,27 +81,27 @@ func TestKillMidBatchAndRestart(t *testing.T) {
 			table := orderstoretest.OpenTable(t, dsn)
 			fed := f.Feed(t, ids, 60, func() int64 { n, _ := table.Count(context.Background()); return n })
 			// Short visibility so the killed run's in-flight messages return fast.
-			p1 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "3s")
+			p1 := processortest.Start(t, bin, srv.URL, f, dsn, nil, "-visibility-timeout", "3s")
 			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, table) >= 300 })
-			if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			if err := p1.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			p1.wait(t, 10*time.Second)
+			p1.Wait(t, 10*time.Second)
 			killedAt := handled(t, table)
 			t.Logf("killed at %d rows, %d handled", rows(t, table), killedAt)
 			if killedAt >= 1000 {
 				t.Fatal("everything was done before the kill")
 			}
-			p2 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "3s")
+			p2 := processortest.Start(t, bin, srv.URL, f, dsn, nil, "-visibility-timeout", "3s")
 			fed()
 			finish(t, f, table, ids)
-			if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := p2.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			if code := p2.wait(t, 30*time.Second); code != 0 {
-				t.Fatalf("exit status after SIGTERM = %d, want 0\n%s", code, p2.output())
+			if code := p2.Wait(t, 30*time.Second); code != 0 {
+				t.Fatalf("exit status after SIGTERM = %d, want 0\n%s", code, p2.Output())
 			}
-			if n := p2.stats(t)["inserted"].(float64); int64(n)+killedAt != 1000 {
+			if n := p2.Stats(t)["inserted"].(float64); int64(n)+killedAt != 1000 {
 				t.Fatalf("restart handled %v orders after %d: want %d", n, killedAt, 1000-killedAt)
 			}
 		})
@@ -218,7 +113,7 @@ func TestKillMidBatchAndRestart(t *testing.T) {
 // restart completes the rest: 1000 rows, each inserted exactly once.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	srv := mototest.Require(t)
-	bin := build(t)
+	bin := processortest.Build(t, "cmd/processor")
 	for _, kind := range []string{"postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			f := processortest.New(t, srv.Config("eu-west-1"), 100)
@@ -231,15 +126,15 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			defer store.Close()
 			table := orderstoretest.OpenTable(t, dsn)
 			fed := f.Feed(t, ids, 60, func() int64 { n, _ := table.Count(context.Background()); return n })
-			p1 := start(t, bin, srv.URL, f, dsn, "-visibility-timeout", "30s")
+			p1 := processortest.Start(t, bin, srv.URL, f, dsn, nil, "-visibility-timeout", "30s")
 			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, table) >= 300 })
-			if err := p1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := p1.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			if code := p1.wait(t, 30*time.Second); code != 0 {
-				t.Fatalf("exit status after SIGTERM = %d, want 0\n%s", code, p1.output())
+			if code := p1.Wait(t, 30*time.Second); code != 0 {
+				t.Fatalf("exit status after SIGTERM = %d, want 0\n%s", code, p1.Output())
 			}
-			s1 := p1.stats(t)
+			s1 := p1.Stats(t)
 			if s1["drained"] != true {
 				t.Fatalf("first run did not drain: %v", s1)
 			}
@@ -262,16 +157,16 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			if int64(s1["inserted"].(float64)) != int64(stored) {
 				t.Fatalf("first run inserted %v, database has %d", s1["inserted"], stored)
 			}
-			p2 := start(t, bin, srv.URL, f, dsn)
+			p2 := processortest.Start(t, bin, srv.URL, f, dsn, nil)
 			fed()
 			finish(t, f, table, ids)
-			if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := p2.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			if code := p2.wait(t, 30*time.Second); code != 0 {
+			if code := p2.Wait(t, 30*time.Second); code != 0 {
 				t.Fatalf("second exit status = %d, want 0", code)
 			}
-			s2 := p2.stats(t)
+			s2 := p2.Stats(t)
 			if got := int64(s1["inserted"].(float64) + s2["inserted"].(float64)); got != 1000 {
 				t.Fatalf("inserted %d over both runs, want 1000", got)
 			}

@@ -69,3 +69,22 @@ func (tb *Table) CountState(ctx context.Context, state string) (int64, error) {
 	}
 	return n, nil
 }
+
+// Strings runs query, which must select one text column, and returns its
+// values: for checks of an adopter's own tables (e.g. a ledger).
+func (tb *Table) Strings(ctx context.Context, query string) ([]string, error) {
+	rows, err := tb.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("orderstoretest: %s: %w", tb.kind, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("orderstoretest: %s: %w", tb.kind, err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
