@@ -139,8 +139,12 @@ type result struct {
 
 func (r result) ok() bool { return r.err == nil && r.status >= 200 && r.status <= 299 }
 
-// permanent reports whether no retry can change r: every answer but 2xx
-// and the transient statuses. 409 is transient: it is the answer of an
+// permanent reports whether r refuses the order itself, so that no retry
+// can change it and the order ends FAILED: 400, 413, 415 and 422. Every
+// other failure is retried and, if it persists, ends in the dead-letter
+// queue with the order still ACCEPTED: a redirect (never followed), 401,
+// 403, 404 or 405 say the endpoint or its credentials are misconfigured,
+// which an operator fixes and then redrives, and 409 is the answer of an
 // endpoint still busy with an earlier attempt carrying the same
 // Idempotency-Key, which a later attempt finds done.
 func (r result) permanent() bool {
@@ -148,10 +152,10 @@ func (r result) permanent() bool {
 		return false
 	}
 	switch r.status {
-	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
-		return false
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		return true
 	}
-	return r.status < 500 || r.status > 599
+	return false
 }
 
 // cause is r's failure as an error.

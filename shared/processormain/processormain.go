@@ -45,6 +45,7 @@ import (
 	awsdefaults "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/httpdelivery"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
@@ -59,6 +60,7 @@ type config struct {
 	proc     processor.Config
 	dsn      string
 	logLevel string
+	delivery *httpdelivery.Config // nil: no HTTP delivery
 }
 
 // flagVars maps each flag to the variable it stands in for.
@@ -122,6 +124,13 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return config{}, err
 	}
 	c := config{proc: proc, dsn: env("SITE_DB_DSN"), logLevel: env("LOG_LEVEL")}
+	dc, on, err := httpdelivery.ParseEnv(env)
+	if err != nil {
+		return config{}, err
+	}
+	if on {
+		c.delivery = &dc
+	}
 	if c.dsn == "" {
 		c.dsn = DefaultDSN
 	}
@@ -205,7 +214,17 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 			return 1
 		}
 	}
-	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, processor.Extensions{Handler: ext.Handler}, log)
+	extensions := processor.Extensions{Handler: ext.Handler}
+	if cfg.delivery != nil {
+		d, err := httpdelivery.New(*cfg.delivery, nil, log)
+		if err != nil {
+			log.Error("processor: invalid configuration", "err", err.Error())
+			return 1
+		}
+		extensions.Deliverer = d
+		log.Info("HTTP delivery on", "delivery", *cfg.delivery)
+	}
+	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, extensions, log)
 	if err != nil {
 		log.Error("processor: invalid configuration", "err", err.Error())
 		return 1

@@ -56,6 +56,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "drain not positive", env: map[string]string{"DRAIN_TIMEOUT": "0s"}, wantErr: "DRAIN_TIMEOUT"},
 		{name: "empty flag is not the default", args: []string{"-db", ""}, wantErr: "-db given an empty value"},
 		{name: "bad heartbeat", env: map[string]string{"HEARTBEAT_INTERVAL": "0s"}, wantErr: "HEARTBEAT_INTERVAL"},
+		{name: "HTTP delivery on", env: map[string]string{"DELIVERY_URL": "http://127.0.0.1:8080/orders", "DELIVERY_ATTEMPTS": "3"},
+			check: func(t *testing.T, c config) {
+				if c.delivery == nil || c.delivery.URL != "http://127.0.0.1:8080/orders" || c.delivery.Attempts != 3 {
+					t.Fatalf("delivery = %+v", c.delivery)
+				}
+			}},
+		{name: "HTTP delivery off by default", check: func(t *testing.T, c config) {
+			if c.delivery != nil {
+				t.Fatalf("delivery = %+v, want off", c.delivery)
+			}
+		}},
+		{name: "bad delivery timeout", env: map[string]string{"DELIVERY_URL": "http://127.0.0.1/x", "DELIVERY_TIMEOUT": "3x"}, wantErr: "DELIVERY_TIMEOUT"},
+		{name: "delivery tuning without a URL", env: map[string]string{"DELIVERY_ATTEMPTS": "3"}, wantErr: "DELIVERY_URL"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flags"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 	} {
