@@ -137,7 +137,7 @@ var motoCases = []struct{ name, handler, raw, trips string }{
 	{"CreateOrder", "`POST /orders` (JSON path, new idempotency key)", "one `PutItem` + one `SendMessage`",
 		"3 vs 2: TransactWriteItems (idempotency + order record) + SendMessage + UpdateItem (completion)"},
 	{"Processor", "on-prem processor draining 50 queued orders", "pipelined `ReceiveMessage`/`DeleteMessage` loop, same pollers and concurrency",
-		"per message: UpdateItem (status) + SQLite insert + DeleteMessage vs DeleteMessage (receives batched by 10 on both sides)"},
+		"per message: UpdateItem (claim) + UpdateItem (settle COMPLETED) + DeleteMessage, and 3 SQLite writes (prepare, handle, done), vs DeleteMessage (receives batched by 10 on both sides; `aws-calls/msg` counts the processor's)"},
 }
 
 func write(w *strings.Builder, coldPath, warmPath, motoPath string) error {

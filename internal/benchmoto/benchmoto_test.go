@@ -286,6 +286,7 @@ func BenchmarkVsRaw(b *testing.B) {
 		defer store.Close()
 		var th, tr time.Duration
 		var total, redeliveries int64
+		calls := &callCounter{sqs: f.SQS, ddb: f.DynamoDB}
 		n := 0
 		b.ReportAllocs()
 		for b.Loop() {
@@ -302,18 +303,20 @@ func BenchmarkVsRaw(b *testing.B) {
 			total += batch
 			p, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "bench",
 				Concurrency: 16, WaitTime: time.Second, VisibilityTimeout: 30 * time.Second, DrainTimeout: 5 * time.Second},
-				processor.Deps{SQS: f.SQS, DynamoDB: f.DynamoDB, Store: store})
+				processor.Deps{SQS: calls, DynamoDB: calls, Store: store})
 			if err != nil {
 				b.Fatal(err)
 			}
 			rctx, cancel := context.WithCancel(ctx)
 			done := make(chan error, 1)
+			calls.start()
 			t0 := time.Now()
 			go func() { done <- p.Run(rctx) }()
-			for p.Stats().Inserted < batch {
+			for p.Stats().Processed < batch { // settled and deleted: the whole pipeline
 				time.Sleep(time.Millisecond)
 			}
 			t1 := time.Now()
+			calls.stop()
 			cancel()
 			<-done
 			redeliveries += p.Stats().Duplicates
@@ -326,7 +329,53 @@ func BenchmarkVsRaw(b *testing.B) {
 		b.ReportMetric(float64(tr.Nanoseconds())/float64(total), "raw-ns/msg")
 		b.ReportMetric(float64(th)/float64(tr), "ratio")
 		b.ReportMetric(float64(redeliveries), "redeliveries")
+		b.ReportMetric(float64(calls.n.Load())/float64(total), "aws-calls/msg")
 	})
+}
+
+// callCounter passes the processor's SQS and DynamoDB calls through,
+// counting those made before stop: the AWS calls per message, receives
+// included (an idle long poll after the batch is done is not counted).
+type callCounter struct {
+	sqs     *sqs.Client
+	ddb     *dynamodb.Client
+	n       atomic.Int64
+	stopped atomic.Bool
+}
+
+func (c *callCounter) count() {
+	if !c.stopped.Load() {
+		c.n.Add(1)
+	}
+}
+
+// start and stop bound the counting of one batch.
+func (c *callCounter) start() { c.stopped.Store(false) }
+func (c *callCounter) stop()  { c.stopped.Store(true) }
+
+func (c *callCounter) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, o ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	c.count()
+	return c.sqs.ReceiveMessage(ctx, in, o...)
+}
+
+func (c *callCounter) DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, o ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
+	c.count()
+	return c.sqs.DeleteMessage(ctx, in, o...)
+}
+
+func (c *callCounter) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, o ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	c.count()
+	return c.sqs.ChangeMessageVisibility(ctx, in, o...)
+}
+
+func (c *callCounter) ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, o ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	c.count()
+	return c.sqs.ChangeMessageVisibilityBatch(ctx, in, o...)
+}
+
+func (c *callCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count()
+	return c.ddb.UpdateItem(ctx, in, o...)
 }
 
 // drain receives and deletes n messages with pollers concurrent long polls
