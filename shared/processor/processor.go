@@ -1,14 +1,21 @@
 // Package processor is the on-prem order processor: it drains the regional
-// orders queue, stores every order in the site's own database and moves the
+// orders queue, stores every order in the site's own database, runs the
+// adopter's Handler and Deliverer for it (extension.go) and moves the
 // order's status in the regional orders table forward, so GET /orders/{id}
 // shows progress while the order itself (PII) never leaves the site.
 //
-// Delivery is at-least-once (SQS); the effect is exactly once: the site
-// database is keyed by order id (a redelivery stores nothing new), the status
-// moves with a conditional write that never goes backwards, and a message is
-// deleted only after both are durable. A crash at any point leaves the message
-// in the queue, and its redelivery completes the same work without a second
-// row.
+// Delivery is at-least-once (SQS); the effect is exactly once across every
+// consumer of the queue, whatever database each uses (docs/site.md): each
+// order is prepared in the site database, claimed in its status record in
+// the orders table with one conditional write that exactly one consumer
+// wins (ordertable.Claim), handled by the winner in the transaction that
+// marks its row handled, settled COMPLETED with the claim
+// (ordertable.Settle), and only then is its message deleted. A consumer
+// that loses the claim discards its row and deletes the message (settled
+// elsewhere) or hides it for a visibility timeout (not yet settled). Claims
+// are never taken over; a recovery pass over the site database (at start,
+// then every visibility timeout) finishes what a crash left prepared or
+// handled, without waiting for the message.
 //
 // Run long-polls (20 s) in batches of up to 10 with a bounded worker pool:
 // a message is received only when a worker slot is free for it, so nothing
@@ -216,9 +223,10 @@ func (p *Processor) Stats() Stats {
 	}
 }
 
-// Run processes messages until ctx is cancelled, then drains: it stops
-// receiving, finishes in-flight messages (for at most DrainTimeout), hands
-// unstarted ones back and puts the last metrics. It returns nil after a
+// Run processes messages, and runs the recovery pass, until ctx is
+// cancelled, then drains: it stops receiving, finishes in-flight messages
+// and the recovery pass's current order (for at most DrainTimeout), hands
+// unstarted messages back and puts the last metrics. It returns nil after a
 // complete drain and ErrDrainTimeout otherwise.
 func (p *Processor) Run(ctx context.Context) error {
 	// In-flight work outlives ctx (it must finish during the drain) but not
@@ -264,7 +272,7 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	var err error
 	drained := make(chan struct{})
-	go func() { workers.Wait(); close(drained) }()
+	go func() { workers.Wait(); <-recoveryDone; close(drained) }()
 	timer := time.NewTimer(p.cfg.DrainTimeout)
 	defer timer.Stop()
 	select {
@@ -274,7 +282,6 @@ func (p *Processor) Run(ctx context.Context) error {
 		abandon()
 		<-drained
 	}
-	<-recoveryDone
 	close(stopMetrics)
 	<-metricsDone
 	s := p.Stats()
