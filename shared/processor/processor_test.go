@@ -1,11 +1,13 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -87,7 +89,8 @@ func (f *fakeSQS) snapshot() (deleted, extended, handed []string) {
 // every claim wins and every settle succeeds, unless update (called first)
 // returns an error for the call.
 type fakeDDB struct {
-	update func(in *dynamodb.UpdateItemInput) error
+	update      func(in *dynamodb.UpdateItemInput) error
+	claimStatus orders.Status // the status a won claim finds; "" is ACCEPTED
 }
 
 func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
@@ -97,8 +100,9 @@ func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ .
 		}
 	}
 	if claimWrite(in) {
+		status := cmp.Or(f.claimStatus, orders.StatusAccepted)
 		return &dynamodb.UpdateItemOutput{Attributes: map[string]ddbtypes.AttributeValue{
-			ordertable.AttrStatus:     &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
+			ordertable.AttrStatus:     &ddbtypes.AttributeValueMemberS{Value: string(status)},
 			ordertable.AttrClaim:      in.ExpressionAttributeValues[":t"],
 			ordertable.AttrClaimStore: in.ExpressionAttributeValues[":s"],
 		}}, nil
@@ -128,6 +132,7 @@ type fakeStore struct {
 	prepare func(ctx context.Context, env orders.Envelope) (orderstore.Order, error)
 	handle  func(ctx context.Context, id string) (bool, error)
 	discard func(id, token string)
+	pending func(before time.Time) []orderstore.Order
 }
 
 func (f fakeStore) ID() string { return "db-test" }
@@ -159,7 +164,10 @@ func (f fakeStore) Discard(_ context.Context, id, token string) error {
 	}
 	return nil
 }
-func (f fakeStore) Pending(context.Context, time.Time, int) ([]orderstore.Order, error) {
+func (f fakeStore) Pending(_ context.Context, before time.Time, _ int) ([]orderstore.Order, error) {
+	if f.pending != nil {
+		return f.pending(before), nil
+	}
 	return nil, nil
 }
 
@@ -286,6 +294,7 @@ func TestHandle(t *testing.T) {
 		body          string
 		store         fakeStore
 		update        func(*dynamodb.UpdateItemInput) error
+		claimStatus   orders.Status
 		handler       HandlerFunc
 		wantDeleted   bool
 		wantDeferred  bool
@@ -298,6 +307,16 @@ func TestHandle(t *testing.T) {
 		{name: "redelivery: handled here, crashed before COMPLETED", store: fakeStore{prepare: stored(orderstore.StateHandled),
 			handle: func(context.Context, string) (bool, error) { return false, nil }},
 			handler:     func(context.Context, *sql.Tx, orders.Envelope) error { return errors.New("handler ran again") },
+			wantDeleted: true, want: Stats{Processed: 1, Duplicates: 1}},
+		{name: "redelivery: settled here already, nothing runs again", store: fakeStore{prepare: stored(orderstore.StateHandled)},
+			claimStatus: orders.StatusCompleted,
+			handler:     func(context.Context, *sql.Tx, orders.Envelope) error { return errors.New("handler ran again") },
+			update: func(in *dynamodb.UpdateItemInput) error {
+				if !claimWrite(in) {
+					return errors.New("settled again")
+				}
+				return nil
+			},
 			wantDeleted: true, want: Stats{Processed: 1, Duplicates: 1}},
 		{name: "poison is never deleted nor stored", body: `{"version":9}`,
 			store: fakeStore{prepare: saved(func(context.Context) error { return errors.New("store called for poison") })},
@@ -336,10 +355,16 @@ func TestHandle(t *testing.T) {
 			discarded := false
 			st := tc.store
 			st.discard = func(id, token string) { discarded = id == "o1" && token == "claim-o1" }
-			p := newP(t, q, fakeDDB{update: tc.update}, st, nil, nil)
+			p := newP(t, q, fakeDDB{update: tc.update, claimStatus: tc.claimStatus}, st, nil, nil)
 			if tc.handler != nil {
 				p.deps.Handler = tc.handler
 			}
+			p.deps.Deliverer = deliverFunc(func(context.Context, orders.Envelope) error {
+				if tc.claimStatus == orders.StatusCompleted {
+					return errors.New("delivered again")
+				}
+				return nil
+			})
 			p.handle(context.Background(), &message{id: "m", receipt: "r", body: b, receivedAt: time.Now()})
 			deleted, ext, _ := q.snapshot()
 			if got := len(deleted) == 1; got != tc.wantDeleted {
@@ -599,5 +624,67 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if c := p.Config(); c.Concurrency != DefaultConcurrency || c.Pollers != 2 || c.WaitTime != 20*time.Second || c.VisibilityTimeout != time.Minute {
 		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+// The recovery pass settles, at start, the rows a crash left in the site
+// database, without their messages: a PREPARED row is claimed and handled,
+// a HANDLED one only settled; the Handler runs once, for the PREPARED row.
+func TestRecoveryPassAtStart(t *testing.T) {
+	var mu sync.Mutex
+	var settled []string
+	var runs int
+	served := false
+	st := fakeStore{
+		pending: func(time.Time) []orderstore.Order {
+			mu.Lock()
+			defer mu.Unlock()
+			if served {
+				return nil
+			}
+			served = true
+			env := func(id string) orders.Envelope {
+				return orders.Envelope{Version: 1, OrderID: id, Region: "eu-west-1", Owner: "sub", CreatedAt: time.Unix(1, 0).UTC(),
+					Order: orders.Order{Items: []orders.Item{{SKU: "A", Quantity: 1}}}}
+			}
+			return []orderstore.Order{
+				{Envelope: env("crashed-prepared"), State: orderstore.StatePrepared, Token: "claim-p"},
+				{Envelope: env("crashed-handled"), State: orderstore.StateHandled, Token: "claim-h"},
+			}
+		},
+		handle: func(_ context.Context, id string) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if id == "crashed-prepared" {
+				runs++
+				return true, nil
+			}
+			return false, nil
+		},
+		prepare: func(_ context.Context, env orders.Envelope) (orderstore.Order, error) {
+			return orderstore.Order{Envelope: env, State: orderstore.StateHandled, Token: "claim-h"}, nil
+		},
+	}
+	ddb := fakeDDB{update: func(in *dynamodb.UpdateItemInput) error {
+		if !claimWrite(in) {
+			mu.Lock()
+			settled = append(settled, in.Key[ordertable.AttrPK].(*ddbtypes.AttributeValueMemberS).Value)
+			mu.Unlock()
+		}
+		return nil
+	}}
+	q := &fakeSQS{}
+	p := newP(t, q, ddb, st, nil, nil)
+	if err := runUntil(t, p, func() bool { return p.Stats().Recovered == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(settled)
+	if fmt.Sprint(settled) != "[ORDER#crashed-handled ORDER#crashed-prepared]" || runs != 1 {
+		t.Fatalf("settled %v, handler runs %d; want both settled, one run", settled, runs)
+	}
+	if s := p.Stats(); s.Recovered != 2 || s.Inserted != 1 || s.Processed != 0 {
+		t.Fatalf("stats = %+v", s)
 	}
 }

@@ -227,7 +227,8 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 		if o.Token == "" {
 			// Stored before claims existed: its status may still be
 			// ACCEPTED (a crash before the old status write).
-			if err := p.settleStatus(ctx, id, orders.StatusCompleted, ""); err != nil && !errors.Is(err, ordertable.ErrClaimLost) {
+			err := p.settleStatus(ctx, id, orders.StatusCompleted, "")
+			if err != nil && !errors.Is(err, ordertable.ErrClaimLost) && !errors.Is(err, orders.ErrUnknownOrder) {
 				log.Error("complete order status failed; left for redelivery", "err", err)
 				return outcomeRetry
 			}
@@ -272,6 +273,14 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 	case c.Status == orders.StatusFailed:
 		p.fail(ctx, log, id, o.Token)
 		return outcomeFailed
+	case c.Status == orders.StatusCompleted:
+		// This database settled it already (a crash or a lost write after
+		// the status write): nothing runs again, not even the Deliverer.
+		if err := p.deps.Store.Finish(ctx, id); err != nil {
+			log.Warn("mark order row done failed", "err", err)
+		}
+		p.duplicates.Add(1)
+		return outcomeCompleted
 	}
 
 	ran, err := p.deps.Store.Handle(ctx, id, p.handlerTx(ctx, o.Envelope))
