@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/homeregion/homeregion/shared/envvar"
 )
 
 // The defaults and bounds of Config's tunables: the one home of the
@@ -46,39 +47,18 @@ type Config struct {
 	Backoff time.Duration
 }
 
-// durationBound is one duration tunable's rule.
-type durationBound struct {
-	env      string // its environment variable
-	what     string // its name in New's errors
-	min, max time.Duration
-}
-
-func (b durationBound) check(d time.Duration) error {
-	if d < b.min || d > b.max {
-		return fmt.Errorf("want a duration between %s and %s", b.min, b.max)
-	}
-	return nil
-}
-
+// The rules of the tunables.
 var (
-	timeoutBound = durationBound{"DELIVERY_TIMEOUT", "timeout", MinTimeout, MaxTimeout}
-	backoffBound = durationBound{"DELIVERY_BACKOFF", "backoff", MinBackoff, MaxBackoff}
+	attemptsRule = envvar.Int{Env: "DELIVERY_ATTEMPTS", What: "attempts", Min: 1, Max: MaxAttempts}
+	timeoutBound = envvar.Duration{Env: "DELIVERY_TIMEOUT", What: "timeout", Min: MinTimeout, Max: MaxTimeout}
+	backoffBound = envvar.Duration{Env: "DELIVERY_BACKOFF", What: "backoff", Min: MinBackoff, Max: MaxBackoff}
 )
 
-// errAttempts is the attempts rule, worded for both ParseEnv and New.
-var errAttempts = fmt.Errorf("want an integer 1..%d", MaxAttempts)
-
 // durations pairs each duration field of c with its bound.
-func (c *Config) durations() []struct {
-	b   durationBound
-	dst *time.Duration
-} {
-	return []struct {
-		b   durationBound
-		dst *time.Duration
-	}{
-		{timeoutBound, &c.Timeout},
-		{backoffBound, &c.Backoff},
+func (c *Config) durations() []envvar.DurationField {
+	return []envvar.DurationField{
+		{Rule: timeoutBound, Dst: &c.Timeout},
+		{Rule: backoffBound, Dst: &c.Backoff},
 	}
 }
 
@@ -134,17 +114,9 @@ func (c Config) validate() error {
 		return urlError("delivery URL", c.URL)
 	}
 	if c.Attempts < 0 || c.Attempts > MaxAttempts {
-		return fmt.Errorf("attempts %d: %w", c.Attempts, errAttempts)
+		return fmt.Errorf("attempts %d: %w", c.Attempts, attemptsRule.Check(c.Attempts))
 	}
-	for _, d := range c.durations() {
-		if *d.dst == 0 {
-			continue
-		}
-		if err := d.b.check(*d.dst); err != nil {
-			return fmt.Errorf("%s %s: %w", d.b.what, *d.dst, err)
-		}
-	}
-	return nil
+	return envvar.CheckDurations(c.durations())
 }
 
 // withDefaults fills in c's zero tunables.
@@ -162,7 +134,7 @@ func (c Config) withDefaults() Config {
 }
 
 // tunables are the variables that mean nothing without DELIVERY_URL.
-var tunables = []string{timeoutBound.env, "DELIVERY_ATTEMPTS", backoffBound.env}
+var tunables = []string{timeoutBound.Env, attemptsRule.Env, backoffBound.Env}
 
 // ParseEnv reads the HTTP delivery's Config through getenv. The bool
 // reports whether delivery is enabled: DELIVERY_URL is set. DELIVERY_TIMEOUT
@@ -186,28 +158,11 @@ func ParseEnv(getenv func(string) string) (Config, bool, error) {
 	if _, err := parseURL(c.URL); err != nil {
 		return Config{}, false, urlError("DELIVERY_URL", c.URL)
 	}
-	if v := get("DELIVERY_ATTEMPTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxAttempts {
-			return Config{}, false, fmt.Errorf("DELIVERY_ATTEMPTS %q: %w", v, errAttempts)
-		}
-		c.Attempts = n
+	if err := attemptsRule.Read(getenv, &c.Attempts); err != nil {
+		return Config{}, false, err
 	}
-	for _, d := range c.durations() {
-		v := get(d.b.env)
-		if v == "" {
-			continue
-		}
-		t, err := time.ParseDuration(v)
-		if err == nil {
-			err = d.b.check(t)
-		} else {
-			err = d.b.check(-1)
-		}
-		if err != nil {
-			return Config{}, false, fmt.Errorf("%s %q: %w", d.b.env, v, err)
-		}
-		*d.dst = t
+	if err := envvar.ReadDurations(getenv, c.durations()); err != nil {
+		return Config{}, false, err
 	}
 	return c.withDefaults(), true, nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/awsname"
+	"github.com/homeregion/homeregion/shared/envvar"
 )
 
 // The bounds of Config's tunables: the one home of the processor's limits,
@@ -32,45 +32,22 @@ const (
 	MaxHeartbeatInterval = time.Hour
 )
 
-// durationBound is one duration tunable's rule.
-type durationBound struct {
-	env      string // its environment variable
-	what     string // its name in New's errors
-	min, max time.Duration
-	whole    bool // whole seconds only (SQS takes seconds)
-}
-
-func (b durationBound) check(d time.Duration) error {
-	if d < b.min || d > b.max || (b.whole && d%time.Second != 0) {
-		unit := "a duration"
-		if b.whole {
-			unit = "whole seconds"
-		}
-		return fmt.Errorf("want %s between %s and %s (e.g. 30s)", unit, b.min, b.max)
-	}
-	return nil
-}
-
+// The rules of the tunables.
 var (
-	waitBound       = durationBound{"WAIT_TIME", "wait time", MinWaitTime, MaxWaitTime, true}
-	visibilityBound = durationBound{"VISIBILITY_TIMEOUT", "visibility timeout", MinVisibilityTimeout, MaxVisibilityTimeout, true}
-	drainBound      = durationBound{"DRAIN_TIMEOUT", "drain timeout", MinDrainTimeout, MaxDrainTimeout, false}
-	heartbeatBound  = durationBound{"HEARTBEAT_INTERVAL", "heartbeat interval", MinHeartbeatInterval, MaxHeartbeatInterval, false}
+	concurrencyRule = envvar.Int{Env: "PROCESSOR_CONCURRENCY", What: "concurrency", Min: 1, Max: MaxConcurrency}
+	waitBound       = envvar.Duration{Env: "WAIT_TIME", What: "wait time", Min: MinWaitTime, Max: MaxWaitTime, Whole: true}
+	visibilityBound = envvar.Duration{Env: "VISIBILITY_TIMEOUT", What: "visibility timeout", Min: MinVisibilityTimeout, Max: MaxVisibilityTimeout, Whole: true}
+	drainBound      = envvar.Duration{Env: "DRAIN_TIMEOUT", What: "drain timeout", Min: MinDrainTimeout, Max: MaxDrainTimeout}
+	heartbeatBound  = envvar.Duration{Env: "HEARTBEAT_INTERVAL", What: "heartbeat interval", Min: MinHeartbeatInterval, Max: MaxHeartbeatInterval}
 )
 
 // durations pairs each duration field of c with its bound.
-func (c *Config) durations() []struct {
-	b   durationBound
-	dst *time.Duration
-} {
-	return []struct {
-		b   durationBound
-		dst *time.Duration
-	}{
-		{visibilityBound, &c.VisibilityTimeout},
-		{waitBound, &c.WaitTime},
-		{drainBound, &c.DrainTimeout},
-		{heartbeatBound, &c.HeartbeatInterval},
+func (c *Config) durations() []envvar.DurationField {
+	return []envvar.DurationField{
+		{Rule: visibilityBound, Dst: &c.VisibilityTimeout},
+		{Rule: waitBound, Dst: &c.WaitTime},
+		{Rule: drainBound, Dst: &c.DrainTimeout},
+		{Rule: heartbeatBound, Dst: &c.HeartbeatInterval},
 	}
 }
 
@@ -84,20 +61,12 @@ func (c Config) validate() error {
 		return errors.New("no orders table")
 	case c.Site == "":
 		return errors.New("no site name")
-	case c.Concurrency < 0 || c.Concurrency > MaxConcurrency:
-		return fmt.Errorf("concurrency %d out of range 1..%d", c.Concurrency, MaxConcurrency)
+	case c.Concurrency != 0 && concurrencyRule.Check(c.Concurrency) != nil:
+		return fmt.Errorf("concurrency %d: %w", c.Concurrency, concurrencyRule.Check(c.Concurrency))
 	case c.Pollers < 0:
 		return errors.New("negative pollers")
 	}
-	for _, d := range c.durations() {
-		if *d.dst == 0 {
-			continue
-		}
-		if err := d.b.check(*d.dst); err != nil {
-			return fmt.Errorf("%s %s: %w", d.b.what, *d.dst, err)
-		}
-	}
-	return nil
+	return envvar.CheckDurations(c.durations())
 }
 
 // ParseEnv reads the processor's Config through getenv: ORDERS_QUEUE_URL,
@@ -121,28 +90,11 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 	case c.Site == "":
 		return Config{}, errors.New("SITE_NAME is not set")
 	}
-	if v := get("PROCESSOR_CONCURRENCY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxConcurrency {
-			return Config{}, fmt.Errorf("PROCESSOR_CONCURRENCY %q: want an integer 1..%d", v, MaxConcurrency)
-		}
-		c.Concurrency = n
+	if err := concurrencyRule.Read(getenv, &c.Concurrency); err != nil {
+		return Config{}, err
 	}
-	for _, d := range c.durations() {
-		v := get(d.b.env)
-		if v == "" {
-			continue
-		}
-		t, err := time.ParseDuration(v)
-		if err == nil {
-			err = d.b.check(t)
-		} else {
-			err = d.b.check(-1)
-		}
-		if err != nil {
-			return Config{}, fmt.Errorf("%s %q: %w", d.b.env, v, err)
-		}
-		*d.dst = t
+	if err := envvar.ReadDurations(getenv, c.durations()); err != nil {
+		return Config{}, err
 	}
 	if err := c.validate(); err != nil {
 		return Config{}, err
