@@ -337,6 +337,8 @@ func TestHandle(t *testing.T) {
 			wantDeferred: true, wantDiscarded: true, want: Stats{Deferred: 1}},
 		{name: "settled by another database: row discarded, message deleted", update: onClaim(claimedBy(orders.StatusCompleted)),
 			wantDeleted: true, wantDiscarded: true, want: Stats{Processed: 1, Duplicates: 1}},
+		{name: "failed by another database: row discarded, left for the DLQ", update: onClaim(claimedBy(orders.StatusFailed)),
+			wantDiscarded: true, want: Stats{Poison: 1}},
 		{name: "no status record: nothing runs, left for the DLQ",
 			update:        onClaim(&ddbtypes.ConditionalCheckFailedException{}),
 			wantDiscarded: true, want: Stats{Poison: 1}},

@@ -263,9 +263,15 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 			log.Error("discard the row of an order another database claimed failed; left for redelivery", "err", err)
 			return outcomeRetry
 		}
-		if c.Status == orders.StatusAccepted {
+		switch c.Status {
+		case orders.StatusAccepted:
 			log.Info("order claimed by another database; deferred", "claimStore", c.Store)
 			return outcomeClaimedElsewhere
+		case orders.StatusFailed:
+			// Failed by the consumer that could not take it: its message
+			// stays for the dead-letter queue, where an operator finds it.
+			log.Warn("order already FAILED; message left for the dead-letter queue", "claimStore", c.Store)
+			return outcomeFailed
 		}
 		p.duplicates.Add(1)
 		log.Info("order already settled elsewhere", "status", string(c.Status), "claimStore", c.Store)
