@@ -6,10 +6,12 @@
 // Every request carries the order id as its Idempotency-Key, the same on
 // every attempt, redelivery and processor, because delivery is at least
 // once: the endpoint de-duplicates by it and answers 2xx only once it has
-// durably taken the order. Network errors, timeouts, 408, 409, 425, 429
-// and 5xx are retried with exponential backoff and jitter (Retry-After
-// honoured on 429 and 503); every other answer but 2xx, redirects included
-// (they are never followed), is permanent: processor.Permanent, no retry.
+// durably taken the order. Only a refusal of the order itself, 400, 413,
+// 415 or 422, is permanent (processor.Permanent, no retry: the order ends
+// FAILED). Every other failure is retried with exponential backoff and
+// jitter (Retry-After honoured on 429 and 503): network errors, timeouts,
+// 5xx, 408, 409, 425, 429, and also redirects (never followed), 401, 403,
+// 404, 405 and any other answer, which a fixed endpoint then takes.
 // Neither the request nor the response body is ever logged or returned:
 // the order holds a delivery address.
 package httpdelivery

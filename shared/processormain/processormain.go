@@ -142,8 +142,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 
 // Extension is what an adopter's processor adds to the built-in one.
 type Extension struct {
-	// Handler runs for each order inside the transaction that stores it
-	// (see processor.Handler); nil stores only.
+	// Handler runs for each order inside the transaction that marks it
+	// handled (see processor.Handler); nil stores only.
 	Handler processor.Handler
 	// Setup, when set, runs once at start, after the site database is
 	// migrated, inside one write transaction: create or migrate the
