@@ -265,7 +265,14 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 		}
 		switch c.Status {
 		case orders.StatusAccepted:
-			log.Info("order claimed by another database; deferred", "claimStore", c.Store)
+			if c.Store == p.deps.Store.ID() {
+				// This database's identity with another token: the file
+				// or database was restored from a copy older than the
+				// claim. The claim's own row is gone with the newer copy.
+				log.Warn("order claimed by this database under another token (restored from an older copy?); deferred: release the claim if its row is lost", "claimStore", c.Store)
+			} else {
+				log.Info("order claimed by another database; deferred", "claimStore", c.Store)
+			}
 			return outcomeClaimedElsewhere
 		case orders.StatusFailed:
 			// Failed by the consumer that could not take it: its message

@@ -229,7 +229,7 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 		log.Error("processor: invalid configuration", "err", err.Error())
 		return 1
 	}
-	log.Info("site database open", "kind", store.Kind())
+	log.Info("site database open", "kind", store.Kind(), "databaseId", store.ID())
 	if err := p.Run(ctx); err != nil {
 		if errors.Is(err, processor.ErrDrainTimeout) {
 			log.Error("processor: stopped without a complete drain", "err", err.Error())
