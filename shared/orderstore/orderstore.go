@@ -76,17 +76,24 @@ type Store interface {
 	// ran=false, without running fn, when the row is not PREPARED (another
 	// worker handled it first, or it is not stored here). fn may be nil.
 	Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (ran bool, err error)
-	// Finish moves order id from HANDLED to DONE (a no-op otherwise).
+	// Finish moves order id from PREPARED or HANDLED to DONE (a no-op
+	// otherwise): its status COMPLETED is recorded. From PREPARED only in a
+	// copy of the database older than the handling (a restored backup).
 	Finish(ctx context.Context, id string) error
-	// Fail moves order id from PREPARED or HANDLED to FAILED (a no-op
-	// otherwise).
-	Fail(ctx context.Context, id string) error
+	// Fail moves order id from state `from` (PREPARED when the Handler
+	// refused it, HANDLED when the Deliverer did) to FAILED; a no-op in
+	// any other state, so a refusal never fails a row that another worker
+	// meanwhile handled.
+	Fail(ctx context.Context, id string, from State) error
 	// Discard deletes order id's row if it is still PREPARED with token:
 	// another database won the order's claim.
 	Discard(ctx context.Context, id, token string) error
 	// Pending lists up to limit rows that are PREPARED or HANDLED and whose
-	// state last changed before `before`, oldest first.
-	Pending(ctx context.Context, before time.Time, limit int) ([]Order, error)
+	// state last changed before `before`, in (UpdatedAt, order id) order,
+	// starting after the row `after` (the zero Order: from the first). A
+	// caller pages with the last row it got, so rows that stay pending
+	// (failing) never hide the ones behind them.
+	Pending(ctx context.Context, before time.Time, after Order, limit int) ([]Order, error)
 	// Update runs fn in one write transaction, serialised with the
 	// migrations of processes starting together: for an adopter's own
 	// tables (processormain.Extension.Setup).

@@ -162,7 +162,7 @@ func TestStore(t *testing.T) {
 				if ran, err := s.Handle(ctx, "p-handled", nil); !ran || err != nil {
 					t.Fatalf("Handle(nil fn) = %v, %v", ran, err)
 				}
-				pending, err := s.Pending(ctx, time.Now().Add(time.Second), 100)
+				pending, err := s.Pending(ctx, time.Now().Add(time.Second), orderstore.Order{}, 100)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -176,7 +176,7 @@ func TestStore(t *testing.T) {
 				if got["p-lost"] != orderstore.StatePrepared || got["p-handled"] != orderstore.StateHandled {
 					t.Fatalf("Pending = %v", got)
 				}
-				if old, _ := s.Pending(ctx, start.Add(-time.Hour), 100); len(old) != 0 {
+				if old, _ := s.Pending(ctx, start.Add(-time.Hour), orderstore.Order{}, 100); len(old) != 0 {
 					t.Fatalf("Pending before an hour ago = %d rows", len(old))
 				}
 				if err := s.Discard(ctx, "p-lost", "claim-other"); err != nil {
@@ -197,13 +197,19 @@ func TestStore(t *testing.T) {
 				if err := s.Finish(ctx, "p-handled"); err != nil {
 					t.Fatal(err)
 				}
-				if err := s.Fail(ctx, "p-handled"); err != nil {
+				if err := s.Fail(ctx, "p-handled", orderstore.StateHandled); err != nil {
 					t.Fatal(err)
 				}
 				if o, _ := s.Prepare(ctx, envelope("p-handled")); o.State != orderstore.StateDone {
 					t.Fatalf("after Finish then Fail: %s, want DONE (terminal)", o.State)
 				}
-				if err := s.Fail(ctx, "h-2"); err != nil {
+				if err := s.Fail(ctx, "h-2", orderstore.StateHandled); err != nil {
+					t.Fatal(err)
+				}
+				if o, _ := s.Prepare(ctx, envelope("h-2")); o.State != orderstore.StatePrepared {
+					t.Fatalf("Fail from HANDLED of a PREPARED row: %s, want it unchanged", o.State)
+				}
+				if err := s.Fail(ctx, "h-2", orderstore.StatePrepared); err != nil {
 					t.Fatal(err)
 				}
 				if o, _ := s.Prepare(ctx, envelope("h-2")); o.State != orderstore.StateFailed {
@@ -413,6 +419,52 @@ func TestMigratesVersion1(t *testing.T) {
 			}
 			if s.ID() == "" {
 				t.Fatal("no identity after the migration")
+			}
+		})
+	}
+}
+
+// Pending pages by (UpdatedAt, order id) from the last row a caller got, so
+// rows that stay pending never hide those behind them.
+func TestPendingPages(t *testing.T) {
+	for _, kind := range orderstoretest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := orderstore.Open(ctx, orderstoretest.DSN(t, kind))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			want := map[string]bool{}
+			for i := range 7 {
+				id := fmt.Sprintf("pg-%d", i)
+				want[id] = true
+				if _, err := s.Prepare(ctx, envelope(id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := map[string]int{}
+			var after orderstore.Order
+			for page := 0; page < 10; page++ {
+				rows, err := s.Pending(ctx, time.Now().Add(time.Second), after, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range rows {
+					got[o.Envelope.OrderID]++
+				}
+				if len(rows) < 3 {
+					break
+				}
+				after = rows[len(rows)-1]
+			}
+			if len(got) != len(want) {
+				t.Fatalf("pages returned %v, want each of %d rows", got, len(want))
+			}
+			for id, n := range got {
+				if n != 1 || !want[id] {
+					t.Fatalf("row %s returned %d times", id, n)
+				}
 			}
 		})
 	}

@@ -60,6 +60,10 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 		return nil, errors.New("orderstore: malformed postgres DSN (expected postgres://user:password@host:port/db?sslmode=...)")
 	}
 	db := stdlib.OpenDB(*cfg)
+	// Enough for the processor's default 16 workers, the recovery pass and
+	// the metrics, without one task holding a large share of the server's
+	// max_connections (100 by default) when several tasks share it.
+	db.SetMaxOpenConns(24)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{db: db, d: postgresDialect}

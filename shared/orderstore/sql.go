@@ -253,12 +253,12 @@ func (s *sqlStore) move(ctx context.Context, id string, to State, from ...State)
 
 // Finish implements Store.
 func (s *sqlStore) Finish(ctx context.Context, id string) error {
-	return s.move(ctx, id, StateDone, StateHandled)
+	return s.move(ctx, id, StateDone, StateHandled, StatePrepared)
 }
 
 // Fail implements Store.
-func (s *sqlStore) Fail(ctx context.Context, id string) error {
-	return s.move(ctx, id, StateFailed, StatePrepared, StateHandled)
+func (s *sqlStore) Fail(ctx context.Context, id string, from State) error {
+	return s.move(ctx, id, StateFailed, from)
 }
 
 // Discard implements Store.
@@ -272,10 +272,13 @@ func (s *sqlStore) Discard(ctx context.Context, id, token string) error {
 }
 
 // Pending implements Store.
-func (s *sqlStore) Pending(ctx context.Context, before time.Time, limit int) ([]Order, error) {
+func (s *sqlStore) Pending(ctx context.Context, before time.Time, after Order, limit int) ([]Order, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+columns+` FROM orders
-		WHERE state IN (?, ?) AND updated_at < ? ORDER BY updated_at LIMIT ?`),
-		string(StatePrepared), string(StateHandled), s.d.time(before), limit)
+		WHERE state IN (?, ?) AND updated_at < ?
+		AND (updated_at > ? OR (updated_at = ? AND order_id > ?))
+		ORDER BY updated_at, order_id LIMIT ?`),
+		string(StatePrepared), string(StateHandled), s.d.time(before),
+		s.d.time(after.UpdatedAt), s.d.time(after.UpdatedAt), after.Envelope.OrderID, limit)
 	if err != nil {
 		return nil, s.fail("list", "pending orders", err)
 	}

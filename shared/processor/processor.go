@@ -98,9 +98,9 @@ type Store interface {
 	Prepare(ctx context.Context, env orders.Envelope) (orderstore.Order, error)
 	Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (ran bool, err error)
 	Finish(ctx context.Context, id string) error
-	Fail(ctx context.Context, id string) error
+	Fail(ctx context.Context, id string, from orderstore.State) error
 	Discard(ctx context.Context, id, token string) error
-	Pending(ctx context.Context, before time.Time, limit int) ([]orderstore.Order, error)
+	Pending(ctx context.Context, before time.Time, after orderstore.Order, limit int) ([]orderstore.Order, error)
 }
 
 // Config configures a Processor. Zero durations and counts take the defaults.
@@ -284,6 +284,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	close(stopMetrics)
 	<-metricsDone
+	p.reportUnsettled()
 	s := p.Stats()
 	p.log.Info("processor stopped", "received", s.Received, "processed", s.Processed, "inserted", s.Inserted,
 		"duplicates", s.Duplicates, "poison", s.Poison, "failed", s.Failed, "failedOrders", s.FailedOrders, "handedBack", s.HandedBack,
@@ -297,4 +298,25 @@ type message struct {
 	orderAttr         string // the orderId message attribute, "" when absent
 	receiveCount      string // ApproximateReceiveCount
 	receivedAt        time.Time
+}
+
+// reportUnsettled logs, at shutdown, how many orders this database still
+// holds unsettled (PREPARED or HANDLED): their claims keep other consumers
+// away until a processor runs on this database again, so a site must not be
+// left without one (or its database removed) while any remain.
+func (p *Processor) reportUnsettled() {
+	ctx, cancel := context.WithTimeout(context.Background(), handBackTimeout)
+	defer cancel()
+	rows, err := p.deps.Store.Pending(ctx, p.deps.Now().Add(time.Hour), orderstore.Order{}, recoveryBatch)
+	switch {
+	case err != nil:
+		p.log.Warn("count unsettled orders at shutdown failed", "err", err)
+	case len(rows) > 0:
+		n := fmt.Sprint(len(rows))
+		if len(rows) == recoveryBatch {
+			n += " or more"
+		}
+		p.log.Warn("orders claimed by this database are not settled; they complete when a processor runs on this database again",
+			"unsettled", n)
+	}
 }

@@ -156,15 +156,15 @@ func (f fakeStore) Handle(ctx context.Context, id string, fn func(*sql.Tx) error
 	return true, nil
 }
 
-func (f fakeStore) Finish(context.Context, string) error { return nil }
-func (f fakeStore) Fail(context.Context, string) error   { return nil }
+func (f fakeStore) Finish(context.Context, string) error                 { return nil }
+func (f fakeStore) Fail(context.Context, string, orderstore.State) error { return nil }
 func (f fakeStore) Discard(_ context.Context, id, token string) error {
 	if f.discard != nil {
 		f.discard(id, token)
 	}
 	return nil
 }
-func (f fakeStore) Pending(_ context.Context, before time.Time, _ int) ([]orderstore.Order, error) {
+func (f fakeStore) Pending(_ context.Context, before time.Time, _ orderstore.Order, _ int) ([]orderstore.Order, error) {
 	if f.pending != nil {
 		return f.pending(before), nil
 	}

@@ -289,6 +289,11 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 	case c.Status == orders.StatusCompleted:
 		// This database settled it already (a crash or a lost write after
 		// the status write): nothing runs again, not even the Deliverer.
+		if o.State == orderstore.StatePrepared {
+			// Settled by a newer copy of this database: this copy (a
+			// restored backup) lacks the Handler's writes for it.
+			log.Warn("order completed by a newer copy of this database; this copy lacks its Handler's writes")
+		}
 		if err := p.deps.Store.Finish(ctx, id); err != nil {
 			log.Warn("mark order row done failed", "err", err)
 		}
@@ -298,7 +303,7 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 
 	ran, err := p.deps.Store.Handle(ctx, id, p.handlerTx(ctx, o.Envelope))
 	if err != nil {
-		return p.refused(ctx, log, o, "handler", err)
+		return p.refused(ctx, log, o, orderstore.StatePrepared, "handler", err)
 	}
 	if ran {
 		p.inserted.Add(1)
@@ -310,14 +315,20 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 			log.Error("read order row failed; left for redelivery", "err", err)
 			return outcomeRetry
 		}
-		if cur.State == orderstore.StateFailed {
+		switch cur.State {
+		case orderstore.StateFailed:
 			return outcomeFailed
+		case orderstore.StateDone:
+			// Another worker of this database finished it meanwhile (two
+			// copies of one message): delivered and settled already.
+			p.duplicates.Add(1)
+			return outcomeCompleted
 		}
 		p.duplicates.Add(1)
 	}
 	if p.deps.Deliverer != nil {
 		if err := p.deps.Deliverer.Deliver(ctx, o.Envelope); err != nil {
-			return p.refused(ctx, log, o, "delivery", err)
+			return p.refused(ctx, log, o, orderstore.StateHandled, "delivery", err)
 		}
 	}
 	if err := p.settleStatus(ctx, id, orders.StatusCompleted, o.Token); err != nil {
@@ -340,13 +351,14 @@ func (p *Processor) handlerTx(ctx context.Context, env orders.Envelope) func(*sq
 	return func(tx *sql.Tx) error { return p.deps.Handler.HandleOrder(ctx, tx, env) }
 }
 
-// refused maps an error of the Handler, the Deliverer or the site database
-// after the claim was won: permanent ends the order FAILED, anything else is
+// refused maps an error of the Handler (the row was PREPARED: from), the
+// Deliverer (HANDLED: the Handler's writes stay) or the site database after
+// the claim was won: permanent ends the order FAILED, anything else is
 // retried.
-func (p *Processor) refused(ctx context.Context, log *slog.Logger, o orderstore.Order, step string, err error) outcome {
+func (p *Processor) refused(ctx context.Context, log *slog.Logger, o orderstore.Order, from orderstore.State, step string, err error) outcome {
 	if IsPermanent(err) || errors.Is(err, orderstore.ErrPermanent) {
 		log.Error("order refused for good by the site's "+step+"; status FAILED, message left for the dead-letter queue", "err", err)
-		if ferr := p.deps.Store.Fail(ctx, o.Envelope.OrderID); ferr != nil {
+		if ferr := p.deps.Store.Fail(ctx, o.Envelope.OrderID, from); ferr != nil {
 			log.Error("mark order row failed failed; tried again on redelivery", "err", ferr)
 			return outcomeRetry
 		}
@@ -412,34 +424,31 @@ func (p *Processor) recoveryLoop(ctx, workCtx context.Context) {
 // recoveryBatch bounds the rows one recovery pass reads at a time.
 const recoveryBatch = 100
 
-// recoverPass settles the unsettled rows last changed before `before`.
+// recoverPass settles the unsettled rows last changed before `before`,
+// paging past the rows that stay unsettled (a failing Handler, a database
+// that holds the claim) so they never hide the ones behind them.
 func (p *Processor) recoverPass(ctx, workCtx context.Context, before time.Time) {
-	seen := map[string]bool{}
+	var after orderstore.Order
 	for ctx.Err() == nil {
-		rows, err := p.deps.Store.Pending(workCtx, before, recoveryBatch)
+		rows, err := p.deps.Store.Pending(workCtx, before, after, recoveryBatch)
 		if err != nil {
 			p.log.Error("recovery: list unsettled orders failed; tried again next pass", "err", err)
 			return
 		}
-		progress := false
 		for _, o := range rows {
 			if ctx.Err() != nil {
 				return
 			}
-			if seen[o.Envelope.OrderID] {
-				continue
-			}
-			seen[o.Envelope.OrderID] = true
-			progress = true
 			log := p.log.With("orderId", o.Envelope.OrderID, "recovery", true)
 			switch p.settle(workCtx, log, o) {
-			case outcomeCompleted, outcomeElsewhere, outcomeClaimedElsewhere:
+			case outcomeCompleted, outcomeElsewhere:
 				p.recovered.Add(1)
 			}
 		}
-		if !progress || len(rows) < recoveryBatch {
+		if len(rows) < recoveryBatch {
 			return
 		}
+		after = rows[len(rows)-1]
 	}
 }
 
