@@ -112,15 +112,23 @@ func (f *Fixture) Seed(t testing.TB, ids []string) {
 // Feed writes every id's status record, then enqueues the envelopes in the
 // background, as the orders API would while the site drains the queue: it
 // keeps at most backlog messages not yet done (done reports how many are).
-// The returned wait blocks until everything is sent.
+// The returned wait blocks until everything is sent; it fails the test when
+// nothing was done for feedStall (the consumers stopped making progress).
 func (f *Fixture) Feed(t testing.TB, ids []string, backlog int, done func() int64) (wait func()) {
 	t.Helper()
 	f.Records(t, ids)
 	finished := make(chan error, 1)
 	go func() {
 		const chunk = 20
+		last, lastAt := done(), time.Now()
 		for start := 0; start < len(ids); {
 			if int64(start)-done() >= int64(backlog) {
+				if n := done(); n != last {
+					last, lastAt = n, time.Now()
+				} else if time.Since(lastAt) > feedStall {
+					finished <- fmt.Errorf("processortest: feed stalled: %d of %d sent, %d done, no progress for %s", start, len(ids), n, feedStall)
+					return
+				}
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
@@ -150,6 +158,9 @@ func (f *Fixture) Feed(t testing.TB, ids []string, backlog int, done func() int6
 		})
 	}
 }
+
+// feedStall is how long Feed waits for progress before it gives up.
+const feedStall = 3 * time.Minute
 
 // Records writes an ACCEPTED status record for every id.
 func (f *Fixture) Records(t testing.TB, ids []string) {
