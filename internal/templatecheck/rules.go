@@ -88,7 +88,7 @@ func newRuleEval(t *template.Template, params map[string]string) ruleEval {
 func (e ruleEval) param(name string) ([]string, error) {
 	p, ok := e.t.Parameters[name]
 	if !ok {
-		return nil, fmt.Errorf("Ref %s: not a parameter of the template: %w", name, errUnknown)
+		return nil, fmt.Errorf("a Ref to %s, which is not a parameter of the template: %w", name, errUnknown)
 	}
 	v, set := e.params[name]
 	if !set && p.Default != nil {
