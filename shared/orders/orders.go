@@ -33,11 +33,39 @@ type Order struct {
 	Note            string  `json:"note,omitempty"`
 }
 
-// EnvelopeVersion is the only queue message version this code reads and writes.
-const EnvelopeVersion = 1
+// The queue message versions.
+const (
+	// EnvelopeVersion is the plaintext version 1 (Envelope), being replaced
+	// by SealedVersion: sites still read it while version 1 messages may
+	// remain in a queue.
+	EnvelopeVersion = 1
+	// SealedVersion is version 2 (SealedEnvelope): the order sealed to the
+	// sites' public key (package sealed).
+	SealedVersion = 2
+)
 
-// Envelope is the queue message body sent for every accepted order:
-// {"version":1,"orderId","region","owner","createdAt","order":{...}}.
+// Box is a sealed order as a version 2 message carries it: the id of the
+// key it is sealed to and the ciphertext (package sealed).
+type Box struct {
+	KeyID      string `json:"kid"`
+	Ciphertext string `json:"ct"`
+}
+
+// SealedEnvelope is the version 2 queue message body:
+// {"version":2,"orderId","region","owner","createdAt","sealed":{"kid","ct"}}.
+// Nothing of the order itself is readable in it.
+type SealedEnvelope struct {
+	Version   int       `json:"version"`
+	OrderID   string    `json:"orderId"`
+	Region    string    `json:"region"`
+	Owner     string    `json:"owner"`
+	CreatedAt time.Time `json:"createdAt"`
+	Sealed    Box       `json:"sealed"`
+}
+
+// Envelope is an order as a site receives it, opened: the version 1 message
+// body {"version":1,"orderId","region","owner","createdAt","order":{...}},
+// and what a version 2 message opens to (its Version stays 2).
 type Envelope struct {
 	Version   int       `json:"version"`
 	OrderID   string    `json:"orderId"`

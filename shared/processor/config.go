@@ -110,12 +110,13 @@ func (c Config) SDKOptions() awsconfig.Options {
 
 // NewFromAWS builds the Processor for c over store with its SQS, DynamoDB
 // and CloudWatch clients made from awscfg (awsconfig.Load with
-// c.SDKOptions()) and ext's Handler and Deliverer. getenv is the
+// c.SDKOptions()), the site's keys and ext's Handler and Deliverer. getenv is the
 // environment awscfg was loaded from: when it points CloudWatch at a
 // stand-in endpoint (moto), the client speaks the query protocol
 // (cwquery.ForEndpoint).
-func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, ext Extensions, log *slog.Logger) (*Processor, error) {
+func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, keys Opener, ext Extensions, log *slog.Logger) (*Processor, error) {
 	return New(c, Deps{
+		Keys:       keys,
 		SQS:        sqs.NewFromConfig(awscfg),
 		DynamoDB:   dynamodb.NewFromConfig(awscfg),
 		CloudWatch: cloudwatch.NewFromConfig(awscfg, cwquery.ForEndpoint(getenv)...),

@@ -117,6 +117,13 @@ type Config struct {
 	HeartbeatInterval time.Duration // metrics period (default 1 minute)
 }
 
+// Opener opens version 2 (sealed) messages with the site's private keys
+// (sealed.Keyring satisfies it). Its errors wrap sealed.ErrUnknownKey or
+// sealed.ErrCannotOpen.
+type Opener interface {
+	OpenEnvelope(m orders.SealedEnvelope) (orders.Envelope, error)
+}
+
 // Deps are the processor's collaborators. CloudWatch may be nil (no metrics);
 // Handler and Deliverer may be nil (the order is only stored); Log may be
 // nil (no logs); Now may be nil (time.Now).
@@ -125,6 +132,7 @@ type Deps struct {
 	DynamoDB   ordertable.UpdateItemAPI
 	CloudWatch MetricsAPI
 	Store      Store
+	Keys       Opener // the site's private keys (SITE_KEY_FILE); required
 	Handler    Handler
 	Deliverer  Deliverer
 	Log        *slog.Logger
