@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/homeregion/homeregion/internal/coldstart"
+	"github.com/homeregion/homeregion/shared/ordersapi"
 )
 
 func TestRunMeasuresTheFloor(t *testing.T) {
@@ -49,10 +50,19 @@ func TestFilterAndEnv(t *testing.T) {
 		t.Fatalf("filter = %+v", got)
 	}
 	e := env(got[1], "http://127.0.0.1:1", "/task")
-	for _, k := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "ORDERS_TABLE", "ORDERS_QUEUE_URL", "LAMBDA_TASK_ROOT"} {
+	for _, k := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "ORDERS_TABLE", "ORDERS_QUEUE_URL", "SITE_PUBLIC_KEY", "LAMBDA_TASK_ROOT"} {
 		if e[k] == "" {
 			t.Errorf("env lacks %s", k)
 		}
+	}
+	// The dummy values pass the function's own rules, the key included: a
+	// cold start that failed on them would measure nothing.
+	c, err := ordersapi.ParseEnv(func(k string) string { return e[k] })
+	if err != nil {
+		t.Fatalf("orders-api's dummy env: %v", err)
+	}
+	if n := len(c.SiteKey.String()); n != 1622 {
+		t.Errorf("dummy SITE_PUBLIC_KEY is %d characters, want a real key's 1622", n)
 	}
 }
 

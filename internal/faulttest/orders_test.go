@@ -3,6 +3,7 @@ package faulttest
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 const orderBody = `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Ada Lovelace","line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}`
@@ -30,12 +32,22 @@ type ordersEnv struct {
 	q     *sqs.Client      // direct to moto
 	table string
 	url   string
+	key   sealed.PublicKey // the orders API seals to it
+	ring  *sealed.Keyring  // the site's keys: opens what is queued
 }
 
 func newOrdersEnv(t *testing.T, srv *mototest.Server) *ordersEnv {
 	t.Helper()
 	cfg := srv.Config(region)
 	e := &ordersEnv{db: dynamodb.NewFromConfig(cfg), q: sqs.NewFromConfig(cfg), table: unique("orders")}
+	keyFile := filepath.Join(t.TempDir(), "site.key")
+	var err error
+	if e.key, err = sealed.GenerateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if e.ring, err = sealed.ReadKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	mototest.CreateTable(t, e.db, "OrdersTable", e.table)
 	out, err := e.q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(unique("orders"))})
@@ -46,8 +58,8 @@ func newOrdersEnv(t *testing.T, srv *mototest.Server) *ordersEnv {
 	return e
 }
 
-// messages returns the order ids of every message queued so far (left
-// queued: received with visibility 0).
+// messages returns every order queued so far (version 2 messages, opened
+// with the site's keys), received with a visibility timeout of 60 s.
 func (e *ordersEnv) messages(t *testing.T) []orders.Envelope {
 	t.Helper()
 	var all []orders.Envelope
@@ -65,9 +77,13 @@ func (e *ordersEnv) messages(t *testing.T) []orders.Envelope {
 				continue
 			}
 			seen[aws.ToString(m.MessageId)] = true
-			var env orders.Envelope
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil {
-				t.Fatalf("message body: %v", err)
+			var sm orders.SealedEnvelope
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &sm); err != nil || sm.Version != orders.SealedVersion {
+				t.Fatalf("message body is not a version 2 message (version %d): %v", sm.Version, err)
+			}
+			env, err := e.ring.OpenEnvelope(sm)
+			if err != nil {
+				t.Fatalf("open message %s: %v", sm.OrderID, err)
 			}
 			all = append(all, env)
 		}
@@ -164,7 +180,7 @@ func TestOrdersNeverAcceptWithoutMessageNorQueueTwice(t *testing.T) {
 			e := newOrdersEnv(t, srv)
 			p := proxy(t, srv)
 			cfg := via(t, p, awsconfig.Options{})
-			h := ordersHandler(t, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
+			h := ordersHandler(t, e.key, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
 				ordersapi.NewSQSQueue(sqs.NewFromConfig(cfg), e.url), time.Second)
 			if tc.fault.Kind != 0 {
 				p.Add(tc.op, tc.fault)
@@ -224,7 +240,7 @@ func TestOrdersLostSendResponse(t *testing.T) {
 	e := newOrdersEnv(t, srv)
 	p := proxy(t, srv)
 	cfg := via(t, p, awsconfig.Options{})
-	h := ordersHandler(t, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
+	h := ordersHandler(t, e.key, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table),
 		ordersapi.NewSQSQueue(sqs.NewFromConfig(cfg), e.url), time.Second)
 	p.Add("SendMessage", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 1})
 	key := unique("key")
@@ -279,7 +295,7 @@ func TestOrdersCheckCatchesSkippedSend(t *testing.T) {
 	srv := mototest.Require(t)
 	e := newOrdersEnv(t, srv)
 	cfg := srv.Config(region)
-	h := ordersHandler(t, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table), skipQueue{}, 0)
+	h := ordersHandler(t, e.key, ordersapi.NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table), skipQueue{}, 0)
 	resp := post(t, h, unique("key"))
 	if resp.StatusCode != 202 {
 		t.Fatalf("broken handler answered %d, want its (wrong) 202", resp.StatusCode)
@@ -289,11 +305,11 @@ func TestOrdersCheckCatchesSkippedSend(t *testing.T) {
 	}
 }
 
-// ordersHandler builds the orders API handler through its constructor, with
-// lease as its Lease (0: the default).
-func ordersHandler(t *testing.T, st ordersapi.Store, q ordersapi.Queue, lease time.Duration) *ordersapi.Handler {
+// ordersHandler builds the orders API handler through its constructor,
+// sealing to key, with lease as its Lease (0: the default).
+func ordersHandler(t *testing.T, key sealed.PublicKey, st ordersapi.Store, q ordersapi.Queue, lease time.Duration) *ordersapi.Handler {
 	t.Helper()
-	h, err := ordersapi.New(region, st, q, logging.Discard())
+	h, err := ordersapi.New(region, key, st, q, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,9 @@ func TestApplyRealTemplate(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	st, err := Apply(ctx, defs, Options{Endpoint: srv.URL, Regions: []string{"eu-west-1", "us-east-1"}, RegistryRegion: "eu-west-1", StackName: "real"})
+	// SitePublicKey has no default (cmd/local passes each region's key).
+	st, err := Apply(ctx, defs, Options{Endpoint: srv.URL, Regions: []string{"eu-west-1", "us-east-1"}, RegistryRegion: "eu-west-1", StackName: "real",
+		Parameters: map[string]string{"SitePublicKey": "local-site-public-key"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ type Finding struct {
 	// Check names the property: "iam", "encryption", "residency-attributes",
 	// "async-failure-destination", "lambda-permission", "log-retention",
 	// "deletion-policy", "kms-create-grant", "task-definition",
-	// "trigger-grants", "user-pool-triggers", "alarm-claim-lease", "rules"
-	// or "site-database".
+	// "trigger-grants", "user-pool-triggers", "alarm-claim-lease", "rules",
+	// "site-database" or "lambda-env-size".
 	Check string
 	// Resource is the logical id of the offending resource.
 	Resource string
@@ -86,6 +86,7 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckAlarmClaimLease(t)...)
 	fs = append(fs, CheckRules(t)...)
 	fs = append(fs, CheckSiteDatabase(t)...)
+	fs = append(fs, CheckFunctionEnvSize(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

@@ -102,3 +102,34 @@ func TestSamconfigPiiPrimaryKeyIsNotAPlausibleFake(t *testing.T) {
 		t.Fatal("samconfig.toml: no non-registry environment found (parser broken?)")
 	}
 }
+
+// TestSamconfigSetsSitePublicKey: SitePublicKey has no default, so every
+// environment names it, with a real key or a placeholder the template's
+// constraints reject (a deploy before the key is set fails at once).
+func TestSamconfigSetsSitePublicKey(t *testing.T) {
+	tpl, err := template.Load(templates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := tpl.Parameters["SitePublicKey"]
+	if !ok || p.Default != nil {
+		t.Fatal("template.yaml: SitePublicKey must exist without a default")
+	}
+	pat, _ := p.Properties["AllowedPattern"].(string)
+	re, err := regexp.Compile(pat)
+	minLen, _ := template.Int(p.Properties["MinLength"])
+	maxLen, _ := template.Int(p.Properties["MaxLength"])
+	admits := func(v string) bool { return re.MatchString(v) && len(v) >= minLen && len(v) <= maxLen }
+	if pat == "" || err != nil || admits("SET-ME-processor-keygen-output") || !admits(strings.Repeat("A", sitePublicKeyLen)) || admits("a b") {
+		t.Fatalf("SitePublicKey (pattern %q, length %d-%d) must admit a %d-character base64url key and nothing else (%v)", pat, minLen, maxLen, sitePublicKeyLen, err)
+	}
+	envs := samEnvs(t, "../../samconfig.toml")
+	if len(envs) == 0 {
+		t.Fatal("samconfig.toml has no environment")
+	}
+	for env, params := range envs {
+		if v, ok := params["SitePublicKey"]; !ok || (!admits(v) && !strings.HasPrefix(v, "SET-ME-")) {
+			t.Errorf("samconfig.toml [%s] sets SitePublicKey to neither a key nor a SET-ME- placeholder", env)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +15,14 @@ import (
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // The property: every body DecodeOrder accepts can be carried by every hop
-// unchanged. Its envelope is a valid SQS message body, every string of the
-// order is itself SQS-safe (so no hop has to escape it) and both site
-// databases store it: SQLite always, PostgreSQL (TEXT and JSONB) when
+// unchanged. Its message (version 2: the order sealed to the site's key) is
+// a valid SQS message body that the site opens back to the same order, every
+// string of the order is itself SQS-safe (so no hop has to escape it) and
+// both site databases store it: SQLite always, PostgreSQL (TEXT and JSONB) when
 // PROCESSOR_TEST_POSTGRES_DSN is set. The SQS rule is written out here from
 // AWS's documentation, independently of orders.CheckText:
 //
@@ -95,7 +98,7 @@ func orderBody(v string) []byte {
 
 // checkCarried fails t unless the accepted body is carried by SQS and every
 // site database.
-func checkCarried(t *testing.T, stores []orderstore.Store, n int, body []byte) {
+func checkCarried(t *testing.T, stores []orderstore.Store, site siteKeys, n int, body []byte) {
 	t.Helper()
 	o, err := orders.DecodeOrder(body)
 	if err != nil {
@@ -107,20 +110,67 @@ func checkCarried(t *testing.T, stores []orderstore.Store, n int, body []byte) {
 			t.Fatalf("accepted %q: a field holds a character SQS refuses: %+q", body, f)
 		}
 	}
-	env := orders.Envelope{Version: orders.EnvelopeVersion, OrderID: fmt.Sprintf("p-%d", n), Region: "eu-west-1",
+	sent := orders.Envelope{Version: orders.SealedVersion, OrderID: fmt.Sprintf("p-%d", n), Region: "eu-west-1",
 		Owner: "sub", CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Order: o}
-	msg, err := json.Marshal(env) // what the orders API sends
+	sm, err := sealed.SealEnvelope(site.key, sent) // what the orders API sends
 	if err != nil {
-		t.Fatalf("accepted %q: marshal envelope: %v", body, err)
+		t.Fatalf("accepted %q: seal: %v", body, err)
+	}
+	msg, err := json.Marshal(sm)
+	if err != nil {
+		t.Fatalf("accepted %q: marshal message: %v", body, err)
 	}
 	if !sqsAllowed(string(msg)) {
-		t.Fatalf("accepted %q: its envelope is not a valid SQS message body", body)
+		t.Fatalf("accepted %q: its message is not a valid SQS message body", body)
+	}
+	var got orders.SealedEnvelope // what the site receives
+	if err := json.Unmarshal(msg, &got); err != nil {
+		t.Fatalf("accepted %q: decode message: %v", body, err)
+	}
+	env, err := site.ring.OpenEnvelope(got)
+	if err != nil {
+		t.Fatalf("accepted %q: the site cannot open its message: %v", body, err)
+	}
+	if a, b := mustMarshal(t, env.Order), mustMarshal(t, o); a != b {
+		t.Fatalf("accepted %q: opened as %s, sent %s", body, a, b)
 	}
 	for _, s := range stores {
 		if _, err := s.Prepare(context.Background(), env); err != nil {
 			t.Fatalf("accepted %q: %s cannot store it: %v", body, s.Kind(), err)
 		}
 	}
+}
+
+// siteKeys is a site's key pair: the orders API seals to key, the site
+// opens with ring.
+type siteKeys struct {
+	key  sealed.PublicKey
+	ring *sealed.Keyring
+}
+
+// newSiteKeys generates a site key file in a temporary directory, as
+// processor keygen does, and reads it back.
+func newSiteKeys(t testing.TB) siteKeys {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "site.key")
+	key, err := sealed.GenerateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := sealed.ReadKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return siteKeys{key: key, ring: ring}
+}
+
+func mustMarshal(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // interesting are the code points at the edges of what each hop carries.
@@ -165,7 +215,7 @@ func genText(r *rand.Rand) string {
 // TestAcceptedTextIsCarriedEverywhere checks the property over generated
 // strings (a fixed seed, so a failure is reproducible).
 func TestAcceptedTextIsCarriedEverywhere(t *testing.T) {
-	stores := sites(t)
+	stores, site := sites(t), newSiteKeys(t)
 	r := rand.New(rand.NewPCG(11, 2026))
 	accepted := 0
 	for n := range 3000 {
@@ -173,7 +223,7 @@ func TestAcceptedTextIsCarriedEverywhere(t *testing.T) {
 		if _, err := orders.DecodeOrder(body); err == nil {
 			accepted++
 		}
-		checkCarried(t, stores, n, body)
+		checkCarried(t, stores, site, n, body)
 	}
 	if accepted < 100 {
 		t.Fatalf("only %d of 3000 generated bodies accepted: the generator no longer exercises the property", accepted)
@@ -187,10 +237,10 @@ func FuzzAcceptedTextIsCarriedEverywhere(f *testing.F) {
 	for _, s := range []string{"Ada Lovelace", "a\x00b", "\uFFFE", "\uFFFF", "\uFDD0", "\U0010FFFF", "\u200b", "x\ty", "\xed\xa0\x80", "é\u0085"} {
 		f.Add(s)
 	}
-	stores := sites(f)
+	stores, site := sites(f), newSiteKeys(f)
 	n := 0
 	f.Fuzz(func(t *testing.T, s string) {
 		n++
-		checkCarried(t, stores, n, orderBody(jsonString(s)))
+		checkCarried(t, stores, site, n, orderBody(jsonString(s)))
 	})
 }

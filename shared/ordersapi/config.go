@@ -14,6 +14,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/awsname"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // Config is the orders API function's configuration, read by ParseEnv.
@@ -21,6 +22,9 @@ type Config struct {
 	Region   string // AWS_REGION: this region; tokens must name it
 	Table    string // ORDERS_TABLE: the orders table
 	QueueURL string // ORDERS_QUEUE_URL: the orders queue
+	// SiteKey (SITE_PUBLIC_KEY) is the public key of the region's on-prem
+	// sites, parsed once at cold start: every order is sealed to it.
+	SiteKey sealed.PublicKey
 }
 
 // SDKOptions bound the orders API's SDK calls (awsconfig's defaults:
@@ -50,6 +54,17 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 	case !awsname.QueueURL(c.QueueURL):
 		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
 	}
+	// The key is not secret, but it is long: the error names the variable
+	// and the reason, never the value.
+	pub := strings.TrimSpace(getenv("SITE_PUBLIC_KEY"))
+	if pub == "" {
+		return Config{}, fmt.Errorf("SITE_PUBLIC_KEY is not set")
+	}
+	k, err := sealed.ParsePublicKey(pub)
+	if err != nil {
+		return Config{}, fmt.Errorf("SITE_PUBLIC_KEY is malformed (want the line processor keygen prints): %w", err)
+	}
+	c.SiteKey = k
 	return c, nil
 }
 
@@ -61,7 +76,7 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (*Handler, error)
 	// package awsclient).
 	store := NewDynamoStore(dynamodbops.New(dynamodb.NewFromConfig(awscfg)), c.Table)
 	queue := NewSQSQueue(sqsops.NewSender(sqs.NewFromConfig(awscfg)), c.QueueURL)
-	return New(c.Region, store, queue, log)
+	return New(c.Region, c.SiteKey, store, queue, log)
 }
 
 // Setup is the orders-api function's cold start, the same on Lambda

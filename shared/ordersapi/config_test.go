@@ -8,14 +8,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 func TestParseEnv(t *testing.T) {
+	key := testKey().String()
 	valid := map[string]string{
 		"AWS_REGION":       "eu-west-1",
 		"ORDERS_TABLE":     "homeregion-OrdersTable-1ABC",
 		"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/homeregion-orders",
+		"SITE_PUBLIC_KEY":  key,
 	}
+	// A malformed key must fail naming the variable without echoing it.
+	truncated, notBase64 := key[:len(key)-10], "not-a-key!"+key[10:]
 	tests := []struct {
 		name    string
 		change  map[string]string
@@ -30,6 +35,12 @@ func TestParseEnv(t *testing.T) {
 		{"no queue", map[string]string{"ORDERS_QUEUE_URL": ""}, "ORDERS_QUEUE_URL is not set"},
 		{"queue name not URL", map[string]string{"ORDERS_QUEUE_URL": "homeregion-orders"}, "ORDERS_QUEUE_URL"},
 		{"queue URL without path", map[string]string{"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com"}, "ORDERS_QUEUE_URL"},
+		{"key with spaces around", map[string]string{"SITE_PUBLIC_KEY": "\n " + key + " \n"}, ""},
+		{"no site key", map[string]string{"SITE_PUBLIC_KEY": ""}, "SITE_PUBLIC_KEY is not set"},
+		{"blank site key", map[string]string{"SITE_PUBLIC_KEY": "  "}, "SITE_PUBLIC_KEY is not set"},
+		{"truncated site key", map[string]string{"SITE_PUBLIC_KEY": truncated}, "SITE_PUBLIC_KEY"},
+		{"site key not base64url", map[string]string{"SITE_PUBLIC_KEY": notBase64}, "SITE_PUBLIC_KEY"},
+		{"site key padded base64", map[string]string{"SITE_PUBLIC_KEY": key + "=="}, "SITE_PUBLIC_KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,13 +56,17 @@ func TestParseEnv(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ParseEnv: %v", err)
 				}
-				if c != (Config{Region: env["AWS_REGION"], Table: env["ORDERS_TABLE"], QueueURL: env["ORDERS_QUEUE_URL"]}) {
-					t.Fatalf("config %+v", c)
+				if c.Region != env["AWS_REGION"] || c.Table != env["ORDERS_TABLE"] || c.QueueURL != env["ORDERS_QUEUE_URL"] ||
+					c.SiteKey.String() != key || c.SiteKey.KeyID() != testKey().KeyID() {
+					t.Fatalf("config %s %s %s, key id %q", c.Region, c.Table, c.QueueURL, c.SiteKey.KeyID())
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+			}
+			if v := env["SITE_PUBLIC_KEY"]; len(v) > 16 && strings.Contains(err.Error(), strings.TrimSpace(v)[:16]) {
+				t.Fatalf("err = %v echoes SITE_PUBLIC_KEY's value", err)
 			}
 		})
 	}
@@ -62,31 +77,33 @@ func TestNewRefusesBadWiring(t *testing.T) {
 	tests := []struct {
 		name   string
 		region string
+		key    sealed.PublicKey
 		st     Store
 		q      Queue
 		want   string
 	}{
-		{"bad region", "Europe", st, q, "invalid region"},
-		{"no store", testRegion, nil, q, "no Store"},
-		{"no queue", testRegion, st, nil, "no Queue"},
+		{"bad region", "Europe", testKey(), st, q, "invalid region"},
+		{"no key", testRegion, sealed.PublicKey{}, st, q, "no site public key"},
+		{"no store", testRegion, testKey(), nil, q, "no Store"},
+		{"no queue", testRegion, testKey(), st, nil, "no Queue"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if h, err := New(tt.region, tt.st, tt.q, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if h, err := New(tt.region, tt.key, tt.st, tt.q, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, %v; want an error naming %q", h, err, tt.want)
 			}
 		})
 	}
-	if h, err := New(testRegion, st, q, nil); err != nil || h.log == nil {
+	if h, err := New(testRegion, testKey(), st, q, nil); err != nil || h.log == nil {
 		t.Fatalf("New = %+v, %v; want a Handler with the default logger", h, err)
 	}
 }
 
 func TestNewFromAWS(t *testing.T) {
 	awscfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")}
-	c := Config{Region: "eu-west-1", Table: "orders", QueueURL: "http://127.0.0.1:1/0/orders"}
+	c := Config{Region: "eu-west-1", Table: "orders", QueueURL: "http://127.0.0.1:1/0/orders", SiteKey: testKey()}
 	h, err := NewFromAWS(c, awscfg, logging.Discard())
-	if err != nil || h.region != c.Region || h.store == nil || h.queue == nil {
+	if err != nil || h.region != c.Region || h.key != c.SiteKey || h.store == nil || h.queue == nil {
 		t.Fatalf("NewFromAWS = %+v, %v", h, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
+	"github.com/homeregion/homeregion/shared/sealed"
 	"github.com/homeregion/homeregion/shared/tracing"
 )
 
@@ -127,15 +128,17 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	return h.accepted(rec.OrderID), nil
 }
 
-// send enqueues the order's envelope, never starting after half the lease:
-// past the lease another request may take the record over and send too.
+// send enqueues the order as a version 2 message, sealed to the sites' key
+// (a replay of the same order id seals it afresh: the ciphertext differs,
+// the order does not), never starting after half the lease: past the lease
+// another request may take the record over and send too.
 func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order orders.Order) error {
 	deadline := rec.LeaseUntil.Add(-h.lease() / 2)
 	if !h.now().Before(deadline) {
 		return fmt.Errorf("%w: lease nearly over before send", ErrUnavailable)
 	}
-	env, err := json.Marshal(orders.Envelope{
-		Version:   orders.EnvelopeVersion,
+	m, err := sealed.SealEnvelope(h.key, orders.Envelope{
+		Version:   orders.SealedVersion,
 		OrderID:   rec.OrderID,
 		Region:    h.region,
 		Owner:     owner,
@@ -143,11 +146,15 @@ func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order 
 		Order:     order,
 	})
 	if err != nil {
+		return fmt.Errorf("seal envelope: %w", err)
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
 		return fmt.Errorf("encode envelope: %w", err)
 	}
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	return h.queue.Send(sctx, Message{Body: string(env), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
+	return h.queue.Send(sctx, Message{Body: string(body), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
 }
 
 func (h *Handler) accepted(id string) events.APIGatewayV2HTTPResponse {

@@ -5,8 +5,10 @@
 // The handler takes the owner and region from the JWT claims only, decodes
 // bodies strictly (orders.DecodeOrder), makes POST idempotent on (owner,
 // Idempotency-Key) with conditional writes and enqueues each accepted order
-// exactly once per key as an orders.Envelope. The contract users see is in
-// docs/orders-api.md.
+// exactly once per key as a version 2 message (orders.SealedEnvelope): the
+// order sealed to the sites' public key (package sealed), so nothing of it
+// (items, address, note) is readable in the queue, the orders table or a log
+// line. The contract users see is in docs/orders-api.md.
 //
 // # Idempotency and the third call
 //
@@ -48,6 +50,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // Defaults of the Handler's tunables.
@@ -66,10 +69,11 @@ const (
 // are tunables with defaults; set them, if at all, before the first
 // request. A Handler is safe for concurrent use.
 type Handler struct {
-	region string       // this region (AWS_REGION); tokens must name it
-	store  Store        // the orders table
-	queue  Queue        // the orders queue
-	log    *slog.Logger // never nil
+	region string           // this region (AWS_REGION); tokens must name it
+	key    sealed.PublicKey // the sites' public key (SITE_PUBLIC_KEY)
+	store  Store            // the orders table
+	queue  Queue            // the orders queue
+	log    *slog.Logger     // never nil
 
 	Now   func() time.Time // default time.Now
 	NewID func() string    // order ids and claim tokens; default NewID
@@ -81,13 +85,16 @@ type Handler struct {
 // answerReserve is the time kept before the invocation's deadline to answer.
 const answerReserve = time.Second
 
-// New returns the Handler for region over store and queue; log nil means
-// slog.Default(). A malformed region or a missing store or queue is an
-// error: a wiring mistake fails the cold start, never a request.
-func New(region string, store Store, queue Queue, log *slog.Logger) (*Handler, error) {
+// New returns the Handler for region, sealing orders to key, over store and
+// queue; log nil means slog.Default(). A malformed region, a zero key or a
+// missing store or queue is an error: a wiring mistake fails the cold start,
+// never a request.
+func New(region string, key sealed.PublicKey, store Store, queue Queue, log *slog.Logger) (*Handler, error) {
 	switch {
 	case !awsname.Region(region):
 		return nil, fmt.Errorf("ordersapi: invalid region %q", region)
+	case key.KeyID() == "":
+		return nil, errors.New("ordersapi: no site public key")
 	case store == nil:
 		return nil, errors.New("ordersapi: no Store")
 	case queue == nil:
@@ -96,7 +103,7 @@ func New(region string, store Store, queue Queue, log *slog.Logger) (*Handler, e
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{region: region, store: store, queue: queue, log: log}, nil
+	return &Handler{region: region, key: key, store: store, queue: queue, log: log}, nil
 }
 
 // Route keys, as API Gateway sets them in RouteKey.

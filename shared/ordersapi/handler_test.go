@@ -191,7 +191,7 @@ func newHandler(st Store, q Queue) *Handler {
 
 // mustNew is New for tests that build a valid Handler.
 func mustNew(region string, st Store, q Queue) *Handler {
-	h, err := New(region, st, q, logging.Discard())
+	h, err := New(region, testKey(), st, q, logging.Discard())
 	if err != nil {
 		panic(err)
 	}
@@ -453,13 +453,8 @@ func TestCreateAccepted(t *testing.T) {
 			if m.OrderID != got.OrderID || m.TraceHeader != "Root=1-abc-def;Parent=1;Sampled=1" {
 				t.Fatalf("message %+v", m)
 			}
-			var env orders.Envelope
-			dec := json.NewDecoder(strings.NewReader(m.Body))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&env); err != nil {
-				t.Fatal(err)
-			}
-			want := orders.Envelope{Version: 1, OrderID: got.OrderID, Region: testRegion, Owner: testOwner, CreatedAt: testNow}
+			env := openBody(t, m.Body)
+			want := orders.Envelope{Version: orders.SealedVersion, OrderID: got.OrderID, Region: testRegion, Owner: testOwner, CreatedAt: testNow}
 			if env.Version != want.Version || env.OrderID != want.OrderID || env.Region != want.Region || env.Owner != want.Owner ||
 				!env.CreatedAt.Equal(want.CreatedAt) || env.Order.DeliveryAddress.Country != "IE" || len(env.Order.Items) != 1 {
 				t.Fatalf("envelope %+v", env)
@@ -563,8 +558,7 @@ func TestInFlightAndAbandoned(t *testing.T) {
 	if resp.StatusCode != 202 || !strings.Contains(resp.Body, `"orderId":"crashed"`) || q.count() != 1 {
 		t.Fatalf("after lease: %d %s, %d messages", resp.StatusCode, resp.Body, q.count())
 	}
-	var env orders.Envelope
-	json.Unmarshal([]byte(q.sent[0].Body), &env)
+	env := openBody(t, q.sent[0].Body)
 	if !env.CreatedAt.Equal(testNow) || env.OrderID != "crashed" {
 		t.Fatalf("envelope %+v", env)
 	}

@@ -65,7 +65,7 @@ func (e *env) handler(now func() time.Time) *Handler {
 }
 
 func (e *env) handlerOver(st Store, q Queue, now func() time.Time) *Handler {
-	h, err := New(testRegion, st, q, logging.Discard())
+	h, err := New(testRegion, testKey(), st, q, logging.Discard())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -148,13 +148,12 @@ func TestIntegrationAcceptReplayConflict(t *testing.T) {
 	for k := range raw {
 		keys = append(keys, k)
 	}
-	if len(raw) != 6 || raw["version"] == nil || raw["orderId"] == nil || raw["region"] == nil || raw["owner"] == nil || raw["createdAt"] == nil || raw["order"] == nil {
+	if len(raw) != 6 || raw["version"] == nil || raw["orderId"] == nil || raw["region"] == nil || raw["owner"] == nil || raw["createdAt"] == nil || raw["sealed"] == nil {
 		t.Fatalf("envelope keys %v", keys)
 	}
-	var envl orders.Envelope
-	json.Unmarshal([]byte(aws.ToString(m.Body)), &envl)
+	envl := openBody(t, aws.ToString(m.Body))
 	want, _ := orders.DecodeOrder([]byte(validBody))
-	if envl.Version != 1 || envl.OrderID != id || envl.Region != testRegion || envl.Owner != testOwner ||
+	if envl.Version != orders.SealedVersion || envl.OrderID != id || envl.Region != testRegion || envl.Owner != testOwner ||
 		time.Since(envl.CreatedAt) > time.Minute || mustJSON(t, envl.Order) != mustJSON(t, want) {
 		t.Fatalf("envelope %s", aws.ToString(m.Body))
 	}

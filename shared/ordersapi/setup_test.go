@@ -13,7 +13,8 @@ import (
 // rules themselves are tested with ParseEnv).
 func TestSetup(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-		"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders"}
+		"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders",
+		"SITE_PUBLIC_KEY": testKey().String()}
 	getenv := func(k string) string { return env[k] }
 	if h, err := Setup(context.Background(), getenv, logging.Discard()); err != nil || h == nil {
 		t.Fatalf("Setup: %v, %v", h, err)
@@ -22,7 +23,11 @@ func TestSetup(t *testing.T) {
 	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: ORDERS_TABLE") {
 		t.Fatalf("Setup without ORDERS_TABLE: %v", err)
 	}
-	env["ORDERS_TABLE"], env["AWS_ACCESS_KEY_ID"] = "orders", ""
+	env["ORDERS_TABLE"], env["SITE_PUBLIC_KEY"] = "orders", ""
+	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: SITE_PUBLIC_KEY") {
+		t.Fatalf("Setup without SITE_PUBLIC_KEY: %v", err)
+	}
+	env["SITE_PUBLIC_KEY"], env["AWS_ACCESS_KEY_ID"] = testKey().String(), ""
 	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: ") {
 		t.Fatalf("Setup without credentials: %v", err)
 	}

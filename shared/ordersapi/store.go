@@ -84,7 +84,7 @@ type Store interface {
 
 // Message is one queue message.
 type Message struct {
-	Body        string // orders.Envelope JSON
+	Body        string // orders.SealedEnvelope JSON (version 2)
 	OrderID     string // the orders.MessageAttrOrderID attribute
 	TraceHeader string // X-Ray trace header; empty for none
 }
