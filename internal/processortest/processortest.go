@@ -98,6 +98,20 @@ func NewKey(t testing.TB) (file string, pub sealed.PublicKey, keys *sealed.Keyri
 	return file, pub, keys
 }
 
+// LeakChecks are values of Envelope's order and owner that no log line may
+// carry: CheckNoPII reports the first it finds in logs.
+var LeakChecks = []string{"AB-12", "Erika", "Mustermann", "Hauptstr", "Berlin", "owner-sub"}
+
+// CheckNoPII fails t when logs carry any of LeakChecks.
+func CheckNoPII(t testing.TB, logs string) {
+	t.Helper()
+	for _, v := range LeakChecks {
+		if strings.Contains(logs, v) {
+			t.Errorf("a log line carries the order field %q:\n%s", v, logs)
+		}
+	}
+}
+
 // Body returns the message body the orders API would send for order id:
 // Envelope(id) sealed to f.PublicKey (version 2), or Envelope(id) itself
 // when f.Plaintext.

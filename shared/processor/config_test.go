@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/homeregion/homeregion/internal/processortest"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -73,7 +75,7 @@ func TestParseEnv(t *testing.T) {
 				t.Fatalf("config = %+v", c)
 			}
 			// What ParseEnv returns, New accepts unchanged.
-			keys, _ := unitKeys()
+			_, _, keys := processortest.NewKey(t)
 			p, err := New(c, Deps{SQS: &fakeSQS{}, DynamoDB: fakeDDB{}, Store: fakeStore{}, Keys: keys})
 			if err != nil || p.Config() != c {
 				t.Fatalf("New(ParseEnv) = %+v, %v; want %+v", p.Config(), err, c)
@@ -88,7 +90,7 @@ func TestNewFromAWS(t *testing.T) {
 		t.Errorf("SDKOptions().ResponseHeaderTimeout = %s, want WaitTime + 10s", got)
 	}
 	awscfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")}
-	keys, _ := unitKeys()
+	_, _, keys := processortest.NewKey(t)
 	p, err := NewFromAWS(c, awscfg, func(string) string { return "" }, fakeStore{}, keys, Extensions{}, nil)
 	if err != nil || p.deps.SQS == nil || p.deps.DynamoDB == nil || p.deps.CloudWatch == nil || p.deps.Keys == nil {
 		t.Fatalf("NewFromAWS = %+v, %v", p, err)

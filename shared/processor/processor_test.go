@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
@@ -207,24 +206,6 @@ func body(t testing.TB, id string) string {
 	return string(b)
 }
 
-// unitKeys is the unit tests' site key, made once.
-var unitKeys = sync.OnceValues(func() (*sealed.Keyring, sealed.PublicKey) {
-	dir, err := os.MkdirTemp("", "processor-keys")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-	pub, err := sealed.GenerateKeyFile(filepath.Join(dir, "site.key"))
-	if err != nil {
-		panic(err)
-	}
-	keys, err := sealed.ReadKeyFile(filepath.Join(dir, "site.key"))
-	if err != nil {
-		panic(err)
-	}
-	return keys, pub
-})
-
 // sealedBody is the version 2 message of env, sealed to pub.
 func sealedBody(t testing.TB, pub sealed.PublicKey, env orders.Envelope) string {
 	t.Helper()
@@ -268,7 +249,7 @@ func newP(t *testing.T, q *fakeSQS, ddb fakeDDB, st fakeStore, cw MetricsAPI, mo
 	if mod != nil {
 		mod(&cfg)
 	}
-	keys, _ := unitKeys()
+	_, _, keys := processortest.NewKey(t)
 	p, err := New(cfg, Deps{SQS: q, DynamoDB: ddb, Store: st, CloudWatch: cw, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
@@ -278,8 +259,8 @@ func newP(t *testing.T, q *fakeSQS, ddb fakeDDB, st fakeStore, cw MetricsAPI, mo
 
 func TestDecode(t *testing.T) {
 	good := body(t, "o1")
-	keys, pub := unitKeys()
-	_, otherPub := newUnitKey(t)
+	_, pub, keys := processortest.NewKey(t)
+	_, otherPub, _ := processortest.NewKey(t)
 	env := orders.Envelope{Version: orders.SealedVersion, OrderID: "o1", Region: "eu-west-1", Owner: "sub", CreatedAt: time.Unix(1, 0).UTC(),
 		Order: orders.Order{Items: []orders.Item{{SKU: "A", Quantity: 1}}, Note: "secret-note"}}
 	sealedGood := sealedBody(t, pub, env)
@@ -356,21 +337,6 @@ func TestDecode(t *testing.T) {
 			}
 		})
 	}
-}
-
-// newUnitKey makes another site key.
-func newUnitKey(t *testing.T) (*sealed.Keyring, sealed.PublicKey) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "site.key")
-	pub, err := sealed.GenerateKeyFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := sealed.ReadKeyFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys, pub
 }
 
 func TestHandle(t *testing.T) {
@@ -697,7 +663,7 @@ func TestMetrics(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	ok := Config{QueueURL: "q", OrdersTable: "t", Site: "s"}
-	keys, _ := unitKeys()
+	_, _, keys := processortest.NewKey(t)
 	deps := Deps{SQS: &fakeSQS{}, DynamoDB: fakeDDB{}, Store: fakeStore{}, Keys: keys}
 	for _, tc := range []struct {
 		name string
