@@ -3,6 +3,8 @@
 // database until SIGTERM or SIGINT, then drains gracefully and exits 0. Its
 // configuration (environment variables, each overridable by a flag) is
 // described in package processormain; `processor -h` lists it.
+// `processor keygen FILE` writes a new site key file (SITE_KEY_FILE) and
+// prints its public key, the orders API's SITE_PUBLIC_KEY.
 //
 // Adopters who add their own processing in Go build their own command the
 // same way, with a processormain.Extension (see cmd/example-ledger).

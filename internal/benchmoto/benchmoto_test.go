@@ -314,7 +314,7 @@ func BenchmarkVsRaw(b *testing.B) {
 			total += batch
 			p, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "bench",
 				Concurrency: 16, WaitTime: time.Second, VisibilityTimeout: 30 * time.Second, DrainTimeout: 5 * time.Second},
-				processor.Deps{SQS: calls, DynamoDB: calls, Store: store})
+				processor.Deps{SQS: calls, DynamoDB: calls, Store: store, Keys: f.Keys})
 			if err != nil {
 				b.Fatal(err)
 			}

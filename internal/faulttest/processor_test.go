@@ -95,7 +95,7 @@ func drainThroughFaults(t *testing.T, srv *mototest.Server, store processor.Stor
 	cfg := via(t, p, awsconfig.Options{MaxAttempts: 2})
 	proc, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "fault-site",
 		Concurrency: 8, WaitTime: time.Second, VisibilityTimeout: 2 * time.Second, DrainTimeout: 5 * time.Second},
-		processor.Deps{SQS: sqs.NewFromConfig(cfg), DynamoDB: dynamodb.NewFromConfig(cfg), Store: store})
+		processor.Deps{SQS: sqs.NewFromConfig(cfg), DynamoDB: dynamodb.NewFromConfig(cfg), Store: store, Keys: f.Keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ type Proc struct {
 }
 
 // Start runs processor binary bin against moto at motoURL on f's queue and
-// table with the site database dsn, 20 workers and 1 s long polls; env is
+// table with the site database dsn and f's key file, 20 workers and 1 s long polls; env is
 // appended last (a later duplicate key wins) and args are its flags. The
 // process is killed when the test ends if it still runs.
 func Start(t testing.TB, bin, motoURL string, f *Fixture, dsn string, env []string, args ...string) *Proc {
@@ -42,7 +42,7 @@ func Start(t testing.TB, bin, motoURL string, f *Fixture, dsn string, env []stri
 	cmd.Env = append(append(os.Environ(),
 		"AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_ENDPOINT_URL="+motoURL,
-		"ORDERS_QUEUE_URL="+f.QueueURL, "ORDERS_TABLE="+f.Table, "SITE_NAME=test-site", "SITE_DB_DSN="+dsn,
+		"ORDERS_QUEUE_URL="+f.QueueURL, "ORDERS_TABLE="+f.Table, "SITE_NAME=test-site", "SITE_DB_DSN="+dsn, "SITE_KEY_FILE="+f.KeyFile,
 		"PROCESSOR_CONCURRENCY=20", "WAIT_TIME=1s", "LOG_LEVEL=INFO",
 	), env...)
 	p := &Proc{cmd: cmd, done: make(chan error, 1)}

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,15 +26,25 @@ import (
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
-// Fixture is one test's queue, dead-letter queue and orders table.
+// Fixture is one test's queue, dead-letter queue, orders table and site key.
 type Fixture struct {
 	SQS      *sqs.Client
 	DynamoDB *dynamodb.Client
 	QueueURL string
 	DLQURL   string
 	Table    string
+
+	// KeyFile is the site's key file (SITE_KEY_FILE, mode 0600), Keys its
+	// contents and PublicKey what the orders API seals to.
+	KeyFile   string
+	Keys      *sealed.Keyring
+	PublicKey sealed.PublicKey
+	// Plaintext makes Send, Seed and Feed enqueue version 1 (plaintext)
+	// messages instead of sealed ones.
+	Plaintext bool
 }
 
 // New creates a uniquely named queue whose RedrivePolicy sends a message to
@@ -68,7 +79,53 @@ func New(t testing.TB, cfg aws.Config, maxReceiveCount int) *Fixture {
 	}
 	f.QueueURL = aws.ToString(q.QueueUrl)
 	mototest.CreateTable(t, f.DynamoDB, "OrdersTable", f.Table)
+	f.KeyFile, f.PublicKey, f.Keys = NewKey(t)
 	return f
+}
+
+// NewKey writes a new site key file in t's temporary directory and returns
+// its path, public key and keyring.
+func NewKey(t testing.TB) (file string, pub sealed.PublicKey, keys *sealed.Keyring) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "site.key")
+	pub, err := sealed.GenerateKeyFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err = sealed.ReadKeyFile(file); err != nil {
+		t.Fatal(err)
+	}
+	return file, pub, keys
+}
+
+// LeakChecks are values of Envelope's order and owner that no log line may
+// carry: CheckNoPII reports the first it finds in logs.
+var LeakChecks = []string{"AB-12", "Erika", "Mustermann", "Hauptstr", "Berlin", "owner-sub"}
+
+// CheckNoPII fails t when logs carry any of LeakChecks.
+func CheckNoPII(t testing.TB, logs string) {
+	t.Helper()
+	for _, v := range LeakChecks {
+		if strings.Contains(logs, v) {
+			t.Errorf("a log line carries the order field %q:\n%s", v, logs)
+		}
+	}
+}
+
+// Body returns the message body the orders API would send for order id:
+// Envelope(id) sealed to f.PublicKey (version 2), or Envelope(id) itself
+// when f.Plaintext.
+func (f *Fixture) Body(id string) (string, error) {
+	var v any = Envelope(id)
+	if !f.Plaintext {
+		m, err := sealed.SealEnvelope(f.PublicKey, Envelope(id))
+		if err != nil {
+			return "", err
+		}
+		v = m
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
 }
 
 // IDs returns n order ids with prefix.
@@ -80,7 +137,8 @@ func IDs(prefix string, n int) []string {
 	return ids
 }
 
-// Envelope returns a valid version 1 envelope for order id.
+// Envelope returns a valid version 1 (plaintext) envelope for order id: the
+// order a sealed message of Body opens to (with Version 2).
 func Envelope(id string) orders.Envelope {
 	return orders.Envelope{
 		Version:   orders.EnvelopeVersion,
@@ -206,7 +264,8 @@ func (f *Fixture) Records(t testing.TB, ids []string) {
 	}
 }
 
-// Send enqueues the envelopes of ids (batches of 10, two at a time).
+// Send enqueues the messages of ids (Body: sealed unless f.Plaintext;
+// batches of 10, two at a time).
 func (f *Fixture) Send(ctx context.Context, ids []string) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ids)/10+1)
@@ -220,10 +279,14 @@ func (f *Fixture) Send(ctx context.Context, ids []string) error {
 			defer func() { <-sem }()
 			entries := make([]sqstypes.SendMessageBatchRequestEntry, len(batch))
 			for i, id := range batch {
-				body, _ := json.Marshal(Envelope(id))
+				body, err := f.Body(id)
+				if err != nil {
+					errs <- err
+					return
+				}
 				entries[i] = sqstypes.SendMessageBatchRequestEntry{
 					Id:                aws.String(strconv.Itoa(i)),
-					MessageBody:       aws.String(string(body)),
+					MessageBody:       aws.String(body),
 					MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
 				}
 			}

@@ -73,7 +73,8 @@ func (c Config) validate() error {
 // ORDERS_TABLE and SITE_NAME (required), PROCESSOR_CONCURRENCY,
 // VISIBILITY_TIMEOUT, WAIT_TIME, DRAIN_TIMEOUT and HEARTBEAT_INTERVAL
 // (optional: unset takes the default, filled in; a set value must be in
-// bounds). The error names the first missing or malformed variable.
+// bounds), ACCEPT_PLAINTEXT_ORDERS ("true", the default, or "false":
+// version 1 messages become poison). The error names the first missing or malformed variable.
 // cmd/processor lets a flag stand in for each variable by composing getenv.
 func ParseEnv(getenv func(string) string) (Config, error) {
 	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
@@ -96,6 +97,11 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 	if err := envvar.ReadDurations(getenv, c.durations()); err != nil {
 		return Config{}, err
 	}
+	accept, err := readBool(getenv, "ACCEPT_PLAINTEXT_ORDERS", true)
+	if err != nil {
+		return Config{}, err
+	}
+	c.RefusePlaintext = !accept
 	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
@@ -125,4 +131,19 @@ func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store S
 		Deliverer:  ext.Deliverer,
 		Log:        log,
 	})
+}
+
+// readBool reads boolean variable name: "true" or "false"; unset (or blank)
+// is def.
+func readBool(getenv func(string) string, name string, def bool) (bool, error) {
+	switch v := strings.TrimSpace(getenv(name)); v {
+	case "":
+		return def, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s %q: want true or false", name, v)
+	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/homeregion/homeregion/internal/processortest"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -45,6 +47,11 @@ func TestParseEnv(t *testing.T) {
 		{name: "visibility too long", env: map[string]string{"VISIBILITY_TIMEOUT": "13h"}, wantErr: "VISIBILITY_TIMEOUT"},
 		{name: "drain not a duration", env: map[string]string{"DRAIN_TIMEOUT": "soon"}, wantErr: "DRAIN_TIMEOUT"},
 		{name: "heartbeat zero", env: map[string]string{"HEARTBEAT_INTERVAL": "0s"}, wantErr: "HEARTBEAT_INTERVAL"},
+		{name: "plaintext accepted by default", check: func(c Config) bool { return !c.RefusePlaintext }},
+		{name: "plaintext accepted", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "true"}, check: func(c Config) bool { return !c.RefusePlaintext }},
+		{name: "plaintext refused", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "false"}, check: func(c Config) bool { return c.RefusePlaintext }},
+		{name: "plaintext not a bool", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "yes"}, wantErr: "ACCEPT_PLAINTEXT_ORDERS"},
+		{name: "plaintext capitalised", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "False"}, wantErr: "ACCEPT_PLAINTEXT_ORDERS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}
@@ -68,7 +75,8 @@ func TestParseEnv(t *testing.T) {
 				t.Fatalf("config = %+v", c)
 			}
 			// What ParseEnv returns, New accepts unchanged.
-			p, err := New(c, Deps{SQS: &fakeSQS{}, DynamoDB: fakeDDB{}, Store: fakeStore{}})
+			_, _, keys := processortest.NewKey(t)
+			p, err := New(c, Deps{SQS: &fakeSQS{}, DynamoDB: fakeDDB{}, Store: fakeStore{}, Keys: keys})
 			if err != nil || p.Config() != c {
 				t.Fatalf("New(ParseEnv) = %+v, %v; want %+v", p.Config(), err, c)
 			}
@@ -82,11 +90,15 @@ func TestNewFromAWS(t *testing.T) {
 		t.Errorf("SDKOptions().ResponseHeaderTimeout = %s, want WaitTime + 10s", got)
 	}
 	awscfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")}
-	p, err := NewFromAWS(c, awscfg, func(string) string { return "" }, fakeStore{}, Extensions{}, nil)
-	if err != nil || p.deps.SQS == nil || p.deps.DynamoDB == nil || p.deps.CloudWatch == nil {
+	_, _, keys := processortest.NewKey(t)
+	p, err := NewFromAWS(c, awscfg, func(string) string { return "" }, fakeStore{}, keys, Extensions{}, nil)
+	if err != nil || p.deps.SQS == nil || p.deps.DynamoDB == nil || p.deps.CloudWatch == nil || p.deps.Keys == nil {
 		t.Fatalf("NewFromAWS = %+v, %v", p, err)
 	}
-	if _, err := NewFromAWS(c, awscfg, func(string) string { return "" }, nil, Extensions{}, nil); err == nil {
+	if _, err := NewFromAWS(c, awscfg, func(string) string { return "" }, nil, keys, Extensions{}, nil); err == nil {
 		t.Error("NewFromAWS accepted no Store")
+	}
+	if _, err := NewFromAWS(c, awscfg, func(string) string { return "" }, fakeStore{}, nil, Extensions{}, nil); err == nil {
+		t.Error("NewFromAWS accepted no Keys")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/processor"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -34,6 +35,12 @@ const feedBacklog = 60
 // run starts a processor on f and store; stop cancels it and returns Run's error.
 func run(t *testing.T, cfg aws.Config, f *processortest.Fixture, store orderstore.Store, mod func(*processor.Config)) (p *processor.Processor, stop func() error) {
 	t.Helper()
+	return runWith(t, cfg, f, store, f.Keys, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), mod)
+}
+
+// runWith is run with the site keys keys and logger log.
+func runWith(t *testing.T, cfg aws.Config, f *processortest.Fixture, store orderstore.Store, keys processor.Opener, log *slog.Logger, mod func(*processor.Config)) (p *processor.Processor, stop func() error) {
+	t.Helper()
 	c := processor.Config{
 		QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "test-site",
 		Concurrency: 20, WaitTime: time.Second, VisibilityTimeout: 30 * time.Second,
@@ -43,7 +50,7 @@ func run(t *testing.T, cfg aws.Config, f *processortest.Fixture, store orderstor
 	}
 	p, err := processor.New(c, processor.Deps{
 		SQS: sqs.NewFromConfig(cfg), DynamoDB: dynamodb.NewFromConfig(cfg), CloudWatch: motoCloudWatch(cfg),
-		Store: store, Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Store: store, Keys: keys, Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -215,11 +222,11 @@ func TestPoisonMessage(t *testing.T) {
 	ids := processortest.IDs("p", 50)
 	f.Seed(t, ids[:25])
 	poison := []string{
-		`{"version":2,"orderId":"p-v2","region":"eu-west-1","owner":"o","createdAt":"2026-01-01T00:00:00Z","order":{}}`,
+		`{"version":3,"orderId":"p-v3","region":"eu-west-1","owner":"o","createdAt":"2026-01-01T00:00:00Z","order":{}}`,
 		`{not json`,
 		`{"version":1,"orderId":"","order":{}}`,
 	}
-	f.SendRaw(t, poison[0], "p-v2")
+	f.SendRaw(t, poison[0], "p-v3")
 	f.SendRaw(t, poison[1], "")
 	f.SendRaw(t, poison[2], "")
 	f.Seed(t, ids[25:])
@@ -275,7 +282,11 @@ func TestUnstorableOrderEndsFailed(t *testing.T) {
 			bad := "nul-1"
 			env := processortest.Envelope(bad)
 			env.Order.Note = "ring\x00twice"
-			b, err := json.Marshal(env)
+			m, err := sealed.SealEnvelope(f.PublicKey, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(m)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -434,7 +445,7 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 			p, err := processor.New(processor.Config{
 				QueueURL: f.QueueURL, OrdersTable: f.Table, Site: "bench", Concurrency: 20, WaitTime: time.Second,
-			}, processor.Deps{SQS: f.SQS, DynamoDB: f.DynamoDB, Store: store})
+			}, processor.Deps{SQS: f.SQS, DynamoDB: f.DynamoDB, Store: store, Keys: f.Keys})
 			if err != nil {
 				b.Fatal(err)
 			}

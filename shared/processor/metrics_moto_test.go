@@ -36,7 +36,7 @@ func TestMetricsOnMoto(t *testing.T) {
 	site := "metrics-" + f.Table
 	store := openStore(t, orderstoretest.SQLiteDSN(t))
 	p, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: site, WaitTime: time.Second},
-		processor.Deps{SQS: f.SQS, DynamoDB: f.DynamoDB, CloudWatch: cw, Store: store})
+		processor.Deps{SQS: f.SQS, DynamoDB: f.DynamoDB, CloudWatch: cw, Store: store, Keys: f.Keys})
 	if err != nil {
 		t.Fatal(err)
 	}

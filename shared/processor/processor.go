@@ -21,7 +21,9 @@
 // a message is received only when a worker slot is free for it, so nothing
 // waits unstarted behind a busy worker while its visibility timeout runs out.
 // A message still being worked on has its visibility extended. Poison
-// messages (malformed body, unknown envelope version) and orders the site
+// messages (malformed body, unknown envelope version, a sealed order that
+// does not open with the site's keys, a plaintext one once those are
+// refused) and orders the site
 // database refuses for good (orderstore.ErrPermanent, e.g. PostgreSQL
 // SQLSTATE 22P05) are never deleted: they reach the queue's dead-letter queue
 // after maxReceiveCount receives (OrdersDeadLetterAlarm), and their order,
@@ -29,8 +31,14 @@
 // /orders/{id} never shows ACCEPTED for ever (an unknown envelope version is
 // left ACCEPTED: a newer processor may read it). Transient errors
 // (connection, timeout) are retried by redelivery and never fail an order.
-// Only the message id, the order id attribute and the receive count are
-// logged, never the body. When Run's context is cancelled (SIGTERM) it stops receiving,
+// Only the message id, the order id attribute, the receive count and, for a
+// sealed order that does not open, its key id are logged, never the body.
+//
+// Messages: version 2 carries the order sealed to the site's public key
+// (package sealed); the processor opens it with Deps.Keys (SITE_KEY_FILE)
+// and hands the opened orders.Envelope (Version 2) to the store, the Handler
+// and the Deliverer. Version 1 (plaintext) is read too unless
+// Config.RefusePlaintext. When Run's context is cancelled (SIGTERM) it stops receiving,
 // finishes what is in flight, hands received-but-unstarted messages back with
 // visibility 0 and returns nil.
 //
@@ -115,6 +123,11 @@ type Config struct {
 	VisibilityTimeout time.Duration // asked for on every receive and extended while working (default 60 s)
 	DrainTimeout      time.Duration // how long in-flight work may take after cancellation (default 25 s)
 	HeartbeatInterval time.Duration // metrics period (default 1 minute)
+
+	// RefusePlaintext makes a version 1 (plaintext) message poison: its
+	// order ends FAILED (ACCEPT_PLAINTEXT_ORDERS=false). By default a site
+	// still reads them, while version 1 messages may remain in the queue.
+	RefusePlaintext bool
 }
 
 // Opener opens version 2 (sealed) messages with the site's private keys
@@ -175,8 +188,8 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
-	if deps.SQS == nil || deps.DynamoDB == nil || deps.Store == nil {
-		return nil, errors.New("processor: SQS, DynamoDB and Store are required")
+	if deps.SQS == nil || deps.DynamoDB == nil || deps.Store == nil || deps.Keys == nil {
+		return nil, errors.New("processor: SQS, DynamoDB, Store and Keys are required")
 	}
 	cfg = cfg.withDefaults()
 	if deps.Now == nil {

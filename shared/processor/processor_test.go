@@ -20,9 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // fakeSQS serves the messages in queue once each, then empty receives.
@@ -204,6 +206,20 @@ func body(t testing.TB, id string) string {
 	return string(b)
 }
 
+// sealedBody is the version 2 message of env, sealed to pub.
+func sealedBody(t testing.TB, pub sealed.PublicKey, env orders.Envelope) string {
+	t.Helper()
+	m, err := sealed.SealEnvelope(pub, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func msg(id, body, attr string) sqstypes.Message {
 	m := sqstypes.Message{MessageId: aws.String("m-" + id), ReceiptHandle: aws.String("r-" + id), Body: aws.String(body),
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}}
@@ -233,7 +249,8 @@ func newP(t *testing.T, q *fakeSQS, ddb fakeDDB, st fakeStore, cw MetricsAPI, mo
 	if mod != nil {
 		mod(&cfg)
 	}
-	p, err := New(cfg, Deps{SQS: q, DynamoDB: ddb, Store: st, CloudWatch: cw})
+	_, _, keys := processortest.NewKey(t)
+	p, err := New(cfg, Deps{SQS: q, DynamoDB: ddb, Store: st, CloudWatch: cw, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,32 +259,80 @@ func newP(t *testing.T, q *fakeSQS, ddb fakeDDB, st fakeStore, cw MetricsAPI, mo
 
 func TestDecode(t *testing.T) {
 	good := body(t, "o1")
+	_, pub, keys := processortest.NewKey(t)
+	_, otherPub, _ := processortest.NewKey(t)
+	env := orders.Envelope{Version: orders.SealedVersion, OrderID: "o1", Region: "eu-west-1", Owner: "sub", CreatedAt: time.Unix(1, 0).UTC(),
+		Order: orders.Order{Items: []orders.Item{{SKU: "A", Quantity: 1}}, Note: "secret-note"}}
+	sealedGood := sealedBody(t, pub, env)
+	other := env
+	other.OrderID = "o2"
+	// The ciphertext of o2's message moved into o1's.
+	var moved, donor orders.SealedEnvelope
+	_ = json.Unmarshal([]byte(sealedGood), &moved)
+	_ = json.Unmarshal([]byte(sealedBody(t, pub, other)), &donor)
+	moved.Sealed = donor.Sealed
+	movedBody, _ := json.Marshal(moved)
+	otherOwner := env
+	otherOwner.Owner = "sub2"
+	var ownerMoved orders.SealedEnvelope
+	_ = json.Unmarshal([]byte(sealedBody(t, pub, otherOwner)), &ownerMoved)
+	ownerMoved.Owner = "sub"
+	ownerMovedBody, _ := json.Marshal(ownerMoved)
+	unknownKey := sealedBody(t, otherPub, env)
+	var altered orders.SealedEnvelope
+	_ = json.Unmarshal([]byte(sealedGood), &altered)
+	altered.Sealed.Ciphertext = altered.Sealed.Ciphertext[:40] + strings.Map(func(r rune) rune {
+		if r == 'A' {
+			return 'B'
+		}
+		return 'A'
+	}, altered.Sealed.Ciphertext[40:41]) + altered.Sealed.Ciphertext[41:]
+	alteredBody, _ := json.Marshal(altered)
 	for _, tc := range []struct {
 		name, body, attr, want string
+		refusePlain            bool
 	}{
-		{"valid", good, "o1", ""},
-		{"valid without attribute", good, "", ""},
-		{"not json", "{nope", "", "malformed JSON body"},
-		{"no version", `{"orderId":"o1"}`, "", "envelope has no version"},
-		{"unknown version", strings.Replace(good, `"version":1`, `"version":2`, 1), "", "unknown envelope version 2"},
-		{"wrong field type", `{"version":1,"orderId":5}`, "", "malformed version 1 envelope"},
-		{"no order id", strings.Replace(good, `"orderId":"o1"`, `"orderId":""`, 1), "", "envelope has no orderId"},
-		{"attribute mismatch", good, "o2", "orderId attribute differs"},
-		{"no owner", strings.Replace(good, `"owner":"sub"`, `"owner":""`, 1), "", "envelope has no owner"},
-		{"no items", strings.Replace(good, `[{"sku":"A","quantity":1}]`, `[]`, 1), "", "order has no items"},
+		{name: "valid", body: good, attr: "o1"},
+		{name: "valid without attribute", body: good},
+		{name: "not json", body: "{nope", want: "malformed JSON body"},
+		{name: "no version", body: `{"orderId":"o1"}`, want: "envelope has no version"},
+		{name: "unknown version", body: strings.Replace(good, `"version":1`, `"version":3`, 1), want: "unknown envelope version 3"},
+		{name: "wrong field type", body: `{"version":1,"orderId":5}`, want: "malformed version 1 envelope"},
+		{name: "no order id", body: strings.Replace(good, `"orderId":"o1"`, `"orderId":""`, 1), want: "envelope has no orderId"},
+		{name: "attribute mismatch", body: good, attr: "o2", want: "orderId attribute differs"},
+		{name: "no owner", body: strings.Replace(good, `"owner":"sub"`, `"owner":""`, 1), want: "envelope has no owner"},
+		{name: "no items", body: strings.Replace(good, `[{"sku":"A","quantity":1}]`, `[]`, 1), want: "order has no items"},
+		{name: "plaintext refused", body: good, refusePlain: true, want: "plaintext (version 1) orders are no longer accepted"},
+		{name: "sealed", body: sealedGood, attr: "o1"},
+		{name: "sealed while plaintext refused", body: sealedGood, refusePlain: true},
+		{name: "sealed attribute mismatch", body: sealedGood, attr: "o2", want: "orderId attribute differs"},
+		{name: "sealed no owner", body: strings.Replace(sealedGood, `"owner":"sub"`, `"owner":""`, 1), want: "envelope has no owner"},
+		{name: "sealed no region", body: strings.Replace(sealedGood, `"region":"eu-west-1"`, `"region":""`, 1), want: "envelope has no region"},
+		{name: "sealed wrong field type", body: `{"version":2,"orderId":"o1","sealed":"x"}`, want: "malformed version 2 envelope"},
+		{name: "sealed no kid", body: strings.Replace(sealedGood, `"kid":"`+pub.KeyID()+`"`, `"kid":""`, 1), want: "no sealed.kid or sealed.ct"},
+		{name: "sealed no box", body: `{"version":2,"orderId":"o1","region":"r","owner":"sub","createdAt":"2026-01-01T00:00:00Z"}`, want: "no sealed.kid or sealed.ct"},
+		{name: "sealed to an unknown key", body: unknownKey, want: `kid "` + otherPub.KeyID() + `"`},
+		{name: "ciphertext of another order", body: string(movedBody), want: "does not open"},
+		{name: "ciphertext of another owner", body: string(ownerMovedBody), want: "does not open"},
+		{name: "createdAt changed", body: strings.Replace(sealedGood, `"createdAt":"1970-01-01T00:00:01Z"`, `"createdAt":"1970-01-01T00:00:02Z"`, 1), want: "does not open"},
+		{name: "ciphertext altered", body: string(alteredBody), want: "does not open"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := decode(&message{body: tc.body, orderAttr: tc.attr})
+			p := &Processor{cfg: Config{RefusePlaintext: tc.refusePlain}, deps: Deps{Keys: keys}}
+			got, err := p.decode(&message{body: tc.body, orderAttr: tc.attr})
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("decode: %v", err)
+				}
+				if got.OrderID != "o1" || len(got.Order.Items) != 1 {
+					t.Fatalf("decoded %+v", got)
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("decode error = %v, want %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), "sub") {
+			if strings.Contains(err.Error(), "sub") || strings.Contains(err.Error(), "secret-note") {
 				t.Fatalf("error leaks body content: %v", err)
 			}
 		})
@@ -405,7 +470,7 @@ func TestPermanentFailuresEndFailed(t *testing.T) {
 		{name: "poison with orderId in the body", body: `{"version":1,"orderId":"o8","order":{}}`, wantFailed: "o8", want: Stats{Poison: 1, FailedOrders: 1}},
 		{name: "poison without order id", body: `{not json`, want: Stats{Poison: 1}},
 		{name: "poison whose ids disagree", body: good, attr: "o2", want: Stats{Poison: 1}},
-		{name: "unknown version is not this site's to fail", body: strings.Replace(good, `"version":1`, `"version":2`, 1), attr: "o1", want: Stats{Poison: 1}},
+		{name: "unknown version is not this site's to fail", body: strings.Replace(good, `"version":1`, `"version":3`, 1), attr: "o1", want: Stats{Poison: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -598,7 +663,8 @@ func TestMetrics(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	ok := Config{QueueURL: "q", OrdersTable: "t", Site: "s"}
-	deps := Deps{SQS: &fakeSQS{}, DynamoDB: fakeDDB{}, Store: fakeStore{}}
+	_, _, keys := processortest.NewKey(t)
+	deps := Deps{SQS: &fakeSQS{}, DynamoDB: fakeDDB{}, Store: fakeStore{}, Keys: keys}
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config, *Deps)
@@ -608,6 +674,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"no table", func(c *Config, _ *Deps) { c.OrdersTable = "" }, "no orders table"},
 		{"no site", func(c *Config, _ *Deps) { c.Site = "" }, "no site name"},
 		{"no store", func(_ *Config, d *Deps) { d.Store = nil }, "required"},
+		{"no keys", func(_ *Config, d *Deps) { d.Keys = nil }, "Keys"},
 		{"wait too long", func(c *Config, _ *Deps) { c.WaitTime = 21 * time.Second }, "wait time"},
 		{"visibility too short", func(c *Config, _ *Deps) { c.VisibilityTimeout = time.Millisecond }, "visibility timeout"},
 		{"concurrency too high", func(c *Config, _ *Deps) { c.Concurrency = 5000 }, "concurrency"},

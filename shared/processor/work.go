@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // handBackTimeout bounds the calls that return unstarted messages at shutdown.
@@ -154,7 +154,7 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 	defer stop()
 
 	log := p.log.With("messageId", m.id, "orderId", m.orderAttr, "receiveCount", m.receiveCount)
-	env, err := decode(m)
+	env, err := p.decode(m)
 	if err != nil {
 		p.poison.Add(1)
 		log.Warn("poison message left for the dead-letter queue", "reason", err.Error())
@@ -546,8 +546,14 @@ type errUnknownVersion int
 
 func (e errUnknownVersion) Error() string { return fmt.Sprintf("unknown envelope version %d", int(e)) }
 
-// decode parses and checks m's envelope.
-func decode(m *message) (orders.Envelope, error) {
+// errPlaintextRefused is the reason of a version 1 message once plaintext
+// orders are refused (Config.RefusePlaintext).
+const errPlaintextRefused = errPoison("plaintext (version 1) orders are no longer accepted")
+
+// decode parses and checks m's envelope and opens it when it is sealed
+// (version 2) with the site's keys. A version 1 (plaintext) message is read
+// unless c.RefusePlaintext.
+func (p *Processor) decode(m *message) (orders.Envelope, error) {
 	var head struct {
 		Version *int `json:"version"`
 	}
@@ -557,29 +563,75 @@ func decode(m *message) (orders.Envelope, error) {
 	if head.Version == nil {
 		return orders.Envelope{}, errPoison("envelope has no version")
 	}
-	if *head.Version != orders.EnvelopeVersion {
+	var env orders.Envelope
+	switch *head.Version {
+	case orders.EnvelopeVersion:
+		if p.cfg.RefusePlaintext {
+			return orders.Envelope{}, errPlaintextRefused
+		}
+		if err := json.Unmarshal([]byte(m.body), &env); err != nil {
+			return orders.Envelope{}, errPoison("malformed version 1 envelope")
+		}
+		if err := checkHeader(m, env.OrderID, env.Owner, env.Region, env.CreatedAt); err != nil {
+			return orders.Envelope{}, err
+		}
+	case orders.SealedVersion:
+		var s orders.SealedEnvelope
+		if err := json.Unmarshal([]byte(m.body), &s); err != nil {
+			return orders.Envelope{}, errPoison("malformed version 2 envelope")
+		}
+		if err := checkHeader(m, s.OrderID, s.Owner, s.Region, s.CreatedAt); err != nil {
+			return orders.Envelope{}, err
+		}
+		var err error
+		if env, err = p.open(s); err != nil {
+			return orders.Envelope{}, err
+		}
+	default:
 		return orders.Envelope{}, errUnknownVersion(*head.Version)
 	}
-	var env orders.Envelope
-	dec := json.NewDecoder(bytes.NewReader([]byte(m.body)))
-	if err := dec.Decode(&env); err != nil {
-		return orders.Envelope{}, errPoison("malformed version 1 envelope")
-	}
-	switch {
-	case env.OrderID == "":
-		return orders.Envelope{}, errPoison("envelope has no orderId")
-	case len(env.OrderID) > 128:
-		return orders.Envelope{}, errPoison("envelope orderId longer than 128")
-	case m.orderAttr != "" && m.orderAttr != env.OrderID:
-		return orders.Envelope{}, errPoison("orderId attribute differs from the envelope's")
-	case env.Owner == "":
-		return orders.Envelope{}, errPoison("envelope has no owner")
-	case env.Region == "":
-		return orders.Envelope{}, errPoison("envelope has no region")
-	case env.CreatedAt.IsZero():
-		return orders.Envelope{}, errPoison("envelope has no createdAt")
-	case len(env.Order.Items) == 0:
+	if len(env.Order.Items) == 0 {
 		return orders.Envelope{}, errPoison("order has no items")
+	}
+	return env, nil
+}
+
+// checkHeader checks the identity of a message of any version: the order
+// id (which must match m's orderId attribute), owner, region and createdAt.
+func checkHeader(m *message, orderID, owner, region string, createdAt time.Time) error {
+	switch {
+	case orderID == "":
+		return errPoison("envelope has no orderId")
+	case len(orderID) > 128:
+		return errPoison("envelope orderId longer than 128")
+	case m.orderAttr != "" && m.orderAttr != orderID:
+		return errPoison("orderId attribute differs from the envelope's")
+	case owner == "":
+		return errPoison("envelope has no owner")
+	case region == "":
+		return errPoison("envelope has no region")
+	case createdAt.IsZero():
+		return errPoison("envelope has no createdAt")
+	}
+	return nil
+}
+
+// open opens sealed message s with the site's keys. Its reasons name the
+// key id, never the ciphertext or the order.
+func (p *Processor) open(s orders.SealedEnvelope) (orders.Envelope, error) {
+	if s.Sealed.KeyID == "" || s.Sealed.Ciphertext == "" {
+		return orders.Envelope{}, errPoison("sealed envelope has no sealed.kid or sealed.ct")
+	}
+	kid := s.Sealed.KeyID
+	if len(kid) > 32 {
+		kid = kid[:32] + "…"
+	}
+	env, err := p.deps.Keys.OpenEnvelope(s)
+	switch {
+	case errors.Is(err, sealed.ErrUnknownKey):
+		return orders.Envelope{}, errPoison(fmt.Sprintf("sealed to a key this site does not hold (kid %q)", kid))
+	case err != nil:
+		return orders.Envelope{}, errPoison(fmt.Sprintf("sealed order does not open with key %q (altered, or bound to another message)", kid))
 	}
 	return env, nil
 }

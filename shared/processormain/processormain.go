@@ -10,7 +10,9 @@
 //	ORDERS_QUEUE_URL      -queue-url           the regional orders queue (required)
 //	ORDERS_TABLE          -orders-table        the regional orders table (required)
 //	SITE_NAME             -site                this site's name, the metrics' Site dimension (required)
+//	SITE_KEY_FILE         -key-file            the site's private keys (required; mode 0600: see below)
 //	SITE_DB_DSN           -db                  SQLite file path (default /data/orders.db) or postgres:// URL
+//	ACCEPT_PLAINTEXT_ORDERS -accept-plaintext  read version 1 (plaintext) messages: true (default) or false
 //	PROCESSOR_CONCURRENCY -concurrency         worker pool size (default 16)
 //	VISIBILITY_TIMEOUT    -visibility-timeout  per receive, extended while working (default 60s)
 //	WAIT_TIME             -wait-time           long poll (default 20s, max 20s)
@@ -21,6 +23,22 @@
 // HTTP delivery of each order to a local endpoint of the site (package
 // httpdelivery) is configured by DELIVERY_URL, DELIVERY_TIMEOUT,
 // DELIVERY_ATTEMPTS and DELIVERY_BACKOFF.
+//
+// Orders arrive sealed to the site's public key (package sealed); the
+// processor opens them with the private keys of SITE_KEY_FILE, read once at
+// start (a file others than its owner may read or write is refused). The
+// subcommand
+//
+//	processor keygen FILE
+//
+// writes a new key file (mode 0600; it refuses to overwrite) and prints its
+// public key, the orders API's SITE_PUBLIC_KEY, as its only line on standard
+// output. Rotation: generate a key, append its line to every site's key
+// file (a key file holds several keys) and restart the sites, then publish
+// the new public key to the orders API; remove the old line only once no
+// message sealed to it can remain (the queue's retention period after the
+// API switched, plus the dead-letter queue's if its messages are to be
+// redriven).
 //
 // AWS_REGION and the SDK's standard credential and endpoint variables
 // (AWS_ENDPOINT_URL ...) apply as usual. A missing or malformed setting is
@@ -49,6 +67,7 @@ import (
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // DefaultDSN is the SQLite file used when SITE_DB_DSN is not set (the
@@ -61,6 +80,7 @@ type config struct {
 	dsn      string
 	logLevel string
 	delivery *httpdelivery.Config // nil: no HTTP delivery
+	keys     *sealed.Keyring      // SITE_KEY_FILE
 }
 
 // flagVars maps each flag to the variable it stands in for.
@@ -68,6 +88,8 @@ var flagVars = []struct{ flag, env, usage string }{
 	{"queue-url", "ORDERS_QUEUE_URL", "orders queue URL"},
 	{"orders-table", "ORDERS_TABLE", "orders table name"},
 	{"site", "SITE_NAME", "site name"},
+	{"key-file", "SITE_KEY_FILE", "site private key file (required)"},
+	{"accept-plaintext", "ACCEPT_PLAINTEXT_ORDERS", "read version 1 (plaintext) orders: true or false (default true)"},
 	{"db", "SITE_DB_DSN", "SQLite path or postgres:// URL (default " + DefaultDSN + ")"},
 	{"concurrency", "PROCESSOR_CONCURRENCY", "worker pool size (default " + strconv.Itoa(processor.DefaultConcurrency) + ")"},
 	{"visibility-timeout", "VISIBILITY_TIMEOUT", "visibility timeout (default " + processor.DefaultVisibilityTimeout.String() + ")"},
@@ -124,6 +146,12 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return config{}, err
 	}
 	c := config{proc: proc, dsn: env("SITE_DB_DSN"), logLevel: env("LOG_LEVEL")}
+	if c.keys, err = readKeys(env("SITE_KEY_FILE")); err != nil {
+		if set["key-file"] {
+			return config{}, fmt.Errorf("%w (from -key-file)", err)
+		}
+		return config{}, err
+	}
 	dc, on, err := httpdelivery.ParseEnv(env)
 	if err != nil {
 		return config{}, err
@@ -140,6 +168,38 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	return c, nil
 }
 
+// readKeys reads the site's key file. Its errors name SITE_KEY_FILE and
+// never quote a key.
+func readKeys(path string) (*sealed.Keyring, error) {
+	path = strings.TrimSpace(path)
+	if path == "" {
+		return nil, errors.New("SITE_KEY_FILE is not set")
+	}
+	keys, err := sealed.ReadKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("SITE_KEY_FILE: %w", err)
+	}
+	return keys, nil
+}
+
+// Keygen is `processor keygen FILE`: it writes a new key file at FILE (mode
+// 0600; it refuses to overwrite one) and prints its public key, the value of
+// the orders API's SITE_PUBLIC_KEY, as its only line on stdout. Errors go to
+// stderr. It returns the exit status.
+func Keygen(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] == "" || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: processor keygen FILE")
+		return 1
+	}
+	pub, err := sealed.GenerateKeyFile(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "processor keygen: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, pub.String())
+	return 0
+}
+
 // Extension is what an adopter's processor adds to the built-in one.
 type Extension struct {
 	// Handler runs for each order inside the transaction that marks it
@@ -154,8 +214,12 @@ type Extension struct {
 
 // Run is the processor's main with its inputs injected: args are the
 // command-line arguments (without the program name), getenv reads the
-// environment, logs go to stdout. It returns the exit status.
+// environment, logs go to stdout. It returns the exit status. With first
+// argument "keygen" it is Keygen (errors on os.Stderr).
 func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extension) int {
+	if len(args) > 0 && args[0] == "keygen" {
+		return Keygen(args[1:], stdout, os.Stderr)
+	}
 	cfg, err := loadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, "usage: processor [flags]; each flag stands in for its environment variable:")
@@ -224,12 +288,13 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 		extensions.Deliverer = d
 		log.Info("HTTP delivery on", "delivery", *cfg.delivery)
 	}
-	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, extensions, log)
+	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, cfg.keys, extensions, log)
 	if err != nil {
 		log.Error("processor: invalid configuration", "err", err.Error())
 		return 1
 	}
 	log.Info("site database open", "kind", store.Kind(), "databaseId", store.ID())
+	log.Info("site keys loaded", "keyIds", cfg.keys.KeyIDs(), "acceptPlaintext", !cfg.proc.RefusePlaintext)
 	if err := p.Run(ctx); err != nil {
 		if errors.Is(err, processor.ErrDrainTimeout) {
 			log.Error("processor: stopped without a complete drain", "err", err.Error())

@@ -1,16 +1,41 @@
 package processormain
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
+// keyFile writes a new key file with mode perm and returns its path.
+func keyFile(t *testing.T, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "site.key")
+	if code := Keygen([]string{path}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("keygen = %d", code)
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestLoadConfig(t *testing.T) {
+	key := keyFile(t, 0o600)
+	tooOpen := keyFile(t, 0o644)
+	malformed := filepath.Join(t.TempDir(), "bad.key")
+	if err := os.WriteFile(malformed, []byte("homeregion-site-key-v1 c2VjcmV0LWJ5dGVz\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	base := map[string]string{
 		"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/orders",
 		"ORDERS_TABLE":     "orders",
 		"SITE_NAME":        "berlin-1",
+		"SITE_KEY_FILE":    key,
 	}
 	for _, tc := range []struct {
 		name    string
@@ -69,6 +94,28 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "bad delivery timeout", env: map[string]string{"DELIVERY_URL": "http://127.0.0.1/x", "DELIVERY_TIMEOUT": "3x"}, wantErr: "DELIVERY_TIMEOUT"},
 		{name: "delivery tuning without a URL", env: map[string]string{"DELIVERY_ATTEMPTS": "3"}, wantErr: "DELIVERY_URL"},
+		{name: "keys read", check: func(t *testing.T, c config) {
+			if c.keys == nil || len(c.keys.KeyIDs()) != 1 || c.proc.RefusePlaintext {
+				t.Fatalf("config = %+v", c)
+			}
+		}},
+		{name: "missing key file", env: map[string]string{"SITE_KEY_FILE": ""}, wantErr: "SITE_KEY_FILE is not set"},
+		{name: "key file absent", env: map[string]string{"SITE_KEY_FILE": key + ".nope"}, wantErr: "SITE_KEY_FILE"},
+		{name: "key file too open", env: map[string]string{"SITE_KEY_FILE": tooOpen}, wantErr: "SITE_KEY_FILE"},
+		{name: "key file malformed", env: map[string]string{"SITE_KEY_FILE": malformed}, wantErr: "SITE_KEY_FILE"},
+		{name: "key file flag", env: map[string]string{"SITE_KEY_FILE": ""}, args: []string{"-key-file", key},
+			check: func(t *testing.T, c config) {
+				if c.keys == nil {
+					t.Fatal("no keys")
+				}
+			}},
+		{name: "bad key file flag", args: []string{"-key-file", tooOpen}, wantErr: "(from -key-file)"},
+		{name: "plaintext refused", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "false"}, check: func(t *testing.T, c config) {
+			if !c.proc.RefusePlaintext {
+				t.Fatalf("config = %+v", c)
+			}
+		}},
+		{name: "plaintext not a bool", args: []string{"-accept-plaintext", "no"}, wantErr: "ACCEPT_PLAINTEXT_ORDERS"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flags"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 	} {
@@ -92,6 +139,86 @@ func TestLoadConfig(t *testing.T) {
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+// TestRunRejectsBadKeyFile: a key file that is missing, malformed or
+// readable by others stops the processor with one log line naming
+// SITE_KEY_FILE that never quotes the file's contents.
+func TestRunRejectsBadKeyFile(t *testing.T) {
+	secret := "c2VjcmV0LWJ5dGVz"
+	malformed := filepath.Join(t.TempDir(), "bad.key")
+	if err := os.WriteFile(malformed, []byte("homeregion-site-key-v1 "+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tooOpen := keyFile(t, 0o640)
+	for name, path := range map[string]string{"missing": "", "absent": malformed + ".nope", "malformed": malformed, "too open": tooOpen} {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{
+				"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/orders",
+				"ORDERS_TABLE":     "orders", "SITE_NAME": "berlin-1", "SITE_KEY_FILE": path,
+			}
+			var out strings.Builder
+			if code := Run(nil, func(k string) string { return env[k] }, &out, Extension{}); code != 1 {
+				t.Fatalf("exit status = %d, want 1", code)
+			}
+			if !strings.Contains(out.String(), "SITE_KEY_FILE") || strings.Count(out.String(), "\n") != 1 || strings.Contains(out.String(), secret) {
+				t.Fatalf("want one log line naming SITE_KEY_FILE without key bytes, got %q", out.String())
+			}
+		})
+	}
+}
+
+// TestKeygen: keygen writes a 0600 key file the processor reads and prints
+// its public key as the only line on stdout; it refuses to overwrite a file
+// and needs exactly one argument. Run dispatches to it.
+func TestKeygen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "site.key")
+	var stdout, stderr strings.Builder
+	if code := Run([]string{"keygen", path}, func(string) string { return "" }, &stdout, Extension{}); code != 0 {
+		t.Fatalf("keygen = %d; stderr %q", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stdout = %q, want one line", stdout.String())
+	}
+	pub, err := sealed.ParsePublicKey(lines[0])
+	if err != nil {
+		t.Fatalf("printed public key: %v", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode = %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	keys, err := readKeys(path)
+	if err != nil || len(keys.KeyIDs()) != 1 || keys.KeyIDs()[0] != pub.KeyID() {
+		t.Fatalf("the key file does not hold the printed key: %v %v", keys, err)
+	}
+	before, _ := os.ReadFile(path)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"refuses to overwrite", []string{path}, "refusing to overwrite"},
+		{"no file", nil, "usage"},
+		{"two files", []string{path + "1", path + "2"}, "usage"},
+		{"a flag", []string{"-h"}, "usage"},
+		{"missing directory", []string{filepath.Join(t.TempDir(), "no", "site.key")}, "create key file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout.Reset()
+			stderr.Reset()
+			if code := Keygen(tc.args, &stdout, &stderr); code != 1 {
+				t.Fatalf("keygen %v = %d, want 1", tc.args, code)
+			}
+			if stdout.Len() != 0 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("stdout %q, stderr %q; want nothing and %q", stdout.String(), stderr.String(), tc.want)
+			}
+		})
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatal("keygen changed an existing key file")
 	}
 }
 
