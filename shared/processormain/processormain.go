@@ -224,7 +224,7 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 		extensions.Deliverer = d
 		log.Info("HTTP delivery on", "delivery", *cfg.delivery)
 	}
-	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, extensions, log)
+	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, nil, extensions, log)
 	if err != nil {
 		log.Error("processor: invalid configuration", "err", err.Error())
 		return 1
