@@ -1,8 +1,9 @@
 // Command demo walks through the whole homeregion story against the local
 // stack (`make demo`): sign up in the EU, the same e-mail refused in the US
 // naming the EU region, sign-in refused in the US and accepted in the EU, an
-// order accepted in the EU and completed by the on-prem processor, replayed
-// with the same Idempotency-Key, a backlog that scales the primary site out,
+// order accepted in the EU, its queued message sealed (none of the order
+// readable in it), completed by the on-prem processor and stored, opened, in
+// the site's database, replayed with the same Idempotency-Key, a backlog that scales the primary site out,
 // and a stalled primary site that promotes the standby.
 //
 // It uses the stack a running `make run` describes in its state file, or

@@ -32,6 +32,7 @@ import (
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // walk is the scripted story against one stack.
@@ -68,7 +69,9 @@ func newWalk(ctx context.Context, st *localstate.State, o options) (*walk, error
 	w.email = "demo-" + randHex(6) + "@example.com"
 	w.pwd = "Demo-Passw0rd-" + randHex(4) + "!"
 	if defs, err := provision.Load(o.template); err == nil {
-		if fns, err := provision.FunctionEnv(defs, provision.Options{RegistryRegion: st.RegistryRegion}, home); err == nil {
+		opts := provision.Options{RegistryRegion: st.RegistryRegion,
+			RegionParameters: map[string]map[string]string{home: {provision.SitePublicKeyParameter: w.home.SitePublicKey}}}
+		if fns, err := provision.FunctionEnv(defs, opts, home); err == nil {
 			w.fnEnv = fns
 		}
 	}
@@ -188,7 +191,7 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 
 	// 6. Order at home: 202; the other region's API refuses the token.
 	key := "demo-" + randHex(8)
-	body := `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Demo Customer","line1":"Hauptstr. 1","city":"Berlin","postalCode":"10115","country":"DE"}}`
+	body := `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Demo Customer","line1":"Hauptstr. 1","city":"Berlin","postalCode":"10115","country":"DE"},"note":"Leave at the door"}`
 	first, err := w.postOrder(ctx, w.home, key, body)
 	if err == nil && (first.OrderID == "" || first.Status != string(orders.StatusAccepted) || first.Region != h) {
 		err = fmt.Errorf("unexpected answer %+v", first)
@@ -196,6 +199,13 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	if !rep.checkLine("order "+h, fmt.Sprintf("202 order %s ACCEPTED in %s", first.OrderID, first.Region), err) {
 		return
 	}
+	// 6b. What the cloud holds: the queued message carries the order sealed
+	// to the site's public key, none of its values readable.
+	qbody, err := w.queuedBody(ctx, first.OrderID)
+	if err == nil {
+		detail, err = checkSealed(qbody, first.OrderID, w.home.SitePublicKey, body)
+	}
+	rep.checkLine("order sealed in queue", detail, err)
 	// The other region's authorizer only accepts its own pool's tokens.
 	_, err = w.postOrder(ctx, w.away, "demo-"+randHex(8), body)
 	var he *httpError
@@ -208,7 +218,14 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	// 7. Completed by the on-prem processor.
 	t0 := time.Now()
 	status, err := w.waitStatus(ctx, first.OrderID, orders.StatusCompleted, 60*time.Second)
-	rep.checkLine("order completed", fmt.Sprintf("GET /orders/%s -> %s after %.1fs (on-prem processor)", first.OrderID, status, time.Since(t0).Seconds()), err)
+	if rep.checkLine("order completed", fmt.Sprintf("GET /orders/%s -> %s after %.1fs (on-prem processor)", first.OrderID, status, time.Since(t0).Seconds()), err) {
+		// 7b. Only the site opened it: the same order, stored in its database.
+		version, stored, err := storedOrder(ctx, w.home.SiteDB, first.OrderID)
+		if err == nil {
+			err = checkStored(stored, body)
+		}
+		rep.checkLine("order stored at site", fmt.Sprintf("%s: order %s opened and stored (message version %d), items, address and note as posted", w.home.SiteDB, first.OrderID, version), err)
+	}
 
 	// 8. Replay with the same Idempotency-Key: the same order.
 	again, err := w.postOrder(ctx, w.home, key, body)
@@ -543,8 +560,24 @@ func (w *walk) backlog(ctx context.Context, rep *reporter) {
 	w.drain(ctx, rep, ids)
 }
 
-// enqueue writes n orders' status records and envelopes, as the orders API does.
+// enqueue writes n orders' status records and messages, as the orders API
+// does: sealed to the region's site public key (version 2), or version 1
+// when the stack names none.
 func (w *walk) enqueue(ctx context.Context, q *sqs.Client, ddb *dynamodb.Client, r *localstate.Region, n int) ([]string, error) {
+	message := func(env orders.Envelope) ([]byte, error) { return json.Marshal(env) }
+	if r.SitePublicKey != "" {
+		pub, err := sealed.ParsePublicKey(r.SitePublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("the stack's site public key of %s: %w", r.Region, err)
+		}
+		message = func(env orders.Envelope) ([]byte, error) {
+			m, err := sealed.SealEnvelope(pub, env)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(m)
+		}
+	}
 	now := time.Now().UTC()
 	ids := make([]string, n)
 	for i := range ids {
@@ -578,9 +611,13 @@ func (w *walk) enqueue(ctx context.Context, q *sqs.Client, ddb *dynamodb.Client,
 			for j := 0; j < len(batch); j += 10 {
 				var entries []sqstypes.SendMessageBatchRequestEntry
 				for k, id := range batch[j:min(j+10, len(batch))] {
-					env, _ := json.Marshal(orders.Envelope{Version: orders.EnvelopeVersion, OrderID: id, Region: r.Region, Owner: "demo-backlog", CreatedAt: now,
+					env, err := message(orders.Envelope{Version: orders.EnvelopeVersion, OrderID: id, Region: r.Region, Owner: "demo-backlog", CreatedAt: now,
 						Order: orders.Order{Items: []orders.Item{{SKU: "LOAD-1", Quantity: 1}},
 							DeliveryAddress: orders.Address{Name: "Load Test", Line1: "1 Test St", City: "Berlin", PostalCode: "10115", Country: "DE"}}})
+					if err != nil {
+						errs <- fmt.Errorf("seal envelope: %w", err)
+						return
+					}
 					entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(k)), MessageBody: aws.String(string(env)),
 						MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}}})
 				}

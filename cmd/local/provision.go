@@ -23,10 +23,16 @@ func provisionStack(ctx context.Context, o options, endpoint string) (*provision
 	}
 	main := defs.Templates[0]
 	p := &provisioned{schedules: schedules(main)}
+	// Each region's site key pair, before the resources: its public key is
+	// the template parameter the orders API seals to.
+	if p.siteKeys, err = loadSiteKeys(o.dir, o.regions); err != nil {
+		return nil, err
+	}
 	if p.ordersAPI, err = ordersHTTPAPI(main); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.template, err)
 	}
-	p.stack, err = provision.Apply(ctx, defs, provision.Options{Endpoint: endpoint, Regions: o.regions, RegistryRegion: o.registryRegion})
+	p.stack, err = provision.Apply(ctx, defs, provision.Options{Endpoint: endpoint, Regions: o.regions, RegistryRegion: o.registryRegion,
+		RegionParameters: sitePublicKeyParameters(p.siteKeys)})
 	if err != nil {
 		return nil, fmt.Errorf("provision from %s: %w", o.template, err)
 	}
@@ -41,6 +47,8 @@ type provisioned struct {
 	schedules map[string]string
 	// ordersAPI is the orders HTTP API's routes and CORS configuration.
 	ordersAPI httpAPIDef
+	// siteKeys are the regions' site key pairs, by region.
+	siteKeys map[string]siteKey
 }
 
 // schedules finds the Schedule events of the template's functions.

@@ -22,20 +22,24 @@ import (
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
+	"github.com/homeregion/homeregion/shared/sealed"
 	"github.com/homeregion/homeregion/shared/triggers"
 )
 
 // regionRuntime is what runs for one region.
 type regionRuntime struct {
 	cognitoURL, ordersURL, siteDB string
+	siteKey                       siteKey
 	servers                       []*http.Server
 	store                         orderstore.Store
 }
 
 // startRegion builds the region's handlers exactly as their Lambda mains do
 // (same config types, same SDK options) and serves them on free loopback ports.
-func startRegion(ctx context.Context, r *provision.Region, o options, apiDef httpAPIDef, motoURL string, log *slog.Logger, g *errgroup.Group) (*regionRuntime, error) {
-	rt := &regionRuntime{}
+// The orders API seals to key's public key (the template's SitePublicKey
+// parameter, as provisioned) and the processor opens with its key file.
+func startRegion(ctx context.Context, r *provision.Region, o options, apiDef httpAPIDef, key siteKey, motoURL string, log *slog.Logger, g *errgroup.Group) (*regionRuntime, error) {
+	rt := &regionRuntime{siteKey: key}
 	ok := false
 	defer func() {
 		if !ok {
@@ -151,7 +155,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// The processor's configuration through its own ParseEnv, as the
 	// container reads it, with shorter polls and drains for a local stack.
 	penv := localEnv(motoURL, r.Region, map[string]string{
-		"ORDERS_QUEUE_URL": r.OrdersQueueURL, "ORDERS_TABLE": r.OrdersTable, "SITE_NAME": siteName(r),
+		"ORDERS_QUEUE_URL": r.OrdersQueueURL, "ORDERS_TABLE": r.OrdersTable, "SITE_NAME": siteName(r), "SITE_KEY_FILE": key.file,
 		"WAIT_TIME": "10s", "DRAIN_TIMEOUT": "5s", "HEARTBEAT_INTERVAL": "15s",
 	})
 	pc, err := processor.ParseEnv(penv)
@@ -162,7 +166,12 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if err != nil {
 		return nil, err
 	}
-	proc, err := processor.NewFromAWS(pc, pcfg, penv, rt.store, processor.Extensions{}, log.With("component", r.Region+"/processor"))
+	// The site's private keys, as the container reads SITE_KEY_FILE.
+	keys, err := sealed.ReadKeyFile(key.file)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	proc, err := processor.NewFromAWS(pc, pcfg, penv, rt.store, keys, processor.Extensions{}, log.With("component", r.Region+"/processor"))
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}

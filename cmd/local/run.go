@@ -94,7 +94,11 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 			return fmt.Errorf("provisioning produced no region %s", name)
 		}
 		t = time.Now()
-		rt, err := startRegion(runCtx, r, o, prov.ordersAPI, moto.URL, log, g)
+		key, ok := prov.siteKeys[name]
+		if !ok {
+			return fmt.Errorf("no site key for region %s", name)
+		}
+		rt, err := startRegion(runCtx, r, o, prov.ordersAPI, key, moto.URL, log, g)
 		if err != nil {
 			return failed(fmt.Errorf("%s: %w", name, err))
 		}

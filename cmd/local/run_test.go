@@ -23,6 +23,7 @@ import (
 	"github.com/homeregion/homeregion/internal/localstate"
 	"github.com/homeregion/homeregion/internal/motoserver"
 	"github.com/homeregion/homeregion/internal/provision"
+	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // TestRunEndToEnd starts the whole stack (its own moto_server), signs up,
@@ -77,6 +78,24 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("state = %+v", st)
 	}
 	eu, us := st.Regions[0], st.Regions[1]
+	// Each region has its own site key pair: the processor's key file and
+	// the public key its orders API seals to.
+	for _, r := range st.Regions {
+		pub, err := sealed.ParsePublicKey(r.SitePublicKey)
+		if err != nil {
+			t.Fatalf("%s: site public key: %v", r.Region, err)
+		}
+		ring, err := sealed.ReadKeyFile(r.SiteKeyFile)
+		if err != nil {
+			t.Fatalf("%s: site key file: %v", r.Region, err)
+		}
+		if ids := ring.KeyIDs(); len(ids) != 1 || ids[0] != pub.KeyID() || !strings.HasPrefix(r.SiteKeyFile, dir) {
+			t.Fatalf("%s: key file %s holds %v, want [%s] under %s", r.Region, r.SiteKeyFile, ids, pub.KeyID(), dir)
+		}
+	}
+	if eu.SitePublicKey == us.SitePublicKey {
+		t.Fatal("both regions share a site key")
+	}
 	idp := func(r localstate.Region) *cip.Client {
 		cfg := motoserver.Config(r.CognitoURL, r.Region)
 		return cip.NewFromConfig(cfg, func(o *cip.Options) { o.RetryMaxAttempts = 1 })

@@ -15,6 +15,7 @@ func regionState(r *provision.Region, rt *regionRuntime) localstate.Region {
 		OrdersQueueURL: r.OrdersQueueURL, OrdersDLQURL: r.OrdersDLQURL, PiiKeyID: r.PiiKeyID,
 		EcsCluster: r.EcsCluster, PrimaryService: r.PrimaryService, StandbyCluster: r.StandbyCluster,
 		StandbyService: r.StandbyService, HealthCheckID: r.HealthCheckID, SiteDB: rt.siteDB,
+		SiteKeyFile: rt.siteKey.file, SitePublicKey: rt.siteKey.pub.String(),
 		Alarms: []localstate.Alarm{},
 	}
 	for _, a := range r.Alarms {

@@ -51,6 +51,11 @@ type Region struct {
 	HealthCheckID  string  `json:"healthCheckId,omitempty"`
 	Alarms         []Alarm `json:"alarms"`
 	SiteDB         string  `json:"siteDb"`
+	// SiteKeyFile is the site's private key file (the processor's
+	// SITE_KEY_FILE); SitePublicKey its public key, the orders API's
+	// SITE_PUBLIC_KEY (base64url), whose key id sealed messages carry.
+	SiteKeyFile   string `json:"siteKeyFile,omitempty"`
+	SitePublicKey string `json:"sitePublicKey,omitempty"`
 }
 
 // Alarm names an alarm and the action its transitions invoke.

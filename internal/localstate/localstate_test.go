@@ -73,7 +73,7 @@ func TestWriteLoad(t *testing.T) {
 			UserPoolID: "pool", ClientID: "client", RegistryTable: "registry", OrdersTable: "orders", ControlTable: "control",
 			OrdersQueueURL: "http://q/orders", OrdersDLQURL: "http://q/dlq", PiiKeyID: "key", EcsCluster: "c", PrimaryService: "p",
 			StandbyCluster: "sc", StandbyService: "ss", HealthCheckID: "hc", Alarms: []localstate.Alarm{{Name: "a", Action: "promote"}},
-			SiteDB: "site.db"}}}
+			SiteDB: "site.db", SiteKeyFile: "keys/eu-west-1/site.key", SitePublicKey: "cHVi"}}}
 	if err := localstate.Write(path, want); err != nil {
 		t.Fatal(err)
 	}

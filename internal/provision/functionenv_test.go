@@ -11,7 +11,8 @@ func BenchmarkFunctionEnv(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := FunctionEnv(d, Options{RegistryRegion: "eu-west-1", Parameters: map[string]string{"SitePublicKey": "local-site-public-key"}}, "us-east-1"); err != nil {
+		opts := Options{RegistryRegion: "eu-west-1", Parameters: map[string]string{SitePublicKeyParameter: "site-key"}}
+		if _, err := FunctionEnv(d, opts, "us-east-1"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -72,6 +72,12 @@ type Options struct {
 	Config *aws.Config
 }
 
+// SitePublicKeyParameter is the template parameter holding the public key of
+// the region's on-prem sites, which the orders API function's
+// SITE_PUBLIC_KEY comes from; the local stack gives each region its own
+// (Options.RegionParameters).
+const SitePublicKeyParameter = "SitePublicKey"
+
 // registryRegionParameter is the template parameter naming the registry region.
 const registryRegionParameter = "RegistryRegion"
 

@@ -24,9 +24,13 @@ func TestApplyRealTemplate(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	// SitePublicKey has no default (cmd/local passes each region's key).
+	// Each region its own site public key, as the local stack gives them.
+	siteKeys := map[string]map[string]string{
+		"eu-west-1": {SitePublicKeyParameter: "site-key-eu-west-1"},
+		"us-east-1": {SitePublicKeyParameter: "site-key-us-east-1"},
+	}
 	st, err := Apply(ctx, defs, Options{Endpoint: srv.URL, Regions: []string{"eu-west-1", "us-east-1"}, RegistryRegion: "eu-west-1", StackName: "real",
-		Parameters: map[string]string{"SitePublicKey": "local-site-public-key"}})
+		RegionParameters: siteKeys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +44,12 @@ func TestApplyRealTemplate(t *testing.T) {
 	for _, r := range defs.Templates[0].Resources {
 		has[r.Type] = true
 	}
+	_, sealing := defs.Templates[0].Parameters[SitePublicKeyParameter]
 	for _, r := range st.Regions {
+		// The orders API seals to the region's SitePublicKey parameter.
+		if got, want := r.Functions["OrdersApiFunction"].Env["SITE_PUBLIC_KEY"], siteKeys[r.Region][SitePublicKeyParameter]; sealing && got != want {
+			t.Errorf("%s: OrdersApiFunction SITE_PUBLIC_KEY = %q, want the %s parameter %q", r.Region, got, SitePublicKeyParameter, want)
+		}
 		if has["AWS::DynamoDB::GlobalTable"] && r.RegistryTable == "" {
 			t.Errorf("%s: no registry table", r.Region)
 		}
