@@ -12,7 +12,6 @@ import (
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orders"
-	"github.com/homeregion/homeregion/shared/orderstore"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -25,13 +24,8 @@ type site struct {
 
 func newSite(t *testing.T, name, kind string) site {
 	t.Helper()
-	dsn := orderstoretest.DSN(t, kind)
-	s, err := orderstore.Open(context.Background(), dsn) // the schema, before the processors start
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	return site{name: name, dsn: dsn, table: orderstoretest.OpenTable(t, dsn)}
+	dsn, table := orderstoretest.NewSite(t, kind)
+	return site{name: name, dsn: dsn, table: table}
 }
 
 // ids returns the order ids of s's rows in state, and of its ledger entries.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
-	"github.com/homeregion/homeregion/shared/orderstore"
 )
 
 // TestContainerCredentials runs the binary the way ECS Anywhere does: no keys
@@ -32,13 +30,7 @@ func TestContainerCredentials(t *testing.T) {
 
 	f := processortest.New(t, srv.Config("eu-west-1"), 100)
 	ids := processortest.IDs("creds", 5)
-	dsn := orderstoretest.DSN(t, "sqlite")
-	store, err := orderstore.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	table := orderstoretest.OpenTable(t, dsn)
+	dsn, table := orderstoretest.NewSite(t, "sqlite")
 	f.Seed(t, ids)
 
 	p := processortest.Start(t, bin, srv.URL, f, dsn, []string{

@@ -10,7 +10,6 @@ import (
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/internal/sitehttptest"
-	"github.com/homeregion/homeregion/shared/orderstore"
 )
 
 // TestHTTPDeliveryToAFlakyEndpoint is issue 13's must-show for adopters in
@@ -26,13 +25,7 @@ func TestHTTPDeliveryToAFlakyEndpoint(t *testing.T) {
 	bin := processortest.Build(t, "cmd/processor")
 	f := processortest.New(t, srv.Config("eu-west-1"), 5) // the template's maxReceiveCount
 	ids := processortest.IDs("http", 1000)
-	dsn := orderstoretest.SQLiteDSN(t)
-	store, err := orderstore.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.Close()
-	table := orderstoretest.OpenTable(t, dsn)
+	dsn, table := orderstoretest.NewSite(t, "sqlite")
 	endpoint := sitehttptest.New(t, sitehttptest.Options{FailEvery: 5, SlowEvery: 10, SlowFor: time.Second, Seed: 13})
 	fed := f.Feed(t, ids, 100, func() int64 { n, _ := table.CountState(context.Background(), "DONE"); return n })
 	p := processortest.Start(t, bin, srv.URL, f, dsn, []string{

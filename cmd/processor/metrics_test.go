@@ -15,7 +15,6 @@ import (
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
-	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
 )
 
@@ -27,13 +26,7 @@ func TestMetricsReachLocalCloudWatch(t *testing.T) {
 	bin := processortest.Build(t, "cmd/processor")
 	f := processortest.New(t, srv.Config("eu-west-1"), 100)
 	ids := processortest.IDs("metrics", 3)
-	dsn := orderstoretest.DSN(t, "sqlite")
-	store, err := orderstore.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	table := orderstoretest.OpenTable(t, dsn)
+	dsn, table := orderstoretest.NewSite(t, "sqlite")
 	f.Seed(t, ids)
 	site := "metrics-site-" + time.Now().Format("150405.000")
 	p := processortest.Start(t, bin, srv.URL, f, dsn, []string{"SITE_NAME=" + site, "HEARTBEAT_INTERVAL=1s"})

@@ -11,7 +11,6 @@ import (
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orders"
-	"github.com/homeregion/homeregion/shared/orderstore"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -72,13 +71,7 @@ func TestKillMidBatchAndRestart(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			f := processortest.New(t, srv.Config("eu-west-1"), 100)
 			ids := processortest.IDs("kill", 1000)
-			dsn := orderstoretest.DSN(t, kind)
-			store, err := orderstore.Open(context.Background(), dsn) // the site's schema, before the processor starts
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.Close()
-			table := orderstoretest.OpenTable(t, dsn)
+			dsn, table := orderstoretest.NewSite(t, kind)
 			fed := f.Feed(t, ids, 60, func() int64 { n, _ := table.Count(context.Background()); return n })
 			// Short visibility so the killed run's in-flight messages return fast.
 			p1 := processortest.Start(t, bin, srv.URL, f, dsn, nil, "-visibility-timeout", "3s")
@@ -118,13 +111,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			f := processortest.New(t, srv.Config("eu-west-1"), 100)
 			ids := processortest.IDs("term", 1000)
-			dsn := orderstoretest.DSN(t, kind)
-			store, err := orderstore.Open(context.Background(), dsn) // the site's schema, before the processor starts
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.Close()
-			table := orderstoretest.OpenTable(t, dsn)
+			dsn, table := orderstoretest.NewSite(t, kind)
 			fed := f.Feed(t, ids, 60, func() int64 { n, _ := table.Count(context.Background()); return n })
 			p1 := processortest.Start(t, bin, srv.URL, f, dsn, nil, "-visibility-timeout", "30s")
 			processortest.WaitFor(t, 3*time.Minute, "300 rows", func() bool { return rows(t, table) >= 300 })

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orders"
-	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/sealed"
 )
 
@@ -30,13 +28,7 @@ func TestSealedOrdersBinary(t *testing.T) {
 	bin := processortest.Build(t, "cmd/processor")
 	f := processortest.New(t, srv.Config("eu-west-1"), 2)
 	ids := processortest.IDs("sealed", 20)
-	dsn := orderstoretest.DSN(t, "sqlite")
-	store, err := orderstore.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	table := orderstoretest.OpenTable(t, dsn)
+	dsn, table := orderstoretest.NewSite(t, "sqlite")
 	f.Seed(t, ids)
 	plain := "plain-1"
 	f.Plaintext = true

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/homeregion/homeregion/shared/orderstore"
 )
 
 // EnvPostgresDSN names the variable holding the test PostgreSQL server's DSN.
@@ -89,4 +91,18 @@ func PostgresDSN(t testing.TB) string {
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+// NewSite creates a fresh site database of kind with the processor's schema
+// (orderstore.Open migrates it, as a processor would at its start) and
+// returns its DSN and its table for the test's checks.
+func NewSite(t testing.TB, kind string) (dsn string, table *Table) {
+	t.Helper()
+	dsn = DSN(t, kind)
+	s, err := orderstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("orderstoretest: create the %s site database: %v", kind, err)
+	}
+	s.Close()
+	return dsn, OpenTable(t, dsn)
 }
