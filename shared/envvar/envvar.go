@@ -89,6 +89,28 @@ func (b Int) Read(getenv func(string) string, dst *int) error {
 	return nil
 }
 
+// Bool is the rule of one boolean setting: "true" or "false".
+type Bool struct {
+	Env     string // its environment variable
+	Default bool   // its value when unset
+}
+
+// Read returns b's value: the variable's when it is set (surrounding spaces
+// ignored), else b.Default. Any other value than "true" or "false" is an
+// error naming the variable.
+func (b Bool) Read(getenv func(string) string) (bool, error) {
+	switch v := strings.TrimSpace(getenv(b.Env)); v {
+	case "":
+		return b.Default, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s %q: want true or false", b.Env, v)
+	}
+}
+
 // DurationField pairs a duration rule with the Config field it governs.
 type DurationField struct {
 	Rule Duration

@@ -72,3 +72,29 @@ func TestInt(t *testing.T) {
 		})
 	}
 }
+
+func TestBool(t *testing.T) {
+	b := Bool{Env: "B", Default: true}
+	for _, tc := range []struct {
+		v       string
+		want    bool
+		wantErr string
+	}{
+		{"", true, ""},
+		{" false ", false, ""},
+		{"true", true, ""},
+		{"yes", false, `B "yes": want true or false`},
+		{"FALSE", false, "want true or false"},
+	} {
+		got, err := b.Read(func(string) string { return tc.v })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Read(%q) = %v, %v; want %q", tc.v, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Fatalf("Read(%q) = %v, %v; want %v", tc.v, got, err, tc.want)
+		}
+	}
+}

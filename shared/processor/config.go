@@ -38,7 +38,9 @@ var (
 	waitBound       = envvar.Duration{Env: "WAIT_TIME", What: "wait time", Min: MinWaitTime, Max: MaxWaitTime, Whole: true}
 	visibilityBound = envvar.Duration{Env: "VISIBILITY_TIMEOUT", What: "visibility timeout", Min: MinVisibilityTimeout, Max: MaxVisibilityTimeout, Whole: true}
 	drainBound      = envvar.Duration{Env: "DRAIN_TIMEOUT", What: "drain timeout", Min: MinDrainTimeout, Max: MaxDrainTimeout}
-	heartbeatBound  = envvar.Duration{Env: "HEARTBEAT_INTERVAL", What: "heartbeat interval", Min: MinHeartbeatInterval, Max: MaxHeartbeatInterval}
+	// ACCEPT_PLAINTEXT_ORDERS: version 1 (plaintext) messages are still read.
+	acceptPlaintextRule = envvar.Bool{Env: "ACCEPT_PLAINTEXT_ORDERS", Default: true}
+	heartbeatBound      = envvar.Duration{Env: "HEARTBEAT_INTERVAL", What: "heartbeat interval", Min: MinHeartbeatInterval, Max: MaxHeartbeatInterval}
 )
 
 // durations pairs each duration field of c with its bound.
@@ -97,7 +99,7 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 	if err := envvar.ReadDurations(getenv, c.durations()); err != nil {
 		return Config{}, err
 	}
-	accept, err := readBool(getenv, "ACCEPT_PLAINTEXT_ORDERS", true)
+	accept, err := acceptPlaintextRule.Read(getenv)
 	if err != nil {
 		return Config{}, err
 	}
@@ -131,19 +133,4 @@ func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store S
 		Deliverer:  ext.Deliverer,
 		Log:        log,
 	})
-}
-
-// readBool reads boolean variable name: "true" or "false"; unset (or blank)
-// is def.
-func readBool(getenv func(string) string, name string, def bool) (bool, error) {
-	switch v := strings.TrimSpace(getenv(name)); v {
-	case "":
-		return def, nil
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	default:
-		return false, fmt.Errorf("%s %q: want true or false", name, v)
-	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
-	"github.com/homeregion/homeregion/shared/sealed"
 )
 
 // handBackTimeout bounds the calls that return unstarted messages at shutdown.
@@ -622,16 +621,10 @@ func (p *Processor) open(s orders.SealedEnvelope) (orders.Envelope, error) {
 	if s.Sealed.KeyID == "" || s.Sealed.Ciphertext == "" {
 		return orders.Envelope{}, errPoison("sealed envelope has no sealed.kid or sealed.ct")
 	}
-	kid := s.Sealed.KeyID
-	if len(kid) > 32 {
-		kid = kid[:32] + "…"
-	}
 	env, err := p.deps.Keys.OpenEnvelope(s)
-	switch {
-	case errors.Is(err, sealed.ErrUnknownKey):
-		return orders.Envelope{}, errPoison(fmt.Sprintf("sealed to a key this site does not hold (kid %q)", kid))
-	case err != nil:
-		return orders.Envelope{}, errPoison(fmt.Sprintf("sealed order does not open with key %q (altered, or bound to another message)", kid))
+	if err != nil {
+		// sealed's errors name the key id, never the ciphertext.
+		return orders.Envelope{}, errPoison(err.Error())
 	}
 	return env, nil
 }

@@ -61,7 +61,7 @@ var (
 	ErrUnknownKey = errors.New("sealed: sealed to a key this site does not hold")
 	// ErrCannotOpen: the ciphertext is malformed, altered, or bound to
 	// another message.
-	ErrCannotOpen = errors.New("sealed: the ciphertext does not open")
+	ErrCannotOpen = errors.New("sealed: the sealed order does not open")
 )
 
 // PublicKey is a site public key, as the orders API seals to it.
@@ -187,19 +187,21 @@ func (r *Keyring) KeyIDs() []string { return append([]string(nil), r.ids...) }
 
 // Open opens box, which must be bound to b. It returns ErrUnknownKey when
 // box is sealed to a key r does not hold and ErrCannotOpen when it does
-// not open; neither error quotes the ciphertext.
+// not open; both name the (truncated) key id, neither quotes the
+// ciphertext.
 func (r *Keyring) Open(b Binding, box orders.Box) ([]byte, error) {
+	kid := truncate(box.KeyID, 32)
 	k, ok := r.keys[box.KeyID]
 	if !ok {
-		return nil, fmt.Errorf("%w (kid %q)", ErrUnknownKey, truncate(box.KeyID, 32))
+		return nil, fmt.Errorf("%w (kid %q)", ErrUnknownKey, kid)
 	}
 	ct, err := b64.DecodeString(box.Ciphertext)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not base64url", ErrCannotOpen)
+		return nil, fmt.Errorf("%w with key %q: not base64url", ErrCannotOpen, kid)
 	}
 	pt, err := hpke.Open(k, kdf, aead, b.info(), ct)
 	if err != nil {
-		return nil, ErrCannotOpen
+		return nil, fmt.Errorf("%w with key %q (altered, or bound to another message)", ErrCannotOpen, kid)
 	}
 	return pt, nil
 }
