@@ -35,7 +35,10 @@ func TestMetricsOnMoto(t *testing.T) {
 	cw := motoCloudWatch(cfg)
 	site := "metrics-" + f.Table
 	store := openStore(t, orderstoretest.SQLiteDSN(t))
-	p, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: site, WaitTime: time.Second},
+	// A short visibility: a call that fails on a loaded machine is retried
+	// within the wait below, not after the default minute.
+	p, err := processor.New(processor.Config{QueueURL: f.QueueURL, OrdersTable: f.Table, Site: site, WaitTime: time.Second,
+		VisibilityTimeout: 5 * time.Second},
 		processor.Deps{SQS: f.SQS, DynamoDB: f.DynamoDB, CloudWatch: cw, Store: store, Keys: f.Keys})
 	if err != nil {
 		t.Fatal(err)
