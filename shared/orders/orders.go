@@ -84,7 +84,8 @@ type Status string
 
 // The statuses, in the only order they may be reached. COMPLETED and FAILED
 // are both terminal: each is reached only from ACCEPTED and neither moves to
-// the other.
+// the other. StatusErased (erasure.go) replaces any of them when the owner
+// is erased.
 const (
 	StatusAccepted  Status = "ACCEPTED"
 	StatusCompleted Status = "COMPLETED" // stored in the site database
@@ -99,7 +100,7 @@ func (s Status) rank() int {
 	switch s {
 	case StatusAccepted:
 		return 1
-	case StatusCompleted, StatusFailed:
+	case StatusCompleted, StatusFailed, StatusErased:
 		return 2
 	}
 	return 0

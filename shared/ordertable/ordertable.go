@@ -11,9 +11,13 @@
 //	             one on-prem consumer that processes it (Claim: claim,
 //	             claimStore, claimedAt), settled COMPLETED or FAILED (Settle),
 //	             read by GET /orders/{id} (Get).
+//	             When its owner is erased, the worker replaces it with a
+//	             tombstone without owner (status ERASED, TTL), which no
+//	             consumer can claim and Get reports as unknown.
 //	IDEM#<hash>  an idempotency record of POST /orders, keyed IdemKey(owner,
 //	             key): a lease record (package lease, IdemLayout) with owner,
 //	             requestHash, orderId and createdAt (Idem).
+//	ERASURE#…, SITES  the erasure records and the site databases (erasure.go).
 //
 // Instants are RFC 3339 strings in UTC (ddbattr.Time), except the lease's
 // epoch milliseconds and the TTL's epoch seconds.
@@ -116,6 +120,10 @@ func Get(ctx context.Context, db GetItemAPI, table, id string) (Order, error) {
 		return Order{}, fmt.Errorf("get order %s: %w", id, orders.ErrUnknownOrder)
 	}
 	r := ddbattr.NewReader(out.Item)
+	if orders.Status(r.S(AttrStatus)) == orders.StatusErased {
+		// A tombstone: its owner was erased (EraseOrder).
+		return Order{}, fmt.Errorf("get order %s: %w", id, orders.ErrUnknownOrder)
+	}
 	o := Order{
 		ID:        id,
 		Owner:     r.S(AttrOwner),

@@ -1,0 +1,289 @@
+package ordertable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/homeregion/homeregion/shared/ddbattr"
+	"github.com/homeregion/homeregion/shared/orders"
+)
+
+// The erasure items of the orders table:
+//
+//	ERASURE#<pseudonym>  one user's erasure record (Erasure), keyed by
+//	                     orders.Pseudonym(sub): written once by DELETE /me or
+//	                     the operator's request (RequestErasure), driven to
+//	                     COMPLETED by the erasure worker, confirmed by every
+//	                     site database (ConfirmErasure). While it exists, no
+//	                     new order of that owner is accepted (NoErasure).
+//	                     Once COMPLETED it holds no personal data: the
+//	                     subject and the temporary identity key are removed.
+//	SITES                the site databases of the region (RegisterSite):
+//	                     each must confirm an erasure before it completes.
+//
+// Two global secondary indexes (template.yaml's OrdersTable) serve the
+// erasure worker: OwnerIndex lists every item of an owner (status records
+// and idempotency records), PendingErasureIndex the erasures not yet
+// completed (a sparse index on AttrErasurePending).
+
+// Attribute names of the erasure items.
+const (
+	AttrErasureID      = "erasureId"      // the erasure's id (random)
+	AttrRequestedAt    = "requestedAt"    // RFC 3339, UTC
+	AttrCompletedAt    = "completedAt"    // RFC 3339, UTC
+	AttrSubject        = "subject"        // the erased user's sub; removed at completion
+	AttrVia            = "via"            // who asked: ViaUser or ViaOperator
+	AttrErasurePending = "erasurePending" // PendingErasureIndex's key: PendingValue until COMPLETED
+	AttrConfirmed      = "confirmed"      // string set: the site databases that erased the owner
+	AttrDatabases      = "databases"      // string set on SitesKey: the site databases of the region
+)
+
+// The index names (template.yaml's OrdersTable GlobalSecondaryIndexes).
+const (
+	// OwnerIndex: partition key AttrOwner, sort key AttrPK, keys only.
+	OwnerIndex = "owner-index"
+	// PendingErasureIndex: partition key AttrErasurePending, sort key
+	// AttrRequestedAt, keys only; only erasures not yet COMPLETED carry
+	// AttrErasurePending.
+	PendingErasureIndex = "erasure-pending-index"
+)
+
+// PendingValue is AttrErasurePending's only value.
+const PendingValue = "PENDING"
+
+// SitesKey is the partition key of the item listing the site databases.
+const SitesKey = "SITES"
+
+// ErasureKey is the partition key of owner's erasure record.
+func ErasureKey(owner string) string { return "ERASURE#" + orders.Pseudonym(owner) }
+
+// ErasureStatus is the status of an erasure, as GET /me/erasure shows it.
+type ErasureStatus string
+
+// The erasure statuses, in order.
+const (
+	ErasureAccepted   ErasureStatus = "ACCEPTED"    // recorded; nothing erased yet
+	ErasureInProgress ErasureStatus = "IN_PROGRESS" // the worker has started
+	ErasureCompleted  ErasureStatus = "COMPLETED"   // every place is clean
+)
+
+// Valid reports whether s is a known erasure status.
+func (s ErasureStatus) Valid() bool {
+	return s == ErasureAccepted || s == ErasureInProgress || s == ErasureCompleted
+}
+
+// Who asked for an erasure (AttrVia).
+const (
+	ViaUser     = "user"     // DELETE /me
+	ViaOperator = "operator" // the operator's request for an address
+)
+
+// Erasure is an erasure record as the API and the sites read it (the
+// worker's own attributes are package erasure's).
+type Erasure struct {
+	ID          string
+	Status      ErasureStatus
+	Via         string
+	RequestedAt time.Time
+	UpdatedAt   time.Time
+	CompletedAt time.Time // zero until COMPLETED
+	Confirmed   []string  // site databases that confirmed
+}
+
+// ErrNoErasure reports that an owner has no erasure record.
+var ErrNoErasure = errors.New("ordertable: no erasure for this user")
+
+// PutItemAPI is the part of the DynamoDB client RequestErasure uses.
+type PutItemAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// RequestErasure records that owner is to be erased, with id, unless an
+// erasure of owner exists: one conditional PutItem. It returns the erasure
+// that holds afterwards and whether this call created it, so a repeated or
+// concurrent request returns the first one.
+func RequestErasure(ctx context.Context, db PutItemAPI, table, owner, id, via string, now time.Time) (Erasure, bool, error) {
+	if owner == "" || id == "" || (via != ViaUser && via != ViaOperator) {
+		return Erasure{}, false, fmt.Errorf("ordertable: request erasure: empty owner or id, or unknown via %q", via)
+	}
+	item := map[string]types.AttributeValue{
+		AttrPK:             ddbattr.S(ErasureKey(owner)),
+		AttrErasureID:      ddbattr.S(id),
+		AttrStatus:         ddbattr.S(string(ErasureAccepted)),
+		AttrVia:            ddbattr.S(via),
+		AttrSubject:        ddbattr.S(owner),
+		AttrRequestedAt:    ddbattr.Time(now),
+		AttrUpdatedAt:      ddbattr.Time(now),
+		AttrErasurePending: ddbattr.S(PendingValue),
+	}
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           aws.String(table),
+		Item:                                item,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		e, err := DecodeErasure(item)
+		return e, true, err
+	case errors.As(err, &ccf) && len(ccf.Item) > 0:
+		e, err := DecodeErasure(ccf.Item)
+		return e, false, err
+	case errors.As(err, &ccf):
+		return Erasure{}, false, fmt.Errorf("request erasure: condition failed but no record returned: %w", err)
+	}
+	return Erasure{}, false, fmt.Errorf("request erasure: %w", err)
+}
+
+// GetErasure reads owner's erasure record with one strongly consistent
+// GetItem; ErrNoErasure when there is none.
+func GetErasure(ctx context.Context, db GetItemAPI, table, owner string) (Erasure, error) {
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            ddbattr.Key(AttrPK, ErasureKey(owner)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Erasure{}, fmt.Errorf("get erasure: %w", err)
+	}
+	if len(out.Item) == 0 {
+		return Erasure{}, ErrNoErasure
+	}
+	return DecodeErasure(out.Item)
+}
+
+// DecodeErasure reads the Erasure of an erasure record item.
+func DecodeErasure(item map[string]types.AttributeValue) (Erasure, error) {
+	r := ddbattr.NewReader(item)
+	e := Erasure{
+		ID:          r.S(AttrErasureID),
+		Status:      ErasureStatus(r.S(AttrStatus)),
+		Via:         r.S(AttrVia),
+		RequestedAt: r.Time(AttrRequestedAt),
+		UpdatedAt:   r.Time(AttrUpdatedAt),
+	}
+	if _, ok := item[AttrCompletedAt]; ok {
+		e.CompletedAt = r.Time(AttrCompletedAt)
+	}
+	if err := r.Err(); err != nil {
+		return Erasure{}, fmt.Errorf("%w: erasure record: %w", ErrCorrupt, err)
+	}
+	if ss, ok := item[AttrConfirmed].(*types.AttributeValueMemberSS); ok {
+		e.Confirmed = ss.Value
+	}
+	if e.ID == "" || !e.Status.Valid() {
+		return Erasure{}, fmt.Errorf("%w: erasure record: no id or no valid status", ErrCorrupt)
+	}
+	return e, nil
+}
+
+// NoErasure is the condition, for POST /orders' transaction (see
+// lease.Table.AcquireWith), that owner has no erasure record: once one is
+// written, no new order of that owner is accepted, so the erasure worker's
+// list of the owner's orders is complete.
+func NoErasure(table, owner string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                aws.String(table),
+		Key:                      ddbattr.Key(AttrPK, ErasureKey(owner)),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+	}}
+}
+
+// ConfirmErasure records, in owner's erasure record, that site database dbID
+// has erased the owner (every row deleted, a tombstone kept): one
+// conditional UpdateItem adding dbID to AttrConfirmed. It is idempotent. It
+// returns ErrNoErasure when owner has no erasure with id erasureID (a stale
+// or forged message: nothing to confirm).
+func ConfirmErasure(ctx context.Context, db UpdateItemAPI, table, owner, erasureID, dbID string, now time.Time) error {
+	if dbID == "" {
+		return fmt.Errorf("ordertable: confirm erasure %s: empty database id", erasureID)
+	}
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      ddbattr.Key(AttrPK, ErasureKey(owner)),
+		UpdateExpression:         aws.String("ADD #confirmed :db SET #updatedAt = :now"),
+		ConditionExpression:      aws.String("attribute_exists(#pk) AND #erasureId = :id"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#confirmed": AttrConfirmed, "#updatedAt": AttrUpdatedAt, "#erasureId": AttrErasureID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":db": &types.AttributeValueMemberSS{Value: []string{dbID}}, ":now": ddbattr.Time(now), ":id": ddbattr.S(erasureID),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("confirm erasure %s: %w", erasureID, ErrNoErasure)
+	}
+	if err != nil {
+		return fmt.Errorf("confirm erasure %s: %w", erasureID, err)
+	}
+	return nil
+}
+
+// RegisterSite adds site database dbID to the region's list of site
+// databases (SitesKey): one idempotent UpdateItem, made by every processor
+// at start. Every database listed must confirm an erasure before it
+// completes; an operator removes a database retired for good (docs).
+func RegisterSite(ctx context.Context, db UpdateItemAPI, table, dbID string) error {
+	if dbID == "" {
+		return errors.New("ordertable: register site: empty database id")
+	}
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       ddbattr.Key(AttrPK, SitesKey),
+		UpdateExpression:          aws.String("ADD #databases :db"),
+		ExpressionAttributeNames:  map[string]string{"#databases": AttrDatabases},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":db": &types.AttributeValueMemberSS{Value: []string{dbID}}},
+	})
+	if err != nil {
+		return fmt.Errorf("register site database: %w", err)
+	}
+	return nil
+}
+
+// EraseOrder replaces order id's status record, which must belong to owner,
+// with a tombstone: status ERASED, the erasure's id, and the TTL expiresAt
+// (set past the longest time a message of the order can stay in the queue
+// or its dead-letter queue); owner, claim and createdAt are removed. No
+// consumer can claim a tombstone (Claim requires ACCEPTED), so a message of
+// the order still queued, or redelivered later, is never processed; Get
+// reports it as unknown. One conditional UpdateItem; a repeated EraseOrder
+// is a no-op. It returns ErrCorrupt when the record belongs to someone else.
+func EraseOrder(ctx context.Context, db UpdateItemAPI, table, id, owner, erasureID string, now, expiresAt time.Time) error {
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(table),
+		Key:                 ddbattr.Key(AttrPK, OrderKey(id)),
+		UpdateExpression:    aws.String("SET #status = :erased, #erasureId = :eid, #updatedAt = :now, #expiresAt = :exp REMOVE #owner, #claim, #claimStore, #claimedAt, #createdAt"),
+		ConditionExpression: aws.String("#owner = :owner"),
+		ExpressionAttributeNames: map[string]string{"#status": AttrStatus, "#erasureId": AttrErasureID, "#updatedAt": AttrUpdatedAt,
+			"#expiresAt": AttrExpiresAt, "#owner": AttrOwner, "#claim": AttrClaim, "#claimStore": AttrClaimStore,
+			"#claimedAt": AttrClaimedAt, "#createdAt": AttrCreatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":erased": ddbattr.S(string(orders.StatusErased)), ":eid": ddbattr.S(erasureID), ":now": ddbattr.Time(now),
+			":exp": ddbattr.N(expiresAt.Unix()), ":owner": ddbattr.S(owner),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		r := ddbattr.NewReader(ccf.Item)
+		switch {
+		case len(ccf.Item) == 0:
+			return nil // gone (its TTL passed): nothing of the owner left
+		case orders.Status(r.S(AttrStatus)) == orders.StatusErased && r.S(AttrOwner) == "":
+			return nil // erased already
+		}
+		return fmt.Errorf("%w: erase order %s: it belongs to another owner", ErrCorrupt, id)
+	}
+	if err != nil {
+		return fmt.Errorf("erase order %s: %w", id, err)
+	}
+	return nil
+}
