@@ -52,7 +52,7 @@ test: ## unit + integration tests (each test package starts its own moto_server)
 	@$(MAKE) --no-print-directory demo
 
 .PHONY: run
-run: ## the whole system locally on moto_server: regions eu-west-1 + us-east-1 (registry eu-west-1); Ctrl-C stops it (flags: RUN_ARGS=-h)
+run: ## the whole system locally on moto_server: regions eu-west-1 + us-east-1 + eu-central-1 (registry eu-west-1); Ctrl-C stops it (flags: RUN_ARGS=-h)
 	@# Not `go run`, and two recipe lines: go run (and bash after a child that
 	@# exits 0) outlive a Ctrl-C pressed during the build and would then start
 	@# the stack with nobody to stop it; make never starts the second line.

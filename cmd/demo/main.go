@@ -12,7 +12,7 @@
 // prints one line, PASS or FAIL with its detail; any FAIL, or the overall
 // timeout, makes the exit status 1.
 //
-//	go run ./cmd/demo [-state-file .local/stack.json] [-home eu-west-1] [-away us-east-1]
+//	go run ./cmd/demo [-state-file .local/stack.json] [-home eu-west-1] [-away us-east-1] [-peer eu-central-1]
 //	                  [-template template.yaml] [-local-bin PATH] [-timeout 5m]
 package main
 
@@ -34,6 +34,7 @@ type options struct {
 	stateFile string
 	home      string // where the user lives (default: the registry region)
 	away      string // another region (default: the first other region)
+	peer      string // another region of the home zone (default: the first one)
 	template  string
 	localBin  string
 	timeout   time.Duration
@@ -47,6 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.stateFile, "state-file", ".local/stack.json", "state file of a running cmd/local (make run); when none is running, the demo starts its own")
 	fs.StringVar(&o.home, "home", "", "the user's home region (default: the stack's registry region)")
 	fs.StringVar(&o.away, "away", "", "a region outside the home zone (default: the stack's first other region)")
+	fs.StringVar(&o.peer, "peer", "", "another region of the home region's zone, where an erased address signs up again (default: the stack's first one)")
 	fs.StringVar(&o.template, "template", "template.yaml", "template the stack was provisioned from (alarm actions' settings)")
 	fs.StringVar(&o.localBin, "local-bin", "", "a built cmd/local to start when no stack is running (default: go build ./cmd/local)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "overall time limit, stack start-up included")

@@ -32,6 +32,7 @@ import (
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
+	"github.com/homeregion/homeregion/shared/residency"
 	"github.com/homeregion/homeregion/shared/sealed"
 )
 
@@ -39,6 +40,7 @@ import (
 type walk struct {
 	st         *localstate.State
 	home, away *localstate.Region
+	peer       *localstate.Region // another region of home's residency zone
 	o          options
 	http       *http.Client
 	email, pwd string
@@ -65,6 +67,22 @@ func newWalk(ctx context.Context, st *localstate.State, o options) (*walk, error
 	}
 	if w.away == nil || w.away.Region == home {
 		return nil, fmt.Errorf("need a second region besides %s (stack regions: %v)", home, regionNames(st))
+	}
+	// The peer: another region of the home region's residency zone, where
+	// an erased user's address may sign up again.
+	policy, err := residency.Default()
+	if err != nil {
+		return nil, err
+	}
+	for i := range st.Regions {
+		r := &st.Regions[i]
+		if r.Region != home && policy.SameZone(r.Region, home) && (o.peer == "" || r.Region == o.peer) {
+			w.peer = r
+			break
+		}
+	}
+	if w.peer == nil {
+		return nil, fmt.Errorf("need another region of %s's residency zone (stack regions: %v)", home, regionNames(st))
 	}
 	w.email = "demo-" + randHex(6) + "@example.com"
 	w.pwd = "Demo-Passw0rd-" + randHex(4) + "!"

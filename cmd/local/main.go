@@ -12,7 +12,7 @@
 // "ready". Ctrl-C (or SIGTERM) stops everything it started, moto_server's
 // process group included, and nothing else.
 //
-//	go run ./cmd/local [-moto URL] [-regions eu-west-1,us-east-1] [-registry-region eu-west-1]
+//	go run ./cmd/local [-moto URL] [-regions eu-west-1,us-east-1,eu-central-1] [-registry-region eu-west-1]
 //	                   [-state-file .local/stack.json] [-dir .local] [-template template.yaml] [-log-level info]
 package main
 
@@ -49,7 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var regions string
 	fs.StringVar(&o.moto, "moto", "", "use the moto_server at this URL instead of starting one (it is never stopped)")
-	fs.StringVar(&regions, "regions", "eu-west-1,us-east-1", "comma-separated local regions")
+	fs.StringVar(&regions, "regions", "eu-west-1,us-east-1,eu-central-1", "comma-separated local regions")
 	fs.StringVar(&o.registryRegion, "registry-region", "eu-west-1", "region where residency claims are written (one of -regions)")
 	fs.StringVar(&o.dir, "dir", ".local", "directory for logs and the site databases")
 	fs.StringVar(&o.stateFile, "state-file", "", "state file for tools such as cmd/demo (default <dir>/stack.json)")

@@ -22,7 +22,7 @@ func TestParseFlags(t *testing.T) {
 		registry string
 		state    string
 	}{
-		{name: "defaults", regions: "eu-west-1,us-east-1", registry: "eu-west-1", state: ".local/stack.json"},
+		{name: "defaults", regions: "eu-west-1,us-east-1,eu-central-1", registry: "eu-west-1", state: ".local/stack.json"},
 		{name: "three regions", args: []string{"-regions", "eu-central-1, eu-west-1,us-east-1", "-registry-region", "eu-central-1", "-dir", "/tmp/x"},
 			regions: "eu-central-1,eu-west-1,us-east-1", registry: "eu-central-1", state: "/tmp/x/stack.json"},
 		{name: "registry not local", args: []string{"-registry-region", "ap-south-1"}, wantErr: "not one of -regions"},

@@ -74,7 +74,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Regions) != 2 || st.PID != os.Getpid() {
+	if len(st.Regions) != 3 || st.PID != os.Getpid() {
 		t.Fatalf("state = %+v", st)
 	}
 	eu, us := st.Regions[0], st.Regions[1]
