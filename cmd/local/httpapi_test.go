@@ -22,7 +22,7 @@ func TestOrdersHTTPAPIFromTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{ordersapi.RouteCreate, ordersapi.RouteGet, httpapilocal.DefaultRoute}
+	want := []string{ordersapi.RouteCreate, ordersapi.RouteGet, ordersapi.RouteEraseMe, ordersapi.RouteErasure, httpapilocal.DefaultRoute}
 	got := slices.Clone(api.Routes)
 	slices.Sort(got)
 	slices.Sort(want)

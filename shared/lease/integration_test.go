@@ -171,7 +171,87 @@ func TestIntegrationAcquireWith(t *testing.T) {
 	}
 	c.Key = "u"
 	err = tb.AcquireWith(ctx, c, now, orderPut("ORDER#1"))
-	if err == nil || errors.As(err, &held) {
-		t.Fatalf("acquire with a failing other write: %v, want a plain error", err)
+	var of *OtherFailedError
+	if !errors.As(err, &of) || !of.Has(0) || len(of.Indexes) != 1 {
+		t.Fatalf("acquire with a failing other write: %v, want an *OtherFailedError of 0", err)
+	}
+	if out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(name), Key: ddbattr.Key("pk", "u"), ConsistentRead: aws.Bool(true)}); err != nil || len(out.Item) != 0 {
+		t.Fatalf("the record was written by a cancelled transaction: %v %v", out, err)
+	}
+}
+
+// A ConditionCheck among the others (the orders API's "no erasure of this
+// owner"): moto, like DynamoDB, reports every item's reason in request
+// order, ConditionalCheckFailed for a ConditionCheck too, so a failed check
+// is reported even where the record's own condition fails as well (a
+// replayed key), and wins over it.
+func TestIntegrationAcquireWithConditionCheck(t *testing.T) {
+	t.Parallel()
+	tb, la, db, name := newTable(t)
+	ctx := context.Background()
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name), Item: ddbattr.Key("pk", "GATE#closed")}); err != nil {
+		t.Fatal(err)
+	}
+	gate := func(key string) types.TransactWriteItem {
+		return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(name), Key: ddbattr.Key("pk", key),
+			ConditionExpression: aws.String("attribute_not_exists(#pk)"), ExpressionAttributeNames: map[string]string{"#pk": "pk"}}}
+	}
+	orderPut := func(id string) types.TransactWriteItem {
+		return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(name), Item: ddbattr.Key("pk", id),
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}}
+	}
+
+	// What the endpoint answers, item by item, when the record's put and the
+	// check both fail: the raw reasons this package relies on.
+	c := Claim{Key: "c", Token: "mine", LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+	la.on = true // committed once, then sent again: the put and the order put fail
+	if err := tb.AcquireWith(ctx, c, now, orderPut("ORDER#c"), gate("GATE#open")); err != nil {
+		t.Fatalf("acquire with an open gate, answer lost: %v", err)
+	}
+	la.on = false
+	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: tb.put(Claim{Key: "c", Token: "raw", LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}, now)},
+		orderPut("ORDER#raw"), gate("GATE#closed")}})
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) || len(tce.CancellationReasons) != 3 {
+		t.Fatalf("raw transaction: %v, want 3 cancellation reasons", err)
+	}
+	var codes []string
+	for _, r := range tce.CancellationReasons {
+		codes = append(codes, aws.ToString(r.Code))
+	}
+	if fmt.Sprint(codes) != "[ConditionalCheckFailed None ConditionalCheckFailed]" {
+		t.Fatalf("cancellation reasons %v", codes)
+	}
+	if len(tce.CancellationReasons[0].Item) == 0 {
+		t.Fatal("the record's old item was not returned")
+	}
+
+	tests := []struct {
+		name  string
+		token string
+		key   string
+		gate  string
+		want  []int // nil: success
+	}{
+		{"new key, closed gate", "other", "d", "GATE#closed", []int{1}},
+		{"held key of another, closed gate", "other", "c", "GATE#closed", []int{1}},
+		{"own committed transaction retried, gate closed since", "mine", "c", "GATE#closed", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Claim{Key: tt.key, Token: tt.token, LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+			err := tb.AcquireWith(ctx, c, now, orderPut("ORDER#"+tt.name), gate(tt.gate))
+			var of *OtherFailedError
+			switch {
+			case tt.want == nil && err != nil:
+				t.Fatalf("err = %v, want success", err)
+			case tt.want != nil && (!errors.As(err, &of) || fmt.Sprint(of.Indexes) != fmt.Sprint(tt.want)):
+				t.Fatalf("err = %v, want an *OtherFailedError of %v", err, tt.want)
+			}
+		})
+	}
+	if out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(name), Key: ddbattr.Key("pk", "d"), ConsistentRead: aws.Bool(true)}); err != nil || len(out.Item) != 0 {
+		t.Fatalf("a record was written past a closed gate: %v %v", out, err)
 	}
 }

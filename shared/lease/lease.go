@@ -105,6 +105,21 @@ var (
 	ErrCorrupt = errors.New("lease: corrupt record")
 )
 
+// OtherFailedError reports that AcquireWith wrote nothing because the
+// condition of one or more of its other writes failed. Indexes are their
+// positions in others, ascending (DynamoDB gives one cancellation reason per
+// item, in request order, and evaluates every item's condition). It takes
+// precedence over a *HeldError: the caller learns why the operation may not
+// happen even where the record exists, e.g. for a replayed key.
+type OtherFailedError struct{ Indexes []int }
+
+func (e *OtherFailedError) Error() string {
+	return fmt.Sprintf("lease: the condition of other write(s) %v failed", e.Indexes)
+}
+
+// Has reports whether the condition of others[i] failed.
+func (e *OtherFailedError) Has(i int) bool { return slices.Contains(e.Indexes, i) }
+
 // HeldError reports that Acquire found a live record of another attempt:
 // held (perhaps abandoned, see Record.Abandoned) or done.
 type HeldError struct{ Record Record }
@@ -174,8 +189,16 @@ func (t *Table) Acquire(ctx context.Context, c Claim, now time.Time) error {
 }
 
 // AcquireWith is Acquire in one transaction with others (writes to other
-// items, each with its own condition): all of them are written, or none. A
-// failed condition of another write is an error, not a *HeldError.
+// items, each with its own condition): all of them are written, or none.
+//
+// A failed condition of another write is an *OtherFailedError, whatever
+// the record's own condition did, unless the record found carries c.Token:
+// then an earlier attempt of this very transaction committed (its answer was
+// lost and the SDK retried), the others' failures are its own writes (or
+// what changed since), and the outcome is success. Only when no other write
+// failed does a live record of another attempt give a *HeldError. The
+// answer costs no call beyond the one TransactWriteItems, except a
+// consistent read of the record when DynamoDB did not return it.
 func (t *Table) AcquireWith(ctx context.Context, c Claim, now time.Time, others ...types.TransactWriteItem) error {
 	items := append([]types.TransactWriteItem{{Put: t.put(c, now)}}, others...)
 	_, err := t.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -192,11 +215,29 @@ func (t *Table) AcquireWith(ctx context.Context, c Claim, now time.Time, others 
 			return ErrConflict
 		}
 	}
-	if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
-		return t.taken(ctx, c, reasons[0].Item)
+	var failed []int
+	for i, r := range reasons {
+		if i > 0 && aws.ToString(r.Code) == conditionFailed {
+			failed = append(failed, i-1)
+		}
+	}
+	if len(reasons) > 0 && aws.ToString(reasons[0].Code) == conditionFailed {
+		err := t.taken(ctx, c, reasons[0].Item)
+		if err == nil || len(failed) == 0 {
+			return err
+		}
+		// Not this transaction's own record (or not known to be): the
+		// others' failure decides.
+	}
+	if len(failed) > 0 {
+		return &OtherFailedError{Indexes: failed}
 	}
 	return fmt.Errorf("lease: acquire: %w", err)
 }
+
+// conditionFailed is the cancellation reason code of an item whose
+// condition failed (a Put's, Update's, Delete's or ConditionCheck's alike).
+const conditionFailed = "ConditionalCheckFailed"
 
 // taken explains Acquire's failed condition from the record found (old, when
 // DynamoDB returned it; read otherwise): c's own write whose answer was lost,

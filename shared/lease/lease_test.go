@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,8 @@ func check(t *testing.T, err, want error, held State) {
 			t.Fatalf("HeldError item lacks the caller's attributes: extra = %q", v)
 		}
 	case want == errAny:
-		if err == nil || errors.As(err, &he) || errors.Is(err, ErrLost) || errors.Is(err, ErrConflict) || errors.Is(err, ErrCorrupt) {
+		var of *OtherFailedError
+		if err == nil || errors.As(err, &he) || errors.As(err, &of) || errors.Is(err, ErrLost) || errors.Is(err, ErrConflict) || errors.Is(err, ErrCorrupt) {
 			t.Fatalf("err = %v, want a plain dependency error", err)
 		}
 	default:
@@ -176,22 +178,44 @@ func TestAcquireWith(t *testing.T) {
 	cancel := func(rs ...types.CancellationReason) error {
 		return &types.TransactionCanceledException{Message: aws.String("cancelled"), CancellationReasons: rs}
 	}
+	ccfReason := func(it map[string]types.AttributeValue) types.CancellationReason {
+		return reason("ConditionalCheckFailed", it)
+	}
+	none := reason("None", nil)
 	tests := []struct {
-		name     string
-		err      error
-		get      func(*dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error)
-		want     error
-		wantHeld State
+		name      string
+		err       error
+		get       func(*dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error)
+		want      error
+		wantHeld  State
+		wantOther []int // an *OtherFailedError with these indexes
+		wantCalls string
 	}{
 		{name: "new"},
-		{name: "held by another", err: cancel(reason("ConditionalCheckFailed", item("held", "other")), reason("None", nil)), wantHeld: Held},
-		{name: "my own transaction, answer lost", err: cancel(reason("ConditionalCheckFailed", item("held", "mine")), reason("None", nil))},
-		{name: "old item not returned: read", err: cancel(reason("ConditionalCheckFailed", nil), reason("None", nil)), get: getting(item("done", "other"), nil), wantHeld: Done},
-		{name: "concurrent transaction", err: cancel(reason("None", nil), reason("TransactionConflict", nil)), want: ErrConflict},
-		{name: "another write's condition", err: cancel(reason("None", nil), reason("ConditionalCheckFailed", nil)), want: errAny},
+		{name: "held by another", err: cancel(ccfReason(item("held", "other")), none, none), wantHeld: Held},
+		{name: "my own transaction, answer lost", err: cancel(ccfReason(item("held", "mine")), none, none)},
+		{name: "old item not returned: read", err: cancel(ccfReason(nil), none, none), get: getting(item("done", "other"), nil), wantHeld: Done, wantCalls: "TransactWriteItems GetItem"},
+		{name: "concurrent transaction", err: cancel(none, reason("TransactionConflict", nil), none), want: ErrConflict},
+		{name: "another write's condition", err: cancel(none, ccfReason(nil), none), wantOther: []int{0}},
+		{name: "a condition check's condition", err: cancel(none, none, ccfReason(nil)), wantOther: []int{1}},
+		{name: "both others' conditions", err: cancel(none, ccfReason(nil), ccfReason(nil)), wantOther: []int{0, 1}},
+		// A replayed key of a held or done record: the other failure wins.
+		{name: "held by another and a condition check", err: cancel(ccfReason(item("held", "other")), none, ccfReason(nil)), wantOther: []int{1}},
+		{name: "done by another and a condition check", err: cancel(ccfReason(item("done", "other")), none, ccfReason(nil)), wantOther: []int{1}},
+		{name: "not returned, done by another, and a condition check", err: cancel(ccfReason(nil), none, ccfReason(nil)), get: getting(item("done", "other"), nil),
+			wantOther: []int{1}, wantCalls: "TransactWriteItems GetItem"},
+		{name: "not returned, gone, and a condition check", err: cancel(ccfReason(nil), none, ccfReason(nil)), get: getting(nil, nil),
+			wantOther: []int{1}, wantCalls: "TransactWriteItems GetItem"},
+		{name: "not returned, read fails, and a condition check", err: cancel(ccfReason(nil), none, ccfReason(nil)), get: getting(nil, errors.New("timeout")),
+			wantOther: []int{1}, wantCalls: "TransactWriteItems GetItem"},
+		// The transaction committed on an earlier attempt: its own writes
+		// fail their conditions now, and that is success.
+		{name: "my own transaction, answer lost, others fail too", err: cancel(ccfReason(item("held", "mine")), ccfReason(nil), ccfReason(nil))},
 		{name: "store down", err: errors.New("connection refused"), want: errAny},
 	}
 	other := types.TransactWriteItem{Put: &types.Put{TableName: aws.String("tbl"), Item: map[string]types.AttributeValue{"pk": ddbattr.S("ORDER#1")}}}
+	check2 := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String("tbl"), Key: map[string]types.AttributeValue{"pk": ddbattr.S("GATE")},
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var in *dynamodb.TransactWriteItemsInput
@@ -199,10 +223,31 @@ func TestAcquireWith(t *testing.T) {
 				in = i
 				return &dynamodb.TransactWriteItemsOutput{}, tt.err
 			}}
-			err := New(db, "tbl", layout).AcquireWith(context.Background(), claim, now, other)
-			check(t, err, tt.want, tt.wantHeld)
-			if len(in.TransactItems) != 2 || in.TransactItems[1].Put != other.Put {
-				t.Fatalf("transaction %+v, want the claim then the other write", in.TransactItems)
+			err := New(db, "tbl", layout).AcquireWith(context.Background(), claim, now, other, check2)
+			var of *OtherFailedError
+			if tt.wantOther != nil {
+				if !errors.As(err, &of) || !slices.Equal(of.Indexes, tt.wantOther) {
+					t.Fatalf("err = %v, want an *OtherFailedError of %v", err, tt.wantOther)
+				}
+				for i := range 3 {
+					if of.Has(i) != slices.Contains(tt.wantOther, i) {
+						t.Fatalf("Has(%d) = %t", i, of.Has(i))
+					}
+				}
+			} else {
+				if errors.As(err, &of) {
+					t.Fatalf("err = %v, want no *OtherFailedError", err)
+				}
+				check(t, err, tt.want, tt.wantHeld)
+			}
+			if tt.wantCalls == "" {
+				tt.wantCalls = "TransactWriteItems"
+			}
+			if got := strings.Join(db.calls, " "); got != tt.wantCalls {
+				t.Errorf("calls %q, want %q", got, tt.wantCalls)
+			}
+			if len(in.TransactItems) != 3 || in.TransactItems[1].Put != other.Put || in.TransactItems[2].ConditionCheck != check2.ConditionCheck {
+				t.Fatalf("transaction %+v, want the claim then the other writes", in.TransactItems)
 			}
 			p := in.TransactItems[0].Put
 			checkPut(t, aws.ToString(p.TableName), p.Item, aws.ToString(p.ConditionExpression), p.ExpressionAttributeNames, p.ExpressionAttributeValues, p.ReturnValuesOnConditionCheckFailure)

@@ -34,7 +34,8 @@ type acceptedBody struct {
 // create serves POST /orders.
 //
 // Happy path: Store.Begin (one TransactWriteItems: the in-flight idempotency
-// record and the ACCEPTED order record, both conditional), Queue.Send, then
+// record and the ACCEPTED order record, both conditional, and the check that
+// the owner has no erasure record: ErrErased, 403), Queue.Send, then
 // Store.Complete (one UpdateItem) so that a replay can tell "sent" from
 // "abandoned before sending" (see the package documentation).
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

@@ -23,10 +23,11 @@ func TestIdemLayoutStates(t *testing.T) {
 }
 
 // fakeDB is a hand-written DynamoDBAPI answering every call with err (and
-// GetItem with item).
+// GetItem with item); it keeps the last transaction.
 type fakeDB struct {
-	item map[string]types.AttributeValue
-	err  error
+	item     map[string]types.AttributeValue
+	err      error
+	transact *dynamodb.TransactWriteItemsInput
 }
 
 func (f *fakeDB) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -34,20 +35,27 @@ func (f *fakeDB) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynam
 }
 
 func (f *fakeDB) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	return nil, errors.New("unexpected PutItem")
+	return &dynamodb.PutItemOutput{}, f.err
 }
 
 func (f *fakeDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	return &dynamodb.UpdateItemOutput{}, f.err
 }
 
-func (f *fakeDB) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+func (f *fakeDB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	f.transact = in
 	return &dynamodb.TransactWriteItemsOutput{}, f.err
 }
 
-func cancelled(code string, item map[string]types.AttributeValue) error {
-	return &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{
-		{Code: aws.String(code), Item: item}, {Code: aws.String("None")}}}
+// cancelled is Begin's transaction cancelled for code on the idempotency
+// record (with its old item), and for codes on the other items in order
+// (the order record, the no-erasure check); missing codes are None.
+func cancelled(code string, item map[string]types.AttributeValue, codes ...string) error {
+	reasons := []types.CancellationReason{{Code: aws.String(code), Item: item}, {Code: aws.String("None")}, {Code: aws.String("None")}}
+	for i, c := range codes {
+		reasons[i+1].Code = aws.String(c)
+	}
+	return &types.TransactionCanceledException{CancellationReasons: reasons}
 }
 
 // TestDynamoStoreErrors checks the mapping of lease and ordertable outcomes
@@ -80,6 +88,21 @@ func TestDynamoStoreErrors(t *testing.T) {
 		{"begin", begin, &fakeDB{}, nil},
 		{"begin, transaction conflict", begin, &fakeDB{err: cancelled("TransactionConflict", nil)}, ErrBusy},
 		{"begin, store down", begin, &fakeDB{err: down}, ErrUnavailable},
+		{"begin, erased", begin, &fakeDB{err: cancelled("None", nil, "None", "ConditionalCheckFailed")}, ErrErased},
+		{"begin, erased, key completed", begin, &fakeDB{err: cancelled("ConditionalCheckFailed", existing, "None", "ConditionalCheckFailed")}, ErrErased},
+		{"begin, order id exists", begin, &fakeDB{err: cancelled("None", nil, "ConditionalCheckFailed")}, ErrUnavailable},
+		{"request erasure, store down", func(db *fakeDB) error {
+			_, _, err := NewDynamoStore(db, "orders").RequestErasure(context.Background(), "sub", "e1", now)
+			return err
+		}, &fakeDB{err: down}, ErrUnavailable},
+		{"erasure, none", func(db *fakeDB) error {
+			_, err := NewDynamoStore(db, "orders").Erasure(context.Background(), "sub")
+			return err
+		}, &fakeDB{}, ordertable.ErrNoErasure},
+		{"erasure, store down", func(db *fakeDB) error {
+			_, err := NewDynamoStore(db, "orders").Erasure(context.Background(), "sub")
+			return err
+		}, &fakeDB{err: down}, ErrUnavailable},
 		{"reclaim, lost", func(db *fakeDB) error {
 			return NewDynamoStore(db, "orders").Reclaim(context.Background(), "IDEM#k", "old", "mine", now)
 		}, &fakeDB{err: ccf}, ErrClaimLost},
@@ -105,6 +128,20 @@ func TestDynamoStoreErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 		})
+	}
+	// Begin's one transaction: the idempotency record, the order record and
+	// the check that the owner has no erasure record, in that order.
+	db := &fakeDB{}
+	if err := begin(db); err != nil {
+		t.Fatal(err)
+	}
+	items := db.transact.TransactItems
+	if len(items) != 3 || items[0].Put == nil || items[1].Put == nil || items[2].ConditionCheck == nil {
+		t.Fatalf("transaction %+v", items)
+	}
+	if cc := items[2].ConditionCheck; aws.ToString(cc.TableName) != "orders" || ddbattr.NewReader(cc.Key).S(ordertable.AttrPK) != ordertable.ErasureKey("sub") ||
+		aws.ToString(cc.ConditionExpression) != "attribute_not_exists(#pk)" {
+		t.Fatalf("no-erasure check %+v", cc)
 	}
 	// A corrupt record is not a dependency failure (a retry cannot fix it).
 	if _, err := NewDynamoStore(&fakeDB{item: map[string]types.AttributeValue{ordertable.AttrOwner: ddbattr.S("sub")}}, "orders").Order(context.Background(), "o1"); err == nil || errors.Is(err, ErrUnavailable) {

@@ -38,7 +38,9 @@ func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest, i
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("get order %s: %w", id, err)
 	}
-	if rec.Owner != owner {
+	if rec.Owner != owner || rec.Status == orders.StatusErased {
+		// Someone else's order, or an erased order's tombstone (which the
+		// Store reports as unknown already): no existence oracle.
 		return events.APIGatewayV2HTTPResponse{}, errOrderNotFound
 	}
 	return jsonResponse(200, statusBody{

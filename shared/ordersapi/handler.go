@@ -1,6 +1,7 @@
 // Package ordersapi is the regional orders API: the API Gateway HTTP API
-// (payload v2) handler for POST /orders and GET /orders/{orderId}, and its
-// DynamoDB (orders table) and SQS (orders queue) adapters.
+// (payload v2) handler for POST /orders, GET /orders/{orderId}, DELETE /me
+// and GET /me/erasure, and its DynamoDB (orders table) and SQS (orders
+// queue) adapters.
 //
 // The handler takes the owner and region from the JWT claims only, decodes
 // bodies strictly (orders.DecodeOrder), makes POST idempotent on (owner,
@@ -32,6 +33,26 @@
 // the processor drops as a duplicate. An ambiguous send (timeout after SQS
 // accepted it) can likewise produce a duplicate with the same order id: SQS
 // standard queues are at-least-once anyway, and consumers dedupe on orderId.
+//
+// # Erasure
+//
+// DELETE /me asks for the caller's erasure (GDPR Art. 17): one conditional
+// PutItem writes the erasure record (ordertable.RequestErasure, keyed by a
+// pseudonym of the sub) unless one exists, and 202 answers with the erasure
+// that holds, so a repeated or concurrent request gets the same erasureId
+// and its current status. GET /me/erasure reads it (one strongly consistent
+// GetItem; 404 NO_ERASURE when none). Both take the token checks of POST
+// /orders (an ID token of this region). The erasure worker does the rest.
+//
+// Once the record exists, POST /orders answers 403 ACCOUNT_ERASED and
+// writes and sends nothing, so the worker's list of the owner's orders is
+// complete. The check costs no extra call: Begin's TransactWriteItems
+// carries it as a third item, a ConditionCheck that the erasure record does
+// not exist (ordertable.NoErasure), evaluated atomically with the two puts.
+// DynamoDB reports each item's cancellation reason, so a failed check is
+// told apart from a taken key, and wins over it: a replay of an erased
+// owner's key is 403 too, never a 202 replay nor a takeover and send.
+// Logs name the erasure id, never the user.
 package ordersapi
 
 import (
@@ -108,8 +129,10 @@ func New(region string, key sealed.PublicKey, store Store, queue Queue, log *slo
 
 // Route keys, as API Gateway sets them in RouteKey.
 const (
-	RouteCreate = "POST /orders"
-	RouteGet    = "GET /orders/{orderId}"
+	RouteCreate  = "POST /orders"
+	RouteGet     = "GET /orders/{orderId}"
+	RouteEraseMe = "DELETE /me"
+	RouteErasure = "GET /me/erasure"
 )
 
 // Handle serves one HTTP API (payload v2) request. It always answers with a
@@ -131,6 +154,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			resp, err = h.create(ctx, req)
 		case RouteGet:
 			resp, err = h.get(ctx, req, id)
+		case RouteEraseMe:
+			resp, err = h.eraseMe(ctx, req)
+		case RouteErasure:
+			resp, err = h.erasure(ctx, req)
 		}
 	}
 	if err != nil {
@@ -147,8 +174,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // else the method and path (the $default route, the local stack, tests).
 func (h *Handler) route(req events.APIGatewayV2HTTPRequest) (route, id string, err error) {
 	switch req.RouteKey {
-	case RouteCreate:
-		return RouteCreate, "", nil
+	case RouteCreate, RouteEraseMe, RouteErasure:
+		return req.RouteKey, "", nil
 	case RouteGet:
 		if id = req.PathParameters["orderId"]; id != "" {
 			return RouteGet, id, nil
@@ -181,6 +208,18 @@ func (h *Handler) route(req events.APIGatewayV2HTTPRequest) (route, id string, e
 				msg: "use GET on /orders/{orderId}", headers: map[string]string{"Allow": "GET"}}
 		}
 		return RouteGet, path[len("/orders/"):], nil
+	case path == "/me":
+		if method != "DELETE" {
+			return "", "", &apiError{status: 405, code: "METHOD_NOT_ALLOWED",
+				msg: "use DELETE on /me", headers: map[string]string{"Allow": "DELETE"}}
+		}
+		return RouteEraseMe, "", nil
+	case path == "/me/erasure":
+		if method != "GET" {
+			return "", "", &apiError{status: 405, code: "METHOD_NOT_ALLOWED",
+				msg: "use GET on /me/erasure", headers: map[string]string{"Allow": "GET"}}
+		}
+		return RouteErasure, "", nil
 	}
 	return "", "", &apiError{status: 404, code: "NOT_FOUND", msg: "no such route"}
 }
@@ -246,6 +285,9 @@ func (h *Handler) errorResponse(ctx context.Context, err error) events.APIGatewa
 	case errors.As(err, &ae):
 	case errors.As(err, &ve):
 		ae = &apiError{status: 400, code: ve.Code, msg: ve.Message}
+	case errors.Is(err, ErrErased):
+		ae = &apiError{status: 403, code: "ACCOUNT_ERASED",
+			msg: "this account's erasure was requested: it accepts no new orders"}
 	case errors.Is(err, ErrBusy):
 		ae = &apiError{status: 409, code: "REQUEST_IN_PROGRESS",
 			msg: "a request with this Idempotency-Key is in progress; retry later", headers: retryAfter(1)}

@@ -29,6 +29,8 @@ type fakeStore struct {
 	CompleteFn func(ctx context.Context, key, token string) error
 	ReleaseFn  func(ctx context.Context, key, token string) error
 	OrderFn    func(ctx context.Context, id string) (OrderRecord, error)
+	RequestFn  func(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error)
+	ErasureFn  func(ctx context.Context, owner string) (ordertable.Erasure, error)
 }
 
 var errUnexpected = errors.New("unexpected call")
@@ -79,6 +81,22 @@ func (f *fakeStore) Order(ctx context.Context, id string) (OrderRecord, error) {
 	return f.OrderFn(ctx, id)
 }
 
+func (f *fakeStore) RequestErasure(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error) {
+	f.record("RequestErasure")
+	if f.RequestFn == nil {
+		return ordertable.Erasure{}, false, errUnexpected
+	}
+	return f.RequestFn(ctx, owner, id, now)
+}
+
+func (f *fakeStore) Erasure(ctx context.Context, owner string) (ordertable.Erasure, error) {
+	f.record("Erasure")
+	if f.ErasureFn == nil {
+		return ordertable.Erasure{}, errUnexpected
+	}
+	return f.ErasureFn(ctx, owner)
+}
+
 // fakeQueue records sent messages; SendFn (optional) decides the outcome.
 type fakeQueue struct {
 	mu     sync.Mutex
@@ -115,19 +133,23 @@ var testNow = time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
 // memStore is an in-memory Store with the DynamoDB adapter's semantics,
 // for the handler's idempotency logic in unit tests and benchmarks.
 type memStore struct {
-	mu     sync.Mutex
-	idem   map[string]IdemRecord
-	orders map[string]OrderRecord
-	now    func() time.Time
+	mu       sync.Mutex
+	idem     map[string]IdemRecord
+	orders   map[string]OrderRecord
+	erasures map[string]ordertable.Erasure // by owner
+	now      func() time.Time
 }
 
 func newMemStore(now func() time.Time) *memStore {
-	return &memStore{idem: map[string]IdemRecord{}, orders: map[string]OrderRecord{}, now: now}
+	return &memStore{idem: map[string]IdemRecord{}, orders: map[string]OrderRecord{}, erasures: map[string]ordertable.Erasure{}, now: now}
 }
 
 func (m *memStore) Begin(_ context.Context, rec IdemRecord, order OrderRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.erasures[rec.Owner]; ok {
+		return fmt.Errorf("begin: %w", ErrErased) // before the key's own state, as the adapter
+	}
 	if ex, ok := m.idem[rec.Key]; ok && !ex.ExpiresAt.Before(rec.CreatedAt) {
 		return &KeyTakenError{Existing: ex}
 	}
@@ -168,6 +190,27 @@ func (m *memStore) Order(_ context.Context, id string) (OrderRecord, error) {
 		return OrderRecord{}, orders.ErrUnknownOrder
 	}
 	return r, nil
+}
+
+func (m *memStore) RequestErasure(_ context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.erasures[owner]; ok {
+		return e, false, nil
+	}
+	e := ordertable.Erasure{ID: id, Status: ordertable.ErasureAccepted, Via: ordertable.ViaUser, RequestedAt: now, UpdatedAt: now}
+	m.erasures[owner] = e
+	return e, true, nil
+}
+
+func (m *memStore) Erasure(_ context.Context, owner string) (ordertable.Erasure, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.erasures[owner]
+	if !ok {
+		return ordertable.Erasure{}, ordertable.ErrNoErasure
+	}
+	return e, nil
 }
 
 func seqIDs() func() string {
@@ -225,6 +268,23 @@ func getReq(id string, opts ...reqOpt) events.APIGatewayV2HTTPRequest {
 	r.RequestContext.HTTP.Method, r.RequestContext.HTTP.Path = "GET", r.RawPath
 	r.PathParameters = map[string]string{"orderId": id}
 	delete(r.Headers, "idempotency-key")
+	return r
+}
+
+// meReq is a DELETE /me (method "DELETE") or GET /me/erasure request
+// (method "GET") by testOwner, as API Gateway routes it.
+func meReq(method string, opts ...reqOpt) events.APIGatewayV2HTTPRequest {
+	r := postReq("")
+	r.RouteKey, r.RawPath = RouteEraseMe, "/me"
+	if method == "GET" {
+		r.RouteKey, r.RawPath = RouteErasure, "/me/erasure"
+	}
+	r.RequestContext.HTTP.Method, r.RequestContext.HTTP.Path = method, r.RawPath
+	delete(r.Headers, "idempotency-key")
+	delete(r.Headers, "content-type")
+	for _, o := range opts {
+		o(&r)
+	}
 	return r
 }
 
@@ -363,6 +423,21 @@ func TestBadRequests(t *testing.T) {
 		{"wrong method on /orders", postReq(validBody, withRoute("DELETE", "/orders")), 405, "METHOD_NOT_ALLOWED"},
 		{"GET /orders", postReq(validBody, withRoute("GET", "/orders")), 405, "METHOD_NOT_ALLOWED"},
 		{"POST /orders/{id}", postReq(validBody, withRoute("POST", "/orders/abc")), 405, "METHOD_NOT_ALLOWED"},
+		{"GET /me", meReq("DELETE", withRoute("GET", "/me")), 405, "METHOD_NOT_ALLOWED"},
+		{"POST /me", meReq("DELETE", withRoute("POST", "/me")), 405, "METHOD_NOT_ALLOWED"},
+		{"DELETE /me/erasure", meReq("GET", withRoute("DELETE", "/me/erasure")), 405, "METHOD_NOT_ALLOWED"},
+		{"POST /me/erasure", meReq("GET", withRoute("POST", "/me/erasure")), 405, "METHOD_NOT_ALLOWED"},
+		{"/me/other", meReq("DELETE", withRoute("DELETE", "/me/other")), 404, "NOT_FOUND"},
+		// DELETE /me and GET /me/erasure take the token rules of POST /orders.
+		{"DELETE /me missing sub", meReq("DELETE", withClaims(map[string]string{"custom:region": testRegion})), 401, "UNAUTHENTICATED"},
+		{"DELETE /me access token", meReq("DELETE", withClaims(map[string]string{"sub": testOwner, "token_use": "access", "client_id": "c1"})), 403, "ID_TOKEN_REQUIRED"},
+		{"DELETE /me foreign custom:region", meReq("DELETE", withClaims(map[string]string{"sub": testOwner, "custom:region": "eu-central-1"})), 403, "WRONG_REGION"},
+		{"DELETE /me missing custom:region", meReq("DELETE", withClaims(map[string]string{"sub": testOwner})), 403, "MISSING_REGION_CLAIM"},
+		{"DELETE /me $default foreign custom:region", meReq("DELETE", withRoute("DELETE", "/me"), withClaims(map[string]string{"sub": testOwner, "custom:region": "us-east-1"})), 403, "WRONG_REGION"},
+		{"GET /me/erasure missing sub", meReq("GET", withClaims(map[string]string{"custom:region": testRegion})), 401, "UNAUTHENTICATED"},
+		{"GET /me/erasure access token", meReq("GET", withClaims(map[string]string{"sub": testOwner, "token_use": "access", "client_id": "c1"})), 403, "ID_TOKEN_REQUIRED"},
+		{"GET /me/erasure foreign custom:region", meReq("GET", withClaims(map[string]string{"sub": testOwner, "custom:region": "us-east-1"})), 403, "WRONG_REGION"},
+		{"GET /me/erasure malformed custom:region", meReq("GET", withClaims(map[string]string{"sub": testOwner, "custom:region": "eu"})), 403, "INVALID_REGION_CLAIM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -251,6 +251,12 @@ func (d *serialDB) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 	return d.DynamoDBAPI.TransactWriteItems(ctx, in, optFns...)
 }
 
+func (d *serialDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.DynamoDBAPI.PutItem(ctx, in, optFns...)
+}
+
 func (d *serialDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -396,7 +402,9 @@ func (c *countingClient) Do(r *http.Request) (*http.Response, error) {
 
 // AWS round trips per request with the real SDK clients, warm: a new order
 // costs 3 (TransactWriteItems, SendMessage, UpdateItem; see the package
-// documentation for why not 2), a replay 1, a GET 1.
+// documentation for why not 2), a replay 1, a GET 1; DELETE /me 1 (PutItem,
+// repeated too), GET /me/erasure 1 (GetItem), and an order once the erasure
+// is requested 1 (the TransactWriteItems whose ConditionCheck fails).
 func TestIntegrationRoundTrips(t *testing.T) {
 	e := newEnv(t)
 	cc := &countingClient{hc: http.DefaultClient}
@@ -405,22 +413,29 @@ func TestIntegrationRoundTrips(t *testing.T) {
 	h := e.handlerOver(NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table), NewSQSQueue(sqs.NewFromConfig(cfg), e.queue), nil)
 	ctx := context.Background()
 	tests := []struct {
-		name string
-		req  events.APIGatewayV2HTTPRequest
-		want int64
+		name   string
+		req    events.APIGatewayV2HTTPRequest
+		want   int64
+		status int
 	}{
-		{"new order", postReq(validBody, withHeader("idempotency-key", "rt-1")), 3},
-		{"second new order", postReq(validBody, withHeader("idempotency-key", "rt-2")), 3},
-		{"replay", postReq(validBody, withHeader("idempotency-key", "rt-1")), 1},
-		{"bad request", postReq(`{}`, withHeader("idempotency-key", "rt-3")), 0},
+		{"new order", postReq(validBody, withHeader("idempotency-key", "rt-1")), 3, 202},
+		{"second new order", postReq(validBody, withHeader("idempotency-key", "rt-2")), 3, 202},
+		{"replay", postReq(validBody, withHeader("idempotency-key", "rt-1")), 1, 202},
+		{"bad request", postReq(`{}`, withHeader("idempotency-key", "rt-3")), 0, 400},
+		{"GET /me/erasure, none", meReq("GET"), 1, 404},
+		{"DELETE /me", meReq("DELETE"), 1, 202},
+		{"DELETE /me again", meReq("DELETE"), 1, 202},
+		{"GET /me/erasure", meReq("GET"), 1, 200},
+		{"new order after the erasure", postReq(validBody, withHeader("idempotency-key", "rt-4")), 1, 403},
+		{"replay after the erasure", postReq(validBody, withHeader("idempotency-key", "rt-1")), 1, 403},
 	}
 	var id string
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := cc.n.Load()
 			resp, _ := h.Handle(ctx, tt.req)
-			if got := cc.n.Load() - before; got != tt.want {
-				t.Fatalf("%d round trips, want %d (status %d)", got, tt.want, resp.StatusCode)
+			if got := cc.n.Load() - before; got != tt.want || resp.StatusCode != tt.status {
+				t.Fatalf("%d round trips, status %d, want %d and %d (%s)", got, resp.StatusCode, tt.want, tt.status, resp.Body)
 			}
 			if resp.StatusCode == 202 && id == "" {
 				id = orderID(t, resp)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/homeregion/homeregion/shared/orders"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // IdemState is the state of an idempotency record.
@@ -49,6 +50,9 @@ var (
 	// ErrBusy: a concurrent write to the same record won (e.g. DynamoDB's
 	// TransactionConflict); the caller answers 409.
 	ErrBusy = errors.New("ordersapi: concurrent request for the same key")
+	// ErrErased: the owner's erasure has been requested (or done), so no new
+	// order of theirs is accepted; the caller answers 403 ACCOUNT_ERASED.
+	ErrErased = errors.New("ordersapi: the account's erasure was requested")
 	// ErrUnavailable marks a failed call to a dependency (DynamoDB, SQS):
 	// the caller answers 503 and the client may retry with the same key.
 	ErrUnavailable = errors.New("ordersapi: dependency unavailable")
@@ -65,9 +69,13 @@ func (e *KeyTakenError) Error() string {
 // Store is the orders table as the handler needs it.
 type Store interface {
 	// Begin writes, in one atomic conditional write, rec (a new in-flight
-	// idempotency record) and order (the order's ACCEPTED status record).
-	// If a live (unexpired) record exists for rec.Key it writes nothing and
-	// returns a *KeyTakenError holding that record.
+	// idempotency record) and order (the order's ACCEPTED status record),
+	// provided rec.Owner has no erasure record. If the owner has one, it
+	// writes nothing and returns ErrErased, whatever the key's state (only
+	// this very write, committed before the erasure on an attempt whose
+	// answer was lost, still succeeds). Else, if a live (unexpired) record
+	// exists for rec.Key, it writes nothing and returns a *KeyTakenError
+	// holding that record.
 	Begin(ctx context.Context, rec IdemRecord, order OrderRecord) error
 	// Reclaim takes over the in-flight record key held by oldToken (whose
 	// lease has passed): it now belongs to newToken until leaseUntil.
@@ -78,8 +86,16 @@ type Store interface {
 	// Release ends token's lease on the in-flight record at once (the send
 	// failed), so a retry need not wait for the lease to pass.
 	Release(ctx context.Context, key, token string) error
-	// Order returns order id's status record, or orders.ErrUnknownOrder.
+	// Order returns order id's status record, or orders.ErrUnknownOrder
+	// (also for an erased order's tombstone).
 	Order(ctx context.Context, id string) (OrderRecord, error)
+	// RequestErasure records, with id, that owner is to be erased (asked by
+	// the user), unless an erasure of owner exists. It returns the erasure
+	// that holds afterwards, and whether this call created it: a repeated
+	// or concurrent request gets the first erasure.
+	RequestErasure(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error)
+	// Erasure returns owner's erasure record, or ordertable.ErrNoErasure.
+	Erasure(ctx context.Context, owner string) (ordertable.Erasure, error)
 }
 
 // Message is one queue message.
