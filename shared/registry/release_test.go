@@ -28,8 +28,10 @@ func TestRelease(t *testing.T) {
 		wantErr      string
 	}{
 		{
-			name:         "the observed claim is deleted",
-			del:          func(*dynamodb.DeleteItemInput) (*dynamodb.DeleteItemOutput, error) { return &dynamodb.DeleteItemOutput{}, nil },
+			name: "the observed claim is deleted",
+			del: func(*dynamodb.DeleteItemInput) (*dynamodb.DeleteItemOutput, error) {
+				return &dynamodb.DeleteItemOutput{}, nil
+			},
 			wantReleased: true,
 		},
 		{
