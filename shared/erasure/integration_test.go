@@ -86,7 +86,7 @@ func TestErasureOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := provision.Apply(ctx, defs, provision.Options{Endpoint: srv.URL, Regions: []string{regRegion, home}, RegistryRegion: regRegion,
-		StackName: fmt.Sprintf("erasure%d", time.Now().UnixNano()%1e9),
+		StackName:  fmt.Sprintf("erasure%d", time.Now().UnixNano()%1e9),
 		Parameters: map[string]string{provision.SitePublicKeyParameter: pub.String()}})
 	if err != nil {
 		t.Fatal(err)
