@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/homeregion/homeregion/shared/ordertable"
@@ -117,5 +119,28 @@ func TestParseEnv(t *testing.T) {
 				t.Errorf("%s=%q: ParseEnv = %v, want an error naming %s", name, bad, err, name)
 			}
 		}
+	}
+}
+
+// TestSampleEvents runs the events/ samples (for sam local invoke) through
+// the runtime's JSON path (lambda.NewHandler(...).Invoke).
+func TestSampleEvents(t *testing.T) {
+	fx := newFixture(t)
+	fx.pool.users["someone"] = &fakeUser{username: "someone", sub: "33333333-cccc-4ccc-8ccc-333333333333", email: "someone@example.com", enabled: true}
+	h := lambda.NewHandler(NewHandler(fx.w).Handle)
+	for _, tt := range []struct{ file, want string }{
+		{"erasure-operator.json", `"status":"ACCEPTED"`},
+		{"erasure-scheduled.json", `"pending":1`},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile("../../events/" + tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := h.Invoke(context.Background(), b)
+			if err != nil || !strings.Contains(string(out), tt.want) {
+				t.Fatalf("Invoke(%s) = %s, %v; want %s", tt.file, out, err, tt.want)
+			}
+		})
 	}
 }
