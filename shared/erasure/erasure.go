@@ -48,6 +48,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
 
+	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -461,10 +462,16 @@ func (w *Worker) disable(ctx context.Context, rec *ordertable.ErasureWork, log *
 	if rec.IDKey == "" {
 		if email := attr(u.Attributes, "email"); email != "" {
 			k, err := w.Keys.Key(ctx, email)
-			if err != nil {
+			switch {
+			case errors.Is(err, identity.ErrNoEmail) || errors.Is(err, identity.ErrMalformedEmail) || errors.Is(err, identity.ErrUnsupportedEmail):
+				// PreSignUp refuses such an address: it has no claim. Retrying
+				// would never succeed.
+				log.Warn("erasure: the user's address has no identity key; no registry claim to release")
+			case err != nil:
 				return false, fmt.Errorf("identity key: %w", err)
+			default:
+				s.SetS = map[string]string{ordertable.AttrIDKey: k}
 			}
-			s.SetS = map[string]string{ordertable.AttrIDKey: k}
 		}
 	}
 	_, err = w.Pool.AdminDisableUser(ctx, &cip.AdminDisableUserInput{UserPoolId: aws.String(w.PoolID), Username: u.Username})

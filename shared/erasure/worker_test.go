@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/ddbattr"
+	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -508,4 +510,39 @@ func (p *failingDisable) AdminDisableUser(ctx context.Context, in *cip.AdminDisa
 		return nil, fmt.Errorf("throttled: %w", errInjected)
 	}
 	return p.fakePool.AdminDisableUser(ctx, in, o...)
+}
+
+// keyFunc is a Keyer.
+type keyFunc func(ctx context.Context, email string) (string, error)
+
+func (f keyFunc) Key(ctx context.Context, email string) (string, error) { return f(ctx, email) }
+
+// TestAddressWithoutKey: an address identity refuses for good has no
+// claim; the erasure completes without one instead of retrying for ever,
+// while a KMS failure is retried.
+func TestAddressWithoutKey(t *testing.T) {
+	fx := newFixture(t)
+	fx.request()
+	calls := 0
+	fx.w.Keys = keyFunc(func(context.Context, string) (string, error) {
+		calls++
+		if calls == 1 {
+			return "", errors.New("kms: throttled")
+		}
+		return "", fmt.Errorf("%w: character '(' is not allowed before the '@'", identity.ErrMalformedEmail)
+	})
+	fx.runUntilCompleted(10)
+	if calls != 2 {
+		t.Errorf("identity keys computed %d times, want 2 (a retry after the KMS failure)", calls)
+	}
+	rec := fx.record()
+	if got := counts(t, rec)[KindRegistryClaim]; got != "0" {
+		t.Errorf("registry claims erased = %s, want 0", got)
+	}
+	if _, ok := fx.reg.claim(idKeyOf(emailA)); !ok {
+		t.Error("a claim the worker could not name was deleted")
+	}
+	if fx.pool.user(subA) != nil {
+		t.Error("A is still in the pool")
+	}
 }
