@@ -226,7 +226,7 @@ func (w *Worker) Request(ctx context.Context, email string) (Response, error) {
 	}
 	out, err := w.Pool.ListUsers(ctx, &cip.ListUsersInput{UserPoolId: aws.String(w.PoolID), Filter: aws.String(`email = "` + email + `"`), Limit: aws.Int32(2)})
 	if err != nil {
-		return Response{}, fmt.Errorf("erasure request: list users: %w", err)
+		return Response{}, redact(fmt.Errorf("erasure request: list users: %w", err), email)
 	}
 	switch len(out.Users) {
 	case 0:
@@ -353,7 +353,9 @@ func (w *Worker) Advance(ctx context.Context, key string) (completed bool, err e
 		}
 		done, err := w.step(ctx, step, &rec, log)
 		if err != nil {
-			return false, fmt.Errorf("erasure %s: step %s: %w", rec.ID, step, err)
+			// An SDK error may echo a request (a ListUsers filter): the
+			// error is logged, so it never carries the sub.
+			return false, redact(fmt.Errorf("erasure %s: step %s: %w", rec.ID, step, err), rec.Subject)
 		}
 		if !done {
 			return false, nil
@@ -732,4 +734,28 @@ func (w *Worker) unhide(ctx context.Context, entries []sqstypes.ChangeMessageVis
 		entries = entries[n:]
 	}
 	return nil
+}
+
+// redactedError is an error whose message has personal data blanked out;
+// errors.Is and errors.As still see the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact blanks every non-empty secret out of err's message.
+func redact(err error, secrets ...string) error {
+	msg := err.Error()
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/homeregion/homeregion/shared/ordertable"
@@ -143,4 +146,30 @@ func TestSampleEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestErrorsNeverNameTheUser: an SDK error that echoes the request (as a
+// ListUsers filter error does) reaches the log or the operator without the
+// sub or the address.
+func TestErrorsNeverNameTheUser(t *testing.T) {
+	fx := newFixture(t)
+	fx.request()
+	fx.w.Pool = echoPool{fx.pool}
+	if _, err := fx.w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fx.logs.String(), "[redacted]") || strings.Contains(fx.logs.String(), subA) {
+		t.Errorf("logs:\n%s\nwant the failure logged with the sub redacted", fx.logs)
+	}
+	_, err := fx.w.Request(context.Background(), emailB)
+	if err == nil || strings.Contains(err.Error(), emailB) || !errors.Is(err, errInjected) {
+		t.Errorf("Request error = %v, want the injected error without the address", err)
+	}
+}
+
+// echoPool fails every ListUsers with an error quoting its filter.
+type echoPool struct{ *fakePool }
+
+func (p echoPool) ListUsers(_ context.Context, in *cip.ListUsersInput, _ ...func(*cip.Options)) (*cip.ListUsersOutput, error) {
+	return nil, fmt.Errorf("invalid filter %s: %w", aws.ToString(in.Filter), errInjected)
 }
