@@ -15,6 +15,7 @@ build-OrdersApiFunction: ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./funct
 build-FailoverFunction:  ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/failover
 build-PromoteFunction:   ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/failover
 build-ScaleFunction:     ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/failover
+build-ErasureFunction:   ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/erasure
 
 FUNCTIONS := presignup postconfirmation preauth orders-api failover
 

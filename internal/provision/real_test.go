@@ -50,6 +50,21 @@ func TestApplyRealTemplate(t *testing.T) {
 		if got, want := r.Functions["OrdersApiFunction"].Env["SITE_PUBLIC_KEY"], siteKeys[r.Region][SitePublicKeyParameter]; sealing && got != want {
 			t.Errorf("%s: OrdersApiFunction SITE_PUBLIC_KEY = %q, want the %s parameter %q", r.Region, got, SitePublicKeyParameter, want)
 		}
+		// The erasure worker is built from its template environment, which
+		// names this region's own resources.
+		if fn, ok := r.Functions["ErasureFunction"]; !ok && defs.Templates[0].Resource("ErasureFunction") != nil {
+			t.Errorf("%s: no ErasureFunction environment", r.Region)
+		} else if ok {
+			for k, want := range map[string]string{
+				"ORDERS_TABLE": r.OrdersTable, "ORDERS_QUEUE_URL": r.OrdersQueueURL, "ORDERS_DLQ_URL": r.OrdersDLQURL,
+				"USER_POOL_ID": r.UserPoolID, "RESIDENCY_TABLE": r.RegistryTable, "REGISTRY_REGION": "eu-west-1",
+				"PII_KEY_ID": r.PiiKeyID, "SITE_PUBLIC_KEY": siteKeys[r.Region][SitePublicKeyParameter],
+			} {
+				if got := fn.Env[k]; got != want || got == "" {
+					t.Errorf("%s: ErasureFunction %s = %q, want %q", r.Region, k, got, want)
+				}
+			}
+		}
 		if has["AWS::DynamoDB::GlobalTable"] && r.RegistryTable == "" {
 			t.Errorf("%s: no registry table", r.Region)
 		}

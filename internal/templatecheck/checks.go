@@ -87,6 +87,7 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckRules(t)...)
 	fs = append(fs, CheckSiteDatabase(t)...)
 	fs = append(fs, CheckFunctionEnvSize(t)...)
+	fs = append(fs, CheckErasureGrants(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

@@ -678,6 +678,7 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			return ok
 		}},
 	}
+	mutations = append(mutations, erasureMutations...)
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
 			tpl, err := template.Load(templates[0])

@@ -52,6 +52,13 @@ type DynamoDBAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 }
 
+// DeleteItemAPI is the part of the DynamoDB client Release uses: a client
+// for the registry region. It is apart from DynamoDBAPI so that only the
+// erasure worker needs (and is granted) DeleteItem.
+type DeleteItemAPI interface {
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
 // Registry reads and writes claims. The zero value is not usable: set every
 // field (New does).
 type Registry struct {
@@ -64,6 +71,9 @@ type Registry struct {
 	// Local and Home are DynamoDB clients for Region and RegistryRegion (the
 	// same client when they are equal).
 	Local, Home DynamoDBAPI
+	// Deleter deletes claims in RegistryRegion (Release); nil in the
+	// functions that never release one (the triggers).
+	Deleter DeleteItemAPI
 	// PolicyVersion is recorded with new claims.
 	PolicyVersion string
 	// Now is the clock (time.Now when nil).
@@ -154,6 +164,47 @@ func (r *Registry) Lookup(ctx context.Context, key string) (Record, bool, error)
 		return Record{}, false, fmt.Errorf("lookup in %s: %w", r.RegistryRegion, err)
 	}
 	return rec, ok, nil
+}
+
+// LookupRegistry reads key's claim in the registry region with a strongly
+// consistent read: the claim Release may delete, as it stands now.
+func (r *Registry) LookupRegistry(ctx context.Context, key string) (Record, bool, error) {
+	rec, ok, err := r.get(ctx, r.Home, true, key)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("lookup in %s: %w", r.RegistryRegion, err)
+	}
+	return rec, ok, nil
+}
+
+// Release deletes key's claim in the registry region if it is still the
+// claim observed: home region region, created at createdAt (as
+// LookupRegistry read it). One conditional DeleteItem; a claim made again
+// since (a new sign-up of the same address, here or elsewhere, after the
+// observed claim was released) has another createdAt or home region and is
+// kept. released reports whether this call deleted the claim; false with a
+// nil error means the claim is no longer the observed one (another owner's,
+// or gone), which is not an error for an erasure.
+func (r *Registry) Release(ctx context.Context, key, region string, createdAt time.Time) (released bool, err error) {
+	if r.Deleter == nil {
+		return false, fmt.Errorf("release in %s: registry built without a deleter", r.RegistryRegion)
+	}
+	_, err = r.Deleter.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                aws.String(r.Table),
+		Key:                      ddbattr.Key(AttrKey, key),
+		ConditionExpression:      aws.String("#home = :region AND #created = :created"),
+		ExpressionAttributeNames: map[string]string{"#home": AttrHomeRegion, "#created": AttrCreatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":region": ddbattr.S(region), ":created": ddbattr.Time(createdAt),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ccf):
+		return false, nil
+	}
+	return false, fmt.Errorf("release in %s: %w", r.RegistryRegion, err)
 }
 
 func (r *Registry) get(ctx context.Context, db DynamoDBAPI, consistent bool, key string) (Record, bool, error) {

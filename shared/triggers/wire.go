@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
@@ -101,10 +100,11 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (Deps, error) {
 	}
 	// dynamodbops binds only the operations used (see package awsclient: an SDK
 	// client held in an interface keeps all of its operations in the binary).
-	local := dynamodbops.NewItemReadWriter(dynamodb.NewFromConfig(awscfg))
+	localClient, homeClient := registry.Clients(awscfg, c.RegistryRegion)
+	local := dynamodbops.NewItemReadWriter(localClient)
 	home := local
-	if c.RegistryRegion != awscfg.Region {
-		home = dynamodbops.NewItemReadWriter(dynamodb.NewFromConfig(awsconfig.ForRegion(awscfg, c.RegistryRegion)))
+	if homeClient != localClient {
+		home = dynamodbops.NewItemReadWriter(homeClient)
 	}
 	d := Deps{
 		Policy:   p,

@@ -1,0 +1,103 @@
+package templatecheck
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/homeregion/homeregion/internal/template"
+)
+
+// ErasureFunctionID is the erasure worker's logical id.
+const ErasureFunctionID = "ErasureFunction"
+
+// ErasureGrants is everything the erasure worker may do: each action with
+// the only resources it may name (ErasureResource's classes). Nothing
+// broader: the one pool, the orders table and its indexes, the registry
+// table in the registry region only (never a local replica, where a delete
+// would race the global table's replication), the PII key, and the orders
+// queue (send) and its dead-letter queue (sweep).
+var ErasureGrants = map[string][]string{
+	"cognito-idp:ListUsers":        {"UserPool"},
+	"cognito-idp:AdminDisableUser": {"UserPool"},
+	"cognito-idp:AdminDeleteUser":  {"UserPool"},
+	"dynamodb:GetItem":             {"OrdersTable", "Registry@" + RegistryRegion},
+	"dynamodb:PutItem":             {"OrdersTable"},
+	"dynamodb:UpdateItem":          {"OrdersTable"},
+	"dynamodb:DeleteItem":          {"OrdersTable", "Registry@" + RegistryRegion},
+	"dynamodb:Query":               {"OrdersTable"},
+	"kms:GenerateMac":              {"PiiKey"},
+	"sqs:SendMessage":              {"OrdersQueue"},
+	"sqs:ReceiveMessage":           {"OrdersDeadLetterQueue"},
+	"sqs:DeleteMessage":            {"OrdersDeadLetterQueue"},
+	"sqs:ChangeMessageVisibility":  {"OrdersDeadLetterQueue"},
+}
+
+// erasureResource classifies a policy statement's resource for
+// CheckErasureGrants: a logical id it names, or "Registry@<region>" for
+// the registry table's ARN in a region.
+func erasureResource(res any) string {
+	for _, id := range []string{"UserPool", "OrdersTable", "OrdersDeadLetterQueue", "OrdersQueue", "PiiKey", "PiiReplicaKey"} {
+		if refersTo(res, id) || mentions(res, id) {
+			if id == "PiiReplicaKey" {
+				return "PiiKey"
+			}
+			return id
+		}
+	}
+	if m, ok := res.(map[string]any); ok && m["Fn::If"] != nil {
+		// !If [IsRegistryRegion, PiiKey.Arn, PiiReplicaKey.Arn]
+		if mentions(res, "PiiKey") && mentions(res, "PiiReplicaKey") {
+			return "PiiKey"
+		}
+	}
+	for _, s := range strs(res) {
+		if strings.Contains(s, ":table/${RegistryTableName}") {
+			for _, region := range []string{LocalRegion, RegistryRegion} {
+				if strings.Contains(s, ":dynamodb:"+region+":") {
+					return "Registry@" + region
+				}
+			}
+		}
+	}
+	return fmt.Sprint(res)
+}
+
+// CheckErasureGrants requires the erasure worker, where the template has
+// one, to be granted exactly ErasureGrants: every action, each only on its
+// resources.
+func CheckErasureGrants(t *template.Template) []Finding {
+	r := t.Resource(ErasureFunctionID)
+	if r == nil {
+		return nil
+	}
+	got := map[string][]string{}
+	for _, pol := range list(r.Properties["Policies"]) {
+		m, ok := pol.(map[string]any)
+		if !ok {
+			return []Finding{{"erasure-grants", ErasureFunctionID, fmt.Sprintf("policy %v is not an inline policy document", pol)}}
+		}
+		for _, st := range list(m["Statement"]) {
+			s, _ := st.(map[string]any)
+			for _, a := range strs(s["Action"]) {
+				for _, res := range list(s["Resource"]) {
+					got[a] = append(got[a], erasureResource(res))
+				}
+			}
+		}
+	}
+	var fs []Finding
+	for _, a := range sortedKeys(got) {
+		if _, ok := ErasureGrants[a]; !ok {
+			fs = append(fs, Finding{"erasure-grants", ErasureFunctionID, fmt.Sprintf("grants %s, which the worker does not need", a)})
+		}
+	}
+	for _, a := range sortedKeys(ErasureGrants) {
+		want := slices.Sorted(slices.Values(ErasureGrants[a]))
+		have := slices.Compact(slices.Sorted(slices.Values(got[a])))
+		if !slices.Equal(have, want) {
+			fs = append(fs, Finding{"erasure-grants", ErasureFunctionID, fmt.Sprintf("grants %s on %v, want exactly %v", a, have, want)})
+		}
+	}
+	return fs
+}
