@@ -17,7 +17,7 @@ build-PromoteFunction:   ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./funct
 build-ScaleFunction:     ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/failover
 build-ErasureFunction:   ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/erasure
 
-FUNCTIONS := presignup postconfirmation preauth orders-api failover
+FUNCTIONS := presignup postconfirmation preauth orders-api failover erasure
 
 # The on-prem order processor: a static linux binary (GOARCH=amd64|arm64) for
 # the container image (Dockerfile builds the same way).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/homeregion/homeregion/internal/httpapilocal"
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/awsconfig"
+	"github.com/homeregion/homeregion/shared/erasure"
 	"github.com/homeregion/homeregion/shared/ordersapi"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/processor"
@@ -182,9 +184,31 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 		}
 		return err
 	}))
+	// The erasure worker, built by its function's cold start (erasure.Setup)
+	// with the template's variables, invoked with the Scheduled Event of its
+	// rate(1 minute) schedule every erasureTick, and re-sending its site
+	// messages after erasureResend, so an erasure completes in seconds.
+	if env, err = templateEnv(motoURL, r, "ErasureFunction"); err != nil {
+		return nil, err
+	}
+	elog := log.With("component", r.Region+"/erasure")
+	eh, err := erasure.Setup(ctx, env, elog)
+	if err != nil {
+		return nil, err
+	}
+	w := eh.Worker()
+	w.ResendInterval, w.MaxResendInterval, w.SettleAge = erasureResend, erasureResend, erasureTick
+	w.Metrics = io.Discard
+	tickSchedule(ctx, g, r.Region, "ErasureFunction", erasureTick, lambda.NewHandler(eh.Handle).Invoke, elog)
 	ok = true
 	return rt, nil
 }
+
+// The local erasure worker's timings (see startRegion).
+const (
+	erasureTick   = time.Second
+	erasureResend = 3 * time.Second
+)
 
 // templateEnv is the environment template.yaml gives function logicalID in
 // region r (as provisioned), plus what Lambda adds (localEnv).
