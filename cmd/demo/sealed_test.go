@@ -14,8 +14,6 @@ import (
 	"github.com/homeregion/homeregion/shared/sealed"
 )
 
-const demoOrder = `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Demo Customer","line1":"Hauptstr. 1","city":"Berlin","postalCode":"10115","country":"DE"},"note":"Leave at the door"}`
-
 // TestCheckSealed: only a version 2 message of the order, sealed to the
 // stack's key and with none of the order's values in it, passes.
 func TestCheckSealed(t *testing.T) {

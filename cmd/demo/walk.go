@@ -44,6 +44,7 @@ type walk struct {
 	o          options
 	http       *http.Client
 	email, pwd string
+	sub        string // the user's Cognito sub (from the sign-up)
 	idToken    string
 	// fnEnv is the home region's alarm functions' settings from the template.
 	fnEnv map[string]provision.Function
@@ -145,6 +146,7 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	if !rep.checkLine("sign-up "+h, fmt.Sprintf("%s (custom:country DE, custom:region %s) signed up: sub %s", w.email, h, subOf(out)), err) {
 		return
 	}
+	w.sub = subOf(out)
 
 	// 2. A squatter, who knows the address but cannot read its mail, signs
 	// it up in the other region first... and can never confirm it. Nobody
@@ -209,7 +211,7 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 
 	// 6. Order at home: 202; the other region's API refuses the token.
 	key := "demo-" + randHex(8)
-	body := `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Demo Customer","line1":"Hauptstr. 1","city":"Berlin","postalCode":"10115","country":"DE"},"note":"Leave at the door"}`
+	body := demoOrder
 	first, err := w.postOrder(ctx, w.home, key, body)
 	if err == nil && (first.OrderID == "" || first.Status != string(orders.StatusAccepted) || first.Region != h) {
 		err = fmt.Errorf("unexpected answer %+v", first)
@@ -252,12 +254,19 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	}
 	rep.checkLine("order replayed", fmt.Sprintf("same Idempotency-Key -> same order %s, no second order", again.OrderID), err)
 
-	// 9. A backlog scales the primary site out; 10. it drains.
+	// 9-14. The user asks for erasure: every place their data lived is
+	// cleaned, and the address signs up again in the zone's other region.
+	w.erasure(ctx, rep, first.OrderID, claimsBefore, claimsErr)
+
+	// 15. A backlog scales the primary site out; 16. it drains.
 	w.backlog(ctx, rep)
 
-	// 11. A stalled primary site promotes the standby.
+	// 17. A stalled primary site promotes the standby.
 	w.stalled(ctx, rep)
 }
+
+// demoOrder is the order the demo posts.
+const demoOrder = `{"items":[{"sku":"AB-12","quantity":2}],"deliveryAddress":{"name":"Demo Customer","line1":"Hauptstr. 1","city":"Berlin","postalCode":"10115","country":"DE"},"note":"Leave at the door"}`
 
 // checkLine is check with a detail that may be empty on success.
 func (r *reporter) checkLine(step, detail string, err error) bool {

@@ -141,15 +141,12 @@ func (s *stack) api(region string) *ordersapi.Handler {
 
 // user creates a confirmed user with a verified address in region's pool and
 // runs region's PostConfirmation trigger for it, as Cognito does on
-// confirmation: the address is claimed for region. It returns the sub, or
+// confirmation: the address is claimed for region. It returns the sub, and
 // the trigger's error (another region holds the address).
 func (s *stack) user(region, email, country string) (string, error) {
 	s.t.Helper()
-	ctx := context.Background()
-	r := s.region(region)
-	idp := cip.NewFromConfig(s.cfg(region))
-	out, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
-		UserPoolId: aws.String(r.UserPoolID), Username: aws.String(email), MessageAction: ciptypes.MessageActionTypeSuppress,
+	out, err := cip.NewFromConfig(s.cfg(region)).AdminCreateUser(context.Background(), &cip.AdminCreateUserInput{
+		UserPoolId: aws.String(s.region(region).UserPoolID), Username: aws.String(email), MessageAction: ciptypes.MessageActionTypeSuppress,
 		UserAttributes: []ciptypes.AttributeType{
 			{Name: aws.String("email"), Value: aws.String(email)},
 			{Name: aws.String("email_verified"), Value: aws.String("true")},
@@ -159,9 +156,17 @@ func (s *stack) user(region, email, country string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("admin create user: %w", err)
 	}
-	attrs := map[string]string{}
-	for _, a := range out.User.Attributes {
-		attrs[aws.ToString(a.Name)] = aws.ToString(a.Value)
+	return s.confirm(region, aws.ToString(out.User.Username), out.User.Attributes)
+}
+
+// confirm runs region's PostConfirmation trigger for the pool's user
+// username with attributes attrs; it returns the sub and the trigger's error.
+func (s *stack) confirm(region, username string, attrs []ciptypes.AttributeType) (string, error) {
+	s.t.Helper()
+	ctx := context.Background()
+	m := map[string]string{}
+	for _, a := range attrs {
+		m[aws.ToString(a.Name)] = aws.ToString(a.Value)
 	}
 	h, err := triggers.Build(ctx, "postconfirmation", s.env(region, "PostConfirmationFunction", nil), s.log.With("component", region+"/triggers"), triggers.NewPostConfirmation)
 	if err != nil {
@@ -170,13 +175,11 @@ func (s *stack) user(region, email, country string) (string, error) {
 	ev := events.CognitoEventUserPoolsPostConfirmation{}
 	ev.TriggerSource = "PostConfirmation_ConfirmSignUp"
 	ev.Region = region
-	ev.UserPoolID = r.UserPoolID
-	ev.UserName = aws.ToString(out.User.Username)
-	ev.Request.UserAttributes = attrs
-	if _, err := h.Handle(ctx, ev); err != nil {
-		return attrs["sub"], err
-	}
-	return attrs["sub"], nil
+	ev.UserPoolID = s.region(region).UserPoolID
+	ev.UserName = username
+	ev.Request.UserAttributes = m
+	_, err = h.Handle(ctx, ev)
+	return m["sub"], err
 }
 
 // request is an HTTP API (payload v2) request as API Gateway passes it after
