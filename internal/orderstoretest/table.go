@@ -3,12 +3,15 @@ package orderstoretest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/homeregion/homeregion/shared/orders"
 )
 
 // Table reads the orders table of a site database directly, as an operator's
@@ -87,4 +90,36 @@ func (tb *Table) Strings(ctx context.Context, query string) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// CountOwner returns the number of stored orders of owner.
+func (tb *Table) CountOwner(ctx context.Context, owner string) (int64, error) {
+	var n int64
+	if err := tb.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE owner = `+tb.param, owner).Scan(&n); err != nil {
+		return 0, fmt.Errorf("orderstoretest: %s: count an owner's orders: %w", tb.kind, err)
+	}
+	return n, nil
+}
+
+// Tombstone returns the erasure id of owner's erasure tombstone (table
+// erased_owners, keyed by orders.Pseudonym), "" when there is none.
+func (tb *Table) Tombstone(ctx context.Context, owner string) (string, error) {
+	var id string
+	err := tb.db.QueryRowContext(ctx, `SELECT erasure_id FROM erased_owners WHERE pseudonym = `+tb.param, orders.Pseudonym(owner)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("orderstoretest: %s: read a tombstone: %w", tb.kind, err)
+	}
+	return id, nil
+}
+
+// DatabaseID returns the database's identity (orderstore.Store.ID).
+func (tb *Table) DatabaseID(ctx context.Context) (string, error) {
+	var id string
+	if err := tb.db.QueryRowContext(ctx, `SELECT id FROM site_identity`).Scan(&id); err != nil {
+		return "", fmt.Errorf("orderstoretest: %s: read the database identity: %w", tb.kind, err)
+	}
+	return id, nil
 }

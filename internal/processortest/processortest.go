@@ -45,6 +45,21 @@ type Fixture struct {
 	// Plaintext makes Send, Seed and Feed enqueue version 1 (plaintext)
 	// messages instead of sealed ones.
 	Plaintext bool
+	// OwnerOf, when set, names the owner of order id (Body, Records);
+	// otherwise every order is Owner's.
+	OwnerOf func(id string) string
+}
+
+// Owner is the owner of every order of Envelope, and of a Fixture's orders
+// unless its OwnerOf says otherwise.
+const Owner = "owner-sub"
+
+// owner returns order id's owner.
+func (f *Fixture) owner(id string) string {
+	if f.OwnerOf != nil {
+		return f.OwnerOf(id)
+	}
+	return Owner
 }
 
 // New creates a uniquely named queue whose RedrivePolicy sends a message to
@@ -113,12 +128,13 @@ func CheckNoPII(t testing.TB, logs string) {
 }
 
 // Body returns the message body the orders API would send for order id:
-// Envelope(id) sealed to f.PublicKey (version 2), or Envelope(id) itself
-// when f.Plaintext.
+// EnvelopeOf(id, its owner) sealed to f.PublicKey (version 2), or the
+// envelope itself when f.Plaintext.
 func (f *Fixture) Body(id string) (string, error) {
-	var v any = Envelope(id)
+	env := EnvelopeOf(id, f.owner(id))
+	var v any = env
 	if !f.Plaintext {
-		m, err := sealed.SealEnvelope(f.PublicKey, Envelope(id))
+		m, err := sealed.SealEnvelope(f.PublicKey, env)
 		if err != nil {
 			return "", err
 		}
@@ -137,14 +153,17 @@ func IDs(prefix string, n int) []string {
 	return ids
 }
 
-// Envelope returns a valid version 1 (plaintext) envelope for order id: the
-// order a sealed message of Body opens to (with Version 2).
-func Envelope(id string) orders.Envelope {
+// Envelope returns a valid version 1 (plaintext) envelope for order id of
+// Owner: the order a sealed message of Body opens to (with Version 2).
+func Envelope(id string) orders.Envelope { return EnvelopeOf(id, Owner) }
+
+// EnvelopeOf is Envelope(id) of owner.
+func EnvelopeOf(id, owner string) orders.Envelope {
 	return orders.Envelope{
 		Version:   orders.EnvelopeVersion,
 		OrderID:   id,
 		Region:    "eu-west-1",
-		Owner:     "owner-sub",
+		Owner:     owner,
 		CreatedAt: time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC),
 		Order: orders.Order{
 			Items:           []orders.Item{{SKU: "AB-12", Quantity: 2}},
@@ -239,7 +258,7 @@ func (f *Fixture) Records(t testing.TB, ids []string) {
 			for i, id := range batch {
 				reqs[i] = ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{
 					ordertable.AttrPK:        &ddbtypes.AttributeValueMemberS{Value: ordertable.OrderKey(id)},
-					ordertable.AttrOwner:     &ddbtypes.AttributeValueMemberS{Value: "owner-sub"},
+					ordertable.AttrOwner:     &ddbtypes.AttributeValueMemberS{Value: f.owner(id)},
 					ordertable.AttrStatus:    &ddbtypes.AttributeValueMemberS{Value: string(orders.StatusAccepted)},
 					ordertable.AttrCreatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
 					ordertable.AttrUpdatedAt: &ddbtypes.AttributeValueMemberS{Value: now},
@@ -314,6 +333,75 @@ func (f *Fixture) SendRaw(t testing.TB, body, orderID string) {
 	if _, err := f.SQS.SendMessage(context.Background(), in); err != nil {
 		t.Fatalf("send: %v", err)
 	}
+}
+
+// SendErasure enqueues the erasure worker's version 3 message of erasure
+// id for owner, sealed to f.PublicKey, with the erasureId attribute.
+func (f *Fixture) SendErasure(ctx context.Context, id, owner string) error {
+	m, err := sealed.SealErasure(f.PublicKey, orders.Erasure{ErasureID: id, Region: "eu-west-1", Owner: owner, CreatedAt: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = f.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:          aws.String(f.QueueURL),
+		MessageBody:       aws.String(string(b)),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrErasureID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
+	})
+	if err != nil {
+		return fmt.Errorf("send erasure %s: %w", id, err)
+	}
+	return nil
+}
+
+// RequestErasure writes owner's erasure record with id (as DELETE /me
+// would) and tombstones owner's orders among ids (as the erasure worker
+// would before it sends the sites its message).
+func (f *Fixture) RequestErasure(t testing.TB, id, owner string, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if _, _, err := ordertable.RequestErasure(ctx, f.DynamoDB, f.Table, owner, id, ordertable.ViaUser, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ids {
+		if f.owner(o) != owner {
+			continue
+		}
+		if err := ordertable.EraseOrder(ctx, f.DynamoDB, f.Table, o, owner, id, now, now.Add(15*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Confirmed returns the site databases that confirmed owner's erasure.
+func (f *Fixture) Confirmed(t testing.TB, owner string) []string {
+	t.Helper()
+	e, err := ordertable.GetErasure(context.Background(), f.DynamoDB, f.Table, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Confirmed
+}
+
+// Sites returns the site databases listed in the orders table (SITES).
+func (f *Fixture) Sites(t testing.TB) []string {
+	t.Helper()
+	out, err := f.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(f.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{ordertable.AttrPK: &ddbtypes.AttributeValueMemberS{Value: ordertable.SitesKey}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, _ := out.Item[ordertable.AttrDatabases].(*ddbtypes.AttributeValueMemberSS)
+	if ss == nil {
+		return nil
+	}
+	return ss.Value
 }
 
 // Counts returns the queue's visible and in-flight message counts.

@@ -30,6 +30,13 @@
 // every order id ends HANDLED or DONE in exactly one database. Rows left
 // PREPARED or HANDLED by a crash are listed by Pending for the processor's
 // recovery pass.
+//
+// Erasure (the right to erasure of a user, package ordertable's erasure
+// records): Erase deletes every row of an owner and keeps a tombstone in
+// table erased_owners, keyed by orders.Pseudonym(owner) (a hash of a random
+// id: no personal data), so that Prepare refuses every later order of that
+// owner (ErrErased) while a message of it may still arrive. PruneErased
+// deletes old tombstones.
 package orderstore
 
 import (
@@ -70,7 +77,26 @@ type Store interface {
 	// Prepare durably stores env PREPARED with a new random claim token,
 	// unless the order is already stored: then it changes nothing and
 	// returns the stored row (its envelope as stored, its state, its token).
+	// It returns ErrErased, and writes nothing, when env's owner has a
+	// tombstone (Erase): the check and the insert are one transaction, so
+	// a Prepare racing an Erase of its owner never leaves a row behind.
 	Prepare(ctx context.Context, env orders.Envelope) (Order, error)
+	// Erase erases owner at this database in one transaction: it deletes
+	// every order row of owner (whatever its state), runs fn (the adopter's
+	// processor.Eraser; may be nil) and keeps the tombstone
+	// orders.Pseudonym(owner) with erasureID (inserted, or kept as it is
+	// when present). Either all of it commits or none. It returns how many
+	// order rows it deleted. It is idempotent: a repeated Erase deletes
+	// nothing more and keeps the first tombstone.
+	Erase(ctx context.Context, owner, erasureID string, fn func(tx *sql.Tx) error) (rows int, err error)
+	// Forget deletes order id's row in any state (a no-op when there is
+	// none): the order's status record is an erasure tombstone, so its owner
+	// was erased and nothing of the order may stay.
+	Forget(ctx context.Context, id string) error
+	// PruneErased deletes the tombstones of owners erased before `before`
+	// and returns how many: once no message of an owner can still arrive, its
+	// tombstone has nothing left to refuse.
+	PruneErased(ctx context.Context, before time.Time) (int, error)
 	// Handle moves order id from PREPARED to HANDLED and runs fn inside
 	// the same transaction: both commit or neither does. It reports
 	// ran=false, without running fn, when the row is not PREPARED (another
@@ -111,6 +137,10 @@ type Store interface {
 // cannot be made into a row. Every other error (connection, timeout, lock,
 // disk) is transient. Test with errors.Is.
 var ErrPermanent = errors.New("orderstore: permanent: this order cannot be stored")
+
+// ErrErased reports that an order's owner was erased at this database
+// (Store.Erase): the order is not stored. Test with errors.Is.
+var ErrErased = errors.New("orderstore: the order's owner is erased")
 
 // ErrInvalidOrder reports an envelope that cannot be stored (no order id);
 // it is also ErrPermanent.

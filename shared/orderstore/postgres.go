@@ -33,11 +33,27 @@ var postgresMigrations = []migration{
 		`CREATE INDEX orders_unsettled ON orders (updated_at) WHERE state IN ('PREPARED', 'HANDLED')`,
 		`CREATE TABLE site_identity (id TEXT PRIMARY KEY, created_at TIMESTAMPTZ NOT NULL)`,
 	}},
+	// 3: erasure. The tombstones of erased owners, and the index that finds
+	// an owner's rows.
+	{version: 3, stmts: []string{
+		`CREATE TABLE erased_owners (
+			pseudonym  TEXT PRIMARY KEY,
+			erasure_id TEXT NOT NULL,
+			erased_at  TIMESTAMPTZ NOT NULL
+		)`,
+		`CREATE INDEX erased_owners_erased_at ON erased_owners (erased_at)`,
+		`CREATE INDEX orders_owner ON orders (owner)`,
+	}},
 }
 
 // migrationLockID is the advisory lock key that serialises the migrations of
 // processors starting at the same time against one database.
 const migrationLockID = 0x686f6d65 // "home"
+
+// ownerLockClass is the first key of the advisory locks of owners (the
+// second is a hash of the owner's pseudonym): Erase and Prepare of one owner
+// serialise on it.
+const ownerLockClass = 0x65726173 // "eras"
 
 // postgresDialect is PostgreSQL's dialect.
 var postgresDialect = dialect{
@@ -47,10 +63,15 @@ var postgresDialect = dialect{
 		version    INTEGER PRIMARY KEY,
 		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
 	)`,
-	lock:       fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockID),
-	positional: true,
-	time:       func(t time.Time) any { return t.UTC() },
-	refuses:    permanentPostgres,
+	lock: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockID),
+	// An owner's lock: Erase holds it exclusive, Prepare shared, so that
+	// under READ COMMITTED an Erase and a Prepare of one owner never run
+	// side by side (each would miss the other's uncommitted write).
+	ownerLock:       fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(?))`, ownerLockClass),
+	ownerLockShared: fmt.Sprintf(`SELECT pg_advisory_xact_lock_shared(%d, hashtext(?))`, ownerLockClass),
+	positional:      true,
+	time:            func(t time.Time) any { return t.UTC() },
+	refuses:         permanentPostgres,
 }
 
 func openPostgres(ctx context.Context, dsn string) (Store, error) {

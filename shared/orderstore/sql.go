@@ -23,6 +23,11 @@ type dialect struct {
 	// lock, when not empty, is run first in the migration transaction to
 	// serialise the migrations of processes starting together.
 	lock string
+	// ownerLock and ownerLockShared, when not empty, take an owner's lock
+	// (exclusive: Erase; shared: Prepare) for the rest of the transaction;
+	// their one parameter is the owner's pseudonym. SQLite needs none: its
+	// write transactions are serialised (BEGIN IMMEDIATE).
+	ownerLock, ownerLockShared string
 	// positional turns ? placeholders into $1, $2 ... (PostgreSQL).
 	positional bool
 	// time encodes an instant for a parameter.
@@ -148,7 +153,10 @@ func (s *sqlStore) fail(what, id string, err error) error {
 	return err
 }
 
-// Prepare implements Store.
+// Prepare implements Store. The tombstone check and the insert share one
+// transaction that holds the owner's lock (shared), so an Erase of the owner
+// (exclusive) either precedes it, and the check sees the tombstone, or
+// follows it, and deletes the row.
 func (s *sqlStore) Prepare(ctx context.Context, env orders.Envelope) (Order, error) {
 	if env.OrderID == "" {
 		return Order{}, fmt.Errorf("%w: empty order id", ErrInvalidOrder)
@@ -157,9 +165,27 @@ func (s *sqlStore) Prepare(ctx context.Context, env orders.Envelope) (Order, err
 	if err != nil {
 		return Order{}, permanent(fmt.Errorf("orderstore: encode order %s: %w", env.OrderID, err))
 	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Order{}, s.fail("prepare", env.OrderID, err)
+	}
+	defer tx.Rollback()
+	pseudonym := orders.Pseudonym(env.Owner)
+	if s.d.ownerLockShared != "" {
+		if _, err := tx.ExecContext(ctx, s.q(s.d.ownerLockShared), pseudonym); err != nil {
+			return Order{}, s.fail("prepare", env.OrderID, err)
+		}
+	}
+	var erased int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM erased_owners WHERE pseudonym = ?`), pseudonym).Scan(&erased); err != nil {
+		return Order{}, s.fail("prepare", env.OrderID, err)
+	}
+	if erased > 0 {
+		return Order{}, fmt.Errorf("orderstore: prepare %s: %w", env.OrderID, ErrErased)
+	}
 	now := time.Now().UTC()
 	o := Order{Envelope: env, State: StatePrepared, Token: "claim-" + randomHex(16), UpdatedAt: now}
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO orders
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO orders
 		(order_id, region, owner, created_at, envelope_version, body, stored_at, state, claim_token, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (order_id) DO NOTHING`),
@@ -168,12 +194,79 @@ func (s *sqlStore) Prepare(ctx context.Context, env orders.Envelope) (Order, err
 	if err != nil {
 		return Order{}, s.fail("prepare", env.OrderID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return Order{}, s.fail("prepare", env.OrderID, err)
-	} else if n == 1 {
-		return o, nil
 	}
-	return s.get(ctx, env.OrderID)
+	if n != 1 {
+		if o, err = scan(tx.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM orders WHERE order_id = ?`), env.OrderID)); err != nil {
+			return Order{}, s.fail("read", env.OrderID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return Order{}, s.fail("commit prepared", env.OrderID, err)
+	}
+	return o, nil
+}
+
+// Erase implements Store.
+func (s *sqlStore) Erase(ctx context.Context, owner, erasureID string, fn func(tx *sql.Tx) error) (int, error) {
+	if owner == "" || erasureID == "" {
+		return 0, fmt.Errorf("orderstore: erase %s: empty owner or erasure id", erasureID)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, s.fail("erase", erasureID, err)
+	}
+	defer tx.Rollback()
+	pseudonym := orders.Pseudonym(owner)
+	if s.d.ownerLock != "" {
+		if _, err := tx.ExecContext(ctx, s.q(s.d.ownerLock), pseudonym); err != nil {
+			return 0, s.fail("erase", erasureID, err)
+		}
+	}
+	res, err := tx.ExecContext(ctx, s.q(`DELETE FROM orders WHERE owner = ?`), owner)
+	if err != nil {
+		return 0, s.fail("erase", erasureID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail("erase", erasureID, err)
+	}
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			return 0, err // the Eraser's own error, unchanged
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO erased_owners (pseudonym, erasure_id, erased_at) VALUES (?, ?, ?)
+		ON CONFLICT (pseudonym) DO NOTHING`), pseudonym, erasureID, s.d.time(time.Now())); err != nil {
+		return 0, s.fail("erase", erasureID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, s.fail("commit erasure", erasureID, err)
+	}
+	return int(n), nil
+}
+
+// Forget implements Store.
+func (s *sqlStore) Forget(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM orders WHERE order_id = ?`), id); err != nil {
+		return s.fail("forget", id, err)
+	}
+	return nil
+}
+
+// PruneErased implements Store.
+func (s *sqlStore) PruneErased(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM erased_owners WHERE erased_at < ?`), s.d.time(before))
+	if err != nil {
+		return 0, s.fail("prune", "tombstones", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail("prune", "tombstones", err)
+	}
+	return int(n), nil
 }
 
 // columns are the columns scan reads, in its order.
@@ -194,15 +287,6 @@ func scan(row interface{ Scan(...any) error }) (Order, error) {
 	o.State = State(state)
 	if err := json.Unmarshal(body, &o.Envelope.Order); err != nil {
 		return Order{}, fmt.Errorf("stored order %s: %w", o.Envelope.OrderID, err)
-	}
-	return o, nil
-}
-
-// get reads order id's row.
-func (s *sqlStore) get(ctx context.Context, id string) (Order, error) {
-	o, err := scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM orders WHERE order_id = ?`), id))
-	if err != nil {
-		return Order{}, s.fail("read", id, err)
 	}
 	return o, nil
 }

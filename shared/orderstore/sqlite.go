@@ -33,6 +33,17 @@ var sqliteMigrations = []migration{
 		`CREATE INDEX orders_unsettled ON orders (updated_at) WHERE state IN ('PREPARED', 'HANDLED')`,
 		`CREATE TABLE site_identity (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)`,
 	}},
+	// 3: erasure. The tombstones of erased owners, and the index that finds
+	// an owner's rows.
+	{version: 3, stmts: []string{
+		`CREATE TABLE erased_owners (
+			pseudonym  TEXT PRIMARY KEY,
+			erasure_id TEXT NOT NULL,
+			erased_at  TEXT NOT NULL
+		)`,
+		`CREATE INDEX erased_owners_erased_at ON erased_owners (erased_at)`,
+		`CREATE INDEX orders_owner ON orders (owner)`,
+	}},
 }
 
 // sqliteTime is SQLite's text form of an instant: fixed width, so that text

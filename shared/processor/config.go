@@ -21,15 +21,16 @@ import (
 // The bounds of Config's tunables: the one home of the processor's limits,
 // applied by ParseEnv and by New.
 const (
-	MaxConcurrency       = 1000
-	MinWaitTime          = time.Second
-	MaxWaitTime          = 20 * time.Second // SQS's long-poll limit
-	MinVisibilityTimeout = time.Second
-	MaxVisibilityTimeout = 12 * time.Hour  // SQS's limit
-	MinDrainTimeout      = time.Nanosecond // any positive duration: a short drain hands work back, it loses nothing
-	MaxDrainTimeout      = time.Hour
-	MinHeartbeatInterval = time.Second
-	MaxHeartbeatInterval = time.Hour
+	MaxConcurrency          = 1000
+	MinWaitTime             = time.Second
+	MaxWaitTime             = 20 * time.Second // SQS's long-poll limit
+	MinVisibilityTimeout    = time.Second
+	MaxVisibilityTimeout    = 12 * time.Hour  // SQS's limit
+	MinDrainTimeout         = time.Nanosecond // any positive duration: a short drain hands work back, it loses nothing
+	MaxDrainTimeout         = time.Hour
+	MinHeartbeatInterval    = time.Second
+	MaxHeartbeatInterval    = time.Hour
+	MaxErasureTombstoneDays = 3650
 )
 
 // The rules of the tunables.
@@ -41,6 +42,7 @@ var (
 	// ACCEPT_PLAINTEXT_ORDERS: version 1 (plaintext) messages are still read.
 	acceptPlaintextRule = envvar.Bool{Env: "ACCEPT_PLAINTEXT_ORDERS", Default: true}
 	heartbeatBound      = envvar.Duration{Env: "HEARTBEAT_INTERVAL", What: "heartbeat interval", Min: MinHeartbeatInterval, Max: MaxHeartbeatInterval}
+	tombstoneDaysRule   = envvar.Int{Env: "ERASURE_TOMBSTONE_DAYS", What: "erasure tombstone days", Min: 1, Max: MaxErasureTombstoneDays}
 )
 
 // durations pairs each duration field of c with its bound.
@@ -67,6 +69,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("concurrency %d: %w", c.Concurrency, concurrencyRule.Check(c.Concurrency))
 	case c.Pollers < 0:
 		return errors.New("negative pollers")
+	case c.ErasureTombstoneDays != 0 && tombstoneDaysRule.Check(c.ErasureTombstoneDays) != nil:
+		return fmt.Errorf("erasure tombstone days %d: %w", c.ErasureTombstoneDays, tombstoneDaysRule.Check(c.ErasureTombstoneDays))
 	}
 	return envvar.CheckDurations(c.durations())
 }
@@ -76,7 +80,9 @@ func (c Config) validate() error {
 // VISIBILITY_TIMEOUT, WAIT_TIME, DRAIN_TIMEOUT and HEARTBEAT_INTERVAL
 // (optional: unset takes the default, filled in; a set value must be in
 // bounds), ACCEPT_PLAINTEXT_ORDERS ("true", the default, or "false":
-// version 1 messages become poison). The error names the first missing or malformed variable.
+// version 1 messages become poison), ERASURE_TOMBSTONE_DAYS (optional,
+// 1 to 3650, default 15: how long an erased owner's tombstone is kept). The
+// error names the first missing or malformed variable.
 // cmd/processor lets a flag stand in for each variable by composing getenv.
 func ParseEnv(getenv func(string) string) (Config, error) {
 	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
@@ -99,6 +105,9 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 	if err := envvar.ReadDurations(getenv, c.durations()); err != nil {
 		return Config{}, err
 	}
+	if err := tombstoneDaysRule.Read(getenv, &c.ErasureTombstoneDays); err != nil {
+		return Config{}, err
+	}
 	accept, err := acceptPlaintextRule.Read(getenv)
 	if err != nil {
 		return Config{}, err
@@ -118,7 +127,7 @@ func (c Config) SDKOptions() awsconfig.Options {
 
 // NewFromAWS builds the Processor for c over store with its SQS, DynamoDB
 // and CloudWatch clients made from awscfg (awsconfig.Load with
-// c.SDKOptions()), the site's keys and ext's Handler and Deliverer. getenv is the
+// c.SDKOptions()), the site's keys and ext's Handler, Deliverer and Eraser. getenv is the
 // environment awscfg was loaded from: when it points CloudWatch at a
 // stand-in endpoint (moto), the client speaks the query protocol
 // (cwquery.ForEndpoint).
@@ -131,6 +140,7 @@ func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store S
 		Store:      store,
 		Handler:    ext.Handler,
 		Deliverer:  ext.Deliverer,
+		Eraser:     ext.Eraser,
 		Log:        log,
 	})
 }

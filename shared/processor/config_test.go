@@ -52,6 +52,10 @@ func TestParseEnv(t *testing.T) {
 		{name: "plaintext refused", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "false"}, check: func(c Config) bool { return c.RefusePlaintext }},
 		{name: "plaintext not a bool", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "yes"}, wantErr: "ACCEPT_PLAINTEXT_ORDERS"},
 		{name: "plaintext capitalised", env: map[string]string{"ACCEPT_PLAINTEXT_ORDERS": "False"}, wantErr: "ACCEPT_PLAINTEXT_ORDERS"},
+		{name: "tombstone days default", check: func(c Config) bool { return c.ErasureTombstoneDays == DefaultErasureTombstoneDays }},
+		{name: "tombstone days", env: map[string]string{"ERASURE_TOMBSTONE_DAYS": "30"}, check: func(c Config) bool { return c.ErasureTombstoneDays == 30 }},
+		{name: "tombstone days zero", env: map[string]string{"ERASURE_TOMBSTONE_DAYS": "0"}, wantErr: "ERASURE_TOMBSTONE_DAYS"},
+		{name: "tombstone days not a number", env: map[string]string{"ERASURE_TOMBSTONE_DAYS": "15d"}, wantErr: "ERASURE_TOMBSTONE_DAYS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}

@@ -46,11 +46,36 @@ type Deliverer interface {
 	Deliver(ctx context.Context, o orders.Envelope) error
 }
 
-// Extensions are an adopter's additions to the processor (Deps.Handler and
-// Deps.Deliverer); each may be nil.
+// Eraser erases an adopter's own data of a user, when the user's erasure
+// (right to erasure) reaches the site: whatever the Handler wrote for the
+// user's orders (a ledger's rows, a legacy system's tables).
+//
+// EraseOwner runs inside the site database transaction that deletes every
+// order row of owner (the user's Cognito sub) and keeps the owner's
+// tombstone (orderstore.Store.Erase): what it deletes through tx commits
+// together with them or not at all. It may run more than once for one owner
+// (a redelivered erasure message), so it must be idempotent. An error rolls
+// the transaction back and the erasure is retried later. It must not keep
+// tx, and must never log owner.
+type Eraser interface {
+	EraseOwner(ctx context.Context, tx *sql.Tx, owner string) error
+}
+
+// EraserFunc adapts a function to an Eraser.
+type EraserFunc func(ctx context.Context, tx *sql.Tx, owner string) error
+
+// EraseOwner calls f.
+func (f EraserFunc) EraseOwner(ctx context.Context, tx *sql.Tx, owner string) error {
+	return f(ctx, tx, owner)
+}
+
+// Extensions are an adopter's additions to the processor (Deps.Handler,
+// Deps.Deliverer and Deps.Eraser); each may be nil. A Handler that keeps
+// data of a user needs an Eraser: without one, Run warns at start.
 type Extensions struct {
 	Handler   Handler
 	Deliverer Deliverer
+	Eraser    Eraser
 }
 
 // errPermanent marks errors that no retry can fix.

@@ -38,7 +38,10 @@
 // (package sealed); the processor opens it with Deps.Keys (SITE_KEY_FILE)
 // and hands the opened orders.Envelope (Version 2) to the store, the Handler
 // and the Deliverer. Version 1 (plaintext) is read too unless
-// Config.RefusePlaintext. When Run's context is cancelled (SIGTERM) it stops receiving,
+// Config.RefusePlaintext. Version 3 is an erasure of a user (erasure.go):
+// the owner's rows and the adopter's data (Eraser) are deleted, a tombstone
+// keeps every later order of that owner out, and the erasure is confirmed
+// in the orders table. When Run's context is cancelled (SIGTERM) it stops receiving,
 // finishes what is in flight, hands received-but-unstarted messages back with
 // visibility 0 and returns nil.
 //
@@ -81,6 +84,10 @@ const (
 	DefaultVisibilityTimeout = 60 * time.Second
 	DefaultDrainTimeout      = 25 * time.Second
 	DefaultHeartbeatInterval = time.Minute
+	// DefaultErasureTombstoneDays is how long a site keeps an erased
+	// owner's tombstone: longer than any message of the owner can live
+	// (the queue's retention, then the dead-letter queue's 14 days).
+	DefaultErasureTombstoneDays = 15
 )
 
 // maxBatch is SQS's limit of messages per ReceiveMessage.
@@ -109,6 +116,9 @@ type Store interface {
 	Fail(ctx context.Context, id string, from orderstore.State) error
 	Discard(ctx context.Context, id, token string) error
 	Pending(ctx context.Context, before time.Time, after orderstore.Order, limit int) ([]orderstore.Order, error)
+	Erase(ctx context.Context, owner, erasureID string, fn func(tx *sql.Tx) error) (rows int, err error)
+	Forget(ctx context.Context, id string) error
+	PruneErased(ctx context.Context, before time.Time) (int, error)
 }
 
 // Config configures a Processor. Zero durations and counts take the defaults.
@@ -128,18 +138,25 @@ type Config struct {
 	// order ends FAILED (ACCEPT_PLAINTEXT_ORDERS=false). By default a site
 	// still reads them, while version 1 messages may remain in the queue.
 	RefusePlaintext bool
+
+	// ErasureTombstoneDays is how long, in days, the tombstone of an
+	// erased owner is kept (ERASURE_TOMBSTONE_DAYS, default 15): while it
+	// exists, no order of that owner is stored here.
+	ErasureTombstoneDays int
 }
 
-// Opener opens version 2 (sealed) messages with the site's private keys
-// (sealed.Keyring satisfies it). Its errors wrap sealed.ErrUnknownKey or
-// sealed.ErrCannotOpen.
+// Opener opens version 2 (sealed orders) and version 3 (erasures)
+// messages with the site's private keys (sealed.Keyring satisfies it). Its
+// errors wrap sealed.ErrUnknownKey or sealed.ErrCannotOpen.
 type Opener interface {
 	OpenEnvelope(m orders.SealedEnvelope) (orders.Envelope, error)
+	OpenErasure(m orders.SealedErasure) (orders.Erasure, error)
 }
 
 // Deps are the processor's collaborators. CloudWatch may be nil (no metrics);
-// Handler and Deliverer may be nil (the order is only stored); Log may be
-// nil (no logs); Now may be nil (time.Now).
+// Handler and Deliverer may be nil (the order is only stored); Eraser may be
+// nil (an erasure deletes only the order rows); Log may be nil (no logs);
+// Now may be nil (time.Now).
 type Deps struct {
 	SQS        SQSAPI
 	DynamoDB   ordertable.UpdateItemAPI
@@ -148,6 +165,7 @@ type Deps struct {
 	Keys       Opener // the site's private keys (SITE_KEY_FILE); required
 	Handler    Handler
 	Deliverer  Deliverer
+	Eraser     Eraser
 	Log        *slog.Logger
 	Now        func() time.Time
 }
@@ -164,6 +182,8 @@ type Stats struct {
 	HandedBack   int64 // received but unstarted at shutdown, made visible again
 	Deferred     int64 // receives of orders another database has claimed and not yet settled, made visible later
 	Recovered    int64 // orders a crash had left unsettled in this database that the recovery pass settled
+	Erased       int64 // orders of erased owners not stored (tombstone) or forgotten (status ERASED), message deleted
+	Erasures     int64 // erasure messages carried out, confirmed and deleted
 }
 
 // Processor drains the orders queue into the site database.
@@ -173,7 +193,7 @@ type Processor struct {
 	log  *slog.Logger
 
 	received, processed, inserted, duplicates, poison, failed, handedBack atomic.Int64
-	failedOrders, deferred, recovered                                     atomic.Int64
+	failedOrders, deferred, recovered, erased, erasures                   atomic.Int64
 	unreported                                                            atomic.Int64 // OrdersProcessed not yet put
 }
 
@@ -222,6 +242,9 @@ func (c Config) withDefaults() Config {
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = DefaultHeartbeatInterval
 	}
+	if c.ErasureTombstoneDays == 0 {
+		c.ErasureTombstoneDays = DefaultErasureTombstoneDays
+	}
 	return c
 }
 
@@ -241,6 +264,8 @@ func (p *Processor) Stats() Stats {
 		FailedOrders: p.failedOrders.Load(),
 		Deferred:     p.deferred.Load(),
 		Recovered:    p.recovered.Load(),
+		Erased:       p.erased.Load(),
+		Erasures:     p.erasures.Load(),
 	}
 }
 
@@ -249,7 +274,18 @@ func (p *Processor) Stats() Stats {
 // and the recovery pass's current order (for at most DrainTimeout), hands
 // unstarted messages back and puts the last metrics. It returns nil after a
 // complete drain and ErrDrainTimeout otherwise.
+//
+// Before anything else it registers the site database for erasures
+// (ordertable.RegisterSite), retrying until it succeeds: nothing is
+// received before. Cancelled meanwhile, it returns nil.
 func (p *Processor) Run(ctx context.Context) error {
+	if p.deps.Handler != nil && p.deps.Eraser == nil {
+		p.log.Warn("adopter data of erased users is not erased: the Handler has no Eraser (processor.Eraser)")
+	}
+	if err := p.register(ctx); err != nil {
+		p.log.Warn("processor stopped before the site database was registered; nothing was received")
+		return nil
+	}
 	// In-flight work outlives ctx (it must finish during the drain) but not
 	// the drain timeout.
 	workCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
@@ -309,7 +345,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	s := p.Stats()
 	p.log.Info("processor stopped", "received", s.Received, "processed", s.Processed, "inserted", s.Inserted,
 		"duplicates", s.Duplicates, "poison", s.Poison, "failed", s.Failed, "failedOrders", s.FailedOrders, "handedBack", s.HandedBack,
-		"deferred", s.Deferred, "recovered", s.Recovered, "drained", err == nil)
+		"deferred", s.Deferred, "recovered", s.Recovered, "erased", s.Erased, "erasures", s.Erasures, "drained", err == nil)
 	return err
 }
 
@@ -317,6 +353,7 @@ func (p *Processor) Run(ctx context.Context) error {
 type message struct {
 	id, receipt, body string
 	orderAttr         string // the orderId message attribute, "" when absent
+	erasureAttr       string // the erasureId message attribute, "" when absent
 	receiveCount      string // ApproximateReceiveCount
 	receivedAt        time.Time
 }

@@ -89,13 +89,30 @@ func (f *fakeSQS) snapshot() (deleted, extended, handed []string) {
 
 // fakeDDB is the orders table of one ACCEPTED, unclaimed order per id:
 // every claim wins and every settle succeeds, unless update (called first)
-// returns an error for the call.
+// returns an error for the call. The site's registration (SITES) and
+// erasure confirmations (ERASURE#...) go to register and confirm instead,
+// when set, and succeed otherwise.
 type fakeDDB struct {
 	update      func(in *dynamodb.UpdateItemInput) error
 	claimStatus orders.Status // the status a won claim finds; "" is ACCEPTED
+	register    func(in *dynamodb.UpdateItemInput) error
+	confirm     func(in *dynamodb.UpdateItemInput) error
 }
 
 func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	pk, _ := in.Key[ordertable.AttrPK].(*ddbtypes.AttributeValueMemberS)
+	switch {
+	case pk != nil && pk.Value == ordertable.SitesKey:
+		if f.register != nil {
+			return &dynamodb.UpdateItemOutput{}, f.register(in)
+		}
+		return &dynamodb.UpdateItemOutput{}, nil
+	case pk != nil && strings.HasPrefix(pk.Value, "ERASURE#"):
+		if f.confirm != nil {
+			return &dynamodb.UpdateItemOutput{}, f.confirm(in)
+		}
+		return &dynamodb.UpdateItemOutput{}, nil
+	}
 	if f.update != nil {
 		if err := f.update(in); err != nil {
 			return nil, err
@@ -114,8 +131,8 @@ func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ .
 
 // claimWrite reports whether in is ordertable.Claim's write (not Settle's).
 func claimWrite(in *dynamodb.UpdateItemInput) bool {
-	_, settle := in.ExpressionAttributeValues[":to"]
-	return !settle
+	_, claim := in.ExpressionAttributeValues[":s"]
+	return claim
 }
 
 // claimedBy is the ConditionalCheckFailedException of a claim that another
@@ -135,6 +152,35 @@ type fakeStore struct {
 	handle  func(ctx context.Context, id string) (bool, error)
 	discard func(id, token string)
 	pending func(before time.Time) []orderstore.Order
+	erase   func(owner, erasureID string, fn func(*sql.Tx) error) (int, error)
+	forget  func(id string) error
+	prune   func(before time.Time) (int, error)
+}
+
+func (f fakeStore) Erase(_ context.Context, owner, erasureID string, fn func(*sql.Tx) error) (int, error) {
+	if f.erase != nil {
+		return f.erase(owner, erasureID, fn)
+	}
+	if fn != nil {
+		if err := fn(nil); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+func (f fakeStore) Forget(_ context.Context, id string) error {
+	if f.forget != nil {
+		return f.forget(id)
+	}
+	return nil
+}
+
+func (f fakeStore) PruneErased(_ context.Context, before time.Time) (int, error) {
+	if f.prune != nil {
+		return f.prune(before)
+	}
+	return 0, nil
 }
 
 func (f fakeStore) ID() string { return "db-test" }
@@ -296,7 +342,7 @@ func TestDecode(t *testing.T) {
 		{name: "valid without attribute", body: good},
 		{name: "not json", body: "{nope", want: "malformed JSON body"},
 		{name: "no version", body: `{"orderId":"o1"}`, want: "envelope has no version"},
-		{name: "unknown version", body: strings.Replace(good, `"version":1`, `"version":3`, 1), want: "unknown envelope version 3"},
+		{name: "unknown version", body: strings.Replace(good, `"version":1`, `"version":9`, 1), want: "unknown envelope version 9"},
 		{name: "wrong field type", body: `{"version":1,"orderId":5}`, want: "malformed version 1 envelope"},
 		{name: "no order id", body: strings.Replace(good, `"orderId":"o1"`, `"orderId":""`, 1), want: "envelope has no orderId"},
 		{name: "attribute mismatch", body: good, attr: "o2", want: "orderId attribute differs"},

@@ -87,7 +87,7 @@ func (p *Processor) receive(ctx context.Context, n int) ([]*message, error) {
 		MaxNumberOfMessages:         int32(n),
 		WaitTimeSeconds:             int32(p.cfg.WaitTime / time.Second),
 		VisibilityTimeout:           int32(p.cfg.VisibilityTimeout / time.Second),
-		MessageAttributeNames:       []string{orders.MessageAttrOrderID},
+		MessageAttributeNames:       []string{orders.MessageAttrOrderID, orders.MessageAttrErasureID},
 		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
 	})
 	if err != nil {
@@ -105,6 +105,9 @@ func (p *Processor) receive(ctx context.Context, n int) ([]*message, error) {
 		}
 		if a, ok := m.MessageAttributes[orders.MessageAttrOrderID]; ok {
 			msg.orderAttr = aws.ToString(a.StringValue)
+		}
+		if a, ok := m.MessageAttributes[orders.MessageAttrErasureID]; ok {
+			msg.erasureAttr = aws.ToString(a.StringValue)
 		}
 		msgs = append(msgs, msg)
 	}
@@ -152,6 +155,10 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 	stop := p.keepInvisible(ctx, m)
 	defer stop()
 
+	if headVersion(m.body) == orders.ErasureVersion {
+		p.erase(ctx, m)
+		return
+	}
 	log := p.log.With("messageId", m.id, "orderId", m.orderAttr, "receiveCount", m.receiveCount)
 	env, err := p.decode(m)
 	if err != nil {
@@ -163,6 +170,15 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 		return
 	}
 	o, err := p.deps.Store.Prepare(ctx, env)
+	if errors.Is(err, orderstore.ErrErased) {
+		// Its owner was erased here (a tombstone): never stored, never
+		// claimed; the erasure tombstoned its status record too.
+		log.Info("order of an erased owner: not stored, message deleted")
+		if p.remove(ctx, log, m) {
+			p.erased.Add(1)
+		}
+		return
+	}
 	if errors.Is(err, orderstore.ErrPermanent) {
 		// The site database refuses this order's data: every redelivery
 		// would fail the same way. The order ends FAILED now (it was never
@@ -182,6 +198,10 @@ func (p *Processor) handle(ctx context.Context, m *message) {
 	switch p.settle(ctx, log, o) {
 	case outcomeCompleted, outcomeElsewhere:
 		p.delete(ctx, log, m)
+	case outcomeErased:
+		if p.remove(ctx, log, m) {
+			p.erased.Add(1)
+		}
 	case outcomeClaimedElsewhere:
 		// Another database holds the claim and has not settled it: its
 		// processor is working on it, or crashed and finishes it from its
@@ -205,6 +225,7 @@ const (
 	outcomeClaimedElsewhere                // another database holds the claim and has not settled it yet
 	outcomeFailed                          // FAILED: refused for good; the message stays for the dead-letter queue
 	outcomeRetry                           // a transient failure: try again later
+	outcomeErased                          // ERASED: its owner was erased; the row is deleted here, the message goes
 )
 
 // settle takes order row o through the rest of the claim protocol, from
@@ -216,6 +237,10 @@ const (
 //  3. run the Deliverer, if any;
 //  4. settle the status COMPLETED with the claim (Settle), then mark the row
 //     DONE.
+//
+// A claim that finds the order ERASED (its owner's erasure tombstoned the
+// status record, maybe before this database got the erasure message) ends
+// it here whatever the row's state: the row is deleted (Store.Forget).
 //
 // Every step is idempotent, so a message's worker and the recovery pass may
 // both run it for one order: the Handler still runs once.
@@ -251,6 +276,8 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 	case err != nil:
 		log.Error("claim order failed; left for redelivery", "err", err)
 		return outcomeRetry
+	case c.Status == orders.StatusErased:
+		return p.forget(ctx, log, id)
 	case !c.Won:
 		if o.State == orderstore.StateHandled {
 			// Never happens: a row is HANDLED only after its claim was won,
@@ -375,18 +402,26 @@ func (p *Processor) settleStatus(ctx context.Context, id string, to orders.Statu
 
 // delete deletes a message whose order is settled.
 func (p *Processor) delete(ctx context.Context, log *slog.Logger, m *message) {
-	if _, err := p.deps.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
-		QueueUrl:      aws.String(p.cfg.QueueURL),
-		ReceiptHandle: aws.String(m.receipt),
-	}); err != nil {
-		// Settled; the redelivery will find it so.
-		p.failed.Add(1)
-		log.Error("delete message failed; the redelivery will be a no-op", "err", err)
+	if !p.remove(ctx, log, m) {
 		return
 	}
 	p.processed.Add(1)
 	p.unreported.Add(1)
 	log.Debug("order processed")
+}
+
+// remove deletes a message whose work is done and reports whether it did.
+func (p *Processor) remove(ctx context.Context, log *slog.Logger, m *message) bool {
+	if _, err := p.deps.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
+		QueueUrl:      aws.String(p.cfg.QueueURL),
+		ReceiptHandle: aws.String(m.receipt),
+	}); err != nil {
+		// Done; the redelivery will find it so.
+		p.failed.Add(1)
+		log.Error("delete message failed; the redelivery will be a no-op", "err", err)
+		return false
+	}
+	return true
 }
 
 // setVisibility makes m visible again after d.
@@ -404,10 +439,12 @@ func (p *Processor) setVisibility(ctx context.Context, log *slog.Logger, m *mess
 // database, without waiting for their messages (which may have gone to
 // another consumer, who defers them until this database settles them): once
 // at start, every row; then every VisibilityTimeout, the rows unchanged for
-// longer than that. It stops when ctx ends; a pass under way finishes its
-// current order with workCtx.
+// longer than that. Each pass also prunes the erasure tombstones older than
+// ErasureTombstoneDays. It stops when ctx ends; a pass under way finishes
+// its current order with workCtx.
 func (p *Processor) recoveryLoop(ctx, workCtx context.Context) {
 	p.recoverPass(ctx, workCtx, p.deps.Now())
+	p.prune(workCtx)
 	t := time.NewTicker(p.cfg.VisibilityTimeout)
 	defer t.Stop()
 	for {
@@ -416,6 +453,7 @@ func (p *Processor) recoveryLoop(ctx, workCtx context.Context) {
 			return
 		case <-t.C:
 			p.recoverPass(ctx, workCtx, p.deps.Now().Add(-p.cfg.VisibilityTimeout))
+			p.prune(workCtx)
 		}
 	}
 }
@@ -442,6 +480,8 @@ func (p *Processor) recoverPass(ctx, workCtx context.Context, before time.Time) 
 			switch p.settle(workCtx, log, o) {
 			case outcomeCompleted, outcomeElsewhere:
 				p.recovered.Add(1)
+			case outcomeErased:
+				p.erased.Add(1)
 			}
 		}
 		if len(rows) < recoveryBatch {
@@ -548,6 +588,18 @@ func (e errUnknownVersion) Error() string { return fmt.Sprintf("unknown envelope
 // errPlaintextRefused is the reason of a version 1 message once plaintext
 // orders are refused (Config.RefusePlaintext).
 const errPlaintextRefused = errPoison("plaintext (version 1) orders are no longer accepted")
+
+// headVersion returns the version of message body, -1 when it has none
+// (decode says why).
+func headVersion(body string) int {
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if json.Unmarshal([]byte(body), &head) != nil || head.Version == nil {
+		return -1
+	}
+	return *head.Version
+}
 
 // decode parses and checks m's envelope and opens it when it is sealed
 // (version 2) with the site's keys. A version 1 (plaintext) message is read

@@ -18,6 +18,7 @@
 //	WAIT_TIME             -wait-time           long poll (default 20s, max 20s)
 //	DRAIN_TIMEOUT         -drain-timeout       in-flight work after SIGTERM (default 25s; keep below the ECS stop timeout)
 //	HEARTBEAT_INTERVAL    -heartbeat-interval  Heartbeat metric period (default 1m)
+//	ERASURE_TOMBSTONE_DAYS -erasure-tombstone-days  days an erased user's tombstone is kept (default 15)
 //	LOG_LEVEL             -log-level           DEBUG, INFO, WARN, ERROR (default INFO)
 //
 // HTTP delivery of each order to a local endpoint of the site (package
@@ -39,6 +40,14 @@
 // message sealed to it can remain (the queue's retention period after the
 // API switched, plus the dead-letter queue's if its messages are to be
 // redriven).
+//
+// Erasure: at start the processor lists its site database in the orders
+// table (SITES), so that every erasure of a user waits for this database's
+// confirmation; it retries until that succeeds and receives nothing before.
+// An erasure message deletes the user's rows (and, through the Extension's
+// Eraser, the adopter's own data of the user) and keeps a pseudonymous
+// tombstone for ERASURE_TOMBSTONE_DAYS, so that no later order of the user
+// is stored.
 //
 // AWS_REGION and the SDK's standard credential and endpoint variables
 // (AWS_ENDPOINT_URL ...) apply as usual. A missing or malformed setting is
@@ -96,6 +105,7 @@ var flagVars = []struct{ flag, env, usage string }{
 	{"wait-time", "WAIT_TIME", "long poll wait (default " + processor.DefaultWaitTime.String() + ")"},
 	{"drain-timeout", "DRAIN_TIMEOUT", "drain timeout (default " + processor.DefaultDrainTimeout.String() + ")"},
 	{"heartbeat-interval", "HEARTBEAT_INTERVAL", "heartbeat period (default " + processor.DefaultHeartbeatInterval.String() + ")"},
+	{"erasure-tombstone-days", "ERASURE_TOMBSTONE_DAYS", "days an erased user's tombstone is kept (default " + strconv.Itoa(processor.DefaultErasureTombstoneDays) + ")"},
 	{"log-level", "LOG_LEVEL", "log level (default INFO)"},
 }
 
@@ -205,6 +215,10 @@ type Extension struct {
 	// Handler runs for each order inside the transaction that marks it
 	// handled (see processor.Handler); nil stores only.
 	Handler processor.Handler
+	// Eraser runs inside the transaction that erases a user at the site
+	// database (see processor.Eraser): it deletes what the Handler wrote
+	// for the user. A Handler without an Eraser is warned about at start.
+	Eraser processor.Eraser
 	// Setup, when set, runs once at start, after the site database is
 	// migrated, inside one write transaction: create or migrate the
 	// Handler's own tables there (kind is "sqlite" or "postgres"). An error
@@ -278,7 +292,7 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 			return 1
 		}
 	}
-	extensions := processor.Extensions{Handler: ext.Handler}
+	extensions := processor.Extensions{Handler: ext.Handler, Eraser: ext.Eraser}
 	if cfg.delivery != nil {
 		d, err := httpdelivery.New(*cfg.delivery, nil, log)
 		if err != nil {

@@ -81,6 +81,18 @@ func TestLoadConfig(t *testing.T) {
 		{name: "drain not positive", env: map[string]string{"DRAIN_TIMEOUT": "0s"}, wantErr: "DRAIN_TIMEOUT"},
 		{name: "empty flag is not the default", args: []string{"-db", ""}, wantErr: "-db given an empty value"},
 		{name: "bad heartbeat", env: map[string]string{"HEARTBEAT_INTERVAL": "0s"}, wantErr: "HEARTBEAT_INTERVAL"},
+		{name: "tombstone days default", check: func(t *testing.T, c config) {
+			if c.proc.ErasureTombstoneDays != 15 {
+				t.Fatalf("tombstone days = %d, want 15", c.proc.ErasureTombstoneDays)
+			}
+		}},
+		{name: "tombstone days flag over env", env: map[string]string{"ERASURE_TOMBSTONE_DAYS": "20"}, args: []string{"-erasure-tombstone-days", "30"},
+			check: func(t *testing.T, c config) {
+				if c.proc.ErasureTombstoneDays != 30 {
+					t.Fatalf("tombstone days = %d, want 30", c.proc.ErasureTombstoneDays)
+				}
+			}},
+		{name: "bad tombstone days", args: []string{"-erasure-tombstone-days", "0"}, wantErr: "ERASURE_TOMBSTONE_DAYS"},
 		{name: "HTTP delivery on", env: map[string]string{"DELIVERY_URL": "http://127.0.0.1:8080/orders", "DELIVERY_ATTEMPTS": "3"},
 			check: func(t *testing.T, c config) {
 				if c.delivery == nil || c.delivery.URL != "http://127.0.0.1:8080/orders" || c.delivery.Attempts != 3 {
