@@ -389,6 +389,11 @@ func (c *callCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInp
 	return c.ddb.UpdateItem(ctx, in, o...)
 }
 
+func (c *callCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count()
+	return c.ddb.GetItem(ctx, in, o...)
+}
+
 // drain receives and deletes n messages with pollers concurrent long polls
 // and up to workers concurrent DeleteMessage calls (the processor's defaults:
 // 2 pollers, 16 workers), not waiting for the deletes before the next

@@ -20,7 +20,9 @@ import (
 //     for its confirmation: a database that is not listed could hold rows
 //     that an erasure would never reach;
 //   - a version 3 message (orders.SealedErasure) is opened with the site's
-//     keys; the owner's rows, the adopter's data (Eraser) and a tombstone
+//     keys and checked against the region's erasure record (a message of
+//     no recorded erasure, stale or forged, is deleted and nothing is
+//     erased); the owner's rows, the adopter's data (Eraser) and a tombstone
 //     are written in one transaction (Store.Erase); the erasure is
 //     confirmed in the orders table (ordertable.ConfirmErasure); then the
 //     message is deleted. A crash anywhere before the delete redelivers the
@@ -33,6 +35,15 @@ import (
 //     recovery loop.
 //
 // Logs name the erasure id and counts, never the owner.
+
+// DynamoDBAPI is the part of the DynamoDB client the processor uses on the
+// orders table: claims, settles, registration and confirmations
+// (UpdateItem), and the erasure record an erasure message must match
+// (GetItem).
+type DynamoDBAPI interface {
+	ordertable.UpdateItemAPI
+	ordertable.GetItemAPI
+}
 
 // registerBackoff bounds the wait between two attempts to register.
 const registerBackoff = 30 * time.Second
@@ -60,11 +71,12 @@ func (p *Processor) register(ctx context.Context) error {
 	}
 }
 
-// erase handles a version 3 message: erase the owner here, confirm, delete.
-// A malformed message, or one that does not open, is poison (left for the
-// dead-letter queue); a failure of the erasure or of the confirmation
-// leaves it for redelivery; ordertable.ErrNoErasure (no such erasure: a
-// stale or forged message) deletes it.
+// erase handles a version 3 message: check that the region recorded the
+// erasure, erase the owner here, confirm, delete. A malformed message, or
+// one that does not open, is poison (left for the dead-letter queue); a
+// message of no recorded erasure (stale or forged) is deleted with nothing
+// erased; a failure of the read, the erasure or the confirmation leaves it
+// for redelivery.
 func (p *Processor) erase(ctx context.Context, m *message) {
 	log := p.log.With("messageId", m.id, "erasureId", m.erasureAttr, "receiveCount", m.receiveCount)
 	e, err := p.decodeErasure(m)
@@ -74,6 +86,20 @@ func (p *Processor) erase(ctx context.Context, m *message) {
 		return
 	}
 	log = p.log.With("messageId", m.id, "erasureId", e.ErasureID, "receiveCount", m.receiveCount)
+	// Only an erasure the region recorded is carried out: the public key is
+	// no secret, so anyone allowed to send to the queue could seal an
+	// erasure message, and a site must not delete a user's rows for it.
+	rec, err := ordertable.GetErasure(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, e.Owner)
+	switch {
+	case errors.Is(err, ordertable.ErrNoErasure) || (err == nil && rec.ID != e.ErasureID):
+		log.Warn("erasure message of no recorded erasure (stale or forged): nothing erased, message deleted")
+		p.remove(ctx, log, m)
+		return
+	case err != nil:
+		p.failed.Add(1)
+		log.Error("read the erasure record failed; left for redelivery", "err", err)
+		return
+	}
 	rows, err := p.deps.Store.Erase(ctx, e.Owner, e.ErasureID, p.eraserTx(ctx, e.Owner))
 	if err != nil {
 		p.failed.Add(1)

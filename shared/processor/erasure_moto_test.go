@@ -19,7 +19,6 @@ import (
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/processor"
 )
 
@@ -62,13 +61,13 @@ func (c countingSQS) ChangeMessageVisibility(ctx context.Context, in *sqs.Change
 
 // countingDDB is the real DynamoDB client, counted.
 type countingDDB struct {
-	ordertable.UpdateItemAPI
+	processor.DynamoDBAPI
 	n *opCounts
 }
 
 func (c countingDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	c.n.add("UpdateItem")
-	return c.UpdateItemAPI.UpdateItem(ctx, in, o...)
+	return c.DynamoDBAPI.UpdateItem(ctx, in, o...)
 }
 
 // runCounted starts a processor on f and store whose SQS and DynamoDB calls

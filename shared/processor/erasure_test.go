@@ -109,6 +109,7 @@ func TestErasureMessage(t *testing.T) {
 		eraseErr    error
 		eraserErr   error
 		confirmErr  error
+		recorded    string // the erasure id of the region's record (fakeDDB.erasure)
 		wantCalls   []string
 		wantDeleted bool
 		want        Stats
@@ -118,7 +119,11 @@ func TestErasureMessage(t *testing.T) {
 		{name: "without the attribute",
 			msg:       func(t *testing.T) sqstypes.Message { return erasureMsg(t, pub, "er-1", "", nil) },
 			wantCalls: []string{"erase er-1", "eraser", "confirm er-1 db-test"}, wantDeleted: true, want: Stats{Erasures: 1}},
-		{name: "no such erasure (stale or forged): deleted", confirmErr: noErasure,
+		{name: "no erasure recorded (forged): nothing erased, deleted", recorded: "-",
+			wantDeleted: true},
+		{name: "another erasure recorded (stale): nothing erased, deleted", recorded: "er-9",
+			wantDeleted: true},
+		{name: "record gone before the confirm: deleted", confirmErr: noErasure,
 			wantCalls: []string{"erase er-1", "eraser", "confirm er-1 db-test"}, wantDeleted: true, want: Stats{Erasures: 1}},
 		{name: "confirm fails: left for redelivery", confirmErr: errBoom,
 			wantCalls: []string{"erase er-1", "eraser", "confirm er-1 db-test"}, want: Stats{Failed: 1}},
@@ -159,6 +164,7 @@ func TestErasureMessage(t *testing.T) {
 			}
 			q := &fakeSQS{queue: []sqstypes.Message{m}}
 			ddb := fakeDDB{
+				erasure: tc.recorded,
 				confirm: func(in *dynamodb.UpdateItemInput) error {
 					pk := in.Key[ordertable.AttrPK].(*ddbtypes.AttributeValueMemberS).Value
 					if pk != ordertable.ErasureKey(erasedOwner) {
@@ -201,7 +207,8 @@ func TestErasureMessage(t *testing.T) {
 			want.Received = 1
 			if err := runUntil(t, p, func() bool {
 				s := p.Stats()
-				return s.Erasures+s.Failed+s.Poison > 0
+				deleted, _, _ := q.snapshot()
+				return s.Erasures+s.Failed+s.Poison > 0 || len(deleted) > 0
 			}); err != nil {
 				t.Fatal(err)
 			}

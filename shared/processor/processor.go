@@ -66,7 +66,6 @@ import (
 
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
-	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // Metric names; the alarm actions depend on them.
@@ -159,7 +158,7 @@ type Opener interface {
 // Now may be nil (time.Now).
 type Deps struct {
 	SQS        SQSAPI
-	DynamoDB   ordertable.UpdateItemAPI
+	DynamoDB   DynamoDBAPI
 	CloudWatch MetricsAPI
 	Store      Store
 	Keys       Opener // the site's private keys (SITE_KEY_FILE); required

@@ -97,6 +97,23 @@ type fakeDDB struct {
 	claimStatus orders.Status // the status a won claim finds; "" is ACCEPTED
 	register    func(in *dynamodb.UpdateItemInput) error
 	confirm     func(in *dynamodb.UpdateItemInput) error
+	// erasure is the erasure id of the record GetItem finds for any owner:
+	// "" is er-1, "-" is none.
+	erasure string
+}
+
+func (f fakeDDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	pk, _ := in.Key[ordertable.AttrPK].(*ddbtypes.AttributeValueMemberS)
+	if pk == nil || !strings.HasPrefix(pk.Value, "ERASURE#") || f.erasure == "-" {
+		return &dynamodb.GetItemOutput{}, nil
+	}
+	return &dynamodb.GetItemOutput{Item: map[string]ddbtypes.AttributeValue{
+		ordertable.AttrPK:          pk,
+		ordertable.AttrErasureID:   &ddbtypes.AttributeValueMemberS{Value: cmp.Or(f.erasure, "er-1")},
+		ordertable.AttrStatus:      &ddbtypes.AttributeValueMemberS{Value: string(ordertable.ErasureInProgress)},
+		ordertable.AttrRequestedAt: &ddbtypes.AttributeValueMemberS{Value: "2026-11-30T10:00:00Z"},
+		ordertable.AttrUpdatedAt:   &ddbtypes.AttributeValueMemberS{Value: "2026-11-30T10:00:00Z"},
+	}}, nil
 }
 
 func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
