@@ -86,6 +86,9 @@ func Targets() []coldstart.Target {
 		{Name: "preauth", Package: "./functions/preauth", Env: residency},
 		{Name: "orders-api", Package: "./functions/orders-api", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL,
 			"SITE_PUBLIC_KEY": sitePublicKey()}},
+		{Name: "erasure", Package: "./functions/erasure", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL,
+			"ORDERS_DLQ_URL": queueURL + "-dlq", "USER_POOL_ID": region + "_Example1", "RESIDENCY_TABLE": residency["RESIDENCY_TABLE"],
+			"REGISTRY_REGION": region, "PII_KEY_ID": piiKeyARN, "SITE_PUBLIC_KEY": sitePublicKey()}},
 		{Name: "failover (ACTION=failover)", Package: "./functions/failover", Env: with(map[string]string{
 			"ACTION": "failover", "HEALTH_CHECK_ID": "00000000-0000-4000-8000-000000000001",
 			"SECONDARY_REGION": "eu-central-1", "FAILBACK": "auto", "HOLD_DOWN_SECONDS": "300"})},
