@@ -3,8 +3,10 @@
 // naming the EU region, sign-in refused in the US and accepted in the EU, an
 // order accepted in the EU, its queued message sealed (none of the order
 // readable in it), completed by the on-prem processor and stored, opened, in
-// the site's database, replayed with the same Idempotency-Key, a backlog that scales the primary site out,
-// and a stalled primary site that promotes the standby.
+// the site's database, replayed with the same Idempotency-Key, the user's
+// erasure (every place checked empty, the address signing up again in the
+// zone's other region), a backlog that scales the primary site out, and a
+// stalled primary site that promotes the standby.
 //
 // It uses the stack a running `make run` describes in its state file, or
 // starts cmd/local itself (in its own process group, files under a temporary
