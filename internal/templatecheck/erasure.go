@@ -101,3 +101,22 @@ func CheckErasureGrants(t *template.Template) []Finding {
 	}
 	return fs
 }
+
+// CheckErasureRuns requires the erasure worker, where the template has one,
+// to run its scheduled events at most once each: no asynchronous retry
+// (EventInvokeConfig MaximumRetryAttempts 0) and no event older than a
+// minute (MaximumEventAgeInSeconds 60), so no retried or delayed event runs
+// beside the next scheduled run. Two runs at once could each hide
+// dead-letter messages from the other's sweep.
+func CheckErasureRuns(t *template.Template) []Finding {
+	r := t.Resource(ErasureFunctionID)
+	if r == nil {
+		return nil
+	}
+	eic, _ := r.Properties["EventInvokeConfig"].(map[string]any)
+	if fmt.Sprint(eic["MaximumRetryAttempts"]) != "0" || fmt.Sprint(eic["MaximumEventAgeInSeconds"]) != "60" {
+		return []Finding{{"erasure-runs", ErasureFunctionID,
+			"EventInvokeConfig must set MaximumRetryAttempts 0 and MaximumEventAgeInSeconds 60: a retried or delayed scheduled event would run beside the next run"}}
+	}
+	return nil
+}

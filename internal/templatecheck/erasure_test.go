@@ -59,6 +59,14 @@ var erasureMutations = []struct {
 		}
 		return false
 	}},
+	{"the erasure worker's scheduled events are retried", "erasure-runs", func(t *testing.T, tpl *template.Template) bool {
+		r := tpl.Resource(ErasureFunctionID)
+		if r == nil {
+			return false
+		}
+		delete(r.Properties, "EventInvokeConfig")
+		return true
+	}},
 	{"the erasure worker lacks AdminDisableUser", "erasure-grants", func(t *testing.T, tpl *template.Template) bool {
 		for _, st := range erasureStatements(tpl) {
 			s := st.(map[string]any)
@@ -80,6 +88,21 @@ func TestErasureGrantsOfTheRealTemplate(t *testing.T) {
 		t.Fatal("template.yaml has no ErasureFunction")
 	}
 	for _, f := range CheckErasureGrants(tpl) {
+		t.Error(f)
+	}
+}
+
+// TestErasureRunsOfTheRealTemplate: the erasure worker's scheduled events
+// are neither retried nor run late (CheckErasureRuns).
+func TestErasureRunsOfTheRealTemplate(t *testing.T) {
+	tpl, err := template.Load(templates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tpl.Resource(ErasureFunctionID) == nil {
+		t.Fatal("template.yaml has no ErasureFunction")
+	}
+	for _, f := range CheckErasureRuns(tpl) {
 		t.Error(f)
 	}
 }

@@ -536,15 +536,29 @@ func (w *Worker) deleteUser(ctx context.Context, rec *ordertable.ErasureWork) (b
 const ownerBatch = 100
 
 // eraseOrders: tombstones and idempotency deletes until the owner index
-// is empty and the record has settled.
+// is empty and the record has settled. The index lags its table: an item
+// this call already erased may be listed again for a moment. It is neither
+// erased nor counted twice; a query that lists only such items ends the
+// step for this run (the next run finds the index caught up), rather than
+// querying again and again until the deadline.
 func (w *Worker) eraseOrders(ctx context.Context, rec *ordertable.ErasureWork) (bool, error) {
+	handled := map[string]bool{}
 	for {
-		keys, err := ordertable.OwnerItems(ctx, w.DB, w.Table, rec.Subject, ownerBatch)
+		listed, err := ordertable.OwnerItems(ctx, w.DB, w.Table, rec.Subject, ownerBatch)
 		if err != nil {
 			return false, err
 		}
-		if len(keys) == 0 {
+		if len(listed) == 0 {
 			break
+		}
+		var keys []string
+		for _, k := range listed {
+			if !handled[k] {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			return false, nil // only items erased by this call: the index lags
 		}
 		var nOrders, nIdem int64
 		var stepErr error
@@ -569,6 +583,7 @@ func (w *Worker) eraseOrders(ctx context.Context, rec *ordertable.ErasureWork) (
 			if stepErr != nil {
 				break
 			}
+			handled[k] = true
 		}
 		if nOrders+nIdem > 0 {
 			if err := w.record(ctx, rec, ordertable.ErasureStep{Add: map[string]int64{KindOrders: nOrders, KindIdempotency: nIdem}}); err != nil {

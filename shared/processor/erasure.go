@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/homeregion/homeregion/shared/orders"
@@ -97,13 +98,13 @@ func (p *Processor) erase(ctx context.Context, m *message) {
 		return
 	case err != nil:
 		p.failed.Add(1)
-		log.Error("read the erasure record failed; left for redelivery", "err", err)
+		log.Error("read the erasure record failed; left for redelivery", "err", ownerless(err, e.Owner))
 		return
 	}
 	rows, err := p.deps.Store.Erase(ctx, e.Owner, e.ErasureID, p.eraserTx(ctx, e.Owner))
 	if err != nil {
 		p.failed.Add(1)
-		log.Error("erasure at the site database failed; left for redelivery", "err", err)
+		log.Error("erasure at the site database failed; left for redelivery", "err", ownerless(err, e.Owner))
 		return
 	}
 	err = ordertable.ConfirmErasure(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, e.Owner, e.ErasureID, p.deps.Store.ID(), p.deps.Now())
@@ -112,7 +113,7 @@ func (p *Processor) erase(ctx context.Context, m *message) {
 		log.Warn("erasure message of no current erasure (stale or forged): owner erased here, message deleted", "rows", rows)
 	case err != nil:
 		p.failed.Add(1)
-		log.Error("confirm erasure failed; left for redelivery", "rows", rows, "err", err)
+		log.Error("confirm erasure failed; left for redelivery", "rows", rows, "err", ownerless(err, e.Owner))
 		return
 	default:
 		log.Info("owner erased at this site database and confirmed", "rows", rows, "databaseId", p.deps.Store.ID())
@@ -120,6 +121,13 @@ func (p *Processor) erase(ctx context.Context, m *message) {
 	if p.remove(ctx, log, m) {
 		p.erasures.Add(1)
 	}
+}
+
+// ownerless is err's message with owner blanked out: an error of the
+// Eraser (adopter code), of the site database's driver or of an SDK may
+// echo the owner it was given, and no log line may carry it.
+func ownerless(err error, owner string) string {
+	return strings.ReplaceAll(err.Error(), owner, "[redacted]")
 }
 
 // eraserTx is the Store.Erase callback that runs the Eraser, if any.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -131,6 +132,12 @@ func TestErasureMessage(t *testing.T) {
 			wantCalls: []string{"erase er-1"}, want: Stats{Failed: 1}},
 		{name: "eraser fails: not confirmed, left for redelivery", eraserErr: errBoom,
 			wantCalls: []string{"erase er-1", "eraser"}, want: Stats{Failed: 1}},
+		{name: "eraser fails with an error naming the owner: the log line does not",
+			eraserErr: fmt.Errorf("delete the ledger entries of %s: %w", erasedOwner, errBoom),
+			wantCalls: []string{"erase er-1", "eraser"}, want: Stats{Failed: 1}},
+		{name: "confirm fails with an error naming the owner: the log line does not",
+			confirmErr: fmt.Errorf("update ERASURE# of %s: %w", erasedOwner, errBoom),
+			wantCalls:  []string{"erase er-1", "eraser", "confirm er-1 db-test"}, want: Stats{Failed: 1}},
 		{name: "sealed to another key: poison",
 			msg:  func(t *testing.T) sqstypes.Message { return erasureMsg(t, otherPub, "er-1", "er-1", nil) },
 			want: Stats{Poison: 1}},
