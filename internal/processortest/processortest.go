@@ -384,7 +384,11 @@ func (f *Fixture) Confirmed(t testing.TB, owner string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.Confirmed
+	c, err := ordertable.Confirmations(context.Background(), f.DynamoDB, f.Table, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // Sites returns the site databases listed in the orders table (SITES).

@@ -89,6 +89,7 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckFunctionEnvSize(t)...)
 	fs = append(fs, CheckErasureGrants(t)...)
 	fs = append(fs, CheckErasureRuns(t)...)
+	fs = append(fs, CheckNoErasureRecordWrites(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

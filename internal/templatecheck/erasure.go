@@ -120,3 +120,58 @@ func CheckErasureRuns(t *template.Template) []Finding {
 	}
 	return nil
 }
+
+// dynamoWrites are the DynamoDB actions that can create or change an item.
+var dynamoWrites = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+	"dynamodb:BatchWriteItem", "dynamodb:TransactWriteItems"}
+
+// CheckNoErasureRecordWrites requires every IAM role the template defines
+// (onprem.yaml's site roles; the functions' grants are checked on their
+// own) to write the orders table only under a dynamodb:LeadingKeys
+// condition none of whose patterns can match an erasure record's key
+// (ERASURE#…): whoever can write an erasure record can make the erasure
+// worker delete that user. A site confirms in CONFIRM#… items instead.
+func CheckNoErasureRecordWrites(t *template.Template) []Finding {
+	var fs []Finding
+	for _, r := range t.Resources {
+		if r.Type != "AWS::IAM::Role" {
+			continue
+		}
+		for _, pol := range list(r.Properties["Policies"]) {
+			doc, _ := pol.(map[string]any)["PolicyDocument"].(map[string]any)
+			for _, st := range list(doc["Statement"]) {
+				s, _ := st.(map[string]any)
+				if s["Effect"] != "Allow" || !slices.ContainsFunc(strs(s["Action"]), func(a string) bool { return slices.Contains(dynamoWrites, a) }) {
+					continue
+				}
+				cond, _ := s["Condition"].(map[string]any)
+				like, _ := cond["ForAllValues:StringLike"].(map[string]any)
+				keys := strs(like["dynamodb:LeadingKeys"])
+				if len(keys) == 0 {
+					fs = append(fs, Finding{"erasure-records", r.LogicalID, fmt.Sprintf("statement %v writes DynamoDB without a dynamodb:LeadingKeys condition", s["Sid"])})
+					continue
+				}
+				for _, k := range keys {
+					if matchesErasureKey(k) {
+						fs = append(fs, Finding{"erasure-records", r.LogicalID, fmt.Sprintf("statement %v may write erasure records (leading key %q)", s["Sid"], k)})
+					}
+				}
+			}
+		}
+	}
+	return fs
+}
+
+// matchesErasureKey reports whether StringLike pattern p can match a key
+// beginning "ERASURE#": the pattern's literal prefix (up to its first * or
+// ?) and "ERASURE#" are prefixes one of the other.
+func matchesErasureKey(p string) bool {
+	const key = "ERASURE#"
+	lit := p
+	if i := strings.IndexAny(p, "*?"); i >= 0 {
+		lit = p[:i]
+	} else {
+		return strings.HasPrefix(p, key)
+	}
+	return strings.HasPrefix(lit, key) || strings.HasPrefix(key, lit)
+}

@@ -1,6 +1,7 @@
 package templatecheck
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/homeregion/homeregion/internal/template"
@@ -104,5 +105,63 @@ func TestErasureRunsOfTheRealTemplate(t *testing.T) {
 	}
 	for _, f := range CheckErasureRuns(tpl) {
 		t.Error(f)
+	}
+}
+
+// TestNoErasureRecordWrites: onprem.yaml's roles cannot write erasure
+// records, and the check catches the grants that could.
+func TestNoErasureRecordWrites(t *testing.T) {
+	tpl, err := template.Load(templates[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range CheckNoErasureRecordWrites(tpl) {
+		t.Error(f)
+	}
+	for _, tt := range []struct {
+		pattern string
+		want    bool
+	}{
+		{"ERASURE#*", true}, {"*", true}, {"E*", true}, {"ERASURE#abc", true}, {"ERA?URE#*", true},
+		{"ORDER#*", false}, {"CONFIRM#*", false}, {"SITES", false}, {"ERASURES", false},
+	} {
+		if got := matchesErasureKey(tt.pattern); got != tt.want {
+			t.Errorf("matchesErasureKey(%q) = %v, want %v", tt.pattern, got, tt.want)
+		}
+	}
+	mutated := func(keys []string, drop bool) *template.Template {
+		doc := `Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - Sid: W
+                Effect: Allow
+                Action: dynamodb:UpdateItem
+                Resource: arn:aws:dynamodb:eu-west-1:1:table/t
+`
+		if !drop {
+			doc += "                Condition:\n                  ForAllValues:StringLike:\n                    dynamodb:LeadingKeys: [" + strings.Join(keys, ", ") + "]\n"
+		}
+		tpl, err := template.Parse("mutated.yaml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tpl
+	}
+	if fs := CheckNoErasureRecordWrites(mutated([]string{`"ORDER#*"`, `"CONFIRM#*"`}, false)); len(fs) != 0 {
+		t.Errorf("a site's grant flagged: %v", fs)
+	}
+	for name, tpl := range map[string]*template.Template{
+		"ERASURE# listed": mutated([]string{`"ORDER#*"`, `"ERASURE#*"`}, false),
+		"no condition":    mutated(nil, true),
+		"any key":         mutated([]string{`"*"`}, false),
+	} {
+		if fs := CheckNoErasureRecordWrites(tpl); len(fs) == 0 {
+			t.Errorf("%s: not flagged", name)
+		}
 	}
 }

@@ -623,8 +623,12 @@ func (w *Worker) sites(ctx context.Context, rec *ordertable.ErasureWork, log *sl
 		log.Warn("erasure: no site database is listed in this region; the site step is done")
 		return true, w.record(ctx, rec, ordertable.ErasureStep{Done: StepSites})
 	}
-	confirmed := make(map[string]bool, len(rec.Confirmed))
-	for _, c := range rec.Confirmed {
+	got, err := ordertable.Confirmations(ctx, w.DB, w.Table, rec.ID)
+	if err != nil {
+		return false, err
+	}
+	confirmed := make(map[string]bool, len(got))
+	for _, c := range got {
 		confirmed[c] = true
 	}
 	missing := 0
@@ -634,7 +638,7 @@ func (w *Worker) sites(ctx context.Context, rec *ordertable.ErasureWork, log *sl
 		}
 	}
 	if missing == 0 {
-		return true, w.record(ctx, rec, ordertable.ErasureStep{Done: StepSites, Add: map[string]int64{KindSites: int64(len(dbs))}})
+		return true, w.record(ctx, rec, ordertable.ErasureStep{Done: StepSites, Add: map[string]int64{KindSites: int64(len(dbs))}, Confirmed: dbs})
 	}
 	now := w.now()
 	if !rec.SentAt.IsZero() && now.Sub(rec.SentAt) < w.resendAfter(rec.Sends) {

@@ -293,7 +293,7 @@ func site(t *testing.T, q *sqs.Client, db *dynamodb.Client, ring *sealed.Keyring
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ordertable.ConfirmErasure(ctx, db, c.Table, e.Owner, e.ErasureID, dbID, time.Now()); err != nil {
+		if err := ordertable.ConfirmErasure(ctx, db, c.Table, e.ErasureID, dbID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(c.QueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {

@@ -176,7 +176,7 @@ func (fx *fixture) siteRound() {
 		if aws.ToString(in.MessageAttributes[orders.MessageAttrErasureID].StringValue) != e.ErasureID {
 			fx.t.Errorf("site message attribute erasureId does not match the body's %s", e.ErasureID)
 		}
-		if err := ordertable.ConfirmErasure(context.Background(), fx.db, fx.table, e.Owner, e.ErasureID, siteDB, fx.now); err != nil {
+		if err := ordertable.ConfirmErasure(context.Background(), fx.db, fx.table, e.ErasureID, siteDB, fx.now); err != nil {
 			fx.t.Fatal(err)
 		}
 	}

@@ -19,11 +19,13 @@ import (
 //	ERASURE#<pseudonym>  one user's erasure record (Erasure), keyed by
 //	                     orders.Pseudonym(sub): written once by DELETE /me or
 //	                     the operator's request (RequestErasure), driven to
-//	                     COMPLETED by the erasure worker, confirmed by every
-//	                     site database (ConfirmErasure). While it exists, no
+//	                     COMPLETED by the erasure worker. While it exists, no
 //	                     new order of that owner is accepted (NoErasure).
 //	                     Once COMPLETED it holds no personal data: the
 //	                     subject and the temporary identity key are removed.
+//	CONFIRM#<erasureId>  the site databases that carried an erasure out
+//	                     (ConfirmErasure, Confirmations); the only erasure
+//	                     item a site writes.
 //	SITES                the site databases of the region (RegisterSite):
 //	                     each must confirm an erasure before it completes.
 //
@@ -40,7 +42,7 @@ const (
 	AttrSubject        = "subject"        // the erased user's sub; removed at completion
 	AttrVia            = "via"            // who asked: ViaUser or ViaOperator
 	AttrErasurePending = "erasurePending" // PendingErasureIndex's key: PendingValue until COMPLETED
-	AttrConfirmed      = "confirmed"      // string set: the site databases that erased the owner
+	AttrConfirmed      = "confirmed"      // string set: the site databases that erased the owner (confirmations item; the completed record)
 	AttrDatabases      = "databases"      // string set on SitesKey: the site databases of the region
 )
 
@@ -198,33 +200,61 @@ func NoErasure(table, owner string) types.TransactWriteItem {
 	}}
 }
 
-// ConfirmErasure records, in owner's erasure record, that site database dbID
-// has erased the owner (every row deleted, a tombstone kept): one
-// conditional UpdateItem adding dbID to AttrConfirmed. It is idempotent. It
-// returns ErrNoErasure when owner has no erasure with id erasureID (a stale
-// or forged message: nothing to confirm).
-func ConfirmErasure(ctx context.Context, db UpdateItemAPI, table, owner, erasureID, dbID string, now time.Time) error {
-	if dbID == "" {
-		return fmt.Errorf("ordertable: confirm erasure %s: empty database id", erasureID)
+// ConfirmationsKey is the partition key of the item in which the site
+// databases confirm erasure erasureID. It is kept apart from the erasure
+// record so that the sites, which write it, need no write access to
+// erasure records: a site's credentials cannot create or change one.
+func ConfirmationsKey(erasureID string) string { return "CONFIRM#" + erasureID }
+
+// confirmationsTTL is how long a confirmations item outlives its last
+// confirmation; the completed erasure record keeps the list.
+const confirmationsTTL = 30 * 24 * time.Hour
+
+// ConfirmErasure records that site database dbID has erased the owner of
+// erasure erasureID (every row deleted, a tombstone kept): one idempotent
+// UpdateItem adding dbID to the erasure's confirmations item
+// (ConfirmationsKey), which expires 30 days after its last confirmation.
+// The site checks the erasure record first (GetErasure); the erasure
+// worker reads the confirmations (Confirmations) and copies them into the
+// record when it completes.
+func ConfirmErasure(ctx context.Context, db UpdateItemAPI, table, erasureID, dbID string, now time.Time) error {
+	if erasureID == "" || dbID == "" {
+		return fmt.Errorf("ordertable: confirm erasure %s: empty erasure or database id", erasureID)
 	}
 	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(table),
-		Key:                      ddbattr.Key(AttrPK, ErasureKey(owner)),
-		UpdateExpression:         aws.String("ADD #confirmed :db SET #updatedAt = :now"),
-		ConditionExpression:      aws.String("attribute_exists(#pk) AND #erasureId = :id"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#confirmed": AttrConfirmed, "#updatedAt": AttrUpdatedAt, "#erasureId": AttrErasureID},
+		Key:                      ddbattr.Key(AttrPK, ConfirmationsKey(erasureID)),
+		UpdateExpression:         aws.String("ADD #confirmed :db SET #updatedAt = :now, #expiresAt = :exp"),
+		ExpressionAttributeNames: map[string]string{"#confirmed": AttrConfirmed, "#updatedAt": AttrUpdatedAt, "#expiresAt": AttrExpiresAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":db": &types.AttributeValueMemberSS{Value: []string{dbID}}, ":now": ddbattr.Time(now), ":id": ddbattr.S(erasureID),
+			":db": &types.AttributeValueMemberSS{Value: []string{dbID}}, ":now": ddbattr.Time(now),
+			":exp": ddbattr.N(now.Add(confirmationsTTL).Unix()),
 		},
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("confirm erasure %s: %w", erasureID, ErrNoErasure)
-	}
 	if err != nil {
 		return fmt.Errorf("confirm erasure %s: %w", erasureID, err)
 	}
 	return nil
+}
+
+// Confirmations returns the site databases that confirmed erasure
+// erasureID: one strongly consistent GetItem (none: an empty list).
+func Confirmations(ctx context.Context, db GetItemAPI, table, erasureID string) ([]string, error) {
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            ddbattr.Key(AttrPK, ConfirmationsKey(erasureID)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read erasure %s confirmations: %w", erasureID, err)
+	}
+	switch v := out.Item[AttrConfirmed].(type) {
+	case nil:
+		return nil, nil
+	case *types.AttributeValueMemberSS:
+		return v.Value, nil
+	}
+	return nil, fmt.Errorf("%w: erasure %s confirmations: %s is not a string set", ErrCorrupt, erasureID, AttrConfirmed)
 }
 
 // RegisterSite adds site database dbID to the region's list of site

@@ -230,6 +230,9 @@ type ErasureStep struct {
 	SetS   map[string]string    // string attributes to set (AttrIDKey)
 	Add    map[string]int64     // counts to add, per kind (AttrCountPrefix + kind), and AttrSends
 	Remove []string             // attributes to remove
+	// Confirmed, when set, is stored as the record's AttrConfirmed: the
+	// site databases that confirmed (copied from the confirmations item).
+	Confirmed []string
 }
 
 // RecordErasureStep applies step to the erasure record key of erasure
@@ -271,6 +274,9 @@ func RecordErasureStep(ctx context.Context, db UpdateItemAPI, table, key, erasur
 	}
 	for _, n := range step.Remove {
 		remove = append(remove, name(n))
+	}
+	if len(step.Confirmed) > 0 {
+		set = append(set, name(AttrConfirmed)+" = "+value(&types.AttributeValueMemberSS{Value: step.Confirmed}))
 	}
 	expr := "SET " + strings.Join(set, ", ")
 	if len(add) > 0 {

@@ -25,7 +25,8 @@ import (
 //     no recorded erasure, stale or forged, is deleted and nothing is
 //     erased); the owner's rows, the adopter's data (Eraser) and a tombstone
 //     are written in one transaction (Store.Erase); the erasure is
-//     confirmed in the orders table (ordertable.ConfirmErasure); then the
+//     confirmed in its confirmations item (ordertable.ConfirmErasure: the
+//     only erasure item a site writes); then the
 //     message is deleted. A crash anywhere before the delete redelivers the
 //     message, and every step is idempotent;
 //   - an order of an erased owner is never stored: Prepare refuses it
@@ -107,17 +108,13 @@ func (p *Processor) erase(ctx context.Context, m *message) {
 		log.Error("erasure at the site database failed; left for redelivery", "err", ownerless(err, e.Owner))
 		return
 	}
-	err = ordertable.ConfirmErasure(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, e.Owner, e.ErasureID, p.deps.Store.ID(), p.deps.Now())
-	switch {
-	case errors.Is(err, ordertable.ErrNoErasure):
-		log.Warn("erasure message of no current erasure (stale or forged): owner erased here, message deleted", "rows", rows)
-	case err != nil:
+	err = ordertable.ConfirmErasure(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, e.ErasureID, p.deps.Store.ID(), p.deps.Now())
+	if err != nil {
 		p.failed.Add(1)
 		log.Error("confirm erasure failed; left for redelivery", "rows", rows, "err", ownerless(err, e.Owner))
 		return
-	default:
-		log.Info("owner erased at this site database and confirmed", "rows", rows, "databaseId", p.deps.Store.ID())
 	}
+	log.Info("owner erased at this site database and confirmed", "rows", rows, "databaseId", p.deps.Store.ID())
 	if p.remove(ctx, log, m) {
 		p.erasures.Add(1)
 	}

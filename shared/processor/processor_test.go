@@ -124,7 +124,7 @@ func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ .
 			return &dynamodb.UpdateItemOutput{}, f.register(in)
 		}
 		return &dynamodb.UpdateItemOutput{}, nil
-	case pk != nil && strings.HasPrefix(pk.Value, "ERASURE#"):
+	case pk != nil && strings.HasPrefix(pk.Value, "CONFIRM#"):
 		if f.confirm != nil {
 			return &dynamodb.UpdateItemOutput{}, f.confirm(in)
 		}
