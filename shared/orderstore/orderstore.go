@@ -36,7 +36,9 @@
 // table erased_owners, keyed by orders.Pseudonym(owner) (a hash of a random
 // id: no personal data), so that Prepare refuses every later order of that
 // owner (ErrErased) while a message of it may still arrive. PruneErased
-// deletes old tombstones.
+// deletes old tombstones. Owners lists the owners the database holds rows
+// of, so that a copy restored from a backup can be brought back in line
+// with the erasures done since.
 package orderstore
 
 import (
@@ -97,6 +99,13 @@ type Store interface {
 	// and returns how many: once no message of an owner can still arrive, its
 	// tombstone has nothing left to refuse.
 	PruneErased(ctx context.Context, before time.Time) (int, error)
+	// Owners lists up to limit distinct owners of the order rows that are
+	// greater than after ("": from the first), in order (the database's
+	// text order, index orders_owner). A caller pages with the last owner
+	// it got: a restored copy of the database is checked owner by owner
+	// against the erasures recorded since its backup
+	// (processor.ReconcileErasures).
+	Owners(ctx context.Context, after string, limit int) ([]string, error)
 	// Handle moves order id from PREPARED to HANDLED and runs fn inside
 	// the same transaction: both commit or neither does. It reports
 	// ran=false, without running fn, when the row is not PREPARED (another

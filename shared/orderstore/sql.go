@@ -269,6 +269,30 @@ func (s *sqlStore) PruneErased(ctx context.Context, before time.Time) (int, erro
 	return int(n), nil
 }
 
+// Owners implements Store.
+func (s *sqlStore) Owners(ctx context.Context, after string, limit int) ([]string, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("orderstore: list owners: limit %d < 1", limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT owner FROM orders WHERE owner > ? ORDER BY owner LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, s.fail("list", "owners", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, s.fail("list", "owners", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list", "owners", err)
+	}
+	return out, nil
+}
+
 // columns are the columns scan reads, in its order.
 const columns = `order_id, region, owner, created_at, envelope_version, body, state, claim_token, updated_at`
 

@@ -129,10 +129,7 @@ func ownerless(err error, owner string) string {
 
 // eraserTx is the Store.Erase callback that runs the Eraser, if any.
 func (p *Processor) eraserTx(ctx context.Context, owner string) func(*sql.Tx) error {
-	if p.deps.Eraser == nil {
-		return nil
-	}
-	return func(tx *sql.Tx) error { return p.deps.Eraser.EraseOwner(ctx, tx, owner) }
+	return eraserFunc(ctx, p.deps.Eraser, owner)
 }
 
 // decodeErasure parses and checks a version 3 message and opens it with

@@ -118,6 +118,7 @@ type Store interface {
 	Erase(ctx context.Context, owner, erasureID string, fn func(tx *sql.Tx) error) (rows int, err error)
 	Forget(ctx context.Context, id string) error
 	PruneErased(ctx context.Context, before time.Time) (int, error)
+	Owners(ctx context.Context, after string, limit int) ([]string, error)
 }
 
 // Config configures a Processor. Zero durations and counts take the defaults.

@@ -172,6 +172,14 @@ type fakeStore struct {
 	erase   func(owner, erasureID string, fn func(*sql.Tx) error) (int, error)
 	forget  func(id string) error
 	prune   func(before time.Time) (int, error)
+	owners  func(after string, limit int) ([]string, error)
+}
+
+func (f fakeStore) Owners(_ context.Context, after string, limit int) ([]string, error) {
+	if f.owners != nil {
+		return f.owners(after, limit)
+	}
+	return nil, nil
 }
 
 func (f fakeStore) Erase(_ context.Context, owner, erasureID string, fn func(*sql.Tx) error) (int, error) {

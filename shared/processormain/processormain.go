@@ -49,6 +49,21 @@
 // tombstone for ERASURE_TOMBSTONE_DAYS, so that no later order of the user
 // is stored.
 //
+// After the site database is restored from a backup, and before the
+// processor starts on it again, run
+//
+//	processor reconcile-erasures [flags]
+//
+// with the processor's configuration (the same flags and variables) and
+// the same Extension: the restore brings back the rows, and the adopter's
+// data, of users erased since the backup, and no erasure message will come
+// for them again. It reads, for every owner the database holds rows of,
+// that owner's erasure record in the orders table (one GetItem each), and
+// erases at the database every owner that has one, as an erasure message
+// would (rows, Eraser, tombstone); it confirms nothing. It logs one summary
+// line (ownersChecked, ownersErased) and exits 0, or 1 on error; it may be
+// run again at any time (every step is idempotent).
+//
 // AWS_REGION and the SDK's standard credential and endpoint variables
 // (AWS_ENDPOINT_URL ...) apply as usual. A missing or malformed setting is
 // one log line naming it and exit status 1.
@@ -69,7 +84,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsdefaults "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/httpdelivery"
@@ -226,72 +243,34 @@ type Extension struct {
 	Setup func(ctx context.Context, tx *sql.Tx, kind string) error
 }
 
+// reconcileCommand is the subcommand that brings a site database restored
+// from a backup back in line with the erasures recorded since.
+const reconcileCommand = "reconcile-erasures"
+
 // Run is the processor's main with its inputs injected: args are the
 // command-line arguments (without the program name), getenv reads the
 // environment, logs go to stdout. It returns the exit status. With first
-// argument "keygen" it is Keygen (errors on os.Stderr).
+// argument "keygen" it is Keygen (errors on os.Stderr); with first argument
+// "reconcile-erasures" it is ReconcileErasures.
 func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extension) int {
 	if len(args) > 0 && args[0] == "keygen" {
 		return Keygen(args[1:], stdout, os.Stderr)
 	}
-	cfg, err := loadConfig(args, getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "usage: processor [flags]; each flag stands in for its environment variable:")
-		for _, f := range flagVars {
-			fmt.Fprintf(stdout, "  -%-20s %-22s %s\n", f.flag, f.env, f.usage)
-		}
-		return 0
+	if len(args) > 0 && args[0] == reconcileCommand {
+		return ReconcileErasures(args[1:], getenv, stdout, ext)
 	}
-	log := logging.New(stdout, getenv("LOG_LEVEL"))
-	if err != nil {
-		log.Error("processor: invalid configuration", "err", err.Error())
-		return 1
-	}
-	log = logging.New(stdout, cfg.logLevel)
-	slog.SetDefault(log)
-
 	// First SIGTERM/SIGINT: drain. A second one: the default action (exit now).
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
 
-	opts := cfg.proc.SDKOptions()
-	if getenv("AWS_ACCESS_KEY_ID") == "" {
-		// ECS Anywhere hands a task its role's credentials through the
-		// container credentials endpoint, which only the SDK's default chain
-		// reads (unlike Lambda, nothing puts keys in the environment). That
-		// chain reads the process environment itself (the endpoint's
-		// AWS_CONTAINER_* variables): run's getenv is os.Getenv in production.
-		dc, err := awsdefaults.LoadDefaultConfig(ctx)
-		if err != nil {
-			log.Error("processor: AWS credentials", "err", err.Error())
-			return 1
-		}
-		opts.Credentials = dc.Credentials
+	s, code := start(ctx, "processor", args, getenv, stdout, ext)
+	if s == nil {
+		return code
 	}
-	awsCfg, err := awsconfig.Load(ctx, "", getenv, opts)
-	if err != nil {
-		log.Error("processor: AWS configuration", "err", err.Error())
-		return 1
-	}
-	openCtx, cancelOpen := context.WithTimeout(ctx, 60*time.Second)
-	store, err := orderstore.Open(openCtx, cfg.dsn)
-	cancelOpen()
-	if err != nil {
-		log.Error("processor: open site database", "err", err.Error())
-		return 1
-	}
-	defer store.Close()
+	defer s.store.Close()
+	cfg, log, store := s.cfg, s.log, s.store
 
-	if ext.Setup != nil {
-		setupCtx, cancelSetup := context.WithTimeout(ctx, 60*time.Second)
-		err := store.Update(setupCtx, func(tx *sql.Tx) error { return ext.Setup(setupCtx, tx, store.Kind()) })
-		cancelSetup()
-		if err != nil {
-			log.Error("processor: extension set-up", "err", err.Error())
-			return 1
-		}
-	}
 	extensions := processor.Extensions{Handler: ext.Handler, Eraser: ext.Eraser}
 	if cfg.delivery != nil {
 		d, err := httpdelivery.New(*cfg.delivery, nil, log)
@@ -302,12 +281,11 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 		extensions.Deliverer = d
 		log.Info("HTTP delivery on", "delivery", *cfg.delivery)
 	}
-	p, err := processor.NewFromAWS(cfg.proc, awsCfg, getenv, store, cfg.keys, extensions, log)
+	p, err := processor.NewFromAWS(cfg.proc, s.aws, getenv, store, cfg.keys, extensions, log)
 	if err != nil {
 		log.Error("processor: invalid configuration", "err", err.Error())
 		return 1
 	}
-	log.Info("site database open", "kind", store.Kind(), "databaseId", store.ID())
 	log.Info("site keys loaded", "keyIds", cfg.keys.KeyIDs(), "acceptPlaintext", !cfg.proc.RefusePlaintext)
 	if err := p.Run(ctx); err != nil {
 		if errors.Is(err, processor.ErrDrainTimeout) {
@@ -318,4 +296,111 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 		return 1
 	}
 	return 0
+}
+
+// ReconcileErasures is `processor reconcile-erasures [flags]`, to run once
+// after the site database was restored from a backup, before the processor
+// starts again: with the processor's configuration (the same flags and
+// variables) and ext's Eraser, it erases at the site database every owner
+// that has an erasure record in the orders table (processor.ReconcileErasures),
+// logs one summary line and returns 0, or 1 on error (it can be run again:
+// every step is idempotent).
+func ReconcileErasures(args []string, getenv func(string) string, stdout io.Writer, ext Extension) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	name := "processor " + reconcileCommand
+	s, code := start(ctx, name, args, getenv, stdout, ext)
+	if s == nil {
+		return code
+	}
+	defer s.store.Close()
+	if ext.Handler != nil && ext.Eraser == nil {
+		s.log.Warn("adopter data of erased users is not erased: the Handler has no Eraser (processor.Eraser)")
+	}
+	began := time.Now()
+	owners, erased, err := processor.ReconcileErasures(ctx, s.store, dynamodb.NewFromConfig(s.aws), s.cfg.proc.OrdersTable, ext.Eraser, s.log)
+	if err != nil {
+		s.log.Error(name+": stopped; run it again", "err", err.Error(),
+			"ownersChecked", owners, "ownersErased", erased, "databaseId", s.store.ID())
+		return 1
+	}
+	s.log.Info("erasures reconciled", "ownersChecked", owners, "ownersErased", erased,
+		"databaseId", s.store.ID(), "took", time.Since(began).Round(time.Millisecond).String())
+	return 0
+}
+
+// site is what the processor and its subcommand reconcile-erasures share:
+// the configuration, the logger, the AWS configuration and the open site
+// database (migrated, the Extension's Setup run).
+type site struct {
+	cfg   config
+	log   *slog.Logger
+	aws   aws.Config
+	store orderstore.Store
+}
+
+// start reads the configuration of command name (args over getenv), loads
+// the AWS configuration, opens the site database and runs ext's Setup. A
+// nil site means the command ends with the exit status returned: 0 after
+// -h printed the usage, 1 after one log line naming what failed. The
+// caller closes the store.
+func start(ctx context.Context, name string, args []string, getenv func(string) string, stdout io.Writer, ext Extension) (*site, int) {
+	cfg, err := loadConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "usage: %s [flags]; each flag stands in for its environment variable:\n", name)
+		for _, f := range flagVars {
+			fmt.Fprintf(stdout, "  -%-20s %-22s %s\n", f.flag, f.env, f.usage)
+		}
+		fmt.Fprintln(stdout, "subcommands:")
+		fmt.Fprintln(stdout, "  processor keygen FILE                 write a new site key file, print its public key")
+		fmt.Fprintln(stdout, "  processor "+reconcileCommand+" [flags]  after restoring the site database from a backup, before starting")
+		fmt.Fprintln(stdout, "                                        the processor: erase there the users erased since the backup")
+		return nil, 0
+	}
+	log := logging.New(stdout, getenv("LOG_LEVEL"))
+	if err != nil {
+		log.Error(name+": invalid configuration", "err", err.Error())
+		return nil, 1
+	}
+	log = logging.New(stdout, cfg.logLevel)
+	slog.SetDefault(log)
+
+	opts := cfg.proc.SDKOptions()
+	if getenv("AWS_ACCESS_KEY_ID") == "" {
+		// ECS Anywhere hands a task its role's credentials through the
+		// container credentials endpoint, which only the SDK's default chain
+		// reads (unlike Lambda, nothing puts keys in the environment). That
+		// chain reads the process environment itself (the endpoint's
+		// AWS_CONTAINER_* variables): run's getenv is os.Getenv in production.
+		dc, err := awsdefaults.LoadDefaultConfig(ctx)
+		if err != nil {
+			log.Error(name+": AWS credentials", "err", err.Error())
+			return nil, 1
+		}
+		opts.Credentials = dc.Credentials
+	}
+	awsCfg, err := awsconfig.Load(ctx, "", getenv, opts)
+	if err != nil {
+		log.Error(name+": AWS configuration", "err", err.Error())
+		return nil, 1
+	}
+	openCtx, cancelOpen := context.WithTimeout(ctx, 60*time.Second)
+	store, err := orderstore.Open(openCtx, cfg.dsn)
+	cancelOpen()
+	if err != nil {
+		log.Error(name+": open site database", "err", err.Error())
+		return nil, 1
+	}
+	if ext.Setup != nil {
+		setupCtx, cancelSetup := context.WithTimeout(ctx, 60*time.Second)
+		err := store.Update(setupCtx, func(tx *sql.Tx) error { return ext.Setup(setupCtx, tx, store.Kind()) })
+		cancelSetup()
+		if err != nil {
+			store.Close()
+			log.Error(name+": extension set-up", "err", err.Error())
+			return nil, 1
+		}
+	}
+	log.Info("site database open", "kind", store.Kind(), "databaseId", store.ID())
+	return &site{cfg: cfg, log: log, aws: awsCfg, store: store}, 0
 }

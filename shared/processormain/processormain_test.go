@@ -256,4 +256,30 @@ func TestHelp(t *testing.T) {
 			t.Errorf("-h does not list -%s (%s): %q", f.flag, f.env, out.String())
 		}
 	}
+	for _, sub := range []string{"keygen", "reconcile-erasures"} {
+		if !strings.Contains(out.String(), "processor "+sub) {
+			t.Errorf("-h does not list subcommand %s: %q", sub, out.String())
+		}
+	}
+}
+
+// TestReconcileErasuresConfig: the subcommand takes the processor's flags
+// (-h lists them and exits 0) and refuses a bad configuration as the
+// processor does, with one log line naming the variable.
+func TestReconcileErasuresConfig(t *testing.T) {
+	var out strings.Builder
+	if code := Run([]string{"reconcile-erasures", "-h"}, func(string) string { return "" }, &out, Extension{}); code != 0 {
+		t.Fatalf("reconcile-erasures -h = %d, want 0; output %q", code, out.String())
+	}
+	if !strings.Contains(out.String(), "usage: processor reconcile-erasures [flags]") || !strings.Contains(out.String(), "-orders-table") {
+		t.Errorf("reconcile-erasures -h: %q", out.String())
+	}
+	out.Reset()
+	if code := Run([]string{"reconcile-erasures"}, func(string) string { return "" }, &out, Extension{}); code != 1 {
+		t.Fatalf("exit status = %d, want 1", code)
+	}
+	if !strings.Contains(out.String(), "processor reconcile-erasures: invalid configuration") ||
+		!strings.Contains(out.String(), "ORDERS_QUEUE_URL") || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("want one log line naming the variable, got %q", out.String())
+	}
 }
