@@ -135,7 +135,7 @@ var motoCases = []struct{ name, handler, raw, trips string }{
 	{"PreAuth", "PreAuth trigger (JSON path, home in the local replica)", "one `GetItem`",
 		"1 vs 1 (GetItem)"},
 	{"CreateOrder", "`POST /orders` (JSON path, new idempotency key)", "one `PutItem` + one `SendMessage`",
-		"3 vs 2: TransactWriteItems (idempotency + order record) + SendMessage + UpdateItem (completion)"},
+		"3 vs 2: TransactWriteItems (idempotency + order record + the no-erasure check) + SendMessage + UpdateItem (completion)"},
 	{"Processor", "on-prem processor draining 50 queued orders", "pipelined `ReceiveMessage`/`DeleteMessage` loop, same pollers and concurrency",
 		"per message: UpdateItem (claim) + UpdateItem (settle COMPLETED) + DeleteMessage, and 3 SQLite writes (prepare, handle, done), vs DeleteMessage (receives batched by 10 on both sides; `aws-calls/msg` counts the processor's)"},
 }
