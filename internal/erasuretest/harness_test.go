@@ -1,7 +1,6 @@
 package erasuretest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/homeregion/homeregion/internal/logtest"
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
@@ -36,25 +35,6 @@ import (
 
 func TestMain(m *testing.M) { mototest.Main(m) }
 
-// logBuffer collects every component's JSON log lines, for the tests that
-// no line carries personal data.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // stack is a provisioned local deployment in moto: the template's resources
 // in each region, every component built from its template environment.
 type stack struct {
@@ -63,7 +43,7 @@ type stack struct {
 	st      *provision.Stack
 	keyFile string
 	keys    *sealed.Keyring
-	logs    *logBuffer
+	logs    *logtest.Buffer
 	log     *slog.Logger
 }
 
@@ -87,7 +67,7 @@ func newStack(t *testing.T, regions ...string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	return &stack{t: t, moto: srv, st: st, keyFile: file, keys: keys, logs: logs,
 		log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 }

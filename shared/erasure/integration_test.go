@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/homeregion/homeregion/internal/logtest"
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/awsconfig"
@@ -101,7 +102,7 @@ func TestErasureOnMoto(t *testing.T) {
 		env[k] = v
 	}
 	getenv := func(k string) string { return env[k] }
-	logs, metrics := &syncBuffer{}, &syncBuffer{}
+	logs, metrics := &logtest.Buffer{}, &logtest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if _, err := Setup(ctx, getenv, log); err != nil {
 		t.Fatalf("Setup from the template's environment: %v", err)

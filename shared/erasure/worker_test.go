@@ -1,7 +1,6 @@
 package erasure
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/homeregion/homeregion/internal/logtest"
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/ddbattr"
 	"github.com/homeregion/homeregion/shared/identity"
@@ -40,25 +40,6 @@ const (
 
 var t0 = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 
-// syncBuffer is a log sink shared by the worker's goroutine-free calls and
-// the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fixture is one region's erasure world: the orders table on moto, the
 // rest hand-written fakes, a clock the test moves, and a site that
 // confirms every erasure message it can open.
@@ -73,8 +54,8 @@ type fixture struct {
 	db      *dynamodb.Client
 	table   string
 	ring    *sealed.Keyring
-	logs    *syncBuffer
-	metrics *syncBuffer
+	logs    *logtest.Buffer
+	metrics *logtest.Buffer
 	now     time.Time
 	site    bool // the site confirms messages
 }
@@ -102,7 +83,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{t: t, f: newFaults(), db: db, table: table, ring: ring, logs: &syncBuffer{}, metrics: &syncBuffer{}, now: t0, site: true}
+	fx := &fixture{t: t, f: newFaults(), db: db, table: table, ring: ring, logs: &logtest.Buffer{}, metrics: &logtest.Buffer{}, now: t0, site: true}
 	fx.pool = &fakePool{f: fx.f, users: map[string]*fakeUser{
 		"user-a": {username: "user-a", sub: subA, email: emailA, enabled: true},
 		"user-b": {username: "user-b", sub: subB, email: emailB, enabled: true},

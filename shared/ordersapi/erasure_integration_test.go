@@ -1,7 +1,6 @@
 package ordersapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/homeregion/homeregion/internal/logtest"
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/shared/ddbattr"
 	"github.com/homeregion/homeregion/shared/orders"
@@ -29,28 +29,10 @@ func withEmail(r *events.APIGatewayV2HTTPRequest) {
 	r.RequestContext.Authorizer.JWT.Claims["email"] = testEmail
 }
 
-// logBuffer collects a handler's JSON log lines (safe for concurrent use).
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // logged returns a logger writing JSON lines, every level, into a new buffer.
-func logged() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+func logged() (*slog.Logger, *logtest.Buffer) {
+	b := &logtest.Buffer{}
+	return b.Logger(), b
 }
 
 // checkNoPII fails if a log line holds a user's sub or e-mail address, and

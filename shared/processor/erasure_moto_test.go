@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/homeregion/homeregion/internal/logtest"
 	"github.com/homeregion/homeregion/internal/motoserver"
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/internal/orderstoretest"
@@ -119,8 +120,8 @@ func TestErasureTwoSiteDatabases(t *testing.T) {
 	}
 	a := openStore(t, orderstoretest.SQLiteDSN(t))
 	b := openStore(t, orderstoretest.PostgresDSN(t))
-	var logs logBuffer
-	log := logs.logger()
+	var logs logtest.Buffer
+	log := logs.Logger()
 	var na, nb opCounts
 
 	// X's and Y's first orders at A alone, the next at B alone.

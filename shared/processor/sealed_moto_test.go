@@ -1,16 +1,15 @@
 package processor_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/homeregion/homeregion/internal/logtest"
 	"github.com/homeregion/homeregion/internal/mototest"
 	"github.com/homeregion/homeregion/internal/orderstoretest"
 	"github.com/homeregion/homeregion/internal/processortest"
@@ -18,28 +17,6 @@ import (
 	"github.com/homeregion/homeregion/shared/processor"
 	"github.com/homeregion/homeregion/shared/sealed"
 )
-
-// logBuffer is a slog destination the test reads while the processor runs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // sealedTo is order id's message sealed to pub, optionally changed by mod
 // after sealing.
@@ -84,8 +61,8 @@ func TestSealedThatDoNotOpen(t *testing.T) {
 	f.SendRaw(t, sealedTo(t, f.PublicKey, moved, func(m *orders.SealedEnvelope) { m.Sealed = dm.Sealed }), moved)
 
 	store := openStore(t, orderstoretest.SQLiteDSN(t))
-	var logs logBuffer
-	_, stop := runWith(t, cfg, f, store, f.Keys, logs.logger(), func(c *processor.Config) { c.VisibilityTimeout = time.Second })
+	var logs logtest.Buffer
+	_, stop := runWith(t, cfg, f, store, f.Keys, logs.Logger(), func(c *processor.Config) { c.VisibilityTimeout = time.Second })
 	processortest.WaitFor(t, time.Minute, "2 messages in the DLQ", func() bool {
 		v, nv := f.Counts(t, f.DLQURL)
 		return v+nv == 2
@@ -164,8 +141,8 @@ func TestKeyRotation(t *testing.T) {
 	f.SendRaw(t, sealedTo(t, oldPub, late, nil), late)
 	more := processortest.IDs("new2", 5)
 	f.Seed(t, more)
-	var logs logBuffer
-	_, stop = runWith(t, cfg, f, store, newKeys, logs.logger(), func(c *processor.Config) { c.VisibilityTimeout = time.Second })
+	var logs logtest.Buffer
+	_, stop = runWith(t, cfg, f, store, newKeys, logs.Logger(), func(c *processor.Config) { c.VisibilityTimeout = time.Second })
 	processortest.WaitFor(t, time.Minute, "the old-key message in the DLQ", func() bool {
 		v, nv := f.Counts(t, f.DLQURL)
 		return v+nv == 1
@@ -204,8 +181,8 @@ func TestPlaintextVersion1(t *testing.T) {
 	f.Plaintext = false
 	sealedIDs := processortest.IDs("v2", 3)
 	f.Seed(t, sealedIDs)
-	var logs logBuffer
-	_, stop = runWith(t, cfg, f, store, f.Keys, logs.logger(), func(c *processor.Config) {
+	var logs logtest.Buffer
+	_, stop = runWith(t, cfg, f, store, f.Keys, logs.Logger(), func(c *processor.Config) {
 		c.VisibilityTimeout = time.Second
 		c.RefusePlaintext = true
 	})
