@@ -16,6 +16,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
 	"github.com/homeregion/homeregion/shared/awsclient/kmsops"
+	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/identity"
@@ -114,7 +115,7 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) *Worker {
 		Keys:     identity.New(kmsops.New(kms.NewFromConfig(awscfg)), c.PIIKeyID),
 		Registry: reg,
 		DB:       tableOps{get: db.GetItem, put: db.PutItem, update: db.UpdateItem, del: db.DeleteItem, query: db.Query},
-		Queue:    queueOps{send: q.SendMessage},
+		Queue:    sqsops.NewSender(q),
 		DLQ:      dlqOps{receive: q.ReceiveMessage, del: q.DeleteMessage, visibility: q.ChangeMessageVisibilityBatch},
 		Log:      log,
 	})
@@ -180,14 +181,6 @@ func (o tableOps) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, 
 
 func (o tableOps) Query(ctx context.Context, in *dynamodb.QueryInput, f ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return o.query(ctx, in, f...)
-}
-
-type queueOps struct {
-	send func(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
-
-func (o queueOps) SendMessage(ctx context.Context, in *sqs.SendMessageInput, f ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	return o.send(ctx, in, f...)
 }
 
 type dlqOps struct {

@@ -49,6 +49,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/homeregion/homeregion/shared/identity"
+	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -226,7 +227,7 @@ func (w *Worker) Request(ctx context.Context, email string) (Response, error) {
 	}
 	out, err := w.Pool.ListUsers(ctx, &cip.ListUsersInput{UserPoolId: aws.String(w.PoolID), Filter: aws.String(`email = "` + email + `"`), Limit: aws.Int32(2)})
 	if err != nil {
-		return Response{}, redact(fmt.Errorf("erasure request: list users: %w", err), email)
+		return Response{}, logging.Redact(fmt.Errorf("erasure request: list users: %w", err), email)
 	}
 	switch len(out.Users) {
 	case 0:
@@ -355,7 +356,7 @@ func (w *Worker) Advance(ctx context.Context, key string) (completed bool, err e
 		if err != nil {
 			// An SDK error may echo a request (a ListUsers filter): the
 			// error is logged, so it never carries the sub.
-			return false, redact(fmt.Errorf("erasure %s: step %s: %w", rec.ID, step, err), rec.Subject)
+			return false, logging.Redact(fmt.Errorf("erasure %s: step %s: %w", rec.ID, step, err), rec.Subject)
 		}
 		if !done {
 			return false, nil
@@ -753,28 +754,4 @@ func (w *Worker) unhide(ctx context.Context, entries []sqstypes.ChangeMessageVis
 		entries = entries[n:]
 	}
 	return nil
-}
-
-// redactedError is an error whose message has personal data blanked out;
-// errors.Is and errors.As still see the original.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redact blanks every non-empty secret out of err's message.
-func redact(err error, secrets ...string) error {
-	msg := err.Error()
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return &redactedError{msg: msg, err: err}
 }

@@ -13,7 +13,10 @@
 //
 // Nothing here can tell PII from other data: callers log identifiers that are
 // not PII (request ids, order ids, hashed identity keys, regions, codes) and
-// never e-mail addresses, postal addresses, names or tokens.
+// never e-mail addresses, postal addresses, names or tokens. Where an error
+// of an SDK, a driver or adopter code may echo a value the caller holds (an
+// e-mail in a ListUsers filter, an owner given to an Eraser), Redact blanks
+// it out before the error is logged or returned.
 package logging
 
 import (
@@ -70,3 +73,29 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 
 // Discard returns a logger that writes nothing (benchmarks, quiet fakes).
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// redactedError is an error whose message has values blanked out;
+// errors.Is and errors.As still see the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// Redact returns err with every non-empty secret in its message replaced by
+// "[redacted]" (err itself when none occurs); errors.Is and errors.As still
+// see err.
+func Redact(err error, secrets ...string) error {
+	msg := err.Error()
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -55,5 +57,20 @@ func TestParseLevel(t *testing.T) {
 		if got := ParseLevel(in); got != want {
 			t.Errorf("ParseLevel(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	base := errors.New("list users: filter email = \"ada@example.com\" for sub-1")
+	wrapped := fmt.Errorf("erasure: %w", base)
+	got := Redact(wrapped, "ada@example.com", "", "sub-1")
+	if want := `erasure: list users: filter email = "[redacted]" for [redacted]`; got.Error() != want {
+		t.Errorf("Redact = %q, want %q", got.Error(), want)
+	}
+	if !errors.Is(got, base) {
+		t.Error("the redacted error no longer wraps the original")
+	}
+	if clean := errors.New("nothing to hide"); Redact(clean, "ada@example.com") != clean {
+		t.Error("an error without a secret is not returned as it is")
 	}
 }

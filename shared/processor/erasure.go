@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
+	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
 )
@@ -99,32 +99,25 @@ func (p *Processor) erase(ctx context.Context, m *message) {
 		return
 	case err != nil:
 		p.failed.Add(1)
-		log.Error("read the erasure record failed; left for redelivery", "err", ownerless(err, e.Owner))
+		log.Error("read the erasure record failed; left for redelivery", "err", logging.Redact(err, e.Owner))
 		return
 	}
 	rows, err := p.deps.Store.Erase(ctx, e.Owner, e.ErasureID, p.eraserTx(ctx, e.Owner))
 	if err != nil {
 		p.failed.Add(1)
-		log.Error("erasure at the site database failed; left for redelivery", "err", ownerless(err, e.Owner))
+		log.Error("erasure at the site database failed; left for redelivery", "err", logging.Redact(err, e.Owner))
 		return
 	}
 	err = ordertable.ConfirmErasure(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, e.ErasureID, p.deps.Store.ID(), p.deps.Now())
 	if err != nil {
 		p.failed.Add(1)
-		log.Error("confirm erasure failed; left for redelivery", "rows", rows, "err", ownerless(err, e.Owner))
+		log.Error("confirm erasure failed; left for redelivery", "rows", rows, "err", logging.Redact(err, e.Owner))
 		return
 	}
 	log.Info("owner erased at this site database and confirmed", "rows", rows, "databaseId", p.deps.Store.ID())
 	if p.remove(ctx, log, m) {
 		p.erasures.Add(1)
 	}
-}
-
-// ownerless is err's message with owner blanked out: an error of the
-// Eraser (adopter code), of the site database's driver or of an SDK may
-// echo the owner it was given, and no log line may carry it.
-func ownerless(err error, owner string) string {
-	return strings.ReplaceAll(err.Error(), owner, "[redacted]")
 }
 
 // eraserTx is the Store.Erase callback that runs the Eraser, if any.

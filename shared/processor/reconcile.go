@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
@@ -48,11 +49,11 @@ func ReconcileErasures(ctx context.Context, store Store, db ordertable.GetItemAP
 				owners++
 				continue
 			case err != nil:
-				return owners, erased, fmt.Errorf("reconcile erasures: read an erasure record: %s", ownerless(err, owner))
+				return owners, erased, fmt.Errorf("reconcile erasures: read an erasure record: %w", logging.Redact(err, owner))
 			}
 			rows, err := store.Erase(ctx, owner, rec.ID, eraserFunc(ctx, eraser, owner))
 			if err != nil {
-				return owners, erased, fmt.Errorf("reconcile erasures: erasure %s: %s", rec.ID, ownerless(err, owner))
+				return owners, erased, fmt.Errorf("reconcile erasures: erasure %s: %w", rec.ID, logging.Redact(err, owner))
 			}
 			owners++
 			erased++
