@@ -19,7 +19,9 @@ import (
 // token issuer as the primary, by forwarding its calls to the primary's moto
 // pool (the SigV4 credential scope rewritten to PrimaryRegion,
 // pairlocal.SetSigningRegion), and invokes the endpoint's region's own
-// pre authentication trigger, with userPoolId = PoolID, around sign-in.
+// pre authentication trigger, with userPoolId = PoolID (and region = the
+// endpoint's region, where the trigger runs), around sign-in. The app
+// clients' settings are the primary's (FromUserPoolClient).
 //
 // As Cognito documents for a secondary pool, the replica creates no users
 // and changes nobody's password or profile: the operations in primaryOnly

@@ -217,6 +217,13 @@ func TestReplicaSignInUsesPrimaryPoolAndReplicaTrigger(t *testing.T) {
 	if _, err := s.central.api().GetUser(ctx, &cip.GetUserInput{AccessToken: atPrimary.AccessToken}); err != nil {
 		t.Errorf("GetUser at the replica with the primary's token: %v", err)
 	}
+	// The app client's settings are the primary's: a flow it does not enable
+	// is refused at the replica too.
+	_, err = s.central.api().AdminInitiateAuth(ctx, &cip.AdminInitiateAuthInput{
+		UserPoolId: aws.String(s.west.pool), ClientId: aws.String(s.west.clientID), AuthFlow: ciptypes.AuthFlowTypeAdminUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": email, "PASSWORD": password},
+	})
+	wantAPIError(t, err, "InvalidParameterException", "Auth flow not enabled for this client")
 }
 
 func TestReplicaRefusesPrimaryOnlyOperations(t *testing.T) {
