@@ -31,7 +31,11 @@
 // accepts any code.
 //
 // All this applies to the one user pool (and its app clients) the endpoint is
-// configured with; calls for any other pool are forwarded untouched.
+// configured with, and to the pools replicated to its region (Replica:
+// Cognito multi-Region replication, served from the primary's moto pool with
+// this region's pre authentication trigger, and no sign-up, password reset
+// or profile change); calls for any other pool are forwarded untouched.
+// SetDown emulates the region's outage.
 package cognitolocal
 
 import (
@@ -46,6 +50,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -133,6 +138,9 @@ type Config struct {
 	// Logger receives one line per call (operation, status, duration; never
 	// user names, e-mails or tokens); nil discards.
 	Logger *slog.Logger
+	// Replicas are other regions' pools replicated to Region (Cognito
+	// multi-Region replication): see Replica.
+	Replicas []Replica
 }
 
 // FromUserPool sets what Cognito enforces from the pool's settings as
@@ -183,7 +191,18 @@ type Endpoint struct {
 	// confirmation are one step, so concurrent calls confirm (and run the
 	// post confirmation trigger) once, as Cognito does.
 	confirmMu sync.Mutex
+
+	// replicas are the pools replicated here (Config.Replicas).
+	replicas []*replica
+	// down is set while the region is down (SetDown).
+	down atomic.Bool
 }
+
+// SetDown takes the endpoint's region down (true) or back up (false): while
+// down, every call, for the region's own pool or a replica, is answered 503
+// InternalErrorException, as by a Cognito regional outage. A replica of this
+// region's pool served by another region's endpoint keeps working.
+func (e *Endpoint) SetDown(down bool) { e.down.Store(down) }
 
 // New checks cfg and returns an Endpoint.
 func New(cfg Config) (*Endpoint, error) {
@@ -208,7 +227,11 @@ func New(cfg Config) (*Endpoint, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Endpoint{cfg: cfg, pending: map[pendingKey]string{}, tokens: map[string]string{}}, nil
+	replicas, err := newReplicas(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Endpoint{cfg: cfg, pending: map[pendingKey]string{}, tokens: map[string]string{}, replicas: replicas}, nil
 }
 
 // apiError is a Cognito error answered in the AWS JSON protocol.
@@ -253,6 +276,9 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Endpoint) serve(r *http.Request, op string) (*reply, error) {
+	if e.down.Load() {
+		return nil, &apiError{http.StatusServiceUnavailable, "InternalErrorException", "The local Cognito endpoint of " + e.cfg.Region + " is down."}
+	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("X-Amz-Target"), targetPrefix) {
 		// Not an API call (e.g. the JWKS at /<pool>/.well-known/jwks.json): moto answers.
 		return e.forward(r, nil)
@@ -264,6 +290,15 @@ func (e *Endpoint) serve(r *http.Request, op string) (*reply, error) {
 	if len(body) > maxBody {
 		return nil, &apiError{http.StatusRequestEntityTooLarge, "InvalidParameterException", "Request body too large."}
 	}
+	if rp := e.replicaFor(body); rp != nil {
+		return rp.serve(r, op, body)
+	}
+	return e.dispatch(r, op, body)
+}
+
+// dispatch answers an API call for the endpoint's pool (or any pool it does
+// not know, forwarded untouched).
+func (e *Endpoint) dispatch(r *http.Request, op string, body []byte) (*reply, error) {
 	switch op {
 	case "SignUp":
 		return e.signUp(r, body)
