@@ -20,8 +20,10 @@ var ErrUnsupported = errors.New("not supported locally")
 // numbers, metric ids, + - * /, the comparisons == != < <= > >= (1 or 0),
 // AND/&&, OR/||, NOT/!, IF(condition, a[, b]) and FILL(m, value). A time
 // series with no datapoint in the period is missing: arithmetic, comparisons
-// and logic over it are missing, division by zero is missing, FILL gives the
-// filler instead.
+// and logic over it are missing, FILL gives the filler instead. Division by
+// zero is missing too (a gap, as CloudWatch graphs m1/m2 where m2 is 0; the
+// user guide does not spell it out), so an alarm reads it per its
+// TreatMissingData.
 type Expr struct {
 	src  string
 	root node
