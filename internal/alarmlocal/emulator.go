@@ -27,6 +27,7 @@ type CloudWatchAPI interface {
 	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
 	SetAlarmState(ctx context.Context, in *cloudwatch.SetAlarmStateInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.SetAlarmStateOutput, error)
 	GetMetricStatistics(ctx context.Context, in *cloudwatch.GetMetricStatisticsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricStatisticsOutput, error)
+	GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
 }
 
 // SQSAPI is the part of the SQS client the emulator uses.
@@ -81,6 +82,7 @@ type Emulator struct {
 	points map[string][]Datapoint
 	state  map[string]alarm.State // last state known to be in moto
 	queues map[string]*queueTrack
+	math   map[string]*mathAlarm // metric math alarms evaluated here, by name
 }
 
 type queueTrack struct {
@@ -111,7 +113,19 @@ func New(o Options) (*Emulator, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Emulator{o: o, points: map[string][]Datapoint{}, state: map[string]alarm.State{}, queues: map[string]*queueTrack{}}, nil
+	e := &Emulator{o: o, points: map[string][]Datapoint{}, state: map[string]alarm.State{}, queues: map[string]*queueTrack{}, math: map[string]*mathAlarm{}}
+	for _, a := range o.Region.Alarms {
+		if !a.MetricMath {
+			continue
+		}
+		m, err := compileMath(a)
+		if err != nil {
+			o.Logger.Warn("metric math alarm not evaluated locally: only states set by hand", "region", o.Region.Region, "alarm", a.Name, "error", err)
+			continue
+		}
+		e.math[a.Name] = m
+	}
+	return e, nil
 }
 
 func ruleOf(a provision.AlarmDef) Rule {
@@ -173,11 +187,18 @@ func (e *Emulator) Tick(ctx context.Context) error {
 			e.deliver(ctx, a, prev, cur.value, cur.reason, true, now)
 			continue
 		}
+		var v float64
+		var has bool
 		if a.MetricMath {
-			// Metric math is not evaluated locally: only states set by hand.
-			continue
+			m := e.math[a.Name]
+			if m == nil {
+				// Not evaluable here (logged by New): only states set by hand.
+				continue
+			}
+			v, has, err = e.mathSample(ctx, m, now)
+		} else {
+			v, has, err = e.sample(ctx, a, now)
 		}
-		v, has, err := e.sample(ctx, a, now)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("alarm %s: %w", a.Name, err))
 			continue
@@ -456,7 +477,15 @@ func Payload(a provision.AlarmDef, region, account string, from, to alarm.State,
 			PreviousState: alarm.StateValue{Value: from, Timestamp: ts},
 		},
 	}
-	if a.MetricName != "" {
+	for _, q := range a.Queries {
+		mq := alarm.MetricDataQuery{ID: q.ID, Expression: q.Expression, ReturnData: q.ReturnData}
+		if q.MetricName != "" {
+			mq.MetricStat = &alarm.MetricStat{Metric: alarm.Metric{Namespace: q.Namespace, Name: q.MetricName, Dimensions: q.Dimensions},
+				Period: int64(q.Period), Stat: q.Stat}
+		}
+		ev.AlarmData.Configuration.Metrics = append(ev.AlarmData.Configuration.Metrics, mq)
+	}
+	if a.MetricName != "" && len(a.Queries) == 0 {
 		ev.AlarmData.Configuration.Metrics = []alarm.MetricDataQuery{{
 			ID: "m1", ReturnData: true,
 			MetricStat: &alarm.MetricStat{Metric: alarm.Metric{Namespace: a.Namespace, Name: a.MetricName, Dimensions: a.Dimensions},

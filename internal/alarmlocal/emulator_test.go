@@ -18,8 +18,9 @@ import (
 )
 
 type fakeCW struct {
-	states map[string]cwtypes.StateValue
-	sets   []string
+	states     map[string]cwtypes.StateValue
+	sets       []string
+	metricData func(*cloudwatch.GetMetricDataInput) (*cloudwatch.GetMetricDataOutput, error)
 }
 
 func (f *fakeCW) DescribeAlarms(_ context.Context, in *cloudwatch.DescribeAlarmsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error) {
@@ -40,6 +41,13 @@ func (f *fakeCW) SetAlarmState(_ context.Context, in *cloudwatch.SetAlarmStateIn
 
 func (f *fakeCW) GetMetricStatistics(context.Context, *cloudwatch.GetMetricStatisticsInput, ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricStatisticsOutput, error) {
 	return &cloudwatch.GetMetricStatisticsOutput{}, nil
+}
+
+func (f *fakeCW) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	if f.metricData == nil {
+		return &cloudwatch.GetMetricDataOutput{}, nil
+	}
+	return f.metricData(in)
 }
 
 type fakeSQS struct{ visible, inFlight int }
@@ -177,8 +185,8 @@ func TestNewRejectsBadRule(t *testing.T) {
 	}
 }
 
-// A metric math alarm is never sampled or set by the emulator; a state set
-// by hand is still delivered.
+// A metric math alarm the emulator cannot evaluate (here: no queries) is
+// never sampled or set by it; a state set by hand is still delivered.
 func TestMetricMathAlarmOnlyByHand(t *testing.T) {
 	r := testRegion()
 	r.Alarms = []provision.AlarmDef{{Name: "rate", ARN: "arn:rate", MetricMath: true, Namespace: "AWS/ApiGateway", MetricName: "5xx",

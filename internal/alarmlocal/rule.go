@@ -13,8 +13,12 @@
 // transition is delivered to the alarm's action functions as the CloudWatch
 // alarm -> Lambda action payload (shared/alarm.LambdaEvent).
 //
-// Alarms on metric math expressions (e.g. the orders API's 5xx rate) are not
-// evaluated locally; states set on them by hand are delivered all the same.
+// Alarms on metric math expressions (e.g. the orders API's 5xx rate over
+// the HTTP API's metrics, published to moto by internal/metricslocal) read
+// their metrics with one GetMetricData call per period and evaluate the
+// expression here (Expr: IF, FILL, arithmetic, comparisons, AND/OR/NOT). An
+// expression using anything else is logged once and left to states set by
+// hand, which are delivered all the same.
 package alarmlocal
 
 import (

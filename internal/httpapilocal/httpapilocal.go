@@ -9,6 +9,9 @@
 // (route key, path parameters, lower-cased headers, base64 body when binary,
 // the token's claims under requestContext.authorizer.jwt.claims) and invokes
 // the handler in-process, e.g. through lambda.NewHandler(h.Handle).Invoke.
+//
+// Every request is reported, when Config.Metrics is set, as the CloudWatch
+// metrics API Gateway publishes for an HTTP API (MetricSample.Metrics).
 package httpapilocal
 
 import (
@@ -63,6 +66,13 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives one access-log line per request (no tokens, no bodies); nil discards.
 	Logger *slog.Logger
+	// APIID is the API's id: the requestContext.apiId of the events and the
+	// ApiId dimension of its metrics ("local" when empty).
+	APIID string
+	// Metrics, when set, receives every request once it is answered. It is
+	// called on the request's goroutine: it must not block (e.g. queue the
+	// sample for a batch publisher).
+	Metrics func(MetricSample)
 }
 
 // CORS is an HTTP API's CORS configuration (AWS::ApiGatewayV2::Api Cors,
@@ -120,6 +130,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if a.cfg.Logger == nil {
 		a.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if a.cfg.APIID == "" {
+		a.cfg.APIID = "local"
 	}
 	a.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256"}),
@@ -182,12 +195,25 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := a.cfg.Now()
 	reqID := uuid.NewString()
 	w.Header().Set("Apigw-Requestid", reqID)
-	status := a.serve(w, r, reqID, start)
+	began := time.Now()
+	var in integration
+	status := a.serve(w, r, reqID, start, &in)
+	elapsed := time.Since(began)
 	a.cfg.Logger.Info("http api", "method", r.Method, "path", r.URL.Path, "status", status,
-		"ms", time.Since(start).Milliseconds(), "apiRequestId", reqID)
+		"ms", elapsed.Milliseconds(), "apiRequestId", reqID)
+	if a.cfg.Metrics != nil {
+		a.cfg.Metrics(MetricSample{APIID: a.cfg.APIID, Stage: Stage, Time: start, Status: status, Latency: elapsed,
+			Integrated: in.called, IntegrationLatency: in.took})
+	}
 }
 
-func (a *API) serve(w http.ResponseWriter, r *http.Request, reqID string, start time.Time) int {
+// integration records whether and how long a request's integration ran.
+type integration struct {
+	called bool
+	took   time.Duration
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, reqID string, start time.Time, in *integration) int {
 	if a.cfg.CORS != nil {
 		// "If you configure CORS for an API, API Gateway automatically sends a
 		// response to preflight OPTIONS requests, even if there isn't an
@@ -223,7 +249,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, reqID string, start 
 	if len(body) > MaxBody {
 		return message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 	}
-	ev := buildEvent(r, rt.key, params, claims, body, reqID, start)
+	ev := buildEvent(r, rt.key, params, claims, body, reqID, a.cfg.APIID, start)
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		a.cfg.Logger.Error("encode event", "err", err)
@@ -231,7 +257,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, reqID string, start 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), IntegrationTimeout)
 	defer cancel()
+	called := time.Now()
 	out, err := a.invoke(ctx, payload)
+	in.called, in.took = true, time.Since(called)
 	if err != nil {
 		a.cfg.Logger.Error("integration failed", "route", rt.key, "err", err, "apiRequestId", reqID)
 		if ctx.Err() != nil {
@@ -353,7 +381,7 @@ func textual(contentType string) bool {
 	return false
 }
 
-func buildEvent(r *http.Request, routeKey string, params, claims map[string]string, body []byte, reqID string, now time.Time) events.APIGatewayV2HTTPRequest {
+func buildEvent(r *http.Request, routeKey string, params, claims map[string]string, body []byte, reqID, apiID string, now time.Time) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
 	var cookies []string
 	for k, vs := range r.Header {
@@ -395,9 +423,9 @@ func buildEvent(r *http.Request, routeKey string, params, claims map[string]stri
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:     routeKey,
 			AccountID:    "123456789012",
-			Stage:        "$default",
+			Stage:        Stage,
 			RequestID:    reqID,
-			APIID:        "local",
+			APIID:        apiID,
 			DomainName:   host,
 			DomainPrefix: strings.SplitN(host, ".", 2)[0],
 			Time:         now.UTC().Format("02/Jan/2006:15:04:05 -0700"),

@@ -89,6 +89,8 @@ type harness struct {
 	url    string
 	events []events.APIGatewayV2HTTPRequest
 	answer func(events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+	// samples receives the API's metric samples (dropped when full).
+	samples chan httpapilocal.MetricSample
 }
 
 func newHarness(t *testing.T) *harness {
@@ -109,7 +111,7 @@ func newHarnessWith(t *testing.T, routes []string, cors *httpapilocal.CORS) *har
 	if err := jwks.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{}
+	h := &harness{samples: make(chan httpapilocal.MetricSample, 16)}
 	handler := func(_ context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		h.events = append(h.events, ev)
 		if h.answer != nil {
@@ -125,6 +127,13 @@ func newHarnessWith(t *testing.T, routes []string, cors *httpapilocal.CORS) *har
 		Keyfunc:  jwks.Keyfunc,
 		Handler:  lambda.NewHandler(handler).Invoke,
 		Now:      func() time.Time { return now },
+		APIID:    "api1",
+		Metrics: func(s httpapilocal.MetricSample) {
+			select {
+			case h.samples <- s:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

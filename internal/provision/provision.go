@@ -231,6 +231,10 @@ type AlarmDef struct {
 	// (Metrics with an Expression); Namespace/MetricName are then its first
 	// input metric, not what the threshold applies to.
 	MetricMath bool `json:"metricMath,omitempty"`
+	// Queries are a metric math alarm's Metrics, in template order: the
+	// metrics it reads and the expressions over them (the one with
+	// ReturnData is what the threshold applies to).
+	Queries []MetricQuery `json:"queries,omitempty"`
 	// Action is the ACTION (failover, promote, scale) of the function the
 	// alarm's actions invoke; Function is that function's logical id.
 	Action   string `json:"action,omitempty"`
@@ -238,6 +242,20 @@ type AlarmDef struct {
 	// AlarmActions, OKActions are the resolved action ARNs.
 	AlarmActions []string `json:"alarmActions,omitempty"`
 	OKActions    []string `json:"okActions,omitempty"`
+}
+
+// MetricQuery is one entry of a metric math alarm's Metrics: a metric
+// (Namespace, MetricName, Dimensions, Period, Stat) or an Expression over
+// the other entries' ids.
+type MetricQuery struct {
+	ID         string            `json:"id"`
+	Expression string            `json:"expression,omitempty"`
+	ReturnData bool              `json:"returnData"`
+	Namespace  string            `json:"namespace,omitempty"`
+	MetricName string            `json:"metricName,omitempty"`
+	Dimensions map[string]string `json:"dimensions,omitempty"`
+	Period     int               `json:"period,omitempty"`
+	Stat       string            `json:"stat,omitempty"`
 }
 
 // Apply creates the definitions in every region of opts against moto at
@@ -415,6 +433,7 @@ func alarmDef(id string, c cfn.Created) AlarmDef {
 		if template.Field(m, "Expression") != "" {
 			a.MetricMath = true
 		}
+		a.Queries = append(a.Queries, metricQuery(m))
 		ms, ok := m["MetricStat"].(map[string]any)
 		if !ok || a.MetricName != "" {
 			continue
@@ -427,6 +446,27 @@ func alarmDef(id string, c cfn.Created) AlarmDef {
 		}
 	}
 	return a
+}
+
+// metricQuery reads one entry of an alarm's Metrics (ReturnData defaults to
+// true, as CloudWatch's does).
+func metricQuery(m map[string]any) MetricQuery {
+	q := MetricQuery{ID: template.Field(m, "Id"), Expression: template.Field(m, "Expression"), ReturnData: true}
+	if b, ok := template.Bool(m["ReturnData"]); ok {
+		q.ReturnData = b
+	}
+	if ms, ok := m["MetricStat"].(map[string]any); ok {
+		mm, _ := ms["Metric"].(map[string]any)
+		q.Namespace, q.MetricName, q.Stat = template.Field(mm, "Namespace"), template.Field(mm, "MetricName"), template.Field(ms, "Stat")
+		q.Period, _ = template.Int(ms["Period"])
+		for _, d := range template.Maps(mm["Dimensions"]) {
+			if q.Dimensions == nil {
+				q.Dimensions = map[string]string{}
+			}
+			q.Dimensions[template.Field(d, "Name")] = template.Field(d, "Value")
+		}
+	}
+	return q
 }
 
 // sites finds the ECS sites the alarm functions act on: the scale target is
