@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -69,11 +71,16 @@ func (c counted) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...fu
 
 // world is the three-region system on moto: a registry table in each region
 // (moto does not replicate global tables), a multi-Region HMAC key in the
-// registry region replicated to the others, and the three triggers per region.
+// registry region replicated to the others, a user pool per region (moto
+// names it "<region>_...", as Cognito does) and the three triggers per
+// region, unpaired.
 type world struct {
 	srv     *mototest.Server
 	table   string
 	db      map[string]*dynamodb.Client
+	pool    map[string]string             // per region: its user pool's id
+	reg     map[string]*registry.Registry // per region: its handlers' registry
+	logger  *slog.Logger
 	calls   map[string]*atomic.Int64 // per region: DynamoDB round trips of its handlers
 	signUp  map[string]*PreSignUp
 	confirm map[string]*PostConfirmation
@@ -105,6 +112,8 @@ func newWorld(t *testing.T) *world {
 		srv:     srv,
 		table:   fmt.Sprintf("registry-%d-%d", time.Now().UnixNano()%1e9, tableSeq.Add(1)),
 		db:      map[string]*dynamodb.Client{},
+		pool:    map[string]string{},
+		reg:     map[string]*registry.Registry{},
 		calls:   map[string]*atomic.Int64{},
 		signUp:  map[string]*PreSignUp{},
 		confirm: map[string]*PostConfirmation{},
@@ -116,6 +125,11 @@ func newWorld(t *testing.T) *world {
 	for _, r := range regions {
 		w.db[r] = dynamodb.NewFromConfig(srv.Config(r))
 		mototest.CreateTable(t, w.db[r], "RegistryTable", w.table)
+		out, err := cip.NewFromConfig(srv.Config(r)).CreateUserPool(ctx, &cip.CreateUserPoolInput{PoolName: aws.String(w.table)})
+		if err != nil {
+			t.Fatalf("CreateUserPool in %s: %v", r, err)
+		}
+		w.pool[r] = aws.ToString(out.UserPool.Id)
 	}
 	primary := kms.NewFromConfig(srv.Config(registryRegion))
 	key, err := primary.CreateKey(ctx, &kms.CreateKeyInput{
@@ -135,12 +149,14 @@ func newWorld(t *testing.T) *world {
 	p := policy(t)
 	w.version = p.Version()
 	log := logging.New(syncWriter{w.logMu, w.log}, "DEBUG")
+	w.logger = log
 	writes := &sync.Mutex{} // one for the registry region's table (see counted)
 	for _, r := range regions {
 		w.calls[r] = &atomic.Int64{}
 		local := counted{w.db[r], w.calls[r], nil}
 		home := counted{w.db[registryRegion], w.calls[r], writes}
 		reg := registry.New(w.table, r, registryRegion, local, home, p.Version())
+		w.reg[r] = reg
 		w.keys[r] = identity.New(kms.NewFromConfig(srv.Config(r)), keyID)
 		w.signUp[r] = mustPreSignUp(r, p, w.keys[r], reg, log, 0)
 		w.confirm[r] = mustPostConfirmation(r, p, w.keys[r], reg, log, 0)
@@ -154,6 +170,7 @@ func (w *world) doSignUp(t *testing.T, region, email, country string) error {
 	ev := events.CognitoEventUserPoolsPreSignup{}
 	ev.TriggerSource = SourceSignUp
 	ev.Region = region
+	ev.UserPoolID = w.pool[region]
 	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrRegion: region, AttrCountry: country}
 	out, err := w.signUp[region].Handle(context.Background(), ev)
 	if out.Response.AutoConfirmUser || out.Response.AutoVerifyEmail {
@@ -169,6 +186,7 @@ func (w *world) doConfirm(region, email string, verified bool) error {
 	ev := events.CognitoEventUserPoolsPostConfirmation{}
 	ev.TriggerSource = SourceConfirmSignUp
 	ev.Region = region
+	ev.UserPoolID = w.pool[region]
 	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrEmailVerified: fmt.Sprint(verified), "cognito:user_status": "CONFIRMED"}
 	_, err := w.confirm[region].Handle(context.Background(), ev)
 	return err
@@ -183,6 +201,7 @@ func (w *world) doSignInAs(region, email string, verified bool) error {
 	ev := events.CognitoEventUserPoolsPreAuthentication{}
 	ev.TriggerSource = SourceAuthentication
 	ev.Region = region
+	ev.UserPoolID = w.pool[region]
 	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrEmailVerified: fmt.Sprint(verified)}
 	_, err := w.signIn[region].Handle(context.Background(), ev)
 	return err
@@ -555,6 +574,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	go func() {
 		ev := events.CognitoEventUserPoolsPreSignup{}
 		ev.TriggerSource = SourceSignUp
+		ev.UserPoolID = w.pool["eu-central-1"]
 		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrRegion: "eu-central-1", AttrCountry: "DE"}
 		start := time.Now()
 		_, err := su.Handle(ctx, ev)
@@ -563,6 +583,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	go func() {
 		ev := events.CognitoEventUserPoolsPreAuthentication{}
 		ev.TriggerSource = SourceAuthentication
+		ev.UserPoolID = w.pool["eu-central-1"]
 		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrEmailVerified: "true"}
 		start := time.Now()
 		_, err := pa.Handle(ctx, ev)
@@ -571,6 +592,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	go func() {
 		ev := events.CognitoEventUserPoolsPostConfirmation{}
 		ev.TriggerSource = SourceConfirmSignUp
+		ev.UserPoolID = w.pool["eu-central-1"]
 		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrEmailVerified: "true"}
 		start := time.Now()
 		_, err := pc.Handle(ctx, ev)
