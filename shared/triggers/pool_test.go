@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/registry"
@@ -204,4 +206,66 @@ func or(s, def string) string {
 		return s
 	}
 	return def
+}
+
+// TestReplicaSamples runs the events/ samples of eu-west-1's pool replicated
+// into eu-central-1 (for sam local invoke with PAIR_REGION=eu-west-1 and
+// PAIR_USER_POOL_ID=eu-west-1_EXAMPLE) through the runtime's JSON path, at
+// eu-central-1 paired and unpaired.
+func TestReplicaSamples(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile("../../events/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	paired := pairedConfig(t, "eu-central-1", "eu-west-1", "eu-west-1_EXAMPLE")
+	unpaired := Config{Region: "eu-central-1"}
+	tests := []struct {
+		name    string
+		c       Config
+		build   func(Config, Deps) lambda.Handler
+		sample  string
+		wantErr string
+	}{
+		{"sign-in through the replica, paired", paired, preAuthHandler(t), "preauth-replica.json", ""},
+		{"sign-in through the replica, unpaired", unpaired, preAuthHandler(t), "preauth-replica.json", UnknownPool},
+		{"sign-up through the replica, paired", paired, preSignUpHandler(t), "presignup-replica.json", "Sign-up is possible only in eu-west-1"},
+		{"sign-up through the replica, unpaired", unpaired, preSignUpHandler(t), "presignup-replica.json", UnknownPool},
+		{"own pool's sign-in, paired", paired, preAuthHandler(t), "preauth-authentication.json", "home region is eu-west-1"},
+		{"own pool's sign-up, paired", paired, preSignUpHandler(t), "presignup-signup.json", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The registry holds a eu-west-1 claim: the replica's user's.
+			reg := &fakeRegistry{t: t, lookup: found("eu-west-1"), find: notFound}
+			d := Deps{Policy: policy(t), Keys: realKeys(t), Registry: reg}
+			out, err := tt.build(tt.c, d).Invoke(context.Background(), read(tt.sample))
+			if tt.wantErr == "" {
+				if err != nil || len(out) == 0 {
+					t.Fatalf("Invoke = %s, %v; want allowed", out, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Invoke error = %v, want %q", err, tt.wantErr)
+			}
+			if reg.claims != 0 {
+				t.Errorf("a refused sample claimed %d times", reg.claims)
+			}
+		})
+	}
+}
+
+func preAuthHandler(t *testing.T) func(Config, Deps) lambda.Handler {
+	return func(c Config, d Deps) lambda.Handler {
+		return lambda.NewHandler(mustHandler(t, NewPreAuth, c, d, logging.Discard()))
+	}
+}
+
+func preSignUpHandler(t *testing.T) func(Config, Deps) lambda.Handler {
+	return func(c Config, d Deps) lambda.Handler {
+		return lambda.NewHandler(mustHandler(t, NewPreSignUp, c, d, logging.Discard()))
+	}
 }
