@@ -102,6 +102,36 @@ func hang[T any](ctx context.Context) (T, bool, error) {
 	return zero, false, ctx.Err()
 }
 
+// testPool is the user pool of the unit tests' events (and of the events/
+// samples): eu-central-1's own pool, as Cognito names it.
+const testPool = "eu-central-1_EXAMPLE"
+
+// pairedConfig is Config for region paired with partner through the
+// partner's pool id pool, read by ParseEnv as a cold start would.
+func pairedConfig(t testing.TB, region, partner, pool string) Config {
+	t.Helper()
+	env := map[string]string{
+		"AWS_REGION": region, "RESIDENCY_TABLE": "registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii",
+		"PAIR_REGION": partner, "PAIR_USER_POOL_ID": pool,
+	}
+	c, err := ParseEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("ParseEnv of a paired configuration: %v", err)
+	}
+	return c
+}
+
+// mustHandler builds a handler with newHandler (NewPreSignUp, NewPreAuth or
+// NewPostConfirmation) for c, failing the test on an error.
+func mustHandler[T any](t testing.TB, newHandler func(Config, Deps, *slog.Logger) (T, error), c Config, d Deps, log *slog.Logger) T {
+	t.Helper()
+	h, err := newHandler(c, d, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // mustPreSignUp, mustPreAuth and mustPostConfirmation build handlers through
 // their constructors for tests that wire them correctly (budget 0: the
 // default).

@@ -12,7 +12,7 @@ import (
 // lambda.Handler path: never a panic, and every failure is an error with a
 // message.
 func FuzzInvoke(f *testing.F) {
-	for _, name := range []string{"presignup-signup.json", "presignup-external-provider.json", "preauth-authentication.json", "postconfirmation-confirm-signup.json"} {
+	for _, name := range []string{"presignup-signup.json", "presignup-external-provider.json", "preauth-authentication.json", "postconfirmation-confirm-signup.json", "preauth-replica.json", "presignup-replica.json"} {
 		if b, err := os.ReadFile("../../events/" + name); err == nil {
 			f.Add(b)
 		}

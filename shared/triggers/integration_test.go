@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -69,11 +71,16 @@ func (c counted) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...fu
 
 // world is the three-region system on moto: a registry table in each region
 // (moto does not replicate global tables), a multi-Region HMAC key in the
-// registry region replicated to the others, and the three triggers per region.
+// registry region replicated to the others, a user pool per region (moto
+// names it "<region>_...", as Cognito does) and the three triggers per
+// region, unpaired.
 type world struct {
 	srv     *mototest.Server
 	table   string
 	db      map[string]*dynamodb.Client
+	pool    map[string]string             // per region: its user pool's id
+	reg     map[string]*registry.Registry // per region: its handlers' registry
+	logger  *slog.Logger
 	calls   map[string]*atomic.Int64 // per region: DynamoDB round trips of its handlers
 	signUp  map[string]*PreSignUp
 	confirm map[string]*PostConfirmation
@@ -105,6 +112,8 @@ func newWorld(t *testing.T) *world {
 		srv:     srv,
 		table:   fmt.Sprintf("registry-%d-%d", time.Now().UnixNano()%1e9, tableSeq.Add(1)),
 		db:      map[string]*dynamodb.Client{},
+		pool:    map[string]string{},
+		reg:     map[string]*registry.Registry{},
 		calls:   map[string]*atomic.Int64{},
 		signUp:  map[string]*PreSignUp{},
 		confirm: map[string]*PostConfirmation{},
@@ -116,6 +125,11 @@ func newWorld(t *testing.T) *world {
 	for _, r := range regions {
 		w.db[r] = dynamodb.NewFromConfig(srv.Config(r))
 		mototest.CreateTable(t, w.db[r], "RegistryTable", w.table)
+		out, err := cip.NewFromConfig(srv.Config(r)).CreateUserPool(ctx, &cip.CreateUserPoolInput{PoolName: aws.String(w.table)})
+		if err != nil {
+			t.Fatalf("CreateUserPool in %s: %v", r, err)
+		}
+		w.pool[r] = aws.ToString(out.UserPool.Id)
 	}
 	primary := kms.NewFromConfig(srv.Config(registryRegion))
 	key, err := primary.CreateKey(ctx, &kms.CreateKeyInput{
@@ -135,12 +149,14 @@ func newWorld(t *testing.T) *world {
 	p := policy(t)
 	w.version = p.Version()
 	log := logging.New(syncWriter{w.logMu, w.log}, "DEBUG")
+	w.logger = log
 	writes := &sync.Mutex{} // one for the registry region's table (see counted)
 	for _, r := range regions {
 		w.calls[r] = &atomic.Int64{}
 		local := counted{w.db[r], w.calls[r], nil}
 		home := counted{w.db[registryRegion], w.calls[r], writes}
 		reg := registry.New(w.table, r, registryRegion, local, home, p.Version())
+		w.reg[r] = reg
 		w.keys[r] = identity.New(kms.NewFromConfig(srv.Config(r)), keyID)
 		w.signUp[r] = mustPreSignUp(r, p, w.keys[r], reg, log, 0)
 		w.confirm[r] = mustPostConfirmation(r, p, w.keys[r], reg, log, 0)
@@ -154,6 +170,7 @@ func (w *world) doSignUp(t *testing.T, region, email, country string) error {
 	ev := events.CognitoEventUserPoolsPreSignup{}
 	ev.TriggerSource = SourceSignUp
 	ev.Region = region
+	ev.UserPoolID = w.pool[region]
 	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrRegion: region, AttrCountry: country}
 	out, err := w.signUp[region].Handle(context.Background(), ev)
 	if out.Response.AutoConfirmUser || out.Response.AutoVerifyEmail {
@@ -169,6 +186,7 @@ func (w *world) doConfirm(region, email string, verified bool) error {
 	ev := events.CognitoEventUserPoolsPostConfirmation{}
 	ev.TriggerSource = SourceConfirmSignUp
 	ev.Region = region
+	ev.UserPoolID = w.pool[region]
 	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrEmailVerified: fmt.Sprint(verified), "cognito:user_status": "CONFIRMED"}
 	_, err := w.confirm[region].Handle(context.Background(), ev)
 	return err
@@ -183,6 +201,7 @@ func (w *world) doSignInAs(region, email string, verified bool) error {
 	ev := events.CognitoEventUserPoolsPreAuthentication{}
 	ev.TriggerSource = SourceAuthentication
 	ev.Region = region
+	ev.UserPoolID = w.pool[region]
 	ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrEmailVerified: fmt.Sprint(verified)}
 	_, err := w.signIn[region].Handle(context.Background(), ev)
 	return err
@@ -555,6 +574,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	go func() {
 		ev := events.CognitoEventUserPoolsPreSignup{}
 		ev.TriggerSource = SourceSignUp
+		ev.UserPoolID = w.pool["eu-central-1"]
 		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrRegion: "eu-central-1", AttrCountry: "DE"}
 		start := time.Now()
 		_, err := su.Handle(ctx, ev)
@@ -563,6 +583,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	go func() {
 		ev := events.CognitoEventUserPoolsPreAuthentication{}
 		ev.TriggerSource = SourceAuthentication
+		ev.UserPoolID = w.pool["eu-central-1"]
 		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrEmailVerified: "true"}
 		start := time.Now()
 		_, err := pa.Handle(ctx, ev)
@@ -571,6 +592,7 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 	go func() {
 		ev := events.CognitoEventUserPoolsPostConfirmation{}
 		ev.TriggerSource = SourceConfirmSignUp
+		ev.UserPoolID = w.pool["eu-central-1"]
 		ev.Request.UserAttributes = map[string]string{AttrEmail: "hole@example.com", AttrEmailVerified: "true"}
 		start := time.Now()
 		_, err := pc.Handle(ctx, ev)
@@ -585,5 +607,121 @@ func TestIntegrationRegistryBlackHole(t *testing.T) {
 			t.Errorf("%s answered after %s, past Cognito's %s trigger limit", o.name, o.elapsed, cognitoLimit)
 		}
 		t.Logf("%s denied after %s", o.name, o.elapsed.Round(time.Millisecond))
+	}
+}
+
+// TestIntegrationZonePair: eu-central-1's triggers configured as eu-west-1's
+// partner (ParseEnv, as their cold start reads PAIR_REGION and
+// PAIR_USER_POOL_ID) get the events of eu-west-1's pool replicated into
+// eu-central-1 (userPoolId = eu-west-1's moto pool), with the claims in the
+// registry region's moto table.
+func TestIntegrationZonePair(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const c, west = "eu-central-1", registryRegion
+	cfg := pairedConfig(t, c, west, w.pool[west])
+	d := Deps{Policy: policy(t), Keys: w.keys[c], Registry: w.reg[c]}
+	signUp := mustHandler(t, NewPreSignUp, cfg, d, w.logger)
+	confirm := mustHandler(t, NewPostConfirmation, cfg, d, w.logger)
+	signIn := mustHandler(t, NewPreAuth, cfg, d, w.logger)
+	ctx := context.Background()
+	// replicaSignIn is PreAuthentication at eu-central-1 for a user of pool.
+	replicaSignIn := func(pool, email string, verified bool) error {
+		ev := events.CognitoEventUserPoolsPreAuthentication{}
+		ev.TriggerSource, ev.Region, ev.UserPoolID = SourceAuthentication, c, pool
+		ev.Request.UserAttributes = map[string]string{AttrEmail: email, AttrEmailVerified: fmt.Sprint(verified)}
+		_, err := signIn.Handle(ctx, ev)
+		return err
+	}
+	claims := func() map[string]int {
+		m := map[string]int{}
+		for _, it := range scanRaw(t, w, registryRegion) {
+			m[it[registry.AttrHomeRegion]]++
+		}
+		return m
+	}
+
+	// A eu-west-1 user, signed up and confirmed at home, signs in at
+	// eu-central-1 through the replica of eu-west-1's pool.
+	const westUser = "west.user@example.com"
+	wantAllowed(t, "sign-up at home", w.doSignUp(t, west, westUser, "DE"))
+	wantAllowed(t, "confirmation at home", w.doConfirm(west, westUser, true))
+	w.resetCalls()
+	wantAllowed(t, "sign-in through the replica, replica of the registry behind", replicaSignIn(w.pool[west], westUser, true))
+	if n := w.calls[c].Load(); n != 2 {
+		t.Errorf("sign-in on a registry replica miss made %d round trips, want 2 (local, then the conditional claim in the registry region)", n)
+	}
+	replicate(t, w, c)
+	w.resetCalls()
+	wantAllowed(t, "sign-in through the replica, replicated", replicaSignIn(w.pool[west], westUser, true))
+	if n := w.calls[c].Load(); n != 1 {
+		t.Errorf("warm sign-in through the replica made %d round trips, want 1", n)
+	}
+	wantRefused(t, "the same user through eu-central-1's own pool", replicaSignIn(w.pool[c], westUser, true), "home region is eu-west-1")
+
+	// Sign-up and confirmation happen only at the pool's primary.
+	w.resetCalls()
+	ev := events.CognitoEventUserPoolsPreSignup{}
+	ev.TriggerSource, ev.Region, ev.UserPoolID = SourceSignUp, c, w.pool[west]
+	ev.Request.UserAttributes = map[string]string{AttrEmail: "new.west@example.com", AttrRegion: west, AttrCountry: "DE"}
+	_, err := signUp.Handle(ctx, ev)
+	wantRefused(t, "sign-up through the replica", err, "only in eu-west-1")
+	for _, source := range []string{SourceConfirmSignUp, SourceConfirmForgotPassword} {
+		ev := events.CognitoEventUserPoolsPostConfirmation{}
+		ev.TriggerSource, ev.Region, ev.UserPoolID = source, c, w.pool[west]
+		ev.Request.UserAttributes = map[string]string{AttrEmail: "new.west@example.com", AttrEmailVerified: "true"}
+		_, err := confirm.Handle(ctx, ev)
+		wantRefused(t, source+" through the replica", err, "only in eu-west-1")
+	}
+	if n := w.calls[c].Load(); n != 0 {
+		t.Errorf("refused replica sign-up and confirmations made %d registry calls", n)
+	}
+	if got := claims(); got[west] != 1 || len(got) != 1 {
+		t.Fatalf("registry holds %v, want the one eu-west-1 claim", got)
+	}
+
+	// A eu-west-1 user without a claim (created before homeregion) is adopted
+	// for eu-west-1, never for eu-central-1, when their address is verified.
+	const legacy = "legacy.west@example.com"
+	wantRefused(t, "unverified legacy user through the replica", replicaSignIn(w.pool[west], legacy, false), "not verified")
+	if got := claims(); got[west] != 1 || len(got) != 1 {
+		t.Fatalf("an unverified sign-in wrote: registry holds %v", got)
+	}
+	wantAllowed(t, "verified legacy user through the replica", replicaSignIn(w.pool[west], legacy, true))
+	if got := claims(); got[west] != 2 || len(got) != 1 {
+		t.Fatalf("after the adoption the registry holds %v, want two eu-west-1 claims", got)
+	}
+	wantAllowed(t, "the adopted user at home", w.doSignIn(west, legacy))
+	wantRefused(t, "the adopted user through eu-central-1's own pool", replicaSignIn(w.pool[c], legacy, true), "home region is eu-west-1")
+
+	// eu-central-1's own users keep today's rules.
+	const centralUser = "central.user@example.com"
+	wantAllowed(t, "sign-up in eu-central-1's own pool", w.doSignUp(t, c, centralUser, "DE"))
+	wantAllowed(t, "confirmation in eu-central-1's own pool", w.doConfirm(c, centralUser, true))
+	wantAllowed(t, "sign-in through eu-central-1's own pool", replicaSignIn(w.pool[c], centralUser, true))
+	wantRefused(t, "eu-central-1's user through the replica of eu-west-1's pool", replicaSignIn(w.pool[west], centralUser, true), "home region is eu-central-1")
+
+	// A us-east-1 user is refused whatever pool the event names.
+	const usUser = "us.user@example.com"
+	wantAllowed(t, "confirmation in us-east-1", w.doConfirm("us-east-1", usUser, true))
+	wantRefused(t, "us-east-1 user's event at eu-central-1", replicaSignIn(w.pool["us-east-1"], usUser, true), UnknownPool)
+	wantRefused(t, "us-east-1 user through the replica", replicaSignIn(w.pool[west], usUser, true), "home region is us-east-1")
+	// A pool of a third region, and another pool of eu-west-1, are nobody's here.
+	wantRefused(t, "a third region's pool", replicaSignIn("eu-west-3_"+strings.SplitN(w.pool[west], "_", 2)[1], centralUser, true), UnknownPool)
+	wantRefused(t, "another pool of eu-west-1", replicaSignIn(w.pool[west]+"x", westUser, true), UnknownPool)
+	if got := claims(); len(got) != 3 || got[west] != 2 || got[c] != 1 || got["us-east-1"] != 1 {
+		t.Fatalf("registry holds %v, want 2 eu-west-1, 1 eu-central-1 and 1 us-east-1 claims", got)
+	}
+
+	w.logMu.Lock()
+	logs := strings.ToLower(w.log.String())
+	w.logMu.Unlock()
+	for _, s := range []string{`"reason":"replica_no_signup"`, `"reason":"replica_no_confirmation"`, `"reason":"unknown_pool"`, `"poolhome":"eu-west-1"`, `"outcome":"adopt"`} {
+		if !strings.Contains(logs, s) {
+			t.Errorf("log lacks %s:\n%s", s, logs)
+		}
+	}
+	if strings.Contains(logs, "example.com") || strings.Contains(logs, "west.user") {
+		t.Errorf("log contains an e-mail:\n%s", logs)
 	}
 }

@@ -62,7 +62,7 @@ func TestUserMessagesDoNotEndWithAPeriod(t *testing.T) {
 					for _, sp := range x.Specs {
 						vs := sp.(*ast.ValueSpec)
 						for i, name := range vs.Names {
-							if name.IsExported() && i < len(vs.Values) && (strings.HasSuffix(name.Name, "Unavailable") || name.Name == "UnverifiedEmail") {
+							if name.IsExported() && i < len(vs.Values) && (strings.HasSuffix(name.Name, "Unavailable") || name.Name == "UnverifiedEmail" || name.Name == "UnknownPool") {
 								check(name.Pos(), vs.Values[i])
 							}
 						}

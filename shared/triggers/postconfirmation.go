@@ -66,17 +66,29 @@ func (h *PostConfirmation) Handle(ctx context.Context, ev events.CognitoEventUse
 
 // decide sets inv.outcome of a successful invocation: "claim" (this call
 // made the claim), "home" (the claim was already this region's) or "ignore"
-// (a password reset).
+// (a password reset). Only this region's own pool confirms users: an event
+// of the partner's pool (replicated here) is refused, and one of any other
+// pool too (unknown_pool).
 func (h *PostConfirmation) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPostConfirmation, inv *invocation) error {
 	switch ev.TriggerSource {
-	case SourceConfirmSignUp:
-	case SourceConfirmForgotPassword:
-		inv.outcome = "ignore"
-		return nil
+	case SourceConfirmSignUp, SourceConfirmForgotPassword:
 	case "":
 		return invalid("PostConfirmation", "missing triggerSource")
 	default:
 		return invalid("PostConfirmation", "unsupported triggerSource %q", ev.TriggerSource)
+	}
+	switch home, err := h.poolHome(inv); {
+	case err != nil:
+		return err
+	case home != h.region:
+		// The partner's pool, replicated here: confirmations and password
+		// resets happen only at its primary, so this cannot be Cognito's
+		// doing; claim nothing.
+		return refuse("replica_no_confirmation", "This account can be confirmed only in %s", home)
+	}
+	if ev.TriggerSource == SourceConfirmForgotPassword {
+		inv.outcome = "ignore"
+		return nil
 	}
 	attrs := ev.Request.UserAttributes
 	if attrs == nil {

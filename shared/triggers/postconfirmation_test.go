@@ -22,6 +22,7 @@ func confirmed(source string, attrs map[string]string) events.CognitoEventUserPo
 	ev := events.CognitoEventUserPoolsPostConfirmation{}
 	ev.TriggerSource = source
 	ev.Region = "eu-central-1"
+	ev.UserPoolID = testPool
 	ev.Request.UserAttributes = attrs
 	return ev
 }

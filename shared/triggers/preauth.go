@@ -14,16 +14,18 @@ const SourceAuthentication = "PreAuthentication_Authentication"
 // in time or anything else fails that is not the user's doing.
 const SignInUnavailable = "Sign-in is temporarily unavailable. Please try again in a moment"
 
-// PreAuth is the PreAuthentication trigger: a user signs in only in their
-// home region. One read of the local replica decides a warm invocation. On a
-// miss (replication lag right after a confirmation elsewhere, a user created
-// before homeregion or by an administrator, a PostConfirmation that could not
-// reach the registry) it claims this region in the registry region, but only
-// for a verified e-mail address (email_verified "true"): the conditional
-// write either adopts the user here (race-safe: first claim wins) or returns
-// the existing claim, read strongly consistently. An unverified address
-// without a claim is refused and nothing is written. So a sign-in costs one
-// DynamoDB round trip, two on a replica miss.
+// PreAuth is the PreAuthentication trigger: a user signs in only through a
+// pool of their home region (this region's own pool or, in a zone pair, the
+// partner's pool replicated here, whose home is PAIR_REGION). One read of
+// the local replica decides a warm invocation. On a miss (replication lag
+// right after a confirmation elsewhere, a user created before homeregion or
+// by an administrator, a PostConfirmation that could not reach the registry)
+// it claims the pool's home region in the registry region, but only for a
+// verified e-mail address (email_verified "true"): the conditional write
+// either adopts the user for that home (race-safe: first claim wins) or
+// returns the existing claim, read strongly consistently. An unverified
+// address without a claim is refused and nothing is written. So a sign-in
+// costs one DynamoDB round trip, two on a replica miss.
 //
 // When Cognito reports userNotFound (user-existence errors prevented), the
 // event is returned unchanged and nothing is claimed.
@@ -53,7 +55,10 @@ func (h *PreAuth) Handle(ctx context.Context, ev events.CognitoEventUserPoolsPre
 }
 
 // decide sets inv.outcome of an allowed sign-in: "allow", "adopt" (a verified
-// user without a claim, claimed here) or "user_not_found".
+// user without a claim, claimed for the pool's home) or "user_not_found".
+// The region the rules compare with is the home of the event's pool
+// (Config.PoolHome): AWS_REGION for this region's own pool, PAIR_REGION for
+// the partner's pool replicated here.
 func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPreAuthentication, inv *invocation) error {
 	switch ev.TriggerSource {
 	case SourceAuthentication:
@@ -62,19 +67,22 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 	default:
 		return invalid("PreAuthentication", "unsupported triggerSource %q", ev.TriggerSource)
 	}
+	attrs := ev.Request.UserAttributes
+	if attrs == nil && !ev.Request.UserNotFound {
+		return invalid("PreAuthentication", "missing request.userAttributes")
+	}
+	home, err := h.poolHome(inv)
+	if err != nil {
+		return err
+	}
 	if ev.Request.UserNotFound {
 		inv.outcome = "user_not_found"
 		return nil
-	}
-	attrs := ev.Request.UserAttributes
-	if attrs == nil {
-		return invalid("PreAuthentication", "missing request.userAttributes")
 	}
 	email := attrs[AttrEmail]
 	if email == "" {
 		return refuse("missing_email", "This account has no e-mail address; sign-in is not possible")
 	}
-	var err error
 	if inv.key, err = h.keys.Key(ctx, email); err != nil {
 		return emailError(err)
 	}
@@ -88,7 +96,7 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 			return refuse("unverified_email", UnverifiedEmail)
 		}
 		var created bool
-		if rec, created, err = h.registry.Claim(ctx, inv.key, h.region); err != nil {
+		if rec, created, err = h.registry.Claim(ctx, inv.key, home); err != nil {
 			return err
 		}
 		if created {
@@ -96,7 +104,7 @@ func (h *PreAuth) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPr
 		}
 	}
 	inv.home = rec.HomeRegion
-	if rec.HomeRegion != h.region {
+	if rec.HomeRegion != home {
 		return refuse("other_home_region", "Your account's home region is %s. Sign in there", rec.HomeRegion)
 	}
 	return nil

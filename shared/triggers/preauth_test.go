@@ -21,6 +21,7 @@ func signIn(attrs map[string]string) events.CognitoEventUserPoolsPreAuthenticati
 	ev := events.CognitoEventUserPoolsPreAuthentication{}
 	ev.TriggerSource = SourceAuthentication
 	ev.Region = "eu-central-1"
+	ev.UserPoolID = testPool
 	ev.Request.UserAttributes = attrs
 	return ev
 }

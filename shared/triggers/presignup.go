@@ -69,8 +69,9 @@ func (h *PreSignUp) Handle(ctx context.Context, ev events.CognitoEventUserPoolsP
 	return ev, err
 }
 
-// decide applies the rules in order, cheapest first: event shape, e-mail,
-// region, country, then the registry read.
+// decide applies the rules in order, cheapest first: event shape, the
+// event's pool (only this region's own pool signs users up), e-mail, region,
+// country, then the registry read.
 func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPoolsPreSignup, inv *invocation) error {
 	zone := h.zone
 	switch ev.TriggerSource {
@@ -83,6 +84,14 @@ func (h *PreSignUp) decide(ctx context.Context, ev *events.CognitoEventUserPools
 	attrs := ev.Request.UserAttributes
 	if attrs == nil {
 		return invalid("PreSignUp", "missing request.userAttributes")
+	}
+	switch home, err := h.poolHome(inv); {
+	case err != nil:
+		return err
+	case home != h.region:
+		// The partner's pool, replicated here: sign-up runs only at its
+		// primary (Cognito refuses it at a replica first anyway).
+		return refuse("replica_no_signup", "Sign-up is possible only in %s, the home region of this user pool. Please try again later", home)
 	}
 
 	email, ok := attrs[AttrEmail]

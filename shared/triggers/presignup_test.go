@@ -22,6 +22,7 @@ func signUp(source string, attrs map[string]string) events.CognitoEventUserPools
 	ev := events.CognitoEventUserPoolsPreSignup{}
 	ev.TriggerSource = source
 	ev.Region = "eu-central-1"
+	ev.UserPoolID = testPool
 	ev.Request.UserAttributes = attrs
 	return ev
 }

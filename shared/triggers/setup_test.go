@@ -98,6 +98,10 @@ func TestBuild(t *testing.T) {
 		{"missing REGISTRY_REGION", map[string]string{"REGISTRY_REGION": ""}, "configuration: REGISTRY_REGION is not set"},
 		{"region outside the policy", map[string]string{"AWS_REGION": "eu-west-2"}, "eu-west-2"},
 		{"no credentials", map[string]string{"AWS_ACCESS_KEY_ID": ""}, "configuration: awsconfig: no credentials"},
+		{"paired (no network call)", map[string]string{"PAIR_REGION": "eu-west-1", "PAIR_USER_POOL_ID": "eu-west-1_AbC123xyz"}, ""},
+		{"partner pool of another region", map[string]string{"PAIR_REGION": "eu-west-1", "PAIR_USER_POOL_ID": "eu-west-3_AbC123xyz"}, `configuration: PAIR_USER_POOL_ID "eu-west-3_AbC123xyz" is a pool of eu-west-3, not of PAIR_REGION eu-west-1`},
+		{"partner pool without PAIR_REGION", map[string]string{"PAIR_USER_POOL_ID": "eu-west-1_AbC123xyz"}, "configuration: PAIR_USER_POOL_ID is set but PAIR_REGION is not"},
+		{"partner outside the zone", map[string]string{"PAIR_REGION": "us-east-1", "PAIR_USER_POOL_ID": "us-east-1_AbC123xyz"}, `configuration: PAIR_REGION "us-east-1" is not in the residency zone of eu-central-1`},
 	}
 	for fn, b := range build {
 		for _, tt := range tests {

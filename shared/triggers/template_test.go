@@ -48,6 +48,11 @@ func TestTemplateMatchesCode(t *testing.T) {
 				}
 				e[name] = "x-value-1"
 			}
+			// A zone pair's variables come together (ParseEnv refuses one
+			// without the other): the template sets both or neither.
+			if (vars["PAIR_REGION"] == nil) != (vars[EnvPairUserPoolID] == nil) {
+				t.Errorf("%s sets only one of PAIR_REGION and %s", fn, EnvPairUserPoolID)
+			}
 			if _, err := ParseEnv(func(k string) string {
 				if k == "REGISTRY_REGION" {
 					return "eu-west-1"

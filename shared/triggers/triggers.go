@@ -14,6 +14,17 @@
 //     PostConfirmation could not reach the registry) is adopted here only when
 //     email_verified is "true".
 //
+// In a zone pair (PAIR_REGION, PAIR_USER_POOL_ID) the partner's user pool has
+// a replica here that invokes these same functions with the partner's pool
+// id. Every event is first mapped to the home region its pool serves
+// (Config.PoolHome, the one home of that rule): this region's pool serves
+// AWS_REGION, the partner's pool PAIR_REGION, any other pool nobody (refused,
+// unknown_pool). For the partner's pool PreSignUp and PostConfirmation refuse
+// (sign-up and confirmation run only at the pool's primary) and PreAuth
+// applies its rules with PAIR_REGION in the place of AWS_REGION, adopting a
+// verified user without a claim for PAIR_REGION. Without a pair nothing
+// changes: Cognito's pool ids start with their region.
+//
 // All three are importable so that the Lambda binaries (functions/presignup,
 // functions/postconfirmation, functions/preauth) and the local stack
 // (cmd/local) run exactly the same code through lambda.NewHandler.
@@ -143,6 +154,7 @@ func emailError(err error) error {
 type invocation struct {
 	trigger, source, region string
 	pool, sub               string
+	poolHome                string // the home region the pool serves here (logged only when it is the partner's)
 	start                   time.Time
 	key, home, outcome      string
 }
@@ -161,6 +173,9 @@ func finish(ctx context.Context, log *slog.Logger, inv invocation, err error, un
 	}
 	if inv.pool != "" {
 		attrs = append(attrs, slog.String("userPoolId", inv.pool))
+	}
+	if inv.poolHome != "" && inv.poolHome != inv.region {
+		attrs = append(attrs, slog.String("poolHome", inv.poolHome))
 	}
 	if inv.sub != "" {
 		attrs = append(attrs, slog.String("sub", inv.sub))

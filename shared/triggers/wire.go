@@ -42,6 +42,7 @@ type Deps struct {
 type base struct {
 	trigger     string            // the trigger as its log records name it
 	region      string            // this user pool's region (AWS_REGION)
+	pools       Config            // maps an event's userPoolId to its home region (Config.PoolHome)
 	zone        string            // region's residency zone
 	policy      *residency.Policy // the residency policy
 	keys        Keyer             // computes identity keys
@@ -73,7 +74,25 @@ func newBase(name, trigger string, c Config, d Deps, log *slog.Logger, unavailab
 	if !ok {
 		return base{}, fmt.Errorf("%s: region %q is in no residency zone of policy %s", name, c.Region, d.Policy.Version())
 	}
-	return base{trigger: trigger, region: c.Region, zone: zone, policy: d.Policy, keys: d.Keys, log: logger(log), unavailable: unavailable}, nil
+	return base{trigger: trigger, region: c.Region, pools: c, zone: zone, policy: d.Policy, keys: d.Keys, log: logger(log), unavailable: unavailable}, nil
+}
+
+// UnknownPool is the refusal shown for an event of a user pool this region
+// does not serve (neither its own nor its partner's): a misconfiguration,
+// never the user's doing.
+const UnknownPool = "This user pool is not served in this region. Please contact support"
+
+// poolHome returns the home region whose users the event's pool holds here
+// (Config.PoolHome) and records it in inv; a pool this region does not serve
+// is refused (fail closed). The log names the pool (its id is no personal
+// data), never the user.
+func (b *base) poolHome(inv *invocation) (string, error) {
+	home, ok := b.pools.PoolHome(inv.pool)
+	if !ok {
+		return "", refuse("unknown_pool", UnknownPool)
+	}
+	inv.poolHome = home
+	return home, nil
 }
 
 // run is the frame of every invocation: the budget, decide, then finish (the
