@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/homeregion/homeregion/internal/cognitolocal"
 	"github.com/homeregion/homeregion/internal/httpapilocal"
+	"github.com/homeregion/homeregion/internal/metricslocal"
 	"github.com/homeregion/homeregion/internal/provision"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/erasure"
@@ -130,7 +132,17 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if err := jwks.Refresh(ctx); err != nil {
 		return nil, err
 	}
+	// API Gateway's metrics of every request, published to moto's
+	// CloudWatch, where the 5xx alarm (metric math) reads them.
+	cwCfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{})
+	if err != nil {
+		return nil, err
+	}
+	pub := metricslocal.New(cloudwatch.NewFromConfig(cwCfg, provision.CloudWatchQueryProtocol), log.With("component", r.Region+"/api-metrics"))
+	g.Go(named(r.Region+" api metrics", func() error { pub.Run(ctx, metricsFlush); return nil }))
 	api, err := httpapilocal.New(httpapilocal.Config{
+		APIID:    apiIDOf(r),
+		Metrics:  pub.HTTPAPI,
 		Routes:   apiDef.Routes,
 		CORS:     apiDef.CORS,
 		Issuer:   httpapilocal.CognitoIssuer(r.Region, r.UserPoolID),
@@ -202,6 +214,23 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	tickSchedule(ctx, g, r.Region, "ErasureFunction", erasureTick, lambda.NewHandler(eh.Handle).Invoke, elog)
 	ok = true
 	return rt, nil
+}
+
+// metricsFlush is how often the API metrics are sent to moto: under
+// alarmlocal.MetricDelay, so a period's metrics are in before it is read.
+const metricsFlush = 250 * time.Millisecond
+
+// apiIDOf is the orders HTTP API's id as its alarms name it (the
+// ApiId dimension of their AWS/ApiGateway metrics), "local" without one.
+func apiIDOf(r *provision.Region) string {
+	for _, a := range r.Alarms {
+		for _, q := range a.Queries {
+			if q.Namespace == httpapilocal.MetricNamespace && q.Dimensions["ApiId"] != "" {
+				return q.Dimensions["ApiId"]
+			}
+		}
+	}
+	return "local"
 }
 
 // The local erasure worker's timings (see startRegion).
