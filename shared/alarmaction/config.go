@@ -1,7 +1,9 @@
 // Package alarmaction decides and applies what a CloudWatch alarm state change
-// means for homeregion: fail traffic over to the secondary region (Route 53),
-// promote the standby on-prem site (ECS), or scale the on-prem order
-// processors by queue depth (SQS → ECS).
+// means for homeregion: fail traffic over to the secondary region (a Route 53
+// health check inverted, SWITCH=healthcheck, or an ARC routing control set
+// Off through the cluster's data-plane endpoints, SWITCH=arc), promote the
+// standby on-prem site (ECS), or scale the on-prem order processors by queue
+// depth (SQS → ECS).
 //
 // One Handler serves one Action (the deployed function's ACTION). It accepts
 // the alarm → Lambda action payload and the SNS-delivered form (shared/alarm),
@@ -12,7 +14,10 @@
 // Every decision is recorded in the control table with conditional writes:
 // the event item (alarm ARN + new state + state timestamp) makes re-deliveries
 // one action, and the per-target state item (optimistic version) makes
-// cooldowns and hold-downs hold across concurrent invocations.
+// cooldowns and hold-downs hold across concurrent invocations. For failover
+// the state item holds the switch's intended position, written before the
+// switch is set: a switch call that fails is repeated (by the event's retry
+// or the scheduled reconcile) until the switch is there, never reversed.
 package alarmaction
 
 import (
