@@ -24,10 +24,12 @@ type State struct {
 	FailedOver bool
 	// Pending is set while FailedOver is the switch's intended position and
 	// not yet seen at the switch: recorded by the decision before the switch
-	// is set, cleared once it is. While it is set, decisions are made on the
-	// intended position and the switch is driven to it (by a retry of the
-	// event or the scheduled reconcile), so a failed, throttled or hanging
-	// call can only be repeated, never reversed.
+	// is set, cleared once it is (ChangedAt then becomes the time the switch
+	// was set, so the hold-down counts from the move). While it is set,
+	// decisions are made on the intended position and the switch is driven
+	// to it (by a retry of the event or the scheduled reconcile), so a
+	// failed, throttled or hanging call can only be repeated, never
+	// reversed; a fail-back decided while an Off is still pending cancels it.
 	Pending bool
 }
 
@@ -106,7 +108,6 @@ func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Ti
 		d.Next.Pending = true
 	case d.Next.Pending && d.Next.FailedOver != actual:
 		d.Change, d.Invert = true, d.Next.FailedOver
-		d.Next.ChangedAt = now // the switch moves now: the hold-down counts from here
 		d.Reason += "; setting the switch to the intended position (failed over: " + fmt.Sprint(d.Invert) + ")"
 	}
 	return d
@@ -115,8 +116,7 @@ func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Ti
 // DecideFailoverUnread is DecideFailover when the switch could not be read:
 // the recorded position is decided on (the intended one while pending), a
 // change is recorded as intended (Pending), and an intended position is set
-// again, since whether the switch reached it is unknown. The hold-down then
-// counts from this attempt: later, never earlier, than the switch's move.
+// again, since whether the switch reached it is unknown.
 func DecideFailoverUnread(cfg Config, st State, tr Trigger, now time.Time) FailoverDecision {
 	d := decideFailover(cfg, st, st.FailedOver, tr, now)
 	switch {
@@ -124,7 +124,6 @@ func DecideFailoverUnread(cfg Config, st State, tr Trigger, now time.Time) Failo
 		d.Next.Pending = true
 	case st.Pending:
 		d.Change, d.Invert = true, d.Next.FailedOver
-		d.Next.ChangedAt = now
 		d.Reason += "; setting the switch to the intended position (failed over: " + fmt.Sprint(d.Invert) + ")"
 	}
 	return d

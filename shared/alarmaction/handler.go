@@ -369,14 +369,16 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 	if !tr.Tick {
 		next.LastAlarm, next.LastAlarmAt = tr.To, at
 	}
-	if next == st && readErr != nil {
-		return Result{}, readErr
-	}
-	if next == st {
+	if next == st && !change {
+		if readErr != nil {
+			return Result{}, readErr
+		}
 		return Result{Outcome: OutcomeHeld, Reason: reason}, nil
 	}
-	// The conditional write comes first: only the invocation that wins it
-	// acts, so cooldowns hold across concurrent invocations.
+	// The conditional write comes first (also when only the version moves,
+	// as when the switch is driven to an unchanged intended position): only
+	// the invocation that wins it acts, so cooldowns hold across concurrent
+	// invocations and no stale invocation sets a position decided away.
 	saved, err := h.deps.Store.SaveState(ctx, h.target, next)
 	if err != nil {
 		return Result{}, fmt.Errorf("save control state: %w", err)
@@ -407,7 +409,7 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 		// The switch is at the intended position. Left pending (this write
 		// lost), the next reconcile sees it there and clears it.
 		done := saved
-		done.Pending = false
+		done.Pending, done.ChangedAt = false, h.now()
 		if _, err := h.deps.Store.SaveState(context.WithoutCancel(ctx), h.target, done); err != nil && !errors.Is(err, ErrConflict) {
 			h.log.WarnContext(ctx, "record switch position", "action", h.cfg.Action, "error", err.Error())
 		}

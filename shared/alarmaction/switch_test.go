@@ -295,3 +295,57 @@ func TestOperatorChangesAreRespected(t *testing.T) {
 		t.Fatalf("sets %v: an operator's failover was undone", hc.sets)
 	}
 }
+
+// TestSafetyRuleRefusalDoesNotOutliveTheAlarm: ARC refuses the Off (the
+// partner is Off already: the assertion rule keeps one region On). The
+// failover stays intended while the alarm fires; once the alarm is OK past
+// the hold-down (counted from the decision, as the switch never moved), the
+// intent is cancelled: the switch is never touched, not Off later.
+func TestSafetyRuleRefusalDoesNotOutliveTheAlarm(t *testing.T) {
+	c := newClock()
+	f := &fakeARC{state: arcops.On}
+	refuse := true
+	cfg := failoverConfig(FailbackAuto)
+	cfg.Switch, cfg.RoutingControlARN, cfg.ArcEndpoints, cfg.HealthCheckID = SwitchARC, testRC, threeEndpoints, ""
+	store := newMemStore()
+	deps := FromClients(cfg, Clients{ARC: &refusingARC{fakeARC: f, refuse: &refuse}})
+	deps.Store, deps.Now = store, c.now
+	h := mustNew(t, cfg, deps)
+	tick := []byte(`{"source":"aws.events","detail-type":"Scheduled Event"}`)
+	if _, err := h.Process(context.Background(), event(arn, alarm.StateOK, alarm.StateAlarm, c.at(0))); err == nil || !strings.Contains(err.Error(), "ConflictException") {
+		t.Fatalf("refused failover: %v, want the ConflictException", err)
+	}
+	c.advance(2 * time.Minute)
+	h.Process(context.Background(), event(arn, alarm.StateAlarm, alarm.StateOK, c.at(2*time.Minute)))
+	for range 10 {
+		c.advance(time.Minute)
+		h.Process(context.Background(), tick)
+	}
+	refuse = false // the partner is back On: an Off would now be accepted
+	c.advance(time.Minute)
+	if _, err := h.Process(context.Background(), tick); err != nil {
+		t.Fatal(err)
+	}
+	if st := store.states[h.target]; st.FailedOver || st.Pending || f.state != arcops.On {
+		t.Fatalf("state %+v, switch %s: want the refused failover cancelled, the switch untouched", st, f.state)
+	}
+	for _, call := range f.calls { // refused updates never reach f
+		if strings.HasPrefix(call, "set") {
+			t.Fatalf("calls %v: the switch was set after the alarm cleared", f.calls)
+		}
+	}
+}
+
+// refusingARC answers every update with a safety-rule ConflictException
+// while *refuse is set.
+type refusingARC struct {
+	*fakeARC
+	refuse *bool
+}
+
+func (r *refusingARC) UpdateRoutingControlState(ctx context.Context, ep arcops.Endpoint, arn string, st arcops.State) error {
+	if *r.refuse {
+		return &arcops.APIError{Status: 409, Code: "ConflictException", Message: "would violate safety rule"}
+	}
+	return r.fakeARC.UpdateRoutingControlState(ctx, ep, arn, st)
+}
