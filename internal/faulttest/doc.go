@@ -11,7 +11,10 @@
 //     the message is the one case SQS's at-least-once delivery cannot rule
 //     out; the site stores such an order exactly once);
 //   - the on-prem processor loses and duplicates nothing;
-//   - the alarm actions neither act twice for one alarm change nor flap.
+//   - the alarm actions neither act twice for one alarm change nor flap;
+//   - the ARC failover switch (SWITCH=arc, internal/arclocal's fake cluster)
+//     passes over failing endpoints, never splits nor flaps, and converges
+//     once an endpoint answers.
 //
 // Run: go test -count=1 ./internal/faulttest (needs moto_server).
 package faulttest

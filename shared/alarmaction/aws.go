@@ -54,8 +54,10 @@ type DynamoDBAPI interface {
 type Clients struct {
 	DynamoDB DynamoDBAPI
 	Route53  Route53API
-	ECS      ECSAPI
-	SQS      SQSAPI
+	// ARC is the cluster data-plane client (SWITCH=arc).
+	ARC ARCAPI
+	ECS ECSAPI
+	SQS SQSAPI
 }
 
 // FromClients builds the adapters for cfg's action from SDK clients. Now and
@@ -67,6 +69,9 @@ func FromClients(cfg Config, c Clients) Deps {
 	}
 	if c.Route53 != nil {
 		d.HealthChecks = NewRoute53HealthChecks(c.Route53)
+	}
+	if c.ARC != nil && cfg.Switch == SwitchARC {
+		d.Switch = NewARCRoutingControl(c.ARC, cfg.RoutingControlARN, cfg.ArcEndpoints)
 	}
 	if c.ECS != nil {
 		d.Services = NewECSServices(c.ECS)
@@ -171,7 +176,7 @@ func (q *SQSQueue) Visible(ctx context.Context, queueURL string) (int, error) {
 //	    (N, unix s; the table's TTL); and decision (S), decidedAt (N, unix ms)
 //	state#<action>/<target>
 //	    ver (N), lastAlarm (S), lastAlarmAt (N, unix ms), changedAt (N, unix ms),
-//	    failedOver (BOOL)
+//	    failedOver (BOOL), pending (BOOL; absent = false)
 const (
 	attrPK          = "pk"
 	attrDecision    = "decision"
@@ -181,6 +186,7 @@ const (
 	attrLastAlarmAt = "lastAlarmAt"
 	attrChangedAt   = "changedAt"
 	attrFailedOver  = "failedOver"
+	attrPending     = "pending"
 
 	// eventRetention is how long event items are kept (TTL): far longer
 	// than CloudWatch and Lambda keep retrying one delivery.
@@ -280,6 +286,7 @@ func (d *DynamoStore) LoadState(ctx context.Context, target string) (State, erro
 		LastAlarmAt: r.UnixMilli(attrLastAlarmAt),
 		ChangedAt:   r.UnixMilli(attrChangedAt),
 		FailedOver:  r.Bool(attrFailedOver),
+		Pending:     r.Bool(attrPending),
 	}
 	if err := r.Err(); err != nil {
 		return State{}, fmt.Errorf("control state %s: %w", target, err)
@@ -293,6 +300,9 @@ func (d *DynamoStore) SaveState(ctx context.Context, target string, st State) (S
 		attrPK:         ddbattr.S("state#" + target),
 		attrVersion:    ddbattr.N(st.Version + 1),
 		attrFailedOver: ddbattr.Bool(st.FailedOver),
+	}
+	if st.Pending {
+		item[attrPending] = ddbattr.Bool(true)
 	}
 	if st.LastAlarm != "" {
 		item[attrLastAlarm] = ddbattr.S(string(st.LastAlarm))

@@ -1,7 +1,9 @@
 // Package alarmaction decides and applies what a CloudWatch alarm state change
-// means for homeregion: fail traffic over to the secondary region (Route 53),
-// promote the standby on-prem site (ECS), or scale the on-prem order
-// processors by queue depth (SQS → ECS).
+// means for homeregion: fail traffic over to the secondary region (a Route 53
+// health check inverted, SWITCH=healthcheck, or an ARC routing control set
+// Off through the cluster's data-plane endpoints, SWITCH=arc), promote the
+// standby on-prem site (ECS), or scale the on-prem order processors by queue
+// depth (SQS → ECS).
 //
 // One Handler serves one Action (the deployed function's ACTION). It accepts
 // the alarm → Lambda action payload and the SNS-delivered form (shared/alarm),
@@ -12,12 +14,17 @@
 // Every decision is recorded in the control table with conditional writes:
 // the event item (alarm ARN + new state + state timestamp) makes re-deliveries
 // one action, and the per-target state item (optimistic version) makes
-// cooldowns and hold-downs hold across concurrent invocations.
+// cooldowns and hold-downs hold across concurrent invocations. For failover
+// the state item holds the switch's intended position, written before the
+// switch is set: a switch call that fails is repeated (by the event's retry
+// or the scheduled reconcile) until the switch is there, never reversed.
 package alarmaction
 
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/homeregion/homeregion/shared/awsname"
@@ -44,6 +51,30 @@ const (
 	FailbackManual Failback = "manual"
 )
 
+// SwitchKind is what the failover action flips (SWITCH).
+type SwitchKind string
+
+// The failover switches.
+const (
+	// SwitchHealthCheck inverts the primary record's Route 53 health check
+	// (UpdateHealthCheck: Route 53's control plane).
+	SwitchHealthCheck SwitchKind = "healthcheck"
+	// SwitchARC turns an ARC routing control Off through the cluster's
+	// data-plane endpoints.
+	SwitchARC SwitchKind = "arc"
+)
+
+// ArcEndpoint is one of an ARC cluster's regional endpoints.
+type ArcEndpoint struct {
+	// Region is the endpoint's region (its SigV4 signing region).
+	Region string
+	// URL is the endpoint's URL: https, or http://127.0.0.1 for the local stack.
+	URL string
+}
+
+// MaxArcEndpoints is the number of endpoints an ARC cluster has.
+const MaxArcEndpoints = 5
+
 // DefaultCooldown is the scale-in cooldown when COOLDOWN_SECONDS is not set.
 const DefaultCooldown = 5 * time.Minute
 
@@ -56,8 +87,17 @@ type Config struct {
 	// ControlTable is the decision log / cooldown table (CONTROL_TABLE).
 	ControlTable string
 
-	// HealthCheckID is the primary endpoint's Route 53 health check (HEALTH_CHECK_ID).
+	// Switch is the failover switch (SWITCH; SwitchHealthCheck when unset).
+	Switch SwitchKind
+	// HealthCheckID is the primary endpoint's Route 53 health check
+	// (HEALTH_CHECK_ID; SWITCH=healthcheck).
 	HealthCheckID string
+	// RoutingControlARN is this region's ARC routing control
+	// (ROUTING_CONTROL_ARN; SWITCH=arc).
+	RoutingControlARN string
+	// ArcEndpoints are the ARC cluster's endpoints, tried in turn
+	// (ARC_ENDPOINTS; SWITCH=arc).
+	ArcEndpoints []ArcEndpoint
 	// SecondaryRegion is where the failover record sends traffic (SECONDARY_REGION).
 	SecondaryRegion string
 	// Failback is auto or manual (FAILBACK).
@@ -124,8 +164,8 @@ func (c Config) validate(zones zoneChecker) error {
 	}
 	switch c.Action {
 	case ActionFailover:
-		if c.HealthCheckID == "" {
-			return configErr("HEALTH_CHECK_ID is required for ACTION=failover")
+		if err := c.validateSwitch(); err != nil {
+			return err
 		}
 		if c.SecondaryRegion == "" {
 			return configErr("SECONDARY_REGION is required for ACTION=failover")
@@ -198,6 +238,67 @@ func (c Config) validate(zones zoneChecker) error {
 	return nil
 }
 
+// validateSwitch checks the failover switch's variables.
+func (c Config) validateSwitch() error {
+	switch c.Switch {
+	case SwitchHealthCheck, "":
+		if c.HealthCheckID == "" {
+			return configErr("HEALTH_CHECK_ID is required for ACTION=failover with SWITCH=healthcheck")
+		}
+	case SwitchARC:
+		if c.RoutingControlARN == "" {
+			return configErr("ROUTING_CONTROL_ARN is required for SWITCH=arc")
+		}
+		if !routingControlARN(c.RoutingControlARN) {
+			return configErr("ROUTING_CONTROL_ARN %q is not an ARC routing control ARN", c.RoutingControlARN)
+		}
+		if n := len(c.ArcEndpoints); n < 1 || n > MaxArcEndpoints {
+			return configErr("ARC_ENDPOINTS has %d endpoints, want 1 to %d (region=url,...)", n, MaxArcEndpoints)
+		}
+		seen := map[string]bool{}
+		for _, e := range c.ArcEndpoints {
+			if !awsname.Region(e.Region) {
+				return configErr("ARC_ENDPOINTS: %q is not a region name", e.Region)
+			}
+			if seen[e.Region] {
+				return configErr("ARC_ENDPOINTS: region %s is listed twice", e.Region)
+			}
+			seen[e.Region] = true
+			if !arcEndpointURL(e.URL) {
+				return configErr("ARC_ENDPOINTS: %s=%q is not an https URL (or http://127.0.0.1 for local use)", e.Region, e.URL)
+			}
+		}
+	default:
+		return configErr("SWITCH %q is not healthcheck or arc", c.Switch)
+	}
+	return nil
+}
+
+// routingControlARN reports whether s looks like an ARC routing control ARN
+// (arn:<partition>:route53-recovery-control::<account>:controlpanel/<id>/routingcontrol/<id>).
+func routingControlARN(s string) bool {
+	parts := strings.SplitN(s, ":", 6)
+	return len(parts) == 6 && parts[0] == "arn" && parts[1] != "" && parts[2] == "route53-recovery-control" &&
+		parts[3] == "" && parts[4] != "" && strings.HasPrefix(parts[5], "controlpanel/") &&
+		strings.Contains(parts[5], "/routingcontrol/") && !strings.ContainsAny(s, " ,")
+}
+
+// arcEndpointURL reports whether s is an https URL with a host, or an http
+// URL on 127.0.0.1 (the local stack's fake cluster).
+func arcEndpointURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		return u.Hostname() == "127.0.0.1"
+	}
+	return false
+}
+
 func (c Config) cooldown() time.Duration {
 	if c.Cooldown == 0 {
 		return DefaultCooldown
@@ -205,10 +306,21 @@ func (c Config) cooldown() time.Duration {
 	return c.Cooldown
 }
 
+// switchKind is c.Switch with the default applied.
+func (c Config) switchKind() SwitchKind {
+	if c.Switch == "" {
+		return SwitchHealthCheck
+	}
+	return c.Switch
+}
+
 // target is the resource the action controls: the key of its state item.
 func (c Config) target() string {
 	switch c.Action {
 	case ActionFailover:
+		if c.Switch == SwitchARC {
+			return "routingcontrol/" + c.RoutingControlARN
+		}
 		return "healthcheck/" + c.HealthCheckID
 	case ActionPromote:
 		return "ecs/" + c.StandbyCluster + "/" + c.StandbyService

@@ -18,10 +18,19 @@ type State struct {
 	LastAlarmAt time.Time
 	// ChangedAt is when this function last changed the target.
 	ChangedAt time.Time
-	// FailedOver is set while the health check is inverted by this function
-	// (failover action); a check inverted by an operator is never failed
-	// back automatically.
+	// FailedOver is set while the switch is failed over by this function
+	// (failover action: the health check inverted, the routing control Off);
+	// a switch failed over by an operator is never failed back automatically.
 	FailedOver bool
+	// Pending is set while FailedOver is the switch's intended position and
+	// not yet seen at the switch: recorded by the decision before the switch
+	// is set, cleared once it is (ChangedAt then becomes the time the switch
+	// was set, so the hold-down counts from the move). While it is set,
+	// decisions are made on the intended position and the switch is driven
+	// to it (by a retry of the event or the scheduled reconcile), so a
+	// failed, throttled or hanging call can only be repeated, never
+	// reversed; a fail-back decided while an Off is still pending cancels it.
+	Pending bool
 }
 
 // MaxClockSkew is how far ahead of this function's clock an alarm event's
@@ -65,20 +74,63 @@ type FailoverDecision struct {
 	Next State
 }
 
-// DecideFailover decides the failover action. inverted is the health check's
-// current Inverted flag (the truth: an operator may have changed it).
+// DecideFailover decides the failover action, the same for both switches.
+// inverted is the switch's actual position: failed over (the health check
+// inverted, the routing control Off) or not. It is the truth, as an operator
+// may have changed it, except while st.Pending: then the recorded intended
+// position is decided on, and the switch is driven to it.
 //
-//   - ALARM: invert unless already inverted.
+//   - ALARM: fail over unless already failed over.
 //   - OK: with FAILBACK=manual never fail back; with auto fail back once
 //     HOLD_DOWN has passed since the failover, otherwise leave it pending for
 //     the scheduled tick (which fails back when due if the alarm is still OK).
 //   - tick: fail back when due and the last alarm state is OK.
+//   - any of them, when nothing else changes and an intended position is not
+//     yet at the switch: set the switch to it.
 func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Time) FailoverDecision {
+	actual := inverted
 	next := st
-	if !inverted && st.FailedOver {
-		// Failed back by hand (or the update was lost): forget the failover.
+	switch {
+	case st.Pending && actual == st.FailedOver:
+		next.Pending = false // the switch reached the intended position
+	case st.Pending:
+		inverted = st.FailedOver // decide on the intended position
+	case !inverted && st.FailedOver:
+		// Failed back by hand: forget the failover.
 		next.FailedOver = false
 	}
+	d := decideFailover(cfg, next, inverted, tr, now)
+	switch {
+	case d.Change && d.Invert == actual:
+		// The decision cancels an intended position the switch never reached.
+		d.Change, d.Next.Pending = false, false
+	case d.Change:
+		d.Next.Pending = true
+	case d.Next.Pending && d.Next.FailedOver != actual:
+		d.Change, d.Invert = true, d.Next.FailedOver
+		d.Reason += "; setting the switch to the intended position (failed over: " + fmt.Sprint(d.Invert) + ")"
+	}
+	return d
+}
+
+// DecideFailoverUnread is DecideFailover when the switch could not be read:
+// the recorded position is decided on (the intended one while pending), a
+// change is recorded as intended (Pending), and an intended position is set
+// again, since whether the switch reached it is unknown.
+func DecideFailoverUnread(cfg Config, st State, tr Trigger, now time.Time) FailoverDecision {
+	d := decideFailover(cfg, st, st.FailedOver, tr, now)
+	switch {
+	case d.Change:
+		d.Next.Pending = true
+	case st.Pending:
+		d.Change, d.Invert = true, d.Next.FailedOver
+		d.Reason += "; setting the switch to the intended position (failed over: " + fmt.Sprint(d.Invert) + ")"
+	}
+	return d
+}
+
+func decideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Time) FailoverDecision {
+	next := st
 	if tr.Tick {
 		if !inverted || !st.FailedOver || st.LastAlarm != alarm.StateOK || cfg.Failback != FailbackAuto {
 			return FailoverDecision{Reason: "nothing to fail back", Next: next}
@@ -97,7 +149,7 @@ func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Ti
 		case !inverted:
 			return FailoverDecision{Reason: "primary already serving", Next: next}
 		case !st.FailedOver:
-			return FailoverDecision{Reason: "health check inverted by an operator: not failing back", Next: next}
+			return FailoverDecision{Reason: "switch failed over by an operator: not failing back", Next: next}
 		case cfg.Failback == FailbackManual:
 			return FailoverDecision{Reason: "FAILBACK=manual: fail back by hand", Next: next}
 		}

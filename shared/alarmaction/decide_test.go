@@ -111,6 +111,54 @@ func TestDecideFailover(t *testing.T) {
 	}
 }
 
+// TestDecideFailoverIntent: while a position is intended (Pending) and not
+// at the switch, decisions are made on it and the switch is driven to it; a
+// decision that brings the intent back to the actual position cancels it;
+// an unreadable switch is decided on the recorded position.
+func TestDecideFailoverIntent(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	intendedOff := State{Version: 2, FailedOver: true, Pending: true, ChangedAt: t0, LastAlarm: alarm.StateAlarm}
+	intendedOffOK := intendedOff
+	intendedOffOK.LastAlarm = alarm.StateOK
+	settled := State{Version: 3, FailedOver: true, ChangedAt: t0, LastAlarm: alarm.StateOK}
+	tests := []struct {
+		name        string
+		st          State
+		actual      *bool // nil: the switch could not be read
+		tr          Trigger
+		now         time.Time
+		wantChange  bool
+		wantFO      bool
+		wantPending bool
+	}{
+		{"alarm retry repeats the intended Off", intendedOff, ptr(false), Trigger{To: alarm.StateAlarm}, t0.Add(time.Minute), true, true, true},
+		{"tick drives to the intended Off", intendedOff, ptr(false), Trigger{Tick: true}, t0.Add(time.Minute), true, true, true},
+		{"ok inside the hold-down keeps driving Off", intendedOffOK, ptr(false), Trigger{To: alarm.StateOK}, t0.Add(time.Minute), true, true, true},
+		{"ok past the hold-down cancels an Off never reached", intendedOffOK, ptr(false), Trigger{To: alarm.StateOK}, t0.Add(time.Hour), false, false, false},
+		{"switch reached the intent: settled", intendedOff, ptr(true), Trigger{Tick: true}, t0.Add(time.Minute), false, true, false},
+		{"alarm with the switch unreadable: Off intended", State{}, nil, Trigger{To: alarm.StateAlarm}, t0, true, true, true},
+		{"tick with the switch unreadable, nothing intended: nothing", settled, nil, Trigger{Tick: true}, t0.Add(time.Minute), false, true, false},
+		{"tick with the switch unreadable, Off intended: set it again", intendedOff, nil, Trigger{Tick: true}, t0.Add(time.Minute), true, true, true},
+		{"settled state: an operator's fail-back is forgotten, not undone", settled, ptr(false), Trigger{Tick: true}, t0.Add(time.Hour), false, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := failoverConfig(FailbackAuto)
+			var d FailoverDecision
+			if tc.actual == nil {
+				d = DecideFailoverUnread(cfg, tc.st, tc.tr, tc.now)
+			} else {
+				d = DecideFailover(cfg, tc.st, *tc.actual, tc.tr, tc.now)
+			}
+			if d.Change != tc.wantChange || (d.Change && d.Invert != d.Next.FailedOver) || d.Next.FailedOver != tc.wantFO || d.Next.Pending != tc.wantPending {
+				t.Fatalf("got change=%v invert=%v next=%+v (%s), want change=%v failedOver=%v pending=%v", d.Change, d.Invert, d.Next, d.Reason, tc.wantChange, tc.wantFO, tc.wantPending)
+			}
+		})
+	}
+}
+
+func ptr(b bool) *bool { return &b }
+
 func TestScaleTarget(t *testing.T) {
 	cfg := scaleConfig() // 10 per task, 0..5
 	tests := []struct{ visible, want int }{

@@ -10,8 +10,10 @@ import (
 )
 
 // ParseEnv reads a Config from the function's environment variables through
-// getenv: ACTION, AWS_REGION, CONTROL_TABLE and the variables of the chosen action (failover: HEALTH_CHECK_ID,
-// SECONDARY_REGION, FAILBACK, HOLD_DOWN_SECONDS; promote: STANDBY_ECS_CLUSTER,
+// getenv: ACTION, AWS_REGION, CONTROL_TABLE and the variables of the chosen
+// action (failover: SWITCH, then HEALTH_CHECK_ID for healthcheck or
+// ROUTING_CONTROL_ARN and ARC_ENDPOINTS for arc, SECONDARY_REGION, FAILBACK,
+// HOLD_DOWN_SECONDS; promote: STANDBY_ECS_CLUSTER,
 // STANDBY_ECS_SERVICE, STANDBY_TASKS; scale: QUEUE_URL, ECS_CLUSTER,
 // ECS_SERVICE, BACKLOG_PER_TASK, MIN_TASKS, MAX_TASKS and the optional
 // COOLDOWN_SECONDS). It is the one home of the alarm functions' configuration
@@ -49,7 +51,15 @@ func readEnv(getenv func(string) string) (Config, error) {
 	}
 	switch c.Action {
 	case ActionFailover:
-		c.HealthCheckID = p.required("HEALTH_CHECK_ID")
+		c.Switch = SwitchKind(strings.TrimSpace(getenv("SWITCH")))
+		switch c.Switch {
+		case "", SwitchHealthCheck:
+			c.Switch = SwitchHealthCheck
+			c.HealthCheckID = p.required("HEALTH_CHECK_ID")
+		case SwitchARC:
+			c.RoutingControlARN = p.required("ROUTING_CONTROL_ARN")
+			c.ArcEndpoints = p.arcEndpoints("ARC_ENDPOINTS")
+		} // any other SWITCH: validate names it
 		c.SecondaryRegion = p.required("SECONDARY_REGION")
 		c.Failback = Failback(p.required("FAILBACK"))
 		if c.Failback == FailbackManual && getenv("HOLD_DOWN_SECONDS") == "" {
@@ -89,6 +99,25 @@ func (p *envParser) required(name string) string {
 	return v
 }
 
+// arcEndpoints reads region=url,region=url,...; validate checks the
+// regions, the URLs and the count.
+func (p *envParser) arcEndpoints(name string) []ArcEndpoint {
+	v := p.required(name)
+	if v == "" {
+		return nil
+	}
+	var eps []ArcEndpoint
+	for _, entry := range strings.Split(v, ",") {
+		region, u, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		region, u = strings.TrimSpace(region), strings.TrimSpace(u)
+		if (!ok || region == "" || u == "") && p.err == nil {
+			p.err = configErr("%s entry %q is not region=url", name, entry)
+		}
+		eps = append(eps, ArcEndpoint{Region: region, URL: u})
+	}
+	return eps
+}
+
 func (p *envParser) integer(name string, required bool) int {
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" {
@@ -113,7 +142,15 @@ func (p *envParser) seconds(name string, required bool) time.Duration {
 func (c Config) String() string {
 	switch c.Action {
 	case ActionFailover:
-		return fmt.Sprintf("failover health check %s -> %s, failback %s, hold-down %s", c.HealthCheckID, c.SecondaryRegion, c.Failback, c.HoldDown)
+		sw := "health check " + c.HealthCheckID
+		if c.Switch == SwitchARC {
+			regions := make([]string, len(c.ArcEndpoints))
+			for i, e := range c.ArcEndpoints {
+				regions[i] = e.Region
+			}
+			sw = fmt.Sprintf("routing control %s via %s", c.RoutingControlARN, strings.Join(regions, ","))
+		}
+		return fmt.Sprintf("failover %s -> %s, failback %s, hold-down %s", sw, c.SecondaryRegion, c.Failback, c.HoldDown)
 	case ActionPromote:
 		return fmt.Sprintf("promote %s/%s to %d tasks", c.StandbyCluster, c.StandbyService, c.StandbyTasks)
 	case ActionScale:

@@ -19,6 +19,31 @@ type HealthChecks interface {
 	SetInverted(ctx context.Context, id string, inverted bool) error
 }
 
+// Switch is the failover action's switch: failed over is a Route 53 health
+// check inverted (SWITCH=healthcheck) or an ARC routing control Off
+// (SWITCH=arc). The adapter knows which health check or routing control.
+type Switch interface {
+	// FailedOver reads the switch's actual position.
+	FailedOver(ctx context.Context) (bool, error)
+	// SetFailedOver sets it.
+	SetFailedOver(ctx context.Context, failedOver bool) error
+}
+
+// healthCheckSwitch is one Route 53 health check as a Switch (inverted =
+// failed over).
+type healthCheckSwitch struct {
+	hc HealthChecks
+	id string
+}
+
+func (s healthCheckSwitch) FailedOver(ctx context.Context) (bool, error) {
+	return s.hc.Inverted(ctx, s.id)
+}
+
+func (s healthCheckSwitch) SetFailedOver(ctx context.Context, failedOver bool) error {
+	return s.hc.SetInverted(ctx, s.id, failedOver)
+}
+
 // Services reads and sets an ECS service's desired count.
 type Services interface {
 	DesiredCount(ctx context.Context, cluster, service string) (int, error)
@@ -63,9 +88,12 @@ type Store interface {
 }
 
 // Deps are the handler's collaborators. Only those of the configured action
-// are required: failover HealthChecks, promote Services, scale Services and
-// Queue; every action Store.
+// are required: failover Switch (or, with SWITCH=healthcheck, HealthChecks),
+// promote Services, scale Services and Queue; every action Store.
 type Deps struct {
+	// Switch is the failover switch; when nil with SWITCH=healthcheck, the
+	// health check HEALTH_CHECK_ID through HealthChecks.
+	Switch       Switch
 	HealthChecks HealthChecks
 	Services     Services
 	Queue        Queue
@@ -113,8 +141,14 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}
 	switch cfg.Action {
 	case ActionFailover:
-		if deps.HealthChecks == nil {
+		switch {
+		case deps.Switch != nil:
+		case cfg.Switch == SwitchARC:
+			return nil, configErr("no ARC client for SWITCH=arc")
+		case deps.HealthChecks == nil:
 			return nil, configErr("no Route 53 client for ACTION=failover")
+		default:
+			deps.Switch = healthCheckSwitch{deps.HealthChecks, cfg.HealthCheckID}
 		}
 	case ActionPromote:
 		if deps.Services == nil {
@@ -285,17 +319,27 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 		reason string
 		next   State
 		apply  func(context.Context) error
+		// intent: the recorded state is the switch's intended position,
+		// kept when setting the switch fails (failover).
+		intent bool
+		// readErr: the switch could not be read; the decision is made on
+		// the recorded position and the invocation fails unless it sets
+		// the switch.
+		readErr error
 	)
 	switch h.cfg.Action {
 	case ActionFailover:
-		inv, err := h.deps.HealthChecks.Inverted(ctx, h.cfg.HealthCheckID)
+		fo, err := h.deps.Switch.FailedOver(ctx)
+		var d FailoverDecision
 		if err != nil {
-			return Result{}, fmt.Errorf("read health check: %w", err)
+			readErr = fmt.Errorf("read %s switch: %w", h.cfg.switchKind(), err)
+			d = DecideFailoverUnread(h.cfg, st, tr, now)
+		} else {
+			d = DecideFailover(h.cfg, st, fo, tr, now)
 		}
-		d := DecideFailover(h.cfg, st, inv, tr, now)
-		change, reason, next = d.Change, d.Reason, d.Next
+		change, reason, next, intent = d.Change, d.Reason, d.Next, true
 		apply = func(ctx context.Context) error {
-			return h.deps.HealthChecks.SetInverted(ctx, h.cfg.HealthCheckID, d.Invert)
+			return h.deps.Switch.SetFailedOver(ctx, d.Invert)
 		}
 	case ActionPromote:
 		cur, err := h.deps.Services.DesiredCount(ctx, h.cfg.StandbyCluster, h.cfg.StandbyService)
@@ -325,19 +369,34 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 	if !tr.Tick {
 		next.LastAlarm, next.LastAlarmAt = tr.To, at
 	}
-	if next == st {
+	if next == st && !change {
+		if readErr != nil {
+			return Result{}, readErr
+		}
 		return Result{Outcome: OutcomeHeld, Reason: reason}, nil
 	}
-	// The conditional write comes first: only the invocation that wins it
-	// acts, so cooldowns hold across concurrent invocations.
+	// The conditional write comes first (also when only the version moves,
+	// as when the switch is driven to an unchanged intended position): only
+	// the invocation that wins it acts, so cooldowns hold across concurrent
+	// invocations and no stale invocation sets a position decided away.
 	saved, err := h.deps.Store.SaveState(ctx, h.target, next)
 	if err != nil {
 		return Result{}, fmt.Errorf("save control state: %w", err)
+	}
+	if !change && readErr != nil {
+		return Result{}, readErr
 	}
 	if !change {
 		return Result{Outcome: OutcomeHeld, Reason: reason}, nil
 	}
 	if err := apply(ctx); err != nil {
+		if intent {
+			err = errors.Join(readErr, err)
+			// The intended position stays recorded (Pending): a retry of
+			// the event or the scheduled reconcile sets it, and no decision
+			// is reversed by a call that failed.
+			return Result{}, fmt.Errorf("%s: %w (intended position recorded: the reconcile retries it)", reason, err)
+		}
 		// Give the cooldown back so a retry can act.
 		undo := st
 		undo.Version = saved.Version
@@ -345,6 +404,15 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 			err = errors.Join(err, fmt.Errorf("restore control state: %w", uerr))
 		}
 		return Result{}, fmt.Errorf("%s: %w", reason, err)
+	}
+	if intent && saved.Pending {
+		// The switch is at the intended position. Left pending (this write
+		// lost), the next reconcile sees it there and clears it.
+		done := saved
+		done.Pending, done.ChangedAt = false, h.now()
+		if _, err := h.deps.Store.SaveState(context.WithoutCancel(ctx), h.target, done); err != nil && !errors.Is(err, ErrConflict) {
+			h.log.WarnContext(ctx, "record switch position", "action", h.cfg.Action, "error", err.Error())
+		}
 	}
 	return Result{Outcome: OutcomeActed, Reason: reason}, nil
 }

@@ -137,7 +137,10 @@ func TestMalformedEventIsAnErrorAndNoAction(t *testing.T) {
 	}
 }
 
-func TestActionFailureReleasesClaimAndCooldown(t *testing.T) {
+// TestActionFailureReleasesClaimAndKeepsIntent: a failed switch update
+// releases the event claim and keeps the decision as the intended position;
+// the retry sets the switch once.
+func TestActionFailureReleasesClaimAndKeepsIntent(t *testing.T) {
 	c := newClock()
 	hc := &fakeHealthChecks{}
 	fail := true
@@ -153,8 +156,10 @@ func TestActionFailureReleasesClaimAndCooldown(t *testing.T) {
 	if err := h.Handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "throttled") {
 		t.Fatalf("error = %v, want the Route 53 failure", err)
 	}
-	if st := store.states[h.target]; st.FailedOver {
-		t.Fatalf("state kept FailedOver after a failed update: %+v", st)
+	// The claim is released (Lambda retries the event) and the decision
+	// stays recorded as the intended position, still to be set.
+	if st := store.states[h.target]; !st.FailedOver || !st.Pending {
+		t.Fatalf("state after a failed update: %+v, want the failover intended (pending)", st)
 	}
 	fail = false
 	c.advance(time.Minute) // Lambda's async retry
@@ -164,6 +169,9 @@ func TestActionFailureReleasesClaimAndCooldown(t *testing.T) {
 	}
 	if !reflect.DeepEqual(hc.sets, []bool{true}) {
 		t.Fatalf("sets %v", hc.sets)
+	}
+	if st := store.states[h.target]; !st.FailedOver || st.Pending {
+		t.Fatalf("state after the retry: %+v, want failed over, no longer pending", st)
 	}
 }
 

@@ -379,6 +379,13 @@ func TestIntegrationDynamoStore(t *testing.T) {
 	if err != nil || got != want {
 		t.Fatalf("load %+v %v, want %+v", got, err, want)
 	}
+	pending := State{Version: 1, FailedOver: true, Pending: true, ChangedAt: now}
+	if saved, err := st.SaveState(ctx, "t", pending); err != nil || !saved.Pending {
+		t.Fatalf("save pending: %+v %v", saved, err)
+	}
+	if got, err := st.LoadState(ctx, "t"); err != nil || !got.Pending || !got.FailedOver {
+		t.Fatalf("load pending: %+v %v", got, err)
+	}
 	if empty, err := st.LoadState(ctx, "none"); err != nil || empty != (State{}) {
 		t.Fatalf("load missing: %+v %v", empty, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/homeregion/homeregion/shared/awsclient/arcops"
 	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
 	"github.com/homeregion/homeregion/shared/awsclient/ecsops"
 	"github.com/homeregion/homeregion/shared/awsclient/route53ops"
@@ -24,13 +25,18 @@ var SDKOptions = awsconfig.Options{}
 // NewFromAWS builds the handler for cfg (from ParseEnv) with only the SDK
 // clients its action uses, made from awscfg (awsconfig.Load: one config,
 // instrumented in one place): the control table for every action, Route 53
-// for failover, ECS for promote, ECS and SQS for scale. The awsclient/*ops
+// (SWITCH=healthcheck) or the ARC cluster client (SWITCH=arc) for failover, ECS for promote, ECS and SQS for scale. The awsclient/*ops
 // bindings keep each client's unused operations out of the binary. It makes
 // no network call.
 func NewFromAWS(cfg Config, awscfg aws.Config, log *slog.Logger) (*Handler, error) {
 	c := Clients{DynamoDB: dynamodbops.New(dynamodb.NewFromConfig(awscfg))}
 	switch cfg.Action {
 	case ActionFailover:
+		if cfg.Switch == SwitchARC {
+			// The cluster's own endpoints (ARC_ENDPOINTS), not the SDK's resolver.
+			c.ARC = arcops.New(awscfg)
+			break
+		}
 		// Route 53 is a global service; the SDK resolves its endpoint from any region.
 		c.Route53 = route53ops.New(route53.NewFromConfig(awscfg))
 	case ActionPromote:

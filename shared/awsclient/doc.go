@@ -20,4 +20,8 @@
 // sqsops.AttributesGetter for the scale action; dynamodbops.ItemReadWriter
 // for the registry of the three triggers, dynamodbops.Ops for the lease
 // store of the orders API and the alarm actions).
+//
+// arcops is the exception: it speaks the two ARC cluster data-plane
+// operations the failover action needs itself (signed with the SDK's SigV4
+// signer), as no SDK module for that service is available to this build.
 package awsclient
