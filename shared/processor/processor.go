@@ -66,6 +66,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // Metric names; the alarm actions depend on them.
@@ -143,6 +144,19 @@ type Config struct {
 	// erased owner is kept (ERASURE_TOMBSTONE_DAYS, default 15): while it
 	// exists, no order of that owner is stored here.
 	ErasureTombstoneDays int
+
+	// Pair is the site's zone pair (PAIR_REGION). With a partner, a message
+	// whose region the pair does not serve (zonepair.Pair.Serves) is poison:
+	// it stays for the dead-letter queue of the queue it came from, with a
+	// logged reason, and its order is not touched (it is no order of this
+	// pair). Without one, a message's region is only required to be present.
+	Pair zonepair.Pair
+	// PairQueueURL is the partner's orders queue (PAIR_QUEUE_URL), set
+	// with Pair's partner: Loops gives it a loop of its own.
+	PairQueueURL string
+	// Region is the region of this loop's queue and of the orders-table
+	// replica it calls ("": the AWS configuration's own). Loops sets it.
+	Region string
 }
 
 // Opener opens version 2 (sealed orders) and version 3 (erasures)
@@ -219,7 +233,11 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Processor{cfg: cfg, deps: deps, log: log.With("site", cfg.Site)}, nil
+	log = log.With("site", cfg.Site)
+	if cfg.Region != "" {
+		log = log.With("queueRegion", cfg.Region)
+	}
+	return &Processor{cfg: cfg, deps: deps, log: log}, nil
 }
 
 // withDefaults returns c with every zero tunable set to its default.
