@@ -45,6 +45,15 @@
 // finishes what is in flight, hands received-but-unstarted messages back with
 // visibility 0 and returns nil.
 //
+// Zone pairs: a site of a pair drains both regions' queues into its one
+// database, with one Processor per queue (Config.Loops), each with its SQS,
+// orders-table and CloudWatch clients in its queue's region, so an impaired
+// region stops only its own loop. The claim is unchanged (one conditional
+// write on ORDER#<id> in the pair's one table), so a message of one order in
+// both queues still runs the Handler once; the recovery pass and the
+// registration run in every loop (both idempotent). A message whose region
+// is not one of the pair's is poison, its order untouched (Config.Pair).
+//
 // Metrics (CloudWatch PutMetricData, namespace Homeregion/Processor,
 // dimension Site=<Config.Site>): Heartbeat (1 per HeartbeatInterval, 1 minute
 // by default, while the processor runs) and OrdersProcessed (messages

@@ -73,7 +73,8 @@
 // ORDERS_TABLE (the pair's table, one name in both regions); SITE_KEY_FILE
 // holds both regions' private keys. Each loop registers the database,
 // retries and backs off on its own, so an impaired region stops only its
-// own loop. A message whose region is not one of the pair's is left for the
+// own loop; each puts its Heartbeat and OrdersProcessed metrics in its own
+// region, and logs with queueRegion. PROCESSOR_CONCURRENCY is per loop. A message whose region is not one of the pair's is left for the
 // dead-letter queue of the queue it came from, with a logged reason.
 //
 // AWS_REGION and the SDK's standard credential and endpoint variables
