@@ -1,5 +1,6 @@
 // Command processor is the on-prem order processor that ECS Anywhere runs on
-// each site: it drains the regional orders queue into the site's own
+// each site: it drains the regional orders queue (in a zone pair, the
+// partner region's too: PAIR_REGION, PAIR_QUEUE_URL) into the site's own
 // database until SIGTERM or SIGINT, then drains gracefully and exits 0. Its
 // configuration (environment variables, each overridable by a flag) is
 // described in package processormain; `processor -h` lists it.

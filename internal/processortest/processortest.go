@@ -364,7 +364,7 @@ func (f *Fixture) RequestErasure(t testing.TB, id, owner string, ids []string) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if _, _, err := ordertable.RequestErasure(ctx, f.DynamoDB, f.Table, owner, id, ordertable.ViaUser, now); err != nil {
+	if _, _, err := ordertable.RequestErasure(ctx, f.DynamoDB, f.Table, owner, id, ordertable.ViaUser, "", now); err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range ids {

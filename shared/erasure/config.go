@@ -22,6 +22,7 @@ import (
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/registry"
 	"github.com/homeregion/homeregion/shared/sealed"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // Config is the erasure function's configuration, read by ParseEnv.
@@ -35,6 +36,8 @@ type Config struct {
 	RegistryRegion string           // REGISTRY_REGION: where claims are released
 	PIIKeyID       string           // PII_KEY_ID: the identity keys' KMS HMAC key
 	SiteKey        sealed.PublicKey // SITE_PUBLIC_KEY: site messages are sealed to it
+	Pair           zonepair.Pair    // PAIR_REGION: the zone pair (no Partner without one)
+	PairDLQURL     string           // PAIR_DLQ_URL: the partner's dead-letter queue (swept too), with PAIR_REGION
 }
 
 // SDKOptions bound the worker's SDK calls (awsconfig's defaults: three
@@ -47,6 +50,8 @@ var poolID = regexp.MustCompile(`^[\w-]+_[0-9a-zA-Z]+$`)
 // ParseEnv reads the erasure function's configuration through getenv and
 // is the one home of its rules; the error names the first missing or
 // malformed variable (never a value that could be long or secret).
+// PAIR_REGION (checked by zonepair.FromEnv) and PAIR_DLQ_URL are both set,
+// in a zone pair, or neither.
 func ParseEnv(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	c := Config{
@@ -92,13 +97,28 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("SITE_PUBLIC_KEY is malformed (want the line processor keygen prints): %w", err)
 	}
 	c.SiteKey = k
+	if c.Pair, err = zonepair.FromEnv(getenv, c.Region); err != nil {
+		return Config{}, err
+	}
+	c.PairDLQURL = get("PAIR_DLQ_URL")
+	switch {
+	case c.Pair.Paired() && c.PairDLQURL == "":
+		return Config{}, errors.New("PAIR_DLQ_URL is not set: PAIR_REGION needs the partner's dead-letter queue")
+	case !c.Pair.Paired() && c.PairDLQURL != "":
+		return Config{}, errors.New("PAIR_DLQ_URL is set without PAIR_REGION: set both or neither")
+	case c.PairDLQURL != "" && !awsname.QueueURL(c.PairDLQURL):
+		return Config{}, fmt.Errorf("PAIR_DLQ_URL %q is not an SQS queue URL", c.PairDLQURL)
+	case c.PairDLQURL != "" && c.PairDLQURL == c.DLQURL:
+		return Config{}, errors.New("PAIR_DLQ_URL is ORDERS_DLQ_URL: the partner's dead-letter queue is another queue")
+	}
 	return c, nil
 }
 
 // NewFromAWS builds the Worker for c with its SDK clients made from awscfg
 // (awsconfig.Load: one config, instrumented in one place; the registry
-// region's client as registry.Clients builds it). It makes no network
-// call.
+// region's client as registry.Clients builds it; in a zone pair, an SQS
+// client in the partner region for its dead-letter queue). It makes no
+// network call.
 func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) *Worker {
 	_, home := registry.Clients(awscfg, c.RegistryRegion)
 	homeOps := dynamodbops.NewItemReadWriter(home)
@@ -107,10 +127,16 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) *Worker {
 	pool := cip.NewFromConfig(awscfg)
 	q := sqs.NewFromConfig(awscfg)
 	db := dynamodb.NewFromConfig(awscfg)
+	var pairDLQ DeadLetters
+	if c.Pair.Paired() {
+		pq := sqs.NewFromConfig(awscfg, func(o *sqs.Options) { o.Region = c.Pair.Partner })
+		pairDLQ = dlqOps{receive: pq.ReceiveMessage, del: pq.DeleteMessage, visibility: pq.ChangeMessageVisibilityBatch}
+	}
 	// Method values, not the clients, keep the binary to the operations
 	// used (see package awsclient).
 	return New(Worker{
 		Region: c.Region, Table: c.Table, QueueURL: c.QueueURL, DLQURL: c.DLQURL, PoolID: c.PoolID, SiteKey: c.SiteKey,
+		Partner: c.Pair.Partner, PairDLQURL: c.PairDLQURL, PairDLQ: pairDLQ,
 		Pool:     poolOps{list: pool.ListUsers, disable: pool.AdminDisableUser, del: pool.AdminDeleteUser},
 		Keys:     identity.New(kmsops.New(kms.NewFromConfig(awscfg)), c.PIIKeyID),
 		Registry: reg,

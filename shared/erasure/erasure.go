@@ -17,11 +17,18 @@
 //  5. sites: a sealed erasure message (version 3) goes through the orders
 //     queue, re-sent (ResendInterval, doubling to MaxResendInterval) until
 //     every site database listed in the SITES item has confirmed;
-//  6. dlq: the dead-letter queue is swept: messages of the owner (versions
-//     1 and 2) or of this erasure (version 3) are deleted, others made
-//     visible again;
+//  6. dlq: the dead-letter queue, and in a zone pair the partner's too, is
+//     swept: messages of the owner (versions 1 and 2) or of this erasure
+//     (version 3) are deleted, others made visible again;
 //  7. completion: status COMPLETED, counts per kind, and every temporary
 //     attribute removed (ordertable.CompleteErasure).
+//
+// Zone pairs: both regions' erasure records are in the one pair table, so
+// each region's worker sees both; it carries out only those whose home
+// region (ordertable.Erasure.IsHome) is its own and leaves the partner's to
+// the partner's worker. Every step above then runs in the home region, with
+// the pair's SITES and both regions' dead-letter queues. The orders step
+// waits longer in a pair (PairSettleAge).
 //
 // Every step is idempotent and marked done in the record when it finishes,
 // so a crash, a throttled call or a failed step resumes at that step on the
@@ -129,7 +136,15 @@ const (
 	DefaultResendInterval    = time.Minute
 	DefaultMaxResendInterval = 15 * time.Minute
 	DefaultSettleAge         = 5 * time.Second
-	DefaultReserve           = 10 * time.Second
+	// PairSettleAge is SettleAge in a zone pair. There, POST /orders checks
+	// for an erasure record with a read and then writes the order (an MRSC
+	// table has no transactions to bind the two), so an order can be
+	// written after the record, as long as the orders function's invocation
+	// that read "no erasure" still runs: up to its timeout (template.yaml's
+	// OrdersApiFunction, Timeout 10 s). The orders step may end only once
+	// the record is older than that, so it must exceed the timeout.
+	PairSettleAge  = 15 * time.Second
+	DefaultReserve = 10 * time.Second
 	// DefaultTombstoneTTL outlives any message of an erased order: 14 days
 	// in the dead-letter queue, plus a day.
 	DefaultTombstoneTTL = 15 * 24 * time.Hour
@@ -138,18 +153,27 @@ const (
 // ErrNoUser reports that the operator's address names no user of the pool.
 var ErrNoUser = errors.New("erasure: no user with that address in this pool")
 
+// ErrOtherHome reports (Advance) an erasure whose user's home region is
+// not this worker's: in a zone pair, the partner's worker carries it out.
+var ErrOtherHome = errors.New("erasure: the user's home region is another region; its worker carries the erasure out")
+
 // ErrBadEmail reports an operator's address that cannot be looked up.
 var ErrBadEmail = errors.New("erasure: the address is empty or contains a quote or backslash")
 
 // Worker advances erasures. Set every dependency; New fills the timing
 // defaults.
 type Worker struct {
-	Region   string           // this region (AWS_REGION)
-	Table    string           // ORDERS_TABLE
-	QueueURL string           // ORDERS_QUEUE_URL
-	DLQURL   string           // ORDERS_DLQ_URL
-	PoolID   string           // USER_POOL_ID
-	SiteKey  sealed.PublicKey // SITE_PUBLIC_KEY
+	Region   string // this region (AWS_REGION)
+	Table    string // ORDERS_TABLE
+	QueueURL string // ORDERS_QUEUE_URL
+	DLQURL   string // ORDERS_DLQ_URL
+	PoolID   string // USER_POOL_ID
+	// Partner is the zone pair's partner region (PAIR_REGION), "" without
+	// a pair; PairDLQURL its dead-letter queue (PAIR_DLQ_URL), swept with
+	// PairDLQ (a client in Partner) as well as DLQURL.
+	Partner    string
+	PairDLQURL string
+	SiteKey    sealed.PublicKey // SITE_PUBLIC_KEY
 
 	Pool     UserPool
 	Keys     Keyer
@@ -157,6 +181,7 @@ type Worker struct {
 	DB       Table
 	Queue    Queue
 	DLQ      DeadLetters
+	PairDLQ  DeadLetters // with PairDLQURL
 
 	Log     *slog.Logger
 	Metrics io.Writer        // EMF lines (os.Stdout when nil)
@@ -166,7 +191,9 @@ type Worker struct {
 	// message; each re-send doubles it, up to MaxResendInterval.
 	ResendInterval, MaxResendInterval time.Duration
 	// SettleAge is how old an erasure record must be before an empty owner
-	// index query finishes the orders step (index propagation).
+	// index query finishes the orders step (index propagation; in a pair,
+	// an order written after the record: PairSettleAge). Default:
+	// DefaultSettleAge, PairSettleAge with a Partner.
 	SettleAge time.Duration
 	// Reserve is the time left before the invocation's deadline under which
 	// a run starts no more work.
@@ -187,6 +214,9 @@ func New(w Worker) *Worker {
 	}
 	if w.SettleAge == 0 {
 		w.SettleAge = DefaultSettleAge
+		if w.Partner != "" {
+			w.SettleAge = PairSettleAge
+		}
 	}
 	if w.Reserve == 0 {
 		w.Reserve = DefaultReserve
@@ -240,7 +270,8 @@ func (w *Worker) Request(ctx context.Context, email string) (Response, error) {
 	if sub == "" {
 		return Response{}, errors.New("erasure: the user with that address has no sub")
 	}
-	e, created, err := ordertable.RequestErasure(ctx, w.DB, w.Table, sub, uuid.NewString(), ordertable.ViaOperator, w.now())
+	// The pool is this region's: its users' home region is this one.
+	e, created, err := ordertable.RequestErasure(ctx, w.DB, w.Table, sub, uuid.NewString(), ordertable.ViaOperator, w.Region, w.now())
 	if err != nil {
 		return Response{}, fmt.Errorf("erasure request: %w", err)
 	}
@@ -254,10 +285,14 @@ type Result struct {
 	Completed int `json:"completed"` // completed by this run
 	Failed    int `json:"failed"`    // stopped by an error (retried next run)
 	Skipped   int `json:"skipped"`   // not reached before the deadline
+	Partner   int `json:"partner"`   // of the zone pair partner's users: left to its worker
 }
 
-// Run advances every pending erasure as far as it can, oldest first, and
-// writes the OldestPendingErasureAgeSeconds metric. It stops starting work
+// Run advances every pending erasure of this region's users as far as it
+// can, oldest first, and writes the OldestPendingErasureAgeSeconds metric.
+// In a zone pair the metric covers the partner's pending erasures too (the
+// index lists them; their home is known only once read), so an erasure
+// held up by its home region's outage still raises the partner's alarm. It stops starting work
 // when less than Reserve is left before ctx's deadline. An erasure's error
 // is logged and leaves it for the next run; only failing to list the
 // pending erasures is Run's error.
@@ -281,6 +316,8 @@ func (w *Worker) Run(ctx context.Context) (Result, error) {
 		}
 		completed, err := w.Advance(ctx, p.Key)
 		switch {
+		case errors.Is(err, ErrOtherHome):
+			res.Partner++
 		case err != nil:
 			res.Failed++
 			w.Log.Error("erasure step failed; retried next run", slog.String("error", err.Error()))
@@ -289,7 +326,7 @@ func (w *Worker) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	w.Log.Info("erasure run", slog.Int("pending", res.Pending), slog.Int("completed", res.Completed),
-		slog.Int("failed", res.Failed), slog.Int("skipped", res.Skipped), slog.Duration("took", w.now().Sub(start)))
+		slog.Int("failed", res.Failed), slog.Int("skipped", res.Skipped), slog.Int("partner", res.Partner), slog.Duration("took", w.now().Sub(start)))
 	return res, nil
 }
 
@@ -325,8 +362,9 @@ func (w *Worker) metric(oldest time.Duration, at time.Time) {
 // Advance runs the erasure record key's steps that are not done, in order,
 // until one cannot finish yet (waiting for the index or the sites), fails,
 // or the deadline nears; then completes it once every step is done. It
-// reports whether the erasure is COMPLETED now. Errors name the erasure id,
-// never the owner.
+// reports whether the erasure is COMPLETED now. An erasure of another home
+// region's user (a zone pair partner's) is left untouched: ErrOtherHome.
+// Errors name the erasure id, never the owner.
 func (w *Worker) Advance(ctx context.Context, key string) (completed bool, err error) {
 	rec, err := ordertable.GetErasureWork(ctx, w.DB, w.Table, key)
 	if errors.Is(err, ordertable.ErrNoErasure) {
@@ -334,6 +372,9 @@ func (w *Worker) Advance(ctx context.Context, key string) (completed bool, err e
 	}
 	if err != nil {
 		return false, fmt.Errorf("erasure: %w", err)
+	}
+	if !rec.IsHome(w.Region) {
+		return false, fmt.Errorf("erasure %s: home %s: %w", rec.ID, rec.Home, ErrOtherHome)
 	}
 	if rec.Status == ordertable.ErasureCompleted {
 		return true, nil
@@ -674,43 +715,78 @@ type dlqMessage struct {
 	ErasureID string `json:"erasureId"`
 }
 
-// sweep: delete the dead-letter messages of the owner or of this erasure;
-// make the others visible again at the end.
-func (w *Worker) sweep(ctx context.Context, rec *ordertable.ErasureWork) (done bool, err error) {
+// deadLetterQueue is one dead-letter queue the sweep covers.
+type deadLetterQueue struct {
+	url    string
+	client DeadLetters
+}
+
+// deadLetterQueues are the queues the sweep covers: this region's DLQ and,
+// in a zone pair, the partner's (orders the partner served for this
+// region's users went through the partner's queue).
+func (w *Worker) deadLetterQueues() []deadLetterQueue {
+	qs := []deadLetterQueue{{url: w.DLQURL, client: w.DLQ}}
+	if w.PairDLQURL != "" {
+		qs = append(qs, deadLetterQueue{url: w.PairDLQURL, client: w.PairDLQ})
+	}
+	return qs
+}
+
+// sweep: delete the dead-letter messages of the owner or of this erasure
+// from every dead-letter queue (deadLetterQueues), in turn; the step is done
+// once each was swept to its end in one run.
+func (w *Worker) sweep(ctx context.Context, rec *ordertable.ErasureWork) (bool, error) {
+	var deleted int64
+	done := true
+	var err error
+	for _, q := range w.deadLetterQueues() {
+		n, qdone, qerr := w.sweepQueue(ctx, rec, q)
+		deleted += n
+		if qerr != nil || !qdone {
+			done, err = false, qerr
+			break
+		}
+	}
+	s := ordertable.ErasureStep{Add: map[string]int64{KindDLQ: deleted}}
+	if done {
+		s.Done = StepDLQ
+	}
+	if deleted > 0 || done {
+		if rerr := w.record(ctx, rec, s); rerr != nil && err == nil {
+			return false, rerr
+		}
+	}
+	return done, err
+}
+
+// sweepQueue sweeps dead-letter queue q: it deletes the messages of the
+// owner or of this erasure (counted in deleted) and makes the others
+// visible again at the end; done when a receive found the queue empty.
+func (w *Worker) sweepQueue(ctx context.Context, rec *ordertable.ErasureWork, q deadLetterQueue) (deleted int64, done bool, err error) {
 	var others []sqstypes.ChangeMessageVisibilityBatchRequestEntry
 	defer func() {
-		if verr := w.unhide(ctx, others); verr != nil && err == nil {
+		if verr := w.unhide(ctx, q, others); verr != nil && err == nil {
 			done, err = false, verr
 		}
 	}()
-	var deleted int64
-	defer func() {
-		if deleted > 0 {
-			if rerr := w.record(ctx, rec, ordertable.ErasureStep{Add: map[string]int64{KindDLQ: deleted}}); rerr != nil && err == nil {
-				done, err = false, rerr
-			}
-		}
-	}()
 	for !w.late(ctx) {
-		out, err := w.DLQ.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:              aws.String(w.DLQURL),
+		out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:              aws.String(q.url),
 			MaxNumberOfMessages:   10,
 			WaitTimeSeconds:       w.DLQWait,
 			VisibilityTimeout:     30,
 			MessageAttributeNames: []string{orders.MessageAttrErasureID},
 		})
 		if err != nil {
-			return false, fmt.Errorf("receive dead letters: %w", err)
+			return deleted, false, fmt.Errorf("receive dead letters: %w", err)
 		}
 		if len(out.Messages) == 0 {
-			n := deleted
-			deleted = 0 // recorded with the step
-			return true, w.record(ctx, rec, ordertable.ErasureStep{Done: StepDLQ, Add: map[string]int64{KindDLQ: n}})
+			return deleted, true, nil
 		}
 		for _, m := range out.Messages {
 			if w.ours(m, rec) {
-				if _, err := w.DLQ.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(w.DLQURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-					return false, fmt.Errorf("delete dead letter: %w", err)
+				if _, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+					return deleted, false, fmt.Errorf("delete dead letter: %w", err)
 				}
 				deleted++
 				continue
@@ -720,7 +796,7 @@ func (w *Worker) sweep(ctx context.Context, rec *ordertable.ErasureWork) (done b
 			})
 		}
 	}
-	return false, nil
+	return deleted, false, nil
 }
 
 // ours reports whether dead-letter message m is of rec's owner or erasure.
@@ -735,16 +811,16 @@ func (w *Worker) ours(m sqstypes.Message, rec *ordertable.ErasureWork) bool {
 	return (b.Owner != "" && b.Owner == rec.Subject) || (b.Version == orders.ErasureVersion && b.ErasureID == rec.ID)
 }
 
-// unhide makes the dead-letter messages of others visible again, in
+// unhide makes the dead-letter messages of entries visible again in q, in
 // batches of 10.
-func (w *Worker) unhide(ctx context.Context, entries []sqstypes.ChangeMessageVisibilityBatchRequestEntry) error {
+func (w *Worker) unhide(ctx context.Context, q deadLetterQueue, entries []sqstypes.ChangeMessageVisibilityBatchRequestEntry) error {
 	// The messages are hidden for 30 s anyway: a context already done must
 	// not keep them hidden longer than needed, so this gets its own bound.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for len(entries) > 0 {
 		n := min(len(entries), 10)
-		out, err := w.DLQ.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(w.DLQURL), Entries: entries[:n]})
+		out, err := q.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(q.url), Entries: entries[:n]})
 		if err != nil {
 			return fmt.Errorf("make dead letters visible: %w", err)
 		}

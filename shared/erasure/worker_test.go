@@ -131,7 +131,7 @@ func newFixture(t *testing.T) *fixture {
 // request records A's erasure (as DELETE /me does).
 func (fx *fixture) request() ordertable.Erasure {
 	fx.t.Helper()
-	e, _, err := ordertable.RequestErasure(context.Background(), fx.db, fx.table, subA, "erasure-1", ordertable.ViaUser, fx.now)
+	e, _, err := ordertable.RequestErasure(context.Background(), fx.db, fx.table, subA, "erasure-1", ordertable.ViaUser, "", fx.now)
 	if err != nil {
 		fx.t.Fatal(err)
 	}
@@ -465,7 +465,7 @@ func TestOneFailureDoesNotBlockOthers(t *testing.T) {
 	fx := newFixture(t)
 	ctx := context.Background()
 	// B first (older), failing for good.
-	if _, _, err := ordertable.RequestErasure(ctx, fx.db, fx.table, subB, "erasure-b", ordertable.ViaUser, fx.now.Add(-time.Minute)); err != nil {
+	if _, _, err := ordertable.RequestErasure(ctx, fx.db, fx.table, subB, "erasure-b", ordertable.ViaUser, "", fx.now.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	fx.w.Pool = &failingDisable{fakePool: fx.pool, sub: subB}

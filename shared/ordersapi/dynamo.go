@@ -125,8 +125,8 @@ func (d *DynamoStore) Order(ctx context.Context, id string) (OrderRecord, error)
 
 // RequestErasure implements Store with one conditional PutItem
 // (ordertable.RequestErasure, via the user).
-func (d *DynamoStore) RequestErasure(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error) {
-	e, created, err := ordertable.RequestErasure(ctx, d.db, d.table, owner, id, ordertable.ViaUser, now)
+func (d *DynamoStore) RequestErasure(ctx context.Context, owner, id, home string, now time.Time) (ordertable.Erasure, bool, error) {
+	e, created, err := ordertable.RequestErasure(ctx, d.db, d.table, owner, id, ordertable.ViaUser, home, now)
 	if err != nil {
 		return ordertable.Erasure{}, false, storeErr("request erasure", err)
 	}

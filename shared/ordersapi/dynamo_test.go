@@ -92,7 +92,7 @@ func TestDynamoStoreErrors(t *testing.T) {
 		{"begin, erased, key completed", begin, &fakeDB{err: cancelled("ConditionalCheckFailed", existing, "None", "ConditionalCheckFailed")}, ErrErased},
 		{"begin, order id exists", begin, &fakeDB{err: cancelled("None", nil, "ConditionalCheckFailed")}, ErrUnavailable},
 		{"request erasure, store down", func(db *fakeDB) error {
-			_, _, err := NewDynamoStore(db, "orders").RequestErasure(context.Background(), "sub", "e1", now)
+			_, _, err := NewDynamoStore(db, "orders").RequestErasure(context.Background(), "sub", "e1", "eu-west-1", now)
 			return err
 		}, &fakeDB{err: down}, ErrUnavailable},
 		{"erasure, none", func(db *fakeDB) error {

@@ -108,8 +108,9 @@ func TestIntegrationConcurrentErasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(out.Items) != 1 || ddbattr.NewReader(out.Items[0]).S(ordertable.AttrPK) != ordertable.ErasureKey(testOwner) ||
-		ddbattr.NewReader(out.Items[0]).S(ordertable.AttrVia) != ordertable.ViaUser {
-		t.Fatalf("table items %v, want the one erasure record", out.Items)
+		ddbattr.NewReader(out.Items[0]).S(ordertable.AttrVia) != ordertable.ViaUser ||
+		ddbattr.NewReader(out.Items[0]).S(ordertable.AttrHome) != testRegion {
+		t.Fatalf("table items %v, want the one erasure record, naming the token's home region", out.Items)
 	}
 	checkNoPII(t, logs.String(), `"erasureId":"`+id+`"`, `"created":true`, `"created":false`)
 }

@@ -130,9 +130,9 @@ func TestErasureStoreCalls(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := ordertable.Erasure{ID: "e1", Status: ordertable.ErasureAccepted, UpdatedAt: testNow}
 			st := &fakeStore{
-				RequestFn: func(_ context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error) {
-					if owner != testOwner || id != "id0001" || !now.Equal(testNow) {
-						t.Errorf("RequestErasure(%q, %q, %v)", owner, id, now)
+				RequestFn: func(_ context.Context, owner, id, home string, now time.Time) (ordertable.Erasure, bool, error) {
+					if owner != testOwner || id != "id0001" || home != testRegion || !now.Equal(testNow) {
+						t.Errorf("RequestErasure(%q, %q, %q, %v)", owner, id, home, now)
 					}
 					return e, true, tt.reqErr
 				},
@@ -191,6 +191,33 @@ func TestGetErasedOrder(t *testing.T) {
 			st := &fakeStore{OrderFn: func(context.Context, string) (OrderRecord, error) { return tt.rec, tt.err }}
 			resp, _ := newHandler(st, &fakeQueue{}).Handle(context.Background(), getReq("o1"))
 			checkError(t, resp, 404, "ORDER_NOT_FOUND")
+		})
+	}
+}
+
+// The erasure record names the token's home region, never the serving
+// region's: in a zone pair the partner may serve a user's DELETE /me, and
+// the home region's worker must carry it out.
+func TestTokenHome(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*events.APIGatewayV2HTTPRequest)
+		want string
+	}{
+		{name: "this region's user", want: testRegion},
+		{name: "the partner's user", mod: func(r *events.APIGatewayV2HTTPRequest) {
+			r.RequestContext.Authorizer.JWT.Claims["custom:region"] = "eu-central-1"
+		}, want: "eu-central-1"},
+		{name: "no authorizer", mod: func(r *events.APIGatewayV2HTTPRequest) { r.RequestContext.Authorizer = nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := meReq("DELETE")
+			if tc.mod != nil {
+				tc.mod(&req)
+			}
+			if got := tokenHome(req); got != tc.want {
+				t.Errorf("tokenHome = %q, want %q", got, tc.want)
+			}
 		})
 	}
 }

@@ -29,7 +29,7 @@ type fakeStore struct {
 	CompleteFn func(ctx context.Context, key, token string) error
 	ReleaseFn  func(ctx context.Context, key, token string) error
 	OrderFn    func(ctx context.Context, id string) (OrderRecord, error)
-	RequestFn  func(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error)
+	RequestFn  func(ctx context.Context, owner, id, home string, now time.Time) (ordertable.Erasure, bool, error)
 	ErasureFn  func(ctx context.Context, owner string) (ordertable.Erasure, error)
 }
 
@@ -81,12 +81,12 @@ func (f *fakeStore) Order(ctx context.Context, id string) (OrderRecord, error) {
 	return f.OrderFn(ctx, id)
 }
 
-func (f *fakeStore) RequestErasure(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error) {
+func (f *fakeStore) RequestErasure(ctx context.Context, owner, id, home string, now time.Time) (ordertable.Erasure, bool, error) {
 	f.record("RequestErasure")
 	if f.RequestFn == nil {
 		return ordertable.Erasure{}, false, errUnexpected
 	}
-	return f.RequestFn(ctx, owner, id, now)
+	return f.RequestFn(ctx, owner, id, home, now)
 }
 
 func (f *fakeStore) Erasure(ctx context.Context, owner string) (ordertable.Erasure, error) {
@@ -192,13 +192,13 @@ func (m *memStore) Order(_ context.Context, id string) (OrderRecord, error) {
 	return r, nil
 }
 
-func (m *memStore) RequestErasure(_ context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error) {
+func (m *memStore) RequestErasure(_ context.Context, owner, id, home string, now time.Time) (ordertable.Erasure, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.erasures[owner]; ok {
 		return e, false, nil
 	}
-	e := ordertable.Erasure{ID: id, Status: ordertable.ErasureAccepted, Via: ordertable.ViaUser, RequestedAt: now, UpdatedAt: now}
+	e := ordertable.Erasure{ID: id, Status: ordertable.ErasureAccepted, Via: ordertable.ViaUser, Home: home, RequestedAt: now, UpdatedAt: now}
 	m.erasures[owner] = e
 	return e, true, nil
 }

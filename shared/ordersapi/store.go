@@ -89,11 +89,12 @@ type Store interface {
 	// Order returns order id's status record, or orders.ErrUnknownOrder
 	// (also for an erased order's tombstone).
 	Order(ctx context.Context, id string) (OrderRecord, error)
-	// RequestErasure records, with id, that owner is to be erased (asked by
-	// the user), unless an erasure of owner exists. It returns the erasure
-	// that holds afterwards, and whether this call created it: a repeated
-	// or concurrent request gets the first erasure.
-	RequestErasure(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error)
+	// RequestErasure records, with id, that owner, whose home region is
+	// home, is to be erased (asked by the user), unless an erasure of owner
+	// exists. It returns the erasure that holds afterwards, and whether
+	// this call created it: a repeated or concurrent request gets the first
+	// erasure.
+	RequestErasure(ctx context.Context, owner, id, home string, now time.Time) (ordertable.Erasure, bool, error)
 	// Erasure returns owner's erasure record, or ordertable.ErrNoErasure.
 	Erasure(ctx context.Context, owner string) (ordertable.Erasure, error)
 }

@@ -41,6 +41,7 @@ const (
 	AttrCompletedAt    = "completedAt"    // RFC 3339, UTC
 	AttrSubject        = "subject"        // the erased user's sub; removed at completion
 	AttrVia            = "via"            // who asked: ViaUser or ViaOperator
+	AttrHome           = "home"           // the user's home region: whose erasure worker carries it out
 	AttrErasurePending = "erasurePending" // PendingErasureIndex's key: PendingValue until COMPLETED
 	AttrConfirmed      = "confirmed"      // string set: the site databases that erased the owner (confirmations item; the completed record)
 	AttrDatabases      = "databases"      // string set on SitesKey: the site databases of the region
@@ -92,10 +93,20 @@ type Erasure struct {
 	ID          string
 	Status      ErasureStatus
 	Via         string
+	Home        string // the user's home region; "" in records written before zone pairs (see IsHome)
 	RequestedAt time.Time
 	UpdatedAt   time.Time
 	CompletedAt time.Time // zero until COMPLETED
 	Confirmed   []string  // site databases that confirmed
+}
+
+// IsHome reports whether region is e's home region, whose erasure worker
+// alone carries e out: e's Home, or, for a record written without one
+// (before zone pairs), the reading worker's own region. In a zone pair both
+// regions' workers see both regions' records in the one pair table; each
+// leaves the other's alone.
+func (e Erasure) IsHome(region string) bool {
+	return e.Home == "" || e.Home == region
 }
 
 // ErrNoErasure reports that an owner has no erasure record.
@@ -106,11 +117,15 @@ type PutItemAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 }
 
-// RequestErasure records that owner is to be erased, with id, unless an
-// erasure of owner exists: one conditional PutItem. It returns the erasure
-// that holds afterwards and whether this call created it, so a repeated or
+// RequestErasure records that owner, whose home region is home, is to be
+// erased, with id, unless an erasure of owner exists: one conditional
+// PutItem. home (AttrHome) names the region whose erasure worker carries it
+// out (DELETE /me: the token's custom:region, which in a zone pair may be
+// the partner of the region that serves the request; the operator: the
+// worker's region); "" writes none (IsHome). It returns the erasure that
+// holds afterwards and whether this call created it, so a repeated or
 // concurrent request returns the first one.
-func RequestErasure(ctx context.Context, db PutItemAPI, table, owner, id, via string, now time.Time) (Erasure, bool, error) {
+func RequestErasure(ctx context.Context, db PutItemAPI, table, owner, id, via, home string, now time.Time) (Erasure, bool, error) {
 	if owner == "" || id == "" || (via != ViaUser && via != ViaOperator) {
 		return Erasure{}, false, fmt.Errorf("ordertable: request erasure: empty owner or id, or unknown via %q", via)
 	}
@@ -123,6 +138,9 @@ func RequestErasure(ctx context.Context, db PutItemAPI, table, owner, id, via st
 		AttrRequestedAt:    ddbattr.Time(now),
 		AttrUpdatedAt:      ddbattr.Time(now),
 		AttrErasurePending: ddbattr.S(PendingValue),
+	}
+	if home != "" {
+		item[AttrHome] = ddbattr.S(home)
 	}
 	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           aws.String(table),
@@ -169,6 +187,7 @@ func DecodeErasure(item map[string]types.AttributeValue) (Erasure, error) {
 		ID:          r.S(AttrErasureID),
 		Status:      ErasureStatus(r.S(AttrStatus)),
 		Via:         r.S(AttrVia),
+		Home:        r.S(AttrHome),
 		RequestedAt: r.Time(AttrRequestedAt),
 		UpdatedAt:   r.Time(AttrUpdatedAt),
 	}

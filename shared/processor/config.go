@@ -16,6 +16,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsconfig/cwquery"
 	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/envvar"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // The bounds of Config's tunables: the one home of the processor's limits,
@@ -69,6 +70,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("concurrency %d: %w", c.Concurrency, concurrencyRule.Check(c.Concurrency))
 	case c.Pollers < 0:
 		return errors.New("negative pollers")
+	case c.Pair.Paired() && c.PairQueueURL == "":
+		return errors.New("a partner region but no partner queue URL")
+	case !c.Pair.Paired() && c.PairQueueURL != "":
+		return errors.New("a partner queue URL but no partner region")
 	case c.ErasureTombstoneDays != 0 && tombstoneDaysRule.Check(c.ErasureTombstoneDays) != nil:
 		return fmt.Errorf("erasure tombstone days %d: %w", c.ErasureTombstoneDays, tombstoneDaysRule.Check(c.ErasureTombstoneDays))
 	}
@@ -81,8 +86,11 @@ func (c Config) validate() error {
 // (optional: unset takes the default, filled in; a set value must be in
 // bounds), ACCEPT_PLAINTEXT_ORDERS ("true", the default, or "false":
 // version 1 messages become poison), ERASURE_TOMBSTONE_DAYS (optional,
-// 1 to 3650, default 15: how long an erased owner's tombstone is kept). The
-// error names the first missing or malformed variable.
+// 1 to 3650, default 15: how long an erased owner's tombstone is kept),
+// PAIR_REGION and PAIR_QUEUE_URL (both or neither: the zone pair's partner
+// region, checked by zonepair.FromEnv against AWS_REGION, and its orders
+// queue, which the site drains too: see Loops). The error names the first
+// missing or malformed variable.
 // cmd/processor lets a flag stand in for each variable by composing getenv.
 func ParseEnv(getenv func(string) string) (Config, error) {
 	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
@@ -113,10 +121,55 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.RefusePlaintext = !accept
+	if c.Pair, c.PairQueueURL, err = parsePair(getenv); err != nil {
+		return Config{}, err
+	}
 	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
 	return c.withDefaults(), nil
+}
+
+// parsePair reads PAIR_REGION and PAIR_QUEUE_URL: both or neither.
+func parsePair(getenv func(string) string) (zonepair.Pair, string, error) {
+	partner := strings.TrimSpace(getenv(zonepair.EnvPartner))
+	queue := strings.TrimSpace(getenv("PAIR_QUEUE_URL"))
+	region := strings.TrimSpace(getenv("AWS_REGION"))
+	if partner != "" && partner != "none" && region == "" {
+		return zonepair.Pair{}, "", errors.New("AWS_REGION is not set: PAIR_REGION needs it")
+	}
+	pair, err := zonepair.FromEnv(getenv, region)
+	switch {
+	case err != nil:
+		return zonepair.Pair{}, "", err
+	case pair.Paired() && queue == "":
+		return zonepair.Pair{}, "", errors.New("PAIR_QUEUE_URL is not set: PAIR_REGION needs the partner's orders queue")
+	case !pair.Paired() && queue != "":
+		return zonepair.Pair{}, "", errors.New("PAIR_QUEUE_URL is set without PAIR_REGION: set both or neither")
+	case queue != "" && !awsname.QueueURL(queue):
+		return zonepair.Pair{}, "", fmt.Errorf("PAIR_QUEUE_URL %q is not an SQS queue URL", queue)
+	case queue != "" && queue == strings.TrimSpace(getenv("ORDERS_QUEUE_URL")):
+		return zonepair.Pair{}, "", errors.New("PAIR_QUEUE_URL is ORDERS_QUEUE_URL: the partner's queue is another queue")
+	}
+	return pair, queue, nil
+}
+
+// Loops returns the configuration of each receive loop a site runs, one per
+// queue it drains, all into the one site database. Without a partner: c
+// itself. In a zone pair: a loop on QueueURL in Pair.Region and a loop on
+// PairQueueURL in Pair.Partner (Region set), each with its own SQS and
+// orders-table clients in its region (NewFromAWS), so an impaired region
+// stops only its own loop; both claim on ORDER#<id> in the one pair table
+// (OrdersTable, the same name in both regions), so a duplicate of an order
+// in both queues runs once.
+func (c Config) Loops() []Config {
+	if !c.Pair.Paired() {
+		return []Config{c}
+	}
+	home, partner := c, c
+	home.Region = c.Pair.Region
+	partner.QueueURL, partner.Region = c.PairQueueURL, c.Pair.Partner
+	return []Config{home, partner}
 }
 
 // SDKOptions bound the processor's SDK calls: a long poll holds its response
@@ -127,11 +180,15 @@ func (c Config) SDKOptions() awsconfig.Options {
 
 // NewFromAWS builds the Processor for c over store with its SQS, DynamoDB
 // and CloudWatch clients made from awscfg (awsconfig.Load with
-// c.SDKOptions()), the site's keys and ext's Handler, Deliverer and Eraser. getenv is the
+// c.SDKOptions()), in c.Region when set (a loop of Loops), the site's keys and ext's Handler, Deliverer and Eraser. getenv is the
 // environment awscfg was loaded from: when it points CloudWatch at a
 // stand-in endpoint (moto), the client speaks the query protocol
 // (cwquery.ForEndpoint).
 func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, keys Opener, ext Extensions, log *slog.Logger) (*Processor, error) {
+	if c.Region != "" {
+		awscfg = awscfg.Copy()
+		awscfg.Region = c.Region
+	}
 	return New(c, Deps{
 		Keys:       keys,
 		SQS:        sqs.NewFromConfig(awscfg),

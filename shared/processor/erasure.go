@@ -147,6 +147,9 @@ func (p *Processor) decodeErasure(m *message) (orders.Erasure, error) {
 	case s.Sealed.KeyID == "" || s.Sealed.Ciphertext == "":
 		return orders.Erasure{}, errPoison("erasure message has no sealed.kid or sealed.ct")
 	}
+	if err := p.checkRegion(s.Region); err != nil {
+		return orders.Erasure{}, err
+	}
 	e, err := p.deps.Keys.OpenErasure(s)
 	if err != nil {
 		// sealed's errors name the key id, never the ciphertext.

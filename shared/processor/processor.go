@@ -45,6 +45,15 @@
 // finishes what is in flight, hands received-but-unstarted messages back with
 // visibility 0 and returns nil.
 //
+// Zone pairs: a site of a pair drains both regions' queues into its one
+// database, with one Processor per queue (Config.Loops), each with its SQS,
+// orders-table and CloudWatch clients in its queue's region, so an impaired
+// region stops only its own loop. The claim is unchanged (one conditional
+// write on ORDER#<id> in the pair's one table), so a message of one order in
+// both queues still runs the Handler once; the recovery pass and the
+// registration run in every loop (both idempotent). A message whose region
+// is not one of the pair's is poison, its order untouched (Config.Pair).
+//
 // Metrics (CloudWatch PutMetricData, namespace Homeregion/Processor,
 // dimension Site=<Config.Site>): Heartbeat (1 per HeartbeatInterval, 1 minute
 // by default, while the processor runs) and OrdersProcessed (messages
@@ -66,6 +75,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // Metric names; the alarm actions depend on them.
@@ -143,6 +153,19 @@ type Config struct {
 	// erased owner is kept (ERASURE_TOMBSTONE_DAYS, default 15): while it
 	// exists, no order of that owner is stored here.
 	ErasureTombstoneDays int
+
+	// Pair is the site's zone pair (PAIR_REGION). With a partner, a message
+	// whose region the pair does not serve (zonepair.Pair.Serves) is poison:
+	// it stays for the dead-letter queue of the queue it came from, with a
+	// logged reason, and its order is not touched (it is no order of this
+	// pair). Without one, a message's region is only required to be present.
+	Pair zonepair.Pair
+	// PairQueueURL is the partner's orders queue (PAIR_QUEUE_URL), set
+	// with Pair's partner: Loops gives it a loop of its own.
+	PairQueueURL string
+	// Region is the region of this loop's queue and of the orders-table
+	// replica it calls ("": the AWS configuration's own). Loops sets it.
+	Region string
 }
 
 // Opener opens version 2 (sealed orders) and version 3 (erasures)
@@ -219,7 +242,11 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Processor{cfg: cfg, deps: deps, log: log.With("site", cfg.Site)}, nil
+	log = log.With("site", cfg.Site)
+	if cfg.Region != "" {
+		log = log.With("queueRegion", cfg.Region)
+	}
+	return &Processor{cfg: cfg, deps: deps, log: log}, nil
 }
 
 // withDefaults returns c with every zero tunable set to its default.

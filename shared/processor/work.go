@@ -551,9 +551,10 @@ func (p *Processor) fail(ctx context.Context, log *slog.Logger, id, token string
 // poisonOrderID returns the order a poison message belongs to, when that is
 // certain: the orderId attribute or the envelope's orderId (agreeing when
 // both are present). An unknown envelope version is not this site's to
-// fail: a newer processor may read it (the DLQ alarm reports it meanwhile).
+// fail: a newer processor may read it (the DLQ alarm reports it meanwhile);
+// nor is a message of a region outside the site's pair.
 func poisonOrderID(m *message, err error) (string, bool) {
-	if errors.As(err, new(errUnknownVersion)) {
+	if errors.As(err, new(errUnknownVersion)) || errors.As(err, new(errRegionNotServed)) {
 		return "", false
 	}
 	var head struct {
@@ -623,7 +624,7 @@ func (p *Processor) decode(m *message) (orders.Envelope, error) {
 		if err := json.Unmarshal([]byte(m.body), &env); err != nil {
 			return orders.Envelope{}, errPoison("malformed version 1 envelope")
 		}
-		if err := checkHeader(m, env.OrderID, env.Owner, env.Region, env.CreatedAt); err != nil {
+		if err := p.checkHeader(m, env.OrderID, env.Owner, env.Region, env.CreatedAt); err != nil {
 			return orders.Envelope{}, err
 		}
 	case orders.SealedVersion:
@@ -631,7 +632,7 @@ func (p *Processor) decode(m *message) (orders.Envelope, error) {
 		if err := json.Unmarshal([]byte(m.body), &s); err != nil {
 			return orders.Envelope{}, errPoison("malformed version 2 envelope")
 		}
-		if err := checkHeader(m, s.OrderID, s.Owner, s.Region, s.CreatedAt); err != nil {
+		if err := p.checkHeader(m, s.OrderID, s.Owner, s.Region, s.CreatedAt); err != nil {
 			return orders.Envelope{}, err
 		}
 		var err error
@@ -648,8 +649,9 @@ func (p *Processor) decode(m *message) (orders.Envelope, error) {
 }
 
 // checkHeader checks the identity of a message of any version: the order
-// id (which must match m's orderId attribute), owner, region and createdAt.
-func checkHeader(m *message, orderID, owner, region string, createdAt time.Time) error {
+// id (which must match m's orderId attribute), owner, region (one the
+// site's pair serves: checkRegion) and createdAt.
+func (p *Processor) checkHeader(m *message, orderID, owner, region string, createdAt time.Time) error {
 	switch {
 	case orderID == "":
 		return errPoison("envelope has no orderId")
@@ -664,7 +666,31 @@ func checkHeader(m *message, orderID, owner, region string, createdAt time.Time)
 	case createdAt.IsZero():
 		return errPoison("envelope has no createdAt")
 	}
+	return p.checkRegion(region)
+}
+
+// checkRegion refuses, in a zone pair, a message whose region is not one of
+// the pair's (Config.Pair); outside a pair any region is read, as before
+// pairs existed.
+func (p *Processor) checkRegion(region string) error {
+	if p.cfg.Pair.Paired() && !p.cfg.Pair.Serves(region) {
+		return errRegionNotServed(region)
+	}
 	return nil
+}
+
+// errRegionNotServed is the poison of a message from a region this site's
+// zone pair does not serve: its order (if any) is another region's, so it is
+// not this site's to fail; the message goes to the dead-letter queue of the
+// queue it came from.
+type errRegionNotServed string
+
+func (e errRegionNotServed) Error() string {
+	r := string(e)
+	if len(r) > 32 {
+		r = r[:32] + "..."
+	}
+	return fmt.Sprintf("message region %q is not a region of this site's zone pair", r)
 }
 
 // open opens sealed message s with the site's keys. Its reasons name the

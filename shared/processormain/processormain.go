@@ -18,6 +18,8 @@
 //	WAIT_TIME             -wait-time           long poll (default 20s, max 20s)
 //	DRAIN_TIMEOUT         -drain-timeout       in-flight work after SIGTERM (default 25s; keep below the ECS stop timeout)
 //	HEARTBEAT_INTERVAL    -heartbeat-interval  Heartbeat metric period (default 1m)
+//	PAIR_REGION           -pair-region         the zone pair's partner region (default none: no pair)
+//	PAIR_QUEUE_URL        -pair-queue-url      the partner's orders queue (required with PAIR_REGION, else unset)
 //	ERASURE_TOMBSTONE_DAYS -erasure-tombstone-days  days an erased user's tombstone is kept (default 15)
 //	LOG_LEVEL             -log-level           DEBUG, INFO, WARN, ERROR (default INFO)
 //
@@ -63,6 +65,17 @@
 // would (rows, Eraser, tombstone); it confirms nothing. It logs one summary
 // line (ownersChecked, ownersErased) and exits 0, or 1 on error; it may be
 // run again at any time (every step is idempotent).
+//
+// Zone pairs: with PAIR_REGION (checked by package zonepair against
+// AWS_REGION) and PAIR_QUEUE_URL, the processor runs a second receive loop
+// on the partner's queue, with its SQS, orders-table and CloudWatch clients
+// in PAIR_REGION, into the same site database and claiming in the same
+// ORDERS_TABLE (the pair's table, one name in both regions); SITE_KEY_FILE
+// holds both regions' private keys. Each loop registers the database,
+// retries and backs off on its own, so an impaired region stops only its
+// own loop; each puts its Heartbeat and OrdersProcessed metrics in its own
+// region, and logs with queueRegion. PROCESSOR_CONCURRENCY is per loop. A message whose region is not one of the pair's is left for the
+// dead-letter queue of the queue it came from, with a logged reason.
 //
 // AWS_REGION and the SDK's standard credential and endpoint variables
 // (AWS_ENDPOINT_URL ...) apply as usual. A missing or malformed setting is
@@ -122,6 +135,8 @@ var flagVars = []struct{ flag, env, usage string }{
 	{"wait-time", "WAIT_TIME", "long poll wait (default " + processor.DefaultWaitTime.String() + ")"},
 	{"drain-timeout", "DRAIN_TIMEOUT", "drain timeout (default " + processor.DefaultDrainTimeout.String() + ")"},
 	{"heartbeat-interval", "HEARTBEAT_INTERVAL", "heartbeat period (default " + processor.DefaultHeartbeatInterval.String() + ")"},
+	{"pair-region", "PAIR_REGION", "the zone pair's partner region (default none)"},
+	{"pair-queue-url", "PAIR_QUEUE_URL", "the partner region's orders queue URL (with -pair-region)"},
 	{"erasure-tombstone-days", "ERASURE_TOMBSTONE_DAYS", "days an erased user's tombstone is kept (default " + strconv.Itoa(processor.DefaultErasureTombstoneDays) + ")"},
 	{"log-level", "LOG_LEVEL", "log level (default INFO)"},
 }
@@ -281,21 +296,45 @@ func Run(args []string, getenv func(string) string, stdout io.Writer, ext Extens
 		extensions.Deliverer = d
 		log.Info("HTTP delivery on", "delivery", *cfg.delivery)
 	}
-	p, err := processor.NewFromAWS(cfg.proc, s.aws, getenv, store, cfg.keys, extensions, log)
-	if err != nil {
-		log.Error("processor: invalid configuration", "err", err.Error())
-		return 1
-	}
-	log.Info("site keys loaded", "keyIds", cfg.keys.KeyIDs(), "acceptPlaintext", !cfg.proc.RefusePlaintext)
-	if err := p.Run(ctx); err != nil {
-		if errors.Is(err, processor.ErrDrainTimeout) {
-			log.Error("processor: stopped without a complete drain", "err", err.Error())
-		} else {
-			log.Error("processor: run", "err", err.Error())
+	// One receive loop per queue (processor.Config.Loops): the region's, and
+	// in a zone pair the partner's, each with its own clients in its region,
+	// all into the one site database.
+	var loops []*processor.Processor
+	for _, lc := range cfg.proc.Loops() {
+		p, err := processor.NewFromAWS(lc, s.aws, getenv, store, cfg.keys, extensions, log)
+		if err != nil {
+			log.Error("processor: invalid configuration", "err", err.Error())
+			return 1
 		}
-		return 1
+		loops = append(loops, p)
 	}
-	return 0
+	log.Info("site keys loaded", "keyIds", cfg.keys.KeyIDs(), "acceptPlaintext", !cfg.proc.RefusePlaintext,
+		"queues", len(loops), "pairRegion", cfg.proc.Pair.Partner)
+	return runLoops(ctx, loops, log)
+}
+
+// runLoops runs every loop until ctx ends and each has drained; a loop's
+// trouble (an impaired region) stays its own. It returns 1 when any loop
+// stopped without a complete drain or failed, else 0.
+func runLoops(ctx context.Context, loops []*processor.Processor, log *slog.Logger) int {
+	errs := make(chan error, len(loops))
+	for _, p := range loops {
+		go func() { errs <- p.Run(ctx) }()
+	}
+	code := 0
+	for range loops {
+		err := <-errs
+		switch {
+		case err == nil:
+		case errors.Is(err, processor.ErrDrainTimeout):
+			log.Error("processor: stopped without a complete drain", "err", err.Error())
+			code = 1
+		default:
+			log.Error("processor: run", "err", err.Error())
+			code = 1
+		}
+	}
+	return code
 }
 
 // ReconcileErasures is `processor reconcile-erasures [flags]`, to run once

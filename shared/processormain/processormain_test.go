@@ -63,6 +63,18 @@ func TestLoadConfig(t *testing.T) {
 					t.Fatalf("config = %+v", c)
 				}
 			}},
+		{name: "zone pair by flags: two loops", env: map[string]string{"AWS_REGION": "eu-west-1"},
+			args: []string{"-pair-region", "eu-central-1", "-pair-queue-url", "https://sqs.eu-central-1.amazonaws.com/1/orders"},
+			check: func(t *testing.T, c config) {
+				loops := c.proc.Loops()
+				if c.proc.Pair.Partner != "eu-central-1" || len(loops) != 2 || loops[1].Region != "eu-central-1" ||
+					loops[1].QueueURL != "https://sqs.eu-central-1.amazonaws.com/1/orders" || loops[0].Region != "eu-west-1" {
+					t.Fatalf("pair %+v, loops %+v", c.proc.Pair, loops)
+				}
+			}},
+		{name: "zone pair partner outside the zone", env: map[string]string{"AWS_REGION": "eu-west-1", "PAIR_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/orders"},
+			args: []string{"-pair-region", "us-east-1"}, wantErr: "(from -pair-region)"},
+		{name: "zone pair without the partner's queue", env: map[string]string{"AWS_REGION": "eu-west-1", "PAIR_REGION": "eu-central-1"}, wantErr: "PAIR_QUEUE_URL is not set"},
 		{name: "missing queue", env: map[string]string{"ORDERS_QUEUE_URL": ""}, wantErr: "ORDERS_QUEUE_URL is not set"},
 		{name: "missing table", env: map[string]string{"ORDERS_TABLE": ""}, wantErr: "ORDERS_TABLE is not set"},
 		{name: "missing site", env: map[string]string{"SITE_NAME": ""}, wantErr: "SITE_NAME is not set"},

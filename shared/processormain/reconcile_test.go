@@ -95,7 +95,7 @@ func TestReconcileErasures(t *testing.T) {
 			s.Close()
 			// X's erasure, completed since the backup: its record keeps the
 			// erasure id, no longer the sub.
-			if _, _, err := ordertable.RequestErasure(ctx, f.DynamoDB, f.Table, x, erasureID, ordertable.ViaUser, time.Now().UTC()); err != nil {
+			if _, _, err := ordertable.RequestErasure(ctx, f.DynamoDB, f.Table, x, erasureID, ordertable.ViaUser, "", time.Now().UTC()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := f.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
