@@ -33,16 +33,18 @@ type acceptedBody struct {
 
 // create serves POST /orders.
 //
-// Happy path: Store.Begin (one TransactWriteItems: the in-flight idempotency
-// record and the ACCEPTED order record, both conditional, and the check that
-// the owner has no erasure record: ErrErased, 403), Queue.Send, then
-// Store.Complete (one UpdateItem) so that a replay can tell "sent" from
-// "abandoned before sending" (see the package documentation).
+// Happy path: Store.Begin (DynamoStore: one TransactWriteItems writing the
+// in-flight idempotency record and the ACCEPTED order record, both
+// conditional, with the check that the owner has no erasure record:
+// ErrErased, 403), Queue.Send, then Store.Complete (one UpdateItem) so
+// that a replay can tell "sent" from "abandoned before sending" (see the
+// package documentation).
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	owner, err := h.caller(req)
+	caller, err := h.identify(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
+	owner := caller.sub
 	if err := jsonContentType(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -64,8 +66,9 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 
 	now := h.now()
+	idemKey := ordertable.IdemKey(owner, key)
 	rec := IdemRecord{
-		Key:         ordertable.IdemKey(owner, key),
+		Key:         idemKey,
 		Owner:       owner,
 		RequestHash: hash,
 		OrderID:     h.newID(),
@@ -125,7 +128,11 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		// duplicate the processor drops: the order has one claim and one row).
 		h.log.LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
 	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "order accepted", slog.String("orderId", rec.OrderID))
+	attrs := []slog.Attr{slog.String("orderId", rec.OrderID)}
+	if caller.home != h.region {
+		attrs = append(attrs, slog.String("homeRegion", caller.home)) // a partner's user
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "order accepted", attrs...)
 	return h.accepted(rec.OrderID), nil
 }
 
