@@ -80,7 +80,8 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 
 // NewFromAWS builds the Handler for c with its DynamoDB and SQS clients made
 // from awscfg (awsconfig.Load: one config, instrumented in one place). It
-// makes no network call.
+// makes no network call. Paired, the Store is a PairStore (the pair's
+// table has no transactions); unpaired, a DynamoStore.
 func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (*Handler, error) {
 	// The *ops bindings keep only the operations used in the binary (see
 	// package awsclient).
@@ -92,7 +93,10 @@ func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (*Handler, error)
 		return nil, fmt.Errorf("ordersapi: the pair's region %q is not the region %q", pair.Region, c.Region)
 	}
 	db := dynamodbops.New(dynamodb.NewFromConfig(awscfg))
-	store := NewDynamoStore(db, c.Table)
+	var store Store = NewDynamoStore(db, c.Table)
+	if pair.Paired() {
+		store = NewPairStore(db, c.Table)
+	}
 	queue := NewSQSQueue(sqsops.NewSender(sqs.NewFromConfig(awscfg)), c.QueueURL)
 	return NewForPair(pair, c.SiteKey, store, queue, log)
 }

@@ -124,9 +124,18 @@ func TestNewFromAWS(t *testing.T) {
 	if err != nil || h.region != c.Region || h.key != c.SiteKey || h.store == nil || h.queue == nil {
 		t.Fatalf("NewFromAWS = %+v, %v", h, err)
 	}
+	if _, ok := h.store.(*DynamoStore); !ok || h.pair.Paired() || h.pair.Region != c.Region {
+		t.Fatalf("unpaired: store %T, pair %+v; want *DynamoStore, unpaired", h.store, h.pair)
+	}
+	// Paired: the pair table has no transactions, so the Store is the
+	// PairStore, and the handler serves the partner's users.
 	c.Pair = zonepair.Pair{Region: "eu-west-1", Partner: "eu-central-1", Witness: "eu-west-3"}
-	if h, err = NewFromAWS(c, awscfg, logging.Discard()); err != nil || h.pair != c.Pair {
-		t.Fatalf("NewFromAWS paired = %+v, %v", h, err)
+	h, err = NewFromAWS(c, awscfg, logging.Discard())
+	if err != nil {
+		t.Fatalf("NewFromAWS paired: %v", err)
+	}
+	if _, ok := h.store.(*PairStore); !ok || h.pair != c.Pair || h.region != "eu-west-1" {
+		t.Fatalf("paired: store %T, pair %+v, region %s; want *PairStore, the pair, eu-west-1", h.store, h.pair, h.region)
 	}
 	c.Region = "eu-central-1"
 	if _, err := NewFromAWS(c, awscfg, logging.Discard()); err == nil {

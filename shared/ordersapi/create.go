@@ -36,7 +36,8 @@ type acceptedBody struct {
 // Happy path: Store.Begin (DynamoStore: one TransactWriteItems writing the
 // in-flight idempotency record and the ACCEPTED order record, both
 // conditional, with the check that the owner has no erasure record:
-// ErrErased, 403), Queue.Send, then Store.Complete (one UpdateItem) so
+// ErrErased, 403; PairStore: the erasure record's GetItem and one
+// conditional PutItem), Queue.Send, then Store.Complete (one UpdateItem) so
 // that a replay can tell "sent" from "abandoned before sending" (see the
 // package documentation).
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -71,7 +72,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		Key:         idemKey,
 		Owner:       owner,
 		RequestHash: hash,
-		OrderID:     h.newID(),
+		OrderID:     h.orderID(idemKey),
 		State:       IdemInFlight,
 		Token:       h.newID(),
 		LeaseUntil:  now.Add(h.lease()),
@@ -163,6 +164,21 @@ func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order 
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	return h.queue.Send(sctx, Message{Body: string(body), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
+}
+
+// derivedIDs is a Store whose order ids are derived from the idempotency
+// key (PairStore): one key, one id, in every region that shares the table.
+type derivedIDs interface {
+	OrderID(idemKey string) string
+}
+
+// orderID is the id of a new order with idempotency key idemKey: the
+// Store's derived id, or a random one (NewID).
+func (h *Handler) orderID(idemKey string) string {
+	if d, ok := h.store.(derivedIDs); ok {
+		return d.OrderID(idemKey)
+	}
+	return h.newID()
 }
 
 func (h *Handler) accepted(id string) events.APIGatewayV2HTTPResponse {

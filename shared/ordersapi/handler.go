@@ -43,6 +43,19 @@
 // The order is still sent to this region's queue, and its message and the
 // 202 name this region (the serving one).
 //
+// Both regions of a pair use one orders table, a DynamoDB global table with
+// multi-Region strong consistency, which has no transactions and no TTL.
+// There the Store is a PairStore: an order's id is derived from (owner,
+// Idempotency-Key), and the order's status record holds its idempotency
+// lease, so Begin is a strongly consistent GetItem of the owner's erasure
+// record and one conditional PutItem, and POST makes four calls instead of
+// three. The idempotency answers are the same (same key and body: the same
+// order; live lease: 409; other body: 422; abandoned: taken over with the
+// same id; erased owner: 403), in either region: a key retried at the
+// partner after a lost answer meets the same record. A key stays bound to
+// its order as long as the record lives (no 24-hour expiry). Unpaired, the
+// path is the DynamoStore's, unchanged.
+//
 // # Erasure
 //
 // DELETE /me asks for the caller's erasure (GDPR Art. 17): one conditional
