@@ -13,7 +13,7 @@
 //
 // # Idempotency and the third call
 //
-// A POST makes three AWS calls on the happy path: Store.Begin (one
+// Unpaired, a POST makes three AWS calls on the happy path: Store.Begin (one
 // TransactWriteItems: an in-flight, leased idempotency record and the
 // ACCEPTED order record), Queue.Send, then Store.Complete (one UpdateItem).
 // The third cannot go without giving up a guarantee: SQS standard queues
@@ -104,7 +104,8 @@ const (
 	// writing the record and finishing the send (the function timeout);
 	// the handler never starts a send after half of it has passed.
 	DefaultLease = 30 * time.Second
-	// DefaultIdempotencyTTL is how long a key is remembered.
+	// DefaultIdempotencyTTL is how long a key is remembered (unpaired: a
+	// pair table has no TTL, and a key stays bound to its order).
 	DefaultIdempotencyTTL = 24 * time.Hour
 )
 

@@ -56,7 +56,8 @@ func NewPairStore(db PairDB, table string) *PairStore {
 
 // OrderID returns the id of the order that idempotency key idemKey
 // (ordertable.IdemKey) creates: every attempt with the key gets the same.
-// The handler takes ids from here when its Store has this method.
+// The handler takes ids from here when its Store has this method (a Store
+// that wraps a PairStore must forward it: Begin refuses any other id).
 func (p *PairStore) OrderID(idemKey string) string { return ordertable.PairOrderID(idemKey) }
 
 // recordKey is the partition key of the order record that holds idempotency
