@@ -90,10 +90,15 @@ type pairRegion struct {
 // newPairRegion builds region's orders API in the pair with partner: the
 // pair table (in moto's tableRegion, as an MRSC table is one table to every
 // replica), region's own queue, the real SDK clients through a pairLink.
-func newPairRegion(t *testing.T, srv *mototest.Server, region, partner, tableRegion, table string) *pairRegion {
+// dbURL, when set, is the endpoint of the table's calls (mototest's
+// AtomicURL, for tests that race conditional writes).
+func newPairRegion(t *testing.T, srv *mototest.Server, region, partner, tableRegion, table, dbURL string) *pairRegion {
 	t.Helper()
 	link := &pairLink{t: t, hc: http.DefaultClient}
 	dbCfg, qCfg := srv.Config(tableRegion), srv.Config(region)
+	if dbURL != "" {
+		dbCfg.BaseEndpoint = aws.String(dbURL)
+	}
 	dbCfg.HTTPClient, qCfg.HTTPClient = link, link
 	dbCfg.RetryMaxAttempts, qCfg.RetryMaxAttempts = 1, 1 // a lost answer stays lost
 	r := &pairRegion{link: link, sqs: sqs.NewFromConfig(srv.Config(region)), clock: new(time.Duration)}
@@ -168,8 +173,8 @@ func TestIntegrationPairLostAnswer(t *testing.T) {
 	db := dynamodb.NewFromConfig(srv.Config("eu-west-1"))
 	table := "pair-" + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "")
 	mototest.CreateTable(t, db, "OrdersTable", table)
-	west := newPairRegion(t, srv, "eu-west-1", "eu-central-1", "eu-west-1", table)
-	central := newPairRegion(t, srv, "eu-central-1", "eu-west-1", "eu-west-1", table)
+	west := newPairRegion(t, srv, "eu-west-1", "eu-central-1", "eu-west-1", table, "")
+	central := newPairRegion(t, srv, "eu-central-1", "eu-west-1", "eu-west-1", table, "")
 	ctx := context.Background()
 
 	// eu-west-1 writes the order, then is cut off.
@@ -269,8 +274,8 @@ func TestIntegrationPairCalls(t *testing.T) {
 	db := dynamodb.NewFromConfig(srv.Config("eu-west-1"))
 	table := "pair-" + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "") + "c"
 	mototest.CreateTable(t, db, "OrdersTable", table)
-	west := newPairRegion(t, srv, "eu-west-1", "eu-central-1", "eu-west-1", table)
-	central := newPairRegion(t, srv, "eu-central-1", "eu-west-1", "eu-west-1", table)
+	west := newPairRegion(t, srv, "eu-west-1", "eu-central-1", "eu-west-1", table, "")
+	central := newPairRegion(t, srv, "eu-central-1", "eu-west-1", "eu-west-1", table, "")
 	tests := []struct {
 		name   string
 		r      *pairRegion
@@ -295,4 +300,55 @@ func TestIntegrationPairCalls(t *testing.T) {
 		})
 	}
 	t.Logf("AWS calls per new order in a pair: %d", len(strings.Fields(tests[0].calls)))
+}
+
+// TestIntegrationPairConcurrentKey: the same key posted at once in both
+// regions (moto's writes made atomic, as DynamoDB's are) yields one order:
+// every 202 names the key's id, the table holds one ORDER# item, and one
+// message was sent in all.
+func TestIntegrationPairConcurrentKey(t *testing.T) {
+	srv := mototest.Require(t)
+	atomic := srv.AtomicURL(t)
+	db := dynamodb.NewFromConfig(srv.Config("eu-west-1"))
+	table := "pair-" + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "") + "r"
+	mototest.CreateTable(t, db, "OrdersTable", table)
+	west := newPairRegion(t, srv, "eu-west-1", "eu-central-1", "eu-west-1", table, atomic)
+	central := newPairRegion(t, srv, "eu-central-1", "eu-west-1", "eu-west-1", table, atomic)
+	want := ordertable.PairOrderID(ordertable.IdemKey(testOwner, "race-1"))
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	bodies := make([]string, 8)
+	for i := range statuses {
+		r := west
+		if i%2 == 1 {
+			r = central
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := r.h.Handle(context.Background(), postReq(validBody, withHeader("idempotency-key", "race-1"),
+				withClaims(map[string]string{"sub": testOwner, "custom:region": "eu-west-1", "token_use": "id"})))
+			statuses[i], bodies[i] = resp.StatusCode, resp.Body
+		}()
+	}
+	wg.Wait()
+	accepted := 0
+	for i, st := range statuses {
+		switch {
+		case st == 202 && strings.Contains(bodies[i], want):
+			accepted++
+		case st == 409:
+		default:
+			t.Errorf("attempt %d: %d %s", i, st, bodies[i])
+		}
+	}
+	if accepted == 0 {
+		t.Error("no attempt was accepted")
+	}
+	if keys := pairItems(t, db, table, "ORDER#"); len(keys) != 1 || keys[0] != ordertable.OrderKey(want) {
+		t.Errorf("order items %v, want [%s]", keys, ordertable.OrderKey(want))
+	}
+	if n := len(west.messages(t)) + len(central.messages(t)); n != 1 {
+		t.Errorf("%d messages in both queues, want 1", n)
+	}
 }
