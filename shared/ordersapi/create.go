@@ -41,11 +41,11 @@ type acceptedBody struct {
 // that a replay can tell "sent" from "abandoned before sending" (see the
 // package documentation).
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	caller, err := h.identify(req)
+	who, err := h.identify(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	owner := caller.sub
+	owner := who.sub
 	if err := jsonContentType(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -130,8 +130,8 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		h.log.LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
 	}
 	attrs := []slog.Attr{slog.String("orderId", rec.OrderID)}
-	if caller.home != h.region {
-		attrs = append(attrs, slog.String("homeRegion", caller.home)) // a partner's user
+	if who.home != h.region {
+		attrs = append(attrs, slog.String("homeRegion", who.home)) // a partner's user
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "order accepted", attrs...)
 	return h.accepted(rec.OrderID), nil
