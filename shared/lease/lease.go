@@ -17,7 +17,13 @@
 // reported as the success it is.
 //
 // A record whose TTL attribute has passed counts as absent (DynamoDB deletes
-// expired items lazily).
+// expired items lazily). A Layout without a TTL attribute (a table without
+// TTL, such as a DynamoDB global table with multi-Region strong
+// consistency) has records that never expire: a key is bound for good.
+//
+// New serves a table through a client with transactions (AcquireWith);
+// NewItems through one without, which can only make single-item writes:
+// what a table that supports no transactions needs, enforced by the type.
 package lease
 
 import (
@@ -42,7 +48,7 @@ type Layout struct {
 	State      string // string: Held or Done
 	Token      string // string: the claim token of the attempt holding the record
 	LeaseUntil string // number, epoch milliseconds: a held record is abandoned after this
-	ExpiresAt  string // number, epoch seconds: the table's TTL attribute
+	ExpiresAt  string // number, epoch seconds: the table's TTL attribute; "": none, records never expire
 	Held, Done string // the values of State
 }
 
@@ -78,18 +84,24 @@ type Claim struct {
 	Key        string
 	Token      string    // unique to the attempt (crypto/rand.Text)
 	LeaseUntil time.Time // the attempt is presumed dead after this
-	ExpiresAt  time.Time // the record may be deleted, and the key reused, after this
+	ExpiresAt  time.Time // the record may be deleted, and the key reused, after this (ignored without Layout.ExpiresAt)
 	// Attrs are the caller's own attributes, written with the record; their
 	// names must not be the Layout's.
 	Attrs map[string]types.AttributeValue
 }
 
-// DB is the part of the DynamoDB client a Table uses: PutItem claims a record
-// alone, TransactWriteItems claims it together with other writes.
-type DB interface {
+// ItemDB is the part of the DynamoDB client a Table uses for single-item
+// calls: PutItem claims a record, UpdateItem changes it, GetItem reads it.
+type ItemDB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// DB is ItemDB with TransactWriteItems, which claims a record together with
+// other writes (AcquireWith).
+type DB interface {
+	ItemDB
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -103,6 +115,8 @@ var (
 	ErrConflict = errors.New("lease: concurrent write to the record")
 	// ErrCorrupt: the stored record does not follow the Layout.
 	ErrCorrupt = errors.New("lease: corrupt record")
+	// ErrNoTransactions: AcquireWith on a Table made by NewItems.
+	ErrNoTransactions = errors.New("lease: this table is used without transactions")
 )
 
 // OtherFailedError reports that AcquireWith wrote nothing because the
@@ -133,17 +147,26 @@ func (e *HeldError) Error() string {
 
 // Table holds records in one DynamoDB table.
 type Table struct {
-	db     DB
+	db     ItemDB
+	tx     DB // nil: NewItems, no transactions
 	name   string
 	layout Layout
 }
 
 // New returns the records of table, laid out as l, using db.
 func New(db DB, table string, l Layout) *Table {
+	return &Table{db: db, tx: db, name: table, layout: l}
+}
+
+// NewItems returns the records of table, laid out as l, using db for
+// single-item calls only: AcquireWith answers ErrNoTransactions without a
+// call.
+func NewItems(db ItemDB, table string, l Layout) *Table {
 	return &Table{db: db, name: table, layout: l}
 }
 
-// put is c's conditional put: only where no live record exists.
+// put is c's conditional put: only where no live record exists (without a
+// TTL attribute: where no record exists).
 func (t *Table) put(c Claim, now time.Time) *types.Put {
 	l := t.layout
 	item := maps.Clone(c.Attrs)
@@ -154,15 +177,20 @@ func (t *Table) put(c Claim, now time.Time) *types.Put {
 	item[l.State] = ddbattr.S(l.Held)
 	item[l.Token] = ddbattr.S(c.Token)
 	item[l.LeaseUntil] = ddbattr.N(c.LeaseUntil.UnixMilli())
-	item[l.ExpiresAt] = ddbattr.N(c.ExpiresAt.Unix())
-	return &types.Put{
+	p := &types.Put{
 		TableName:                           aws.String(t.name),
 		Item:                                item,
-		ConditionExpression:                 aws.String("attribute_not_exists(#key) OR #exp < :now"),
-		ExpressionAttributeNames:            map[string]string{"#key": l.Key, "#exp": l.ExpiresAt},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": ddbattr.N(now.Unix())},
+		ConditionExpression:                 aws.String("attribute_not_exists(#key)"),
+		ExpressionAttributeNames:            map[string]string{"#key": l.Key},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
+	if l.ExpiresAt != "" {
+		item[l.ExpiresAt] = ddbattr.N(c.ExpiresAt.Unix())
+		p.ConditionExpression = aws.String("attribute_not_exists(#key) OR #exp < :now")
+		p.ExpressionAttributeNames["#exp"] = l.ExpiresAt
+		p.ExpressionAttributeValues = map[string]types.AttributeValue{":now": ddbattr.N(now.Unix())}
+	}
+	return p
 }
 
 // Acquire writes c unless a live record exists for c.Key, in which case it
@@ -200,8 +228,11 @@ func (t *Table) Acquire(ctx context.Context, c Claim, now time.Time) error {
 // answer costs no call beyond the one TransactWriteItems, except a
 // consistent read of the record when DynamoDB did not return it.
 func (t *Table) AcquireWith(ctx context.Context, c Claim, now time.Time, others ...types.TransactWriteItem) error {
+	if t.tx == nil {
+		return ErrNoTransactions
+	}
 	items := append([]types.TransactWriteItem{{Put: t.put(c, now)}}, others...)
-	_, err := t.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err := t.tx.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
 		if err != nil {

@@ -381,3 +381,47 @@ func TestAbandoned(t *testing.T) {
 		}
 	}
 }
+
+// TestAcquireWithoutTTL: a Layout without a TTL attribute writes none and
+// claims only where no record exists, so an old record never counts as
+// absent (a table without TTL never deletes it).
+func TestAcquireWithoutTTL(t *testing.T) {
+	noTTL := layout
+	noTTL.ExpiresAt = ""
+	var in *dynamodb.PutItemInput
+	db := &fakeDB{t: t, put: func(i *dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) {
+		in = i
+		return &dynamodb.PutItemOutput{}, nil
+	}}
+	if err := NewItems(db, "tbl", noTTL).Acquire(context.Background(), claim, now); err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	if _, ok := in.Item["exp"]; ok || len(in.Item) != 5 {
+		t.Errorf("item %v, want key, state, token, lease and the caller's attribute only", in.Item)
+	}
+	if c := aws.ToString(in.ConditionExpression); c != "attribute_not_exists(#key)" || len(in.ExpressionAttributeNames) != 1 || in.ExpressionAttributeValues != nil {
+		t.Errorf("condition %q %v %v", c, in.ExpressionAttributeNames, in.ExpressionAttributeValues)
+	}
+	// A record without the TTL attribute decodes, never expiring.
+	db.put = func(*dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) {
+		old := item("done", "other")
+		delete(old, "exp")
+		return nil, ccf(old)
+	}
+	var held *HeldError
+	if err := NewItems(db, "tbl", noTTL).Acquire(context.Background(), claim, now); !errors.As(err, &held) || !held.Record.ExpiresAt.IsZero() {
+		t.Errorf("Acquire on a record: %v, want *HeldError without expiry", err)
+	}
+}
+
+// TestNewItemsNoTransactions: a Table made by NewItems never calls
+// TransactWriteItems (fakeDB fails the test on it).
+func TestNewItemsNoTransactions(t *testing.T) {
+	db := &fakeDB{t: t}
+	if err := NewItems(db, "tbl", layout).AcquireWith(context.Background(), claim, now); !errors.Is(err, ErrNoTransactions) {
+		t.Fatalf("AcquireWith: %v, want ErrNoTransactions", err)
+	}
+	if len(db.calls) != 0 {
+		t.Errorf("calls %v, want none", db.calls)
+	}
+}

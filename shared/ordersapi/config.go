@@ -15,12 +15,17 @@ import (
 	"github.com/homeregion/homeregion/shared/awsconfig"
 	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/sealed"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // Config is the orders API function's configuration, read by ParseEnv.
 type Config struct {
-	Region   string // AWS_REGION: this region; tokens must name it
-	Table    string // ORDERS_TABLE: the orders table
+	Region string // AWS_REGION: this region, the one that serves (messages and answers name it)
+	// Pair is this region's zone pair (PAIR_REGION, checked by package
+	// zonepair): tokens must name Pair.Region or Pair.Partner. Unpaired
+	// (no PAIR_REGION): this region only.
+	Pair     zonepair.Pair
+	Table    string // ORDERS_TABLE: the orders table; paired, the pair's MRSC global table
 	QueueURL string // ORDERS_QUEUE_URL: the orders queue
 	// SiteKey (SITE_PUBLIC_KEY) is the public key of the region's on-prem
 	// sites, parsed once at cold start: every order is sealed to it.
@@ -54,6 +59,11 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 	case !awsname.QueueURL(c.QueueURL):
 		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
 	}
+	pair, err := zonepair.FromEnv(getenv, c.Region)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Pair = pair
 	// The key is not secret, but it is long: the error names the variable
 	// and the reason, never the value.
 	pub := strings.TrimSpace(getenv("SITE_PUBLIC_KEY"))
@@ -70,13 +80,25 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 
 // NewFromAWS builds the Handler for c with its DynamoDB and SQS clients made
 // from awscfg (awsconfig.Load: one config, instrumented in one place). It
-// makes no network call.
+// makes no network call. Paired, the Store is a PairStore (the pair's
+// table has no transactions); unpaired, a DynamoStore.
 func NewFromAWS(c Config, awscfg aws.Config, log *slog.Logger) (*Handler, error) {
 	// The *ops bindings keep only the operations used in the binary (see
 	// package awsclient).
-	store := NewDynamoStore(dynamodbops.New(dynamodb.NewFromConfig(awscfg)), c.Table)
+	pair := c.Pair
+	switch {
+	case pair.Region == "" && !pair.Paired():
+		pair.Region = c.Region // a Config without Pair: unpaired
+	case pair.Region != c.Region:
+		return nil, fmt.Errorf("ordersapi: the pair's region %q is not the region %q", pair.Region, c.Region)
+	}
+	db := dynamodbops.New(dynamodb.NewFromConfig(awscfg))
+	var store Store = NewDynamoStore(db, c.Table)
+	if pair.Paired() {
+		store = NewPairStore(db, c.Table)
+	}
 	queue := NewSQSQueue(sqsops.NewSender(sqs.NewFromConfig(awscfg)), c.QueueURL)
-	return New(c.Region, c.SiteKey, store, queue, log)
+	return NewForPair(pair, c.SiteKey, store, queue, log)
 }
 
 // Setup is the orders-api function's cold start, the same on Lambda

@@ -9,6 +9,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/sealed"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -41,6 +42,11 @@ func TestParseEnv(t *testing.T) {
 		{"truncated site key", map[string]string{"SITE_PUBLIC_KEY": truncated}, "SITE_PUBLIC_KEY"},
 		{"site key not base64url", map[string]string{"SITE_PUBLIC_KEY": notBase64}, "SITE_PUBLIC_KEY"},
 		{"site key padded base64", map[string]string{"SITE_PUBLIC_KEY": key + "=="}, "SITE_PUBLIC_KEY"},
+		{"paired", map[string]string{"PAIR_REGION": "eu-central-1"}, ""},
+		{"pair none", map[string]string{"PAIR_REGION": "none"}, ""},
+		{"partner outside the zone", map[string]string{"PAIR_REGION": "us-east-1"}, "PAIR_REGION"},
+		{"partner is this region", map[string]string{"PAIR_REGION": "eu-west-1"}, "PAIR_REGION"},
+		{"partner not a region", map[string]string{"PAIR_REGION": "Frankfurt"}, "PAIR_REGION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +65,13 @@ func TestParseEnv(t *testing.T) {
 				if c.Region != env["AWS_REGION"] || c.Table != env["ORDERS_TABLE"] || c.QueueURL != env["ORDERS_QUEUE_URL"] ||
 					c.SiteKey.String() != key || c.SiteKey.KeyID() != testKey().KeyID() {
 					t.Fatalf("config %s %s %s, key id %q", c.Region, c.Table, c.QueueURL, c.SiteKey.KeyID())
+				}
+				wantPartner := env["PAIR_REGION"]
+				if wantPartner == "none" {
+					wantPartner = ""
+				}
+				if c.Pair.Region != c.Region || c.Pair.Partner != wantPartner {
+					t.Fatalf("pair %+v, want %s with partner %q", c.Pair, c.Region, wantPartner)
 				}
 				return
 			}
@@ -87,6 +100,11 @@ func TestNewRefusesBadWiring(t *testing.T) {
 		{"no store", testRegion, testKey(), nil, q, "no Store"},
 		{"no queue", testRegion, testKey(), st, nil, "no Queue"},
 	}
+	for _, p := range []zonepair.Pair{{Region: testRegion, Partner: "Frankfurt"}, {Region: testRegion, Partner: testRegion}, {Partner: "eu-central-1"}} {
+		if h, err := NewForPair(p, testKey(), st, q, nil); err == nil {
+			t.Errorf("NewForPair(%+v) = %v, want an error", p, h)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if h, err := New(tt.region, tt.key, tt.st, tt.q, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -105,5 +123,22 @@ func TestNewFromAWS(t *testing.T) {
 	h, err := NewFromAWS(c, awscfg, logging.Discard())
 	if err != nil || h.region != c.Region || h.key != c.SiteKey || h.store == nil || h.queue == nil {
 		t.Fatalf("NewFromAWS = %+v, %v", h, err)
+	}
+	if _, ok := h.store.(*DynamoStore); !ok || h.pair.Paired() || h.pair.Region != c.Region {
+		t.Fatalf("unpaired: store %T, pair %+v; want *DynamoStore, unpaired", h.store, h.pair)
+	}
+	// Paired: the pair table has no transactions, so the Store is the
+	// PairStore, and the handler serves the partner's users.
+	c.Pair = zonepair.Pair{Region: "eu-west-1", Partner: "eu-central-1", Witness: "eu-west-3"}
+	h, err = NewFromAWS(c, awscfg, logging.Discard())
+	if err != nil {
+		t.Fatalf("NewFromAWS paired: %v", err)
+	}
+	if _, ok := h.store.(*PairStore); !ok || h.pair != c.Pair || h.region != "eu-west-1" {
+		t.Fatalf("paired: store %T, pair %+v, region %s; want *PairStore, the pair, eu-west-1", h.store, h.pair, h.region)
+	}
+	c.Region = "eu-central-1"
+	if _, err := NewFromAWS(c, awscfg, logging.Discard()); err == nil {
+		t.Fatal("NewFromAWS with a pair of another region: no error")
 	}
 }

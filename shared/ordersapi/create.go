@@ -33,16 +33,19 @@ type acceptedBody struct {
 
 // create serves POST /orders.
 //
-// Happy path: Store.Begin (one TransactWriteItems: the in-flight idempotency
-// record and the ACCEPTED order record, both conditional, and the check that
-// the owner has no erasure record: ErrErased, 403), Queue.Send, then
-// Store.Complete (one UpdateItem) so that a replay can tell "sent" from
-// "abandoned before sending" (see the package documentation).
+// Happy path: Store.Begin (DynamoStore: one TransactWriteItems writing the
+// in-flight idempotency record and the ACCEPTED order record, both
+// conditional, with the check that the owner has no erasure record:
+// ErrErased, 403; PairStore: the erasure record's GetItem and one
+// conditional PutItem), Queue.Send, then Store.Complete (one UpdateItem) so
+// that a replay can tell "sent" from "abandoned before sending" (see the
+// package documentation).
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	owner, err := h.caller(req)
+	who, err := h.identify(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
+	owner := who.sub
 	if err := jsonContentType(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -64,11 +67,12 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 
 	now := h.now()
+	idemKey := ordertable.IdemKey(owner, key)
 	rec := IdemRecord{
-		Key:         ordertable.IdemKey(owner, key),
+		Key:         idemKey,
 		Owner:       owner,
 		RequestHash: hash,
-		OrderID:     h.newID(),
+		OrderID:     h.orderID(idemKey),
 		State:       IdemInFlight,
 		Token:       h.newID(),
 		LeaseUntil:  now.Add(h.lease()),
@@ -125,7 +129,11 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		// duplicate the processor drops: the order has one claim and one row).
 		h.log.LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
 	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "order accepted", slog.String("orderId", rec.OrderID))
+	attrs := []slog.Attr{slog.String("orderId", rec.OrderID)}
+	if who.home != h.region {
+		attrs = append(attrs, slog.String("homeRegion", who.home)) // a partner's user
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "order accepted", attrs...)
 	return h.accepted(rec.OrderID), nil
 }
 
@@ -156,6 +164,21 @@ func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order 
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	return h.queue.Send(sctx, Message{Body: string(body), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
+}
+
+// derivedIDs is a Store whose order ids are derived from the idempotency
+// key (PairStore): one key, one id, in every region that shares the table.
+type derivedIDs interface {
+	OrderID(idemKey string) string
+}
+
+// orderID is the id of a new order with idempotency key idemKey: the
+// Store's derived id, or a random one (NewID).
+func (h *Handler) orderID(idemKey string) string {
+	if d, ok := h.store.(derivedIDs); ok {
+		return d.OrderID(idemKey)
+	}
+	return h.newID()
 }
 
 func (h *Handler) accepted(id string) events.APIGatewayV2HTTPResponse {

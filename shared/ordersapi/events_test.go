@@ -10,6 +10,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/homeregion/homeregion/shared/logging"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // The events/ samples (for sam local invoke) go through the runtime's JSON
@@ -53,5 +56,34 @@ func TestSampleEvents(t *testing.T) {
 				t.Fatalf("%d messages, want %d", q.count(), sent)
 			}
 		})
+	}
+}
+
+// The partner sample (a eu-west-1 user's POST at eu-central-1, through
+// PairHttpApi) is served only where eu-central-1 is paired with eu-west-1.
+func TestSamplePartnerEvent(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("..", "..", "events", "orders-create-partner.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		pair   zonepair.Pair
+		status int
+	}{
+		{zonepair.Pair{Region: "eu-central-1"}, 403},
+		{euPair, 202},
+	} {
+		h, err := NewForPair(tt.pair, testKey(), newMemStore(time.Now), &fakeQueue{}, logging.Discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != tt.status {
+			t.Errorf("pair %+v: %d %s, want %d", tt.pair, resp.StatusCode, resp.Body, tt.status)
+		}
 	}
 }

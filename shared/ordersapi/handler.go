@@ -13,7 +13,7 @@
 //
 // # Idempotency and the third call
 //
-// A POST makes three AWS calls on the happy path: Store.Begin (one
+// Unpaired, a POST makes three AWS calls on the happy path: Store.Begin (one
 // TransactWriteItems: an in-flight, leased idempotency record and the
 // ACCEPTED order record), Queue.Send, then Store.Complete (one UpdateItem).
 // The third cannot go without giving up a guarantee: SQS standard queues
@@ -33,6 +33,28 @@
 // the processor drops as a duplicate. An ambiguous send (timeout after SQS
 // accepted it) can likewise produce a duplicate with the same order id: SQS
 // standard queues are at-least-once anyway, and consumers dedupe on orderId.
+//
+// # Zone pairs
+//
+// With PAIR_REGION set (Config.Pair, checked by package zonepair) the
+// region serves its own users and its partner's, always, and nobody else's:
+// identify, the one token check of every route, accepts a custom:region
+// that pair.Serves and answers any other 403 WRONG_REGION with homeRegion.
+// The order is still sent to this region's queue, and its message and the
+// 202 name this region (the serving one).
+//
+// Both regions of a pair use one orders table, a DynamoDB global table with
+// multi-Region strong consistency, which has no transactions and no TTL.
+// There the Store is a PairStore: an order's id is derived from (owner,
+// Idempotency-Key), and the order's status record holds its idempotency
+// lease, so Begin is a strongly consistent GetItem of the owner's erasure
+// record and one conditional PutItem, and POST makes four calls instead of
+// three. The idempotency answers are the same (same key and body: the same
+// order; live lease: 409; other body: 422; abandoned: taken over with the
+// same id; erased owner: 403), in either region: a key retried at the
+// partner after a lost answer meets the same record. A key stays bound to
+// its order as long as the record lives (no 24-hour expiry). Unpaired, the
+// path is the DynamoStore's, unchanged.
 //
 // # Erasure
 //
@@ -72,6 +94,7 @@ import (
 	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/sealed"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // Defaults of the Handler's tunables.
@@ -81,7 +104,8 @@ const (
 	// writing the record and finishing the send (the function timeout);
 	// the handler never starts a send after half of it has passed.
 	DefaultLease = 30 * time.Second
-	// DefaultIdempotencyTTL is how long a key is remembered.
+	// DefaultIdempotencyTTL is how long a key is remembered (unpaired: a
+	// pair table has no TTL, and a key stays bound to its order).
 	DefaultIdempotencyTTL = 24 * time.Hour
 )
 
@@ -90,7 +114,8 @@ const (
 // are tunables with defaults; set them, if at all, before the first
 // request. A Handler is safe for concurrent use.
 type Handler struct {
-	region string           // this region (AWS_REGION); tokens must name it
+	region string           // this region (AWS_REGION): the one that serves
+	pair   zonepair.Pair    // the regions whose users this one serves (pair.Serves)
 	key    sealed.PublicKey // the sites' public key (SITE_PUBLIC_KEY)
 	store  Store            // the orders table
 	queue  Queue            // the orders queue
@@ -106,14 +131,24 @@ type Handler struct {
 // answerReserve is the time kept before the invocation's deadline to answer.
 const answerReserve = time.Second
 
-// New returns the Handler for region, sealing orders to key, over store and
-// queue; log nil means slog.Default(). A malformed region, a zero key or a
-// missing store or queue is an error: a wiring mistake fails the cold start,
-// never a request.
+// New returns the Handler for region, unpaired (it serves region's users
+// only), sealing orders to key, over store and queue; log nil means
+// slog.Default(). A malformed region, a zero key or a missing store or queue
+// is an error: a wiring mistake fails the cold start, never a request.
 func New(region string, key sealed.PublicKey, store Store, queue Queue, log *slog.Logger) (*Handler, error) {
+	return NewForPair(zonepair.Pair{Region: region}, key, store, queue, log)
+}
+
+// NewForPair is New for the region pair.Region in its zone pair (a pair
+// without Partner: unpaired): it serves the users whose home pair.Serves.
+// The pair is checked by package zonepair (zonepair.FromEnv, in ParseEnv).
+func NewForPair(pair zonepair.Pair, key sealed.PublicKey, store Store, queue Queue, log *slog.Logger) (*Handler, error) {
+	region := pair.Region
 	switch {
 	case !awsname.Region(region):
 		return nil, fmt.Errorf("ordersapi: invalid region %q", region)
+	case pair.Paired() && (!awsname.Region(pair.Partner) || pair.Partner == region):
+		return nil, fmt.Errorf("ordersapi: invalid partner region %q", pair.Partner)
 	case key.KeyID() == "":
 		return nil, errors.New("ordersapi: no site public key")
 	case store == nil:
@@ -124,7 +159,7 @@ func New(region string, key sealed.PublicKey, store Store, queue Queue, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{region: region, key: key, store: store, queue: queue, log: log}, nil
+	return &Handler{region: region, pair: pair, key: key, store: store, queue: queue, log: log}, nil
 }
 
 // Route keys, as API Gateway sets them in RouteKey.
@@ -224,35 +259,49 @@ func (h *Handler) route(req events.APIGatewayV2HTTPRequest) (route, id string, e
 	return "", "", &apiError{status: 404, code: "NOT_FOUND", msg: "no such route"}
 }
 
-// caller returns the owner (sub) from the token, after checking that the
-// token's custom:region is this region.
+// caller returns the owner (sub) from the token, after identify's checks.
 func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (string, error) {
+	id, err := h.identify(req)
+	return id.sub, err
+}
+
+// identity is the caller as their token names them.
+type identity struct {
+	sub  string // the owner: the token's sub
+	home string // the home region: the token's custom:region, one this region serves
+}
+
+// identify is the one place a token is checked (every route goes through
+// it): an ID token with a sub and a custom:region this region serves
+// (h.pair.Serves: this region or its partner); any other home is 403
+// WRONG_REGION naming the home region.
+func (h *Handler) identify(req events.APIGatewayV2HTTPRequest) (identity, error) {
 	var claims map[string]string
 	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil {
 		claims = a.JWT.Claims
 	}
 	sub := claims["sub"]
 	if sub == "" || len(sub) > 128 || strings.ContainsFunc(sub, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return "", &apiError{status: 401, code: "UNAUTHENTICATED", msg: "the token has no valid sub claim"}
+		return identity{}, &apiError{status: 401, code: "UNAUTHENTICATED", msg: "the token has no valid sub claim"}
 	}
 	// API Gateway's JWT authorizer also passes a Cognito access token of the
 	// app client (it checks client_id when there is no aud). The API takes ID
 	// tokens only: an access token has no custom:region or email claims.
 	if use := claims["token_use"]; use != "" && use != "id" {
-		return "", &apiError{status: 403, code: "ID_TOKEN_REQUIRED",
+		return identity{}, &apiError{status: 403, code: "ID_TOKEN_REQUIRED",
 			msg: "this API takes the ID token from sign-in (AuthenticationResult.IdToken), not an access token"}
 	}
 	home, ok := claims["custom:region"]
 	switch {
 	case !ok || home == "":
-		return "", &apiError{status: 403, code: "MISSING_REGION_CLAIM", msg: "the token has no custom:region claim"}
+		return identity{}, &apiError{status: 403, code: "MISSING_REGION_CLAIM", msg: "the token has no custom:region claim"}
 	case !awsname.Region(home):
-		return "", &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not a region"}
-	case home != h.region:
-		return "", &apiError{status: 403, code: "WRONG_REGION", homeRegion: home,
+		return identity{}, &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not a region"}
+	case !h.pair.Serves(home):
+		return identity{}, &apiError{status: 403, code: "WRONG_REGION", homeRegion: home,
 			msg: "this account's data lives in " + home + ": use the API in that region"}
 	}
-	return sub, nil
+	return identity{sub: sub, home: home}, nil
 }
 
 // apiError is an error that is already an HTTP answer.

@@ -27,7 +27,19 @@ func TestSetup(t *testing.T) {
 	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: SITE_PUBLIC_KEY") {
 		t.Fatalf("Setup without SITE_PUBLIC_KEY: %v", err)
 	}
-	env["SITE_PUBLIC_KEY"], env["AWS_ACCESS_KEY_ID"] = testKey().String(), ""
+	// PAIR_REGION: paired, the Store is the PairStore; a partner outside the
+	// zone fails the cold start.
+	env["SITE_PUBLIC_KEY"], env["PAIR_REGION"] = testKey().String(), "eu-central-1"
+	if h, err := Setup(context.Background(), getenv, logging.Discard()); err != nil || !h.pair.Serves("eu-central-1") {
+		t.Fatalf("Setup paired: %v, %v", h, err)
+	} else if _, ok := h.store.(*PairStore); !ok {
+		t.Fatalf("Setup paired: store %T, want *PairStore", h.store)
+	}
+	env["PAIR_REGION"] = "us-east-1"
+	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: PAIR_REGION") {
+		t.Fatalf("Setup with a partner in another zone: %v", err)
+	}
+	env["PAIR_REGION"], env["AWS_ACCESS_KEY_ID"] = "", ""
 	if _, err := Setup(context.Background(), getenv, logging.Discard()); err == nil || !strings.Contains(err.Error(), "orders-api configuration: ") {
 		t.Fatalf("Setup without credentials: %v", err)
 	}

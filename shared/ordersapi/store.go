@@ -70,12 +70,13 @@ func (e *KeyTakenError) Error() string {
 type Store interface {
 	// Begin writes, in one atomic conditional write, rec (a new in-flight
 	// idempotency record) and order (the order's ACCEPTED status record),
-	// provided rec.Owner has no erasure record. If the owner has one, it
-	// writes nothing and returns ErrErased, whatever the key's state (only
-	// this very write, committed before the erasure on an attempt whose
-	// answer was lost, still succeeds). Else, if a live (unexpired) record
-	// exists for rec.Key, it writes nothing and returns a *KeyTakenError
-	// holding that record.
+	// provided rec.Owner has no erasure record (DynamoStore: checked in the
+	// same transaction; PairStore: by a strongly consistent read just
+	// before). If the owner has one, it writes nothing and returns
+	// ErrErased, whatever the key's state (only this very write, committed
+	// before the erasure on an attempt whose answer was lost, still
+	// succeeds). Else, if a live (unexpired) record exists for rec.Key, it
+	// writes nothing and returns a *KeyTakenError holding that record.
 	Begin(ctx context.Context, rec IdemRecord, order OrderRecord) error
 	// Reclaim takes over the in-flight record key held by oldToken (whose
 	// lease has passed): it now belongs to newToken until leaseUntil.

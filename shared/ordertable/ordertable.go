@@ -19,6 +19,14 @@
 //	             requestHash, orderId and createdAt (Idem).
 //	ERASURE#…, SITES  the erasure records and the site databases (erasure.go).
 //
+// In a zone pair (PAIR_REGION set) ORDERS_TABLE is the pair's global table
+// with multi-Region strong consistency, which has neither transactions nor
+// TTL. There POST /orders writes no IDEM# item: an order's id is derived from
+// its idempotency key (PairOrderID) and its status record carries the
+// idempotency state too (PairOrder, PairLayout), so one conditional write
+// creates both. The processor's Claim and Settle, Get and the erasure
+// worker's owner index serve those records unchanged.
+//
 // Instants are RFC 3339 strings in UTC (ddbattr.Time), except the lease's
 // epoch milliseconds and the TTL's epoch seconds.
 package ordertable
@@ -26,9 +34,11 @@ package ordertable
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -305,4 +315,80 @@ func IdemOf(rec lease.Record) (Idem, error) {
 		return Idem{}, fmt.Errorf("%w: idempotency record: no owner, request hash, order id or createdAt", ErrCorrupt)
 	}
 	return i, nil
+}
+
+// AttrIdemToken is the claim token of the POST /orders attempt that holds a
+// pair order record's idempotency lease (PairLayout). It is not AttrClaim,
+// which belongs to the site that processes the order (Claim).
+const AttrIdemToken = "idemToken"
+
+// PairLayout is the lease layout of the idempotency state a pair order
+// record carries (ORDER#<PairOrderID(key)>): held while the order's message
+// is being sent (IN_FLIGHT), done once it is (COMPLETE); no TTL attribute,
+// so a key stays bound to its order as long as the record lives.
+var PairLayout = lease.Layout{
+	Key:        AttrPK,
+	State:      "state",
+	Token:      AttrIdemToken,
+	LeaseUntil: "leaseUntil",
+	Held:       "IN_FLIGHT",
+	Done:       "COMPLETE",
+}
+
+// pairIDEncoding writes a pair order id as the orders API writes its random
+// ids: base32 over 0-9a-v, unpadded (26 characters for 128 bits).
+var pairIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// PairOrderID is the id of the order that idempotency key idemKey
+// (IdemKey(owner, key)) creates in a pair table: the first 128 bits of
+// SHA-256("order/v2\n" + idemKey) in base32 (26 characters of 0-9a-v), so
+// every attempt with one key, in either region, writes the one record.
+func PairOrderID(idemKey string) string {
+	sum := sha256.Sum256([]byte("order/v2\n" + idemKey))
+	return pairIDEncoding.EncodeToString(sum[:16])
+}
+
+// PairOrder is an order's status record in a pair table together with the
+// hash of the request that created it; its lease (PairLayout) is package
+// lease's.
+type PairOrder struct {
+	Order
+	RequestHash string // hex SHA-256 of the request (ordersapi)
+}
+
+// Attrs are p's attributes for lease.Claim.Attrs: the status record's
+// (Create's, without the key, which the lease writes) and the request hash.
+func (p PairOrder) Attrs() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrOwner:       ddbattr.S(p.Owner),
+		AttrStatus:      ddbattr.S(string(p.Status)),
+		AttrCreatedAt:   ddbattr.Time(p.CreatedAt),
+		AttrUpdatedAt:   ddbattr.Time(p.UpdatedAt),
+		AttrRequestHash: ddbattr.S(p.RequestHash),
+	}
+}
+
+// PairOrderOf reads the PairOrder of a pair order record (as package lease
+// read it with PairLayout). An erased order's tombstone (EraseOrder) reads
+// as status ERASED with no owner; any other record without owner, request
+// hash, createdAt or a valid status is ErrCorrupt.
+func PairOrderOf(rec lease.Record) (PairOrder, error) {
+	id, ok := strings.CutPrefix(rec.Key, "ORDER#")
+	if !ok || id == "" {
+		return PairOrder{}, fmt.Errorf("%w: pair order record: key is not an order's", ErrCorrupt)
+	}
+	r := ddbattr.NewReader(rec.Item)
+	p := PairOrder{Order: Order{ID: id, Owner: r.S(AttrOwner), Status: orders.Status(r.S(AttrStatus))}, RequestHash: r.S(AttrRequestHash)}
+	if p.Status == orders.StatusErased {
+		return p, nil
+	}
+	p.CreatedAt, p.UpdatedAt = r.Time(AttrCreatedAt), r.Time(AttrUpdatedAt)
+	if err := r.Err(); err != nil {
+		return PairOrder{}, fmt.Errorf("%w: pair order %s: %w", ErrCorrupt, id, err)
+	}
+	if p.Owner == "" || p.RequestHash == "" || p.CreatedAt.IsZero() || !p.Status.Valid() {
+		// A take-over re-sends the order with this createdAt: never year 1.
+		return PairOrder{}, fmt.Errorf("%w: pair order %s: no owner, request hash, createdAt or valid status", ErrCorrupt, id)
+	}
+	return p, nil
 }
