@@ -35,26 +35,17 @@ var errNoErasure = &apiError{status: 404, code: "NO_ERASURE", msg: "no erasure o
 // worker carries it out: in a zone pair the partner region may serve the
 // request. The log line names the erasure id only, never the user.
 func (h *Handler) eraseMe(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	owner, err := h.caller(req)
+	id, err := h.identify(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	e, created, err := h.store.RequestErasure(ctx, owner, h.newID(), tokenHome(req), h.now())
+	e, created, err := h.store.RequestErasure(ctx, id.sub, h.newID(), id.home, h.now())
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("request erasure: %w", err)
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "erasure requested",
 		slog.String("erasureId", e.ID), slog.Bool("created", created), slog.String("erasureStatus", string(e.Status)))
 	return jsonResponse(202, erasureAccepted{ErasureID: e.ID, Status: e.Status}), nil
-}
-
-// tokenHome is the caller's home region, the token's custom:region claim
-// (h.caller has checked it).
-func tokenHome(req events.APIGatewayV2HTTPRequest) string {
-	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil {
-		return a.JWT.Claims["custom:region"]
-	}
-	return ""
 }
 
 // erasure serves GET /me/erasure: one strongly consistent GetItem.

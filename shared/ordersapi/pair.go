@@ -170,8 +170,8 @@ func (p *PairStore) Order(ctx context.Context, id string) (OrderRecord, error) {
 
 // RequestErasure implements Store as DynamoStore does (one conditional
 // PutItem).
-func (p *PairStore) RequestErasure(ctx context.Context, owner, id string, now time.Time) (ordertable.Erasure, bool, error) {
-	return p.items.RequestErasure(ctx, owner, id, now)
+func (p *PairStore) RequestErasure(ctx context.Context, owner, id, home string, now time.Time) (ordertable.Erasure, bool, error) {
+	return p.items.RequestErasure(ctx, owner, id, home, now)
 }
 
 // Erasure implements Store as DynamoStore does (one strongly consistent

@@ -250,6 +250,24 @@ func TestIntegrationPairLostAnswer(t *testing.T) {
 		t.Errorf("OwnerItems = %v, %v; want [%s]", keys, err, ordertable.OrderKey(want))
 	}
 
+	// Erased, the record keeps nothing of the owner or the order's content:
+	// no owner, no request hash; the key's replay is refused.
+	if err := ordertable.EraseOrder(ctx, db, table, want, testOwner, "erasure-1", now, now.Add(time.Hour)); err != nil {
+		t.Fatalf("EraseOrder: %v", err)
+	}
+	item, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: ddbattr.Key(ordertable.AttrPK, ordertable.OrderKey(want)), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{ordertable.AttrOwner, ordertable.AttrRequestHash, ordertable.AttrCreatedAt} {
+		if _, ok := item.Item[a]; ok {
+			t.Errorf("the tombstone keeps %s", a)
+		}
+	}
+	if r := central.post(t, "lost-1", "eu-west-1"); r.StatusCode != 403 {
+		t.Errorf("replay of an erased order's key: %d %s, want 403", r.StatusCode, r.Body)
+	}
+
 	// A us-east-1 user is refused by both, before any AWS call.
 	west.link.take()
 	central.link.take()

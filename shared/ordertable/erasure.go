@@ -300,7 +300,8 @@ func RegisterSite(ctx context.Context, db UpdateItemAPI, table, dbID string) err
 // EraseOrder replaces order id's status record, which must belong to owner,
 // with a tombstone: status ERASED, the erasure's id, and the TTL expiresAt
 // (set past the longest time a message of the order can stay in the queue
-// or its dead-letter queue); owner, claim and createdAt are removed. No
+// or its dead-letter queue); owner, claim, createdAt and a pair order
+// record's requestHash (a hash of the order's content) are removed. No
 // consumer can claim a tombstone (Claim requires ACCEPTED), so a message of
 // the order still queued, or redelivered later, is never processed; Get
 // reports it as unknown. One conditional UpdateItem; a repeated EraseOrder
@@ -309,11 +310,11 @@ func EraseOrder(ctx context.Context, db UpdateItemAPI, table, id, owner, erasure
 	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(table),
 		Key:                 ddbattr.Key(AttrPK, OrderKey(id)),
-		UpdateExpression:    aws.String("SET #status = :erased, #erasureId = :eid, #updatedAt = :now, #expiresAt = :exp REMOVE #owner, #claim, #claimStore, #claimedAt, #createdAt"),
+		UpdateExpression:    aws.String("SET #status = :erased, #erasureId = :eid, #updatedAt = :now, #expiresAt = :exp REMOVE #owner, #claim, #claimStore, #claimedAt, #createdAt, #requestHash"),
 		ConditionExpression: aws.String("#owner = :owner"),
 		ExpressionAttributeNames: map[string]string{"#status": AttrStatus, "#erasureId": AttrErasureID, "#updatedAt": AttrUpdatedAt,
 			"#expiresAt": AttrExpiresAt, "#owner": AttrOwner, "#claim": AttrClaim, "#claimStore": AttrClaimStore,
-			"#claimedAt": AttrClaimedAt, "#createdAt": AttrCreatedAt},
+			"#claimedAt": AttrClaimedAt, "#createdAt": AttrCreatedAt, "#requestHash": AttrRequestHash},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":erased": ddbattr.S(string(orders.StatusErased)), ":eid": ddbattr.S(erasureID), ":now": ddbattr.Time(now),
 			":exp": ddbattr.N(expiresAt.Unix()), ":owner": ddbattr.S(owner),
