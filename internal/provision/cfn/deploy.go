@@ -520,11 +520,15 @@ func (rr *regionRun) placeholder(r resource) Created {
 }
 
 // on evaluates whether r exists in this region: its condition, except that
-// global tables and multi-Region keys exist in every local region (moto does
-// not replicate) and replica keys only outside the primary region.
+// global tables with eventual consistency and multi-Region keys exist in
+// every local region (moto does not replicate) and replica keys only outside
+// the primary region. A global table with multi-Region strong consistency
+// keeps its condition: it is created once, by the stack that creates it, and
+// the other regions reach that one table through a local MRSC emulation
+// (internal/pairlocal), as AWS serves every replica the same items.
 func (rr *regionRun) on(r resource) (bool, error) {
 	switch {
-	case r.Type == "AWS::DynamoDB::GlobalTable":
+	case r.Type == "AWS::DynamoDB::GlobalTable" && !rr.isStronglyConsistent(r):
 		return true, nil
 	case r.Type == "AWS::KMS::Key" && rr.isMultiRegionKey(r):
 		return true, nil
@@ -567,6 +571,17 @@ func (rr *regionRun) apply(ctx context.Context, r resource) error {
 	rr.created[r.LogicalID] = c
 	rr.applied[r.LogicalID] = c
 	return nil
+}
+
+// isStronglyConsistent reports whether a global table resource has
+// MultiRegionConsistency STRONG.
+func (rr *regionRun) isStronglyConsistent(r resource) bool {
+	v, ok := r.Properties["MultiRegionConsistency"]
+	if !ok {
+		return false
+	}
+	s, err := rr.ev(r.tpl).evalString(v)
+	return err == nil && s == "STRONG"
 }
 
 // isMultiRegionKey reports whether a KMS key resource has MultiRegion: true.
