@@ -652,7 +652,8 @@ func (m *mapping) sites(ctx context.Context, out *Region) error {
 // resolve exactly as in Apply; references to resources resolve to
 // placeholders (so only values such as STANDBY_TASKS or BACKLOG_PER_TASK are
 // meaningful). Tools such as cmd/demo use it to learn the alarm actions'
-// settings.
+// settings. A region of opts.Pairs gets the pair's parameters (the
+// partner's resources, unknown here, are left at their defaults).
 func FunctionEnv(defs *cfn.Definitions, opts Options, region string) (map[string]Function, error) {
 	if opts.RegistryRegion == "" {
 		opts.RegistryRegion = region
@@ -661,7 +662,21 @@ func FunctionEnv(defs *cfn.Definitions, opts Options, region string) (map[string
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
-	dep, err := d.Evaluate(region)
+	if len(opts.Regions) == 0 {
+		opts.Regions = []string{region}
+		for _, p := range opts.Pairs {
+			opts.Regions = append(opts.Regions, p.Regions[:]...)
+		}
+	}
+	pairs, err := opts.pairs()
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	var params map[string]string
+	if p, ok := pairs[region]; ok {
+		params = p.PairParameters(region, nil)
+	}
+	dep, err := d.EvaluateWith(region, params)
 	if err != nil {
 		return nil, err
 	}

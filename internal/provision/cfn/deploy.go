@@ -226,7 +226,13 @@ func (d *Deployer) DeployWith(ctx context.Context, region string, params map[str
 // every resource is a placeholder, so only values that do not come from a
 // created resource (parameters, mappings, conditions) are meaningful.
 func (d *Deployer) Evaluate(region string) (*Deployment, error) {
-	return d.deploy(context.Background(), region, true, nil)
+	return d.EvaluateWith(region, nil)
+}
+
+// EvaluateWith is Evaluate with params overriding Options' parameter values
+// in this region, as DeployWith.
+func (d *Deployer) EvaluateWith(region string, params map[string]string) (*Deployment, error) {
+	return d.deploy(context.Background(), region, true, params)
 }
 
 func (d *Deployer) deploy(ctx context.Context, region string, dryRun bool, overrides map[string]string) (*Deployment, error) {
