@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/homeregion/homeregion/internal/mototest"
 )
@@ -77,6 +79,21 @@ func TestApplyZonePair(t *testing.T) {
 	f, _ := w.FunctionByAction("failover")
 	if f.Env["SWITCH"] != "arc" || f.Env["ROUTING_CONTROL_ARN"] == "" || f.Env["ARC_ENDPOINTS"] == "" || f.Env["HEALTH_CHECK_ID"] != "" {
 		t.Errorf("eu-west-1 failover env = %v, want the ARC switch and no health check", f.Env)
+	}
+	// The ARC switch's health check (moto 5.2 keeps its type, not its
+	// RoutingControlArn), which the PRIMARY record's calculated check
+	// watches.
+	r53 := route53.NewFromConfig(srv.Config("eu-west-1"))
+	rc, err := r53.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: aws.String(w.Resources["ApiRoutingControlHealthCheck"].Ref)})
+	if err != nil || rc.HealthCheck.HealthCheckConfig.Type != "RECOVERY_CONTROL" {
+		t.Errorf("routing control health check: %v", err)
+	}
+	calc, err := r53.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: aws.String(w.Resources["ApiRoutingHealthCheck"].Ref)})
+	if err != nil || !slices.Contains(calc.HealthCheck.HealthCheckConfig.ChildHealthChecks, w.Resources["ApiRoutingControlHealthCheck"].Ref) {
+		t.Errorf("routing health check = %+v, %v; want the routing control's check as a child", calc, err)
+	}
+	if _, ok := w.Resources["ApiFailoverSwitchHealthCheck"]; ok {
+		t.Error("eu-west-1 (arc) has the health check switch too")
 	}
 	if f, _ := c.FunctionByAction("failover"); f.Env["SWITCH"] != "healthcheck" || f.Env["HEALTH_CHECK_ID"] == "" || f.Env["ROUTING_CONTROL_ARN"] != "" {
 		t.Errorf("eu-central-1 failover env = %v, want the health check switch", f.Env)
