@@ -75,6 +75,14 @@ func TestApplyZonePair(t *testing.T) {
 		if _, ok := r.Outputs["PairHttpApiUrl"]; !ok {
 			t.Errorf("%s: no PairHttpApiUrl output", r.Region)
 		}
+		// PairHttpApi: the partner's multi-Region issuer and app client, on
+		// the orders API's routes.
+		api := r.HTTPAPIs["PairHttpApi"]
+		if want := "https://issuer-cognito-idp." + p.Region + ".amazonaws.com/" + p.UserPoolID; api.Issuer != want ||
+			!slices.Equal(api.Audience, []string{p.ClientID}) || api.Function != "OrdersApiFunction" ||
+			!slices.Equal(api.Routes, []string{"$default", "DELETE /me", "GET /me/erasure", "GET /orders/{orderId}", "POST /orders"}) {
+			t.Errorf("%s: PairHttpApi = %+v, want issuer %s, audience %s", r.Region, api, want, p.ClientID)
+		}
 	}
 	f, _ := w.FunctionByAction("failover")
 	if f.Env["SWITCH"] != "arc" || f.Env["ROUTING_CONTROL_ARN"] == "" || f.Env["ARC_ENDPOINTS"] == "" || f.Env["HEALTH_CHECK_ID"] != "" {
@@ -104,6 +112,9 @@ func TestApplyZonePair(t *testing.T) {
 				t.Errorf("us-east-1 (unpaired): %s has %s", fn, k)
 			}
 		}
+	}
+	if len(us.HTTPAPIs) != 0 {
+		t.Errorf("us-east-1 (unpaired): HTTP APIs %v", us.HTTPAPIs)
 	}
 	if us.Partner != "" || us.PairTable != "" || us.Functions["OrdersApiFunction"].Env["ORDERS_TABLE"] != us.OrdersTable {
 		t.Errorf("us-east-1: partner %q, pair table %q, orders-api ORDERS_TABLE %q (want %q)", us.Partner, us.PairTable,

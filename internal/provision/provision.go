@@ -254,8 +254,13 @@ type Region struct {
 	PairTableRegion string `json:"pairTableRegion,omitempty"`
 	// PairQueueURL is the partner's orders queue, which this region's site
 	// drains too (the processor's PAIR_QUEUE_URL).
-	PairQueueURL string     `json:"pairQueueUrl,omitempty"`
-	Alarms       []AlarmDef `json:"alarms,omitempty"`
+	PairQueueURL string `json:"pairQueueUrl,omitempty"`
+	// HTTPAPIs are the HTTP APIs the template defines as raw
+	// AWS::ApiGatewayV2 resources (a zone pair's PairHttpApi), by logical
+	// id, evaluated in this region: what a local emulation serves. SAM's
+	// AWS::Serverless::HttpApi (OrdersHttpApi) is not among them.
+	HTTPAPIs map[string]HTTPAPI `json:"httpApis,omitempty"`
+	Alarms   []AlarmDef         `json:"alarms,omitempty"`
 	// Functions by logical id, with their resolved environment.
 	Functions map[string]Function `json:"functions,omitempty"`
 	// Resources by logical id: everything evaluated in this region.
@@ -284,6 +289,65 @@ var regionOutputs = []struct {
 	{"ApiFailoverSwitchHealthCheckId", false, func(r *Region) *string { return &r.HealthCheckID }},
 	// Only in a zone pair.
 	{"PairTableName", false, func(r *Region) *string { return &r.PairTable }},
+}
+
+// HTTPAPI is an HTTP API of raw AWS::ApiGatewayV2 resources: its routes,
+// each behind a JWT authorizer, integrated with one function.
+type HTTPAPI struct {
+	// Routes are the route keys ("POST /orders", "$default"), sorted.
+	Routes []string `json:"routes"`
+	// Issuer and Audience are the routes' JWT authorizer's (every route of
+	// the API must use the same one locally).
+	Issuer   string   `json:"issuer"`
+	Audience []string `json:"audience"`
+	// Function is the logical id of the function the routes integrate.
+	Function string `json:"function"`
+}
+
+// httpAPIs evaluates the template's raw HTTP APIs created in this region.
+func (m *mapping) httpAPIs() (map[string]HTTPAPI, error) {
+	t := m.main()
+	out := map[string]HTTPAPI{}
+	for _, api := range t.IDs("AWS::ApiGatewayV2::Api") {
+		if _, ok := m.dep.Resources[api]; !ok {
+			continue // its condition is false here
+		}
+		var a HTTPAPI
+		for _, typ := range []string{"AWS::ApiGatewayV2::Authorizer", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route"} {
+			for _, id := range t.IDs(typ) {
+				r := t.Resource(id)
+				if ref, _ := r.Properties["ApiId"].(map[string]any); ref["Ref"] != api {
+					continue
+				}
+				switch typ {
+				case "AWS::ApiGatewayV2::Authorizer":
+					v, err := m.dep.Eval(t, r.Properties["JwtConfiguration"])
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", id, err)
+					}
+					jc, _ := v.(map[string]any)
+					if a.Issuer != "" {
+						return nil, fmt.Errorf("%s: a second authorizer of %s is not emulated locally", id, api)
+					}
+					a.Issuer, a.Audience = template.Field(jc, "Issuer"), template.Strings(jc["Audience"])
+				case "AWS::ApiGatewayV2::Integration":
+					for _, fn := range template.Refs(r.Properties["IntegrationUri"]) {
+						if _, ok := m.dep.Resources[fn]; ok {
+							a.Function = fn
+						}
+					}
+				default:
+					if r.Properties["AuthorizationType"] != "JWT" {
+						return nil, fmt.Errorf("%s: a route without a JWT authorizer is not emulated locally", id)
+					}
+					a.Routes = append(a.Routes, template.Field(r.Properties, "RouteKey"))
+				}
+			}
+		}
+		sort.Strings(a.Routes)
+		out[api] = a
+	}
+	return out, nil
 }
 
 // siteOutputs are the Outputs of the on-prem template (onprem.yaml) that
@@ -465,6 +529,9 @@ func (m *mapping) region(ctx context.Context) (*Region, error) {
 		*o.field(out) = out.Outputs[o.output]
 	}
 	out.Alarms = alarms(m.dep.Resources, out.Functions)
+	if out.HTTPAPIs, err = m.httpAPIs(); err != nil {
+		return nil, err
+	}
 	if err := m.sites(ctx, out); err != nil {
 		return nil, err
 	}
