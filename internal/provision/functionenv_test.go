@@ -44,3 +44,28 @@ func TestFunctionEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestFunctionEnvOfAPair: a region of a pair evaluates with the pair's
+// parameters, its partner without them when not asked.
+func TestFunctionEnvOfAPair(t *testing.T) {
+	d, err := Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{RegistryRegion: "eu-west-1", Parameters: map[string]string{SitePublicKeyParameter: "site-key"},
+		Pairs: []Pair{{Regions: [2]string{"eu-west-1", "eu-central-1"}, Witness: "eu-west-3", TableName: "orders-pair"}}}
+	for region, want := range map[string]map[string]string{
+		"eu-central-1": {"PAIR_REGION": "eu-west-1", "ORDERS_TABLE": "orders-pair"},
+		"us-east-1":    {"PAIR_REGION": "", "ORDERS_TABLE": "homeregion-OrdersTable"},
+	} {
+		fns, err := FunctionEnv(d, opts, region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want {
+			if got := fns["OrdersApiFunction"].Env[k]; got != v {
+				t.Errorf("%s: OrdersApiFunction %s = %q, want %q", region, k, got, v)
+			}
+		}
+	}
+}

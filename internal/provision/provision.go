@@ -70,6 +70,111 @@ type Options struct {
 	// Config, when set, is the base aws.Config (credentials, HTTP client);
 	// its region and endpoint are replaced. Default: static test credentials.
 	Config *aws.Config
+	// Pairs are the zone pairs among Regions: Apply gives both regions of
+	// each the template's pair parameters (PairParameters), the partner's
+	// from the partner's outputs (PartnerOutputs).
+	Pairs []Pair
+}
+
+// Pair is a zone pair of the local stack (docs/zone-pairs.md): two regions
+// of one residency zone that serve each other's users and share one orders
+// table with multi-Region strong consistency.
+type Pair struct {
+	// Regions are the pair's two regions; both must be in Options.Regions.
+	Regions [2]string
+	// TableRegion is the region whose stack creates the pair table, the one
+	// moto table both regions use (default Regions[0]).
+	TableRegion string
+	// Witness is the table's witness region (PairWitnessRegion), in the
+	// pair's zone and MRSC region set; nothing is created there locally.
+	Witness string
+	// TableName is the pair table's name (default "<stack>-pair-<Regions[0]>").
+	TableName string
+}
+
+// The template parameters that make a region one of a zone pair.
+const (
+	pairRegionParameter  = "ZonePairRegion"
+	pairTableParameter   = "PairTableName"
+	pairTableRegionParam = "PairTableRegion"
+	pairWitnessParameter = "PairWitnessRegion"
+)
+
+// PartnerOutputs says which output of the partner's stack each pair
+// parameter of a region takes (template.yaml's parameters and onprem.yaml's
+// alike): the deploy steps of docs/zone-pairs.md pass the same.
+var PartnerOutputs = map[string]string{
+	"ZonePairUserPoolId":         "UserPoolId",
+	"ZonePairAppClientId":        "UserPoolClientId",
+	"ZonePairDeadLetterQueueUrl": "OrdersDeadLetterQueueUrl",
+	"ZonePairDeadLetterQueueArn": "OrdersDeadLetterQueueArn",
+	"ZonePairQueueUrl":           "OrdersQueueUrl",
+	"ZonePairQueueArn":           "OrdersQueueArn",
+}
+
+// PairParameters returns the parameters that make region one of p, given
+// the partner's stack outputs (nil before the partner is deployed: then
+// only the pair's own values).
+func (p Pair) PairParameters(region string, partnerOutputs map[string]string) map[string]string {
+	out := map[string]string{pairRegionParameter: p.Partner(region), pairTableParameter: p.TableName,
+		pairTableRegionParam: p.TableRegion, pairWitnessParameter: p.Witness}
+	for param, output := range PartnerOutputs {
+		if v, ok := partnerOutputs[output]; ok {
+			out[param] = v
+		}
+	}
+	return out
+}
+
+// Partner returns the other region of the pair ("" when region is not in it).
+func (p Pair) Partner(region string) string {
+	switch region {
+	case p.Regions[0]:
+		return p.Regions[1]
+	case p.Regions[1]:
+		return p.Regions[0]
+	}
+	return ""
+}
+
+// pairs checks o.Pairs and returns each paired region's pair, defaults
+// filled in.
+func (o Options) pairs() (map[string]Pair, error) {
+	in := map[string]bool{}
+	for _, r := range o.Regions {
+		in[r] = true
+	}
+	out := map[string]Pair{}
+	for _, p := range o.Pairs {
+		if p.TableRegion == "" {
+			p.TableRegion = p.Regions[0]
+		}
+		if p.TableName == "" {
+			stack := o.StackName
+			if stack == "" {
+				stack = DefaultStackName
+			}
+			p.TableName = stack + "-pair-" + p.Regions[0]
+		}
+		switch {
+		case p.Regions[0] == "" || p.Regions[0] == p.Regions[1]:
+			return nil, fmt.Errorf("pair %v: want two regions", p.Regions)
+		case p.Partner(p.TableRegion) == "":
+			return nil, fmt.Errorf("pair %v: table region %q is not one of the pair", p.Regions, p.TableRegion)
+		case p.Witness == "" || p.Partner(p.Witness) != "":
+			return nil, fmt.Errorf("pair %v: the witness %q must be a third region", p.Regions, p.Witness)
+		}
+		for _, r := range p.Regions {
+			if !in[r] {
+				return nil, fmt.Errorf("pair %v: %s is not provisioned (Options.Regions)", p.Regions, r)
+			}
+			if _, dup := out[r]; dup {
+				return nil, fmt.Errorf("%s is in two pairs (a pool has one replica)", r)
+			}
+			out[r] = p
+		}
+	}
+	return out, nil
 }
 
 // SitePublicKeyParameter is the template parameter holding the public key of
@@ -136,10 +241,26 @@ type Region struct {
 	EcsCluster     string `json:"ecsCluster,omitempty"`
 	PrimaryService string `json:"primaryService,omitempty"`
 	// StandbyCluster is the standby site's ECS cluster (often EcsCluster).
-	StandbyCluster string     `json:"standbyCluster,omitempty"`
-	StandbyService string     `json:"standbyService,omitempty"`
-	HealthCheckID  string     `json:"healthCheckId,omitempty"`
-	Alarms         []AlarmDef `json:"alarms,omitempty"`
+	StandbyCluster string `json:"standbyCluster,omitempty"`
+	StandbyService string `json:"standbyService,omitempty"`
+	HealthCheckID  string `json:"healthCheckId,omitempty"`
+	// Partner is the other region of the region's zone pair ("" unpaired).
+	Partner string `json:"partner,omitempty"`
+	// PairTable is the pair's orders table (the ORDERS_TABLE of the
+	// region's functions instead of OrdersTable when set); in moto it
+	// exists only in the pair's table region.
+	PairTable string `json:"pairTable,omitempty"`
+	// PairTableRegion is the region whose moto holds PairTable.
+	PairTableRegion string `json:"pairTableRegion,omitempty"`
+	// PairQueueURL is the partner's orders queue, which this region's site
+	// drains too (the processor's PAIR_QUEUE_URL).
+	PairQueueURL string `json:"pairQueueUrl,omitempty"`
+	// HTTPAPIs are the HTTP APIs the template defines as raw
+	// AWS::ApiGatewayV2 resources (a zone pair's PairHttpApi), by logical
+	// id, evaluated in this region: what a local emulation serves. SAM's
+	// AWS::Serverless::HttpApi (OrdersHttpApi) is not among them.
+	HTTPAPIs map[string]HTTPAPI `json:"httpApis,omitempty"`
+	Alarms   []AlarmDef         `json:"alarms,omitempty"`
 	// Functions by logical id, with their resolved environment.
 	Functions map[string]Function `json:"functions,omitempty"`
 	// Resources by logical id: everything evaluated in this region.
@@ -166,6 +287,67 @@ var regionOutputs = []struct {
 	{"UserPoolClientId", true, func(r *Region) *string { return &r.ClientID }},
 	// Only where the region is the failover primary (the output's condition).
 	{"ApiFailoverSwitchHealthCheckId", false, func(r *Region) *string { return &r.HealthCheckID }},
+	// Only in a zone pair.
+	{"PairTableName", false, func(r *Region) *string { return &r.PairTable }},
+}
+
+// HTTPAPI is an HTTP API of raw AWS::ApiGatewayV2 resources: its routes,
+// each behind a JWT authorizer, integrated with one function.
+type HTTPAPI struct {
+	// Routes are the route keys ("POST /orders", "$default"), sorted.
+	Routes []string `json:"routes"`
+	// Issuer and Audience are the routes' JWT authorizer's (every route of
+	// the API must use the same one locally).
+	Issuer   string   `json:"issuer"`
+	Audience []string `json:"audience"`
+	// Function is the logical id of the function the routes integrate.
+	Function string `json:"function"`
+}
+
+// httpAPIs evaluates the template's raw HTTP APIs created in this region.
+func (m *mapping) httpAPIs() (map[string]HTTPAPI, error) {
+	t := m.main()
+	out := map[string]HTTPAPI{}
+	for _, api := range t.IDs("AWS::ApiGatewayV2::Api") {
+		if _, ok := m.dep.Resources[api]; !ok {
+			continue // its condition is false here
+		}
+		var a HTTPAPI
+		for _, typ := range []string{"AWS::ApiGatewayV2::Authorizer", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route"} {
+			for _, id := range t.IDs(typ) {
+				r := t.Resource(id)
+				if ref, _ := r.Properties["ApiId"].(map[string]any); ref["Ref"] != api {
+					continue
+				}
+				switch typ {
+				case "AWS::ApiGatewayV2::Authorizer":
+					v, err := m.dep.Eval(t, r.Properties["JwtConfiguration"])
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", id, err)
+					}
+					jc, _ := v.(map[string]any)
+					if a.Issuer != "" {
+						return nil, fmt.Errorf("%s: a second authorizer of %s is not emulated locally", id, api)
+					}
+					a.Issuer, a.Audience = template.Field(jc, "Issuer"), template.Strings(jc["Audience"])
+				case "AWS::ApiGatewayV2::Integration":
+					for _, fn := range template.Refs(r.Properties["IntegrationUri"]) {
+						if _, ok := m.dep.Resources[fn]; ok {
+							a.Function = fn
+						}
+					}
+				default:
+					if r.Properties["AuthorizationType"] != "JWT" {
+						return nil, fmt.Errorf("%s: a route without a JWT authorizer is not emulated locally", id)
+					}
+					a.Routes = append(a.Routes, template.Field(r.Properties, "RouteKey"))
+				}
+			}
+		}
+		sort.Strings(a.Routes)
+		out[api] = a
+	}
+	return out, nil
 }
 
 // siteOutputs are the Outputs of the on-prem template (onprem.yaml) that
@@ -280,17 +462,53 @@ func Apply(ctx context.Context, defs *cfn.Definitions, opts Options) (*Stack, er
 			order = append(order, r)
 		}
 	}
+	pairs, err := opts.pairs()
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
 	st := &Stack{Endpoint: opts.Endpoint, RegistryRegion: opts.RegistryRegion}
-	byName := map[string]*Region{}
+	deps := map[string]*cfn.Deployment{}
+	outputs := map[string]map[string]string{}
 	for _, region := range order {
-		dep, err := d.Deploy(ctx, region)
+		// A paired region takes its partner's outputs when the partner is
+		// deployed already; otherwise it is evaluated again below.
+		var params map[string]string
+		if p, ok := pairs[region]; ok {
+			params = p.PairParameters(region, outputs[p.Partner(region)])
+		}
+		dep, err := d.DeployWith(ctx, region, params)
 		if err != nil {
 			return nil, fmt.Errorf("provision %s: %w", region, err)
 		}
-		m := &mapping{defs: defs, dep: dep, stack: st}
-		if byName[region], err = m.region(ctx); err != nil {
+		if outputs[region], err = dep.Outputs(defs.Templates[0]); err != nil {
 			return nil, fmt.Errorf("provision %s: %w", region, err)
 		}
+		deps[region] = dep
+	}
+	byName := map[string]*Region{}
+	for _, region := range order {
+		dep := deps[region]
+		p, paired := pairs[region]
+		if paired {
+			// Nothing moto holds depends on the partner's outputs (the pair
+			// parameters reach functions, permissions and APIs only), so
+			// evaluating again is what a second stack update would change.
+			if dep, err = dep.WithParameters(p.PairParameters(region, outputs[p.Partner(region)])); err != nil {
+				return nil, fmt.Errorf("provision %s: %w", region, err)
+			}
+		}
+		m := &mapping{defs: defs, dep: dep, stack: st}
+		r, err := m.region(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("provision %s: %w", region, err)
+		}
+		if paired {
+			r.Partner, r.PairTableRegion, r.PairQueueURL = p.Partner(region), p.TableRegion, outputs[p.Partner(region)]["OrdersQueueUrl"]
+			if r.PairTable == "" {
+				return nil, fmt.Errorf("provision %s: paired with %s, but the template's PairTableName output is missing", region, r.Partner)
+			}
+		}
+		byName[region] = r
 	}
 	for _, region := range opts.Regions {
 		st.Regions = append(st.Regions, byName[region])
@@ -329,6 +547,9 @@ func (m *mapping) region(ctx context.Context) (*Region, error) {
 		*o.field(out) = out.Outputs[o.output]
 	}
 	out.Alarms = alarms(m.dep.Resources, out.Functions)
+	if out.HTTPAPIs, err = m.httpAPIs(); err != nil {
+		return nil, err
+	}
 	if err := m.sites(ctx, out); err != nil {
 		return nil, err
 	}
@@ -538,7 +759,8 @@ func (m *mapping) sites(ctx context.Context, out *Region) error {
 // resolve exactly as in Apply; references to resources resolve to
 // placeholders (so only values such as STANDBY_TASKS or BACKLOG_PER_TASK are
 // meaningful). Tools such as cmd/demo use it to learn the alarm actions'
-// settings.
+// settings. A region of opts.Pairs gets the pair's parameters (the
+// partner's resources, unknown here, are left at their defaults).
 func FunctionEnv(defs *cfn.Definitions, opts Options, region string) (map[string]Function, error) {
 	if opts.RegistryRegion == "" {
 		opts.RegistryRegion = region
@@ -547,7 +769,21 @@ func FunctionEnv(defs *cfn.Definitions, opts Options, region string) (map[string
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
-	dep, err := d.Evaluate(region)
+	if len(opts.Regions) == 0 {
+		opts.Regions = []string{region}
+		for _, p := range opts.Pairs {
+			opts.Regions = append(opts.Regions, p.Regions[:]...)
+		}
+	}
+	pairs, err := opts.pairs()
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	var params map[string]string
+	if p, ok := pairs[region]; ok {
+		params = p.PairParameters(region, nil)
+	}
+	dep, err := d.EvaluateWith(region, params)
 	if err != nil {
 		return nil, err
 	}

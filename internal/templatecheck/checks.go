@@ -17,7 +17,8 @@ type Finding struct {
 	// "async-failure-destination", "lambda-permission", "log-retention",
 	// "deletion-policy", "kms-create-grant", "task-definition",
 	// "trigger-grants", "user-pool-triggers", "alarm-claim-lease", "rules",
-	// "site-database" or "lambda-env-size".
+	// "site-database", "lambda-env-size", "erasure-grants", "erasure-runs",
+	// "erasure-records" or "zone-pair".
 	Check string
 	// Resource is the logical id of the offending resource.
 	Resource string
@@ -90,6 +91,7 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckErasureGrants(t)...)
 	fs = append(fs, CheckErasureRuns(t)...)
 	fs = append(fs, CheckNoErasureRecordWrites(t)...)
+	fs = append(fs, CheckZonePair(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

@@ -33,10 +33,37 @@ var ErasureGrants = map[string][]string{
 	"sqs:ChangeMessageVisibility":  {"OrdersDeadLetterQueue"},
 }
 
+// PairedErasureGrants is ErasureGrants in a zone pair: the pair table in
+// this region (its indexes included) instead of OrdersTable, and the
+// partner's dead-letter queue swept too (ZonePairDeadLetterQueueArn).
+func PairedErasureGrants() map[string][]string {
+	out := map[string][]string{}
+	for a, rs := range ErasureGrants {
+		for _, r := range rs {
+			if r == "OrdersTable" {
+				r = "PairTable"
+			}
+			out[a] = append(out[a], r)
+			if r == "OrdersDeadLetterQueue" {
+				out[a] = append(out[a], "PairDeadLetterQueue")
+			}
+		}
+	}
+	return out
+}
+
 // erasureResource classifies a policy statement's resource for
-// CheckErasureGrants: a logical id it names, or "Registry@<region>" for
-// the registry table's ARN in a region.
+// CheckErasureGrants: a logical id it names, "Registry@<region>" for
+// the registry table's ARN in a region, "PairTable" for the pair table (or
+// its indexes) in this region, "PairDeadLetterQueue" for the partner's DLQ.
 func erasureResource(res any) string {
+	if refersTo(res, "ZonePairDeadLetterQueueArn") {
+		return "PairDeadLetterQueue"
+	}
+	if s := subTemplate(res); strings.Contains(s, ":dynamodb:"+LocalRegion+":") &&
+		(strings.HasSuffix(s, ":table/${PairTableName}") || strings.HasSuffix(s, ":table/${PairTableName}/index/*")) {
+		return "PairTable"
+	}
 	for _, id := range []string{"UserPool", "OrdersTable", "OrdersDeadLetterQueue", "OrdersQueue", "PiiKey", "PiiReplicaKey"} {
 		if refersTo(res, id) || mentions(res, id) {
 			if id == "PiiReplicaKey" {
@@ -64,12 +91,17 @@ func erasureResource(res any) string {
 }
 
 // CheckErasureGrants requires the erasure worker, where the template has
-// one, to be granted exactly ErasureGrants: every action, each only on its
+// one, to be granted exactly ErasureGrants (PairedErasureGrants when its
+// ORDERS_TABLE is the pair table): every action, each only on its
 // resources.
 func CheckErasureGrants(t *template.Template) []Finding {
 	r := t.Resource(ErasureFunctionID)
 	if r == nil {
 		return nil
+	}
+	want := ErasureGrants
+	if refersTo(envVariables(r.Properties)["ORDERS_TABLE"], "PairTableName") {
+		want = PairedErasureGrants()
 	}
 	got := map[string][]string{}
 	for _, pol := range list(r.Properties["Policies"]) {
@@ -88,15 +120,15 @@ func CheckErasureGrants(t *template.Template) []Finding {
 	}
 	var fs []Finding
 	for _, a := range sortedKeys(got) {
-		if _, ok := ErasureGrants[a]; !ok {
+		if _, ok := want[a]; !ok {
 			fs = append(fs, Finding{"erasure-grants", ErasureFunctionID, fmt.Sprintf("grants %s, which the worker does not need", a)})
 		}
 	}
-	for _, a := range sortedKeys(ErasureGrants) {
-		want := slices.Sorted(slices.Values(ErasureGrants[a]))
+	for _, a := range sortedKeys(want) {
+		wa := slices.Sorted(slices.Values(want[a]))
 		have := slices.Compact(slices.Sorted(slices.Values(got[a])))
-		if !slices.Equal(have, want) {
-			fs = append(fs, Finding{"erasure-grants", ErasureFunctionID, fmt.Sprintf("grants %s on %v, want exactly %v", a, have, want)})
+		if !slices.Equal(have, wa) {
+			fs = append(fs, Finding{"erasure-grants", ErasureFunctionID, fmt.Sprintf("grants %s on %v, want exactly %v", a, have, wa)})
 		}
 	}
 	return fs

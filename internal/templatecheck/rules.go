@@ -86,6 +86,13 @@ func newRuleEval(t *template.Template, params map[string]string) ruleEval {
 }
 
 func (e ruleEval) param(name string) ([]string, error) {
+	if strings.HasPrefix(name, "AWS::") {
+		// A pseudo parameter (AWS::Region ...): known only when given.
+		if v, ok := e.params[name]; ok {
+			return []string{v}, nil
+		}
+		return nil, fmt.Errorf("pseudo parameter %s has no value here: %w", name, errUnknown)
+	}
 	p, ok := e.t.Parameters[name]
 	if !ok {
 		return nil, fmt.Errorf("a Ref to %s, which is not a parameter of the template: %w", name, errUnknown)

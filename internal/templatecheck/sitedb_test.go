@@ -10,6 +10,18 @@ import (
 
 const secretARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:site-dsn"
 
+// pairParams is a complete zone pair (eu-west-1 paired with eu-central-1),
+// with over's values over it.
+func pairParams(over map[string]string) map[string]string {
+	p := map[string]string{"ZonePairRegion": "eu-central-1", "ZonePairUserPoolId": "eu-central-1_abcdEFGH1", "ZonePairAppClientId": "a1b2c3",
+		"ZonePairDeadLetterQueueUrl": "https://sqs.eu-central-1.amazonaws.com/111122223333/dlq", "ZonePairDeadLetterQueueArn": "arn:aws:sqs:eu-central-1:111122223333:dlq",
+		"PairTableName": "orders-pair", "PairTableRegion": "eu-west-1", "PairWitnessRegion": "eu-west-3", "SecondaryRegion": "eu-central-1"}
+	for k, v := range over {
+		p[k] = v
+	}
+	return p
+}
+
 // TestRulesOfTheRealTemplates deploys parameter sets against both
 // templates' Rules: what docs/site-deployment.md says is refused is.
 func TestRulesOfTheRealTemplates(t *testing.T) {
@@ -26,6 +38,20 @@ func TestRulesOfTheRealTemplates(t *testing.T) {
 		{"regional sqlite promotes 2", templates[0], map[string]string{"StandbyTasks": "2"}, "StandbyTasks must be 1"},
 		{"regional sqlite written 1.0", templates[0], map[string]string{"MaxTasks": "1.0"}, "MaxTasks must be 1"},
 		{"regional shared scales out", templates[0], map[string]string{"SiteDatabase": "shared", "MinTasks": "2", "MaxTasks": "8", "StandbyTasks": "3"}, ""},
+		{"paired", templates[0], pairParams(nil), ""},
+		{"paired on Lite", templates[0], pairParams(map[string]string{"UserPoolTier": "LITE"}), "UserPoolTier must be ESSENTIALS or PLUS"},
+		{"unpaired on Lite", templates[0], map[string]string{"UserPoolTier": "LITE"}, ""},
+		{"paired without the partner's pool", templates[0], pairParams(map[string]string{"ZonePairUserPoolId": ""}), "ZonePairUserPoolId and ZonePairAppClientId"},
+		{"paired without the partner's DLQ ARN", templates[0], pairParams(map[string]string{"ZonePairDeadLetterQueueArn": "arn:aws:sqs:none:000000000000:none"}), "dead-letter queue"},
+		{"paired without the table's region", templates[0], pairParams(map[string]string{"PairTableRegion": ""}), "PairTableName, PairTableRegion and PairWitnessRegion"},
+		{"paired, the witness is the partner", templates[0], pairParams(map[string]string{"PairWitnessRegion": "eu-central-1"}), "third region"},
+		{"paired, failing over elsewhere", templates[0], pairParams(map[string]string{"SecondaryRegion": "eu-west-3"}), "SecondaryRegion must be the partner"},
+		{"ARC without a routing control", templates[0], map[string]string{"FailoverSwitch": "arc"}, "ArcRoutingControlArn and ArcClusterEndpoints"},
+		{"ARC", templates[0], map[string]string{"FailoverSwitch": "arc", "ArcRoutingControlArn": "arn:aws:route53-recovery-control::111122223333:controlpanel/abc/routingcontrol/def",
+			"ArcClusterEndpoints": "us-west-2=https://a.example.com/v1"}, ""},
+		{"on-prem paired", templates[1], map[string]string{"ZonePairRegion": "eu-central-1", "ZonePairQueueUrl": "https://sqs.eu-central-1.amazonaws.com/111122223333/q",
+			"ZonePairQueueArn": "arn:aws:sqs:eu-central-1:111122223333:q", "PairTableName": "orders-pair"}, ""},
+		{"on-prem paired without the partner's queue", templates[1], map[string]string{"ZonePairRegion": "eu-central-1", "PairTableName": "orders-pair"}, "ZonePairQueueUrl, ZonePairQueueArn and PairTableName"},
 		{"on-prem defaults", templates[1], nil, ""},
 		{"on-prem sqlite primary 2", templates[1], map[string]string{"PrimaryTasks": "2"}, "PrimaryTasks must be 0 or 1"},
 		{"on-prem sqlite standby 2", templates[1], map[string]string{"StandbyTasks": "2"}, "StandbyTasks must be 0 or 1"},

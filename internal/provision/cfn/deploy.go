@@ -209,21 +209,34 @@ type Deployment struct {
 // dependency order; the main template's resources fail it, the later
 // templates' are warnings.
 func (d *Deployer) Deploy(ctx context.Context, region string) (*Deployment, error) {
+	return d.DeployWith(ctx, region, nil)
+}
+
+// DeployWith is Deploy with params overriding Options' parameter values in
+// this region (every template's parameter of that name): values the caller
+// learns only while deploying, such as another region's outputs.
+func (d *Deployer) DeployWith(ctx context.Context, region string, params map[string]string) (*Deployment, error) {
 	if d.opts.Endpoint == "" {
 		return nil, errors.New("cfn: no moto endpoint")
 	}
-	return d.deploy(ctx, region, false)
+	return d.deploy(ctx, region, false, params)
 }
 
 // Evaluate evaluates the definitions in region without creating anything:
 // every resource is a placeholder, so only values that do not come from a
 // created resource (parameters, mappings, conditions) are meaningful.
 func (d *Deployer) Evaluate(region string) (*Deployment, error) {
-	return d.deploy(context.Background(), region, true)
+	return d.EvaluateWith(region, nil)
 }
 
-func (d *Deployer) deploy(ctx context.Context, region string, dryRun bool) (*Deployment, error) {
-	rr, err := d.newRegionRun(region, dryRun)
+// EvaluateWith is Evaluate with params overriding Options' parameter values
+// in this region, as DeployWith.
+func (d *Deployer) EvaluateWith(region string, params map[string]string) (*Deployment, error) {
+	return d.deploy(context.Background(), region, true, params)
+}
+
+func (d *Deployer) deploy(ctx context.Context, region string, dryRun bool, overrides map[string]string) (*Deployment, error) {
+	rr, err := d.newRegionRun(region, dryRun, overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +244,30 @@ func (d *Deployer) deploy(ctx context.Context, region string, dryRun bool) (*Dep
 		return nil, err
 	}
 	return &Deployment{Region: region, Resources: rr.applied, rr: rr}, nil
+}
+
+// WithParameters returns the deployment evaluated again with params
+// overriding its parameter values: what it created stays as it is (nothing
+// is created or changed in moto); Eval and Outputs see the new values. It is
+// for values known only once a later region is deployed (a zone pair's
+// partner outputs), which a real deployment passes on a second stack update.
+func (d *Deployment) WithParameters(params map[string]string) (*Deployment, error) {
+	rr := *d.rr
+	rr.overrides = map[string]string{}
+	for k, v := range d.rr.overrides {
+		rr.overrides[k] = v
+	}
+	for k, v := range params {
+		rr.overrides[k] = v
+	}
+	main, err := rr.paramsFor(rr.region, rr.defs.main(), nil)
+	if err != nil {
+		return nil, err
+	}
+	rr.busy = map[string]bool{}
+	rr.evs = map[*template.Template]*evaluator{}
+	rr.evs[rr.defs.main()] = rr.newEvaluator(rr.defs.main(), main)
+	return &Deployment{Region: d.Region, Resources: d.Resources, rr: &rr}, nil
 }
 
 // Eval evaluates v, an expression of t, in the deployment's region.
@@ -247,20 +284,25 @@ func (d *Deployment) EnsureService(ctx context.Context, cluster, name string, de
 	return d.rr.ensureService(ctx, cluster, name, desired)
 }
 
-// params resolves the main template's parameters in region.
-func (d *Deployer) params(region string) (map[string]string, error) {
-	return d.paramsFor(region, d.defs.main(), nil)
+// params resolves the main template's parameters in region, with
+// overrides over Options' values.
+func (d *Deployer) params(region string, overrides map[string]string) (map[string]string, error) {
+	return (&regionRun{Deployer: d, region: region, overrides: overrides}).paramsFor(region, d.defs.main(), nil)
 }
 
-// paramsFor resolves t's parameters in region: Options.RegionParameters,
-// Options.Parameters, the default; for a later file then the
-// main template's output of the same name (main evaluates it), else a local
-// placeholder (reported).
-func (d *Deployer) paramsFor(region string, t *template.Template, main *evaluator) (map[string]string, error) {
+// paramsFor resolves t's parameters in this region: the run's overrides
+// (DeployWith), Options.RegionParameters, Options.Parameters, the default;
+// for a later file then the main template's output of the same name (main
+// evaluates it), else a local placeholder (reported).
+func (rr *regionRun) paramsFor(region string, t *template.Template, main *evaluator) (map[string]string, error) {
+	d := rr.Deployer
 	out := map[string]string{}
 	var missing []string
 	for name, p := range t.Parameters {
-		v, ok := d.opts.RegionParameters[region][name]
+		v, ok := rr.overrides[name]
+		if !ok {
+			v, ok = d.opts.RegionParameters[region][name]
+		}
 		if !ok {
 			v, ok = d.opts.Parameters[name]
 		}
@@ -355,14 +397,16 @@ type regionRun struct {
 	// parameters may take its outputs).
 	evs  map[*template.Template]*evaluator
 	busy map[string]bool
+	// overrides are parameter values over Options' (DeployWith).
+	overrides map[string]string
 }
 
-func (d *Deployer) newRegionRun(region string, dryRun bool) (*regionRun, error) {
-	params, err := d.params(region)
+func (d *Deployer) newRegionRun(region string, dryRun bool, overrides map[string]string) (*regionRun, error) {
+	params, err := d.params(region, overrides)
 	if err != nil {
 		return nil, err
 	}
-	rr := &regionRun{Deployer: d, region: region, dryRun: dryRun,
+	rr := &regionRun{Deployer: d, region: region, dryRun: dryRun, overrides: overrides,
 		created: map[string]Created{}, absent: map[string]bool{}, byID: map[string]resource{}, applied: map[string]Created{},
 		evs: map[*template.Template]*evaluator{}, busy: map[string]bool{}}
 	if !dryRun {
@@ -520,11 +564,15 @@ func (rr *regionRun) placeholder(r resource) Created {
 }
 
 // on evaluates whether r exists in this region: its condition, except that
-// global tables and multi-Region keys exist in every local region (moto does
-// not replicate) and replica keys only outside the primary region.
+// global tables with eventual consistency and multi-Region keys exist in
+// every local region (moto does not replicate) and replica keys only outside
+// the primary region. A global table with multi-Region strong consistency
+// keeps its condition: it is created once, by the stack that creates it, and
+// the other regions reach that one table through a local MRSC emulation
+// (internal/pairlocal), as AWS serves every replica the same items.
 func (rr *regionRun) on(r resource) (bool, error) {
 	switch {
-	case r.Type == "AWS::DynamoDB::GlobalTable":
+	case r.Type == "AWS::DynamoDB::GlobalTable" && !rr.isStronglyConsistent(r):
 		return true, nil
 	case r.Type == "AWS::KMS::Key" && rr.isMultiRegionKey(r):
 		return true, nil
@@ -567,6 +615,17 @@ func (rr *regionRun) apply(ctx context.Context, r resource) error {
 	rr.created[r.LogicalID] = c
 	rr.applied[r.LogicalID] = c
 	return nil
+}
+
+// isStronglyConsistent reports whether a global table resource has
+// MultiRegionConsistency STRONG.
+func (rr *regionRun) isStronglyConsistent(r resource) bool {
+	v, ok := r.Properties["MultiRegionConsistency"]
+	if !ok {
+		return false
+	}
+	s, err := rr.ev(r.tpl).evalString(v)
+	return err == nil && s == "STRONG"
 }
 
 // isMultiRegionKey reports whether a KMS key resource has MultiRegion: true.

@@ -13,7 +13,10 @@
 // so references to it resolve.
 //
 // What moto does not do is supplied here honestly: a global table is created
-// as a plain table in every region (moto does not replicate), a multi-Region
+// as a plain table in every region (moto does not replicate), except one with
+// multi-Region strong consistency, created once as a plain table in the
+// region whose condition creates it (moto has no MRSC; the local stack routes
+// the other regions' calls to it), a multi-Region
 // key is created in Options.PrimaryRegion and replicated with ReplicateKey to
 // the others (an AWS::KMS::ReplicaKey stands for that replica), and ECS
 // services are created without a launch type (moto rejects EXTERNAL).

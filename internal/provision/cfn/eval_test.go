@@ -115,12 +115,17 @@ func TestParamsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &Deployer{defs: &Definitions{Templates: []*template.Template{tpl}}}
-	if _, err := a.params("eu-west-1"); err == nil || !strings.Contains(err.Error(), "Need") {
+	if _, err := a.params("eu-west-1", nil); err == nil || !strings.Contains(err.Error(), "Need") {
 		t.Fatalf("err = %v, want it to name Need", err)
 	}
 	a.opts.RegionParameters = map[string]map[string]string{"eu-west-1": {"Need": "v"}}
-	p, err := a.params("eu-west-1")
+	p, err := a.params("eu-west-1", nil)
 	if err != nil || p["Need"] != "v" || p["Has"] != "x" {
 		t.Fatalf("params = %v, %v", p, err)
+	}
+	// DeployWith's values win over Options'.
+	p, err = a.params("eu-west-1", map[string]string{"Need": "w", "Has": "y"})
+	if err != nil || p["Need"] != "w" || p["Has"] != "y" {
+		t.Fatalf("params with overrides = %v, %v", p, err)
 	}
 }

@@ -408,6 +408,11 @@ func (rr *regionRun) healthCheck(ctx context.Context, r *template.Resource, p ma
 		RequestInterval:          i32(hc, "RequestInterval"),
 		FailureThreshold:         i32(hc, "FailureThreshold"),
 		HealthThreshold:          i32(hc, "HealthThreshold"),
+		// RECOVERY_CONTROL: the ARC routing control whose state it reports.
+		RoutingControlArn: optString(template.Field(hc, "RoutingControlArn")),
+	}
+	for _, c := range template.Strings(hc["ChildHealthChecks"]) {
+		cfg.ChildHealthChecks = append(cfg.ChildHealthChecks, c)
 	}
 	if b, ok := template.Bool(hc["Inverted"]); ok {
 		cfg.Inverted = aws.Bool(b)
