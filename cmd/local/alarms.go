@@ -35,7 +35,7 @@ func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgr
 		if len(r.Alarms) == 0 {
 			continue
 		}
-		cfg, err := awsconfig.Load(ctx, r.Region, localEnv(st.Endpoint, r.Region, nil), awsconfig.Options{})
+		cfg, err := awsconfig.Load(ctx, r.Region, p.endpoints.env(r.Region, nil), awsconfig.Options{})
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +50,7 @@ func startAlarms(ctx context.Context, p *provisioned, log *slog.Logger, g *errgr
 			// The function's cold start as deployed (alarmaction.Setup:
 			// ParseEnv, awsconfig.Load, NewFromAWS) over its environment from
 			// the template.
-			getenv := localEnv(st.Endpoint, r.Region, f.Env)
+			getenv := p.endpoints.env(r.Region, localTimings(action, f.Env))
 			h, err := alarmaction.Setup(ctx, getenv, log.With("component", r.Region+"/"+action))
 			if err != nil {
 				// Like a Lambda whose cold start fails: its alarm actions fail, the rest runs.
@@ -122,4 +122,21 @@ func tickSchedule(ctx context.Context, g *errgroup.Group, region, function strin
 			}
 		}
 	}))
+}
+
+// localHoldDown is the failover function's HOLD_DOWN_SECONDS in the local
+// stack (the template's minimum is 60): a fail-back a demo can wait for.
+const localHoldDown = "10"
+
+// localTimings is env with the local stack's shorter timings for action.
+func localTimings(action string, env map[string]string) map[string]string {
+	if action != "failover" {
+		return env
+	}
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = v
+	}
+	out["HOLD_DOWN_SECONDS"] = localHoldDown
+	return out
 }

@@ -12,7 +12,7 @@
 // "ready". Ctrl-C (or SIGTERM) stops everything it started, moto_server's
 // process group included, and nothing else.
 //
-//	go run ./cmd/local [-moto URL] [-regions eu-west-1,us-east-1,eu-central-1] [-registry-region eu-west-1]
+//	go run ./cmd/local [-moto URL] [-regions eu-west-1,us-east-1,eu-central-1] [-registry-region eu-west-1] [-pair eu-west-1:eu-central-1]
 //	                   [-state-file .local/stack.json] [-dir .local] [-template template.yaml] [-log-level info]
 package main
 
@@ -30,6 +30,8 @@ import (
 	"syscall"
 
 	"github.com/homeregion/homeregion/shared/awsname"
+	"github.com/homeregion/homeregion/shared/residency"
+	"github.com/homeregion/homeregion/shared/zonepair"
 )
 
 // options are the command-line flags.
@@ -41,13 +43,18 @@ type options struct {
 	stateFile      string   // JSON state for tools (cmd/demo)
 	template       string   // template.yaml
 	logLevel       string   // debug, info, warn, error
+	// pair is the zone pair (-pair), when paired; witness its table's
+	// witness region.
+	pair    [2]string
+	paired  bool
+	witness string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var regions string
+	var regions, pair string
 	fs.StringVar(&o.moto, "moto", "", "use the moto_server at this URL instead of starting one (it is never stopped)")
 	fs.StringVar(&regions, "regions", "eu-west-1,us-east-1,eu-central-1", "comma-separated local regions")
 	fs.StringVar(&o.registryRegion, "registry-region", "eu-west-1", "region where residency claims are written (one of -regions)")
@@ -55,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.stateFile, "state-file", "", "state file for tools such as cmd/demo (default <dir>/stack.json)")
 	fs.StringVar(&o.template, "template", "template.yaml", "SAM template the resources are provisioned from")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&pair, "pair", "eu-west-1:eu-central-1", "zone pair REGION:REGION (two of -regions in one residency zone) that serve each other's users, or none")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -79,6 +87,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if !slices.Contains(o.regions, o.registryRegion) {
 		return options{}, fmt.Errorf("-registry-region %s is not one of -regions %s", o.registryRegion, strings.Join(o.regions, ","))
+	}
+	var err error
+	if o.pair, o.paired, err = parsePair(pair, o.regions); err != nil {
+		return options{}, err
+	}
+	if o.paired {
+		policy, err := residency.Default()
+		if err != nil {
+			return options{}, err
+		}
+		zp, err := zonepair.Parse(policy, o.pair[0], o.pair[1])
+		if err != nil {
+			return options{}, fmt.Errorf("-pair: %w", err)
+		}
+		o.witness = zp.Witness
 	}
 	if o.stateFile == "" {
 		o.stateFile = filepath.Join(o.dir, "stack.json")

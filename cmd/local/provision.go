@@ -12,17 +12,17 @@ import (
 
 // provisioner creates the stack's resources in the moto_server at endpoint;
 // main passes provisionStack to run.
-type provisioner func(ctx context.Context, o options, endpoint string) (*provisioned, error)
+type provisioner func(ctx context.Context, o options, endpoint string, pair *pairStack) (*provisioned, error)
 
 // provisionStack provisions what template.yaml (and onprem.yaml next to it)
 // defines: the template is the local stack's only source of resources.
-func provisionStack(ctx context.Context, o options, endpoint string) (*provisioned, error) {
+func provisionStack(ctx context.Context, o options, endpoint string, pair *pairStack) (*provisioned, error) {
 	defs, err := provision.Load(o.template)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", o.template, err)
 	}
 	main := defs.Templates[0]
-	p := &provisioned{schedules: schedules(main)}
+	p := &provisioned{schedules: schedules(main), endpoints: endpoints{moto: endpoint}}
 	// Each region's site key pair, before the resources: its public key is
 	// the template parameter the orders API seals to.
 	if p.siteKeys, err = loadSiteKeys(o.dir, o.regions); err != nil {
@@ -31,8 +31,19 @@ func provisionStack(ctx context.Context, o options, endpoint string) (*provision
 	if p.ordersAPI, err = ordersHTTPAPI(main); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.template, err)
 	}
+	params := sitePublicKeyParameters(p.siteKeys)
+	var pairs []provision.Pair
+	if pair != nil {
+		// The pair's regions fail over to each other with the ARC switch.
+		for r, kv := range pair.parameters() {
+			for k, v := range kv {
+				params[r][k] = v
+			}
+		}
+		pairs = append(pairs, pair.provisionPair())
+	}
 	p.stack, err = provision.Apply(ctx, defs, provision.Options{Endpoint: endpoint, Regions: o.regions, RegistryRegion: o.registryRegion,
-		RegionParameters: sitePublicKeyParameters(p.siteKeys)})
+		RegionParameters: params, Pairs: pairs})
 	if err != nil {
 		return nil, fmt.Errorf("provision from %s: %w", o.template, err)
 	}
@@ -49,6 +60,9 @@ type provisioned struct {
 	ordersAPI httpAPIDef
 	// siteKeys are the regions' site key pairs, by region.
 	siteKeys map[string]siteKey
+	// endpoints are the AWS endpoints the functions use (moto; the pair
+	// table's proxy once it runs).
+	endpoints endpoints
 }
 
 // schedules finds the Schedule events of the template's functions.

@@ -33,18 +33,37 @@ import (
 // regionRuntime is what runs for one region.
 type regionRuntime struct {
 	cognitoURL, ordersURL, siteDB string
-	siteKey                       siteKey
-	servers                       []*http.Server
-	store                         orderstore.Store
+	// partner is the region's zone-pair partner (""), pairURL its
+	// PairHttpApi, trafficURL its API name's failover record pair.
+	partner, pairURL, trafficURL string
+	// routingControl is the ARC routing control of its API name (pair).
+	routingControl string
+	// region is the provisioned region (nil for the pair's shared servers).
+	region  *provision.Region
+	siteKey siteKey
+	servers []*http.Server
+	store   orderstore.Store
 }
 
 // startRegion builds the region's handlers exactly as their Lambda mains do
 // (same config types, same SDK options) and serves them on free loopback ports.
 // The orders API seals to key's public key (the template's SitePublicKey
 // parameter, as provisioned) and the processor opens with its key file.
-func startRegion(ctx context.Context, r *provision.Region, o options, apiDef httpAPIDef, key siteKey, motoURL string, log *slog.Logger, g *errgroup.Group) (*regionRuntime, error) {
-	rt := &regionRuntime{siteKey: key}
-	ok := false
+func startRegion(ctx context.Context, r *provision.Region, o options, p *provisioned, pair *pairStack, log *slog.Logger, g *errgroup.Group) (*regionRuntime, error) {
+	apiDef, ep, motoURL := p.ordersAPI, p.endpoints, p.endpoints.moto
+	key, ok := p.siteKeys[r.Region]
+	if !ok {
+		return nil, fmt.Errorf("no site key for region %s", r.Region)
+	}
+	partner := pair.partner(r.Region)
+	var pr *provision.Region
+	if partner != "" {
+		if pr = p.stack.Region(partner); pr == nil {
+			return nil, fmt.Errorf("zone pair: no region %s", partner)
+		}
+	}
+	rt := &regionRuntime{siteKey: key, partner: partner, region: r}
+	ok = false
 	defer func() {
 		if !ok {
 			rt.shutdown()
@@ -56,7 +75,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// its function's own cold start (triggers.Build: ParseEnv, awsconfig.Load,
 	// NewFromAWS, the constructor) with the variables the template gives it.
 	tlog := log.With("component", r.Region+"/triggers")
-	env, err := templateEnv(motoURL, r, "PreSignUpFunction")
+	env, err := templateEnv(ep, r, "PreSignUpFunction")
 	if err != nil {
 		return nil, err
 	}
@@ -64,21 +83,21 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	if err != nil {
 		return nil, err
 	}
-	if env, err = templateEnv(motoURL, r, "PostConfirmationFunction"); err != nil {
+	if env, err = templateEnv(ep, r, "PostConfirmationFunction"); err != nil {
 		return nil, err
 	}
 	confirm, err := triggers.Build(ctx, "postconfirmation", env, tlog, triggers.NewPostConfirmation)
 	if err != nil {
 		return nil, err
 	}
-	if env, err = templateEnv(motoURL, r, "PreAuthFunction"); err != nil {
+	if env, err = templateEnv(ep, r, "PreAuthFunction"); err != nil {
 		return nil, err
 	}
 	auth, err := triggers.Build(ctx, "preauth", env, tlog, triggers.NewPreAuth)
 	if err != nil {
 		return nil, err
 	}
-	ccfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{})
+	ccfg, err := awsconfig.Load(ctx, r.Region, ep.env(r.Region, nil), awsconfig.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +128,20 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// moto down stands for the registry down: sign-in answers with the
 	// PreAuthentication trigger's own message.
 	cogCfg.SignInUnavailable = triggers.SignInUnavailable
-	ep, err := cognitolocal.New(cogCfg)
+	if pr != nil {
+		// The replica of the partner's pool, as Cognito multi-Region
+		// replication serves it here: its users, signing in with this
+		// region's own PreAuthentication trigger.
+		if cogCfg.Replicas, err = replicaOf(ctx, ep, pr, lambda.NewHandler(auth).Invoke); err != nil {
+			return nil, err
+		}
+	}
+	cog, err := cognitolocal.New(cogCfg)
 	if err != nil {
 		return nil, err
 	}
-	if rt.cognitoURL, err = rt.serve(g, r.Region+" cognito", ep); err != nil {
+	pair.addCognito(r.Region, cog)
+	if rt.cognitoURL, err = rt.serve(g, r.Region+" cognito", cog); err != nil {
 		return nil, err
 	}
 
@@ -121,20 +149,21 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// JWT authorizer, and its CORS configuration.
 	// Built by the function's own cold start (ordersapi.Setup: ParseEnv,
 	// awsconfig.Load, NewFromAWS) with the variables the template gives it.
-	if env, err = templateEnv(motoURL, r, "OrdersApiFunction"); err != nil {
+	if env, err = templateEnv(ep, r, "OrdersApiFunction"); err != nil {
 		return nil, err
 	}
 	orders, err := ordersapi.Setup(ctx, env, log.With("component", r.Region+"/orders-api"))
 	if err != nil {
 		return nil, err
 	}
+	invoke := pair.impairable(r.Region, lambda.NewHandler(orders.Handle).Invoke)
 	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, r.UserPoolID), nil)
 	if err := jwks.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	// API Gateway's metrics of every request, published to moto's
 	// CloudWatch, where the 5xx alarm (metric math) reads them.
-	cwCfg, err := awsconfig.Load(ctx, r.Region, localEnv(motoURL, r.Region, nil), awsconfig.Options{})
+	cwCfg, err := awsconfig.Load(ctx, r.Region, ep.env(r.Region, nil), awsconfig.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +177,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 		Issuer:   httpapilocal.CognitoIssuer(r.Region, r.UserPoolID),
 		Audience: []string{r.ClientID},
 		Keyfunc:  jwks.Keyfunc,
-		Handler:  lambda.NewHandler(orders.Handle).Invoke,
+		Handler:  invoke,
 		Logger:   log.With("component", r.Region+"/http-api"),
 	})
 	if err != nil {
@@ -156,6 +185,13 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	}
 	if rt.ordersURL, err = rt.serve(g, r.Region+" orders api", api); err != nil {
 		return nil, err
+	}
+	if pr != nil {
+		// PairHttpApi: the same function behind the partner pool's
+		// authorizer, serving the partner's users.
+		if rt.pairURL, err = rt.servePairAPI(ctx, g, r, pr, apiDef, motoURL, pub, invoke, log); err != nil {
+			return nil, err
+		}
 	}
 
 	// The primary on-prem site's order processor, with its SQLite database.
@@ -168,10 +204,19 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	}
 	// The processor's configuration through its own ParseEnv, as the
 	// container reads it, with shorter polls and drains for a local stack.
-	penv := localEnv(motoURL, r.Region, map[string]string{
+	pvars := map[string]string{
 		"ORDERS_QUEUE_URL": r.OrdersQueueURL, "ORDERS_TABLE": r.OrdersTable, "SITE_NAME": siteName(r), "SITE_KEY_FILE": key.file,
 		"WAIT_TIME": "10s", "DRAIN_TIMEOUT": "5s", "HEARTBEAT_INTERVAL": "15s",
-	})
+	}
+	if pr != nil {
+		// A site of the pair drains both queues into its one database,
+		// claims in the pair table and holds both regions' keys.
+		if pvars["SITE_KEY_FILE"], err = pairKeyFile(o.dir, r.Region, p.siteKeys, partner); err != nil {
+			return nil, err
+		}
+		pvars["ORDERS_TABLE"], pvars["PAIR_REGION"], pvars["PAIR_QUEUE_URL"] = r.PairTable, partner, r.PairQueueURL
+	}
+	penv := ep.env(r.Region, pvars)
 	pc, err := processor.ParseEnv(penv)
 	if err != nil {
 		return nil, fmt.Errorf("processor configuration: %w", err)
@@ -181,7 +226,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 		return nil, err
 	}
 	// The site's private keys, as the container reads SITE_KEY_FILE.
-	keys, err := sealed.ReadKeyFile(key.file)
+	keys, err := sealed.ReadKeyFile(pvars["SITE_KEY_FILE"])
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
@@ -200,7 +245,7 @@ func startRegion(ctx context.Context, r *provision.Region, o options, apiDef htt
 	// with the template's variables, invoked with the Scheduled Event of its
 	// rate(1 minute) schedule every erasureTick, and re-sending its site
 	// messages after erasureResend, so an erasure completes in seconds.
-	if env, err = templateEnv(motoURL, r, "ErasureFunction"); err != nil {
+	if env, err = templateEnv(ep, r, "ErasureFunction"); err != nil {
 		return nil, err
 	}
 	elog := log.With("component", r.Region+"/erasure")
@@ -241,21 +286,26 @@ const (
 
 // templateEnv is the environment template.yaml gives function logicalID in
 // region r (as provisioned), plus what Lambda adds (localEnv).
-func templateEnv(motoURL string, r *provision.Region, logicalID string) (func(string) string, error) {
+func templateEnv(ep endpoints, r *provision.Region, logicalID string) (func(string) string, error) {
 	f, ok := r.Functions[logicalID]
 	if !ok {
 		return nil, fmt.Errorf("template: no function %s in %s", logicalID, r.Region)
 	}
-	return localEnv(motoURL, r.Region, f.Env), nil
+	return ep.env(r.Region, f.Env), nil
 }
 
-// localEnv is the environment a function of region sees in the local stack:
+// endpoints are the local stack's AWS endpoints: moto, and the DynamoDB
+// proxy of a zone pair (pairStack), which serves the pair table.
+type endpoints struct{ moto, dynamodb string }
+
+// env is the environment a function of region sees in the local stack:
 // fn (the function's own variables, as the template gives them), AWS_REGION,
-// fake credentials and moto as the SDK's endpoint. It is composed here, never
+// fake credentials and moto as the SDK's endpoint (DynamoDB through the
+// pair's proxy when there is one). It is composed here, never
 // read from or written to the process environment, so nothing the shell
 // exports (a profile, real keys, AWS_ENDPOINT_URL_<SERVICE>) reaches a
 // handler, and nothing can reach a real AWS account.
-func localEnv(motoURL, region string, fn map[string]string) func(string) string {
+func (e endpoints) env(region string, fn map[string]string) func(string) string {
 	env := map[string]string{}
 	for k, v := range fn {
 		if v != "" { // a variable the template leaves empty is unset
@@ -265,7 +315,10 @@ func localEnv(motoURL, region string, fn map[string]string) func(string) string 
 	env["AWS_REGION"] = region
 	env["AWS_ACCESS_KEY_ID"] = "testing"
 	env["AWS_SECRET_ACCESS_KEY"] = "testing"
-	env["AWS_ENDPOINT_URL"] = motoURL
+	env["AWS_ENDPOINT_URL"] = e.moto
+	if e.dynamodb != "" {
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = e.dynamodb
+	}
 	return func(k string) string { return env[k] }
 }
 
@@ -317,4 +370,53 @@ func (rt *regionRuntime) close() {
 	if rt.store != nil {
 		_ = rt.store.Close()
 	}
+}
+
+// replicaOf is the replica, in this region, of partner region pr's user
+// pool: its users and app client, signing in with this region's own
+// PreAuthentication trigger preauth.
+func replicaOf(ctx context.Context, ep endpoints, pr *provision.Region, preauth cognitolocal.Trigger) ([]cognitolocal.Replica, error) {
+	cfg, err := awsconfig.Load(ctx, pr.Region, ep.env(pr.Region, nil), awsconfig.Options{})
+	if err != nil {
+		return nil, err
+	}
+	idp := cip.NewFromConfig(cfg)
+	pc, err := idp.DescribeUserPoolClient(ctx, &cip.DescribeUserPoolClientInput{UserPoolId: &pr.UserPoolID, ClientId: &pr.ClientID})
+	if err != nil {
+		return nil, fmt.Errorf("describe the partner's app client: %w", err)
+	}
+	rp := cognitolocal.Replica{PoolID: pr.UserPoolID, PrimaryRegion: pr.Region, ClientIDs: []string{pr.ClientID},
+		PreAuthentication: preauth, Users: idp}
+	rp.FromUserPoolClient(pc.UserPoolClient)
+	return []cognitolocal.Replica{rp}, nil
+}
+
+// servePairAPI serves region r's PairHttpApi: the template's routes behind
+// a JWT authorizer for partner pr's pool (the multi-Region issuer there is
+// the partner pool's issuer here, as moto issues its tokens), in front of
+// the same orders function invoke.
+func (rt *regionRuntime) servePairAPI(ctx context.Context, g *errgroup.Group, r, pr *provision.Region, apiDef httpAPIDef, motoURL string, pub *metricslocal.Publisher, invoke httpapilocal.Invoke, log *slog.Logger) (string, error) {
+	def, ok := r.HTTPAPIs["PairHttpApi"]
+	if !ok {
+		return "", fmt.Errorf("zone pair: the template gives %s no PairHttpApi", r.Region)
+	}
+	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, pr.UserPoolID), nil)
+	if err := jwks.Refresh(ctx); err != nil {
+		return "", err
+	}
+	api, err := httpapilocal.New(httpapilocal.Config{
+		APIID:    "pair-" + r.Region,
+		Metrics:  pub.HTTPAPI,
+		Routes:   def.Routes,
+		CORS:     apiDef.CORS,
+		Issuer:   httpapilocal.CognitoIssuer(pr.Region, pr.UserPoolID),
+		Audience: []string{pr.ClientID},
+		Keyfunc:  jwks.Keyfunc,
+		Handler:  invoke,
+		Logger:   log.With("component", r.Region+"/pair-http-api"),
+	})
+	if err != nil {
+		return "", err
+	}
+	return rt.serve(g, r.Region+" pair http api", api)
 }

@@ -42,9 +42,17 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 	defer moto.Stop()
 	say("  %-22s %s  %s %s", "moto_server", moto.URL, motoDesc, step(t))
 
-	// 2. Resources.
+	// 2. The zone pair's failover switch (an ARC cluster), then the
+	// resources.
+	var pair *pairStack
+	if o.paired {
+		if pair, err = newPairStack(o.pair, o.witness); err != nil {
+			return err
+		}
+		defer pair.close()
+	}
 	t = time.Now()
-	prov, err := provision(ctx, o, moto.URL)
+	prov, err := provision(ctx, o, moto.URL, pair)
 	if err != nil {
 		return err
 	}
@@ -87,6 +95,17 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 			rt.close()
 		}
 	}()
+	// The pair's services: the pair table's proxy first (every function
+	// reaches DynamoDB through it), the records and the control endpoint
+	// once the regions' APIs run.
+	shared := &regionRuntime{}
+	runtimes = append(runtimes, shared)
+	if pair != nil {
+		if err := pair.startProxy(g, moto.URL, st, shared.serve); err != nil {
+			return failed(fmt.Errorf("zone pair: %w", err))
+		}
+		prov.endpoints.dynamodb = pair.proxyURL
+	}
 	state := localstate.State{Version: localstate.Version, PID: os.Getpid(), MotoURL: moto.URL, RegistryRegion: o.registryRegion, StartedAt: start.UTC()}
 	for _, name := range o.regions {
 		r := st.Region(name)
@@ -94,19 +113,38 @@ func run(ctx context.Context, o options, provision provisioner, stdout, stderr i
 			return fmt.Errorf("provisioning produced no region %s", name)
 		}
 		t = time.Now()
-		key, ok := prov.siteKeys[name]
-		if !ok {
-			return fmt.Errorf("no site key for region %s", name)
-		}
-		rt, err := startRegion(runCtx, r, o, prov.ordersAPI, key, moto.URL, log, g)
+		rt, err := startRegion(runCtx, r, o, prov, pair, log, g)
 		if err != nil {
 			return failed(fmt.Errorf("%s: %w", name, err))
 		}
 		runtimes = append(runtimes, rt)
 		say("  %-22s %s  pool %s, client %s %s", name+" cognito", rt.cognitoURL, r.UserPoolID, r.ClientID, step(t))
 		say("  %-22s %s  %s", name+" orders api", rt.ordersURL, strings.Join(prov.ordersAPI.Routes, ", "))
-		say("  %-22s %s -> %s", name+" processor", queueName(r.OrdersQueueURL), rt.siteDB)
-		state.Regions = append(state.Regions, regionState(r, rt))
+		if rt.partner != "" {
+			say("  %-22s %s  %s's users (pool %s)", name+" pair http api", rt.pairURL, rt.partner, st.Region(rt.partner).UserPoolID)
+			say("  %-22s %s + %s -> %s", name+" processor", queueName(r.OrdersQueueURL), queueName(r.PairQueueURL), rt.siteDB)
+		} else {
+			say("  %-22s %s -> %s", name+" processor", queueName(r.OrdersQueueURL), rt.siteDB)
+		}
+	}
+	if pair != nil {
+		lines, err := pair.serveRecords(g, runtimes, shared.serve)
+		if err != nil {
+			return failed(fmt.Errorf("zone pair: %w", err))
+		}
+		for _, l := range lines {
+			name, desc, _ := strings.Cut(l, "\t")
+			say("  %-22s %s", name, desc)
+		}
+		if state.ControlURL, err = shared.serve(g, "control", pair); err != nil {
+			return failed(err)
+		}
+		say("  %-22s %s  POST /regions/{region}/impair|restore, GET /switch", "control", state.ControlURL)
+	}
+	for _, rt := range runtimes {
+		if rt.region != nil {
+			state.Regions = append(state.Regions, regionState(rt.region, rt))
+		}
 	}
 
 	// 4. Alarm emulation.

@@ -16,7 +16,8 @@ func regionState(r *provision.Region, rt *regionRuntime) localstate.Region {
 		EcsCluster: r.EcsCluster, PrimaryService: r.PrimaryService, StandbyCluster: r.StandbyCluster,
 		StandbyService: r.StandbyService, HealthCheckID: r.HealthCheckID, SiteDB: rt.siteDB,
 		SiteKeyFile: rt.siteKey.file, SitePublicKey: rt.siteKey.pub.String(),
-		Alarms: []localstate.Alarm{},
+		Alarms:  []localstate.Alarm{},
+		Partner: rt.partner, PairAPIURL: rt.pairURL, TrafficURL: rt.trafficURL, RoutingControlARN: rt.routingControl,
 	}
 	for _, a := range r.Alarms {
 		s.Alarms = append(s.Alarms, localstate.Alarm{Name: a.Name, Action: a.Action})

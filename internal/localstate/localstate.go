@@ -29,6 +29,9 @@ type State struct {
 	RegistryRegion string    `json:"registryRegion"`
 	StartedAt      time.Time `json:"startedAt"`
 	Regions        []Region  `json:"regions"`
+	// ControlURL is the control endpoint of a stack with a zone pair
+	// (POST /regions/{region}/impair|restore, GET /switch); "" without one.
+	ControlURL string `json:"controlUrl,omitempty"`
 }
 
 // Region is one local region: its endpoints and resources.
@@ -56,6 +59,14 @@ type Region struct {
 	// SITE_PUBLIC_KEY (base64url), whose key id sealed messages carry.
 	SiteKeyFile   string `json:"siteKeyFile,omitempty"`
 	SitePublicKey string `json:"sitePublicKey,omitempty"`
+	// Partner is the region's zone-pair partner ("" unpaired); PairAPIURL
+	// its PairHttpApi (the partner's users); TrafficURL its API name, the
+	// failover record pair that answers with OrdersAPIURL or, failed over,
+	// the partner's PairAPIURL; RoutingControlARN that record's switch.
+	Partner           string `json:"partner,omitempty"`
+	PairAPIURL        string `json:"pairApiUrl,omitempty"`
+	TrafficURL        string `json:"trafficUrl,omitempty"`
+	RoutingControlARN string `json:"routingControlArn,omitempty"`
 }
 
 // Alarm names an alarm and the action its transitions invoke.

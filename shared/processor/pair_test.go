@@ -49,7 +49,12 @@ func TestParseEnvPair(t *testing.T) {
 		{name: "partner not a region", env: map[string]string{"PAIR_REGION": "europe", "PAIR_QUEUE_URL": partner}, wantErr: "PAIR_REGION"},
 		{name: "partner without AWS_REGION", env: map[string]string{"AWS_REGION": "", "PAIR_REGION": "eu-central-1", "PAIR_QUEUE_URL": partner}, wantErr: "AWS_REGION"},
 		{name: "partner queue not a URL", env: map[string]string{"PAIR_REGION": "eu-central-1", "PAIR_QUEUE_URL": "orders"}, wantErr: "PAIR_QUEUE_URL"},
-		{name: "partner queue is this region's", env: map[string]string{"PAIR_REGION": "eu-central-1", "PAIR_QUEUE_URL": home}, wantErr: "PAIR_QUEUE_URL is ORDERS_QUEUE_URL"},
+		{name: "partner queue is this region's", env: map[string]string{"PAIR_REGION": "eu-central-1", "PAIR_QUEUE_URL": home}, wantErr: "is a queue of eu-west-1, not of PAIR_REGION eu-central-1"},
+		{name: "partner queue of a third region", env: map[string]string{"PAIR_REGION": "eu-central-1", "PAIR_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/123456789012/orders"}, wantErr: "not of PAIR_REGION"},
+		// A local emulator's URL names no region (the signing region picks
+		// the queue), so both regions' queues may share it.
+		{name: "local queue URLs", env: map[string]string{"ORDERS_QUEUE_URL": "http://127.0.0.1:5000/123456789012/orders", "PAIR_REGION": "eu-central-1", "PAIR_QUEUE_URL": "http://127.0.0.1:5000/123456789012/orders"},
+			loops: []Config{{QueueURL: "http://127.0.0.1:5000/123456789012/orders", Region: "eu-west-1"}, {QueueURL: "http://127.0.0.1:5000/123456789012/orders", Region: "eu-central-1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}
