@@ -8,7 +8,10 @@
 // check each function against the equivalent regular expression.
 package awsname
 
-import "net/url"
+import (
+	"net/url"
+	"strings"
+)
 
 // Region reports whether s is shaped like an AWS region name, such as
 // eu-central-1, ap-southeast-1, us-gov-west-1 or us-isob-east-1: the
@@ -80,3 +83,19 @@ func QueueURL(s string) bool {
 
 func lower(c byte) bool { return 'a' <= c && c <= 'z' }
 func digit(c byte) bool { return '0' <= c && c <= '9' }
+
+// QueueRegion returns the region an SQS queue URL's host names
+// (https://sqs.REGION.amazonaws.com/...), or "" when its host names none (a
+// local emulator's URL, where the signing region selects the queue, so two
+// regions' queues may share one URL).
+func QueueRegion(s string) string {
+	rest, ok := strings.CutPrefix(s, "https://sqs.")
+	if !ok {
+		return ""
+	}
+	region, _, ok := strings.Cut(rest, ".")
+	if !ok || !Region(region) {
+		return ""
+	}
+	return region
+}

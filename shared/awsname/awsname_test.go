@@ -92,3 +92,17 @@ func FuzzTable(f *testing.F) {
 		}
 	})
 }
+
+func TestQueueRegion(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"https://sqs.eu-west-1.amazonaws.com/123456789012/orders", "eu-west-1"},
+		{"https://sqs.cn-north-1.amazonaws.com.cn/123456789012/orders", "cn-north-1"},
+		{"http://127.0.0.1:5000/123456789012/orders", ""},
+		{"https://sqs.amazonaws.com/123456789012/orders", ""},
+		{"https://queue.example.com/orders", ""},
+	} {
+		if got := QueueRegion(tt.url); got != tt.want {
+			t.Errorf("QueueRegion(%q) = %q, want %q", tt.url, got, tt.want)
+		}
+	}
+}

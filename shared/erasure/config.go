@@ -108,8 +108,8 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 		return Config{}, errors.New("PAIR_DLQ_URL is set without PAIR_REGION: set both or neither")
 	case c.PairDLQURL != "" && !awsname.QueueURL(c.PairDLQURL):
 		return Config{}, fmt.Errorf("PAIR_DLQ_URL %q is not an SQS queue URL", c.PairDLQURL)
-	case c.PairDLQURL != "" && c.PairDLQURL == c.DLQURL:
-		return Config{}, errors.New("PAIR_DLQ_URL is ORDERS_DLQ_URL: the partner's dead-letter queue is another queue")
+	case c.PairDLQURL != "" && awsname.QueueRegion(c.PairDLQURL) != "" && awsname.QueueRegion(c.PairDLQURL) != c.Pair.Partner:
+		return Config{}, fmt.Errorf("PAIR_DLQ_URL %q is a queue of %s, not of PAIR_REGION %s", c.PairDLQURL, awsname.QueueRegion(c.PairDLQURL), c.Pair.Partner)
 	}
 	return c, nil
 }

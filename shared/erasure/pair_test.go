@@ -45,7 +45,7 @@ func TestParseEnvPair(t *testing.T) {
 		{name: "DLQ without a partner", dlq: pairDLQ, wantErr: "PAIR_DLQ_URL is set without PAIR_REGION"},
 		{name: "partner outside the zone", partner: "us-east-1", dlq: pairDLQ, wantErr: "PAIR_REGION"},
 		{name: "DLQ not a URL", partner: partner, dlq: "orders-dlq", wantErr: "PAIR_DLQ_URL"},
-		{name: "DLQ is this region's", partner: partner, dlq: good["ORDERS_DLQ_URL"], wantErr: "PAIR_DLQ_URL is ORDERS_DLQ_URL"},
+		{name: "DLQ is this region's", partner: partner, dlq: good["ORDERS_DLQ_URL"], wantErr: "PAIR_DLQ_URL \"https://sqs.eu-central-1.amazonaws.com/123456789012/orders-dlq\" is a queue of eu-central-1, not of PAIR_REGION eu-west-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"PAIR_REGION": tc.partner, "PAIR_DLQ_URL": tc.dlq}

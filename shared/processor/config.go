@@ -148,8 +148,8 @@ func parsePair(getenv func(string) string) (zonepair.Pair, string, error) {
 		return zonepair.Pair{}, "", errors.New("PAIR_QUEUE_URL is set without PAIR_REGION: set both or neither")
 	case queue != "" && !awsname.QueueURL(queue):
 		return zonepair.Pair{}, "", fmt.Errorf("PAIR_QUEUE_URL %q is not an SQS queue URL", queue)
-	case queue != "" && queueRegion(queue) != "" && queueRegion(queue) != pair.Partner:
-		return zonepair.Pair{}, "", fmt.Errorf("PAIR_QUEUE_URL %q is a queue of %s, not of PAIR_REGION %s", queue, queueRegion(queue), pair.Partner)
+	case queue != "" && awsname.QueueRegion(queue) != "" && awsname.QueueRegion(queue) != pair.Partner:
+		return zonepair.Pair{}, "", fmt.Errorf("PAIR_QUEUE_URL %q is a queue of %s, not of PAIR_REGION %s", queue, awsname.QueueRegion(queue), pair.Partner)
 	}
 	return pair, queue, nil
 }
@@ -202,17 +202,3 @@ func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store S
 	})
 }
 
-// queueRegion is the region an SQS queue URL's host names
-// (sqs.<region>.amazonaws.com[.cn]), or "" when it names none (a local
-// emulator's URL, where the signing region selects the queue).
-func queueRegion(u string) string {
-	rest, ok := strings.CutPrefix(u, "https://sqs.")
-	if !ok {
-		return ""
-	}
-	region, _, ok := strings.Cut(rest, ".")
-	if !ok || !awsname.Region(region) {
-		return ""
-	}
-	return region
-}
