@@ -11,6 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/route53recoverycluster/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/homeregion/homeregion/internal/arclocal"
 	"github.com/homeregion/homeregion/shared/awsclient/arcops"
@@ -54,8 +57,9 @@ func TestEndpointsShareOneClusterAndTheRuleHolds(t *testing.T) {
 		t.Fatalf("state at the other endpoint: %v %v, want Off", st, err)
 	}
 	err := cl.UpdateRoutingControlState(ctx, b, central, arcops.Off)
-	var apiErr *arcops.APIError
-	if !errors.As(err, &apiErr) || apiErr.Code != "ConflictException" || apiErr.Status != http.StatusConflict || !apiErr.Definitive() {
+	var conflict *types.ConflictException
+	var resp *smithyhttp.ResponseError
+	if !errors.As(err, &conflict) || !errors.As(err, &resp) || resp.HTTPStatusCode() != http.StatusConflict || !arcops.Definitive(err) {
 		t.Fatalf("both Off: %v, want a definitive ConflictException", err)
 	}
 	if c.State(central) != arclocal.On {
@@ -89,8 +93,8 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var apiErr *arcops.APIError
-			if err := tc.call(); !errors.As(err, &apiErr) || apiErr.Code != tc.code {
+			var apiErr smithy.APIError
+			if err := tc.call(); !errors.As(err, &apiErr) || apiErr.ErrorCode() != tc.code {
 				t.Fatalf("error %v, want %s", err, tc.code)
 			}
 		})

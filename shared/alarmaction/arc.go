@@ -97,8 +97,7 @@ func (r *ARCRoutingControl) each(ctx context.Context, op string, fn func(context
 			return nil
 		}
 		errs = append(errs, err)
-		var apiErr *arcops.APIError
-		if errors.As(err, &apiErr) && apiErr.Definitive() {
+		if arcops.Definitive(err) {
 			return fmt.Errorf("arc %s %s: %w", op, r.arn, err)
 		}
 		if ctx.Err() != nil {

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53recoverycluster/types"
+
 	"github.com/homeregion/homeregion/shared/alarm"
 	"github.com/homeregion/homeregion/shared/awsclient/arcops"
 )
@@ -125,7 +128,7 @@ func (f *fakeARC) UpdateRoutingControlState(ctx context.Context, ep arcops.Endpo
 var threeEndpoints = []ArcEndpoint{{"us-east-1", "https://a/v1"}, {"us-west-2", "https://b/v1"}, {"eu-west-1", "https://c/v1"}}
 
 func TestARCRoutingControlTriesEndpointsInTurn(t *testing.T) {
-	throttled := &arcops.APIError{Status: 400, Code: "ThrottlingException"}
+	throttled := &types.ThrottlingException{Message: aws.String("slow down")}
 	tests := []struct {
 		name      string
 		fail      func(string) error
@@ -138,7 +141,7 @@ func TestARCRoutingControlTriesEndpointsInTurn(t *testing.T) {
 			case "us-east-1":
 				return throttled
 			case "us-west-2":
-				return &arcops.APIError{Status: 503, Code: "EndpointTemporarilyUnavailableException"}
+				return &types.EndpointTemporarilyUnavailableException{}
 			}
 			return nil
 		}, "", "set@us-east-1 set@us-west-2 set@eu-west-1"},
@@ -149,7 +152,7 @@ func TestARCRoutingControlTriesEndpointsInTurn(t *testing.T) {
 			return nil
 		}, "", "set@us-east-1 set@us-west-2"},
 		{"safety rule: no other endpoint", func(string) error {
-			return &arcops.APIError{Status: 409, Code: "ConflictException"}
+			return &types.ConflictException{}
 		}, "ConflictException", "set@us-east-1"},
 		{"all fail", func(string) error { return throttled }, "no cluster endpoint answered", "set@us-east-1 set@us-west-2 set@eu-west-1"},
 	}
@@ -217,7 +220,7 @@ func TestFailoverIntentConverges(t *testing.T) {
 	down := true
 	f.fail = func(r string) error {
 		if down {
-			return &arcops.APIError{Status: 500, Code: "InternalServerException"}
+			return &types.InternalServerException{}
 		}
 		return nil
 	}
@@ -345,7 +348,7 @@ type refusingARC struct {
 
 func (r *refusingARC) UpdateRoutingControlState(ctx context.Context, ep arcops.Endpoint, arn string, st arcops.State) error {
 	if *r.refuse {
-		return &arcops.APIError{Status: 409, Code: "ConflictException", Message: "would violate safety rule"}
+		return &types.ConflictException{Message: aws.String("would violate safety rule")}
 	}
 	return r.fakeARC.UpdateRoutingControlState(ctx, ep, arn, st)
 }

@@ -1,5 +1,5 @@
 // Package awsclient is the parent of one small package per AWS service
-// (dynamodbops, kmsops, sqsops, ecsops, route53ops), each
+// (dynamodbops, kmsops, sqsops, ecsops, route53ops, arcops), each
 // holding the operations homeregion calls on that service, bound to an SDK
 // client as method values, behind a type that satisfies the consumer-side
 // interfaces of the adapter packages.
@@ -21,7 +21,7 @@
 // for the registry of the three triggers, dynamodbops.Ops for the lease
 // store of the orders API and the alarm actions).
 //
-// arcops is the exception: it speaks the two ARC cluster data-plane
-// operations the failover action needs itself (signed with the SDK's SigV4
-// signer), as no SDK module for that service is available to this build.
+// arcops also points each call at one of an ARC cluster's own endpoints (the
+// SDK cannot resolve them) and turns the SDK's retries off, since its caller
+// rotates through the endpoints itself.
 package awsclient

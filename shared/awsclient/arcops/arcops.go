@@ -1,50 +1,40 @@
-// Package arcops calls the data plane of a Route 53 Application Recovery
-// Controller (ARC) cluster: GetRoutingControlState and
-// UpdateRoutingControlState, one request to one cluster endpoint each.
+// Package arcops holds the two Route 53 Application Recovery Controller (ARC)
+// cluster data-plane operations the failover action calls,
+// GetRoutingControlState and UpdateRoutingControlState, bound to a
+// *route53recoverycluster.Client as method values (see package awsclient for
+// why), and the rule that says which of the cluster's answers end a rotation
+// through its endpoints (Definitive).
 //
-// Unlike the other awsclient packages it does not bind an SDK client: the
-// SDK's route53recoverycluster module is not available to this build, and
-// the two operations are small enough to speak directly. The wire form is
-// the one that module sends: AWS JSON 1.0, POST / with X-Amz-Target
-// "ToggleCustomerAPI.<operation>", SigV4 signed for the service
-// "route53-recovery-cluster" in the endpoint's own region (each of a
-// cluster's five endpoints is regional). Errors are decoded from the
-// response's "__type" into *APIError.
-//
-// A Client makes exactly one attempt per call: no retries, so that a caller
-// trying a cluster's endpoints in turn (as ARC advises) decides where the
-// next attempt goes, each within its own time budget.
+// A cluster has up to five regional endpoints, none of them the SDK's
+// resolved endpoint, so every call names its Endpoint: the call goes to the
+// endpoint's URL (the client's BaseEndpoint) and is signed for the endpoint's
+// region (the client's Region, the SigV4 scope). A Client makes exactly one
+// attempt per call (no SDK retries): the caller trying a cluster's endpoints
+// in turn, as ARC advises, decides where the next attempt goes, each within
+// its own time budget.
 package arcops
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	rc "github.com/aws/aws-sdk-go-v2/service/route53recoverycluster"
+	"github.com/aws/aws-sdk-go-v2/service/route53recoverycluster/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
-
-// SigningName is the SigV4 service name of the cluster data plane.
-const SigningName = "route53-recovery-cluster"
-
-// TargetPrefix is the X-Amz-Target prefix of the cluster data plane.
-const TargetPrefix = "ToggleCustomerAPI"
 
 // State is a routing control's state.
 type State string
 
 // The routing control states.
 const (
-	On  State = "On"
-	Off State = "Off"
+	On  State = State(types.RoutingControlStateOn)
+	Off State = State(types.RoutingControlStateOff)
 )
 
 // Endpoint is one of a cluster's regional endpoints.
@@ -55,138 +45,96 @@ type Endpoint struct {
 	URL string
 }
 
-// APIError is an error answer of the cluster.
-type APIError struct {
-	// Status is the HTTP status.
-	Status int
-	// Code is the error type (ThrottlingException, ConflictException, ...).
-	Code string
-	// Message is the service's message.
-	Message string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
-}
-
-// Definitive reports whether the cluster decided the request (a client error
-// other than throttling: validation, access, not found, a safety rule), so
-// another endpoint of the same cluster would answer the same.
-func (e *APIError) Definitive() bool {
-	if e.Status >= 500 || e.Status == http.StatusTooManyRequests {
-		return false
-	}
-	switch e.Code {
-	case "ThrottlingException", "EndpointTemporarilyUnavailableException", "InternalServerException":
-		return false
-	}
-	return e.Status >= 400
-}
-
 // Client calls cluster endpoints. Build it with New.
 type Client struct {
-	http   aws.HTTPClient
-	creds  aws.CredentialsProvider
-	signer *v4.Signer
-	now    func() time.Time
+	get    func(context.Context, *rc.GetRoutingControlStateInput, ...func(*rc.Options)) (*rc.GetRoutingControlStateOutput, error)
+	update func(context.Context, *rc.UpdateRoutingControlStateInput, ...func(*rc.Options)) (*rc.UpdateRoutingControlStateOutput, error)
 }
 
-// New returns a client using cfg's HTTP client and credentials (awsconfig.Load:
-// its dial and response-header timeouts apply). It makes no network call.
+// New returns a client built from cfg (awsconfig.Load: its credentials, HTTP
+// client with its timeouts, and instrumentation apply) with retries turned
+// off. It makes no network call.
 func New(cfg aws.Config) *Client {
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
+	c := rc.NewFromConfig(cfg, func(o *rc.Options) {
+		o.Retryer = aws.NopRetryer{}
+		o.RetryMaxAttempts = 1
+	})
+	return &Client{get: c.GetRoutingControlState, update: c.UpdateRoutingControlState}
+}
+
+// at points one call at ep: its URL, signed for its region.
+func at(ep Endpoint) func(*rc.Options) {
+	return func(o *rc.Options) {
+		o.BaseEndpoint = aws.String(ep.URL)
+		o.Region = ep.Region
 	}
-	return &Client{http: hc, creds: cfg.Credentials, signer: v4.NewSigner(), now: time.Now}
 }
 
 // GetRoutingControlState returns the state of routing control arn as ep sees it.
 func (c *Client) GetRoutingControlState(ctx context.Context, ep Endpoint, arn string) (State, error) {
-	var out struct {
-		RoutingControlState State
+	out, err := c.get(ctx, &rc.GetRoutingControlStateInput{RoutingControlArn: aws.String(arn)}, at(ep))
+	if err != nil {
+		return "", fmt.Errorf("endpoint %s: %w", ep.Region, err)
 	}
-	if err := c.call(ctx, ep, "GetRoutingControlState", map[string]any{"RoutingControlArn": arn}, &out); err != nil {
-		return "", err
+	st := State(out.RoutingControlState)
+	if st != On && st != Off {
+		return "", fmt.Errorf("endpoint %s: state %q is not On or Off", ep.Region, st)
 	}
-	if out.RoutingControlState != On && out.RoutingControlState != Off {
-		return "", fmt.Errorf("arc GetRoutingControlState at %s: state %q is not On or Off", ep.Region, out.RoutingControlState)
-	}
-	return out.RoutingControlState, nil
+	return st, nil
 }
 
 // UpdateRoutingControlState sets routing control arn to st through ep.
 func (c *Client) UpdateRoutingControlState(ctx context.Context, ep Endpoint, arn string, st State) error {
-	return c.call(ctx, ep, "UpdateRoutingControlState", map[string]any{"RoutingControlArn": arn, "RoutingControlState": st}, nil)
-}
-
-func (c *Client) call(ctx context.Context, ep Endpoint, op string, in any, out any) error {
-	body, err := json.Marshal(in)
+	_, err := c.update(ctx, &rc.UpdateRoutingControlStateInput{
+		RoutingControlArn:   aws.String(arn),
+		RoutingControlState: types.RoutingControlState(st),
+	}, at(ep))
 	if err != nil {
-		return fmt.Errorf("arc %s: %w", op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(ep.URL, "/")+"/", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("arc %s at %s: %w", op, ep.Region, err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", TargetPrefix+"."+op)
-	if c.creds != nil {
-		creds, err := c.creds.Retrieve(ctx)
-		if err != nil {
-			return fmt.Errorf("arc %s: credentials: %w", op, err)
-		}
-		sum := sha256.Sum256(body)
-		if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), SigningName, ep.Region, c.now()); err != nil {
-			return fmt.Errorf("arc %s: sign: %w", op, err)
-		}
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("arc %s at %s: %w", op, ep.Region, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("arc %s at %s: read response: %w", op, ep.Region, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("arc %s at %s: %w", op, ep.Region, decodeError(resp, data))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("arc %s at %s: decode response: %w", op, ep.Region, err)
+		return fmt.Errorf("endpoint %s: %w", ep.Region, err)
 	}
 	return nil
 }
 
-// decodeError reads an AWS JSON 1.0 error: "__type" (possibly
-// "namespace#Code") or the X-Amzn-ErrorType header, and "message"/"Message".
-func decodeError(resp *http.Response, data []byte) *APIError {
-	var e struct {
-		Type     string `json:"__type"`
-		Message  string `json:"message"`
-		MessageU string `json:"Message"`
+// Definitive reports whether err is an answer the cluster decided (a safety
+// rule's ConflictException, a validation, access or not-found error, or any
+// other client error that is not throttling), so that every endpoint of the
+// cluster would answer the same and trying the next one is pointless. An
+// endpoint that throttles, fails (5xx), is temporarily unavailable, or gives
+// no answer at all (timeout, connection refused) is not definitive: another
+// endpoint may answer.
+func Definitive(err error) bool {
+	var (
+		conflict *types.ConflictException
+		invalid  *types.ValidationException
+		denied   *types.AccessDeniedException
+		notFound *types.ResourceNotFoundException
+		limit    *types.ServiceLimitExceededException
+	)
+	if errors.As(err, &conflict) || errors.As(err, &invalid) || errors.As(err, &denied) ||
+		errors.As(err, &notFound) || errors.As(err, &limit) {
+		return true
 	}
-	_ = json.Unmarshal(data, &e)
-	code := e.Type
-	if code == "" {
-		code = resp.Header.Get("X-Amzn-ErrorType")
+	var (
+		throttled   *types.ThrottlingException
+		internal    *types.InternalServerException
+		unavailable *types.EndpointTemporarilyUnavailableException
+	)
+	if errors.As(err, &throttled) || errors.As(err, &internal) || errors.As(err, &unavailable) {
+		return false
 	}
-	if i := strings.LastIndexByte(code, '#'); i >= 0 {
-		code = code[i+1:]
+	// An error the model does not name (InvalidSignatureException,
+	// UnrecognizedClientException, a bare 5xx): the fault and the status decide.
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
 	}
-	if i := strings.IndexByte(code, ':'); i >= 0 {
-		code = code[:i]
+	if _, ok := retry.DefaultThrottleErrorCodes[apiErr.ErrorCode()]; ok || apiErr.ErrorFault() == smithy.FaultServer {
+		return false
 	}
-	if code == "" {
-		code = http.StatusText(resp.StatusCode)
+	var resp *smithyhttp.ResponseError
+	if !errors.As(err, &resp) {
+		return false
 	}
-	msg := e.Message
-	if msg == "" {
-		msg = e.MessageU
-	}
-	return &APIError{Status: resp.StatusCode, Code: code, Message: msg}
+	s := resp.HTTPStatusCode()
+	return s >= 400 && s < 500 && s != http.StatusTooManyRequests
 }
