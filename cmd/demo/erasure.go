@@ -135,7 +135,7 @@ func (w *walk) noPoolUser(ctx context.Context) error {
 // noOwnerItems checks that no orders table item names the user (a scan,
 // not the index the worker used) and that the order is 404.
 func (w *walk) noOwnerItems(ctx context.Context, orderID string) error {
-	p := dynamodb.NewScanPaginator(dynamodb.NewFromConfig(w.motoCfg(w.home)), &dynamodb.ScanInput{TableName: aws.String(w.home.OrdersTable)})
+	p := dynamodb.NewScanPaginator(w.ordersDB(w.home), &dynamodb.ScanInput{TableName: aws.String(w.home.OrdersTable)})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
@@ -198,7 +198,7 @@ func (w *walk) noMessages(ctx context.Context) error {
 
 // erasureRecord reads the completed erasure record: what it keeps.
 func (w *walk) erasureRecord(ctx context.Context) (string, error) {
-	out, err := dynamodb.NewFromConfig(w.motoCfg(w.home)).GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := w.ordersDB(w.home).GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(w.home.OrdersTable), ConsistentRead: aws.Bool(true),
 		Key: map[string]ddbtypes.AttributeValue{ordertable.AttrPK: &ddbtypes.AttributeValueMemberS{Value: ordertable.ErasureKey(w.sub)}}})
 	if err != nil {

@@ -125,6 +125,16 @@ func (w *walk) cognito(r *localstate.Region) *cip.Client {
 // moto clients talk to moto directly (admin calls, inspection).
 func (w *walk) motoCfg(r *localstate.Region) aws.Config { return cfg(r.Region, w.st.MotoURL) }
 
+// ordersDB reaches r's orders table in moto: a zone pair's table is one
+// moto table in its table region.
+func (w *walk) ordersDB(r *localstate.Region) *dynamodb.Client {
+	region := r.Region
+	if r.OrdersTableRegion != "" {
+		region = r.OrdersTableRegion
+	}
+	return dynamodb.NewFromConfig(cfg(region, w.st.MotoURL))
+}
+
 func (w *walk) run(ctx context.Context, rep *reporter) {
 	h, a := w.home.Region, w.away.Region
 	attrs := func(region, country string) []ciptypes.AttributeType {
@@ -547,7 +557,7 @@ func (w *walk) backlog(ctx context.Context, rep *reporter) {
 		target = 5000
 	}
 	q := sqs.NewFromConfig(w.motoCfg(r))
-	ddb := dynamodb.NewFromConfig(w.motoCfg(r))
+	ddb := w.ordersDB(r)
 	var ids []string
 	t0 := time.Now()
 	deadline := t0.Add(90 * time.Second)
@@ -679,7 +689,7 @@ func (w *walk) drain(ctx context.Context, rep *reporter, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	ddb := dynamodb.NewFromConfig(w.motoCfg(w.home))
+	ddb := w.ordersDB(w.home)
 	t0 := time.Now()
 	pending := ids
 	for {

@@ -230,17 +230,21 @@ func startRegion(ctx context.Context, r *provision.Region, o options, p *provisi
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
-	proc, err := processor.NewFromAWS(pc, pcfg, penv, rt.store, keys, processor.Extensions{}, log.With("component", r.Region+"/processor"))
-	if err != nil {
-		return nil, fmt.Errorf("processor: %w", err)
-	}
-	g.Go(named(r.Region+" processor", func() error {
-		err := proc.Run(ctx)
-		if ctx.Err() == nil && err == nil {
-			err = errors.New("stopped unexpectedly")
+	// One receive loop per queue (processor.Config.Loops), as the
+	// container runs them: a site of a pair drains both regions' queues.
+	for _, lc := range pc.Loops() {
+		proc, err := processor.NewFromAWS(lc, pcfg, penv, rt.store, keys, processor.Extensions{}, log.With("component", r.Region+"/processor"))
+		if err != nil {
+			return nil, fmt.Errorf("processor: %w", err)
 		}
-		return err
-	}))
+		g.Go(named(r.Region+" processor "+lc.Region, func() error {
+			err := proc.Run(ctx)
+			if ctx.Err() == nil && err == nil {
+				err = errors.New("stopped unexpectedly")
+			}
+			return err
+		}))
+	}
 	// The erasure worker, built by its function's cold start (erasure.Setup)
 	// with the template's variables, invoked with the Scheduled Event of its
 	// rate(1 minute) schedule every erasureTick, and re-sending its site

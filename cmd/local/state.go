@@ -19,6 +19,11 @@ func regionState(r *provision.Region, rt *regionRuntime) localstate.Region {
 		Alarms:  []localstate.Alarm{},
 		Partner: rt.partner, PairAPIURL: rt.pairURL, TrafficURL: rt.trafficURL, RoutingControlARN: rt.routingControl,
 	}
+	if r.PairTable != "" {
+		// The region's functions and site use the pair's table (the one
+		// moto table lives in PairTableRegion: reach it there).
+		s.OrdersTable, s.OrdersTableRegion = r.PairTable, r.PairTableRegion
+	}
 	for _, a := range r.Alarms {
 		s.Alarms = append(s.Alarms, localstate.Alarm{Name: a.Name, Action: a.Action})
 	}

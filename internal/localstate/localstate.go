@@ -36,24 +36,27 @@ type State struct {
 
 // Region is one local region: its endpoints and resources.
 type Region struct {
-	Region         string  `json:"region"`
-	CognitoURL     string  `json:"cognitoUrl"`
-	OrdersAPIURL   string  `json:"ordersApiUrl"`
-	UserPoolID     string  `json:"userPoolId"`
-	ClientID       string  `json:"clientId"`
-	RegistryTable  string  `json:"registryTable"`
-	OrdersTable    string  `json:"ordersTable"`
-	ControlTable   string  `json:"controlTable"`
-	OrdersQueueURL string  `json:"ordersQueueUrl"`
-	OrdersDLQURL   string  `json:"ordersDlqUrl"`
-	PiiKeyID       string  `json:"piiKeyId"`
-	EcsCluster     string  `json:"ecsCluster,omitempty"`
-	PrimaryService string  `json:"primaryService,omitempty"`
-	StandbyCluster string  `json:"standbyCluster,omitempty"`
-	StandbyService string  `json:"standbyService,omitempty"`
-	HealthCheckID  string  `json:"healthCheckId,omitempty"`
-	Alarms         []Alarm `json:"alarms"`
-	SiteDB         string  `json:"siteDb"`
+	Region        string `json:"region"`
+	CognitoURL    string `json:"cognitoUrl"`
+	OrdersAPIURL  string `json:"ordersApiUrl"`
+	UserPoolID    string `json:"userPoolId"`
+	ClientID      string `json:"clientId"`
+	RegistryTable string `json:"registryTable"`
+	OrdersTable   string `json:"ordersTable"`
+	// OrdersTableRegion is where OrdersTable is reached locally when it is
+	// not Region: a zone pair's table is one moto table in its table region.
+	OrdersTableRegion string  `json:"ordersTableRegion,omitempty"`
+	ControlTable      string  `json:"controlTable"`
+	OrdersQueueURL    string  `json:"ordersQueueUrl"`
+	OrdersDLQURL      string  `json:"ordersDlqUrl"`
+	PiiKeyID          string  `json:"piiKeyId"`
+	EcsCluster        string  `json:"ecsCluster,omitempty"`
+	PrimaryService    string  `json:"primaryService,omitempty"`
+	StandbyCluster    string  `json:"standbyCluster,omitempty"`
+	StandbyService    string  `json:"standbyService,omitempty"`
+	HealthCheckID     string  `json:"healthCheckId,omitempty"`
+	Alarms            []Alarm `json:"alarms"`
+	SiteDB            string  `json:"siteDb"`
 	// SiteKeyFile is the site's private key file (the processor's
 	// SITE_KEY_FILE); SitePublicKey its public key, the orders API's
 	// SITE_PUBLIC_KEY (base64url), whose key id sealed messages carry.
