@@ -264,7 +264,12 @@ func (w *walk) run(ctx context.Context, rep *reporter) {
 	}
 	rep.checkLine("order replayed", fmt.Sprintf("same Idempotency-Key -> same order %s, no second order", again.OrderID), err)
 
-	// 9-14. The user asks for erasure: every place their data lived is
+	// 9. A failover inside the zone pair: the home region's users are
+	// served by its partner, and traffic returns when it recovers.
+	// (Its user of another zone claims one address of its own.)
+	claimsBefore += w.failover(ctx, rep, first.OrderID)
+
+	// 10-15. The user asks for erasure: every place their data lived is
 	// cleaned, and the address signs up again in the zone's other region.
 	w.erasure(ctx, rep, first.OrderID, claimsBefore, claimsErr)
 

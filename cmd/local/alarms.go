@@ -126,7 +126,7 @@ func tickSchedule(ctx context.Context, g *errgroup.Group, region, function strin
 
 // localHoldDown is the failover function's HOLD_DOWN_SECONDS in the local
 // stack (the template's minimum is 60): a fail-back a demo can wait for.
-const localHoldDown = "10"
+const localHoldDown = "20"
 
 // localTimings is env with the local stack's shorter timings for action.
 func localTimings(action string, env map[string]string) map[string]string {
