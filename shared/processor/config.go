@@ -201,4 +201,3 @@ func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store S
 		Log:        log,
 	})
 }
-
