@@ -118,6 +118,7 @@ func (w *walk) failoverAlarm() string {
 // residency zone the pair is not in) and returns their ID token.
 func (w *walk) outsider(ctx context.Context) (string, error) {
 	email, pwd := "demo-us-"+randHex(6)+"@example.com", "Demo-Passw0rd-"+randHex(4)+"!"
+	w.outsiderEmail, w.outsiderPwd = email, pwd
 	c := w.cognito(w.away)
 	if _, err := c.SignUp(ctx, &cip.SignUpInput{ClientId: aws.String(w.away.ClientID), Username: aws.String(email), Password: aws.String(pwd),
 		UserAttributes: []ciptypes.AttributeType{
@@ -152,7 +153,15 @@ func (w *walk) outsiderRefused(ctx context.Context, token string, partner *local
 			return "", fmt.Errorf("%s answered %d %s, want 401", u, a.status, a.body)
 		}
 	}
-	return fmt.Sprintf("401 from all %d EU endpoints (both API names' answer, both orders APIs, both PairHttpApis)", len(urls)), nil
+	// Nor can they sign in at either EU pool, its replica included: the
+	// user exists only in their own pool.
+	for _, r := range []*localstate.Region{w.home, partner} {
+		if _, err := w.cognito(r).InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(r.ClientID),
+			AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, AuthParameters: map[string]string{"USERNAME": w.outsiderEmail, "PASSWORD": w.outsiderPwd}}); err == nil {
+			return "", fmt.Errorf("the %s user signed in at %s's pool", w.away.Region, r.Region)
+		}
+	}
+	return fmt.Sprintf("401 from all %d EU API endpoints (both API names' answer, both orders APIs, both PairHttpApis); sign-in refused at both EU pools", len(urls)), nil
 }
 
 // failover walks a real failover of the home region inside its zone pair:

@@ -46,6 +46,8 @@ type walk struct {
 	email, pwd string
 	sub        string // the user's Cognito sub (from the sign-up)
 	idToken    string
+	// outsiderEmail, outsiderPwd: a user of the away region (the failover walk).
+	outsiderEmail, outsiderPwd string
 	// fnEnv is the home region's alarm functions' settings from the template.
 	fnEnv map[string]provision.Function
 }
