@@ -103,6 +103,7 @@ func Load(ctx context.Context, region string, getenv func(string) string, opts O
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = opts.MaxAttempts
 				o.MaxBackoff = opts.MaxBackoff
+				o.Retryables = append(o.Retryables, retryableConflict)
 			})
 		},
 		HTTPClient: awshttp.NewBuildableClient().
@@ -127,3 +128,12 @@ func ForRegion(cfg aws.Config, region string) aws.Config {
 	c.Region = region
 	return c
 }
+
+// retryableConflict retries DynamoDB's ReplicatedWriteConflictException: a
+// multi-Region strongly consistent table (a zone pair's orders table)
+// rejects a write with it while the item is being modified by a request in
+// another region. The standard retryer does not know the code; a retried
+// conditional write is judged on the item as it then is, so two regions
+// posting one Idempotency-Key get one order and a 409 or a replay, not a
+// 503.
+var retryableConflict = retry.RetryableErrorCode{Codes: map[string]struct{}{"ReplicatedWriteConflictException": {}}}

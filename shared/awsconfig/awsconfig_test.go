@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -131,5 +133,38 @@ func TestForRegionKeepsEverythingButRegion(t *testing.T) {
 	}
 	if other.HTTPClient != cfg.HTTPClient || other.Credentials != cfg.Credentials {
 		t.Fatal("ForRegion did not share the HTTP client and credentials")
+	}
+}
+
+// TestReplicatedWriteConflictIsRetried: an MRSC table's
+// ReplicatedWriteConflictException is retried like a throttle; a
+// ValidationException is not.
+func TestReplicatedWriteConflictIsRetried(t *testing.T) {
+	for _, tt := range []struct {
+		code string
+		want int32
+	}{
+		{"ReplicatedWriteConflictException", 3},
+		{"ValidationException", 1},
+	} {
+		t.Run(tt.code, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#` + tt.code + `","message":"fake"}`))
+			}))
+			defer srv.Close()
+			env := map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_ENDPOINT_URL": srv.URL}
+			cfg, err := Load(context.Background(), "eu-west-1", func(k string) string { return env[k] }, Options{MaxAttempts: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = dynamodb.NewFromConfig(cfg).GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String("t"), Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "k"}}})
+			if err == nil || calls.Load() != tt.want {
+				t.Fatalf("%d calls (err %v), want %d", calls.Load(), err, tt.want)
+			}
+		})
 	}
 }

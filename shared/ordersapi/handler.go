@@ -297,11 +297,28 @@ func (h *Handler) identify(req events.APIGatewayV2HTTPRequest) (identity, error)
 		return identity{}, &apiError{status: 403, code: "MISSING_REGION_CLAIM", msg: "the token has no custom:region claim"}
 	case !awsname.Region(home):
 		return identity{}, &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not a region"}
+	case !issuedFor(claims["iss"], home):
+		return identity{}, &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not its user pool's region"}
 	case !h.pair.Serves(home):
 		return identity{}, &apiError{status: 403, code: "WRONG_REGION", homeRegion: home,
 			msg: "this account's data lives in " + home + ": use the API in that region"}
 	}
 	return identity{sub: sub, home: home}, nil
+}
+
+// issuedFor reports whether a token whose issuer is iss may name home as
+// its region: a Cognito issuer ends in the pool id, whose region prefix is
+// the pool's primary region (a replica keeps it), and a user's home is the
+// region of the pool that signed them up (PreSignUp refuses any other
+// custom:region; this also holds for users imported or created without
+// the trigger). An absent iss (the authorizer always passes it) is not
+// judged here.
+func issuedFor(iss, home string) bool {
+	if iss == "" {
+		return true
+	}
+	r, ok := zonepair.PoolRegion(iss[strings.LastIndex(iss, "/")+1:])
+	return ok && r == home
 }
 
 // apiError is an error that is already an HTTP answer.

@@ -3,6 +3,7 @@ package ordersapi
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,44 @@ func TestPairServes(t *testing.T) {
 			}
 			if env := openBody(t, q.sent[0].Body); env.Region != tt.pair.Region {
 				t.Errorf("message region %q, want the serving region %s", env.Region, tt.pair.Region)
+			}
+		})
+	}
+}
+
+// TestTokenIssuerNamesItsRegion: a token's custom:region must be the region
+// of the pool that issued it (the pool id at the end of iss), so a user of
+// eu-central-1's own pool who claims eu-west-1 (an import or an operator
+// that bypassed PreSignUp) is refused even where eu-west-1's users are
+// served.
+func TestTokenIssuerNamesItsRegion(t *testing.T) {
+	for _, tt := range []struct {
+		name, iss, home string
+		want            int
+	}{
+		{"partner's pool, partner's user", "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC", "eu-west-1", 202},
+		{"own pool, own user", "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_XyZ", "eu-central-1", 202},
+		{"own pool claiming the partner's region", "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_XyZ", "eu-west-1", 403},
+		{"partner's pool claiming this region", "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC", "eu-central-1", 403},
+		{"issuer without a pool id", "https://example.com/", "eu-central-1", 403},
+		{"no iss", "", "eu-central-1", 202},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := NewForPair(euPair, testKey(), newMemStore(func() time.Time { return testNow }), &fakeQueue{}, logging.Discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Now = func() time.Time { return testNow }
+			c := map[string]string{"sub": testOwner, "custom:region": tt.home, "token_use": "id"}
+			if tt.iss != "" {
+				c["iss"] = tt.iss
+			}
+			r, _ := h.Handle(context.Background(), postReq(validBody, withClaims(c)))
+			if r.StatusCode != tt.want {
+				t.Fatalf("POST = %d %s, want %d", r.StatusCode, r.Body, tt.want)
+			}
+			if tt.want == 403 && !strings.Contains(r.Body, "INVALID_REGION_CLAIM") {
+				t.Fatalf("body %s, want INVALID_REGION_CLAIM", r.Body)
 			}
 		})
 	}
