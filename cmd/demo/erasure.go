@@ -154,19 +154,31 @@ func (w *walk) noOwnerItems(ctx context.Context, orderID string) error {
 	return err
 }
 
-// noSiteRows checks the site database: no row of the user, one tombstone.
+// noSiteRows checks the site databases: no row of the user, one tombstone each.
 func (w *walk) noSiteRows(ctx context.Context, erasureID string) error {
-	db, err := sql.Open("sqlite", w.home.SiteDB+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	// Every site database that drains the home queue (both of a zone pair)
+	// erased the user and keeps its tombstone.
+	for _, path := range w.siteDBs() {
+		if err := noRowsAt(ctx, path, w.sub, erasureID); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// noRowsAt checks one site database: no row of sub, the erasure's tombstone.
+func noRowsAt(ctx context.Context, path, sub, erasureID string) error {
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	var rows int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE owner = ?`, w.sub).Scan(&rows); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE owner = ?`, sub).Scan(&rows); err != nil {
 		return err
 	}
 	var tomb string
-	err = db.QueryRowContext(ctx, `SELECT erasure_id FROM erased_owners WHERE pseudonym = ?`, orders.Pseudonym(w.sub)).Scan(&tomb)
+	err = db.QueryRowContext(ctx, `SELECT erasure_id FROM erased_owners WHERE pseudonym = ?`, orders.Pseudonym(sub)).Scan(&tomb)
 	switch {
 	case err != nil:
 		return fmt.Errorf("tombstone: %w", err)

@@ -296,7 +296,7 @@ func (w *walk) failover(ctx context.Context, rep *reporter, firstOrder string) (
 	// The order reaches the zone's site, and its status is readable there.
 	status, err := w.waitStatusAt(ctx, w.home.TrafficURL, replicaToken, acc.OrderID, orders.StatusCompleted, 30*time.Second)
 	if err == nil {
-		err = w.storedOnceInZone(ctx, acc.OrderID, partner)
+		err = w.storedOnceInZone(ctx, acc.OrderID)
 	}
 	rep.checkLine("order at "+p+" completed", fmt.Sprintf("GET /orders/%s on %s's API name (served by %s) -> %s; stored at exactly one site database of the pair", acc.OrderID, h, p, status), err)
 
@@ -415,19 +415,38 @@ func (w *walk) waitStatusAt(ctx context.Context, base, token, id string, want or
 	}
 }
 
-// storedOnceInZone checks that order id is stored at exactly one site
-// database of the pair (home's and partner's).
-func (w *walk) storedOnceInZone(ctx context.Context, id string, partner *localstate.Region) error {
-	n := 0
-	for _, db := range []string{w.home.SiteDB, partner.SiteDB} {
-		if _, _, err := storedOrder(ctx, db, id); err == nil {
-			n++
+// siteDBs are the site databases that drain the home region's queue: its
+// own and, in a zone pair, its partner's.
+func (w *walk) siteDBs() []string {
+	dbs := []string{w.home.SiteDB}
+	if p := w.st.Region(w.home.Partner); p != nil {
+		dbs = append(dbs, p.SiteDB)
+	}
+	return dbs
+}
+
+// storedAtOneSite finds order id at exactly one of siteDBs and returns
+// that database and the stored order.
+func (w *walk) storedAtOneSite(ctx context.Context, id string) (string, int, orders.Order, error) {
+	var at []string
+	var version int
+	var stored orders.Order
+	for _, db := range w.siteDBs() {
+		if v, o, err := storedOrder(ctx, db, id); err == nil {
+			at, version, stored = append(at, db), v, o
 		}
 	}
-	if n != 1 {
-		return fmt.Errorf("order %s stored at %d site databases of the pair, want 1", id, n)
+	if len(at) != 1 {
+		return strings.Join(at, ", "), 0, orders.Order{}, fmt.Errorf("order %s stored at %d of the site databases %v, want 1", id, len(at), w.siteDBs())
 	}
-	return nil
+	return at[0], version, stored, nil
+}
+
+// storedOnceInZone checks that order id is stored at exactly one site
+// database of the pair.
+func (w *walk) storedOnceInZone(ctx context.Context, id string) error {
+	_, _, _, err := w.storedAtOneSite(ctx, id)
+	return err
 }
 
 // errCode is an AWS error's code, or its text.
