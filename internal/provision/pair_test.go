@@ -44,6 +44,14 @@ func TestApplyZonePair(t *testing.T) {
 	params["eu-west-1"]["ArcRoutingControlArn"] = "arn:aws:route53-recovery-control::123456789012:controlpanel/abc/routingcontrol/def"
 	params["eu-west-1"]["ArcClusterEndpoints"] = "us-west-2=https://host-aaaaaa.us-west-2.example.com/v1"
 	params["eu-central-1"]["SecondaryRegion"] = "eu-west-1"
+	// eu-west-1 serves its own API name and eu-central-1's (the pair's
+	// DNS); eu-central-1 neither: both provision.
+	for k, v := range map[string]string{"ApiDomainName": "api-w.example.com", "ApiHostedZoneId": "Z0123456789ABC",
+		"ApiCertificateArn":     "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+		"ZonePairApiDomainName": "api-c.example.com", "ZonePairApiHostedZoneId": "Z0123456789ABC",
+		"ZonePairApiCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/66666666-2222-3333-4444-555555555555"} {
+		params["eu-west-1"][k] = v
+	}
 	// The registry region's stack is deployed first, so eu-central-1 sees
 	// eu-west-1's outputs at once and eu-west-1 gets eu-central-1's after.
 	st, err := Apply(ctx, defs, Options{Endpoint: srv.URL, Regions: regions, RegistryRegion: "eu-west-1", StackName: "pair",
@@ -82,6 +90,14 @@ func TestApplyZonePair(t *testing.T) {
 			!slices.Equal(api.Audience, []string{p.ClientID}) || api.Function != "OrdersApiFunction" ||
 			!slices.Equal(api.Routes, []string{"$default", "DELETE /me", "GET /me/erasure", "GET /orders/{orderId}", "POST /orders"}) {
 			t.Errorf("%s: PairHttpApi = %+v, want issuer %s, audience %s", r.Region, api, want, p.ClientID)
+		}
+	}
+	for _, id := range []string{"ApiFailoverRecord", "PairApiCustomDomain", "PairApiCustomDomainMapping", "PairApiFailoverRecord"} {
+		if _, ok := w.Resources[id]; !ok {
+			t.Errorf("eu-west-1 (serving both API names): no %s", id)
+		}
+		if _, ok := c.Resources[id]; ok {
+			t.Errorf("eu-central-1 (no API names): %s exists", id)
 		}
 	}
 	f, _ := w.FunctionByAction("failover")

@@ -22,6 +22,9 @@ func pairParams(over map[string]string) map[string]string {
 	return p
 }
 
+// pairNames is eu-west-1's own API name and its partner's, served here.
+var pairNames = pairDNSParams("api-w.example.com", "api-c.example.com")
+
 // TestRulesOfTheRealTemplates deploys parameter sets against both
 // templates' Rules: what docs/site-deployment.md says is refused is.
 func TestRulesOfTheRealTemplates(t *testing.T) {
@@ -49,6 +52,13 @@ func TestRulesOfTheRealTemplates(t *testing.T) {
 		{"paired, a US witness for an EU pair", templates[0], pairParams(map[string]string{"PairWitnessRegion": "us-east-2"}), "one residency zone and one DynamoDB MRSC region set"},
 		{"paired with a region of another zone", templates[0], pairParams(map[string]string{"ZonePairRegion": "us-east-1", "SecondaryRegion": "us-east-1"}), "one residency zone and one DynamoDB MRSC region set"},
 		{"paired, failing over elsewhere", templates[0], pairParams(map[string]string{"SecondaryRegion": "eu-west-3"}), "SecondaryRegion must be the partner"},
+		{"paired, serving the partner's API name", templates[0], pairParams(pairNames), ""},
+		{"paired, SECONDARY for its own name", templates[0], pairParams(map[string]string{"FailoverRecordRole": "SECONDARY"}), "FailoverRecordRole must be PRIMARY"},
+		{"unpaired, SECONDARY for a zone-wide name", templates[0], map[string]string{"FailoverRecordRole": "SECONDARY", "ApiDomainName": "api.eu.example.com"}, ""},
+		{"unpaired with the partner's API name", templates[0], withParams(pairNames, map[string]string{"SecondaryRegion": "eu-central-1"}), "ZonePairRegion must name the partner"},
+		{"paired, the partner's API name without a certificate", templates[0], pairParams(withParams(pairNames, map[string]string{"ZonePairApiCertificateArn": ""})), "must be set together"},
+		{"paired, only the partner's hosted zone", templates[0], pairParams(map[string]string{"ZonePairApiHostedZoneId": "Z0123456789ABC"}), "must be set together"},
+		{"paired, the partner's API name is this region's", templates[0], pairParams(withParams(pairNames, map[string]string{"ZonePairApiDomainName": "api-w.example.com"})), "not this region's ApiDomainName"},
 		{"ARC without a routing control", templates[0], map[string]string{"FailoverSwitch": "arc"}, "ArcRoutingControlArn and ArcClusterEndpoints"},
 		{"ARC", templates[0], map[string]string{"FailoverSwitch": "arc", "ArcRoutingControlArn": "arn:aws:route53-recovery-control::111122223333:controlpanel/abc/routingcontrol/def",
 			"ArcClusterEndpoints": "us-west-2=https://a.example.com/v1"}, ""},

@@ -10,9 +10,11 @@
 // granted exactly what each needs and invoked by the user pool only, Rules
 // that evaluate and accept the defaults, on-prem sites whose SQLite
 // database (one file on one server) never runs more than one processor, and
-// zone pairs wired with least privilege: each template with ZonePairRegion
-// is also checked as deployed unpaired and as both regions of a pair
-// (Resolve, PairVariants), so what an Fn::If hides is checked too.
+// zone pairs wired with least privilege, each region PRIMARY for its own
+// API name and serving the partner's as SECONDARY through PairHttpApi: each
+// template with ZonePairRegion is also checked as deployed unpaired and as
+// both regions of a pair (Resolve, PairVariants), so what an Fn::If hides
+// is checked too.
 //
 // The templates are read with internal/template, the repository's one
 // template reader. Its test runs the checks on the real templates and on

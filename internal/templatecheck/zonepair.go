@@ -17,7 +17,8 @@ const ZonePairParameter = "ZonePairRegion"
 // stack refers to none of them, so it is the stack it was before pairs.
 var PairParameters = []string{ZonePairParameter, "ZonePairUserPoolId", "ZonePairAppClientId",
 	"ZonePairDeadLetterQueueUrl", "ZonePairDeadLetterQueueArn", "ZonePairQueueUrl", "ZonePairQueueArn",
-	"PairTableName", "PairTableRegion", "PairWitnessRegion"}
+	"PairTableName", "PairTableRegion", "PairWitnessRegion",
+	"ZonePairApiDomainName", "ZonePairApiHostedZoneId", "ZonePairApiCertificateArn"}
 
 // PairVariant is one deployment of a template that CheckZonePair checks:
 // the parameter values (AWS::Region included) its conditions are resolved
@@ -26,22 +27,25 @@ type PairVariant struct {
 	Name   string
 	Params map[string]string
 	// Paired says the variant is one region of a pair; CreatesTable that it
-	// is the region whose stack creates the pair table.
-	Paired, CreatesTable bool
+	// is the region whose stack creates the pair table; ServesPartnerName
+	// that it serves the partner's API name (PairDNSParameters set).
+	Paired, CreatesTable, ServesPartnerName bool
 }
 
 // PairVariants are the deployments every template with ZonePairParameter
 // is checked in: unpaired, and both regions of the pair eu-west-1 <->
 // eu-central-1 (the table's region with the ARC switch, the partner with
-// the health check), each a failover primary.
+// the health check), each a failover primary and each serving its own API
+// name (api-w, api-c) and the partner's; pairDNSConditions checks the pair
+// without API names.
 var PairVariants = []PairVariant{
 	{Name: "unpaired", Params: map[string]string{"AWS::Region": "eu-west-1", "RegistryRegion": "eu-west-1", "SecondaryRegion": "eu-central-1"}},
-	{Name: "paired, table region", Paired: true, CreatesTable: true, Params: map[string]string{"AWS::Region": "eu-west-1", "RegistryRegion": "eu-west-1",
+	{Name: "paired, table region", Paired: true, CreatesTable: true, ServesPartnerName: true, Params: withParams(map[string]string{"AWS::Region": "eu-west-1", "RegistryRegion": "eu-west-1",
 		ZonePairParameter: "eu-central-1", "PairTableRegion": "eu-west-1", "PairWitnessRegion": "eu-west-3", "PairTableName": "orders-pair",
-		"SecondaryRegion": "eu-central-1", "FailoverSwitch": "arc"}},
-	{Name: "paired, partner region", Paired: true, Params: map[string]string{"AWS::Region": "eu-central-1", "RegistryRegion": "eu-west-1",
+		"SecondaryRegion": "eu-central-1", "FailoverSwitch": "arc"}, pairDNSParams("api-w.example.com", "api-c.example.com"))},
+	{Name: "paired, partner region", Paired: true, ServesPartnerName: true, Params: withParams(map[string]string{"AWS::Region": "eu-central-1", "RegistryRegion": "eu-west-1",
 		ZonePairParameter: "eu-west-1", "PairTableRegion": "eu-west-1", "PairWitnessRegion": "eu-west-3", "PairTableName": "orders-pair",
-		"SecondaryRegion": "eu-west-1"}},
+		"SecondaryRegion": "eu-west-1"}, pairDNSParams("api-c.example.com", "api-w.example.com"))},
 }
 
 // Resolve returns t as deployed with params (unset parameters take their
@@ -130,7 +134,11 @@ func (e ruleEval) resolveLenient(v any) any {
 //     permission; otherwise the health check, no ARC permission;
 //   - PairHttpApi takes the partner's tokens (multi-Region issuer, app
 //     client) on OrdersHttpApi's routes to the orders API function, and
-//     OrdersHttpApi moves to this pool's multi-Region issuer.
+//     OrdersHttpApi moves to this pool's multi-Region issuer;
+//   - the partner's API name (PairDNSParameters) is a custom domain mapped
+//     to PairHttpApi with the name's SECONDARY failover record (pairDNS),
+//     only in a pair with all of PairDNSParameters set, and the Rules keep
+//     each region of a pair PRIMARY for its own name (pairDNSConditions).
 func CheckZonePair(t *template.Template) []Finding {
 	if _, ok := t.Parameters[ZonePairParameter]; !ok {
 		return nil
@@ -149,6 +157,9 @@ func CheckZonePair(t *template.Template) []Finding {
 	}
 	var fs []Finding
 	for _, v := range PairVariants {
+		if v.ServesPartnerName && v.CreatesTable {
+			fs = append(fs, pairDNSConditions(t, v.Params)...)
+		}
 		rt := Resolve(t, v.Params)
 		var vfs []Finding
 		for _, f := range generic(rt) {
@@ -162,6 +173,9 @@ func CheckZonePair(t *template.Template) []Finding {
 			vfs = append(vfs, pairTable(rt, v.CreatesTable)...)
 			vfs = append(vfs, partnerPool(rt)...)
 			vfs = append(vfs, pairHTTPAPI(rt)...)
+			if v.ServesPartnerName {
+				vfs = append(vfs, pairDNS(rt)...)
+			}
 		} else {
 			vfs = append(vfs, unpaired(rt)...)
 		}

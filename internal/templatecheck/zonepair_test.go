@@ -320,3 +320,171 @@ func TestZonePairMutations(t *testing.T) {
 		})
 	}
 }
+
+// TestResolvePairDNS: the partner's API name is served exactly in the
+// variants that say so, and not in a pair without the names.
+func TestResolvePairDNS(t *testing.T) {
+	tpl, err := template.Load(templates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"PairApiCustomDomain", "PairApiCustomDomainMapping", "PairApiFailoverRecord"}
+	for _, v := range PairVariants {
+		rt := Resolve(tpl, v.Params)
+		for _, id := range ids {
+			if got := rt.Resource(id) != nil; got != v.ServesPartnerName {
+				t.Errorf("%s: %s exists: %v, want %v", v.Name, id, got, v.ServesPartnerName)
+			}
+		}
+		if v.ServesPartnerName {
+			if fs := pairDNS(rt); len(fs) > 0 {
+				t.Errorf("%s: pairDNS = %v", v.Name, fs)
+			}
+		}
+	}
+	noNames := withParams(PairVariants[1].Params, nil)
+	for _, p := range PairDNSParameters {
+		delete(noNames, p)
+	}
+	rt := Resolve(tpl, noNames)
+	for _, id := range ids {
+		if rt.Resource(id) != nil {
+			t.Errorf("paired without the partner's API name: %s exists", id)
+		}
+	}
+	if rt.Resource("PairHttpApi") == nil {
+		t.Error("paired without the partner's API name: no PairHttpApi")
+	}
+}
+
+// pairDNSMutations break the DNS of a pair in the real regional template;
+// each must raise a zone-pair finding.
+var pairDNSMutations = []struct {
+	name   string
+	mutate func(tpl *template.Template) bool
+}{
+	{"the partner's name is mapped to OrdersHttpApi", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiCustomDomainMapping", "ApiId", map[string]any{"Ref": "OrdersHttpApi"})
+	}},
+	{"PairHttpApi is mapped to this region's own name", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiCustomDomainMapping", "DomainName", map[string]any{"Ref": "ApiCustomDomain"})
+	}},
+	{"the partner's name is mapped to OrdersHttpApi's stage", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiCustomDomainMapping", "Stage", map[string]any{"Ref": "OrdersHttpApiApiGatewayDefaultStage"})
+	}},
+	{"the partner's name is not mapped at all", func(tpl *template.Template) bool {
+		return remove(tpl, "PairApiCustomDomainMapping")
+	}},
+	{"no custom domain for the partner's name", func(tpl *template.Template) bool {
+		return remove(tpl, "PairApiCustomDomain")
+	}},
+	{"the partner's custom domain has this region's own certificate", func(tpl *template.Template) bool {
+		r := tpl.Resource("PairApiCustomDomain")
+		if r == nil {
+			return false
+		}
+		template.Maps(r.Properties["DomainNameConfigurations"])[0]["CertificateArn"] = map[string]any{"Ref": "ApiCertificateArn"}
+		return true
+	}},
+	{"no record for the partner's name", func(tpl *template.Template) bool {
+		return remove(tpl, "PairApiFailoverRecord")
+	}},
+	{"the partner's name gets a second PRIMARY", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiFailoverRecord", "Failover", "PRIMARY")
+	}},
+	{"the partner's name follows FailoverRecordRole", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiFailoverRecord", "Failover", map[string]any{"Ref": "FailoverRecordRole"})
+	}},
+	{"the SECONDARY record is in this region's hosted zone", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiFailoverRecord", "HostedZoneId", map[string]any{"Ref": "ApiHostedZoneId"})
+	}},
+	{"the SECONDARY record aliases this region's own custom domain", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiFailoverRecord", "AliasTarget", map[string]any{
+			"DNSName":              map[string]any{"Fn::GetAtt": []any{"ApiCustomDomain", "RegionalDomainName"}},
+			"HostedZoneId":         map[string]any{"Fn::GetAtt": []any{"ApiCustomDomain", "RegionalHostedZoneId"}},
+			"EvaluateTargetHealth": false})
+	}},
+	{"the SECONDARY record's SetIdentifier is the PRIMARY's", func(tpl *template.Template) bool {
+		return setProp(tpl, "PairApiFailoverRecord", "SetIdentifier", map[string]any{"Ref": "AWS::Region"})
+	}},
+	{"the partner's name is served without a pair", func(tpl *template.Template) bool {
+		c, ok := tpl.Conditions["HasZonePairApiDomain"].(map[string]any)
+		if !ok {
+			return false
+		}
+		and, _ := c["Fn::And"].([]any)
+		if len(and) < 2 {
+			return false
+		}
+		c["Fn::And"] = and[1:] // drop HasZonePair
+		return true
+	}},
+	{"the partner's name is served in every pair", func(tpl *template.Template) bool {
+		if _, ok := tpl.Conditions["HasZonePairApiDomain"]; !ok {
+			return false
+		}
+		tpl.Conditions["HasZonePairApiDomain"] = map[string]any{"Condition": "HasZonePair"}
+		return true
+	}},
+	{"a paired region may be SECONDARY for its own name", func(tpl *template.Template) bool {
+		return deleteRule(tpl, "ZonePairRegionsArePrimary")
+	}},
+	{"the partner's name may be set without a pair or in part", func(tpl *template.Template) bool {
+		return deleteRule(tpl, "ZonePairApiDomainIsComplete")
+	}},
+	{"the partner's name may be this region's own", func(tpl *template.Template) bool {
+		r, _ := tpl.Rules["ZonePairApiDomainIsComplete"].(map[string]any)
+		as := list(r["Assertions"])
+		if len(as) != 3 {
+			return false
+		}
+		r["Assertions"] = as[:2]
+		return true
+	}},
+}
+
+func setProp(tpl *template.Template, id, key string, v any) bool {
+	r := tpl.Resource(id)
+	if r == nil {
+		return false
+	}
+	r.Properties[key] = v
+	return true
+}
+
+func remove(tpl *template.Template, id string) bool {
+	if tpl.Resource(id) == nil {
+		return false
+	}
+	tpl.Remove(id)
+	return true
+}
+
+func deleteRule(tpl *template.Template, name string) bool {
+	if _, ok := tpl.Rules[name]; !ok {
+		return false
+	}
+	delete(tpl.Rules, name)
+	return true
+}
+
+func TestPairDNSMutations(t *testing.T) {
+	for _, m := range pairDNSMutations {
+		t.Run(m.name, func(t *testing.T) {
+			tpl, err := template.Load(templates[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.mutate(tpl) {
+				t.Fatalf("%s has nothing to mutate for %q", templates[0], m.name)
+			}
+			for _, f := range Check(tpl) {
+				if f.Check == "zone-pair" {
+					t.Logf("found: %s", f)
+					return
+				}
+			}
+			t.Errorf("breaking %q produced no zone-pair finding", m.name)
+		})
+	}
+}
