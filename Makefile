@@ -74,6 +74,7 @@ lint: ## gofmt, go vet, cfn-lint, staticcheck (pinned, installed into bin/tools)
 	$(GO) vet ./...
 	cfn-lint template.yaml
 	cfn-lint onprem.yaml
+	cfn-lint arc.yaml
 	@test -x $(STATICCHECK) || { echo "installing staticcheck $(STATICCHECK_VERSION) into $(dir $(STATICCHECK))"; \
 	  GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
 	$(STATICCHECK) ./...

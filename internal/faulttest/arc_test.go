@@ -30,11 +30,12 @@ const functionTimeout = 15 * time.Second
 // SWITCH=arc against a fake ARC cluster (internal/arclocal) whose three
 // endpoints each sit behind a fault proxy. Throttled, failing (5xx) and
 // black-holed endpoints are passed over for the next one; while every
-// endpoint fails, the ALARM's retries, an OK and the reconcile ticks end
-// within the function timeout and change nothing at the switch, yet keep
-// the failover intended; once one endpoint answers, the reconcile sets it;
-// the fail-back waits for the hold-down. The routing control only ever goes
-// On -> Off -> On, and the partner's routing control never moves.
+// endpoint fails, the ALARM's retries, an OK, the alarm firing again and
+// the reconcile ticks end within the function timeout and change nothing at
+// the switch, yet keep the failover intended; once one endpoint answers, the
+// reconcile sets it; the fail-back waits for the hold-down. The routing
+// control only ever goes On -> Off -> On, and the partner's routing control
+// never moves.
 func TestARCSwitchNeverSplitsNorFlaps(t *testing.T) {
 	srv := mototest.Require(t)
 	ddb := dynamodb.NewFromConfig(srv.Config(region))
@@ -119,8 +120,9 @@ func TestARCSwitchNeverSplitsNorFlaps(t *testing.T) {
 
 	// 2. The alarm clears after the hold-down: back On. Then it fires again
 	// while every endpoint fails: one black hole, one throttling, one 5xx.
-	// The delivery, Lambda's two retries, an OK and a tick all fail within
-	// the timeout and move nothing; the failover stays intended.
+	// The delivery, Lambda's two retries, an OK, the alarm again and a tick
+	// all fail within the timeout and move nothing; the failover stays
+	// intended (an OK seen with the switch readable would cancel it).
 	clear()
 	c.advance(11 * time.Minute)
 	if err := invoke(alarmEvent(alarmArn, alarm.StateAlarm, alarm.StateOK, c.Now())); err != nil {
@@ -144,6 +146,10 @@ func TestARCSwitchNeverSplitsNorFlaps(t *testing.T) {
 		t.Fatal("OK with every endpoint failing: no error")
 	}
 	c.advance(time.Minute)
+	if err := invoke(alarmEvent(alarmArn, alarm.StateOK, alarm.StateAlarm, c.Now())); err == nil {
+		t.Fatal("ALARM again with every endpoint failing: no error")
+	}
+	c.advance(time.Minute)
 	if err := invoke(tick); err == nil {
 		t.Fatal("tick with every endpoint failing: no error")
 	}
@@ -161,7 +167,12 @@ func TestARCSwitchNeverSplitsNorFlaps(t *testing.T) {
 		t.Fatal("the reconcile did not converge to the intended Off once an endpoint answered")
 	}
 
-	// 4. Inside the hold-down (counted from the move) ticks hold; after it the alarm is OK: back On.
+	// 4. The alarm clears inside the hold-down (counted from the move):
+	// the OK and the ticks hold; after it, back On.
+	c.advance(30 * time.Second)
+	if err := invoke(alarmEvent(alarmArn, alarm.StateAlarm, alarm.StateOK, c.Now())); err != nil {
+		t.Fatalf("OK in the hold-down: %v", err)
+	}
 	for range 3 {
 		c.advance(3 * time.Minute)
 		if err := invoke(tick); err != nil {
@@ -171,7 +182,7 @@ func TestARCSwitchNeverSplitsNorFlaps(t *testing.T) {
 			t.Fatal("failed back inside the hold-down")
 		}
 	}
-	c.advance(2 * time.Minute)
+	c.advance(time.Minute)
 	if err := invoke(tick); err != nil {
 		t.Fatalf("tick past the hold-down: %v", err)
 	}

@@ -18,7 +18,7 @@ type Finding struct {
 	// "deletion-policy", "kms-create-grant", "task-definition",
 	// "trigger-grants", "user-pool-triggers", "alarm-claim-lease", "rules",
 	// "site-database", "lambda-env-size", "erasure-grants", "erasure-runs",
-	// "erasure-records" or "zone-pair".
+	// "erasure-records", "zone-pair" or "arc-safety-rule".
 	Check string
 	// Resource is the logical id of the offending resource.
 	Resource string
@@ -92,6 +92,7 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckErasureRuns(t)...)
 	fs = append(fs, CheckNoErasureRecordWrites(t)...)
 	fs = append(fs, CheckZonePair(t)...)
+	fs = append(fs, CheckArcSafetyRule(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

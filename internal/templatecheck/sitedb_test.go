@@ -123,7 +123,7 @@ func TestPinsDatabaseServer(t *testing.T) {
 // are told the same thing with the same words.
 func TestSiteDatabaseAgreesAcrossTemplates(t *testing.T) {
 	var decl []string
-	for _, path := range templates {
+	for _, path := range templates[:2] { // arc.yaml runs no site
 		tpl, err := template.Load(path)
 		if err != nil {
 			t.Fatal(err)

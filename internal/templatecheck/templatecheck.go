@@ -1,5 +1,5 @@
 // Package templatecheck checks the project's CloudFormation/SAM templates
-// (template.yaml, onprem.yaml) for the security properties the project
+// (template.yaml, onprem.yaml, arc.yaml) for the security properties the project
 // claims: least-privilege IAM (no "*" action or resource outside a reviewed
 // allow-list of actions that have no resource-level permissions), encryption
 // at rest on every table and queue, immutable residency attributes that the
@@ -14,7 +14,8 @@
 // API name and serving the partner's as SECONDARY through PairHttpApi: each
 // template with ZonePairRegion is also checked as deployed unpaired and as
 // both regions of a pair (Resolve, PairVariants), so what an Fn::If hides
-// is checked too.
+// is checked too; and ARC routing controls that a safety rule keeps from
+// being all Off.
 //
 // The templates are read with internal/template, the repository's one
 // template reader. Its test runs the checks on the real templates and on

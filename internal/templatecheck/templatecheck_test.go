@@ -9,7 +9,7 @@ import (
 )
 
 // templates are the project's templates, relative to this package.
-var templates = []string{"../../template.yaml", "../../onprem.yaml"}
+var templates = []string{"../../template.yaml", "../../onprem.yaml", "../../arc.yaml"}
 
 func TestProjectTemplates(t *testing.T) {
 	for _, path := range templates {

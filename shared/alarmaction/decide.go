@@ -29,7 +29,8 @@ type State struct {
 	// decisions are made on the intended position and the switch is driven
 	// to it (by a retry of the event or the scheduled reconcile), so a
 	// failed, throttled or hanging call can only be repeated, never
-	// reversed; a fail-back decided while an Off is still pending cancels it.
+	// reversed; an OK alarm (or a fail-back) while an Off is still pending
+	// cancels it.
 	Pending bool
 }
 
@@ -70,6 +71,9 @@ type FailoverDecision struct {
 	Invert bool
 	// Reason explains the verdict (logged and recorded).
 	Reason string
+	// Cancelled is set when the decision drops an intended position the
+	// switch never reached (Next records the switch's actual position).
+	Cancelled bool
 	// Next is the state to record.
 	Next State
 }
@@ -87,12 +91,22 @@ type FailoverDecision struct {
 //   - tick: fail back when due and the last alarm state is OK.
 //   - any of them, when nothing else changes and an intended position is not
 //     yet at the switch: set the switch to it.
+//   - except an intended failover the switch never reached once the alarm is
+//     OK (an OK event, or a tick with OK the last state seen): it is
+//     cancelled, whatever the hold-down and FAILBACK say. The region never
+//     failed over and has recovered; driving the Off now (a safety rule's
+//     refusal lifted, an outage over) would fail a healthy region over and
+//     hold it there for a hold-down.
 func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Time) FailoverDecision {
 	actual := inverted
 	next := st
 	switch {
 	case st.Pending && actual == st.FailedOver:
 		next.Pending = false // the switch reached the intended position
+	case st.Pending && st.FailedOver && alarmOK(st, tr):
+		next.FailedOver, next.Pending = false, false
+		return FailoverDecision{Cancelled: true, Next: next,
+			Reason: "alarm OK before the intended failover reached the switch: failover cancelled"}
 	case st.Pending:
 		inverted = st.FailedOver // decide on the intended position
 	case !inverted && st.FailedOver:
@@ -103,7 +117,7 @@ func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Ti
 	switch {
 	case d.Change && d.Invert == actual:
 		// The decision cancels an intended position the switch never reached.
-		d.Change, d.Next.Pending = false, false
+		d.Change, d.Next.Pending, d.Cancelled = false, false, true
 	case d.Change:
 		d.Next.Pending = true
 	case d.Next.Pending && d.Next.FailedOver != actual:
@@ -116,17 +130,30 @@ func DecideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Ti
 // DecideFailoverUnread is DecideFailover when the switch could not be read:
 // the recorded position is decided on (the intended one while pending), a
 // change is recorded as intended (Pending), and an intended position is set
-// again, since whether the switch reached it is unknown.
+// again, since whether the switch reached it is unknown; but not an intended
+// failover once the alarm is OK: it stays intended, and the next invocation
+// that reads the switch settles it (reached) or cancels it (never reached).
 func DecideFailoverUnread(cfg Config, st State, tr Trigger, now time.Time) FailoverDecision {
 	d := decideFailover(cfg, st, st.FailedOver, tr, now)
 	switch {
 	case d.Change:
 		d.Next.Pending = true
+	case st.Pending && d.Next.FailedOver && alarmOK(st, tr):
+		d.Reason += "; alarm OK: the intended failover is not set while the switch is unreadable"
 	case st.Pending:
 		d.Change, d.Invert = true, d.Next.FailedOver
 		d.Reason += "; setting the switch to the intended position (failed over: " + fmt.Sprint(d.Invert) + ")"
 	}
 	return d
+}
+
+// alarmOK reports whether the alarm is OK at this trigger: an OK event, or a
+// tick with OK the last state seen.
+func alarmOK(st State, tr Trigger) bool {
+	if tr.Tick {
+		return st.LastAlarm == alarm.StateOK
+	}
+	return tr.To == alarm.StateOK
 }
 
 func decideFailover(cfg Config, st State, inverted bool, tr Trigger, now time.Time) FailoverDecision {

@@ -133,7 +133,12 @@ func TestDecideFailoverIntent(t *testing.T) {
 	}{
 		{"alarm retry repeats the intended Off", intendedOff, ptr(false), Trigger{To: alarm.StateAlarm}, t0.Add(time.Minute), true, true, true},
 		{"tick drives to the intended Off", intendedOff, ptr(false), Trigger{Tick: true}, t0.Add(time.Minute), true, true, true},
-		{"ok inside the hold-down keeps driving Off", intendedOffOK, ptr(false), Trigger{To: alarm.StateOK}, t0.Add(time.Minute), true, true, true},
+		{"ok inside the hold-down cancels an Off never reached", intendedOff, ptr(false), Trigger{To: alarm.StateOK}, t0.Add(time.Minute), false, false, false},
+		{"tick with the alarm OK cancels an Off never reached", intendedOffOK, ptr(false), Trigger{Tick: true}, t0.Add(time.Minute), false, false, false},
+		{"ok with the Off reached: settled, held down", intendedOff, ptr(true), Trigger{To: alarm.StateOK}, t0.Add(time.Minute), false, true, false},
+		{"ok with the switch unreadable: the Off stays intended, not set", intendedOff, nil, Trigger{To: alarm.StateOK}, t0.Add(time.Minute), false, true, true},
+		{"tick with the switch unreadable and the alarm OK: the Off stays intended, not set", intendedOffOK, nil, Trigger{Tick: true}, t0.Add(time.Minute), false, true, true},
+		{"alarm after a cancelled Off decides afresh", State{Version: 3, ChangedAt: t0, LastAlarm: alarm.StateOK}, ptr(false), Trigger{To: alarm.StateAlarm}, t0.Add(2 * time.Minute), true, true, true},
 		{"ok past the hold-down cancels an Off never reached", intendedOffOK, ptr(false), Trigger{To: alarm.StateOK}, t0.Add(time.Hour), false, false, false},
 		{"switch reached the intent: settled", intendedOff, ptr(true), Trigger{Tick: true}, t0.Add(time.Minute), false, true, false},
 		{"alarm with the switch unreadable: Off intended", State{}, nil, Trigger{To: alarm.StateAlarm}, t0, true, true, true},
@@ -158,6 +163,52 @@ func TestDecideFailoverIntent(t *testing.T) {
 }
 
 func ptr(b bool) *bool { return &b }
+
+// TestDecideFailoverOKCancelsRefusedOff: an Off the switch refused (ARC's
+// safety rule while the partner is Off) stays intended while the alarm
+// fires; the alarm's OK, inside the hold-down and whatever FAILBACK says,
+// cancels it, so neither the OK nor a later tick turns the recovered region
+// Off; the next ALARM is decided afresh.
+func TestDecideFailoverOKCancelsRefusedOff(t *testing.T) {
+	for _, fb := range []Failback{FailbackAuto, FailbackManual} {
+		t.Run(string(fb), func(t *testing.T) {
+			cfg := failoverConfig(fb)
+			t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+			// step records d as the handler does, the switch staying On.
+			step := func(st State, tr Trigger, at time.Duration) FailoverDecision {
+				t.Helper()
+				d := DecideFailover(cfg, st, false, tr, t0.Add(at))
+				if !tr.Tick {
+					d.Next.LastAlarm = tr.To
+				}
+				return d
+			}
+			d := step(State{}, Trigger{To: alarm.StateAlarm}, 0)
+			if !d.Change || !d.Invert || !d.Next.Pending {
+				t.Fatalf("ALARM: %+v, want the Off intended", d)
+			}
+			// The update is refused: the switch stays On. A retry repeats it.
+			d = step(d.Next, Trigger{Tick: true}, time.Minute)
+			if !d.Change || !d.Invert || !d.Next.Pending {
+				t.Fatalf("tick while the alarm fires: %+v, want the Off driven", d)
+			}
+			d = step(d.Next, Trigger{To: alarm.StateOK}, 2*time.Minute)
+			if d.Change || !d.Cancelled || d.Next.FailedOver || d.Next.Pending {
+				t.Fatalf("OK inside the hold-down: %+v, want the Off cancelled, nothing set", d)
+			}
+			for i := range 20 {
+				d = step(d.Next, Trigger{Tick: true}, time.Duration(3+i)*time.Minute)
+				if d.Change || d.Next.FailedOver || d.Next.Pending {
+					t.Fatalf("tick %d after the OK: %+v, want nothing", i, d)
+				}
+			}
+			d = step(d.Next, Trigger{To: alarm.StateAlarm}, 30*time.Minute)
+			if !d.Change || !d.Invert || !d.Next.Pending || !d.Next.ChangedAt.Equal(t0.Add(30*time.Minute)) {
+				t.Fatalf("ALARM again: %+v, want a fresh failover", d)
+			}
+		})
+	}
+}
 
 func TestScaleTarget(t *testing.T) {
 	cfg := scaleConfig() // 10 per task, 0..5

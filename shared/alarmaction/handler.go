@@ -326,6 +326,9 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 		// the recorded position and the invocation fails unless it sets
 		// the switch.
 		readErr error
+		// cancelled: the decision drops an intended position the switch
+		// never reached (logged once recorded).
+		cancelled bool
 	)
 	switch h.cfg.Action {
 	case ActionFailover:
@@ -337,7 +340,7 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 		} else {
 			d = DecideFailover(h.cfg, st, fo, tr, now)
 		}
-		change, reason, next, intent = d.Change, d.Reason, d.Next, true
+		change, reason, next, intent, cancelled = d.Change, d.Reason, d.Next, true, d.Cancelled
 		apply = func(ctx context.Context) error {
 			return h.deps.Switch.SetFailedOver(ctx, d.Invert)
 		}
@@ -382,6 +385,9 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 	saved, err := h.deps.Store.SaveState(ctx, h.target, next)
 	if err != nil {
 		return Result{}, fmt.Errorf("save control state: %w", err)
+	}
+	if cancelled {
+		h.log.WarnContext(ctx, "intended switch position cancelled", "action", h.cfg.Action, "switch", h.cfg.switchKind(), "reason", reason)
 	}
 	if !change && readErr != nil {
 		return Result{}, readErr

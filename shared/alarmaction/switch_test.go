@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53recoverycluster/types"
 
+	"github.com/homeregion/homeregion/internal/logtest"
 	"github.com/homeregion/homeregion/shared/alarm"
 	"github.com/homeregion/homeregion/shared/awsclient/arcops"
 )
@@ -210,10 +211,11 @@ func TestARCRoutingControlStickyAndBounded(t *testing.T) {
 	}
 }
 
-// TestFailoverIntentConverges: the switch refuses every update for a while;
-// the intended position (Off) is recorded at the ALARM, kept through the
-// failures, and set by the reconcile once the switch answers; the fail-back
-// follows the hold-down. The switch only ever goes On -> Off -> On.
+// TestFailoverIntentConverges: the switch answers nothing for a while; the
+// intended position (Off) is recorded at the ALARM, kept through the
+// failures (an OK while the switch is unreadable included), and set by the
+// reconcile once the switch answers; the fail-back follows the hold-down.
+// The switch only ever goes On -> Off -> On.
 func TestFailoverIntentConverges(t *testing.T) {
 	c := newClock()
 	f := &fakeARC{state: arcops.On}
@@ -246,9 +248,23 @@ func TestFailoverIntentConverges(t *testing.T) {
 	if st := store.states[h.target]; !st.FailedOver || !st.Pending {
 		t.Fatalf("state %+v, want the failover intended", st)
 	}
-	// OK and ticks during the outage: nothing reverses the intent.
+	// An OK, the alarm again and ticks during the outage: nothing reverses
+	// the intent, and nothing sets the Off while the alarm is OK.
 	c.advance(time.Minute)
-	h.Process(context.Background(), event(arn, alarm.StateAlarm, alarm.StateOK, c.at(time.Minute)))
+	before := len(f.calls)
+	if _, err := h.Process(context.Background(), event(arn, alarm.StateAlarm, alarm.StateOK, c.at(0))); err == nil {
+		t.Fatal("OK with the switch unreadable: no error")
+	}
+	for _, call := range f.calls[before:] {
+		if strings.HasPrefix(call, "set") {
+			t.Fatalf("calls %v: the Off was tried at the OK", f.calls[before:])
+		}
+	}
+	if st := store.states[h.target]; !st.FailedOver || !st.Pending {
+		t.Fatalf("state %+v after an OK with the switch unreadable, want the failover still intended", st)
+	}
+	c.advance(time.Minute)
+	h.Process(context.Background(), event(arn, alarm.StateOK, alarm.StateAlarm, c.at(0)))
 	for range 3 {
 		c.advance(time.Minute)
 		h.Process(context.Background(), tick)
@@ -268,7 +284,11 @@ func TestFailoverIntentConverges(t *testing.T) {
 		t.Fatalf("state %+v switch %s, want failed over, settled", st, f.state)
 	}
 	// The hold-down counts from when the switch moved: held, then back On.
-	c.advance(cfg.HoldDown - time.Minute)
+	c.advance(time.Minute)
+	if r, err := h.Process(context.Background(), event(arn, alarm.StateAlarm, alarm.StateOK, c.at(0))); err != nil || r.Outcome != OutcomeHeld {
+		t.Fatalf("OK inside the hold-down: %+v %v, want held", r, err)
+	}
+	c.advance(cfg.HoldDown - 2*time.Minute)
 	h.Process(context.Background(), tick)
 	observe()
 	if f.state != arcops.Off {
@@ -301,9 +321,12 @@ func TestOperatorChangesAreRespected(t *testing.T) {
 
 // TestSafetyRuleRefusalDoesNotOutliveTheAlarm: ARC refuses the Off (the
 // partner is Off already: the assertion rule keeps one region On). The
-// failover stays intended while the alarm fires; once the alarm is OK past
-// the hold-down (counted from the decision, as the switch never moved), the
-// intent is cancelled: the switch is never touched, not Off later.
+// failover stays intended, and is tried again, while the alarm fires; the
+// alarm's OK, inside the hold-down, cancels it at once (logged, no update
+// tried), so no tick sets it once the refusal is lifted; the alarm firing
+// again is a fresh failover. This is the pair-table impairment firing both
+// regions' alarms: C goes Off, W's Off is refused, and W, recovered, must
+// not go Off when C comes back.
 func TestSafetyRuleRefusalDoesNotOutliveTheAlarm(t *testing.T) {
 	c := newClock()
 	f := &fakeARC{state: arcops.On}
@@ -311,31 +334,47 @@ func TestSafetyRuleRefusalDoesNotOutliveTheAlarm(t *testing.T) {
 	cfg := failoverConfig(FailbackAuto)
 	cfg.Switch, cfg.RoutingControlARN, cfg.ArcEndpoints, cfg.HealthCheckID = SwitchARC, testRC, threeEndpoints, ""
 	store := newMemStore()
-	deps := FromClients(cfg, Clients{ARC: &refusingARC{fakeARC: f, refuse: &refuse}})
-	deps.Store, deps.Now = store, c.now
+	arc := &refusingARC{fakeARC: f, refuse: &refuse}
+	deps := FromClients(cfg, Clients{ARC: arc})
+	var logs logtest.Buffer
+	deps.Store, deps.Now, deps.Logger = store, c.now, logs.Logger()
 	h := mustNew(t, cfg, deps)
 	tick := []byte(`{"source":"aws.events","detail-type":"Scheduled Event"}`)
 	if _, err := h.Process(context.Background(), event(arn, alarm.StateOK, alarm.StateAlarm, c.at(0))); err == nil || !strings.Contains(err.Error(), "ConflictException") {
 		t.Fatalf("refused failover: %v, want the ConflictException", err)
 	}
-	c.advance(2 * time.Minute)
-	h.Process(context.Background(), event(arn, alarm.StateAlarm, alarm.StateOK, c.at(2*time.Minute)))
-	for range 10 {
-		c.advance(time.Minute)
-		h.Process(context.Background(), tick)
+	c.advance(time.Minute)
+	if _, err := h.Process(context.Background(), tick); err == nil || arc.updates != 2 {
+		t.Fatalf("tick while the alarm fires: %v after %d updates, want the Off tried again and refused", err, arc.updates)
+	}
+	c.advance(time.Minute)
+	r, err := h.Process(context.Background(), event(arn, alarm.StateAlarm, alarm.StateOK, c.at(0)))
+	if err != nil || r.Outcome != OutcomeHeld {
+		t.Fatalf("OK inside the hold-down: %+v %v, want held", r, err)
+	}
+	if st := store.states[h.target]; st.FailedOver || st.Pending || arc.updates != 2 {
+		t.Fatalf("state %+v after the OK (%d updates): want the refused failover cancelled, no update tried", st, arc.updates)
+	}
+	if n := strings.Count(logs.String(), "intended switch position cancelled"); n != 1 {
+		t.Fatalf("cancellation logged %d times, want once:\n%s", n, logs.String())
 	}
 	refuse = false // the partner is back On: an Off would now be accepted
-	c.advance(time.Minute)
-	if _, err := h.Process(context.Background(), tick); err != nil {
-		t.Fatal(err)
-	}
-	if st := store.states[h.target]; st.FailedOver || st.Pending || f.state != arcops.On {
-		t.Fatalf("state %+v, switch %s: want the refused failover cancelled, the switch untouched", st, f.state)
-	}
-	for _, call := range f.calls { // refused updates never reach f
-		if strings.HasPrefix(call, "set") {
-			t.Fatalf("calls %v: the switch was set after the alarm cleared", f.calls)
+	for range 12 {
+		c.advance(time.Minute)
+		if _, err := h.Process(context.Background(), tick); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if st := store.states[h.target]; st.FailedOver || st.Pending || f.state != arcops.On || arc.updates != 2 {
+		t.Fatalf("state %+v, switch %s, %d updates: want the switch untouched after the OK", st, f.state, arc.updates)
+	}
+	// The alarm fires again: a fresh decision, accepted this time.
+	c.advance(time.Minute)
+	if r, err := h.Process(context.Background(), event(arn, alarm.StateOK, alarm.StateAlarm, c.at(0))); err != nil || r.Outcome != OutcomeActed {
+		t.Fatalf("ALARM again: %+v %v, want acted", r, err)
+	}
+	if st := store.states[h.target]; !st.FailedOver || st.Pending || f.state != arcops.Off || !st.ChangedAt.Equal(c.now()) {
+		t.Fatalf("state %+v, switch %s: want failed over now, settled", st, f.state)
 	}
 }
 
@@ -343,10 +382,12 @@ func TestSafetyRuleRefusalDoesNotOutliveTheAlarm(t *testing.T) {
 // while *refuse is set.
 type refusingARC struct {
 	*fakeARC
-	refuse *bool
+	refuse  *bool
+	updates int // update calls made, refused or not
 }
 
 func (r *refusingARC) UpdateRoutingControlState(ctx context.Context, ep arcops.Endpoint, arn string, st arcops.State) error {
+	r.updates++
 	if *r.refuse {
 		return &types.ConflictException{Message: aws.String("would violate safety rule")}
 	}
