@@ -162,15 +162,6 @@ func (p *pairStack) partner(region string) string {
 	return ""
 }
 
-// dynamoDBEndpoint is the DynamoDB endpoint of the stack's functions: the
-// pair proxy when there is a pair.
-func (p *pairStack) dynamoDBEndpoint() string {
-	if p == nil {
-		return ""
-	}
-	return p.proxyURL
-}
-
 // healthy reads the PRIMARY record's health check of region's API name:
 // its routing control is On.
 func (p *pairStack) healthy(region string) func(context.Context) (bool, error) {

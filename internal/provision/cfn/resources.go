@@ -411,9 +411,7 @@ func (rr *regionRun) healthCheck(ctx context.Context, r *template.Resource, p ma
 		// RECOVERY_CONTROL: the ARC routing control whose state it reports.
 		RoutingControlArn: optString(template.Field(hc, "RoutingControlArn")),
 	}
-	for _, c := range template.Strings(hc["ChildHealthChecks"]) {
-		cfg.ChildHealthChecks = append(cfg.ChildHealthChecks, c)
-	}
+	cfg.ChildHealthChecks = append(cfg.ChildHealthChecks, template.Strings(hc["ChildHealthChecks"])...)
 	if b, ok := template.Bool(hc["Inverted"]); ok {
 		cfg.Inverted = aws.Bool(b)
 	}
