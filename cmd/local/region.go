@@ -157,10 +157,6 @@ func startRegion(ctx context.Context, r *provision.Region, o options, p *provisi
 		return nil, err
 	}
 	invoke := pair.impairable(r.Region, lambda.NewHandler(orders.Handle).Invoke)
-	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, r.UserPoolID), nil)
-	if err := jwks.Refresh(ctx); err != nil {
-		return nil, err
-	}
 	// API Gateway's metrics of every request, published to moto's
 	// CloudWatch, where the 5xx alarm (metric math) reads them.
 	cwCfg, err := awsconfig.Load(ctx, r.Region, ep.env(r.Region, nil), awsconfig.Options{})
@@ -169,27 +165,19 @@ func startRegion(ctx context.Context, r *provision.Region, o options, p *provisi
 	}
 	pub := metricslocal.New(cloudwatch.NewFromConfig(cwCfg, provision.CloudWatchQueryProtocol), log.With("component", r.Region+"/api-metrics"))
 	g.Go(named(r.Region+" api metrics", func() error { pub.Run(ctx, metricsFlush); return nil }))
-	api, err := httpapilocal.New(httpapilocal.Config{
-		APIID:    apiIDOf(r),
-		Metrics:  pub.HTTPAPI,
-		Routes:   apiDef.Routes,
-		CORS:     apiDef.CORS,
-		Issuer:   httpapilocal.CognitoIssuer(r.Region, r.UserPoolID),
-		Audience: []string{r.ClientID},
-		Keyfunc:  jwks.Keyfunc,
-		Handler:  invoke,
-		Logger:   log.With("component", r.Region+"/http-api"),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if rt.ordersURL, err = rt.serve(g, r.Region+" orders api", api); err != nil {
+	api := localAPI{id: apiIDOf(r), routes: apiDef.Routes, cors: apiDef.CORS, pool: r, metrics: pub, invoke: invoke}
+	if rt.ordersURL, err = rt.serveAPI(ctx, g, r.Region+" orders api", api, motoURL, log.With("component", r.Region+"/http-api")); err != nil {
 		return nil, err
 	}
 	if pr != nil {
 		// PairHttpApi: the same function behind the partner pool's
 		// authorizer, serving the partner's users.
-		if rt.pairURL, err = rt.servePairAPI(ctx, g, r, pr, apiDef, motoURL, pub, invoke, log); err != nil {
+		def, ok := r.HTTPAPIs["PairHttpApi"]
+		if !ok {
+			return nil, fmt.Errorf("zone pair: the template gives %s no PairHttpApi", r.Region)
+		}
+		api := localAPI{id: "pair-" + r.Region, routes: def.Routes, cors: apiDef.CORS, pool: pr, metrics: pub, invoke: invoke}
+		if rt.pairURL, err = rt.serveAPI(ctx, g, r.Region+" pair http api", api, motoURL, log.With("component", r.Region+"/pair-http-api")); err != nil {
 			return nil, err
 		}
 	}
@@ -395,32 +383,38 @@ func replicaOf(ctx context.Context, ep endpoints, pr *provision.Region, preauth 
 	return []cognitolocal.Replica{rp}, nil
 }
 
-// servePairAPI serves region r's PairHttpApi: the template's routes behind
-// a JWT authorizer for partner pr's pool (the multi-Region issuer there is
-// the partner pool's issuer here, as moto issues its tokens), in front of
-// the same orders function invoke.
-func (rt *regionRuntime) servePairAPI(ctx context.Context, g *errgroup.Group, r, pr *provision.Region, apiDef httpAPIDef, motoURL string, pub *metricslocal.Publisher, invoke httpapilocal.Invoke, log *slog.Logger) (string, error) {
-	def, ok := r.HTTPAPIs["PairHttpApi"]
-	if !ok {
-		return "", fmt.Errorf("zone pair: the template gives %s no PairHttpApi", r.Region)
-	}
-	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, pr.UserPoolID), nil)
+// localAPI is one HTTP API of a region: its id (the ApiId of its metrics),
+// routes and CORS, the pool whose tokens its JWT authorizer takes (the
+// multi-Region issuer of a zone pair's pool is, locally, the pool's moto
+// issuer), and the orders function it invokes.
+type localAPI struct {
+	id      string
+	routes  []string
+	cors    *httpapilocal.CORS
+	pool    *provision.Region
+	metrics *metricslocal.Publisher
+	invoke  httpapilocal.Invoke
+}
+
+// serveAPI serves api as name and returns its URL.
+func (rt *regionRuntime) serveAPI(ctx context.Context, g *errgroup.Group, name string, api localAPI, motoURL string, log *slog.Logger) (string, error) {
+	jwks := httpapilocal.NewJWKS(httpapilocal.MotoJWKSURL(motoURL, api.pool.UserPoolID), nil)
 	if err := jwks.Refresh(ctx); err != nil {
 		return "", err
 	}
-	api, err := httpapilocal.New(httpapilocal.Config{
-		APIID:    "pair-" + r.Region,
-		Metrics:  pub.HTTPAPI,
-		Routes:   def.Routes,
-		CORS:     apiDef.CORS,
-		Issuer:   httpapilocal.CognitoIssuer(pr.Region, pr.UserPoolID),
-		Audience: []string{pr.ClientID},
+	h, err := httpapilocal.New(httpapilocal.Config{
+		APIID:    api.id,
+		Metrics:  api.metrics.HTTPAPI,
+		Routes:   api.routes,
+		CORS:     api.cors,
+		Issuer:   httpapilocal.CognitoIssuer(api.pool.Region, api.pool.UserPoolID),
+		Audience: []string{api.pool.ClientID},
 		Keyfunc:  jwks.Keyfunc,
-		Handler:  invoke,
-		Logger:   log.With("component", r.Region+"/pair-http-api"),
+		Handler:  api.invoke,
+		Logger:   log,
 	})
 	if err != nil {
 		return "", err
 	}
-	return rt.serve(g, r.Region+" pair http api", api)
+	return rt.serve(g, name, h)
 }
