@@ -297,11 +297,13 @@ func (h *Handler) identify(req events.APIGatewayV2HTTPRequest) (identity, error)
 		return identity{}, &apiError{status: 403, code: "MISSING_REGION_CLAIM", msg: "the token has no custom:region claim"}
 	case !awsname.Region(home):
 		return identity{}, &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not a region"}
-	case !issuedFor(claims["iss"], home):
-		return identity{}, &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not its user pool's region"}
 	case !h.pair.Serves(home):
 		return identity{}, &apiError{status: 403, code: "WRONG_REGION", homeRegion: home,
 			msg: "this account's data lives in " + home + ": use the API in that region"}
+	case h.pair.Paired() && !issuedFor(claims["iss"], home):
+		// Two pools' tokens reach a paired region: each must name its own
+		// pool's region, or a user of one could act as the other's.
+		return identity{}, &apiError{status: 403, code: "INVALID_REGION_CLAIM", msg: "the token's custom:region claim is not its user pool's region"}
 	}
 	return identity{sub: sub, home: home}, nil
 }

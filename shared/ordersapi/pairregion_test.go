@@ -113,9 +113,18 @@ func TestTokenIssuerNamesItsRegion(t *testing.T) {
 		{"partner's pool claiming this region", "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC", "eu-central-1", 403},
 		{"issuer without a pool id", "https://example.com/", "eu-central-1", 403},
 		{"no iss", "", "eu-central-1", 202},
+		// Another zone's home is WRONG_REGION whatever the issuer (the
+		// contract's answer, with homeRegion), and unpaired the issuer is
+		// not judged: the region's one authorizer trusts one pool.
+		{"another zone's home", "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_XyZ", "us-east-1", 403},
+		{"unpaired, own home, another pool's issuer", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC", "eu-central-1", 202},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := NewForPair(euPair, testKey(), newMemStore(func() time.Time { return testNow }), &fakeQueue{}, logging.Discard())
+			pair := euPair
+			if strings.HasPrefix(tt.name, "unpaired") {
+				pair = zonepair.Pair{Region: "eu-central-1"}
+			}
+			h, err := NewForPair(pair, testKey(), newMemStore(func() time.Time { return testNow }), &fakeQueue{}, logging.Discard())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,8 +137,12 @@ func TestTokenIssuerNamesItsRegion(t *testing.T) {
 			if r.StatusCode != tt.want {
 				t.Fatalf("POST = %d %s, want %d", r.StatusCode, r.Body, tt.want)
 			}
-			if tt.want == 403 && !strings.Contains(r.Body, "INVALID_REGION_CLAIM") {
-				t.Fatalf("body %s, want INVALID_REGION_CLAIM", r.Body)
+			want := "INVALID_REGION_CLAIM"
+			if tt.home == "us-east-1" {
+				want = `"code":"WRONG_REGION","message":"this account's data lives in us-east-1: use the API in that region","homeRegion":"us-east-1"`
+			}
+			if tt.want == 403 && !strings.Contains(r.Body, want) {
+				t.Fatalf("body %s, want %s", r.Body, want)
 			}
 		})
 	}
