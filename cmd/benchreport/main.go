@@ -136,6 +136,8 @@ var motoCases = []struct{ name, handler, raw, trips string }{
 		"1 vs 1 (GetItem)"},
 	{"CreateOrder", "`POST /orders` (JSON path, new idempotency key)", "one `PutItem` + one `SendMessage`",
 		"3 vs 2: TransactWriteItems (idempotency + order record + the no-erasure check) + SendMessage + UpdateItem (completion)"},
+	{"CreateOrderPair", "`POST /orders` in a zone pair (JSON path, new idempotency key; the pair table on one moto table)", "one `PutItem` + one `SendMessage`",
+		"4 vs 2: GetItem (the no-erasure check) + conditional PutItem (order and idempotency record) + SendMessage + UpdateItem (completion); no transaction (MRSC has none)"},
 	{"Processor", "on-prem processor draining 50 queued orders", "pipelined `ReceiveMessage`/`DeleteMessage` loop, same pollers and concurrency",
 		"per message: UpdateItem (claim) + UpdateItem (settle COMPLETED) + DeleteMessage, and 3 SQLite writes (prepare, handle, done), vs DeleteMessage (receives batched by 10 on both sides; `aws-calls/msg` counts the processor's)"},
 }
