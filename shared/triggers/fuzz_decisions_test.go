@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/identity"
 	"github.com/homeregion/homeregion/shared/registry"
 	"github.com/homeregion/homeregion/shared/residency"
@@ -71,12 +72,15 @@ const (
 // users pool holds at the fuzz targets' region, "" when it serves nobody.
 func fuzzPoolHome(paired bool, pool string) string {
 	switch {
-	case paired && pool == fuzzPairPool:
+	case !paired:
+		return fuzzRegion // unpaired, the pool decides nothing
+	case pool == fuzzPairPool:
 		return fuzzPartner
-	case strings.HasPrefix(pool, fuzzRegion+"_") && len(pool) > len(fuzzRegion)+1:
-		return fuzzRegion
 	}
-	return ""
+	if r, _, ok := strings.Cut(pool, "_"); ok && r != fuzzRegion && awsname.Region(r) && len(pool) > len(r)+1 {
+		return "" // a pool of another region
+	}
+	return fuzzRegion
 }
 
 // fuzzDeps builds the dependencies and configuration pick selects: the

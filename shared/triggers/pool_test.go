@@ -34,20 +34,21 @@ func TestPoolHome(t *testing.T) {
 		want string // "" = not served (unknown_pool)
 	}{
 		{"unpaired: own pool", unpaired, testPool, "eu-central-1"},
-		{"unpaired: the would-be partner's pool", unpaired, pairPool, ""},
-		{"unpaired: us-east-1 pool", unpaired, usPool, ""},
-		{"unpaired: third region's pool", unpaired, thirdPool, ""},
-		{"unpaired: no pool id", unpaired, "", ""},
-		{"unpaired: region without id", unpaired, "eu-central-1", ""},
-		{"unpaired: empty id", unpaired, "eu-central-1_", ""},
-		{"unpaired: upper-case region", unpaired, "EU-CENTRAL-1_x", ""},
+		// Unpaired, the pool decides nothing (the invoke permission admits
+		// one pool): every event is this region's, as before zone pairs.
+		{"unpaired: the would-be partner's pool", unpaired, pairPool, "eu-central-1"},
+		{"unpaired: us-east-1 pool", unpaired, usPool, "eu-central-1"},
+		{"unpaired: third region's pool", unpaired, thirdPool, "eu-central-1"},
+		{"unpaired: no pool id", unpaired, "", "eu-central-1"},
+		{"unpaired: region without id", unpaired, "eu-central-1", "eu-central-1"},
 		{"paired: own pool", paired, testPool, "eu-central-1"},
 		{"paired: the partner's pool", paired, pairPool, "eu-west-1"},
 		{"paired: another pool of the partner's region", paired, otherPool, ""},
-		{"paired: the partner's pool id padded", paired, " " + pairPool, ""},
+		{"paired: the partner's pool id padded (not a pool id of a region)", paired, " " + pairPool, "eu-central-1"},
 		{"paired: us-east-1 pool", paired, usPool, ""},
 		{"paired: third region's pool", paired, thirdPool, ""},
-		{"paired: no pool id", paired, "", ""},
+		{"paired: no pool id", paired, "", "eu-central-1"},
+		{"paired: empty id of this region", paired, "eu-central-1_", "eu-central-1"},
 		{"hand-built: pool without PAIR_REGION", Config{Region: "eu-central-1", PairUserPoolID: pairPool}, pairPool, ""},
 	}
 	for _, tt := range tests {
@@ -96,8 +97,8 @@ func TestZonePairTriggers(t *testing.T) {
 		{name: "sign-up of a us-east-1 user's event at an EU trigger", trigger: "presignup", c: paired, pool: usPool, attrs: usUser, wantErr: UnknownPool, wantReason: "unknown_pool"},
 		{name: "sign-up in a third region's pool", trigger: "presignup", c: paired, pool: thirdPool, attrs: verifiedC, wantErr: UnknownPool, wantReason: "unknown_pool"},
 		{name: "sign-up in another pool of the partner's region", trigger: "presignup", c: paired, pool: otherPool, attrs: verifiedW, wantErr: UnknownPool, wantReason: "unknown_pool"},
-		{name: "sign-up without a pool id", trigger: "presignup", c: paired, pool: "", attrs: verifiedC, wantErr: UnknownPool, wantReason: "unknown_pool"},
-		{name: "sign-up in the partner's pool, unpaired: unknown", trigger: "presignup", c: unpaired, pool: pairPool, attrs: verifiedW, wantErr: UnknownPool, wantReason: "unknown_pool"},
+		{name: "sign-up without a pool id, paired: this region's rules", trigger: "presignup", c: paired, pool: "", attrs: verifiedC, lookup: notFound, wantReads: true},
+		{name: "sign-up in the partner's pool, unpaired: this region's rules refuse its user", trigger: "presignup", c: unpaired, pool: pairPool, attrs: verifiedW, wantErr: "This is region eu-central-1, not eu-west-1", wantReason: "wrong_region"},
 
 		// PreAuthentication
 		{name: "sign-in through the partner's pool, claim of the partner: allowed", trigger: "preauth", c: paired, pool: pairPool, attrs: verifiedW, lookup: found("eu-west-1"), wantReads: true},
@@ -114,7 +115,7 @@ func TestZonePairTriggers(t *testing.T) {
 		{name: "sign-in through a third region's pool", trigger: "preauth", c: paired, pool: thirdPool, attrs: verifiedC, wantErr: UnknownPool, wantReason: "unknown_pool"},
 		{name: "sign-in through another pool of the partner's region", trigger: "preauth", c: paired, pool: otherPool, attrs: verifiedW, wantErr: UnknownPool, wantReason: "unknown_pool"},
 		{name: "sign-in through an unknown pool, user not found: refused (fail closed)", trigger: "preauth", c: paired, pool: usPool, userNotFound: true, wantErr: UnknownPool, wantReason: "unknown_pool"},
-		{name: "sign-in through the partner's pool, unpaired: unknown", trigger: "preauth", c: unpaired, pool: pairPool, attrs: verifiedW, wantErr: UnknownPool, wantReason: "unknown_pool"},
+		{name: "sign-in through the partner's pool, unpaired: this region's rules refuse its user", trigger: "preauth", c: unpaired, pool: pairPool, attrs: verifiedW, lookup: found("eu-west-1"), wantErr: "home region is eu-west-1", wantReason: "other_home_region", wantReads: true},
 
 		// PostConfirmation
 		{name: "confirmation in the partner's pool: refused, nothing claimed", trigger: "postconfirmation", c: paired, pool: pairPool, attrs: verifiedW, wantErr: "confirmed only in eu-west-1", wantReason: "replica_no_confirmation"},
@@ -123,7 +124,7 @@ func TestZonePairTriggers(t *testing.T) {
 		{name: "password reset in the own pool, paired: ignored as today", trigger: "postconfirmation", c: paired, source: SourceConfirmForgotPassword, pool: testPool, attrs: verifiedC},
 		{name: "confirmation of a us-east-1 user's event at an EU trigger", trigger: "postconfirmation", c: paired, pool: usPool, attrs: usUser, wantErr: UnknownPool, wantReason: "unknown_pool"},
 		{name: "password reset in a third region's pool", trigger: "postconfirmation", c: paired, source: SourceConfirmForgotPassword, pool: thirdPool, attrs: verifiedC, wantErr: UnknownPool, wantReason: "unknown_pool"},
-		{name: "confirmation in the partner's pool, unpaired: unknown", trigger: "postconfirmation", c: unpaired, pool: pairPool, attrs: verifiedW, wantErr: UnknownPool, wantReason: "unknown_pool"},
+		{name: "password reset in a us-east-1 pool, unpaired: ignored as before pairs", trigger: "postconfirmation", c: unpaired, source: SourceConfirmForgotPassword, pool: usPool, attrs: usUser},
 	}
 	for _, tt := range tests {
 		t.Run(tt.trigger+"/"+tt.name, func(t *testing.T) {
@@ -230,9 +231,9 @@ func TestReplicaSamples(t *testing.T) {
 		wantErr string
 	}{
 		{"sign-in through the replica, paired", paired, preAuthHandler(t), "preauth-replica.json", ""},
-		{"sign-in through the replica, unpaired", unpaired, preAuthHandler(t), "preauth-replica.json", UnknownPool},
+		{"sign-in through the replica, unpaired", unpaired, preAuthHandler(t), "preauth-replica.json", "home region is eu-west-1"},
 		{"sign-up through the replica, paired", paired, preSignUpHandler(t), "presignup-replica.json", "Sign-up is possible only in eu-west-1"},
-		{"sign-up through the replica, unpaired", unpaired, preSignUpHandler(t), "presignup-replica.json", UnknownPool},
+		{"sign-up through the replica, unpaired", unpaired, preSignUpHandler(t), "presignup-replica.json", "This is region eu-central-1, not eu-west-1"},
 		{"own pool's sign-in, paired", paired, preAuthHandler(t), "preauth-authentication.json", "home region is eu-west-1"},
 		{"own pool's sign-up, paired", paired, preSignUpHandler(t), "presignup-signup.json", ""},
 	}
