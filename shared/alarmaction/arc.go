@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -42,11 +43,7 @@ type ARCRoutingControl struct {
 // NewARCRoutingControl returns the adapter for routing control arn through
 // the cluster endpoints eps (ParseEnv's ARC_ENDPOINTS).
 func NewARCRoutingControl(c ARCAPI, arn string, eps []ArcEndpoint) *ARCRoutingControl {
-	r := &ARCRoutingControl{c: c, arn: arn, budget: ArcEndpointBudget}
-	for _, e := range eps {
-		r.eps = append(r.eps, arcops.Endpoint{Region: e.Region, URL: e.URL})
-	}
-	return r
+	return &ARCRoutingControl{c: c, arn: arn, budget: ArcEndpointBudget, eps: slices.Clone(eps)}
 }
 
 // FailedOver reports whether the routing control is Off.

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/homeregion/homeregion/shared/awsclient/arcops"
 	"github.com/homeregion/homeregion/shared/awsname"
 )
 
@@ -64,13 +65,10 @@ const (
 	SwitchARC SwitchKind = "arc"
 )
 
-// ArcEndpoint is one of an ARC cluster's regional endpoints.
-type ArcEndpoint struct {
-	// Region is the endpoint's region (its SigV4 signing region).
-	Region string
-	// URL is the endpoint's URL: https, or http://127.0.0.1 for the local stack.
-	URL string
-}
+// ArcEndpoint is one of an ARC cluster's regional endpoints (URL: https,
+// or http://127.0.0.1 for the local stack): arcops's own type, so the
+// configuration reaches the client as it was parsed.
+type ArcEndpoint = arcops.Endpoint
 
 // MaxArcEndpoints is the number of endpoints an ARC cluster has.
 const MaxArcEndpoints = 5
@@ -265,7 +263,8 @@ func (c Config) validateSwitch() error {
 			}
 			seen[e.Region] = true
 			if !arcEndpointURL(e.URL) {
-				return configErr("ARC_ENDPOINTS: %s=%q is not an https URL (or http://127.0.0.1 for local use)", e.Region, e.URL)
+				// The value is not repeated: a rejected URL may carry user:password.
+				return configErr("ARC_ENDPOINTS: the URL of %s is not an https URL without credentials (or http://127.0.0.1 for local use)", e.Region)
 			}
 		}
 	default:

@@ -111,7 +111,7 @@ func (p *envParser) arcEndpoints(name string) []ArcEndpoint {
 		region, u, ok := strings.Cut(strings.TrimSpace(entry), "=")
 		region, u = strings.TrimSpace(region), strings.TrimSpace(u)
 		if (!ok || region == "" || u == "") && p.err == nil {
-			p.err = configErr("%s entry %q is not region=url", name, entry)
+			p.err = configErr("%s entry %d is not region=url", name, len(eps)+1)
 		}
 		eps = append(eps, ArcEndpoint{Region: region, URL: u})
 	}

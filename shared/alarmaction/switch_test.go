@@ -126,7 +126,7 @@ func (f *fakeARC) UpdateRoutingControlState(ctx context.Context, ep arcops.Endpo
 	return nil
 }
 
-var threeEndpoints = []ArcEndpoint{{"us-east-1", "https://a/v1"}, {"us-west-2", "https://b/v1"}, {"eu-west-1", "https://c/v1"}}
+var threeEndpoints = []ArcEndpoint{{Region: "us-east-1", URL: "https://a/v1"}, {Region: "us-west-2", URL: "https://b/v1"}, {Region: "eu-west-1", URL: "https://c/v1"}}
 
 func TestARCRoutingControlTriesEndpointsInTurn(t *testing.T) {
 	throttled := &types.ThrottlingException{Message: aws.String("slow down")}

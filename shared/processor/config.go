@@ -161,7 +161,10 @@ func parsePair(getenv func(string) string) (zonepair.Pair, string, error) {
 // orders-table clients in its region (NewFromAWS), so an impaired region
 // stops only its own loop; both claim on ORDER#<id> in the one pair table
 // (OrdersTable, the same name in both regions), so a duplicate of an order
-// in both queues runs once.
+// in both queues runs once. Each loop also runs the site's recovery pass
+// and tombstone pruning over the one database: twice the reads, but a row
+// a crash left unsettled is settled through whichever region is up, which
+// matters most while the other is impaired (the pass is idempotent).
 func (c Config) Loops() []Config {
 	if !c.Pair.Paired() {
 		return []Config{c}
@@ -186,8 +189,7 @@ func (c Config) SDKOptions() awsconfig.Options {
 // (cwquery.ForEndpoint).
 func NewFromAWS(c Config, awscfg aws.Config, getenv func(string) string, store Store, keys Opener, ext Extensions, log *slog.Logger) (*Processor, error) {
 	if c.Region != "" {
-		awscfg = awscfg.Copy()
-		awscfg.Region = c.Region
+		awscfg = awsconfig.ForRegion(awscfg, c.Region)
 	}
 	return New(c, Deps{
 		Keys:       keys,

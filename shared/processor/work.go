@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/homeregion/homeregion/shared/awsname"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
 	"github.com/homeregion/homeregion/shared/ordertable"
@@ -686,11 +687,12 @@ func (p *Processor) checkRegion(region string) error {
 type errRegionNotServed string
 
 func (e errRegionNotServed) Error() string {
-	r := string(e)
-	if len(r) > 32 {
-		r = r[:32] + "..."
+	// The field is the message's, unchecked: named only when it is a region
+	// name, so no other text of a message reaches a log line.
+	if r := string(e); awsname.Region(r) {
+		return fmt.Sprintf("message region %q is not a region of this site's zone pair", r)
 	}
-	return fmt.Sprintf("message region %q is not a region of this site's zone pair", r)
+	return "message region is not a region name"
 }
 
 // open opens sealed message s with the site's keys. Its reasons name the
