@@ -132,13 +132,8 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 
 // parsePair reads PAIR_REGION and PAIR_QUEUE_URL: both or neither.
 func parsePair(getenv func(string) string) (zonepair.Pair, string, error) {
-	partner := strings.TrimSpace(getenv(zonepair.EnvPartner))
 	queue := strings.TrimSpace(getenv("PAIR_QUEUE_URL"))
-	region := strings.TrimSpace(getenv("AWS_REGION"))
-	if partner != "" && partner != "none" && region == "" {
-		return zonepair.Pair{}, "", errors.New("AWS_REGION is not set: PAIR_REGION needs it")
-	}
-	pair, err := zonepair.FromEnv(getenv, region)
+	pair, err := zonepair.FromEnv(getenv, strings.TrimSpace(getenv("AWS_REGION")))
 	switch {
 	case err != nil:
 		return zonepair.Pair{}, "", err

@@ -51,6 +51,8 @@ func Parse(policy *residency.Policy, region, partner string) (Pair, error) {
 		return Pair{Region: region}, nil
 	}
 	switch {
+	case region == "":
+		return Pair{}, fmt.Errorf("%s %q needs AWS_REGION, which is not set", EnvPartner, partner)
 	case !awsname.Region(partner):
 		return Pair{}, fmt.Errorf("%s %q is not an AWS region name", EnvPartner, partner)
 	case partner == region:

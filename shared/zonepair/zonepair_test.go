@@ -18,6 +18,8 @@ func TestParse(t *testing.T) {
 		err             string
 	}{
 		{"eu-west-1", "", Pair{Region: "eu-west-1"}, ""},
+		{"", "eu-central-1", Pair{}, "needs AWS_REGION"},
+		{"", "none", Pair{}, ""},
 		{"eu-west-1", "none", Pair{Region: "eu-west-1"}, ""},
 		{"eu-west-1", "eu-central-1", Pair{"eu-west-1", "eu-central-1", "eu-west-3"}, ""},
 		{"eu-central-1", "eu-west-1", Pair{"eu-central-1", "eu-west-1", "eu-west-3"}, ""},
