@@ -305,14 +305,6 @@ func (c Config) cooldown() time.Duration {
 	return c.Cooldown
 }
 
-// switchKind is c.Switch with the default applied.
-func (c Config) switchKind() SwitchKind {
-	if c.Switch == "" {
-		return SwitchHealthCheck
-	}
-	return c.Switch
-}
-
 // target is the resource the action controls: the key of its state item.
 func (c Config) target() string {
 	switch c.Action {

@@ -136,6 +136,9 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if err := cfg.validate(policy); err != nil {
 		return nil, err
 	}
+	if cfg.Action == ActionFailover && cfg.Switch == "" {
+		cfg.Switch = SwitchHealthCheck // ParseEnv's default, for a Config built by hand
+	}
 	if deps.Store == nil {
 		return nil, configErr("no control table store")
 	}
@@ -335,7 +338,7 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 		fo, err := h.deps.Switch.FailedOver(ctx)
 		var d FailoverDecision
 		if err != nil {
-			readErr = fmt.Errorf("read %s switch: %w", h.cfg.switchKind(), err)
+			readErr = fmt.Errorf("read %s switch: %w", h.cfg.Switch, err)
 			d = DecideFailoverUnread(h.cfg, st, tr, now)
 		} else {
 			d = DecideFailover(h.cfg, st, fo, tr, now)
@@ -387,7 +390,7 @@ func (h *Handler) attempt(ctx context.Context, tr Trigger, at time.Time) (Result
 		return Result{}, fmt.Errorf("save control state: %w", err)
 	}
 	if cancelled {
-		h.log.WarnContext(ctx, "intended switch position cancelled", "action", h.cfg.Action, "switch", h.cfg.switchKind(), "reason", reason)
+		h.log.WarnContext(ctx, "intended switch position cancelled", "action", h.cfg.Action, "switch", h.cfg.Switch, "reason", reason)
 	}
 	if !change && readErr != nil {
 		return Result{}, readErr
