@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -383,21 +382,8 @@ type httpError struct {
 func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.body) }
 
 func (w *walk) do(ctx context.Context, method, url string, hdr map[string]string, body string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+w.idToken)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := w.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b, err
+	a, err := w.call(ctx, method, url, w.idToken, hdr, body)
+	return a.status, a.body, err
 }
 
 func (w *walk) postOrder(ctx context.Context, r *localstate.Region, key, body string) (orderAnswer, error) {
