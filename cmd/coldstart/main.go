@@ -46,7 +46,7 @@ import (
 const (
 	region    = "eu-west-1"
 	account   = "000000000000"
-	queueURL  = "https://sqs.eu-west-1.amazonaws.com/000000000000/orders"
+	queueURL  = "https://sqs.eu-west-1.amazonaws.com/000000000000/orders.fifo"
 	piiKeyARN = "arn:aws:kms:eu-west-1:000000000000:key/mrk-00000000000000000000000000000000"
 )
 

@@ -15,7 +15,7 @@ import (
 // tested in its package), and a failed cold start hands it nothing.
 func TestSetup(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-		"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders"}
+		"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders.fifo"}
 	key, err := sealed.GenerateKeyFile(filepath.Join(t.TempDir(), "site.key"))
 	if err != nil {
 		t.Fatal(err)

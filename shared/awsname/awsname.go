@@ -10,6 +10,7 @@ package awsname
 
 import (
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -79,6 +80,17 @@ func QueueURL(s string) bool {
 		return false
 	}
 	return len(u.Path) >= 2
+}
+
+// FIFOQueueURL reports whether s is a queue URL (QueueURL) that names a
+// FIFO queue: SQS requires a FIFO queue's name to end in ".fifo", and a
+// query or fragment does not count.
+func FIFOQueueURL(s string) bool {
+	if !QueueURL(s) {
+		return false
+	}
+	u, _ := url.Parse(s)
+	return strings.HasSuffix(u.Path, ".fifo") && len(path.Base(u.Path)) > len(".fifo")
 }
 
 func lower(c byte) bool { return 'a' <= c && c <= 'z' }

@@ -69,6 +69,25 @@ func TestQueueURL(t *testing.T) {
 	}
 }
 
+func TestFIFOQueueURL(t *testing.T) {
+	for s, want := range map[string]bool{
+		"https://sqs.eu-central-1.amazonaws.com/123456789012/orders.fifo": true,
+		"http://127.0.0.1:5000/123456789012/orders.fifo":                  true,
+		"https://sqs.eu-central-1.amazonaws.com/123456789012/orders":      false,
+		"https://sqs.eu-central-1.amazonaws.com/123456789012/.fifo":       false,
+		"https://sqs.eu-central-1.amazonaws.com/123/orders?x=.fifo":       false,
+		"https://sqs.eu-central-1.amazonaws.com/123/orders#.fifo":         false,
+		"orders.fifo": false,
+		"":            false,
+	} {
+		t.Run(s, func(t *testing.T) {
+			if got := FIFOQueueURL(s); got != want {
+				t.Errorf("FIFOQueueURL(%q) = %v, want %v", s, got, want)
+			}
+		})
+	}
+}
+
 // FuzzRegion and FuzzTable hold the hand-written checks to their reference
 // regular expressions (go test -fuzz=FuzzRegion ./shared/awsname).
 func FuzzRegion(f *testing.F) {

@@ -81,6 +81,9 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("ORDERS_TABLE %q is not a DynamoDB table name", c.Table)
 	case !awsname.QueueURL(c.QueueURL):
 		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
+	case !awsname.FIFOQueueURL(c.QueueURL):
+		// Site messages carry a message group and deduplication id.
+		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not a FIFO queue's URL (its name must end in .fifo)", c.QueueURL)
 	case !awsname.QueueURL(c.DLQURL):
 		return Config{}, fmt.Errorf("ORDERS_DLQ_URL %q is not an SQS queue URL", c.DLQURL)
 	case !poolID.MatchString(c.PoolID) || len(c.PoolID) > 55:

@@ -697,6 +697,12 @@ func (w *Worker) sites(ctx context.Context, rec *ordertable.ErasureWork, log *sl
 	_, err = w.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:    aws.String(w.QueueURL),
 		MessageBody: aws.String(string(body)),
+		// The orders queue is FIFO: the erasure is its own message group
+		// (it waits behind no order), and each numbered send its own
+		// deduplication id, so a re-send is delivered while a retry of
+		// the same send (its record write failed) is dropped.
+		MessageGroupId:         aws.String(rec.ID),
+		MessageDeduplicationId: aws.String(fmt.Sprintf("%s-%d", rec.ID, rec.Sends+1)),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			orders.MessageAttrErasureID: {DataType: aws.String("String"), StringValue: aws.String(rec.ID)},
 		},

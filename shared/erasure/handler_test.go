@@ -99,7 +99,7 @@ func TestParseEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := map[string]string{
-		"AWS_REGION": "eu-central-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/orders",
+		"AWS_REGION": "eu-central-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/orders.fifo",
 		"ORDERS_DLQ_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/orders-dlq", "USER_POOL_ID": "eu-central-1_AbC123",
 		"RESIDENCY_TABLE": "homeregion-residency-registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii", "SITE_PUBLIC_KEY": pub.String(),
 	}
@@ -122,6 +122,16 @@ func TestParseEnv(t *testing.T) {
 				t.Errorf("%s=%q: ParseEnv = %v, want an error naming %s", name, bad, err, name)
 			}
 		}
+	}
+	// Site messages carry FIFO attributes: a standard queue is refused.
+	standard := map[string]string{"ORDERS_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/orders"}
+	if _, err := ParseEnv(func(k string) string {
+		if v, ok := standard[k]; ok {
+			return v
+		}
+		return good[k]
+	}); err == nil || !strings.Contains(err.Error(), "is not a FIFO queue") {
+		t.Errorf("standard orders queue: ParseEnv = %v, want a FIFO queue error", err)
 	}
 }
 

@@ -30,7 +30,7 @@ func TestParseEnvPair(t *testing.T) {
 	}
 	const pairDLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders-dlq"
 	good := map[string]string{
-		"AWS_REGION": "eu-central-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/orders",
+		"AWS_REGION": "eu-central-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/orders.fifo",
 		"ORDERS_DLQ_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/orders-dlq", "USER_POOL_ID": "eu-central-1_AbC123",
 		"RESIDENCY_TABLE": "homeregion-residency-registry", "REGISTRY_REGION": "eu-west-1", "PII_KEY_ID": "alias/pii", "SITE_PUBLIC_KEY": pub.String(),
 	}

@@ -124,8 +124,13 @@ var (
 // positions in others, ascending (DynamoDB gives one cancellation reason per
 // item, in request order, and evaluates every item's condition). It takes
 // precedence over a *HeldError: the caller learns why the operation may not
-// happen even where the record exists, e.g. for a replayed key.
-type OtherFailedError struct{ Indexes []int }
+// happen even where the record exists, e.g. for a replayed key. Items holds,
+// by index, the item DynamoDB returned with a failure (an other write that
+// asked for ReturnValuesOnConditionCheckFailure ALL_OLD and found an item).
+type OtherFailedError struct {
+	Indexes []int
+	Items   map[int]map[string]types.AttributeValue
+}
 
 func (e *OtherFailedError) Error() string {
 	return fmt.Sprintf("lease: the condition of other write(s) %v failed", e.Indexes)
@@ -246,12 +251,19 @@ func (t *Table) AcquireWith(ctx context.Context, c Claim, now time.Time, others 
 			return ErrConflict
 		}
 	}
-	var failed []int
+	other := &OtherFailedError{}
 	for i, r := range reasons {
 		if i > 0 && aws.ToString(r.Code) == conditionFailed {
-			failed = append(failed, i-1)
+			other.Indexes = append(other.Indexes, i-1)
+			if len(r.Item) > 0 {
+				if other.Items == nil {
+					other.Items = make(map[int]map[string]types.AttributeValue)
+				}
+				other.Items[i-1] = r.Item
+			}
 		}
 	}
+	failed := other.Indexes
 	if len(reasons) > 0 && aws.ToString(reasons[0].Code) == conditionFailed {
 		err := t.taken(ctx, c, reasons[0].Item)
 		if err == nil || len(failed) == 0 {
@@ -261,7 +273,7 @@ func (t *Table) AcquireWith(ctx context.Context, c Claim, now time.Time, others 
 		// others' failure decides.
 	}
 	if len(failed) > 0 {
-		return &OtherFailedError{Indexes: failed}
+		return other
 	}
 	return fmt.Errorf("lease: acquire: %w", err)
 }
@@ -376,6 +388,10 @@ func (t *Table) record(ctx context.Context, key string, item map[string]types.At
 	rec, err := t.decode(item)
 	return rec, err == nil, err
 }
+
+// Decode reads a record item of t's layout (one a caller got from DynamoDB
+// itself, e.g. with an OtherFailedError).
+func (t *Table) Decode(item map[string]types.AttributeValue) (Record, error) { return t.decode(item) }
 
 // decode reads a record item.
 func (t *Table) decode(item map[string]types.AttributeValue) (Record, error) {

@@ -58,6 +58,9 @@ func ParseEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL is not set")
 	case !awsname.QueueURL(c.QueueURL):
 		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not an SQS queue URL", c.QueueURL)
+	case !awsname.FIFOQueueURL(c.QueueURL):
+		// Replays re-send and rely on the queue's deduplication.
+		return Config{}, fmt.Errorf("ORDERS_QUEUE_URL %q is not a FIFO queue's URL (its name must end in .fifo)", c.QueueURL)
 	}
 	pair, err := zonepair.FromEnv(getenv, c.Region)
 	if err != nil {

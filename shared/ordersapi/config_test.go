@@ -17,7 +17,7 @@ func TestParseEnv(t *testing.T) {
 	valid := map[string]string{
 		"AWS_REGION":       "eu-west-1",
 		"ORDERS_TABLE":     "homeregion-OrdersTable-1ABC",
-		"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/homeregion-orders",
+		"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/homeregion-orders.fifo",
 		"SITE_PUBLIC_KEY":  key,
 	}
 	// A malformed key must fail naming the variable without echoing it.
@@ -28,7 +28,7 @@ func TestParseEnv(t *testing.T) {
 		wantErr string // substring naming the variable; "" = valid
 	}{
 		{"valid", nil, ""},
-		{"local endpoint queue", map[string]string{"ORDERS_QUEUE_URL": "http://127.0.0.1:5000/123456789012/orders"}, ""},
+		{"local endpoint queue", map[string]string{"ORDERS_QUEUE_URL": "http://127.0.0.1:5000/123456789012/orders.fifo"}, ""},
 		{"no region", map[string]string{"AWS_REGION": ""}, "AWS_REGION is not set"},
 		{"bad region", map[string]string{"AWS_REGION": "Europe"}, "AWS_REGION"},
 		{"no table", map[string]string{"ORDERS_TABLE": ""}, "ORDERS_TABLE is not set"},
@@ -36,6 +36,7 @@ func TestParseEnv(t *testing.T) {
 		{"no queue", map[string]string{"ORDERS_QUEUE_URL": ""}, "ORDERS_QUEUE_URL is not set"},
 		{"queue name not URL", map[string]string{"ORDERS_QUEUE_URL": "homeregion-orders"}, "ORDERS_QUEUE_URL"},
 		{"queue URL without path", map[string]string{"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com"}, "ORDERS_QUEUE_URL"},
+		{"standard queue", map[string]string{"ORDERS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/homeregion-orders"}, "ORDERS_QUEUE_URL \"https://sqs.eu-west-1.amazonaws.com/123456789012/homeregion-orders\" is not a FIFO queue"},
 		{"key with spaces around", map[string]string{"SITE_PUBLIC_KEY": "\n " + key + " \n"}, ""},
 		{"no site key", map[string]string{"SITE_PUBLIC_KEY": ""}, "SITE_PUBLIC_KEY is not set"},
 		{"blank site key", map[string]string{"SITE_PUBLIC_KEY": "  "}, "SITE_PUBLIC_KEY is not set"},
@@ -119,7 +120,7 @@ func TestNewRefusesBadWiring(t *testing.T) {
 
 func TestNewFromAWS(t *testing.T) {
 	awscfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")}
-	c := Config{Region: "eu-west-1", Table: "orders", QueueURL: "http://127.0.0.1:1/0/orders", SiteKey: testKey()}
+	c := Config{Region: "eu-west-1", Table: "orders", QueueURL: "http://127.0.0.1:1/0/orders.fifo", SiteKey: testKey()}
 	h, err := NewFromAWS(c, awscfg, logging.Discard())
 	if err != nil || h.region != c.Region || h.key != c.SiteKey || h.store == nil || h.queue == nil {
 		t.Fatalf("NewFromAWS = %+v, %v", h, err)

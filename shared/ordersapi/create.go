@@ -33,13 +33,15 @@ type acceptedBody struct {
 
 // create serves POST /orders.
 //
-// Happy path: Store.Begin (DynamoStore: one TransactWriteItems writing the
-// in-flight idempotency record and the ACCEPTED order record, both
-// conditional, with the check that the owner has no erasure record:
-// ErrErased, 403; PairStore: the erasure record's GetItem and one
-// conditional PutItem), Queue.Send, then Store.Complete (one UpdateItem) so
-// that a replay can tell "sent" from "abandoned before sending" (see the
-// package documentation).
+// Happy path, unpaired: Store.Begin (DynamoStore: one TransactWriteItems
+// writing the ACCEPTED order record, which holds the key's idempotency
+// state, conditional on the key having none, with the checks that the owner
+// has no erasure record, ErrErased, 403, and that the key has no legacy
+// record) and Queue.Send: two calls. In a zone pair (PairStore, MarksSent):
+// the erasure record's GetItem, one conditional PutItem, the send and
+// Store.Complete (one UpdateItem), so that a retry at the partner, whose
+// queue does not deduplicate this one's, can tell "sent" from "abandoned
+// before sending" (see the package documentation).
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	who, err := h.identify(req)
 	if err != nil {
@@ -72,14 +74,16 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		Key:         idemKey,
 		Owner:       owner,
 		RequestHash: hash,
-		OrderID:     h.orderID(idemKey),
+		OrderID:     ordertable.KeyOrderID(idemKey),
 		State:       IdemInFlight,
 		Token:       h.newID(),
 		LeaseUntil:  now.Add(h.lease()),
 		CreatedAt:   now,
-		ExpiresAt:   now.Add(h.ttl()),
 	}
 	err = h.store.Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: owner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now})
+	// leased: this attempt holds the record's lease, to be completed after
+	// the send (or released when it fails).
+	leased := h.store.MarksSent()
 	var taken *KeyTakenError
 	switch {
 	case err == nil:
@@ -95,39 +99,56 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		case ex.State == IdemComplete:
 			h.log.LogAttrs(ctx, slog.LevelInfo, "order replayed", slog.String("orderId", ex.OrderID))
 			return h.accepted(ex.OrderID), nil
+		case ex.State == IdemUnconfirmed:
+			// Sent or not, nobody can tell; no site has claimed it yet.
+			// Send the same order (same id, createdAt and deduplication
+			// id): the FIFO queue drops it if the first send arrived
+			// within its deduplication interval.
+			rec.OrderID, rec.CreatedAt = ex.OrderID, ex.CreatedAt
+			leased = false
+			h.log.LogAttrs(ctx, slog.LevelInfo, "order re-sent (the queue drops a duplicate)", slog.String("orderId", rec.OrderID))
 		case now.Before(ex.LeaseUntil):
 			wait := int(math.Ceil(ex.LeaseUntil.Sub(now).Seconds()))
 			return events.APIGatewayV2HTTPResponse{}, &apiError{status: 409, code: "REQUEST_IN_PROGRESS",
 				msg: "a request with this Idempotency-Key is in progress; retry later", headers: retryAfter(min(max(wait, 1), 5))}
-		}
-		// The attempt holding the record failed or died before completing:
-		// take it over and send the same order (same id and createdAt).
-		rec.OrderID, rec.CreatedAt = ex.OrderID, ex.CreatedAt
-		if err := h.store.Reclaim(ctx, rec.Key, ex.Token, rec.Token, rec.LeaseUntil); err != nil {
-			if errors.Is(err, ErrClaimLost) {
-				return events.APIGatewayV2HTTPResponse{}, ErrBusy
+		default:
+			// The attempt holding the leased record (a pair's, or a legacy
+			// one of an earlier release) failed or died before completing:
+			// take it over and send the same order (same id and createdAt).
+			rec.OrderID, rec.CreatedAt = ex.OrderID, ex.CreatedAt
+			if err := h.store.Reclaim(ctx, rec.Key, ex.Token, rec.Token, rec.LeaseUntil); err != nil {
+				if errors.Is(err, ErrClaimLost) {
+					return events.APIGatewayV2HTTPResponse{}, ErrBusy
+				}
+				return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("reclaim order %s: %w", rec.OrderID, err)
 			}
-			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("reclaim order %s: %w", rec.OrderID, err)
+			leased = true
+			h.log.LogAttrs(ctx, slog.LevelInfo, "order reclaimed", slog.String("orderId", rec.OrderID))
 		}
-		h.log.LogAttrs(ctx, slog.LevelInfo, "order reclaimed", slog.String("orderId", rec.OrderID))
 	default:
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("begin order: %w", err)
 	}
 
 	if err := h.send(ctx, rec, owner, order); err != nil {
-		// Let a retry proceed at once; if this fails too, the lease runs out.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerReserve/2)
-		if rerr := h.store.Release(rctx, rec.Key, rec.Token); rerr != nil {
-			h.log.LogAttrs(ctx, slog.LevelWarn, "release idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", rerr.Error()))
+		if leased {
+			// Let a retry proceed at once; if this fails too, the lease runs out.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerReserve/2)
+			if rerr := h.store.Release(rctx, rec.Key, rec.Token); rerr != nil {
+				h.log.LogAttrs(ctx, slog.LevelWarn, "release idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", rerr.Error()))
+			}
+			cancel()
 		}
-		cancel()
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("send order %s: %w", rec.OrderID, err)
 	}
-	if err := h.store.Complete(ctx, rec.Key, rec.Token); err != nil {
-		// The message is in the queue, so the answer is 202. The record stays
-		// in flight: a replay after the lease re-sends the same order id (a
-		// duplicate the processor drops: the order has one claim and one row).
-		h.log.LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
+	// Unleased, nothing is marked: a replay re-sends, the queue deduplicates.
+	if leased {
+		if err := h.store.Complete(ctx, rec.Key, rec.Token); err != nil {
+			// The message is in the queue, so the answer is 202. The record
+			// stays in flight: a replay after the lease re-sends the same
+			// order id (a duplicate the processor drops: the order has one
+			// claim and one row).
+			h.log.LogAttrs(ctx, slog.LevelWarn, "complete idempotency record", slog.String("orderId", rec.OrderID), slog.String("error", err.Error()))
+		}
 	}
 	attrs := []slog.Attr{slog.String("orderId", rec.OrderID)}
 	if who.home != h.region {
@@ -164,21 +185,6 @@ func (h *Handler) send(ctx context.Context, rec IdemRecord, owner string, order 
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	return h.queue.Send(sctx, Message{Body: string(body), OrderID: rec.OrderID, TraceHeader: tracing.Header(ctx)})
-}
-
-// derivedIDs is a Store whose order ids are derived from the idempotency
-// key (PairStore): one key, one id, in every region that shares the table.
-type derivedIDs interface {
-	OrderID(idemKey string) string
-}
-
-// orderID is the id of a new order with idempotency key idemKey: the
-// Store's derived id, or a random one (NewID).
-func (h *Handler) orderID(idemKey string) string {
-	if d, ok := h.store.(derivedIDs); ok {
-		return d.OrderID(idemKey)
-	}
-	return h.newID()
 }
 
 func (h *Handler) accepted(id string) events.APIGatewayV2HTTPResponse {

@@ -132,14 +132,15 @@ func TestIntegrationOrdersAfterErasure(t *testing.T) {
 
 	mine := orderID(t, invoke(t, ctx, h, postReq(validBody, withEmail)))
 	theirs := orderID(t, invoke(t, ctx, h, postReq(validBody, asOther)))
-	// An invocation that died after Begin: its lease has passed, so before
-	// the erasure a retry would take it over and send.
+	// An invocation that died after Begin: before the erasure a replay
+	// would re-send it.
 	now := time.Now().UTC()
 	o, _ := orders.DecodeOrder([]byte(validBody))
 	hash, _ := requestHash("key-dead", o)
-	dead := IdemRecord{Key: ordertable.IdemKey(testOwner, "key-dead"), Owner: testOwner, RequestHash: hash, OrderID: "deadorder", State: IdemInFlight,
-		Token: "dead", LeaseUntil: now.Add(-time.Second), CreatedAt: now.Add(-time.Minute), ExpiresAt: now.Add(time.Hour)}
-	if err := store.Begin(ctx, dead, OrderRecord{ID: "deadorder", Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
+	deadKey := ordertable.IdemKey(testOwner, "key-dead")
+	dead := IdemRecord{Key: deadKey, Owner: testOwner, RequestHash: hash, OrderID: ordertable.KeyOrderID(deadKey), State: IdemInFlight,
+		Token: "dead", LeaseUntil: now.Add(-time.Second), CreatedAt: now.Add(-time.Minute)}
+	if err := store.Begin(ctx, dead, OrderRecord{ID: dead.OrderID, Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	erasure := erasureOf(t, invoke(t, ctx, h, meReq("DELETE", withEmail)))
@@ -187,8 +188,8 @@ func TestIntegrationOrdersAfterErasure(t *testing.T) {
 			records = append(records, strings.TrimPrefix(pk, "ORDER#"))
 		}
 	}
-	if len(records) != 2 || !strings.Contains(strings.Join(records, " "), mine) || !strings.Contains(strings.Join(records, " "), "deadorder") {
-		t.Fatalf("the erased user's order records %v, want %s and deadorder only", records, mine)
+	if len(records) != 2 || !strings.Contains(strings.Join(records, " "), mine) || !strings.Contains(strings.Join(records, " "), dead.OrderID) {
+		t.Fatalf("the erased user's order records %v, want %s and %s only", records, mine, dead.OrderID)
 	}
 
 	// The worker tombstones the user's orders: GET answers 404 as for an

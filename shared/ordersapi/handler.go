@@ -11,28 +11,34 @@
 // (items, address, note) is readable in the queue, the orders table or a log
 // line. The contract users see is in docs/orders-api.md.
 //
-// # Idempotency and the third call
+// # Idempotency in two calls
 //
-// Unpaired, a POST makes three AWS calls on the happy path: Store.Begin (one
-// TransactWriteItems: an in-flight, leased idempotency record and the
-// ACCEPTED order record), Queue.Send, then Store.Complete (one UpdateItem).
-// The third cannot go without giving up a guarantee: SQS standard queues
-// cannot be asked whether a message was sent, so after Begin a record looks
-// the same whether its invocation sent the message (a replay must answer 202
-// and send nothing) or died before sending (the retry must send, or the order
-// is lost). Only a write after a successful send tells them apart. Without
-// it, an expired record would have to be read either as "sent" (orders lost
-// after a crash) or as "not sent" (a second message for every late replay,
-// and 409 instead of 202 for early ones).
+// Unpaired, a POST makes two AWS calls on the happy path: Store.Begin (one
+// TransactWriteItems: the ACCEPTED order record, whose id is derived from
+// (owner, Idempotency-Key) and which holds the key's request hash, with the
+// no-erasure check) and Queue.Send. The orders queue is FIFO and every send
+// of an order carries the order id as its deduplication id, so the record
+// needs no completion mark: a replay that finds the order unclaimed by any
+// site re-sends it (SQS accepts the send and drops the copy when the first
+// arrived within its 5-minute deduplication interval) and answers 202; a
+// replay that finds it claimed or settled answers 202 without a send.
+// Another body under the same key is 422; concurrent requests with one key
+// get 202 (or 409 on DynamoDB's TransactionConflict) and queue one message.
 //
-// Failure handling: a failed send releases the lease and answers 503 with
-// Retry-After; the retry takes the record over (same order id and createdAt)
-// and sends once. A record whose invocation died is taken over once its lease
-// (DefaultLease) has passed. A failed Complete still answers 202 (the message
-// is queued); a replay after the lease then re-sends the same order id, which
-// the processor drops as a duplicate. An ambiguous send (timeout after SQS
-// accepted it) can likewise produce a duplicate with the same order id: SQS
-// standard queues are at-least-once anyway, and consumers dedupe on orderId.
+// What remains: a replay more than 5 minutes after a send that reached the
+// queue, while no site has claimed the order yet (a backlog of 5 minutes, or
+// every site down), queues a second copy. The site stores it once (its
+// claim) and deletes the copy; docs/orders-api.md states the window.
+//
+// A failed send answers 503 with Retry-After and the retry sends (there is
+// no lease to wait for). A send that timed out after SQS accepted it is the
+// same case: the retry's copy is dropped.
+//
+// Keys seen by a release before this one live in IDEM# records (random
+// order ids, a 24-hour TTL): Begin's transaction checks that the key has
+// none (ordertable.NoLegacyIdem), and one found is answered from (replayed,
+// 409 while its lease lives, taken over after), so a key retried across the
+// upgrade meets its order.
 //
 // # Zone pairs
 //
@@ -49,12 +55,11 @@
 // Idempotency-Key), and the order's status record holds its idempotency
 // lease, so Begin is a strongly consistent GetItem of the owner's erasure
 // record and one conditional PutItem, and POST makes four calls instead of
-// three. The idempotency answers are the same (same key and body: the same
-// order; live lease: 409; other body: 422; abandoned: taken over with the
-// same id; erased owner: 403), in either region: a key retried at the
-// partner after a lost answer meets the same record. A key stays bound to
-// its order as long as the record lives (no 24-hour expiry). Unpaired, the
-// path is the DynamoStore's, unchanged.
+// two: the two regions' queues do not share deduplication, so the record
+// keeps a lease and a completion mark (Store.MarksSent): same key and body,
+// the same order; live lease: 409; other body: 422; abandoned: taken over
+// with the same id; erased owner: 403, in either region: a key retried at
+// the partner after a lost answer meets the same record.
 //
 // # Erasure
 //
@@ -69,8 +74,8 @@
 // Once the record exists, POST /orders answers 403 ACCOUNT_ERASED and
 // writes and sends nothing, so the worker's list of the owner's orders is
 // complete. The check costs no extra call: Begin's TransactWriteItems
-// carries it as a third item, a ConditionCheck that the erasure record does
-// not exist (ordertable.NoErasure), evaluated atomically with the two puts.
+// carries it as a ConditionCheck that the erasure record does not exist
+// (ordertable.NoErasure), evaluated atomically with the order record's put.
 // DynamoDB reports each item's cancellation reason, so a failed check is
 // told apart from a taken key, and wins over it: a replay of an erased
 // owner's key is 403 too, never a 202 replay nor a takeover and send.
@@ -104,9 +109,6 @@ const (
 	// writing the record and finishing the send (the function timeout);
 	// the handler never starts a send after half of it has passed.
 	DefaultLease = 30 * time.Second
-	// DefaultIdempotencyTTL is how long a key is remembered (unpaired: a
-	// pair table has no TTL, and a key stays bound to its order).
-	DefaultIdempotencyTTL = 24 * time.Hour
 )
 
 // Handler serves the orders API. Build it with New (explicit dependencies)
@@ -124,8 +126,7 @@ type Handler struct {
 	Now   func() time.Time // default time.Now
 	NewID func() string    // order ids and claim tokens; default NewID
 
-	Lease          time.Duration // default DefaultLease
-	IdempotencyTTL time.Duration // default DefaultIdempotencyTTL
+	Lease time.Duration // default DefaultLease
 }
 
 // answerReserve is the time kept before the invocation's deadline to answer.
@@ -424,13 +425,6 @@ func (h *Handler) lease() time.Duration {
 		return h.Lease
 	}
 	return DefaultLease
-}
-
-func (h *Handler) ttl() time.Duration {
-	if h.IdempotencyTTL > 0 {
-		return h.IdempotencyTTL
-	}
-	return DefaultIdempotencyTTL
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)

@@ -20,6 +20,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/internal/mototest"
+	"github.com/homeregion/homeregion/shared/lease"
 	"github.com/homeregion/homeregion/shared/logging"
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
@@ -52,12 +53,9 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// createQueue creates the orders queue as the template declares it (FIFO).
 func (e *env) createQueue() {
-	out, err := e.sqs.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(e.qname)})
-	if err != nil {
-		e.t.Fatalf("create queue: %v", err)
-	}
-	e.queue = aws.ToString(out.QueueUrl)
+	e.queue = mototest.CreateQueue(e.t, e.sqs, "OrdersQueue", e.qname, map[string]any{"ReceiveMessageWaitTimeSeconds": 0})
 }
 
 func (e *env) handler(now func() time.Time) *Handler {
@@ -349,9 +347,56 @@ func TestIntegrationQueueFailure(t *testing.T) {
 	})
 }
 
-// A crashed invocation leaves an in-flight record and sends nothing: the key
-// answers 409 until the lease passes, then the retry sends the same order once.
-func TestIntegrationAbandonedAndExpired(t *testing.T) {
+// A crashed invocation leaves the order record and sends nothing: any later
+// replay sends the same order (id, createdAt) once, and a replay after that
+// is dropped by the queue's deduplication.
+func TestIntegrationCrashBeforeSend(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	o, _ := orders.DecodeOrder([]byte(validBody))
+	hash, _ := requestHash("key-1", o)
+	key := ordertable.IdemKey(testOwner, "key-1")
+	rec := IdemRecord{Key: key, Owner: testOwner, RequestHash: hash, OrderID: ordertable.KeyOrderID(key), State: IdemInFlight,
+		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now.Add(-time.Hour)}
+	if err := NewDynamoStore(e.db, e.table).Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: testOwner, Status: orders.StatusAccepted,
+		CreatedAt: rec.CreatedAt, UpdatedAt: rec.CreatedAt}); err != nil {
+		t.Fatal(err)
+	}
+	// At once (no lease to wait for) and again: one message.
+	for range 2 {
+		if id := orderID(t, invoke(t, ctx, e.handler(nil), postReq(validBody))); id != rec.OrderID {
+			t.Fatalf("order id %s, want %s", id, rec.OrderID)
+		}
+	}
+	msgs := e.drain()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	if env := openBody(t, aws.ToString(msgs[0].Body)); env.OrderID != rec.OrderID || !env.CreatedAt.Equal(rec.CreatedAt) {
+		t.Fatalf("re-sent envelope %s at %v, want %s at %v", env.OrderID, env.CreatedAt, rec.OrderID, rec.CreatedAt)
+	}
+}
+
+// legacyBegin writes what an earlier release's POST /orders wrote: an
+// in-flight IDEM# record with a random order id and that order's record.
+func legacyBegin(t *testing.T, e *env, rec IdemRecord) {
+	t.Helper()
+	err := lease.New(e.db, e.table, ordertable.IdemLayout).AcquireWith(context.Background(), lease.Claim{
+		Key: rec.Key, Token: rec.Token, LeaseUntil: rec.LeaseUntil, ExpiresAt: rec.ExpiresAt,
+		Attrs: ordertable.Idem{Owner: rec.Owner, RequestHash: rec.RequestHash, OrderID: rec.OrderID, CreatedAt: rec.CreatedAt}.Attrs(),
+	}, rec.CreatedAt, ordertable.Create(e.table, ordertable.Order{ID: rec.OrderID, Owner: rec.Owner, Status: orders.StatusAccepted,
+		CreatedAt: rec.CreatedAt, UpdatedAt: rec.CreatedAt}))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A key replayed across the upgrade meets the order an earlier release
+// created for it (a legacy IDEM# record, random order id): in flight, 409
+// until its lease passes, then taken over and sent once with that id;
+// completed, replayed; past its 24-hour TTL, the key is new.
+func TestIntegrationLegacyIdempotencyRecord(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	store := NewDynamoStore(e.db, e.table)
@@ -359,26 +404,27 @@ func TestIntegrationAbandonedAndExpired(t *testing.T) {
 	o, _ := orders.DecodeOrder([]byte(validBody))
 	hash, _ := requestHash("key-1", o)
 	rec := IdemRecord{Key: ordertable.IdemKey(testOwner, "key-1"), Owner: testOwner, RequestHash: hash, OrderID: "crashedorder", State: IdemInFlight,
-		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now, ExpiresAt: now.Add(DefaultIdempotencyTTL)}
-	if err := store.Begin(ctx, rec, OrderRecord{ID: rec.OrderID, Owner: testOwner, Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+		Token: "dead", LeaseUntil: now.Add(DefaultLease), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	legacyBegin(t, e, rec)
 	checkError(t, invoke(t, ctx, e.handler(nil), postReq(validBody)), 409, "REQUEST_IN_PROGRESS")
 
 	later := func() time.Time { return now.Add(DefaultLease + time.Second) }
 	if id := orderID(t, invoke(t, ctx, e.handler(later), postReq(validBody))); id != "crashedorder" {
 		t.Fatalf("order id %s", id)
 	}
-	orderID(t, invoke(t, ctx, e.handler(later), postReq(validBody)))
+	if id := orderID(t, invoke(t, ctx, e.handler(later), postReq(validBody))); id != "crashedorder" {
+		t.Fatalf("replay: order id %s", id)
+	}
 	if msgs := e.drain(); len(msgs) != 1 {
 		t.Fatalf("%d messages", len(msgs))
 	}
+	checkError(t, invoke(t, ctx, e.handler(later), postReq(strings.Replace(validBody, `"quantity":2`, `"quantity":3`, 1))), 422, "IDEMPOTENCY_KEY_REUSED")
 
-	// Past the idempotency TTL (DynamoDB deletes lazily) the key is new.
-	muchLater := func() time.Time { return now.Add(DefaultIdempotencyTTL + time.Hour) }
-	other := strings.Replace(validBody, `"quantity":2`, `"quantity":3`, 1)
-	if id := orderID(t, invoke(t, ctx, e.handler(muchLater), postReq(other))); id == "crashedorder" {
-		t.Fatal("expired key reused the old order")
+	// Past the legacy record's TTL (DynamoDB deletes lazily) the key
+	// creates its derived-id order.
+	muchLater := func() time.Time { return now.Add(25 * time.Hour) }
+	if id := orderID(t, invoke(t, ctx, e.handler(muchLater), postReq(validBody))); id != ordertable.KeyOrderID(rec.Key) {
+		t.Fatalf("expired legacy key: order id %s, want the derived one", id)
 	}
 	if msgs := e.drain(); len(msgs) != 1 {
 		t.Fatalf("%d messages", len(msgs))
@@ -386,6 +432,46 @@ func TestIntegrationAbandonedAndExpired(t *testing.T) {
 	// The adapter's claim checks: a stale token cannot complete or release.
 	if err := store.Complete(ctx, rec.Key, "dead"); err == nil {
 		t.Fatal("Complete with a stale token succeeded")
+	}
+}
+
+// lostAnswerQueue is a Queue whose sends reach SQS but whose answers are
+// lost: the send "timed out" after SQS accepted it.
+type lostAnswerQueue struct{ Queue }
+
+func (q lostAnswerQueue) Send(ctx context.Context, m Message) error {
+	if err := q.Queue.Send(ctx, m); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: send message: context deadline exceeded (the answer was lost)", ErrUnavailable)
+}
+
+// A send that timed out but succeeded: the client gets 503, retries with
+// the same key, gets 202 with the same order id, and the queue holds one
+// message: the retry's copy carries the same deduplication id.
+func TestIntegrationSendTimedOutButSucceeded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	lost := e.handlerOver(NewDynamoStore(e.db, e.table), lostAnswerQueue{NewSQSQueue(e.sqs, e.queue)}, nil)
+	checkError(t, invoke(t, ctx, lost, postReq(validBody)), 503, "SERVICE_UNAVAILABLE")
+	id := orderID(t, invoke(t, ctx, e.handler(nil), postReq(validBody)))
+	if id != ordertable.KeyOrderID(ordertable.IdemKey(testOwner, "key-1")) {
+		t.Fatalf("order id %s is not the key's", id)
+	}
+	msgs := e.drain()
+	if len(msgs) != 1 || aws.ToString(msgs[0].MessageAttributes[orders.MessageAttrOrderID].StringValue) != id {
+		t.Fatalf("%d messages, want 1 of %s", len(msgs), id)
+	}
+	// Once a site claimed it, a replay sends nothing at all.
+	if _, err := ordertable.Claim(ctx, e.db, e.table, id, "site-token", "site-db", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cc := &countingClient{hc: http.DefaultClient}
+	cfg := e.cfg.Copy()
+	cfg.HTTPClient = cc
+	counted := e.handlerOver(NewDynamoStore(dynamodb.NewFromConfig(cfg), e.table), NewSQSQueue(sqs.NewFromConfig(cfg), e.queue), nil)
+	if got := orderID(t, invoke(t, ctx, counted, postReq(validBody))); got != id || cc.n.Load() != 1 {
+		t.Fatalf("replay of a claimed order: %s with %d calls, want %s with 1 (no send)", got, cc.n.Load(), id)
 	}
 }
 
@@ -401,10 +487,11 @@ func (c *countingClient) Do(r *http.Request) (*http.Response, error) {
 }
 
 // AWS round trips per request with the real SDK clients, warm: a new order
-// costs 3 (TransactWriteItems, SendMessage, UpdateItem; see the package
-// documentation for why not 2), a replay 1, a GET 1; DELETE /me 1 (PutItem,
-// repeated too), GET /me/erasure 1 (GetItem), and an order once the erasure
-// is requested 1 (the TransactWriteItems whose ConditionCheck fails).
+// costs 2 (TransactWriteItems, SendMessage), a replay of an order no site
+// has claimed yet 2 (the re-send, which the queue drops), a GET 1; DELETE
+// /me 1 (PutItem, repeated too), GET /me/erasure 1 (GetItem), and an order
+// once the erasure is requested 1 (the TransactWriteItems whose
+// ConditionCheck fails).
 func TestIntegrationRoundTrips(t *testing.T) {
 	e := newEnv(t)
 	cc := &countingClient{hc: http.DefaultClient}
@@ -418,9 +505,9 @@ func TestIntegrationRoundTrips(t *testing.T) {
 		want   int64
 		status int
 	}{
-		{"new order", postReq(validBody, withHeader("idempotency-key", "rt-1")), 3, 202},
-		{"second new order", postReq(validBody, withHeader("idempotency-key", "rt-2")), 3, 202},
-		{"replay", postReq(validBody, withHeader("idempotency-key", "rt-1")), 1, 202},
+		{"new order", postReq(validBody, withHeader("idempotency-key", "rt-1")), 2, 202},
+		{"second new order", postReq(validBody, withHeader("idempotency-key", "rt-2")), 2, 202},
+		{"replay", postReq(validBody, withHeader("idempotency-key", "rt-1")), 2, 202},
 		{"bad request", postReq(`{}`, withHeader("idempotency-key", "rt-3")), 0, 400},
 		{"GET /me/erasure, none", meReq("GET"), 1, 404},
 		{"DELETE /me", meReq("DELETE"), 1, 202},

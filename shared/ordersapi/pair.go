@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/homeregion/homeregion/shared/lease"
-	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
@@ -25,8 +24,8 @@ type PairDB interface {
 // PairStore is the Store on a zone pair's orders table (ORDERS_TABLE with
 // PAIR_REGION set), shared by both regions of the pair. It never uses a
 // transaction or TTL. An order's id is derived from its idempotency key
-// (ordertable.PairOrderID; the handler asks OrderID) and its status record
-// ORDER#<id> carries the idempotency state (ordertable.PairLayout), so a
+// (ordertable.KeyOrderID; the handler asks OrderID) and its status record
+// ORDER#<id> carries the idempotency state (ordertable.KeyedLayout), so a
 // key retried in either region meets the one item.
 //
 // POST /orders' happy path is four calls: Begin's strongly consistent
@@ -49,20 +48,19 @@ func NewPairStore(db PairDB, table string) *PairStore {
 	return &PairStore{
 		db:    db,
 		table: table,
-		lease: lease.NewItems(db, table, ordertable.PairLayout),
+		lease: lease.NewItems(db, table, ordertable.KeyedLayout),
 		items: NewDynamoStore(noTransactions{db}, table),
 	}
 }
 
-// OrderID returns the id of the order that idempotency key idemKey
-// (ordertable.IdemKey) creates: every attempt with the key gets the same.
-// The handler takes ids from here when its Store has this method (a Store
-// that wraps a PairStore must forward it: Begin refuses any other id).
-func (p *PairStore) OrderID(idemKey string) string { return ordertable.PairOrderID(idemKey) }
+// MarksSent implements Store: true. The pair's two regions send to two
+// queues, whose deduplication is their own: only the completion mark tells
+// a retry at the partner that the message was sent.
+func (p *PairStore) MarksSent() bool { return true }
 
 // recordKey is the partition key of the order record that holds idempotency
 // key idemKey's state.
-func recordKey(idemKey string) string { return ordertable.OrderKey(ordertable.PairOrderID(idemKey)) }
+func recordKey(idemKey string) string { return ordertable.OrderKey(ordertable.KeyOrderID(idemKey)) }
 
 // Begin implements Store: a strongly consistent GetItem of the owner's
 // erasure record (found, or unreadable: ErrErased, whatever the key's
@@ -75,8 +73,8 @@ func recordKey(idemKey string) string { return ordertable.OrderKey(ordertable.Pa
 // through the owner index like any other (its wait must exceed the
 // function's timeout).
 func (p *PairStore) Begin(ctx context.Context, rec IdemRecord, order OrderRecord) error {
-	if id := p.OrderID(rec.Key); rec.OrderID != id || order.ID != id {
-		return fmt.Errorf("ordersapi: pair store: order id %q is not the key's (%q)", order.ID, id)
+	if err := keyedIDs(rec, order); err != nil {
+		return err
 	}
 	_, err := ordertable.GetErasure(ctx, p.db, p.table, rec.Owner)
 	switch {
@@ -86,16 +84,11 @@ func (p *PairStore) Begin(ctx context.Context, rec IdemRecord, order OrderRecord
 	case !errors.Is(err, ordertable.ErrNoErasure):
 		return storeErr("begin: read erasure", err)
 	}
-	err = p.lease.Acquire(ctx, lease.Claim{
-		Key:        ordertable.OrderKey(order.ID),
-		Token:      rec.Token,
-		LeaseUntil: rec.LeaseUntil,
-		Attrs:      ordertable.PairOrder{Order: ordertable.Order(order), RequestHash: rec.RequestHash}.Attrs(),
-	}, rec.CreatedAt)
+	err = p.lease.Acquire(ctx, keyedClaim(rec, order), rec.CreatedAt)
 	var held *lease.HeldError
 	switch {
 	case errors.As(err, &held):
-		ex, err := pairIdemRecord(rec.Key, held.Record)
+		ex, err := keyedIdemRecord(rec.Key, held.Record, true)
 		if errors.Is(err, ErrErased) {
 			return fmt.Errorf("begin: %w", ErrErased)
 		}
@@ -107,32 +100,6 @@ func (p *PairStore) Begin(ctx context.Context, rec IdemRecord, order OrderRecord
 		return storeErr("begin", err)
 	}
 	return nil
-}
-
-// pairIdemRecord is the IdemRecord of key idemKey whose state order record
-// rec holds; a tombstone is ErrErased.
-func pairIdemRecord(idemKey string, rec lease.Record) (IdemRecord, error) {
-	o, err := ordertable.PairOrderOf(rec)
-	if err != nil {
-		return IdemRecord{}, err
-	}
-	if o.Status == orders.StatusErased {
-		return IdemRecord{}, ErrErased // the erasure worker's tombstone
-	}
-	r := IdemRecord{
-		Key:         idemKey,
-		Owner:       o.Owner,
-		RequestHash: o.RequestHash,
-		OrderID:     o.ID,
-		State:       IdemInFlight,
-		Token:       rec.Token,
-		LeaseUntil:  rec.LeaseUntil,
-		CreatedAt:   o.CreatedAt,
-	}
-	if rec.State == lease.Done {
-		r.State = IdemComplete
-	}
-	return r, nil
 }
 
 // Reclaim implements Store with one conditional UpdateItem of the order

@@ -102,11 +102,8 @@ func newPairRegion(t *testing.T, srv *mototest.Server, region, partner, tableReg
 	dbCfg.HTTPClient, qCfg.HTTPClient = link, link
 	dbCfg.RetryMaxAttempts, qCfg.RetryMaxAttempts = 1, 1 // a lost answer stays lost
 	r := &pairRegion{link: link, sqs: sqs.NewFromConfig(srv.Config(region)), clock: new(time.Duration)}
-	out, err := r.sqs.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(strings.Replace(table, "pair", "orders-"+region, 1))})
-	if err != nil {
-		t.Fatalf("create queue: %v", err)
-	}
-	r.queue = aws.ToString(out.QueueUrl)
+	r.queue = mototest.CreateQueue(t, r.sqs, "OrdersQueue", strings.Replace(table, "pair", "orders-"+region, 1),
+		map[string]any{"ReceiveMessageWaitTimeSeconds": 0})
 	pair, err := zonepair.FromEnv(func(string) string { return partner }, region)
 	if err != nil || !pair.Paired() {
 		t.Fatalf("pair %s-%s: %+v %v", region, partner, pair, err)
@@ -186,7 +183,7 @@ func TestIntegrationPairLostAnswer(t *testing.T) {
 	if got := west.link.take(); got != "GetItem PutItem" {
 		t.Fatalf("eu-west-1's calls %q, want the erasure read and the write", got)
 	}
-	want := ordertable.PairOrderID(ordertable.IdemKey(testOwner, "lost-1"))
+	want := ordertable.KeyOrderID(ordertable.IdemKey(testOwner, "lost-1"))
 	if keys := pairItems(t, db, table, "ORDER#"); len(keys) != 1 || keys[0] != ordertable.OrderKey(want) {
 		t.Fatalf("order items after the lost answer %v, want the key's", keys)
 	}
@@ -332,7 +329,7 @@ func TestIntegrationPairConcurrentKey(t *testing.T) {
 	mototest.CreateTable(t, db, "OrdersTable", table)
 	west := newPairRegion(t, srv, "eu-west-1", "eu-central-1", "eu-west-1", table, atomic)
 	central := newPairRegion(t, srv, "eu-central-1", "eu-west-1", "eu-west-1", table, atomic)
-	want := ordertable.PairOrderID(ordertable.IdemKey(testOwner, "race-1"))
+	want := ordertable.KeyOrderID(ordertable.IdemKey(testOwner, "race-1"))
 	var wg sync.WaitGroup
 	statuses := make([]int, 8)
 	bodies := make([]string, 8)

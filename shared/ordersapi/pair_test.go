@@ -59,14 +59,14 @@ func (e *pairEnv) post(key, body string) (int, string) {
 
 // record is the order record of key's order.
 func (e *pairEnv) record(key string) map[string]types.AttributeValue {
-	return e.db.item(ordertable.OrderKey(ordertable.PairOrderID(ordertable.IdemKey(testOwner, key))))
+	return e.db.item(ordertable.OrderKey(ordertable.KeyOrderID(ordertable.IdemKey(testOwner, key))))
 }
 
 // checkOneOrder asserts the table holds exactly one order (key's), no
 // idempotency item, and every message sent is that order.
 func (e *pairEnv) checkOneOrder(t *testing.T, key string) {
 	t.Helper()
-	id := ordertable.PairOrderID(ordertable.IdemKey(testOwner, key))
+	id := ordertable.KeyOrderID(ordertable.IdemKey(testOwner, key))
 	if got := e.db.keys("ORDER#"); len(got) != 1 || got[0] != ordertable.OrderKey(id) {
 		t.Errorf("order records %v, want only %s", got, ordertable.OrderKey(id))
 	}
@@ -89,7 +89,7 @@ const otherBody = `{"items":[{"sku":"AB-13","quantity":1}],"deliveryAddress":{"n
 func TestPairStoreCreate(t *testing.T) {
 	e := newPairEnv(t)
 	status, id := e.post("k1", validBody)
-	if status != 202 || id != ordertable.PairOrderID(ordertable.IdemKey(testOwner, "k1")) {
+	if status != 202 || id != ordertable.KeyOrderID(ordertable.IdemKey(testOwner, "k1")) {
 		t.Fatalf("POST = %d %s, want 202 with the key's derived id", status, id)
 	}
 	if got, want := e.plan.log(), "GetItem PutItem SendMessage UpdateItem"; got != want {
@@ -118,9 +118,9 @@ func TestPairStoreCreate(t *testing.T) {
 // pair store, from the stored record it meets.
 func TestPairStoreIdempotency(t *testing.T) {
 	inFlight := func(e *pairEnv, token string, leaseUntil time.Time) {
-		id := ordertable.PairOrderID(ordertable.IdemKey(testOwner, "k1"))
+		id := ordertable.KeyOrderID(ordertable.IdemKey(testOwner, "k1"))
 		hash, _ := requestHash("k1", mustDecode(t, validBody))
-		item := ordertable.PairOrder{Order: ordertable.Order{ID: id, Owner: testOwner, Status: orders.StatusAccepted,
+		item := ordertable.KeyedOrder{Order: ordertable.Order{ID: id, Owner: testOwner, Status: orders.StatusAccepted,
 			CreatedAt: testNow.Add(-time.Hour), UpdatedAt: testNow.Add(-time.Hour)}, RequestHash: hash}.Attrs()
 		item[ordertable.AttrPK] = ddbattr.S(ordertable.OrderKey(id))
 		item["state"], item[ordertable.AttrIdemToken] = ddbattr.S("IN_FLIGHT"), ddbattr.S(token)
@@ -164,7 +164,7 @@ func TestPairStoreIdempotency(t *testing.T) {
 			if status != tt.want || (tt.wantCode != "" && !strings.Contains(out, `"`+tt.wantCode+`"`)) {
 				t.Fatalf("POST = %d %s, want %d %s", status, out, tt.want, tt.wantCode)
 			}
-			if status == 202 && out != ordertable.PairOrderID(ordertable.IdemKey(testOwner, "k1")) {
+			if status == 202 && out != ordertable.KeyOrderID(ordertable.IdemKey(testOwner, "k1")) {
 				t.Errorf("order id %s, want the key's", out)
 			}
 			if e.q.count() != tt.wantSent {
@@ -212,7 +212,7 @@ func TestPairStoreCrashes(t *testing.T) {
 				e.plan.reset()
 				e.now = e.now.Add(DefaultLease + time.Second)
 				status, id := e.post("k1", validBody)
-				if status != 202 || id != ordertable.PairOrderID(ordertable.IdemKey(testOwner, "k1")) {
+				if status != 202 || id != ordertable.KeyOrderID(ordertable.IdemKey(testOwner, "k1")) {
 					t.Fatalf("retry = %d %s (first %d), want 202 with the key's order id", status, id, first)
 				}
 				e.checkOneOrder(t, "k1")

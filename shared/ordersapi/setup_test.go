@@ -13,7 +13,7 @@ import (
 // rules themselves are tested with ParseEnv).
 func TestSetup(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-		"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders",
+		"AWS_REGION": "eu-west-1", "ORDERS_TABLE": "orders", "ORDERS_QUEUE_URL": "http://127.0.0.1:1/0/orders.fifo",
 		"SITE_PUBLIC_KEY": testKey().String()}
 	getenv := func(k string) string { return env[k] }
 	if h, err := Setup(context.Background(), getenv, logging.Discard()); err != nil || h == nil {

@@ -15,9 +15,13 @@ type IdemState string
 // The idempotency record's states. InFlight records carry a lease: once it
 // has passed, the attempt holding it is presumed dead and the next request
 // with the same key and body takes the record over (and sends the message).
+// An Unconfirmed record has no lease and no completion mark (a Store whose
+// MarksSent is false): its message may or may not have been sent, and a
+// replay sends it again, which the FIFO queue's deduplication drops.
 const (
-	IdemInFlight IdemState = "IN_FLIGHT"
-	IdemComplete IdemState = "COMPLETE" // the message is in the queue
+	IdemInFlight    IdemState = "IN_FLIGHT"
+	IdemComplete    IdemState = "COMPLETE" // the message is in the queue
+	IdemUnconfirmed IdemState = "UNCONFIRMED"
 )
 
 // IdemRecord is the idempotency record of one (owner, Idempotency-Key) pair:
@@ -31,7 +35,7 @@ type IdemRecord struct {
 	Token       string    // the claim token of the attempt holding the lease
 	LeaseUntil  time.Time // an in-flight record is abandoned after this
 	CreatedAt   time.Time // when the order was accepted (envelope createdAt)
-	ExpiresAt   time.Time // DynamoDB TTL: the key may be reused after this
+	ExpiresAt   time.Time // a legacy IDEM# record's TTL; zero for an order record, which binds its key for good
 }
 
 // OrderRecord is an order's status record (ordertable.OrderKey(ID)).
@@ -68,8 +72,14 @@ func (e *KeyTakenError) Error() string {
 
 // Store is the orders table as the handler needs it.
 type Store interface {
-	// Begin writes, in one atomic conditional write, rec (a new in-flight
-	// idempotency record) and order (the order's ACCEPTED status record),
+	// MarksSent reports whether a new order's record is leased until the
+	// handler marks it complete after the send (Complete), or is never
+	// marked: then a replay finds it IdemUnconfirmed (or IdemComplete once
+	// a site claimed the order) and re-sends.
+	MarksSent() bool
+	// Begin writes, in one atomic conditional write, rec (the key's new
+	// idempotency state) and order (the order's ACCEPTED status record; one
+	// item, whose id is ordertable.KeyOrderID(rec.Key)),
 	// provided rec.Owner has no erasure record (DynamoStore: checked in the
 	// same transaction; PairStore: by a strongly consistent read just
 	// before). If the owner has one, it writes nothing and returns

@@ -3,29 +3,32 @@
 // the key schema this package assumes: one string partition key, AttrPK, and
 // TTL on AttrExpiresAt.
 //
-// The table holds two kinds of items, status metadata only (the order itself,
-// which carries PII, never enters the table):
+// The table holds these kinds of items, status metadata only (the order
+// itself, which carries PII, never enters the table):
 //
-//	ORDER#<id>   an order's status record: owner, status, createdAt, updatedAt.
-//	             Written ACCEPTED by the orders API (Create), claimed by the
-//	             one on-prem consumer that processes it (Claim: claim,
-//	             claimStore, claimedAt), settled COMPLETED or FAILED (Settle),
-//	             read by GET /orders/{id} (Get).
+//	ORDER#<id>   an order's status record: owner, status, createdAt, updatedAt,
+//	             and the hash of the POST /orders request that created it.
+//	             The id is derived from the request's idempotency key
+//	             (KeyOrderID), so every attempt with one key meets this one
+//	             record, which carries the key's idempotency state too
+//	             (KeyedOrder, KeyedLayout): one conditional write creates both.
+//	             Claimed by the one on-prem consumer that processes it (Claim:
+//	             claim, claimStore, claimedAt), settled COMPLETED or FAILED
+//	             (Settle), read by GET /orders/{id} (Get).
 //	             When its owner is erased, the worker replaces it with a
-//	             tombstone without owner (status ERASED, TTL), which no
-//	             consumer can claim and Get reports as unknown.
-//	IDEM#<hash>  an idempotency record of POST /orders, keyed IdemKey(owner,
-//	             key): a lease record (package lease, IdemLayout) with owner,
-//	             requestHash, orderId and createdAt (Idem).
+//	             tombstone without owner (status ERASED), which no consumer
+//	             can claim and Get reports as unknown.
+//	IDEM#<hash>  a legacy idempotency record (IdemLayout, Idem), written by
+//	             releases before order ids were derived from keys: an order
+//	             record with a random id. No longer written; read until its
+//	             TTL (24 hours) so that a key replayed across the upgrade
+//	             still meets its order (NoLegacyIdem).
 //	ERASURE#…, SITES  the erasure records and the site databases (erasure.go).
 //
 // In a zone pair (PAIR_REGION set) ORDERS_TABLE is the pair's global table
 // with multi-Region strong consistency, which has neither transactions nor
-// TTL. There POST /orders writes no IDEM# item: an order's id is derived from
-// its idempotency key (PairOrderID) and its status record carries the
-// idempotency state too (PairOrder, PairLayout), so one conditional write
-// creates both. The processor's Claim and Settle, Get and the erasure
-// worker's owner index serve those records unchanged.
+// TTL; the order records are the same. The processor's Claim and Settle,
+// Get and the erasure worker's owner index serve them alike.
 //
 // Instants are RFC 3339 strings in UTC (ddbattr.Time), except the lease's
 // epoch milliseconds and the TTL's epoch seconds.
@@ -93,7 +96,10 @@ type Order struct {
 }
 
 // Create is the conditional put of o's status record, which must not exist
-// yet, for a transaction (see lease.Table.AcquireWith).
+// yet, for a transaction (see lease.Table.AcquireWith): the record as
+// releases before derived order ids wrote it, beside an IDEM# record. The
+// orders API writes KeyedOrder records now; tests recreate that earlier
+// state with it.
 func Create(table string, o Order) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName: aws.String(table),
@@ -106,6 +112,22 @@ func Create(table string, o Order) types.TransactWriteItem {
 		},
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+	}}
+}
+
+// NoLegacyIdem is the check, for a transaction, that idempotency key idemKey
+// has no live legacy record (IDEM#…, IdemLayout: absent or past its TTL at
+// now). When it fails, DynamoDB returns the record with the cancellation
+// reason (ReturnValuesOnConditionCheckFailure ALL_OLD), so the caller can
+// answer from it without another call.
+func NoLegacyIdem(table, idemKey string, now time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                           aws.String(table),
+		Key:                                 ddbattr.Key(AttrPK, idemKey),
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #exp < :now"),
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#exp": AttrExpiresAt},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": ddbattr.N(now.Unix())},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}
 }
 
@@ -317,16 +339,19 @@ func IdemOf(rec lease.Record) (Idem, error) {
 	return i, nil
 }
 
-// AttrIdemToken is the claim token of the POST /orders attempt that holds a
-// pair order record's idempotency lease (PairLayout). It is not AttrClaim,
-// which belongs to the site that processes the order (Claim).
+// AttrIdemToken is the claim token of the POST /orders attempt that wrote
+// an order record (KeyedLayout). It is not AttrClaim, which belongs to the
+// site that processes the order (Claim).
 const AttrIdemToken = "idemToken"
 
-// PairLayout is the lease layout of the idempotency state a pair order
-// record carries (ORDER#<PairOrderID(key)>): held while the order's message
-// is being sent (IN_FLIGHT), done once it is (COMPLETE); no TTL attribute,
-// so a key stays bound to its order as long as the record lives.
-var PairLayout = lease.Layout{
+// KeyedLayout is the lease layout of the idempotency state an order record
+// carries (ORDER#<KeyOrderID(key)>): held while the order's message is being
+// sent (IN_FLIGHT), done once it is (COMPLETE); no TTL attribute, so a key
+// stays bound to its order as long as the record lives. Only a zone pair's
+// orders API marks a record done (its two regions' queues share no
+// deduplication); unpaired, a record stays IN_FLIGHT and a replay re-sends
+// into the FIFO queue, which drops the copy.
+var KeyedLayout = lease.Layout{
 	Key:        AttrPK,
 	State:      "state",
 	Token:      AttrIdemToken,
@@ -335,30 +360,33 @@ var PairLayout = lease.Layout{
 	Done:       "COMPLETE",
 }
 
-// pairIDEncoding writes a pair order id as the orders API writes its random
+// pairIDEncoding writes a derived order id as the orders API writes its random
 // ids: base32 over 0-9a-v, unpadded (26 characters for 128 bits).
 var pairIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
-// PairOrderID is the id of the order that idempotency key idemKey
-// (IdemKey(owner, key)) creates in a pair table: the first 128 bits of
+// KeyOrderID is the id of the order that idempotency key idemKey
+// (IdemKey(owner, key)) creates: the first 128 bits of
 // SHA-256("order/v2\n" + idemKey) in base32 (26 characters of 0-9a-v), so
-// every attempt with one key, in either region, writes the one record.
-func PairOrderID(idemKey string) string {
+// every attempt with one key (in either region of a pair) writes the one
+// record and sends the one message id.
+func KeyOrderID(idemKey string) string {
 	sum := sha256.Sum256([]byte("order/v2\n" + idemKey))
 	return pairIDEncoding.EncodeToString(sum[:16])
 }
 
-// PairOrder is an order's status record in a pair table together with the
-// hash of the request that created it; its lease (PairLayout) is package
-// lease's.
-type PairOrder struct {
+// KeyedOrder is an order's status record together with the hash of the
+// request that created it; its lease (KeyedLayout) is package lease's.
+type KeyedOrder struct {
 	Order
 	RequestHash string // hex SHA-256 of the request (ordersapi)
+	// Claimed reports that a site has claimed the order (Claim): its
+	// message was sent. Read only (KeyedOrderOf).
+	Claimed bool
 }
 
 // Attrs are p's attributes for lease.Claim.Attrs: the status record's
 // (Create's, without the key, which the lease writes) and the request hash.
-func (p PairOrder) Attrs() map[string]types.AttributeValue {
+func (p KeyedOrder) Attrs() map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		AttrOwner:       ddbattr.S(p.Owner),
 		AttrStatus:      ddbattr.S(string(p.Status)),
@@ -368,27 +396,28 @@ func (p PairOrder) Attrs() map[string]types.AttributeValue {
 	}
 }
 
-// PairOrderOf reads the PairOrder of a pair order record (as package lease
-// read it with PairLayout). An erased order's tombstone (EraseOrder) reads
+// KeyedOrderOf reads the KeyedOrder of an order record (as package lease
+// read it with KeyedLayout). An erased order's tombstone (EraseOrder) reads
 // as status ERASED with no owner; any other record without owner, request
 // hash, createdAt or a valid status is ErrCorrupt.
-func PairOrderOf(rec lease.Record) (PairOrder, error) {
+func KeyedOrderOf(rec lease.Record) (KeyedOrder, error) {
 	id, ok := strings.CutPrefix(rec.Key, "ORDER#")
 	if !ok || id == "" {
-		return PairOrder{}, fmt.Errorf("%w: pair order record: key is not an order's", ErrCorrupt)
+		return KeyedOrder{}, fmt.Errorf("%w: pair order record: key is not an order's", ErrCorrupt)
 	}
 	r := ddbattr.NewReader(rec.Item)
-	p := PairOrder{Order: Order{ID: id, Owner: r.S(AttrOwner), Status: orders.Status(r.S(AttrStatus))}, RequestHash: r.S(AttrRequestHash)}
+	p := KeyedOrder{Order: Order{ID: id, Owner: r.S(AttrOwner), Status: orders.Status(r.S(AttrStatus))}, RequestHash: r.S(AttrRequestHash),
+		Claimed: r.S(AttrClaim) != ""}
 	if p.Status == orders.StatusErased {
 		return p, nil
 	}
 	p.CreatedAt, p.UpdatedAt = r.Time(AttrCreatedAt), r.Time(AttrUpdatedAt)
 	if err := r.Err(); err != nil {
-		return PairOrder{}, fmt.Errorf("%w: pair order %s: %w", ErrCorrupt, id, err)
+		return KeyedOrder{}, fmt.Errorf("%w: pair order %s: %w", ErrCorrupt, id, err)
 	}
 	if p.Owner == "" || p.RequestHash == "" || p.CreatedAt.IsZero() || !p.Status.Valid() {
 		// A take-over re-sends the order with this createdAt: never year 1.
-		return PairOrder{}, fmt.Errorf("%w: pair order %s: no owner, request hash, createdAt or valid status", ErrCorrupt, id)
+		return KeyedOrder{}, fmt.Errorf("%w: pair order %s: no owner, request hash, createdAt or valid status", ErrCorrupt, id)
 	}
 	return p, nil
 }

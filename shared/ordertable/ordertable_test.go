@@ -223,19 +223,19 @@ func TestIdemKey(t *testing.T) {
 	}
 }
 
-func TestPairOrderID(t *testing.T) {
-	a := PairOrderID(IdemKey("owner-a", "k"))
-	if a != PairOrderID(IdemKey("owner-a", "k")) || a == PairOrderID(IdemKey("owner-a", "k2")) || a == PairOrderID(IdemKey("owner-b", "k")) {
-		t.Fatalf("PairOrderID not a function of (owner, key) alone: %s", a)
+func TestKeyOrderID(t *testing.T) {
+	a := KeyOrderID(IdemKey("owner-a", "k"))
+	if a != KeyOrderID(IdemKey("owner-a", "k")) || a == KeyOrderID(IdemKey("owner-a", "k2")) || a == KeyOrderID(IdemKey("owner-b", "k")) {
+		t.Fatalf("KeyOrderID not a function of (owner, key) alone: %s", a)
 	}
 	// An id as the orders API's random ones: 26 characters of 0-9a-v.
 	if len(a) != 26 || strings.Trim(a, "0123456789abcdefghijklmnopqrstuv") != "" {
-		t.Fatalf("PairOrderID %q: want 26 characters of 0-9a-v", a)
+		t.Fatalf("KeyOrderID %q: want 26 characters of 0-9a-v", a)
 	}
 	// Pinned (computed independently: Python hashlib and base64): records
 	// written by one version must be found by the next.
-	if got, want := PairOrderID("IDEM#x"), "ju7c12srp4lc24r1kttshvnj9k"; got != want {
-		t.Errorf("PairOrderID(IDEM#x) = %s, want %s (changing the derivation orphans every pair order)", got, want)
+	if got, want := KeyOrderID("IDEM#x"), "ju7c12srp4lc24r1kttshvnj9k"; got != want {
+		t.Errorf("KeyOrderID(IDEM#x) = %s, want %s (changing the derivation orphans every pair order)", got, want)
 	}
 }
 
@@ -244,31 +244,31 @@ func TestPairOrderID(t *testing.T) {
 // a tombstone (EraseOrder): the API's lease token must never read as a
 // site's claim, or no site could claim the order.
 func TestPairOrder(t *testing.T) {
-	p := PairOrder{Order: Order{ID: "o1", Owner: "sub", Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}, RequestHash: "abc"}
-	got, err := PairOrderOf(lease.Record{Key: OrderKey("o1"), Item: p.Attrs()})
+	p := KeyedOrder{Order: Order{ID: "o1", Owner: "sub", Status: orders.StatusAccepted, CreatedAt: now, UpdatedAt: now}, RequestHash: "abc"}
+	got, err := KeyedOrderOf(lease.Record{Key: OrderKey("o1"), Item: p.Attrs()})
 	if err != nil || got != p {
-		t.Fatalf("PairOrderOf(Attrs) = %+v, %v; want %+v", got, err, p)
+		t.Fatalf("KeyedOrderOf(Attrs) = %+v, %v; want %+v", got, err, p)
 	}
-	for _, name := range []string{PairLayout.Key, PairLayout.State, PairLayout.Token, PairLayout.LeaseUntil} {
+	for _, name := range []string{KeyedLayout.Key, KeyedLayout.State, KeyedLayout.Token, KeyedLayout.LeaseUntil} {
 		switch name {
 		case AttrOwner, AttrStatus, AttrCreatedAt, AttrUpdatedAt, AttrRequestHash, AttrClaim, AttrClaimStore, AttrClaimedAt, AttrExpiresAt, AttrErasureID:
-			t.Errorf("PairLayout attribute %s collides with an order record's", name)
+			t.Errorf("KeyedLayout attribute %s collides with an order record's", name)
 		}
 	}
-	if PairLayout.Key != AttrPK || PairLayout.ExpiresAt != "" {
-		t.Errorf("PairLayout: key %q, TTL %q; want %q and none (a pair table has no TTL)", PairLayout.Key, PairLayout.ExpiresAt, AttrPK)
+	if KeyedLayout.Key != AttrPK || KeyedLayout.ExpiresAt != "" {
+		t.Errorf("KeyedLayout: key %q, TTL %q; want %q and none (a pair table has no TTL)", KeyedLayout.Key, KeyedLayout.ExpiresAt, AttrPK)
 	}
 	tomb := map[string]types.AttributeValue{AttrStatus: ddbattr.S(string(orders.StatusErased)), AttrRequestHash: ddbattr.S("abc")}
-	if got, err := PairOrderOf(lease.Record{Key: OrderKey("o1"), Item: tomb}); err != nil || got.Status != orders.StatusErased || got.Owner != "" {
-		t.Errorf("PairOrderOf(tombstone) = %+v, %v; want status ERASED", got, err)
+	if got, err := KeyedOrderOf(lease.Record{Key: OrderKey("o1"), Item: tomb}); err != nil || got.Status != orders.StatusErased || got.Owner != "" {
+		t.Errorf("KeyedOrderOf(tombstone) = %+v, %v; want status ERASED", got, err)
 	}
 	for name, item := range map[string]map[string]types.AttributeValue{"no owner": p.Attrs(), "no hash": p.Attrs(), "no createdAt": p.Attrs()} {
 		delete(item, map[string]string{"no owner": AttrOwner, "no hash": AttrRequestHash, "no createdAt": AttrCreatedAt}[name])
-		if _, err := PairOrderOf(lease.Record{Key: OrderKey("o1"), Item: item}); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("PairOrderOf(%s): %v, want ErrCorrupt", name, err)
+		if _, err := KeyedOrderOf(lease.Record{Key: OrderKey("o1"), Item: item}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("KeyedOrderOf(%s): %v, want ErrCorrupt", name, err)
 		}
 	}
-	if _, err := PairOrderOf(lease.Record{Key: IdemKey("sub", "k"), Item: p.Attrs()}); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("PairOrderOf of an IDEM# key: %v, want ErrCorrupt", err)
+	if _, err := KeyedOrderOf(lease.Record{Key: IdemKey("sub", "k"), Item: p.Attrs()}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("KeyedOrderOf of an IDEM# key: %v, want ErrCorrupt", err)
 	}
 }

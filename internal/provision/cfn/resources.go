@@ -124,34 +124,12 @@ func (rr *regionRun) table(ctx context.Context, r *template.Resource, p map[stri
 
 // queue creates an SQS queue with the template's attributes.
 func (rr *regionRun) queue(ctx context.Context, r *template.Resource, p map[string]any) (Created, error) {
-	name := rr.name(r, p, "QueueName")
-	attrs := map[string]string{}
-	for k, v := range p {
-		switch k {
-		case "QueueName", "Tags":
-			continue
-		case "RedrivePolicy", "RedriveAllowPolicy":
-			if s, ok := v.(string); ok {
-				attrs[k] = s
-				continue
-			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				return Created{}, fmt.Errorf("%s: %w", k, err)
-			}
-			attrs[k] = string(b)
-		default:
-			s, err := template.ScalarString(v)
-			if err != nil {
-				return Created{}, fmt.Errorf("attribute %s: %w", k, err)
-			}
-			attrs[k] = s
-		}
+	in, err := QueueInput(rr.name(r, p, "QueueName"), p)
+	if err != nil {
+		return Created{}, err
 	}
-	if fifo, _ := template.Bool(attrs["FifoQueue"]); fifo && !strings.HasSuffix(name, ".fifo") {
-		name += ".fifo"
-	}
-	out, err := rr.c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	name, attrs := aws.ToString(in.QueueName), in.Attributes
+	out, err := rr.c.sqs.CreateQueue(ctx, in)
 	if err != nil {
 		return Created{}, fmt.Errorf("create queue %s: %w", name, err)
 	}
@@ -572,4 +550,40 @@ func (rr *regionRun) ensureService(ctx context.Context, cluster, name string, de
 	}
 	_, err := rr.createService(ctx, cluster, name, "", desired)
 	return err
+}
+
+// QueueInput is the CreateQueue input of queue name with the template's
+// properties p (intrinsics resolved): every property but QueueName and Tags
+// as a queue attribute, the redrive policies as JSON, and the ".fifo" suffix
+// SQS requires of a FIFO queue's name. It is the one reading of a queue's
+// properties, shared by the local provisioner and the tests that create the
+// product's queues.
+func QueueInput(name string, p map[string]any) (*sqs.CreateQueueInput, error) {
+	attrs := map[string]string{}
+	for k, v := range p {
+		switch k {
+		case "QueueName", "Tags":
+			continue
+		case "RedrivePolicy", "RedriveAllowPolicy":
+			if s, ok := v.(string); ok {
+				attrs[k] = s
+				continue
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			attrs[k] = string(b)
+		default:
+			s, err := template.ScalarString(v)
+			if err != nil {
+				return nil, fmt.Errorf("attribute %s: %w", k, err)
+			}
+			attrs[k] = s
+		}
+	}
+	if fifo, _ := template.Bool(attrs["FifoQueue"]); fifo && !strings.HasSuffix(name, ".fifo") {
+		name += ".fifo"
+	}
+	return &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs}, nil
 }
