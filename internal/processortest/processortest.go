@@ -62,37 +62,33 @@ func (f *Fixture) owner(id string) string {
 	return Owner
 }
 
-// New creates a uniquely named queue whose RedrivePolicy sends a message to
-// a new dead-letter queue after maxReceiveCount receives, and an orders table
-// with template.yaml's OrdersTable layout.
+// New creates a uniquely named orders queue as template.yaml declares it
+// (FIFO), whose RedrivePolicy sends a message to a new dead-letter queue
+// (FIFO too) after maxReceiveCount receives, and an orders table with
+// template.yaml's OrdersTable layout. Messages are sent as the orders API
+// sends them (message group = order id), but each with a deduplication id
+// of its own: a second copy of one order is what the site meets when a
+// replay comes after the queue's deduplication interval, and what these
+// tests send on purpose.
 func New(t testing.TB, cfg aws.Config, maxReceiveCount int) *Fixture {
 	t.Helper()
 	ctx := context.Background()
 	suffix := randHex(5)
 	f := &Fixture{SQS: sqs.NewFromConfig(cfg), DynamoDB: dynamodb.NewFromConfig(cfg), Table: "orders-" + suffix}
-	dlq, err := f.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("orders-dlq-" + suffix)})
-	if err != nil {
-		t.Fatalf("create DLQ: %v", err)
-	}
-	f.DLQURL = aws.ToString(dlq.QueueUrl)
+	f.DLQURL = mototest.CreateQueue(t, f.SQS, "OrdersDeadLetterQueue", "orders-dlq-"+suffix, nil)
 	attrs, err := f.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+		QueueUrl: aws.String(f.DLQURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
 	})
 	if err != nil {
 		t.Fatalf("DLQ arn: %v", err)
 	}
-	redrive, _ := json.Marshal(map[string]string{
-		"deadLetterTargetArn": attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
-		"maxReceiveCount":     strconv.Itoa(maxReceiveCount),
+	f.QueueURL = mototest.CreateQueue(t, f.SQS, "OrdersQueue", "orders-"+suffix, map[string]any{
+		"RedrivePolicy": map[string]any{
+			"deadLetterTargetArn": attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
+			"maxReceiveCount":     maxReceiveCount,
+		},
+		"VisibilityTimeout": 30,
 	})
-	q, err := f.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{
-		QueueName:  aws.String("orders-" + suffix),
-		Attributes: map[string]string{"RedrivePolicy": string(redrive), "VisibilityTimeout": "30"},
-	})
-	if err != nil {
-		t.Fatalf("create queue: %v", err)
-	}
-	f.QueueURL = aws.ToString(q.QueueUrl)
 	mototest.CreateTable(t, f.DynamoDB, "OrdersTable", f.Table)
 	f.KeyFile, f.PublicKey, f.Keys = NewKey(t)
 	return f
@@ -304,9 +300,11 @@ func (f *Fixture) Send(ctx context.Context, ids []string) error {
 					return
 				}
 				entries[i] = sqstypes.SendMessageBatchRequestEntry{
-					Id:                aws.String(strconv.Itoa(i)),
-					MessageBody:       aws.String(body),
-					MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
+					Id:                     aws.String(strconv.Itoa(i)),
+					MessageBody:            aws.String(body),
+					MessageGroupId:         aws.String(id),
+					MessageDeduplicationId: aws.String(randHex(16)),
+					MessageAttributes:      map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
 				}
 			}
 			out, err := f.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(f.QueueURL), Entries: entries})
@@ -326,7 +324,12 @@ func (f *Fixture) Send(ctx context.Context, ids []string) error {
 // SendRaw enqueues body as is, with the orderId attribute when orderID is set.
 func (f *Fixture) SendRaw(t testing.TB, body, orderID string) {
 	t.Helper()
-	in := &sqs.SendMessageInput{QueueUrl: aws.String(f.QueueURL), MessageBody: aws.String(body)}
+	group := orderID
+	if group == "" {
+		group = randHex(8) // a group of its own, as every order has
+	}
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(f.QueueURL), MessageBody: aws.String(body),
+		MessageGroupId: aws.String(group), MessageDeduplicationId: aws.String(randHex(16))}
 	if orderID != "" {
 		in.MessageAttributes = map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(orderID)}}
 	}
@@ -347,9 +350,11 @@ func (f *Fixture) SendErasure(ctx context.Context, id, owner string) error {
 		return err
 	}
 	_, err = f.SQS.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:          aws.String(f.QueueURL),
-		MessageBody:       aws.String(string(b)),
-		MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrErasureID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
+		QueueUrl:               aws.String(f.QueueURL),
+		MessageBody:            aws.String(string(b)),
+		MessageGroupId:         aws.String(id),
+		MessageDeduplicationId: aws.String(randHex(16)),
+		MessageAttributes:      map[string]sqstypes.MessageAttributeValue{orders.MessageAttrErasureID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
 	})
 	if err != nil {
 		return fmt.Errorf("send erasure %s: %w", id, err)

@@ -162,7 +162,8 @@ func TestErasureOnMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := fmt.Sprintf(`{"version":2,"orderId":"order-%s","region":%q,"owner":%q,"createdAt":%q,"sealed":{"kid":"k","ct":"c"}}`, p.sub, home, p.sub, now.Format(time.RFC3339))
-		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.DLQURL), MessageBody: aws.String(body)}); err != nil {
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.DLQURL), MessageBody: aws.String(body),
+			MessageGroupId: aws.String("order-" + p.sub), MessageDeduplicationId: aws.String("order-" + p.sub)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -36,22 +36,21 @@ func TestPairErasureOnMoto(t *testing.T) {
 	table := fmt.Sprintf("pair-erasure-%d", time.Now().UnixNano())
 	db := dynamodb.NewFromConfig(srv.Config(region))
 	mototest.CreateTable(t, db, "OrdersTable", table)
-	queue := func(r, name string) string {
-		out, err := sqs.NewFromConfig(srv.Config(r)).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("%s-%d", name, time.Now().UnixNano()))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(out.QueueUrl)
+	queue := func(r, logicalID, name string) string {
+		return mototest.CreateQueue(t, sqs.NewFromConfig(srv.Config(r)), logicalID, fmt.Sprintf("%s-%d", name, time.Now().UnixNano()),
+			map[string]any{"ReceiveMessageWaitTimeSeconds": 0})
 	}
-	qC, dlqC := queue(region, "orders"), queue(region, "orders-dlq")
-	qW, dlqW := queue(partner, "orders"), queue(partner, "orders-dlq")
+	qC, dlqC := queue(region, "OrdersQueue", "orders"), queue(region, "OrdersDeadLetterQueue", "orders-dlq")
+	qW, dlqW := queue(partner, "OrdersQueue", "orders"), queue(partner, "OrdersDeadLetterQueue", "orders-dlq")
 	sqsC, sqsW := sqs.NewFromConfig(srv.Config(region)), sqs.NewFromConfig(srv.Config(partner))
 
 	// A's orders went through both regions' queues; one of each reached its
 	// DLQ. B's too, in eu-west-1's.
 	deadLetter := func(q *sqs.Client, url, sub, r string) {
-		body := fmt.Sprintf(`{"version":2,"orderId":"o-%s-%s","region":%q,"owner":%q,"sealed":{"kid":"k","ct":"c"}}`, sub[:8], r, r, sub)
-		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body)}); err != nil {
+		id := fmt.Sprintf("o-%s-%s", sub[:8], r)
+		body := fmt.Sprintf(`{"version":2,"orderId":%q,"region":%q,"owner":%q,"sealed":{"kid":"k","ct":"c"}}`, id, r, sub)
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body),
+			MessageGroupId: aws.String(id), MessageDeduplicationId: aws.String(id)}); err != nil {
 			t.Fatal(err)
 		}
 	}
