@@ -74,6 +74,7 @@ func sendOrder(t *testing.T, q *sqs.Client, queueURL string, pub sealed.PublicKe
 	if _, err := q.SendMessage(context.Background(), &sqs.SendMessageInput{
 		QueueUrl: aws.String(queueURL), MessageBody: aws.String(string(body)),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}},
+		MessageGroupId:    aws.String(id), MessageDeduplicationId: aws.String(id), // as the orders API of region sends it
 	}); err != nil {
 		t.Fatal(err)
 	}

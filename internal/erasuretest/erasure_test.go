@@ -110,7 +110,9 @@ func (s *stack) moveToDLQ(subs ...string) int {
 				_, _ = q.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(r.OrdersQueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
 				continue
 			}
-			if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(r.OrdersDLQURL), MessageBody: m.Body, MessageAttributes: m.MessageAttributes}); err != nil {
+			// The FIFO DLQ's group and deduplication id: the message's own.
+			if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(r.OrdersDLQURL), MessageBody: m.Body, MessageAttributes: m.MessageAttributes,
+				MessageGroupId: m.MessageId, MessageDeduplicationId: m.MessageId}); err != nil {
 				s.t.Fatal(err)
 			}
 			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.OrdersQueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
