@@ -64,12 +64,9 @@ func ordersTable(b *testing.B, db *dynamodb.Client) string {
 	return name
 }
 
+// queue creates an orders queue as the template declares it (FIFO).
 func queue(b *testing.B, q *sqs.Client) string {
-	out, err := q.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(unique("orders"))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return aws.ToString(out.QueueUrl)
+	return mototest.CreateQueue(b, q, "OrdersQueue", unique("orders"), map[string]any{"ReceiveMessageWaitTimeSeconds": 0})
 }
 
 func deps(b *testing.B) (*residency.Policy, *identity.Keys) {
@@ -297,6 +294,7 @@ func BenchmarkVsRaw(b *testing.B) {
 					b.Fatal(err)
 				}
 				if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(rawURL), MessageBody: aws.String(string(env)),
+					MessageGroupId: aws.String(id), MessageDeduplicationId: aws.String(id),
 					MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}}}); err != nil {
 					b.Fatal(err)
 				}
