@@ -650,6 +650,7 @@ func (w *walk) enqueue(ctx context.Context, q *sqs.Client, ddb *dynamodb.Client,
 						return
 					}
 					entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(k)), MessageBody: aws.String(string(env)),
+						MessageGroupId: aws.String(id), MessageDeduplicationId: aws.String(id), // as the orders API sends (FIFO)
 						MessageAttributes: map[string]sqstypes.MessageAttributeValue{orders.MessageAttrOrderID: {DataType: aws.String("String"), StringValue: aws.String(id)}}})
 				}
 				out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(r.OrdersQueueURL), Entries: entries})
