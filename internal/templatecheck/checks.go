@@ -93,6 +93,7 @@ func Check(t *template.Template) []Finding {
 	fs = append(fs, CheckNoErasureRecordWrites(t)...)
 	fs = append(fs, CheckZonePair(t)...)
 	fs = append(fs, CheckArcSafetyRule(t)...)
+	fs = append(fs, CheckOrdersQueue(t)...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
 }

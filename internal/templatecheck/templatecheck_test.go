@@ -672,6 +672,22 @@ func TestMutationsOfTheRealTemplate(t *testing.T) {
 			}
 			return changed
 		}},
+		{"a standard orders queue", "orders-queue", func(t *testing.T, tpl *template.Template) bool {
+			delete(tpl.Resource("OrdersQueue").Properties, "FifoQueue")
+			return true
+		}},
+		{"orders queue deduplicating per queue", "orders-queue", func(t *testing.T, tpl *template.Template) bool {
+			tpl.Resource("OrdersQueue").Properties["DeduplicationScope"] = "queue"
+			return true
+		}},
+		{"orders queue with content-based deduplication", "orders-queue", func(t *testing.T, tpl *template.Template) bool {
+			tpl.Resource("OrdersQueue").Properties["ContentBasedDeduplication"] = true
+			return true
+		}},
+		{"a standard orders DLQ", "orders-queue", func(t *testing.T, tpl *template.Template) bool {
+			delete(tpl.Resource("OrdersDeadLetterQueue").Properties, "FifoQueue")
+			return true
+		}},
 		{"an e-mail change effective before verification", "user-pool-triggers", func(t *testing.T, tpl *template.Template) bool {
 			_, ok := tpl.Resource("UserPool").Properties["UserAttributeUpdateSettings"]
 			delete(tpl.Resource("UserPool").Properties, "UserAttributeUpdateSettings")
