@@ -783,3 +783,52 @@ func TestDeadlineReserve(t *testing.T) {
 	resp, _ := newHandler(st, &fakeQueue{}).Handle(ctx, postReq(validBody))
 	checkError(t, resp, 503, "SERVICE_UNAVAILABLE")
 }
+
+// An unmarked store (DynamoStore's protocol): a new order is Begin and Send,
+// nothing marked; a failed send releases nothing (there is no lease); a
+// replay of an unconfirmed order re-sends the same id and createdAt; a
+// replay of a claimed one sends nothing.
+func TestUnmarkedStore(t *testing.T) {
+	created := testNow.Add(-time.Hour)
+	tests := []struct {
+		name     string
+		begin    error
+		sendErr  error
+		status   int
+		sends    int
+		calls    string
+		sentFrom time.Time // the envelope's createdAt, when sent
+	}{
+		{"new order", nil, nil, 202, 1, "Begin", testNow},
+		{"new order, send fails", nil, ErrUnavailable, 503, 0, "Begin", time.Time{}},
+		{"replay, unconfirmed", &KeyTakenError{Existing: IdemRecord{State: IdemUnconfirmed, CreatedAt: created}}, nil, 202, 1, "Begin", created},
+		{"replay, claimed", &KeyTakenError{Existing: IdemRecord{State: IdemComplete, CreatedAt: created}}, nil, 202, 0, "Begin", time.Time{}},
+		{"replay, unconfirmed, send fails", &KeyTakenError{Existing: IdemRecord{State: IdemUnconfirmed, CreatedAt: created}}, ErrUnavailable, 503, 0, "Begin", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, _ := orders.DecodeOrder([]byte(validBody))
+			hash, _ := requestHash("key-1", o)
+			key := ordertable.IdemKey(testOwner, "key-1")
+			st := &fakeStore{Unmarked: true, BeginFn: func(_ context.Context, rec IdemRecord, _ OrderRecord) error {
+				var kt *KeyTakenError
+				if errors.As(tt.begin, &kt) {
+					kt.Existing.Key, kt.Existing.Owner, kt.Existing.RequestHash, kt.Existing.OrderID = key, testOwner, hash, rec.OrderID
+				}
+				return tt.begin
+			}}
+			q := &fakeQueue{SendFn: func(context.Context, Message) error { return tt.sendErr }}
+			resp, _ := newHandler(st, q).Handle(context.Background(), postReq(validBody))
+			if resp.StatusCode != tt.status || q.count() != tt.sends || strings.Join(st.calls, ",") != tt.calls {
+				t.Fatalf("status %d, %d sends, store calls %v; want %d, %d, %s", resp.StatusCode, q.count(), st.calls, tt.status, tt.sends, tt.calls)
+			}
+			if tt.sends == 1 {
+				m := q.sent[0]
+				env := openBody(t, m.Body)
+				if m.OrderID != ordertable.KeyOrderID(key) || env.OrderID != m.OrderID || !env.CreatedAt.Equal(tt.sentFrom) {
+					t.Fatalf("sent %s created %v, want %s created %v", m.OrderID, env.CreatedAt, ordertable.KeyOrderID(key), tt.sentFrom)
+				}
+			}
+		})
+	}
+}
