@@ -116,7 +116,9 @@ func Load(ctx context.Context, region string, getenv func(string) string, opts O
 	if ep.base != "" && !ep.ignore {
 		cfg.BaseEndpoint = aws.String(ep.base)
 	}
-	tracing.Instrument(&cfg, getenv)
+	if err := tracing.Instrument(&cfg, getenv); err != nil {
+		return aws.Config{}, err
+	}
 	return cfg, nil
 }
 
