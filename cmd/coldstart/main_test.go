@@ -80,3 +80,29 @@ func TestBuildFlagsFollowTheMakefile(t *testing.T) {
 		t.Errorf("tags %q lack lambda.norpc", tags)
 	}
 }
+
+// TestTargetsFollowTheMakefile: every function row is built by a build
+// target the Makefile has, and each failover row with the tag of its ACTION
+// (so the measured bootstrap is the deployed one).
+func TestTargetsFollowTheMakefile(t *testing.T) {
+	t.Chdir("../..")
+	mk, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range Targets() {
+		if tg.Name == coldstart.FloorName {
+			continue
+		}
+		if !strings.Contains(string(mk), "\n"+tg.MakeTarget+":") || tg.MakeTarget == "" {
+			t.Errorf("%s: Makefile has no target %q", tg.Name, tg.MakeTarget)
+		}
+		want := ""
+		if a := tg.Env["ACTION"]; a != "" {
+			want = "alarmaction_" + a
+		}
+		if got := targetTags(tg.MakeTarget); got != want {
+			t.Errorf("%s: targetTags(%s) = %q, want %q", tg.Name, tg.MakeTarget, got, want)
+		}
+	}
+}
