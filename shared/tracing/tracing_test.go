@@ -235,15 +235,16 @@ func TestSubsegments(t *testing.T) {
 				ctx = context.WithValue(ctx, "x-amzn-trace-id", tt.header)
 			}
 			before := float64(time.Now().UnixNano()) / 1e9
-			_, callErr := dynamodb.NewFromConfig(cfg).GetItem(ctx, &dynamodb.GetItemInput{
-				TableName: aws.String("t"), Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "k"}},
+			_, callErr := dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String("t"), Item: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "k"}},
+				ConditionExpression: aws.String("attribute_not_exists(pk)"),
 			})
 			if (callErr != nil) != (tt.status >= 400) {
-				t.Fatalf("GetItem: %v", callErr)
+				t.Fatalf("PutItem: %v", callErr)
 			}
 			var ccf *ddbtypes.ConditionalCheckFailedException
 			if tt.status == 400 && !errors.As(callErr, &ccf) {
-				t.Fatalf("GetItem: %v, want the service's error unchanged", callErr)
+				t.Fatalf("PutItem: %v, want the service's error unchanged", callErr)
 			}
 			mu.Lock()
 			if len(seen) != 1 {
@@ -273,7 +274,7 @@ func TestSubsegments(t *testing.T) {
 				t.Errorf("downstream header %q, want the subsegment %s as its parent", sent, doc.ID)
 			}
 			if doc.Type != "subsegment" || doc.TraceID != traceID || doc.ParentID != parent || len(doc.ID) != 16 ||
-				doc.Name != "DynamoDB" || doc.Namespace != "aws" || doc.AWS.Operation != "GetItem" || doc.AWS.Region != "eu-west-1" ||
+				doc.Name != "DynamoDB" || doc.Namespace != "aws" || doc.AWS.Operation != "PutItem" || doc.AWS.Region != "eu-west-1" ||
 				doc.AWS.RequestID != "REQ1" || doc.HTTP.Response.Status != tt.status {
 				t.Errorf("subsegment %+v", doc)
 			}
