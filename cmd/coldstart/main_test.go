@@ -127,8 +127,8 @@ func TestBootstrapsLinkNoInitHeavyPackages(t *testing.T) {
 	}
 	perAction := map[string][]string{
 		"failover": {"github.com/aws/aws-sdk-go-v2/service/ecs", "github.com/aws/aws-sdk-go-v2/service/sqs"},
-		"promote":  {"github.com/aws/aws-sdk-go-v2/service/route53", "github.com/aws/aws-sdk-go-v2/service/sqs"},
-		"scale":    {"github.com/aws/aws-sdk-go-v2/service/route53"},
+		"promote":  {"github.com/aws/aws-sdk-go-v2/service/route53", "github.com/aws/aws-sdk-go-v2/service/route53recoverycluster", "github.com/aws/aws-sdk-go-v2/service/sqs"},
+		"scale":    {"github.com/aws/aws-sdk-go-v2/service/route53", "github.com/aws/aws-sdk-go-v2/service/route53recoverycluster"},
 	}
 	tags, _ := buildFlags()
 	for _, tg := range Targets() {

@@ -10,8 +10,9 @@ import "fmt"
 // Makefile's build-FailoverFunction, build-PromoteFunction and
 // build-ScaleFunction do): the SDK service packages the other actions use
 // are then neither linked nor initialised at its cold start. Without a tag
-// (tests, the local stack) every action is built. Route 53 is left out of
-// promote and scale, ECS out of failover, SQS out of failover and promote.
+// (tests, the local stack) every action is built. Route 53 and ARC are left
+// out of promote and scale, ECS out of failover, SQS out of failover and
+// promote.
 
 // errNotBuilt is the error of a stand-in for an adapter left out of this
 // bootstrap.

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/homeregion/homeregion/shared/awsclient/arcops"
 	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 )
@@ -28,7 +27,7 @@ func NewFromAWS(cfg Config, awscfg aws.Config, log *slog.Logger) (*Handler, erro
 	case ActionFailover:
 		if cfg.Switch == SwitchARC {
 			// The cluster's own endpoints (ARC_ENDPOINTS), not the SDK's resolver.
-			c.ARC = arcops.New(awscfg)
+			c.ARC = newARC(awscfg)
 			break
 		}
 		c.Route53 = newRoute53(awscfg)

@@ -24,5 +24,7 @@
 //
 // arcops also points each call at one of an ARC cluster's own endpoints (the
 // SDK cannot resolve them) and turns the SDK's retries off, since its caller
-// rotates through the endpoints itself.
+// rotates through the endpoints itself. Its Endpoint and State live in
+// arccluster, which does not link the SDK, so configuration can hold them in
+// a bootstrap that links no ARC client.
 package awsclient
