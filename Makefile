@@ -4,10 +4,15 @@
 SHELL        := /bin/bash
 GO           ?= go
 ARTIFACTS_DIR ?= $(CURDIR)/bin
-LAMBDA_BUILD  = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc,grpcnotrace -ldflags='-s -w'
+LAMBDA_BUILD  = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc$(ACTION_TAG) -ldflags='-s -w'
 
 # Lambda functions: LogicalId -> package. The failover code base is deployed
-# once per ACTION (failover, promote, scale).
+# once per ACTION (failover, promote, scale), each built for its one action
+# (build tag alarmaction_<action>): it links and initialises no SDK service
+# only another action uses. cmd/coldstart reads these ACTION_TAG lines.
+build-FailoverFunction: ACTION_TAG = ,alarmaction_failover
+build-PromoteFunction: ACTION_TAG = ,alarmaction_promote
+build-ScaleFunction: ACTION_TAG = ,alarmaction_scale
 build-PreSignUpFunction: ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/presignup
 build-PreAuthFunction:   ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/preauth
 build-PostConfirmationFunction: ; $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/postconfirmation

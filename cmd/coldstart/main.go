@@ -69,7 +69,8 @@ func sitePublicKey() string {
 }
 
 // Targets lists the floor and every function (the failover code base once per
-// ACTION, since each action builds different clients at cold start).
+// ACTION: each is its own template function, built by its own Makefile
+// target for its one action).
 func Targets() []coldstart.Target {
 	control := map[string]string{"CONTROL_TABLE": "homeregion-control"}
 	with := func(m map[string]string) map[string]string {
@@ -81,20 +82,20 @@ func Targets() []coldstart.Target {
 	residency := map[string]string{"RESIDENCY_TABLE": "homeregion-residency", "REGISTRY_REGION": region, "PII_KEY_ID": piiKeyARN}
 	return []coldstart.Target{
 		{Name: coldstart.FloorName, Package: "./cmd/coldstart/testdata/hello"},
-		{Name: "presignup", Package: "./functions/presignup", Env: residency},
-		{Name: "postconfirmation", Package: "./functions/postconfirmation", Env: residency},
-		{Name: "preauth", Package: "./functions/preauth", Env: residency},
-		{Name: "orders-api", Package: "./functions/orders-api", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL,
+		{Name: "presignup", Package: "./functions/presignup", MakeTarget: "build-PreSignUpFunction", Env: residency},
+		{Name: "postconfirmation", Package: "./functions/postconfirmation", MakeTarget: "build-PostConfirmationFunction", Env: residency},
+		{Name: "preauth", Package: "./functions/preauth", MakeTarget: "build-PreAuthFunction", Env: residency},
+		{Name: "orders-api", Package: "./functions/orders-api", MakeTarget: "build-OrdersApiFunction", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL,
 			"SITE_PUBLIC_KEY": sitePublicKey()}},
-		{Name: "erasure", Package: "./functions/erasure", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL,
+		{Name: "erasure", Package: "./functions/erasure", MakeTarget: "build-ErasureFunction", Env: map[string]string{"ORDERS_TABLE": "homeregion-orders", "ORDERS_QUEUE_URL": queueURL,
 			"ORDERS_DLQ_URL": queueURL + "-dlq", "USER_POOL_ID": region + "_Example1", "RESIDENCY_TABLE": residency["RESIDENCY_TABLE"],
 			"REGISTRY_REGION": region, "PII_KEY_ID": piiKeyARN, "SITE_PUBLIC_KEY": sitePublicKey()}},
-		{Name: "failover (ACTION=failover)", Package: "./functions/failover", Env: with(map[string]string{
+		{Name: "failover (ACTION=failover)", Package: "./functions/failover", MakeTarget: "build-FailoverFunction", Env: with(map[string]string{
 			"ACTION": "failover", "HEALTH_CHECK_ID": "00000000-0000-4000-8000-000000000001",
 			"SECONDARY_REGION": "eu-central-1", "FAILBACK": "auto", "HOLD_DOWN_SECONDS": "300"})},
-		{Name: "failover (ACTION=promote)", Package: "./functions/failover", Env: with(map[string]string{
+		{Name: "failover (ACTION=promote)", Package: "./functions/failover", MakeTarget: "build-PromoteFunction", Env: with(map[string]string{
 			"ACTION": "promote", "STANDBY_ECS_CLUSTER": "standby", "STANDBY_ECS_SERVICE": "processor", "STANDBY_TASKS": "2"})},
-		{Name: "failover (ACTION=scale)", Package: "./functions/failover", Env: with(map[string]string{
+		{Name: "failover (ACTION=scale)", Package: "./functions/failover", MakeTarget: "build-ScaleFunction", Env: with(map[string]string{
 			"ACTION": "scale", "QUEUE_URL": queueURL, "ECS_CLUSTER": "onprem", "ECS_SERVICE": "processor",
 			"BACKLOG_PER_TASK": "10", "MIN_TASKS": "0", "MAX_TASKS": "4"})},
 	}
@@ -209,10 +210,10 @@ func build(dir string, t coldstart.Target) (bin string, sizeHost, sizeArm int64,
 	slug := strings.NewReplacer(" ", "", "(", "-", ")", "", "=", "-").Replace(t.Name)
 	bin = filepath.Join(dir, slug, "host", "bootstrap")
 	arm := filepath.Join(dir, slug, "linux-arm64", "bootstrap")
-	if sizeHost, err = goBuild(bin, t.Package, runtime.GOOS, runtime.GOARCH); err != nil {
+	if sizeHost, err = goBuild(bin, t, runtime.GOOS, runtime.GOARCH); err != nil {
 		return "", 0, 0, err
 	}
-	if sizeArm, err = goBuild(arm, t.Package, "linux", "arm64"); err != nil {
+	if sizeArm, err = goBuild(arm, t, "linux", "arm64"); err != nil {
 		return "", 0, 0, err
 	}
 	return bin, sizeHost, sizeArm, nil
@@ -220,7 +221,9 @@ func build(dir string, t coldstart.Target) (bin string, sizeHost, sizeArm int64,
 
 // buildFlags are the Makefile's LAMBDA_BUILD -tags and -ldflags, read from
 // ./Makefile so the measured binaries are built exactly like the deployed
-// ones (defaults when the Makefile cannot be read).
+// ones (defaults when the Makefile cannot be read). The tags are
+// LAMBDA_BUILD's own, without the make variables in them (a target's
+// ACTION_TAG: see targetTags).
 func buildFlags() (tags, ldflags string) {
 	tags, ldflags = "lambda.norpc", "-s -w"
 	b, err := os.ReadFile("Makefile")
@@ -232,7 +235,7 @@ func buildFlags() (tags, ldflags string) {
 			continue
 		}
 		if m := regexp.MustCompile(`-tags[ =]([^\s]+)`).FindStringSubmatch(line); m != nil {
-			tags = m[1]
+			tags = regexp.MustCompile(`\$\([^)]*\)`).ReplaceAllString(m[1], "")
 		}
 		if m := regexp.MustCompile(`-ldflags=?'([^']*)'`).FindStringSubmatch(line); m != nil {
 			ldflags = m[1]
@@ -242,12 +245,37 @@ func buildFlags() (tags, ldflags string) {
 	return tags, ldflags
 }
 
-// goBuild is the Makefile's LAMBDA_BUILD for goos/goarch.
-func goBuild(out, pkg, goos, goarch string) (int64, error) {
+// targetTags is the ACTION_TAG the Makefile sets for target (a line
+// "build-XFunction: ACTION_TAG = ,tag"), as tags to add: "" when it sets
+// none or the Makefile cannot be read.
+func targetTags(target string) string {
+	if target == "" {
+		return ""
+	}
+	b, err := os.ReadFile("Makefile")
+	if err != nil {
+		return ""
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(target) + `:\s*ACTION_TAG\s*=\s*(\S*)\s*$`)
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			return strings.Trim(m[1], ",")
+		}
+	}
+	return ""
+}
+
+// goBuild is the Makefile's build of t (LAMBDA_BUILD with t's target's
+// ACTION_TAG) for goos/goarch.
+func goBuild(out string, t coldstart.Target, goos, goarch string) (int64, error) {
+	pkg := t.Package
 	if _, err := os.Stat(filepath.Join(strings.TrimPrefix(pkg, "./"), ".")); err != nil {
 		return 0, fmt.Errorf("package %s not found (run from the module root)", pkg)
 	}
 	tags, ldflags := buildFlags()
+	if extra := targetTags(t.MakeTarget); extra != "" {
+		tags += "," + extra
+	}
 	cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags="+ldflags, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
 	var stderr bytes.Buffer

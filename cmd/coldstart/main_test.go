@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +79,79 @@ func TestBuildFlagsFollowTheMakefile(t *testing.T) {
 	}
 	if !strings.Contains(tags, "lambda.norpc") {
 		t.Errorf("tags %q lack lambda.norpc", tags)
+	}
+}
+
+// TestTargetsFollowTheMakefile: every function row is built by a build
+// target the Makefile has, and each failover row with the tag of its ACTION
+// (so the measured bootstrap is the deployed one).
+func TestTargetsFollowTheMakefile(t *testing.T) {
+	t.Chdir("../..")
+	mk, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range Targets() {
+		if tg.Name == coldstart.FloorName {
+			continue
+		}
+		if !strings.Contains(string(mk), "\n"+tg.MakeTarget+":") || tg.MakeTarget == "" {
+			t.Errorf("%s: Makefile has no target %q", tg.Name, tg.MakeTarget)
+		}
+		want := ""
+		if a := tg.Env["ACTION"]; a != "" {
+			want = "alarmaction_" + a
+		}
+		if got := targetTags(tg.MakeTarget); got != want {
+			t.Errorf("%s: targetTags(%s) = %q, want %q", tg.Name, tg.MakeTarget, got, want)
+		}
+	}
+}
+
+// TestBootstrapsLinkNoInitHeavyPackages holds every bootstrap, built as the
+// Makefile builds it, to what its cold start must not initialise (package
+// init runs for every linked package, called or not; GODEBUG=inittrace=1
+// measures it): the X-Ray SDK's xray package with gRPC and protobuf (about
+// 1.3 ms, package tracing makes the subsegments instead), the SDK's
+// schema-serde packages (service/*/schemas: DynamoDB's 0.9 ms, ECS's 1.3 ms;
+// go.mod pins the service modules below their first schema-serde release),
+// and, per ACTION, the services only another action calls.
+func TestBootstrapsLinkNoInitHeavyPackages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	t.Chdir("../..")
+	forbidden := []string{
+		"google.golang.org/grpc", "google.golang.org/protobuf",
+		"github.com/aws/aws-xray-sdk-go/v2/xray",
+	}
+	perAction := map[string][]string{
+		"failover": {"github.com/aws/aws-sdk-go-v2/service/ecs", "github.com/aws/aws-sdk-go-v2/service/sqs"},
+		"promote":  {"github.com/aws/aws-sdk-go-v2/service/route53", "github.com/aws/aws-sdk-go-v2/service/route53recoverycluster", "github.com/aws/aws-sdk-go-v2/service/sqs"},
+		"scale":    {"github.com/aws/aws-sdk-go-v2/service/route53", "github.com/aws/aws-sdk-go-v2/service/route53recoverycluster"},
+	}
+	tags, _ := buildFlags()
+	for _, tg := range Targets() {
+		t.Run(tg.Name, func(t *testing.T) {
+			tt := tags
+			if extra := targetTags(tg.MakeTarget); extra != "" {
+				tt += "," + extra
+			}
+			cmd := exec.Command("go", "list", "-deps", "-tags", tt, tg.Package)
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list %s: %v", tg.Package, err)
+			}
+			for _, p := range strings.Fields(string(out)) {
+				bad := strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2/service/") && strings.HasSuffix(p, "/schemas")
+				for _, f := range append(forbidden, perAction[tg.Env["ACTION"]]...) {
+					bad = bad || p == f || strings.HasPrefix(p, f+"/")
+				}
+				if bad {
+					t.Errorf("%s links %s", tg.Package, p)
+				}
+			}
+		})
 	}
 }

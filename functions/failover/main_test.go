@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/homeregion/homeregion/shared/alarmaction"
 	"github.com/homeregion/homeregion/shared/logging"
 )
 
@@ -23,5 +25,34 @@ func TestSetup(t *testing.T) {
 	env["MAX_TASKS"] = "many"
 	if h, err := setup(context.Background(), func(k string) string { return env[k] }, logging.Discard()); err == nil || h != nil {
 		t.Fatalf("setup with a malformed MAX_TASKS: %v, %v", h, err)
+	}
+}
+
+// TestCheckBuiltFor: a bootstrap built for one ACTION refuses the others at
+// cold start; one built for all (no tag) refuses none.
+func TestCheckBuiltFor(t *testing.T) {
+	tests := []struct {
+		built   alarmaction.Action
+		action  string
+		wantErr bool
+	}{
+		{"", "failover", false},
+		{"", "scale", false},
+		{alarmaction.ActionFailover, "failover", false},
+		{alarmaction.ActionFailover, "promote", true},
+		{alarmaction.ActionPromote, "scale", true},
+		{alarmaction.ActionScale, "scale", false},
+		{alarmaction.ActionScale, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.built)+"/"+tt.action, func(t *testing.T) {
+			err := checkBuiltFor(tt.built, tt.action)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("checkBuiltFor(%q, %q) = %v, want error %t", tt.built, tt.action, err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "ACTION") {
+				t.Fatalf("error %q does not name ACTION", err)
+			}
+		})
 	}
 }

@@ -21,6 +21,10 @@ type Target struct {
 	Name string `json:"name"`
 	// Package is the Go package built into the bootstrap.
 	Package string `json:"package"`
+	// MakeTarget is the Makefile's build target for the deployed function
+	// (e.g. build-FailoverFunction), whose ACTION_TAG, if it sets one, is
+	// added to LAMBDA_BUILD's tags; "" for the floor.
+	MakeTarget string `json:"makeTarget,omitempty"`
 	// Env holds the function's own variables (dummy values).
 	Env map[string]string `json:"env,omitempty"`
 }

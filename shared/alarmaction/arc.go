@@ -1,3 +1,9 @@
+//go:build !alarmaction_promote && !alarmaction_scale
+
+// This file is left out of a bootstrap built for ACTION=promote or scale
+// (see actions.go): linking package arcops initialises the ARC cluster
+// client's endpoint tables at every cold start.
+
 package alarmaction
 
 import (
@@ -7,6 +13,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/homeregion/homeregion/shared/awsclient/arcops"
 )
@@ -103,3 +111,7 @@ func (r *ARCRoutingControl) each(ctx context.Context, op string, fn func(context
 	}
 	return fmt.Errorf("arc %s %s: no cluster endpoint answered: %w", op, r.arn, errors.Join(errs...))
 }
+
+// newARC is NewFromAWS's ARC cluster client: the cluster's own endpoints
+// (ARC_ENDPOINTS), not the SDK's resolver.
+func newARC(awscfg aws.Config) ARCAPI { return arcops.New(awscfg) }

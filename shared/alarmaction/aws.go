@@ -5,38 +5,16 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/homeregion/homeregion/shared/alarm"
 	"github.com/homeregion/homeregion/shared/ddbattr"
 	"github.com/homeregion/homeregion/shared/lease"
 )
-
-// Route53API is the part of *route53.Client the health check adapter uses.
-type Route53API interface {
-	GetHealthCheck(ctx context.Context, in *route53.GetHealthCheckInput, optFns ...func(*route53.Options)) (*route53.GetHealthCheckOutput, error)
-	UpdateHealthCheck(ctx context.Context, in *route53.UpdateHealthCheckInput, optFns ...func(*route53.Options)) (*route53.UpdateHealthCheckOutput, error)
-}
-
-// ECSAPI is the part of *ecs.Client the service adapter uses.
-type ECSAPI interface {
-	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
-	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
-}
-
-// SQSAPI is the part of *sqs.Client the queue adapter uses.
-type SQSAPI interface {
-	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
-}
 
 // DynamoDBAPI is the part of *dynamodb.Client the control table adapter uses:
 // lease.DB for the event claims (of which it needs no TransactWriteItems, but
@@ -80,92 +58,6 @@ func FromClients(cfg Config, c Clients) Deps {
 		d.Queue = NewSQSQueue(c.SQS)
 	}
 	return d
-}
-
-// Route53HealthChecks adapts Route 53 to HealthChecks.
-type Route53HealthChecks struct{ c Route53API }
-
-// NewRoute53HealthChecks returns the adapter over c.
-func NewRoute53HealthChecks(c Route53API) *Route53HealthChecks { return &Route53HealthChecks{c} }
-
-// Inverted returns the health check's Inverted flag.
-func (r *Route53HealthChecks) Inverted(ctx context.Context, id string) (bool, error) {
-	out, err := r.c.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: aws.String(id)})
-	if err != nil {
-		return false, fmt.Errorf("route53 GetHealthCheck %s: %w", id, err)
-	}
-	if out.HealthCheck == nil || out.HealthCheck.HealthCheckConfig == nil {
-		return false, fmt.Errorf("route53 GetHealthCheck %s: no configuration in response", id)
-	}
-	return aws.ToBool(out.HealthCheck.HealthCheckConfig.Inverted), nil
-}
-
-// SetInverted sets the health check's Inverted flag.
-func (r *Route53HealthChecks) SetInverted(ctx context.Context, id string, inverted bool) error {
-	_, err := r.c.UpdateHealthCheck(ctx, &route53.UpdateHealthCheckInput{HealthCheckId: aws.String(id), Inverted: aws.Bool(inverted)})
-	if err != nil {
-		return fmt.Errorf("route53 UpdateHealthCheck %s inverted=%t: %w", id, inverted, err)
-	}
-	return nil
-}
-
-// ECSServices adapts ECS to Services.
-type ECSServices struct{ c ECSAPI }
-
-// NewECSServices returns the adapter over c.
-func NewECSServices(c ECSAPI) *ECSServices { return &ECSServices{c} }
-
-// DesiredCount returns the service's desired count.
-func (e *ECSServices) DesiredCount(ctx context.Context, cluster, service string) (int, error) {
-	out, err := e.c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
-	if err != nil {
-		return 0, fmt.Errorf("ecs DescribeServices %s/%s: %w", cluster, service, err)
-	}
-	for _, s := range out.Services {
-		if aws.ToString(s.ServiceName) == service || aws.ToString(s.ServiceArn) == service {
-			return int(s.DesiredCount), nil
-		}
-	}
-	reason := "not found"
-	if len(out.Failures) > 0 && out.Failures[0].Reason != nil {
-		reason = *out.Failures[0].Reason
-	}
-	return 0, fmt.Errorf("ecs DescribeServices %s/%s: %s", cluster, service, reason)
-}
-
-// SetDesiredCount sets the service's desired count.
-func (e *ECSServices) SetDesiredCount(ctx context.Context, cluster, service string, n int) error {
-	_, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(service), DesiredCount: aws.Int32(int32(n))})
-	if err != nil {
-		return fmt.Errorf("ecs UpdateService %s/%s desiredCount=%d: %w", cluster, service, n, err)
-	}
-	return nil
-}
-
-// SQSQueue adapts SQS to Queue.
-type SQSQueue struct{ c SQSAPI }
-
-// NewSQSQueue returns the adapter over c.
-func NewSQSQueue(c SQSAPI) *SQSQueue { return &SQSQueue{c} }
-
-// Visible returns ApproximateNumberOfMessages (visible messages).
-func (q *SQSQueue) Visible(ctx context.Context, queueURL string) (int, error) {
-	out, err := q.c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(queueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("sqs GetQueueAttributes: %w", err)
-	}
-	v, ok := out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]
-	if !ok {
-		return 0, errors.New("sqs GetQueueAttributes: no ApproximateNumberOfMessages in response")
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("sqs GetQueueAttributes: ApproximateNumberOfMessages %q is not a count", v)
-	}
-	return n, nil
 }
 
 // Control table item layout (partition key pk, string):

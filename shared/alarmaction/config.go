@@ -27,7 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/homeregion/homeregion/shared/awsclient/arcops"
+	"github.com/homeregion/homeregion/shared/awsclient/arccluster"
 	"github.com/homeregion/homeregion/shared/awsname"
 )
 
@@ -68,7 +68,7 @@ const (
 // ArcEndpoint is one of an ARC cluster's regional endpoints (URL: https,
 // or http://127.0.0.1 for the local stack): arcops's own type, so the
 // configuration reaches the client as it was parsed.
-type ArcEndpoint = arcops.Endpoint
+type ArcEndpoint = arccluster.Endpoint
 
 // MaxArcEndpoints is the number of endpoints an ARC cluster has.
 const MaxArcEndpoints = 5

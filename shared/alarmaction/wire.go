@@ -7,15 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/homeregion/homeregion/shared/awsclient/arcops"
 	"github.com/homeregion/homeregion/shared/awsclient/dynamodbops"
-	"github.com/homeregion/homeregion/shared/awsclient/ecsops"
-	"github.com/homeregion/homeregion/shared/awsclient/route53ops"
-	"github.com/homeregion/homeregion/shared/awsclient/sqsops"
 	"github.com/homeregion/homeregion/shared/awsconfig"
 )
 
@@ -34,16 +27,15 @@ func NewFromAWS(cfg Config, awscfg aws.Config, log *slog.Logger) (*Handler, erro
 	case ActionFailover:
 		if cfg.Switch == SwitchARC {
 			// The cluster's own endpoints (ARC_ENDPOINTS), not the SDK's resolver.
-			c.ARC = arcops.New(awscfg)
+			c.ARC = newARC(awscfg)
 			break
 		}
-		// Route 53 is a global service; the SDK resolves its endpoint from any region.
-		c.Route53 = route53ops.New(route53.NewFromConfig(awscfg))
+		c.Route53 = newRoute53(awscfg)
 	case ActionPromote:
-		c.ECS = ecsops.New(ecs.NewFromConfig(awscfg))
+		c.ECS = newECS(awscfg)
 	case ActionScale:
-		c.ECS = ecsops.New(ecs.NewFromConfig(awscfg))
-		c.SQS = sqsops.NewAttributesGetter(sqs.NewFromConfig(awscfg))
+		c.ECS = newECS(awscfg)
+		c.SQS = newSQS(awscfg)
 	}
 	d := FromClients(cfg, c)
 	d.Logger = log

@@ -4,12 +4,13 @@
 // client as method values, behind a type that satisfies the consumer-side
 // interfaces of the adapter packages.
 //
-// Why not hand the *Client itself to an adapter: the X-Ray SDK links
-// protobuf, which uses reflect.Value.MethodByName, and once that is reachable
-// the Go linker keeps every exported method of every type stored in an
-// interface. An SDK client held in an interface drags in all of its
-// operations (ECS alone has 270): the failover bootstrap was 20.8 MB for
-// linux/arm64. A method value keeps only the operation it names.
+// Why not hand the *Client itself to an adapter: once anything linked calls
+// reflect.Value.MethodByName (the X-Ray SDK's xray package did, through
+// protobuf, until package tracing stopped linking it), the Go linker keeps
+// every exported method of every type stored in an interface. An SDK client
+// held in an interface then drags in all of its operations (ECS alone has
+// 270): the failover bootstrap was 20.8 MB for linux/arm64. A method value
+// keeps only the operation it names, whatever else the binary links.
 //
 // One package per service, not one for all: a binary links (and initialises
 // at every cold start) only the services it imports. For the same reason a
@@ -23,5 +24,7 @@
 //
 // arcops also points each call at one of an ARC cluster's own endpoints (the
 // SDK cannot resolve them) and turns the SDK's retries off, since its caller
-// rotates through the endpoints itself.
+// rotates through the endpoints itself. Its Endpoint and State live in
+// arccluster, which does not link the SDK, so configuration can hold them in
+// a bootstrap that links no ARC client.
 package awsclient

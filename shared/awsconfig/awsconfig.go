@@ -3,8 +3,8 @@
 // On Lambda the credentials are in the environment, so the config is built
 // directly from it instead of with config.LoadDefaultConfig: that halves the
 // cost the SDK adds to a cold start, and not linking the config package (and
-// the STS, SSO and IMDS clients it pulls in) keeps each bootstrap under its
-// 16 MiB budget next to the X-Ray SDK. Binaries that need another credential
+// the STS, SSO and IMDS clients it pulls in) keeps their package init out of
+// every cold start and each bootstrap small. Binaries that need another credential
 // source (the on-prem processor: ECS Anywhere's container credentials) pass
 // one in Options.Credentials.
 //
@@ -71,7 +71,8 @@ var ErrNoCredentials = errors.New("awsconfig: no credentials: set AWS_ACCESS_KEY
 
 // Load returns the shared aws.Config for region (AWS_REGION when empty), with
 // bounded retries and timeouts and X-Ray instrumentation added in one place
-// (tracing.Instrument). Every variable it reads (AWS_REGION, the credentials,
+// (tracing.Instrument; a malformed AWS_XRAY_DAEMON_ADDRESS where tracing is
+// on is an error). Every variable it reads (AWS_REGION, the credentials,
 // the endpoint variables, the tracing switches) it reads through getenv:
 // os.Getenv in a deployed binary, a composed environment in the local stack
 // and in tests. Service clients built from it never load config again.
@@ -116,7 +117,9 @@ func Load(ctx context.Context, region string, getenv func(string) string, opts O
 	if ep.base != "" && !ep.ignore {
 		cfg.BaseEndpoint = aws.String(ep.base)
 	}
-	tracing.Instrument(&cfg, getenv)
+	if err := tracing.Instrument(&cfg, getenv); err != nil {
+		return aws.Config{}, err
+	}
 	return cfg, nil
 }
 

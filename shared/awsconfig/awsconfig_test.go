@@ -120,6 +120,16 @@ func TestLoadErrors(t *testing.T) {
 			t.Fatal("Load accepted a malformed AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 		}
 	})
+	t.Run("malformed X-Ray daemon address in Lambda", func(t *testing.T) {
+		env := map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "s", "AWS_XRAY_DAEMON_ADDRESS": "no port"}
+		if _, err := Load(context.Background(), "eu-west-1", mapenv(env), Options{}); err != nil {
+			t.Fatalf("Load outside Lambda (tracing off) = %v, want the address unread", err)
+		}
+		env["LAMBDA_TASK_ROOT"] = "/var/task"
+		if _, err := Load(context.Background(), "eu-west-1", mapenv(env), Options{}); err == nil {
+			t.Fatal("Load in Lambda accepted a malformed AWS_XRAY_DAEMON_ADDRESS")
+		}
+	})
 }
 
 func TestForRegionKeepsEverythingButRegion(t *testing.T) {

@@ -26,24 +26,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53recoverycluster/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/homeregion/homeregion/shared/awsclient/arccluster"
 )
 
-// State is a routing control's state.
-type State string
+// State is a routing control's state (package arccluster's, which holds it
+// without the SDK).
+type State = arccluster.State
 
 // The routing control states.
 const (
-	On  State = State(types.RoutingControlStateOn)
-	Off State = State(types.RoutingControlStateOff)
+	On  = arccluster.On
+	Off = arccluster.Off
 )
 
-// Endpoint is one of a cluster's regional endpoints.
-type Endpoint struct {
-	// Region is the endpoint's region, the SigV4 signing region.
-	Region string
-	// URL is the endpoint's base URL (https://host/v1 as ARC lists them).
-	URL string
-}
+// Endpoint is one of a cluster's regional endpoints (package arccluster's,
+// which holds it without the SDK).
+type Endpoint = arccluster.Endpoint
 
 // Client calls cluster endpoints. Build it with New.
 type Client struct {

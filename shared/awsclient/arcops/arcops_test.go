@@ -181,3 +181,11 @@ func TestConfigAPIOptionsApply(t *testing.T) {
 		t.Fatalf("config API options saw %v, want the one call", seen)
 	}
 }
+
+// TestStatesAreTheSDKs: package arccluster spells the states without the
+// SDK; they must be the API's own values.
+func TestStatesAreTheSDKs(t *testing.T) {
+	if On != State(types.RoutingControlStateOn) || Off != State(types.RoutingControlStateOff) {
+		t.Fatalf("On, Off = %q, %q; the SDK's are %q, %q", On, Off, types.RoutingControlStateOn, types.RoutingControlStateOff)
+	}
+}
