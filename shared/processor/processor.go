@@ -106,7 +106,7 @@ const maxBatch = 10
 type SQSAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
-	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
@@ -122,6 +122,9 @@ type Store interface {
 	Prepare(ctx context.Context, env orders.Envelope) (orderstore.Order, error)
 	Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (ran bool, err error)
 	Finish(ctx context.Context, id string) error
+	PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]orderstore.Prepared, error)
+	HandleBatch(ctx context.Context, ids []string, fn func(tx *sql.Tx, id string) error) ([]orderstore.Handled, error)
+	FinishBatch(ctx context.Context, ids []string) error
 	Fail(ctx context.Context, id string, from orderstore.State) error
 	Discard(ctx context.Context, id, token string) error
 	Pending(ctx context.Context, before time.Time, after orderstore.Order, limit int) ([]orderstore.Order, error)
@@ -319,14 +322,16 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer abandon()
 
 	slots := make(chan struct{}, p.cfg.Concurrency) // one token per message held
-	jobs := make(chan *message)
+	jobs := make(chan []*message)                   // the messages of one receive
 
 	var workers sync.WaitGroup
 	for range p.cfg.Concurrency {
 		workers.Go(func() {
-			for m := range jobs {
-				p.handle(workCtx, m)
-				<-slots
+			for batch := range jobs {
+				p.handleBatch(workCtx, batch)
+				for range batch {
+					<-slots
+				}
 			}
 		})
 	}
