@@ -15,6 +15,7 @@ import (
 
 	"github.com/homeregion/homeregion/shared/orders"
 	"github.com/homeregion/homeregion/shared/orderstore"
+	"github.com/homeregion/homeregion/shared/ordertable"
 )
 
 // work is one order of a batch: the messages that carry it (two copies of
@@ -38,7 +39,9 @@ type work struct {
 // extended while any of it is worked on. Each order keeps its own outcome:
 // a poison message, an order refused for good, or one whose claim is lost or
 // fails, ends alone and never rolls back or holds up the others (savepoints
-// in the batch transactions). Erasure messages (version 3) are carried out
+// in the batch transactions). Its order of steps is settle's: each
+// order's claim, handling, delivery and status are committed before its
+// message is deleted. Erasure messages (version 3) are carried out
 // each on its own, alongside.
 func (p *Processor) handleBatch(ctx context.Context, msgs []*message) {
 	var erasures sync.WaitGroup
@@ -88,9 +91,16 @@ func (p *Processor) handleBatch(ctx context.Context, msgs []*message) {
 		return
 	}
 	p.prepareBatch(ctx, batch)
-	p.settleBatch(ctx, batch)
+	done := p.settleBatch(ctx, batch)
 	stop()
-	p.finishBatch(ctx, batch)
+	// The rows of the completed orders are marked DONE while their
+	// messages are deleted: their status COMPLETED is recorded already, so
+	// a row left HANDLED (a crash, a failed write) is finished by the
+	// recovery pass or a redelivery without running anything again.
+	var finishing sync.WaitGroup
+	finishing.Go(func() { p.finishRows(ctx, done) })
+	p.finishMessages(ctx, batch)
+	finishing.Wait()
 }
 
 // prepareBatch stores the batch's orders PREPARED (Store.PrepareBatch),
@@ -140,16 +150,20 @@ func (p *Processor) prepareBatch(ctx context.Context, batch []*work) {
 }
 
 // settleBatch takes the batch's prepared orders through settle's steps:
-// claims concurrently (claim), the Handler of every order claimed here in
-// one transaction (Store.HandleBatch; one by one when that transaction
-// fails), delivery and the COMPLETED status concurrently (complete), and
-// the rows of the completed orders DONE in one statement.
-func (p *Processor) settleBatch(ctx context.Context, batch []*work) {
+// the claims in one transaction (ordertable.ClaimAll) or, where that does
+// not take them all, concurrently one by one (claim); the Handler of every
+// order claimed here in one site database transaction (Store.HandleBatch;
+// one by one when that transaction fails); the deliveries concurrently;
+// the COMPLETED statuses in one transaction (ordertable.SettleAll) or one
+// by one. It returns the orders completed here, whose rows are to be
+// marked DONE (finishRows).
+func (p *Processor) settleBatch(ctx context.Context, batch []*work) (completed []string) {
 	prepared := undecided(batch)
-	each(prepared, func(w *work) { w.out, w.done = p.claim(ctx, w.log, w.o) })
+	each(prepared, func(w *work) { w.out, w.done = p.settledHere(ctx, w.log, w.o) })
+	p.claimBatch(ctx, undecided(prepared))
 	claimed := undecided(prepared)
 	if len(claimed) == 0 {
-		return
+		return nil
 	}
 	ids := make([]string, len(claimed))
 	envs := make(map[string]orders.Envelope, len(claimed))
@@ -172,21 +186,95 @@ func (p *Processor) settleBatch(ctx context.Context, batch []*work) {
 	for i, w := range claimed {
 		w.out, w.done = p.handled(ctx, w.log, w.o, res[i].Ran, res[i].Err)
 	}
-
-	completing := undecided(claimed)
-	each(completing, func(w *work) { w.out, w.done = p.complete(ctx, w.log, w.o), true })
-	var finish []string
-	for _, w := range completing {
+	handled := undecided(claimed)
+	each(handled, func(w *work) { w.out, w.done = p.deliver(ctx, w.log, w.o) })
+	p.completeBatch(ctx, undecided(handled))
+	for _, w := range handled {
 		if w.out == outcomeCompleted {
-			finish = append(finish, w.env.OrderID)
+			completed = append(completed, w.env.OrderID)
 		}
 	}
-	if err := p.deps.Store.FinishBatch(ctx, finish); err != nil {
+	return completed
+}
+
+// finishRows marks the rows of orders ids, completed here, DONE in one
+// statement (Store.FinishBatch).
+func (p *Processor) finishRows(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if err := p.deps.Store.FinishBatch(ctx, ids); err != nil {
 		// COMPLETED is recorded; the rows stay HANDLED and the recovery
 		// pass (or a redelivery) finishes them without running anything
 		// again.
-		p.log.Warn("mark order rows done failed", "orders", len(finish), "err", err)
+		p.log.Warn("mark order rows done failed", "orders", len(ids), "err", err)
 	}
+}
+
+// claimBatch claims batch's orders: all in one transaction when it can
+// (transactions), or one by one, concurrently, for each order's own answer
+// (a claim another database holds, a settled order, a repeated claim).
+func (p *Processor) claimBatch(ctx context.Context, batch []*work) {
+	if p.transactions(len(batch)) {
+		err := ordertable.ClaimAll(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, held(batch), p.deps.Store.ID(), p.deps.Now())
+		if err == nil {
+			won := ordertable.ClaimResult{Won: true, Status: orders.StatusAccepted, Store: p.deps.Store.ID()}
+			for _, w := range batch {
+				w.out, w.done = p.claimed(ctx, w.log, w.o, won, nil)
+			}
+			return
+		}
+		p.transactFailed("claim", len(batch), err)
+	}
+	each(batch, func(w *work) {
+		c, err := ordertable.Claim(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, w.env.OrderID, w.o.Token, p.deps.Store.ID(), p.deps.Now())
+		w.out, w.done = p.claimed(ctx, w.log, w.o, c, err)
+	})
+}
+
+// completeBatch settles batch's orders COMPLETED with their claims: all in
+// one transaction when it can (transactions), or one by one, concurrently.
+func (p *Processor) completeBatch(ctx context.Context, batch []*work) {
+	if p.transactions(len(batch)) {
+		err := ordertable.SettleAll(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, held(batch), orders.StatusCompleted, p.deps.Now())
+		if err == nil {
+			for _, w := range batch {
+				w.out, w.done = outcomeCompleted, true
+			}
+			return
+		}
+		p.transactFailed("settle", len(batch), err)
+	}
+	each(batch, func(w *work) {
+		w.out, w.done = p.completed(w.log, p.settleStatus(ctx, w.env.OrderID, orders.StatusCompleted, w.o.Token)), true
+	})
+}
+
+// transactions reports whether n orders' claims or settles are written in
+// one transaction: more than one (one is one UpdateItem, which costs half
+// the write capacity and answers exactly), and not in a zone pair, whose
+// multi-Region strongly consistent table has no transactions.
+func (p *Processor) transactions(n int) bool {
+	return n > 1 && n <= ordertable.MaxTransactItems && !p.cfg.Pair.Paired()
+}
+
+// transactFailed logs why a batch's transaction wrote nothing; its orders
+// are then written one by one.
+func (p *Processor) transactFailed(what string, n int, err error) {
+	if errors.Is(err, ordertable.ErrNotAll) {
+		p.log.Debug(what+" of a batch in one transaction did not hold for every order; one by one", "orders", n)
+		return
+	}
+	p.log.Warn(what+" of a batch in one transaction failed; one by one", "orders", n, "err", err)
+}
+
+// held lists batch's orders with their claim tokens.
+func held(batch []*work) []ordertable.Held {
+	out := make([]ordertable.Held, len(batch))
+	for i, w := range batch {
+		out[i] = ordertable.Held{ID: w.env.OrderID, Token: w.o.Token}
+	}
+	return out
 }
 
 // undecided returns the works of batch whose outcome is not decided yet.
@@ -215,11 +303,11 @@ func each(batch []*work, f func(*work)) {
 	wg.Wait()
 }
 
-// finishBatch acts on the messages of the batch's orders by outcome: the
+// finishMessages acts on the messages of the batch's orders by outcome: the
 // settled ones are deleted (one DeleteMessageBatch), those of orders
 // another database holds come back after a visibility timeout, the others
 // are left for redelivery or the dead-letter queue.
-func (p *Processor) finishBatch(ctx context.Context, batch []*work) {
+func (p *Processor) finishMessages(ctx context.Context, batch []*work) {
 	var del, later []*message
 	var delOut []outcome
 	for _, w := range batch {

@@ -161,8 +161,11 @@ func TestBatchPoisonAndDuplicate(t *testing.T) {
 		return nil
 	}}
 	p := newP(t, q, ddb, fakeStore{}, nil, func(c *Config) { c.Concurrency = 10; c.Pollers = 1 })
+	tddb := &transactCounter{DynamoDBAPI: ddb}
+	p.deps.DynamoDB = tddb
 	p.deps.Store = st
 	p.deps.Handler = ledger(t, st, "o-refused")
+	p.deps.Now = longAgo
 	if err := runUntil(t, p, func() bool { s := p.Stats(); return s.Processed+s.Poison >= 6 }); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +195,25 @@ func TestBatchPoisonAndDuplicate(t *testing.T) {
 	if c := st.counts(); c["PrepareBatch"] != 1 || c["HandleBatch"] != 1 || c["FinishBatch"] != 1 || c["Prepare"]+c["Handle"]+c["Finish"] != 0 {
 		t.Errorf("site database calls %v, want one PrepareBatch, HandleBatch and FinishBatch for the whole receive", c)
 	}
+	if n := tddb.n.Load(); n != 2 {
+		t.Errorf("%d TransactWriteItems, want 2: the batch's claims in one, its COMPLETED statuses in another", n)
+	}
 }
+
+// transactCounter counts a DynamoDBAPI's TransactWriteItems.
+type transactCounter struct {
+	DynamoDBAPI
+	n atomic.Int32
+}
+
+func (c *transactCounter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.n.Add(1)
+	return c.DynamoDBAPI.TransactWriteItems(ctx, in, o...)
+}
+
+// longAgo is a clock for which no row is old enough for the recovery pass,
+// so that only the messages settle the orders.
+func longAgo() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // keyOf and valueOf read an UpdateItem's key and a string value.
 func keyOf(in *dynamodb.UpdateItemInput) string { return stringAttr(in.Key["pk"]) }
@@ -260,7 +281,7 @@ func TestDeleteBatchPartialFailure(t *testing.T) {
 		return nil
 	}}
 	p, err := New(Config{QueueURL: "q", OrdersTable: "t", Site: "s", Concurrency: 10, Pollers: 1, WaitTime: time.Second},
-		Deps{SQS: q, DynamoDB: ddb, Store: st, Keys: mustKeys(t), Handler: ledger(t, st, "")})
+		Deps{SQS: q, DynamoDB: ddb, Store: st, Keys: mustKeys(t), Handler: ledger(t, st, ""), Now: longAgo})
 	if err != nil {
 		t.Fatal(err)
 	}

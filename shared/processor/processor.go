@@ -321,7 +321,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	workCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	defer abandon()
 
-	slots := make(chan struct{}, p.cfg.Concurrency) // one token per message held
+	slots := make(chan struct{}, p.cfg.Concurrency) // one token per batch held
 	jobs := make(chan []*message)                   // the messages of one receive
 
 	var workers sync.WaitGroup
@@ -329,9 +329,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		workers.Go(func() {
 			for batch := range jobs {
 				p.handleBatch(workCtx, batch)
-				for range batch {
-					<-slots
-				}
+				<-slots
 			}
 		})
 	}

@@ -23,30 +23,20 @@ import (
 // handBackTimeout bounds the calls that return unstarted messages at shutdown.
 const handBackTimeout = 5 * time.Second
 
-// poll receives messages while ctx lives, one slot per message, and hands
-// each receive's messages to a worker as one batch (handleBatch).
+// poll receives messages while ctx lives and hands each receive's messages
+// to a worker as one batch (handleBatch). It receives only while a worker is
+// free (a slot), so no message waits unstarted behind a busy worker while
+// its visibility timeout runs out.
 func (p *Processor) poll(ctx context.Context, slots chan struct{}, jobs chan<- []*message) {
 	backoff := time.Duration(0)
 	for {
-		// Hold a slot for every message asked for: at least one (wait for it),
-		// at most a batch (take what is free now).
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		n := 1
-	fill:
-		for n < maxBatch {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break fill
-			}
-		}
-		msgs, err := p.receive(ctx, n)
-		for range n - len(msgs) {
+		msgs, err := p.receive(ctx, maxBatch)
+		if len(msgs) == 0 {
 			<-slots
 		}
 		if err != nil {
@@ -74,9 +64,7 @@ func (p *Processor) poll(ctx context.Context, slots chan struct{}, jobs chan<- [
 			}
 		}
 		p.handBack(msgs)
-		for range msgs {
-			<-slots
-		}
+		<-slots
 		return
 	}
 }
@@ -201,6 +189,17 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 // ends there (done), or done=false when this database holds the claim of
 // an ACCEPTED order: it is to be handled (Store.Handle, then handled).
 func (p *Processor) claim(ctx context.Context, log *slog.Logger, o orderstore.Order) (out outcome, done bool) {
+	if out, done := p.settledHere(ctx, log, o); done {
+		return out, true
+	}
+	id := o.Envelope.OrderID
+	c, err := ordertable.Claim(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, o.Token, p.deps.Store.ID(), p.deps.Now())
+	return p.claimed(ctx, log, o, c, err)
+}
+
+// settledHere is claim's check of the row alone: a row DONE or FAILED here
+// needs no claim (done), any other does.
+func (p *Processor) settledHere(ctx context.Context, log *slog.Logger, o orderstore.Order) (out outcome, done bool) {
 	id := o.Envelope.OrderID
 	switch o.State {
 	case orderstore.StateDone:
@@ -219,7 +218,14 @@ func (p *Processor) claim(ctx context.Context, log *slog.Logger, o orderstore.Or
 		p.fail(ctx, log, id, o.Token)
 		return outcomeFailed, true
 	}
-	c, err := ordertable.Claim(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, o.Token, p.deps.Store.ID(), p.deps.Now())
+	return 0, false
+}
+
+// claimed is claim's answer to the claim's result c, err: done with the
+// outcome when the order ends there, or done=false when the claim is this
+// database's and the order ACCEPTED.
+func (p *Processor) claimed(ctx context.Context, log *slog.Logger, o orderstore.Order, c ordertable.ClaimResult, err error) (out outcome, done bool) {
+	id := o.Envelope.OrderID
 	switch {
 	case errors.Is(err, orders.ErrUnknownOrder), errors.Is(err, ordertable.ErrCorrupt):
 		// No status record to arbitrate between the consumers: nothing
@@ -321,12 +327,27 @@ func (p *Processor) handled(ctx context.Context, log *slog.Logger, o orderstore.
 // Deliverer, if any, and settle the status COMPLETED with the claim. The
 // caller then marks the row DONE (Finish) when it returns outcomeCompleted.
 func (p *Processor) complete(ctx context.Context, log *slog.Logger, o orderstore.Order) outcome {
-	if p.deps.Deliverer != nil {
-		if err := p.deps.Deliverer.Deliver(ctx, o.Envelope); err != nil {
-			return p.refused(ctx, log, o, orderstore.StateHandled, "delivery", err)
-		}
+	if out, done := p.deliver(ctx, log, o); done {
+		return out
 	}
-	if err := p.settleStatus(ctx, o.Envelope.OrderID, orders.StatusCompleted, o.Token); err != nil {
+	return p.completed(log, p.settleStatus(ctx, o.Envelope.OrderID, orders.StatusCompleted, o.Token))
+}
+
+// deliver runs the Deliverer, if any: done with the outcome when it
+// refuses the order.
+func (p *Processor) deliver(ctx context.Context, log *slog.Logger, o orderstore.Order) (out outcome, done bool) {
+	if p.deps.Deliverer == nil {
+		return 0, false
+	}
+	if err := p.deps.Deliverer.Deliver(ctx, o.Envelope); err != nil {
+		return p.refused(ctx, log, o, orderstore.StateHandled, "delivery", err), true
+	}
+	return 0, false
+}
+
+// completed is the outcome of the COMPLETED status write's err.
+func (p *Processor) completed(log *slog.Logger, err error) outcome {
+	if err != nil {
 		log.Error("complete order status failed; left for redelivery", "err", err)
 		return outcomeRetry
 	}
