@@ -498,11 +498,6 @@ func (c *callCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInp
 	return c.ddb.UpdateItem(ctx, in, o...)
 }
 
-func (c *callCounter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.count()
-	return c.ddb.TransactWriteItems(ctx, in, o...)
-}
-
 func (c *callCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.count()
 	return c.ddb.GetItem(ctx, in, o...)

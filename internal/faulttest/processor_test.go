@@ -84,12 +84,12 @@ func drainThroughFaults(t *testing.T, srv *mototest.Server, store processor.Stor
 	if faults {
 		// Limited faults first (the first live match applies), latency last.
 		p.Add("ReceiveMessage", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "RequestThrottled", Times: 4})
-		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 6})
-		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 3})
-		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Reset, Times: 3})
+		p.Add("DeleteMessageBatch", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 6})
+		p.Add("DeleteMessageBatch", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 3})
+		p.Add("DeleteMessageBatch", faultproxy.Fault{Kind: faultproxy.Reset, Times: 3})
 		p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Reset, Times: 4})
 		p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "ProvisionedThroughputExceededException", Times: 4})
-		p.Add("ChangeMessageVisibility", faultproxy.Fault{Kind: faultproxy.Status, Code: 503, Times: 2})
+		p.Add("ChangeMessageVisibilityBatch", faultproxy.Fault{Kind: faultproxy.Status, Code: 503, Times: 2})
 		p.Add("", faultproxy.Fault{Kind: faultproxy.Latency, Delay: 20 * time.Millisecond})
 	}
 	cfg := via(t, p, awsconfig.Options{MaxAttempts: 2})

@@ -150,12 +150,10 @@ func (p *Processor) prepareBatch(ctx context.Context, batch []*work) {
 }
 
 // settleBatch takes the batch's prepared orders through settle's steps:
-// the claims in one transaction (ordertable.ClaimAll) or, where that does
-// not take them all, concurrently one by one (claim); the Handler of every
-// order claimed here in one site database transaction (Store.HandleBatch;
-// one by one when that transaction fails); the deliveries concurrently;
-// the COMPLETED statuses in one transaction (ordertable.SettleAll) or one
-// by one. It returns the orders completed here, whose rows are to be
+// the claims concurrently (claimBatch); the Handler of every order claimed
+// here in one site database transaction (Store.HandleBatch; one by one when
+// that transaction fails); the deliveries and the COMPLETED statuses
+// concurrently (completeBatch). It returns the orders completed here, whose rows are to be
 // marked DONE (finishRows).
 func (p *Processor) settleBatch(ctx context.Context, batch []*work) (completed []string) {
 	prepared := undecided(batch)
@@ -211,70 +209,23 @@ func (p *Processor) finishRows(ctx context.Context, ids []string) {
 	}
 }
 
-// claimBatch claims batch's orders: all in one transaction when it can
-// (transactions), or one by one, concurrently, for each order's own answer
-// (a claim another database holds, a settled order, a repeated claim).
+// claimBatch claims batch's orders concurrently, one conditional
+// UpdateItem each (claim), so that each order gets its own answer (a claim
+// another database holds, a settled order, a repeated claim) and none waits
+// for another's.
 func (p *Processor) claimBatch(ctx context.Context, batch []*work) {
-	if p.transactions(len(batch)) {
-		err := ordertable.ClaimAll(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, held(batch), p.deps.Store.ID(), p.deps.Now())
-		if err == nil {
-			won := ordertable.ClaimResult{Won: true, Status: orders.StatusAccepted, Store: p.deps.Store.ID()}
-			for _, w := range batch {
-				w.out, w.done = p.claimed(ctx, w.log, w.o, won, nil)
-			}
-			return
-		}
-		p.transactFailed("claim", len(batch), err)
-	}
 	each(batch, func(w *work) {
 		c, err := ordertable.Claim(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, w.env.OrderID, w.o.Token, p.deps.Store.ID(), p.deps.Now())
 		w.out, w.done = p.claimed(ctx, w.log, w.o, c, err)
 	})
 }
 
-// completeBatch settles batch's orders COMPLETED with their claims: all in
-// one transaction when it can (transactions), or one by one, concurrently.
+// completeBatch settles batch's orders COMPLETED with their claims,
+// concurrently, one conditional UpdateItem each.
 func (p *Processor) completeBatch(ctx context.Context, batch []*work) {
-	if p.transactions(len(batch)) {
-		err := ordertable.SettleAll(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, held(batch), orders.StatusCompleted, p.deps.Now())
-		if err == nil {
-			for _, w := range batch {
-				w.out, w.done = outcomeCompleted, true
-			}
-			return
-		}
-		p.transactFailed("settle", len(batch), err)
-	}
 	each(batch, func(w *work) {
 		w.out, w.done = p.completed(w.log, p.settleStatus(ctx, w.env.OrderID, orders.StatusCompleted, w.o.Token)), true
 	})
-}
-
-// transactions reports whether n orders' claims or settles are written in
-// one transaction: more than one (one is one UpdateItem, which costs half
-// the write capacity and answers exactly), and not in a zone pair, whose
-// multi-Region strongly consistent table has no transactions.
-func (p *Processor) transactions(n int) bool {
-	return n > 1 && n <= ordertable.MaxTransactItems && !p.cfg.Pair.Paired()
-}
-
-// transactFailed logs why a batch's transaction wrote nothing; its orders
-// are then written one by one.
-func (p *Processor) transactFailed(what string, n int, err error) {
-	if errors.Is(err, ordertable.ErrNotAll) {
-		p.log.Debug(what+" of a batch in one transaction did not hold for every order; one by one", "orders", n)
-		return
-	}
-	p.log.Warn(what+" of a batch in one transaction failed; one by one", "orders", n, "err", err)
-}
-
-// held lists batch's orders with their claim tokens.
-func held(batch []*work) []ordertable.Held {
-	out := make([]ordertable.Held, len(batch))
-	for i, w := range batch {
-		out[i] = ordertable.Held{ID: w.env.OrderID, Token: w.o.Token}
-	}
-	return out
 }
 
 // undecided returns the works of batch whose outcome is not decided yet.

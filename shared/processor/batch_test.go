@@ -161,8 +161,6 @@ func TestBatchPoisonAndDuplicate(t *testing.T) {
 		return nil
 	}}
 	p := newP(t, q, ddb, fakeStore{}, nil, func(c *Config) { c.Concurrency = 10; c.Pollers = 1 })
-	tddb := &transactCounter{DynamoDBAPI: ddb}
-	p.deps.DynamoDB = tddb
 	p.deps.Store = st
 	p.deps.Handler = ledger(t, st, "o-refused")
 	p.deps.Now = longAgo
@@ -195,20 +193,6 @@ func TestBatchPoisonAndDuplicate(t *testing.T) {
 	if c := st.counts(); c["PrepareBatch"] != 1 || c["HandleBatch"] != 1 || c["FinishBatch"] != 1 || c["Prepare"]+c["Handle"]+c["Finish"] != 0 {
 		t.Errorf("site database calls %v, want one PrepareBatch, HandleBatch and FinishBatch for the whole receive", c)
 	}
-	if n := tddb.n.Load(); n != 2 {
-		t.Errorf("%d TransactWriteItems, want 2: the batch's claims in one, its COMPLETED statuses in another", n)
-	}
-}
-
-// transactCounter counts a DynamoDBAPI's TransactWriteItems.
-type transactCounter struct {
-	DynamoDBAPI
-	n atomic.Int32
-}
-
-func (c *transactCounter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.n.Add(1)
-	return c.DynamoDBAPI.TransactWriteItems(ctx, in, o...)
 }
 
 // longAgo is a clock for which no row is old enough for the recovery pass,

@@ -45,7 +45,6 @@ import (
 type DynamoDBAPI interface {
 	ordertable.UpdateItemAPI
 	ordertable.GetItemAPI
-	ordertable.TransactWriteItemsAPI
 }
 
 // registerBackoff bounds the wait between two attempts to register.

@@ -164,30 +164,6 @@ func (f fakeDDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ .
 	return &dynamodb.UpdateItemOutput{}, nil
 }
 
-// TransactWriteItems is ClaimAll's or SettleAll's transaction: it runs the
-// update hook for each of its updates, as UpdateItem would, and is cancelled
-// (nothing more happens) when any of them fails or claimStatus is not
-// ACCEPTED.
-func (f fakeDDB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	cancelled := &ddbtypes.TransactionCanceledException{Message: aws.String("fake: a condition failed")}
-	for _, it := range in.TransactItems {
-		u := it.Update
-		if u == nil {
-			return nil, errors.New("fake: only updates in a transaction")
-		}
-		one := &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
-			ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
-			ExpressionAttributeValues: u.ExpressionAttributeValues}
-		if f.update != nil && f.update(one) != nil {
-			return nil, cancelled
-		}
-		if claimWrite(one) && f.claimStatus != "" && f.claimStatus != orders.StatusAccepted {
-			return nil, cancelled
-		}
-	}
-	return &dynamodb.TransactWriteItemsOutput{}, nil
-}
-
 // claimWrite reports whether in is ordertable.Claim's write (not Settle's).
 func claimWrite(in *dynamodb.UpdateItemInput) bool {
 	_, claim := in.ExpressionAttributeValues[":s"]
