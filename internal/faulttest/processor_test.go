@@ -46,6 +46,16 @@ func (s *lossyStore) Prepare(ctx context.Context, env orders.Envelope) (ordersto
 	return s.Store.Prepare(ctx, env)
 }
 
+// PrepareBatch is Prepare for each order (the processor stores a receive's
+// orders with PrepareBatch).
+func (s *lossyStore) PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]orderstore.Prepared, error) {
+	out := make([]orderstore.Prepared, len(envs))
+	for i, env := range envs {
+		out[i].Order, out[i].Err = s.Prepare(ctx, env)
+	}
+	return out, nil
+}
+
 // TestProcessorCheckCatchesLostOrders proves the checks above can fail: a
 // processor over a site database that silently drops orders is caught.
 func TestProcessorCheckCatchesLostOrders(t *testing.T) {
