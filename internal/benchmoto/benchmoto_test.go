@@ -2,10 +2,12 @@ package benchmoto
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -302,33 +304,42 @@ func BenchmarkVsRaw(b *testing.B) {
 		})
 	}
 
-	// The processor and the bare loop each drain a batch of queued messages
-	// per iteration; a fresh processor starts once its batch is queued, so
-	// both sides time only the draining. The ratio is per batch.
+	// The processor and two bare loops each drain a batch of queued
+	// messages per iteration: one loop deletes message by message, the
+	// other with one DeleteMessageBatch per receive. A fresh processor
+	// starts once its batch is queued, so every side times only the
+	// draining. The ratios are per message (handler ÷ raw: 1/ratio is the
+	// processor's throughput relative to the loop's).
 	b.Run("Processor", func(b *testing.B) {
 		const batch = 50
 		cfg, _, _ := clients(b)
 		f := processortest.New(b, cfg, 5)
 		rawF := processortest.New(b, cfg, 5)
-		store, err := orderstore.Open(ctx, filepath.Join(b.TempDir(), "site.db"))
+		rawB := processortest.New(b, cfg, 5)
+		db, err := orderstore.Open(ctx, filepath.Join(b.TempDir(), "site.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer store.Close()
-		var th, tr time.Duration
+		defer db.Close()
+		var th, tr, tb time.Duration
 		var total, redeliveries int64
 		calls := &callCounter{sqs: f.SQS, ddb: f.DynamoDB}
+		store := &txCounter{Store: db, calls: calls}
 		n := 0
 		b.ReportAllocs()
 		for b.Loop() {
 			n++
 			ids := processortest.IDs(fmt.Sprintf("b%d-%d", seq.Add(1), n), batch)
 			rawIDs := processortest.IDs(fmt.Sprintf("r%d-%d", seq.Add(1), n), batch)
+			batchIDs := processortest.IDs(fmt.Sprintf("q%d-%d", seq.Add(1), n), batch)
 			f.Records(b, ids)
 			if err := f.Send(ctx, ids); err != nil {
 				b.Fatal(err)
 			}
 			if err := rawF.Send(ctx, rawIDs); err != nil {
+				b.Fatal(err)
+			}
+			if err := rawB.Send(ctx, batchIDs); err != nil {
 				b.Fatal(err)
 			}
 			total += batch
@@ -352,15 +363,21 @@ func BenchmarkVsRaw(b *testing.B) {
 			<-done
 			redeliveries += p.Stats().Duplicates
 			t2 := time.Now()
-			drain(b, rawF.SQS, rawF.QueueURL, batch, 2, 16)
+			drain(b, rawF.SQS, rawF.QueueURL, batch, 2, 16, false)
+			t3 := time.Now()
+			drain(b, rawB.SQS, rawB.QueueURL, batch, 2, 16, true)
 			th += t1.Sub(t0)
-			tr += time.Since(t2)
+			tr += t3.Sub(t2)
+			tb += time.Since(t3)
 		}
 		b.ReportMetric(float64(th.Nanoseconds())/float64(total), "handler-ns/msg")
 		b.ReportMetric(float64(tr.Nanoseconds())/float64(total), "raw-ns/msg")
+		b.ReportMetric(float64(tb.Nanoseconds())/float64(total), "rawbatch-ns/msg")
 		b.ReportMetric(float64(th)/float64(tr), "ratio")
+		b.ReportMetric(float64(th)/float64(tb), "ratio-batch")
 		b.ReportMetric(float64(redeliveries), "redeliveries")
 		b.ReportMetric(float64(calls.n.Load())/float64(total), "aws-calls/msg")
+		b.ReportMetric(float64(calls.tx.Load())/float64(total), "sql-tx/msg")
 	})
 }
 
@@ -371,6 +388,7 @@ type callCounter struct {
 	sqs     *sqs.Client
 	ddb     *dynamodb.Client
 	n       atomic.Int64
+	tx      atomic.Int64 // site database transactions (txCounter)
 	stopped atomic.Bool
 }
 
@@ -378,6 +396,70 @@ func (c *callCounter) count() {
 	if !c.stopped.Load() {
 		c.n.Add(1)
 	}
+}
+
+func (c *callCounter) countTx() {
+	if !c.stopped.Load() {
+		c.tx.Add(1)
+	}
+}
+
+// txCounter is the site database with its transactions counted (each
+// method the processor calls is one transaction or one statement; ID is
+// none), while calls counts.
+type txCounter struct {
+	orderstore.Store
+	calls *callCounter
+}
+
+func (s *txCounter) Prepare(ctx context.Context, env orders.Envelope) (orderstore.Order, error) {
+	s.calls.countTx()
+	return s.Store.Prepare(ctx, env)
+}
+
+func (s *txCounter) PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]orderstore.Prepared, error) {
+	s.calls.countTx()
+	return s.Store.PrepareBatch(ctx, envs)
+}
+
+func (s *txCounter) Handle(ctx context.Context, id string, fn func(*sql.Tx) error) (bool, error) {
+	s.calls.countTx()
+	return s.Store.Handle(ctx, id, fn)
+}
+
+func (s *txCounter) HandleBatch(ctx context.Context, ids []string, fn func(*sql.Tx, string) error) ([]orderstore.Handled, error) {
+	s.calls.countTx()
+	return s.Store.HandleBatch(ctx, ids, fn)
+}
+
+func (s *txCounter) Finish(ctx context.Context, id string) error {
+	s.calls.countTx()
+	return s.Store.Finish(ctx, id)
+}
+
+func (s *txCounter) FinishBatch(ctx context.Context, ids []string) error {
+	s.calls.countTx()
+	return s.Store.FinishBatch(ctx, ids)
+}
+
+func (s *txCounter) Fail(ctx context.Context, id string, from orderstore.State) error {
+	s.calls.countTx()
+	return s.Store.Fail(ctx, id, from)
+}
+
+func (s *txCounter) Discard(ctx context.Context, id, token string) error {
+	s.calls.countTx()
+	return s.Store.Discard(ctx, id, token)
+}
+
+func (s *txCounter) Pending(ctx context.Context, before time.Time, after orderstore.Order, limit int) ([]orderstore.Order, error) {
+	s.calls.countTx()
+	return s.Store.Pending(ctx, before, after, limit)
+}
+
+func (s *txCounter) PruneErased(ctx context.Context, before time.Time) (int, error) {
+	s.calls.countTx()
+	return s.Store.PruneErased(ctx, before)
 }
 
 // start and stop bound the counting of one batch.
@@ -392,6 +474,11 @@ func (c *callCounter) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessage
 func (c *callCounter) DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, o ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
 	c.count()
 	return c.sqs.DeleteMessage(ctx, in, o...)
+}
+
+func (c *callCounter) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, o ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	c.count()
+	return c.sqs.DeleteMessageBatch(ctx, in, o...)
 }
 
 func (c *callCounter) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, o ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
@@ -416,11 +503,12 @@ func (c *callCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o 
 
 // drain receives and deletes n messages with pollers concurrent long polls
 // and up to workers concurrent DeleteMessage calls (the processor's defaults:
-// 2 pollers, 16 workers), not waiting for the deletes before the next
-// receive: the least work a consumer can do, pipelined like the processor.
+// 2 pollers, 16 workers), or with batch one DeleteMessageBatch per receive,
+// not waiting for the deletes before the next receive: the least work a
+// consumer can do, pipelined like the processor.
 // It returns as soon as the n-th delete is done (like the processor side,
 // which stops timing at its n-th stored order), abandoning idle long polls.
-func drain(b *testing.B, q *sqs.Client, url string, n, pollers, workers int) {
+func drain(b *testing.B, q *sqs.Client, url string, n, pollers, workers int, batch bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sem := make(chan struct{}, workers)
@@ -436,6 +524,27 @@ func drain(b *testing.B, q *sqs.Client, url string, n, pollers, workers int) {
 						b.Error(err)
 					}
 					return
+				}
+				if batch && len(out.Messages) > 0 {
+					entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
+					for i, m := range out.Messages {
+						entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+					}
+					sem <- struct{}{}
+					go func() {
+						defer func() { <-sem }()
+						res, err := q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+						if err != nil || len(res.Failed) > 0 {
+							if ctx.Err() == nil {
+								b.Errorf("delete batch: %v (%d failed)", err, len(res.Failed))
+							}
+							return
+						}
+						if deleted.Add(int64(len(entries))) >= int64(n) {
+							once.Do(func() { close(all) })
+						}
+					}()
+					continue
 				}
 				for _, m := range out.Messages {
 					sem <- struct{}{}

@@ -46,6 +46,16 @@ func (s *lossyStore) Prepare(ctx context.Context, env orders.Envelope) (ordersto
 	return s.Store.Prepare(ctx, env)
 }
 
+// PrepareBatch is Prepare for each order (the processor stores a receive's
+// orders with PrepareBatch).
+func (s *lossyStore) PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]orderstore.Prepared, error) {
+	out := make([]orderstore.Prepared, len(envs))
+	for i, env := range envs {
+		out[i].Order, out[i].Err = s.Prepare(ctx, env)
+	}
+	return out, nil
+}
+
 // TestProcessorCheckCatchesLostOrders proves the checks above can fail: a
 // processor over a site database that silently drops orders is caught.
 func TestProcessorCheckCatchesLostOrders(t *testing.T) {
@@ -84,12 +94,12 @@ func drainThroughFaults(t *testing.T, srv *mototest.Server, store processor.Stor
 	if faults {
 		// Limited faults first (the first live match applies), latency last.
 		p.Add("ReceiveMessage", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "RequestThrottled", Times: 4})
-		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 6})
-		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 3})
-		p.Add("DeleteMessage", faultproxy.Fault{Kind: faultproxy.Reset, Times: 3})
+		p.Add("DeleteMessageBatch", faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Times: 6})
+		p.Add("DeleteMessageBatch", faultproxy.Fault{Kind: faultproxy.LostResponse, Times: 3})
+		p.Add("DeleteMessageBatch", faultproxy.Fault{Kind: faultproxy.Reset, Times: 3})
 		p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Reset, Times: 4})
 		p.Add("DynamoDB_20120810.UpdateItem", faultproxy.Fault{Kind: faultproxy.Throttle, ErrorCode: "ProvisionedThroughputExceededException", Times: 4})
-		p.Add("ChangeMessageVisibility", faultproxy.Fault{Kind: faultproxy.Status, Code: 503, Times: 2})
+		p.Add("ChangeMessageVisibilityBatch", faultproxy.Fault{Kind: faultproxy.Status, Code: 503, Times: 2})
 		p.Add("", faultproxy.Fault{Kind: faultproxy.Latency, Delay: 20 * time.Millisecond})
 	}
 	cfg := via(t, p, awsconfig.Options{MaxAttempts: 2})

@@ -111,6 +111,23 @@ type Store interface {
 	// ran=false, without running fn, when the row is not PREPARED (another
 	// worker handled it first, or it is not stored here). fn may be nil.
 	Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (ran bool, err error)
+	// PrepareBatch is Prepare for every envelope of envs in one
+	// transaction: each in a savepoint of its own, so that an order the
+	// database refuses (ErrPermanent), an erased owner's (ErrErased) or any
+	// other failing one is rolled back alone and the others commit. Its
+	// result i is envs[i]'s: the row, or that order's error. Its own error
+	// means nothing was committed (begin, savepoint or commit failed): the
+	// caller may prepare the orders one by one. Two envelopes of one order
+	// id share one row (the second finds the first's).
+	PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]Prepared, error)
+	// HandleBatch is Handle for every order of ids in one transaction: each
+	// moves from PREPARED to HANDLED and runs fn (may be nil) inside a
+	// savepoint of its own, so that an error of fn for one order rolls back
+	// that order alone (its row stays PREPARED) and the others commit.
+	// Its result i is ids[i]'s. Its own error means nothing was committed.
+	HandleBatch(ctx context.Context, ids []string, fn func(tx *sql.Tx, id string) error) ([]Handled, error)
+	// FinishBatch is Finish for every order of ids, in one statement.
+	FinishBatch(ctx context.Context, ids []string) error
 	// Finish moves order id from PREPARED or HANDLED to DONE (a no-op
 	// otherwise): its status COMPLETED is recorded. From PREPARED only in a
 	// copy of the database older than the handling (a restored backup).
@@ -137,6 +154,20 @@ type Store interface {
 	Kind() string
 	// Close releases the database.
 	Close() error
+}
+
+// Prepared is one order's result of PrepareBatch: its row, or the error
+// Prepare would have returned for it.
+type Prepared struct {
+	Order Order
+	Err   error
+}
+
+// Handled is one order's result of HandleBatch: what Handle would have
+// returned for it.
+type Handled struct {
+	Ran bool
+	Err error
 }
 
 // ErrPermanent marks an error that no retry can fix: the database

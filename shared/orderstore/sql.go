@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -161,15 +162,30 @@ func (s *sqlStore) Prepare(ctx context.Context, env orders.Envelope) (Order, err
 	if env.OrderID == "" {
 		return Order{}, fmt.Errorf("%w: empty order id", ErrInvalidOrder)
 	}
-	body, err := json.Marshal(env.Order)
-	if err != nil {
-		return Order{}, permanent(fmt.Errorf("orderstore: encode order %s: %w", env.OrderID, err))
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Order{}, s.fail("prepare", env.OrderID, err)
 	}
 	defer tx.Rollback()
+	o, err := s.prepare(ctx, tx, env)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Order{}, s.fail("commit prepared", env.OrderID, err)
+	}
+	return o, nil
+}
+
+// prepare is Prepare's work inside tx.
+func (s *sqlStore) prepare(ctx context.Context, tx *sql.Tx, env orders.Envelope) (Order, error) {
+	if env.OrderID == "" {
+		return Order{}, fmt.Errorf("%w: empty order id", ErrInvalidOrder)
+	}
+	body, err := json.Marshal(env.Order)
+	if err != nil {
+		return Order{}, permanent(fmt.Errorf("orderstore: encode order %s: %w", env.OrderID, err))
+	}
 	pseudonym := orders.Pseudonym(env.Owner)
 	if s.d.ownerLockShared != "" {
 		if _, err := tx.ExecContext(ctx, s.q(s.d.ownerLockShared), pseudonym); err != nil {
@@ -203,10 +219,75 @@ func (s *sqlStore) Prepare(ctx context.Context, env orders.Envelope) (Order, err
 			return Order{}, s.fail("read", env.OrderID, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return Order{}, s.fail("commit prepared", env.OrderID, err)
-	}
 	return o, nil
+}
+
+// PrepareBatch implements Store: prepare for each envelope inside a
+// savepoint of one transaction, in order id order (so that two batches of
+// one database never wait on each other's rows in opposite orders).
+func (s *sqlStore) PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]Prepared, error) {
+	out := make([]Prepared, len(envs))
+	err := s.batch(ctx, "prepare", len(envs), func(i int) string { return envs[i].OrderID }, func(tx *sql.Tx, i int) error {
+		o, err := s.prepare(ctx, tx, envs[i])
+		out[i] = Prepared{Order: o, Err: err}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HandleBatch implements Store.
+func (s *sqlStore) HandleBatch(ctx context.Context, ids []string, fn func(tx *sql.Tx, id string) error) ([]Handled, error) {
+	out := make([]Handled, len(ids))
+	err := s.batch(ctx, "handle", len(ids), func(i int) string { return ids[i] }, func(tx *sql.Tx, i int) error {
+		var f func(*sql.Tx) error
+		if fn != nil {
+			f = func(tx *sql.Tx) error { return fn(tx, ids[i]) }
+		}
+		ran, err := s.handle(ctx, tx, ids[i], f)
+		out[i] = Handled{Ran: ran, Err: err}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// batch runs step for items 0..n-1 in one transaction, in the order of
+// their ids, each inside a savepoint: a step that fails is rolled back to
+// its savepoint (its error is the step's to record) and the others commit.
+// Its own error (begin, a savepoint, commit) means nothing was committed.
+func (s *sqlStore) batch(ctx context.Context, what string, n int, id func(int) string, step func(tx *sql.Tx, i int) error) error {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(id(a), id(b)) })
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail(what, "batch", err)
+	}
+	defer tx.Rollback()
+	for _, i := range order {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT batch_item`); err != nil {
+			return s.fail(what, "batch", err)
+		}
+		if step(tx, i) != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT batch_item`); err != nil {
+				return s.fail(what, "batch", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT batch_item`); err != nil {
+			return s.fail(what, "batch", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fail("commit "+what, "batch", err)
+	}
+	return nil
 }
 
 // Erase implements Store.
@@ -322,6 +403,17 @@ func (s *sqlStore) Handle(ctx context.Context, id string, fn func(tx *sql.Tx) er
 		return false, s.fail("handle", id, err)
 	}
 	defer tx.Rollback()
+	if ran, err := s.handle(ctx, tx, id, fn); !ran || err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, s.fail("commit handled", id, err)
+	}
+	return true, nil
+}
+
+// handle is Handle's work inside tx.
+func (s *sqlStore) handle(ctx context.Context, tx *sql.Tx, id string, fn func(tx *sql.Tx) error) (bool, error) {
 	res, err := tx.ExecContext(ctx, s.q(`UPDATE orders SET state = ?, updated_at = ? WHERE order_id = ? AND state = ?`),
 		string(StateHandled), s.d.time(time.Now()), id, string(StatePrepared))
 	if err != nil {
@@ -336,9 +428,6 @@ func (s *sqlStore) Handle(ctx context.Context, id string, fn func(tx *sql.Tx) er
 		if err := fn(tx); err != nil {
 			return false, err // the handler's own error, unchanged (processor.Permanent)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return false, s.fail("commit handled", id, err)
 	}
 	return true, nil
 }
@@ -362,6 +451,27 @@ func (s *sqlStore) move(ctx context.Context, id string, to State, from ...State)
 // Finish implements Store.
 func (s *sqlStore) Finish(ctx context.Context, id string) error {
 	return s.move(ctx, id, StateDone, StateHandled, StatePrepared)
+}
+
+// FinishBatch implements Store.
+func (s *sqlStore) FinishBatch(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ids = slices.Sorted(slices.Values(ids))
+	args := []any{string(StateDone), s.d.time(time.Now())}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		marks[i] = "?"
+		args = append(args, id)
+	}
+	args = append(args, string(StateHandled), string(StatePrepared))
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE orders SET state = ?, updated_at = ? WHERE order_id IN (`+
+		strings.Join(marks, ", ")+`) AND state IN (?, ?)`), args...)
+	if err != nil {
+		return s.fail("mark done", "batch", err)
+	}
+	return nil
 }
 
 // Fail implements Store.

@@ -55,9 +55,14 @@ func (c countingSQS) DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInp
 	return c.SQSAPI.DeleteMessage(ctx, in, o...)
 }
 
-func (c countingSQS) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, o ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
-	c.n.add("ChangeMessageVisibility")
-	return c.SQSAPI.ChangeMessageVisibility(ctx, in, o...)
+func (c countingSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, o ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	c.n.add("DeleteMessageBatch")
+	return c.SQSAPI.DeleteMessageBatch(ctx, in, o...)
+}
+
+func (c countingSQS) ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, o ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	c.n.add("ChangeMessageVisibilityBatch")
+	return c.SQSAPI.ChangeMessageVisibilityBatch(ctx, in, o...)
 }
 
 // countingDDB is the real DynamoDB client, counted.
@@ -239,7 +244,7 @@ func TestErasureTwoSiteDatabases(t *testing.T) {
 	// idempotent), besides its share of a ReceiveMessage.
 	calls := func() (int, int, int) {
 		return na.get("UpdateItem") + nb.get("UpdateItem"), na.get("DeleteMessage") + nb.get("DeleteMessage"),
-			na.get("ChangeMessageVisibility") + nb.get("ChangeMessageVisibility")
+			na.get("ChangeMessageVisibilityBatch") + nb.get("ChangeMessageVisibilityBatch")
 	}
 	u0, d0, v0 := calls()
 	before := pa.Stats().Erasures + pb.Stats().Erasures
@@ -253,7 +258,7 @@ func TestErasureTwoSiteDatabases(t *testing.T) {
 		return pa.Stats().Erasures+pb.Stats().Erasures == before+repeats
 	})
 	u1, d1, v1 := calls()
-	t.Logf("AWS calls per erasure message at a site: %s", fmt.Sprintf("%.1f UpdateItem (ConfirmErasure) + %.1f DeleteMessage + %.1f ChangeMessageVisibility, plus its share of a ReceiveMessage",
+	t.Logf("AWS calls per erasure message at a site: %s", fmt.Sprintf("%.1f UpdateItem (ConfirmErasure) + %.1f DeleteMessage + %.1f ChangeMessageVisibilityBatch, plus its share of a ReceiveMessage",
 		float64(u1-u0)/repeats, float64(d1-d0)/repeats, float64(v1-v0)/repeats))
 	if u1-u0 != repeats || d1-d0 != repeats {
 		t.Errorf("%d UpdateItem and %d DeleteMessage for %d erasure messages, want one each per message", u1-u0, d1-d0, repeats)

@@ -17,9 +17,14 @@ import (
 // deleted. What it writes through tx commits together with that mark or not
 // at all, so across every consumer of the queue (several servers of a site,
 // the primary and the standby sites) it takes effect once per order id. If
-// it returns an error the transaction rolls back: an error wrapped with
+// it returns an error its writes roll back: an error wrapped with
 // Permanent ends the order FAILED and leaves its message for the dead-letter
 // queue; any other error is retried (redelivery or the site's recovery pass).
+// The orders of one receive (up to 10) share that transaction, each inside a
+// savepoint of its own (orderstore.Store.HandleBatch): an error rolls back
+// the order's own writes only, and the writes of every order commit
+// together, after the last Handler of the batch returns. So HandleOrder
+// must not commit, roll back or release savepoints itself.
 // tx belongs to the site database (orderstore): SQLite or PostgreSQL, see
 // its Kind. HandleOrder must not keep tx or o after it returns.
 type Handler interface {

@@ -170,7 +170,7 @@ func TestForeignRegionLeftForTheDLQ(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.handle(context.Background(), &message{id: "m", receipt: "r", body: sealedBody(t, pub, env), orderAttr: "o1", receivedAt: time.Now()})
+	p.handleBatch(context.Background(), []*message{&message{id: "m", receipt: "r", body: sealedBody(t, pub, env), orderAttr: "o1", receivedAt: time.Now()}})
 	if deleted, _, _ := q.snapshot(); len(deleted) != 0 {
 		t.Errorf("deleted %v: a foreign region's message must reach the DLQ", deleted)
 	}
@@ -195,6 +195,10 @@ func (f *failingSQS) ReceiveMessage(ctx context.Context, _ *sqs.ReceiveMessageIn
 }
 
 func (f *failingSQS) DeleteMessage(context.Context, *sqs.DeleteMessageInput, ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
+	return nil, errors.New("connection refused")
+}
+
+func (f *failingSQS) DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
 	return nil, errors.New("connection refused")
 }
 

@@ -17,10 +17,17 @@
 // then every visibility timeout) finishes what a crash left prepared or
 // handled, without waiting for the message.
 //
-// Run long-polls (20 s) in batches of up to 10 with a bounded worker pool:
-// a message is received only when a worker slot is free for it, so nothing
-// waits unstarted behind a busy worker while its visibility timeout runs out.
-// A message still being worked on has its visibility extended. Poison
+// Run long-polls (20 s) for batches of up to 10 messages with a bounded
+// pool of workers, each taking one receive's batch: a batch is received only
+// when a worker is free for it, so nothing waits unstarted behind a busy
+// worker while its visibility timeout runs out. A batch's orders go through
+// the claim protocol together (batch.go), each order still decided on its
+// own: one site database transaction stores them all, one handles them all
+// (each order in a savepoint, so one that fails rolls back alone), their
+// claims and then their COMPLETED statuses are written concurrently (one
+// conditional UpdateItem each, so each order gets its own answer), and their
+// messages are deleted with one DeleteMessageBatch. A batch still being worked on
+// has its visibility extended (ChangeMessageVisibilityBatch). Poison
 // messages (malformed body, unknown envelope version, a sealed order that
 // does not open with the site's keys, a plaintext one once those are
 // refused) and orders the site
@@ -106,7 +113,7 @@ const maxBatch = 10
 type SQSAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
-	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
@@ -122,6 +129,9 @@ type Store interface {
 	Prepare(ctx context.Context, env orders.Envelope) (orderstore.Order, error)
 	Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (ran bool, err error)
 	Finish(ctx context.Context, id string) error
+	PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]orderstore.Prepared, error)
+	HandleBatch(ctx context.Context, ids []string, fn func(tx *sql.Tx, id string) error) ([]orderstore.Handled, error)
+	FinishBatch(ctx context.Context, ids []string) error
 	Fail(ctx context.Context, id string, from orderstore.State) error
 	Discard(ctx context.Context, id, token string) error
 	Pending(ctx context.Context, before time.Time, after orderstore.Order, limit int) ([]orderstore.Order, error)
@@ -137,7 +147,7 @@ type Config struct {
 	OrdersTable string // the regional orders table (status records)
 	Site        string // this site's name: the metrics' Site dimension
 
-	Concurrency       int           // worker pool size (default 16)
+	Concurrency       int           // worker pool size: batches (of up to 10 messages) worked on at once (default 16)
 	Pollers           int           // concurrent long polls (default max(2, Concurrency/10))
 	WaitTime          time.Duration // long poll wait, whole seconds, ≤ 20 s (default 20 s)
 	VisibilityTimeout time.Duration // asked for on every receive and extended while working (default 60 s)
@@ -318,14 +328,14 @@ func (p *Processor) Run(ctx context.Context) error {
 	workCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	defer abandon()
 
-	slots := make(chan struct{}, p.cfg.Concurrency) // one token per message held
-	jobs := make(chan *message)
+	slots := make(chan struct{}, p.cfg.Concurrency) // one token per batch held
+	jobs := make(chan []*message)                   // the messages of one receive
 
 	var workers sync.WaitGroup
 	for range p.cfg.Concurrency {
 		workers.Go(func() {
-			for m := range jobs {
-				p.handle(workCtx, m)
+			for batch := range jobs {
+				p.handleBatch(workCtx, batch)
 				<-slots
 			}
 		})

@@ -63,6 +63,17 @@ func (f *fakeSQS) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _
 	return &sqs.DeleteMessageOutput{}, nil
 }
 
+func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &sqs.DeleteMessageBatchOutput{}
+	for _, e := range in.Entries {
+		f.deleted = append(f.deleted, aws.ToString(e.ReceiptHandle))
+		out.Successful = append(out.Successful, sqstypes.DeleteMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
 func (f *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -75,7 +86,14 @@ func (f *fakeSQS) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.Change
 	defer f.mu.Unlock()
 	out := &sqs.ChangeMessageVisibilityBatchOutput{}
 	for _, e := range in.Entries {
-		f.handed = append(f.handed, fmt.Sprintf("%s=%d", aws.ToString(e.ReceiptHandle), e.VisibilityTimeout))
+		// Visibility 0 hands a message back; any other value extends or
+		// defers it.
+		rec := fmt.Sprintf("%s=%d", aws.ToString(e.ReceiptHandle), e.VisibilityTimeout)
+		if e.VisibilityTimeout == 0 {
+			f.handed = append(f.handed, rec)
+		} else {
+			f.extended = append(f.extended, rec)
+		}
 		out.Successful = append(out.Successful, sqstypes.ChangeMessageVisibilityBatchResultEntry{Id: e.Id})
 	}
 	return out, nil
@@ -228,6 +246,30 @@ func (f fakeStore) Handle(ctx context.Context, id string, fn func(*sql.Tx) error
 	}
 	return true, nil
 }
+
+// PrepareBatch, HandleBatch and FinishBatch are Prepare, Handle and
+// Finish for each order, with their hooks.
+func (f fakeStore) PrepareBatch(ctx context.Context, envs []orders.Envelope) ([]orderstore.Prepared, error) {
+	out := make([]orderstore.Prepared, len(envs))
+	for i, env := range envs {
+		out[i].Order, out[i].Err = f.Prepare(ctx, env)
+	}
+	return out, nil
+}
+
+func (f fakeStore) HandleBatch(ctx context.Context, ids []string, fn func(*sql.Tx, string) error) ([]orderstore.Handled, error) {
+	out := make([]orderstore.Handled, len(ids))
+	for i, id := range ids {
+		var one func(*sql.Tx) error
+		if fn != nil {
+			one = func(tx *sql.Tx) error { return fn(tx, id) }
+		}
+		out[i].Ran, out[i].Err = f.Handle(ctx, id, one)
+	}
+	return out, nil
+}
+
+func (f fakeStore) FinishBatch(context.Context, []string) error { return nil }
 
 func (f fakeStore) Finish(context.Context, string) error                 { return nil }
 func (f fakeStore) Fail(context.Context, string, orderstore.State) error { return nil }
@@ -503,7 +545,7 @@ func TestHandle(t *testing.T) {
 				}
 				return nil
 			})
-			p.handle(context.Background(), &message{id: "m", receipt: "r", body: b, receivedAt: time.Now()})
+			p.handleBatch(context.Background(), []*message{&message{id: "m", receipt: "r", body: b, receivedAt: time.Now()}})
 			deleted, ext, _ := q.snapshot()
 			if got := len(deleted) == 1; got != tc.wantDeleted {
 				t.Fatalf("deleted = %v, want %v", deleted, tc.wantDeleted)
@@ -560,7 +602,7 @@ func TestPermanentFailuresEndFailed(t *testing.T) {
 			st := fakeStore{prepare: saved(func(context.Context) error { return tc.saveErr })}
 			q := &fakeSQS{}
 			p := newP(t, q, ddb, st, nil, nil)
-			p.handle(context.Background(), &message{id: "m", receipt: "r", body: tc.body, orderAttr: tc.attr, receivedAt: time.Now()})
+			p.handleBatch(context.Background(), []*message{&message{id: "m", receipt: "r", body: tc.body, orderAttr: tc.attr, receivedAt: time.Now()}})
 			deleted, _, _ := q.snapshot()
 			if len(deleted) != 0 {
 				t.Fatalf("deleted %v: a failed order's message must reach the DLQ", deleted)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,30 +23,20 @@ import (
 // handBackTimeout bounds the calls that return unstarted messages at shutdown.
 const handBackTimeout = 5 * time.Second
 
-// poll receives messages while ctx lives, one slot per message, and hands
-// them to the workers.
-func (p *Processor) poll(ctx context.Context, slots chan struct{}, jobs chan<- *message) {
+// poll receives messages while ctx lives and hands each receive's messages
+// to a worker as one batch (handleBatch). It receives only while a worker is
+// free (a slot), so no message waits unstarted behind a busy worker while
+// its visibility timeout runs out.
+func (p *Processor) poll(ctx context.Context, slots chan struct{}, jobs chan<- []*message) {
 	backoff := time.Duration(0)
 	for {
-		// Hold a slot for every message asked for: at least one (wait for it),
-		// at most a batch (take what is free now).
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		n := 1
-	fill:
-		for n < maxBatch {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break fill
-			}
-		}
-		msgs, err := p.receive(ctx, n)
-		for range n - len(msgs) {
+		msgs, err := p.receive(ctx, maxBatch)
+		if len(msgs) == 0 {
 			<-slots
 		}
 		if err != nil {
@@ -64,20 +53,19 @@ func (p *Processor) poll(ctx context.Context, slots chan struct{}, jobs chan<- *
 			continue
 		}
 		backoff = 0
-		for i, m := range msgs {
-			if ctx.Err() == nil {
-				select {
-				case jobs <- m:
-					continue
-				case <-ctx.Done():
-				}
-			}
-			p.handBack(msgs[i:])
-			for range len(msgs) - i {
-				<-slots
-			}
-			return
+		if len(msgs) == 0 {
+			continue
 		}
+		if ctx.Err() == nil {
+			select {
+			case jobs <- msgs:
+				continue
+			case <-ctx.Done():
+			}
+		}
+		p.handBack(msgs)
+		<-slots
+		return
 	}
 }
 
@@ -149,74 +137,6 @@ func (p *Processor) handBack(msgs []*message) {
 	}
 }
 
-// handle processes one message: decode, prepare the row, settle the order
-// (settle), then delete, defer or leave the message. Any failure leaves the
-// message in the queue for redelivery.
-func (p *Processor) handle(ctx context.Context, m *message) {
-	stop := p.keepInvisible(ctx, m)
-	defer stop()
-
-	if headVersion(m.body) == orders.ErasureVersion {
-		p.erase(ctx, m)
-		return
-	}
-	log := p.log.With("messageId", m.id, "orderId", m.orderAttr, "receiveCount", m.receiveCount)
-	env, err := p.decode(m)
-	if err != nil {
-		p.poison.Add(1)
-		log.Warn("poison message left for the dead-letter queue", "reason", err.Error())
-		if id, ok := poisonOrderID(m, err); ok {
-			p.fail(ctx, log, id, "")
-		}
-		return
-	}
-	o, err := p.deps.Store.Prepare(ctx, env)
-	if errors.Is(err, orderstore.ErrErased) {
-		// Its owner was erased here (a tombstone): never stored, never
-		// claimed; the erasure tombstoned its status record too.
-		log.Info("order of an erased owner: not stored, message deleted")
-		if p.remove(ctx, log, m) {
-			p.erased.Add(1)
-		}
-		return
-	}
-	if errors.Is(err, orderstore.ErrPermanent) {
-		// The site database refuses this order's data: every redelivery
-		// would fail the same way. The order ends FAILED now (it was never
-		// claimed); the message is left (not deleted) for the dead-letter
-		// queue, which keeps it for an operator and raises
-		// OrdersDeadLetterAlarm.
-		p.poison.Add(1)
-		log.Error("order cannot be stored (permanent error); status FAILED, message left for the dead-letter queue", "err", err)
-		p.fail(ctx, log, env.OrderID, "")
-		return
-	}
-	if err != nil {
-		p.failed.Add(1)
-		log.Error("store order failed; left for redelivery", "err", err)
-		return
-	}
-	switch p.settle(ctx, log, o) {
-	case outcomeCompleted, outcomeElsewhere:
-		p.delete(ctx, log, m)
-	case outcomeErased:
-		if p.remove(ctx, log, m) {
-			p.erased.Add(1)
-		}
-	case outcomeClaimedElsewhere:
-		// Another database holds the claim and has not settled it: its
-		// processor is working on it, or crashed and finishes it from its
-		// own rows (the recovery pass). Come back later; by then the order
-		// is settled and the message is deleted.
-		p.deferred.Add(1)
-		p.setVisibility(ctx, log, m, p.cfg.VisibilityTimeout)
-	case outcomeFailed:
-		p.poison.Add(1)
-	case outcomeRetry:
-		p.failed.Add(1)
-	}
-}
-
 // outcome is what settle made of an order.
 type outcome int
 
@@ -246,6 +166,40 @@ const (
 // Every step is idempotent, so a message's worker and the recovery pass may
 // both run it for one order: the Handler still runs once.
 func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.Order) outcome {
+	if out, done := p.claim(ctx, log, o); done {
+		return out
+	}
+	ran, err := p.deps.Store.Handle(ctx, o.Envelope.OrderID, p.handlerTx(ctx, o.Envelope))
+	if out, done := p.handled(ctx, log, o, ran, err); done {
+		return out
+	}
+	out := p.complete(ctx, log, o)
+	if out == outcomeCompleted {
+		if err := p.deps.Store.Finish(ctx, o.Envelope.OrderID); err != nil {
+			// COMPLETED is recorded; the row stays HANDLED and the recovery
+			// pass (or a redelivery) finishes it without running anything again.
+			log.Warn("mark order row done failed", "err", err)
+		}
+	}
+	return out
+}
+
+// claim is settle's first step: from the row's state and the order's claim
+// (made here, with the row's token) it returns the outcome when the order
+// ends there (done), or done=false when this database holds the claim of
+// an ACCEPTED order: it is to be handled (Store.Handle, then handled).
+func (p *Processor) claim(ctx context.Context, log *slog.Logger, o orderstore.Order) (out outcome, done bool) {
+	if out, done := p.settledHere(ctx, log, o); done {
+		return out, true
+	}
+	id := o.Envelope.OrderID
+	c, err := ordertable.Claim(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, o.Token, p.deps.Store.ID(), p.deps.Now())
+	return p.claimed(ctx, log, o, c, err)
+}
+
+// settledHere is claim's check of the row alone: a row DONE or FAILED here
+// needs no claim (done), any other does.
+func (p *Processor) settledHere(ctx context.Context, log *slog.Logger, o orderstore.Order) (out outcome, done bool) {
 	id := o.Envelope.OrderID
 	switch o.State {
 	case orderstore.StateDone:
@@ -255,16 +209,23 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 			err := p.settleStatus(ctx, id, orders.StatusCompleted, "")
 			if err != nil && !errors.Is(err, ordertable.ErrClaimLost) && !errors.Is(err, orders.ErrUnknownOrder) {
 				log.Error("complete order status failed; left for redelivery", "err", err)
-				return outcomeRetry
+				return outcomeRetry, true
 			}
 		}
 		p.duplicates.Add(1)
-		return outcomeCompleted
+		return outcomeCompleted, true
 	case orderstore.StateFailed:
 		p.fail(ctx, log, id, o.Token)
-		return outcomeFailed
+		return outcomeFailed, true
 	}
-	c, err := ordertable.Claim(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, o.Token, p.deps.Store.ID(), p.deps.Now())
+	return 0, false
+}
+
+// claimed is claim's answer to the claim's result c, err: done with the
+// outcome when the order ends there, or done=false when the claim is this
+// database's and the order ACCEPTED.
+func (p *Processor) claimed(ctx context.Context, log *slog.Logger, o orderstore.Order, c ordertable.ClaimResult, err error) (out outcome, done bool) {
+	id := o.Envelope.OrderID
 	switch {
 	case errors.Is(err, orders.ErrUnknownOrder), errors.Is(err, ordertable.ErrCorrupt):
 		// No status record to arbitrate between the consumers: nothing
@@ -273,22 +234,22 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 		if err := p.deps.Store.Discard(ctx, id, o.Token); err != nil {
 			log.Warn("discard the unclaimable row failed", "err", err)
 		}
-		return outcomeFailed
+		return outcomeFailed, true
 	case err != nil:
 		log.Error("claim order failed; left for redelivery", "err", err)
-		return outcomeRetry
+		return outcomeRetry, true
 	case c.Status == orders.StatusErased:
-		return p.forget(ctx, log, id)
+		return p.forget(ctx, log, id), true
 	case !c.Won:
 		if o.State == orderstore.StateHandled {
 			// Never happens: a row is HANDLED only after its claim was won,
 			// and claims are never taken over.
 			log.Error("order handled here but claimed by another database", "claimStore", c.Store)
-			return outcomeRetry
+			return outcomeRetry, true
 		}
 		if err := p.deps.Store.Discard(ctx, id, o.Token); err != nil {
 			log.Error("discard the row of an order another database claimed failed; left for redelivery", "err", err)
-			return outcomeRetry
+			return outcomeRetry, true
 		}
 		switch c.Status {
 		case orders.StatusAccepted:
@@ -300,19 +261,19 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 			} else {
 				log.Info("order claimed by another database; deferred", "claimStore", c.Store)
 			}
-			return outcomeClaimedElsewhere
+			return outcomeClaimedElsewhere, true
 		case orders.StatusFailed:
 			// Failed by the consumer that could not take it: its message
 			// stays for the dead-letter queue, where an operator finds it.
 			log.Warn("order already FAILED; message left for the dead-letter queue", "claimStore", c.Store)
-			return outcomeFailed
+			return outcomeFailed, true
 		}
 		p.duplicates.Add(1)
 		log.Info("order already settled elsewhere", "status", string(c.Status), "claimStore", c.Store)
-		return outcomeElsewhere
+		return outcomeElsewhere, true
 	case c.Status == orders.StatusFailed:
 		p.fail(ctx, log, id, o.Token)
-		return outcomeFailed
+		return outcomeFailed, true
 	case c.Status == orders.StatusCompleted:
 		// This database settled it already (a crash or a lost write after
 		// the status write): nothing runs again, not even the Deliverer.
@@ -325,47 +286,70 @@ func (p *Processor) settle(ctx context.Context, log *slog.Logger, o orderstore.O
 			log.Warn("mark order row done failed", "err", err)
 		}
 		p.duplicates.Add(1)
-		return outcomeCompleted
+		return outcomeCompleted, true
 	}
 
-	ran, err := p.deps.Store.Handle(ctx, id, p.handlerTx(ctx, o.Envelope))
+	return 0, false
+}
+
+// handled continues settle after Store.Handle (or HandleBatch) answered
+// ran, err for o: done with the outcome when the order ends there, or
+// done=false when it is to be delivered and completed (complete).
+func (p *Processor) handled(ctx context.Context, log *slog.Logger, o orderstore.Order, ran bool, err error) (out outcome, done bool) {
 	if err != nil {
-		return p.refused(ctx, log, o, orderstore.StatePrepared, "handler", err)
+		return p.refused(ctx, log, o, orderstore.StatePrepared, "handler", err), true
 	}
 	if ran {
 		p.inserted.Add(1)
-	} else {
-		// Handled already (a redelivery, or another worker of this
-		// database got there first), or failed meanwhile: read it again.
-		cur, err := p.deps.Store.Prepare(ctx, o.Envelope)
-		if err != nil {
-			log.Error("read order row failed; left for redelivery", "err", err)
-			return outcomeRetry
-		}
-		switch cur.State {
-		case orderstore.StateFailed:
-			return outcomeFailed
-		case orderstore.StateDone:
-			// Another worker of this database finished it meanwhile (two
-			// copies of one message): delivered and settled already.
-			p.duplicates.Add(1)
-			return outcomeCompleted
-		}
+		return 0, false
+	}
+	// Handled already (a redelivery, or another worker of this database
+	// got there first), or failed meanwhile: read it again.
+	cur, err := p.deps.Store.Prepare(ctx, o.Envelope)
+	if err != nil {
+		log.Error("read order row failed; left for redelivery", "err", err)
+		return outcomeRetry, true
+	}
+	switch cur.State {
+	case orderstore.StateFailed:
+		return outcomeFailed, true
+	case orderstore.StateDone:
+		// Another worker of this database finished it meanwhile (two
+		// copies of one message): delivered and settled already.
 		p.duplicates.Add(1)
+		return outcomeCompleted, true
 	}
-	if p.deps.Deliverer != nil {
-		if err := p.deps.Deliverer.Deliver(ctx, o.Envelope); err != nil {
-			return p.refused(ctx, log, o, orderstore.StateHandled, "delivery", err)
-		}
+	p.duplicates.Add(1)
+	return 0, false
+}
+
+// complete is settle's last step for an order handled here: run the
+// Deliverer, if any, and settle the status COMPLETED with the claim. The
+// caller then marks the row DONE (Finish) when it returns outcomeCompleted.
+func (p *Processor) complete(ctx context.Context, log *slog.Logger, o orderstore.Order) outcome {
+	if out, done := p.deliver(ctx, log, o); done {
+		return out
 	}
-	if err := p.settleStatus(ctx, id, orders.StatusCompleted, o.Token); err != nil {
+	return p.completed(log, p.settleStatus(ctx, o.Envelope.OrderID, orders.StatusCompleted, o.Token))
+}
+
+// deliver runs the Deliverer, if any: done with the outcome when it
+// refuses the order.
+func (p *Processor) deliver(ctx context.Context, log *slog.Logger, o orderstore.Order) (out outcome, done bool) {
+	if p.deps.Deliverer == nil {
+		return 0, false
+	}
+	if err := p.deps.Deliverer.Deliver(ctx, o.Envelope); err != nil {
+		return p.refused(ctx, log, o, orderstore.StateHandled, "delivery", err), true
+	}
+	return 0, false
+}
+
+// completed is the outcome of the COMPLETED status write's err.
+func (p *Processor) completed(log *slog.Logger, err error) outcome {
+	if err != nil {
 		log.Error("complete order status failed; left for redelivery", "err", err)
 		return outcomeRetry
-	}
-	if err := p.deps.Store.Finish(ctx, id); err != nil {
-		// COMPLETED is recorded; the row stays HANDLED and the recovery
-		// pass (or a redelivery) finishes it without running anything again.
-		log.Warn("mark order row done failed", "err", err)
 	}
 	return outcomeCompleted
 }
@@ -399,41 +383,6 @@ func (p *Processor) refused(ctx context.Context, log *slog.Logger, o orderstore.
 // settleStatus is ordertable.Settle on this processor's table.
 func (p *Processor) settleStatus(ctx context.Context, id string, to orders.Status, token string) error {
 	return ordertable.Settle(ctx, p.deps.DynamoDB, p.cfg.OrdersTable, id, to, token, p.deps.Now())
-}
-
-// delete deletes a message whose order is settled.
-func (p *Processor) delete(ctx context.Context, log *slog.Logger, m *message) {
-	if !p.remove(ctx, log, m) {
-		return
-	}
-	p.processed.Add(1)
-	p.unreported.Add(1)
-	log.Debug("order processed")
-}
-
-// remove deletes a message whose work is done and reports whether it did.
-func (p *Processor) remove(ctx context.Context, log *slog.Logger, m *message) bool {
-	if _, err := p.deps.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
-		QueueUrl:      aws.String(p.cfg.QueueURL),
-		ReceiptHandle: aws.String(m.receipt),
-	}); err != nil {
-		// Done; the redelivery will find it so.
-		p.failed.Add(1)
-		log.Error("delete message failed; the redelivery will be a no-op", "err", err)
-		return false
-	}
-	return true
-}
-
-// setVisibility makes m visible again after d.
-func (p *Processor) setVisibility(ctx context.Context, log *slog.Logger, m *message, d time.Duration) {
-	if _, err := p.deps.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl:          aws.String(p.cfg.QueueURL),
-		ReceiptHandle:     aws.String(m.receipt),
-		VisibilityTimeout: int32(d / time.Second),
-	}); err != nil {
-		log.Warn("defer message failed; it returns after its visibility timeout", "err", err)
-	}
 }
 
 // recoveryLoop settles the orders a crash left PREPARED or HANDLED in this
@@ -489,46 +438,6 @@ func (p *Processor) recoverPass(ctx, workCtx context.Context, before time.Time) 
 			return
 		}
 		after = rows[len(rows)-1]
-	}
-}
-
-// keepInvisible extends m's visibility timeout while it is worked on: at half
-// the timeout after it was received, and again every half timeout after
-// that. The returned func stops it.
-func (p *Processor) keepInvisible(ctx context.Context, m *message) (stop func()) {
-	vt := p.cfg.VisibilityTimeout
-	var mu sync.Mutex
-	stopped := false
-	var timer *time.Timer
-	extend := func() {
-		mu.Lock()
-		if stopped {
-			mu.Unlock()
-			return
-		}
-		mu.Unlock()
-		_, err := p.deps.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-			QueueUrl:          aws.String(p.cfg.QueueURL),
-			ReceiptHandle:     aws.String(m.receipt),
-			VisibilityTimeout: int32(vt / time.Second),
-		})
-		if err != nil && ctx.Err() == nil {
-			p.log.Warn("extend visibility failed", "messageId", m.id, "err", err)
-		}
-		mu.Lock()
-		if !stopped {
-			timer.Reset(vt / 2)
-		}
-		mu.Unlock()
-	}
-	mu.Lock()
-	timer = time.AfterFunc(max(time.Until(m.receivedAt.Add(vt/2)), 0), extend)
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		stopped = true
-		timer.Stop()
-		mu.Unlock()
 	}
 }
 
