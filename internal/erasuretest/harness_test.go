@@ -40,6 +40,7 @@ func TestMain(m *testing.M) { mototest.Main(m) }
 type stack struct {
 	t       *testing.T
 	moto    *mototest.Server
+	atomic  string // moto behind AtomicURL: the components' endpoint
 	st      *provision.Stack
 	keyFile string
 	keys    *sealed.Keyring
@@ -68,7 +69,11 @@ func newStack(t *testing.T, regions ...string) *stack {
 		t.Fatal(err)
 	}
 	logs := &logtest.Buffer{}
-	return &stack{t: t, moto: srv, st: st, keyFile: file, keys: keys, logs: logs,
+	// The components race single-item writes (both sites ADD their
+	// database to SITES at start; claims): DynamoDB applies each atomically,
+	// moto does not, and a lost SITES entry would let an erasure complete
+	// without that site's confirmation.
+	return &stack{t: t, moto: srv, atomic: srv.AtomicURL(t), st: st, keyFile: file, keys: keys, logs: logs,
 		log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 }
 
@@ -102,7 +107,7 @@ func (s *stack) env(region, logicalID string, extra map[string]string) func(stri
 	vars["AWS_REGION"] = region
 	vars["AWS_ACCESS_KEY_ID"] = "testing"
 	vars["AWS_SECRET_ACCESS_KEY"] = "testing"
-	vars["AWS_ENDPOINT_URL"] = s.moto.URL
+	vars["AWS_ENDPOINT_URL"] = s.atomic
 	return func(k string) string { return vars[k] }
 }
 
