@@ -153,13 +153,7 @@ func (p *pairStack) partner(region string) string {
 	if p == nil {
 		return ""
 	}
-	switch region {
-	case p.regions[0]:
-		return p.regions[1]
-	case p.regions[1]:
-		return p.regions[0]
-	}
-	return ""
+	return provision.Pair{Regions: p.regions}.Partner(region)
 }
 
 // healthy reads the PRIMARY record's health check of region's API name:

@@ -103,14 +103,7 @@ func (d *DynamoStore) Begin(ctx context.Context, rec IdemRecord, order OrderReco
 		}
 		return &KeyTakenError{Existing: ex}
 	case errors.As(err, &held):
-		ex, err := keyedIdemRecord(rec.Key, held.Record, false)
-		if errors.Is(err, ErrErased) {
-			return fmt.Errorf("begin: %w", ErrErased)
-		}
-		if err != nil {
-			return storeErr("begin", err)
-		}
-		return &KeyTakenError{Existing: ex}
+		return keyTaken(rec.Key, held.Record, false)
 	case err != nil:
 		return storeErr("begin", err)
 	}
@@ -134,6 +127,20 @@ func keyedClaim(rec IdemRecord, order OrderRecord) lease.Claim {
 		LeaseUntil: rec.LeaseUntil,
 		Attrs:      ordertable.KeyedOrder{Order: ordertable.Order(order), RequestHash: rec.RequestHash}.Attrs(),
 	}
+}
+
+// keyTaken is Begin's answer when key idemKey's order record rec exists:
+// a *KeyTakenError holding its state (keyedIdemRecord), ErrErased for a
+// tombstone.
+func keyTaken(idemKey string, rec lease.Record, leased bool) error {
+	ex, err := keyedIdemRecord(idemKey, rec, leased)
+	if errors.Is(err, ErrErased) {
+		return fmt.Errorf("begin: %w", ErrErased)
+	}
+	if err != nil {
+		return storeErr("begin", err)
+	}
+	return &KeyTakenError{Existing: ex}
 }
 
 // keyedIdemRecord is the IdemRecord of key idemKey whose state order record

@@ -88,14 +88,7 @@ func (p *PairStore) Begin(ctx context.Context, rec IdemRecord, order OrderRecord
 	var held *lease.HeldError
 	switch {
 	case errors.As(err, &held):
-		ex, err := keyedIdemRecord(rec.Key, held.Record, true)
-		if errors.Is(err, ErrErased) {
-			return fmt.Errorf("begin: %w", ErrErased)
-		}
-		if err != nil {
-			return storeErr("begin", err)
-		}
-		return &KeyTakenError{Existing: ex}
+		return keyTaken(rec.Key, held.Record, true)
 	case err != nil:
 		return storeErr("begin", err)
 	}
